@@ -1,0 +1,106 @@
+/**
+ * Read a `--config` directory: every `*.yaml`, `*.yml` and `*.json` below it, sorted, skipping dot-entries.
+ * Skipping dot-entries is also what makes a Kubernetes ConfigMap mount load correctly: kubelet writes the files
+ * into a timestamped `..2024_...` directory, points `..data` at it, and exposes each key as `key -> ..data/key`;
+ * following the top-level symlinks reads every file exactly once.
+ */
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Diagnostic } from './types.ts';
+import type { ConfigFile } from './yaml-documents.ts';
+
+/** The settings file name in the root of a --config directory. */
+export const SETTINGS_FILE_NAME = 'portcullis.yaml';
+
+const MANIFEST = /\.(ya?ml|json)$/i;
+
+export interface ConfigDirContents {
+  readonly files: ConfigFile[];
+  readonly settings: ConfigFile | null;
+  readonly diagnostics: Diagnostic[];
+}
+
+function readFailed(file: string, err: unknown, code: 'PCL_CONFIG_READ_FAILED' | 'PCL_SETTINGS_READ_FAILED'): Diagnostic {
+  const message = err instanceof Error ? err.message : String(err);
+  // Line 0 / column 0: the problem is the file as a whole, not a place in it.
+  return { code, severity: 'error', file, line: 0, column: 0, message: `cannot read ${file}: ${message}` };
+}
+
+/** List manifest paths relative to `root`, with `/` separators, in a stable order. */
+export async function listManifestPaths(root: string, diagnostics: Diagnostic[] = []): Promise<string[]> {
+  const out: string[] = [];
+  const visited = new Set<string>();
+  async function walk(dir: string, rel: string): Promise<void> {
+    let real: string;
+    try {
+      real = await realpath(dir);
+    } catch (err) {
+      diagnostics.push(readFailed(rel || root, err, 'PCL_CONFIG_READ_FAILED'));
+      return;
+    }
+    if (visited.has(real)) return; // a symlink loop
+    visited.add(real);
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      diagnostics.push(readFailed(rel || root, err, 'PCL_CONFIG_READ_FAILED'));
+      return;
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      if (entry.name.startsWith('.')) continue;
+      const full = path.join(dir, entry.name);
+      const relPath = rel === '' ? entry.name : `${rel}/${entry.name}`;
+      let isDir = entry.isDirectory();
+      let isFile = entry.isFile();
+      if (entry.isSymbolicLink()) {
+        try {
+          const st = await stat(full);
+          isDir = st.isDirectory();
+          isFile = st.isFile();
+        } catch (err) {
+          // A dangling link (e.g. mid-swap of a ConfigMap's ..data): report it only if it names a manifest.
+          if (MANIFEST.test(entry.name)) diagnostics.push(readFailed(relPath, err, 'PCL_CONFIG_READ_FAILED'));
+          continue;
+        }
+      }
+      if (isDir) await walk(full, relPath);
+      else if (isFile && MANIFEST.test(entry.name)) out.push(relPath);
+    }
+  }
+  await walk(root, '');
+  return out;
+}
+
+/**
+ * Read the manifests and the settings file. `settingsFile` (the --settings flag) wins over `portcullis.yaml` in
+ * the directory root, which is never read as a manifest.
+ */
+export async function readConfigDir(dir: string, settingsFile?: string): Promise<ConfigDirContents> {
+  const diagnostics: Diagnostic[] = [];
+  const paths = (await listManifestPaths(dir, diagnostics)).filter((p) => p !== SETTINGS_FILE_NAME);
+  const files: ConfigFile[] = [];
+  for (const rel of paths) {
+    try {
+      files.push({ path: rel, text: await readFile(path.join(dir, rel), 'utf8') });
+    } catch (err) {
+      diagnostics.push(readFailed(rel, err, 'PCL_CONFIG_READ_FAILED'));
+    }
+  }
+  let settings: ConfigFile | null = null;
+  if (settingsFile !== undefined) {
+    try {
+      settings = { path: settingsFile, text: await readFile(settingsFile, 'utf8') };
+    } catch (err) {
+      diagnostics.push(readFailed(settingsFile, err, 'PCL_SETTINGS_READ_FAILED'));
+    }
+  } else {
+    try {
+      settings = { path: SETTINGS_FILE_NAME, text: await readFile(path.join(dir, SETTINGS_FILE_NAME), 'utf8') };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') diagnostics.push(readFailed(SETTINGS_FILE_NAME, err, 'PCL_SETTINGS_READ_FAILED'));
+    }
+  }
+  return { files, settings, diagnostics };
+}

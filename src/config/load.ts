@@ -1,0 +1,237 @@
+/**
+ * Load manifests into validated resources: multi-document files and `kind: List`, known kinds validated
+ * (structure, then semantic rules), other kinds listed as ignored, duplicates refused on the later document,
+ * and, on reload, the last good version of a resource kept while its new version is invalid.
+ */
+import { CLUSTER_SCOPED_KINDS, formatPath, resourceKey } from './types.ts';
+import type { Diagnostic, FieldPath, IgnoredDocument, ObjectMeta, Resource, SourcePos } from './types.ts';
+import type { Settings } from './settings-types.ts';
+import { parseSettings } from './settings.ts';
+import { parseYamlFile } from './yaml-documents.ts';
+import type { ConfigFile } from './yaml-documents.ts';
+import { kindDefinition } from './schema/index.ts';
+import { isPlainObject } from './schema/validate.ts';
+import { DocumentReporter, validateDocument } from './validate-document.ts';
+import { readConfigDir } from './config-dir.ts';
+
+export type { ConfigFile } from './yaml-documents.ts';
+
+export interface LoadResult {
+  /** Valid resources of known kinds, one per kind/namespace/name, in file order. */
+  readonly resources: Resource[];
+  /** Documents of other kinds, kept raw (the audit reads Kyverno and ValidatingAdmissionPolicy objects here). */
+  readonly ignored: IgnoredDocument[];
+  /** Every error, warning and info, each with a code and a place. */
+  readonly diagnostics: Diagnostic[];
+  readonly settings: Settings;
+  /** The manifest files read, as shown in messages. */
+  readonly files: string[];
+}
+
+export interface LoadOptions {
+  readonly settings?: ConfigFile | null;
+  readonly env?: Record<string, string | undefined>;
+  /** The last result: a resource invalid now but valid there keeps its previous version. */
+  readonly previous?: LoadResult;
+}
+
+/** One object to load: a whole document, or one item of a `kind: List`. */
+interface Entry {
+  readonly value: unknown;
+  readonly start: SourcePos;
+  posOf(path: FieldPath): SourcePos;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
+
+function isListDocument(value: Record<string, unknown>): boolean {
+  // `kubectl get -o yaml` prints `kind: List`; typed lists (`ServiceEntryList`) have the same shape.
+  return typeof value.kind === 'string' && value.kind.endsWith('List') && 'items' in value && !('spec' in value);
+}
+
+/** Load manifests from texts. Pure: no files, no clock; the same input gives the same output. */
+export function loadConfigTexts(files: readonly ConfigFile[], opts: LoadOptions = {}): LoadResult {
+  const { settings, diagnostics } = parseSettings(opts.settings ?? null, opts.env ?? {});
+  const resources: Resource[] = [];
+  const ignored: IgnoredDocument[] = [];
+  /** Key → where it was first defined. */
+  const claimed = new Map<string, SourcePos>();
+  /** Keys whose document was refused, with the first error and its place. */
+  const refused = new Map<string, { pos: SourcePos; reason: string }>();
+  /** Files with a YAML syntax error → the first error (their documents may be unreadable, so unknown keys). */
+  const brokenFiles = new Map<string, { pos: SourcePos; reason: string }>();
+
+  const loadEntry = (entry: Entry): void => {
+    const at = (path: FieldPath, severity: Diagnostic['severity'], code: Diagnostic['code'], message: string, who?: { kind?: string; namespace?: string; name?: string }) => {
+      const pos = entry.posOf(path);
+      diagnostics.push({ code, severity, file: pos.file, line: pos.line, column: pos.column, ...who, path: path.length ? formatPath(path) : undefined, message });
+    };
+    const doc = entry.value;
+    if (!isPlainObject(doc)) {
+      at([], 'error', 'PCL_CONFIG_NOT_AN_OBJECT', `a document must be a Kubernetes object (a mapping with apiVersion, kind and metadata), found ${Array.isArray(doc) ? 'a list' : typeof doc}`);
+      return;
+    }
+    if (isListDocument(doc)) {
+      loadList(doc, entry);
+      return;
+    }
+    const { kind, apiVersion } = doc;
+    let identityOk = true;
+    for (const [field, v] of [['apiVersion', apiVersion], ['kind', kind]] as const) {
+      if (v === undefined || v === null || v === '') {
+        at([field], 'error', 'PCL_CONFIG_REQUIRED', 'Required value');
+        identityOk = false;
+      } else if (typeof v !== 'string') {
+        at([field], 'error', 'PCL_CONFIG_TYPE', `Invalid value: ${JSON.stringify(v)}: must be of type string`);
+        identityOk = false;
+      }
+    }
+    if (typeof kind !== 'string' || kind === '') return;
+    const meta = isPlainObject(doc.metadata) ? doc.metadata : {};
+    const definition = kindDefinition(kind);
+    const name = typeof meta.name === 'string' ? meta.name : '';
+    const clusterScoped = definition ? definition.clusterScoped : CLUSTER_SCOPED_KINDS.has(kind);
+    const namespace = clusterScoped ? '' : typeof meta.namespace === 'string' && meta.namespace !== '' ? meta.namespace : definition ? 'default' : '';
+    const who = { kind, namespace, name };
+
+    if (definition === undefined) {
+      if (!identityOk) return;
+      ignored.push({ kind, apiVersion: String(apiVersion), namespace, name, raw: deepFreeze(doc), source: entry.start });
+      at([], 'info', 'PCL_CONFIG_IGNORED_KIND', `${String(apiVersion)} ${kind} ${namespace ? `${namespace}/` : ''}${name} is not a kind Portcullis acts on; it is listed as ignored`, who);
+      return;
+    }
+
+    const key = name === '' ? undefined : resourceKey(kind, namespace, name);
+    if (key !== undefined) {
+      const first = claimed.get(key);
+      if (first !== undefined) {
+        at([], 'error', 'PCL_CONFIG_DUPLICATE_RESOURCE', `${kind} ${namespace ? `${namespace}/` : ''}${name} is already defined at ${first.file}:${first.line}:${first.column}; this later definition is left out`, who);
+        return;
+      }
+      claimed.set(key, entry.start);
+    }
+
+    const reporter = new DocumentReporter(who, (p) => entry.posOf(p));
+    const ok = identityOk && validateDocument(doc, definition, who, settings, reporter);
+    diagnostics.push(...reporter.diagnostics);
+    if (!ok || key === undefined) {
+      const firstError = reporter.diagnostics.find((d) => d.severity === 'error');
+      if (key !== undefined && firstError !== undefined) {
+        refused.set(key, { pos: entry.start, reason: `${firstError.path ? `${firstError.path}: ` : ''}${firstError.message}` });
+      }
+      return;
+    }
+    resources.push(makeResource(deepFreeze(doc), kind, namespace, name, key, entry));
+  };
+
+  const loadList = (list: Record<string, unknown>, entry: Entry): void => {
+    const items = list.items;
+    if (!Array.isArray(items)) {
+      const pos = entry.posOf(['items']);
+      diagnostics.push({ code: 'PCL_CONFIG_TYPE', severity: 'error', file: pos.file, line: pos.line, column: pos.column, path: 'items', message: `Invalid value: ${items === null ? '"null"' : '"object"'}: must be of type array` });
+      return;
+    }
+    items.forEach((value, i) => {
+      loadEntry({ value, start: entry.posOf(['items', i]), posOf: (p) => entry.posOf(['items', i, ...p]) });
+    });
+  };
+
+  for (const file of files) {
+    const parsed = parseYamlFile(file);
+    for (const err of parsed.errors) {
+      const pos = { file: err.file, line: err.line, column: err.column };
+      diagnostics.push({ code: 'PCL_CONFIG_YAML_SYNTAX', severity: 'error', ...pos, message: `YAML syntax error: ${err.message}` });
+      if (!brokenFiles.has(file.path)) brokenFiles.set(file.path, { pos, reason: `YAML syntax error: ${err.message}` });
+    }
+    for (const doc of parsed.documents) loadEntry(doc);
+  }
+
+  if (opts.previous) keepLastGood(opts.previous, resources, claimed, refused, brokenFiles, diagnostics);
+
+  return { resources, ignored, diagnostics, settings, files: files.map((f) => f.path) };
+}
+
+/**
+ * Reload safety: a resource refused now but valid in `previous` keeps its previous version. A file with a YAML
+ * syntax error may hide which resources it defined, so its previous resources that did not load now are kept too.
+ */
+function keepLastGood(
+  previous: LoadResult,
+  resources: Resource[],
+  claimed: ReadonlyMap<string, SourcePos>,
+  refused: ReadonlyMap<string, { pos: SourcePos; reason: string }>,
+  brokenFiles: ReadonlyMap<string, { pos: SourcePos; reason: string }>,
+  diagnostics: Diagnostic[],
+): void {
+  const loaded = new Set(resources.map((r) => r.key));
+  for (const old of previous.resources) {
+    if (loaded.has(old.key)) continue;
+    const why = refused.get(old.key) ?? (!claimed.has(old.key) ? brokenFiles.get(old.source.file) : undefined);
+    if (why === undefined) continue;
+    resources.push(old);
+    loaded.add(old.key);
+    const { kind, namespace, name } = { kind: old.kind, namespace: old.metadata.namespace, name: old.metadata.name };
+    diagnostics.push({
+      code: 'PCL_CONFIG_KEPT_LAST_GOOD',
+      severity: 'warning',
+      file: why.pos.file,
+      line: why.pos.line,
+      column: why.pos.column,
+      kind,
+      namespace,
+      name,
+      message: `the new version of ${kind} ${namespace ? `${namespace}/` : ''}${name} is invalid (${why.reason}); the last good version from ${old.source.file}:${old.source.line} stays in force`,
+    });
+  }
+}
+
+function stringMap(value: unknown): Readonly<Record<string, string>> {
+  return isPlainObject(value) ? (value as Record<string, string>) : {};
+}
+
+function makeResource(
+  raw: Readonly<Record<string, unknown>>,
+  kind: string,
+  namespace: string,
+  name: string,
+  key: string,
+  entry: Entry,
+): Resource {
+  const meta = raw.metadata as Record<string, unknown>;
+  const metadata: ObjectMeta = Object.freeze({
+    name,
+    namespace,
+    labels: stringMap(meta.labels),
+    annotations: stringMap(meta.annotations),
+    ...(typeof meta.creationTimestamp === 'string' ? { creationTimestamp: meta.creationTimestamp } : {}),
+    ...(typeof meta.generation === 'number' ? { generation: meta.generation } : {}),
+  });
+  return Object.freeze({
+    kind,
+    apiVersion: raw.apiVersion as string,
+    metadata,
+    // An AuthorizationPolicy without spec is `spec: {}` (allow-nothing); a Secret keeps its data in `raw`.
+    spec: raw.spec ?? Object.freeze({}),
+    status: raw.status,
+    raw,
+    source: entry.start,
+    posOf: (path: FieldPath) => entry.posOf(path),
+    key,
+  });
+}
+
+/** Read a --config directory (see config-dir.ts) and load it. */
+export async function loadConfigDir(
+  dir: string,
+  opts: { settingsFile?: string; env?: Record<string, string | undefined>; previous?: LoadResult } = {},
+): Promise<LoadResult> {
+  const contents = await readConfigDir(dir, opts.settingsFile);
+  const result = loadConfigTexts(contents.files, { settings: contents.settings, env: opts.env ?? process.env, previous: opts.previous });
+  return { ...result, diagnostics: [...contents.diagnostics, ...result.diagnostics] };
+}

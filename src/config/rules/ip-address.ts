@@ -1,0 +1,39 @@
+/**
+ * IP and CIDR parsing with the strictness of Go's `net/netip` (`ParseAddr`/`ParsePrefix`), which Istio's
+ * webhook uses (`security.ValidateIPs`, `agent.ValidateIPSubnet`): no leading zeros in IPv4 octets or
+ * prefix lengths, IPv6 zones allowed on addresses but not on prefixes.
+ */
+import { isIP } from 'node:net';
+
+/** True when `text` is an IPv4 or IPv6 address (Go `netip.ParseAddr`). */
+export function isIpAddress(text: string): boolean {
+  return isIP(text) !== 0;
+}
+
+/** True when `text` is `address/bits` (Go `netip.ParsePrefix`; host bits may be set, as in Go). */
+export function isCidr(text: string): boolean {
+  const slash = text.indexOf('/');
+  if (slash < 0 || slash !== text.lastIndexOf('/')) return false;
+  const address = text.slice(0, slash);
+  const bits = text.slice(slash + 1);
+  if (address.includes('%')) return false;
+  const family = isIP(address);
+  if (family === 0) return false;
+  if (!/^(0|[1-9][0-9]{0,2})$/.test(bits)) return false;
+  return Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+/**
+ * Istio `security.ValidateIPs` for one value: a value with `/` must be a CIDR, anything else an address.
+ * Returns Istio's error text, or undefined when the value is fine.
+ */
+export function checkIpOrCidr(text: string): string | undefined {
+  if (text.includes('/')) return isCidr(text) ? undefined : `bad CIDR range (${text})`;
+  return isIpAddress(text) ? undefined : `bad IP address (${text})`;
+}
+
+/** Istio `agent.ValidateIPSubnet` (ServiceEntry `addresses`): same split, with the webhook's wording. */
+export function checkIpSubnet(text: string): string | undefined {
+  if (text.split('/').length === 2) return isCidr(text) ? undefined : `${text} is not a valid CIDR block`;
+  return isIpAddress(text) ? undefined : `${text} is not a valid IP`;
+}

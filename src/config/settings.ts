@@ -1,0 +1,154 @@
+/**
+ * Load and validate `portcullis.yaml` (or `--settings FILE`): strict fields with did-you-mean, defaults for
+ * anything absent or broken, and the `PERMIT_CROSS_NAMESPACE_RESOURCE_ACCESS` environment variable of seed 002.
+ */
+import type { ErrorCode } from '../errors/catalogue.ts';
+import { formatPath } from './types.ts';
+import type { Diagnostic, SourcePos } from './types.ts';
+import { DEFAULT_GATEWAY_CLASSES, DEFAULT_SYSTEM_NAMESPACES } from './settings-types.ts';
+import type { Settings } from './settings-types.ts';
+import { parseYamlFile } from './yaml-documents.ts';
+import type { ConfigFile } from './yaml-documents.ts';
+import { arr, bool, map, obj, str, strings } from './schema/dsl.ts';
+import { isPlainObject, validateSchema } from './schema/validate.ts';
+import { checkDns1123Label } from './schema/common.ts';
+import { checkCidr } from './cidr.ts';
+
+/** The environment variable Solo's istiod reads (reference §4.1): comma-separated `namespace/serviceaccount`. */
+export const PERMIT_CROSS_NAMESPACE_ENV = 'PERMIT_CROSS_NAMESPACE_RESOURCE_ACCESS';
+
+const NAMESPACE_SA = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
+function checkNamespaceServiceAccount(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  return NAMESPACE_SA.test(value) ? undefined : 'must be "namespace/serviceaccount", e.g. "istio-egress/egress-waypoint"';
+}
+
+const cidrList = () => strings({}, str({ check: checkCidr }));
+
+const SETTINGS_SCHEMA = obj({
+  trustDomain: str({ minLength: 1 }),
+  rootNamespace: str({ minLength: 1, check: checkDns1123Label }),
+  gatewayClasses: map(str({ enum: ['egress', 'waypoint'] })),
+  // Exactly the ztunnel Helm value of seed 000: `- matchCidrs: [...]  policy: Deny|Allow`.
+  egressPolicies: arr(obj({ matchCidrs: cidrList(), policy: str({ enum: ['Deny', 'Allow'] }) }, { required: ['matchCidrs', 'policy'] })),
+  egressGateway: obj({ defaultDeny: bool() }),
+  permitCrossNamespaceResourceAccess: strings({}, str({ check: checkNamespaceServiceAccount })),
+  allowedPrivateCidrs: cidrList(),
+  systemNamespaces: strings({}, str({ check: checkDns1123Label })),
+  perimeter: obj({ podCidrs: cidrList(), podEgressDropped: bool(), snatAddresses: cidrList() }),
+});
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+function defaults(source: string | null): Mutable<Settings> {
+  return {
+    source,
+    trustDomain: 'cluster.local',
+    rootNamespace: 'istio-system',
+    gatewayClasses: { ...DEFAULT_GATEWAY_CLASSES },
+    egressPolicies: [],
+    egressGateway: { defaultDeny: false },
+    permitCrossNamespaceResourceAccess: [],
+    allowedPrivateCidrs: [],
+    systemNamespaces: [...DEFAULT_SYSTEM_NAMESPACES],
+  };
+}
+
+function describeDefault(value: unknown): string {
+  return value === undefined ? 'unset' : JSON.stringify(value);
+}
+
+/** Parse settings; `file` null means built-in defaults. Never throws: problems become diagnostics. */
+export function parseSettings(
+  file: ConfigFile | null,
+  env: Record<string, string | undefined> = {},
+): { settings: Settings; diagnostics: Diagnostic[] } {
+  const settings = defaults(file?.path ?? null);
+  const diagnostics: Diagnostic[] = [];
+  const report = (code: ErrorCode, pos: SourcePos, message: string, path?: string) =>
+    diagnostics.push({ code, severity: 'error', file: pos.file, line: pos.line, column: pos.column, path, message });
+
+  if (file !== null) {
+    const parsed = parseYamlFile(file);
+    const syntax = parsed.errors[0];
+    const doc = parsed.documents[0];
+    if (syntax !== undefined) {
+      report('PCL_SETTINGS_YAML_SYNTAX', syntax, `${syntax.message}; using the default for every setting`);
+    } else if (doc !== undefined) {
+      if (!isPlainObject(doc.value)) {
+        report('PCL_SETTINGS_INVALID', doc.start, 'the settings file must be a mapping of setting names to values; using the defaults');
+      } else {
+        applySettings(doc.value, settings, (path) => doc.posOf(path), report);
+      }
+      if (parsed.documents.length > 1) {
+        report('PCL_SETTINGS_INVALID', parsed.documents[1].start, 'the settings file must hold one document; later documents are ignored');
+      }
+    }
+  }
+  mergePermitEnv(settings, env, report);
+  return { settings: Object.freeze(settings), diagnostics };
+}
+
+function applySettings(
+  value: Record<string, unknown>,
+  settings: Mutable<Settings>,
+  posOf: (path: readonly (string | number)[]) => SourcePos,
+  report: (code: ErrorCode, pos: SourcePos, message: string, path?: string) => void,
+): void {
+  const broken = new Set<string>();
+  for (const issue of validateSchema(SETTINGS_SCHEMA, value)) {
+    const top = String(issue.path[0] ?? '');
+    const unknownTop = issue.kind === 'unknown' && issue.path.length === 1;
+    let message = issue.message;
+    if (unknownTop) {
+      message += '; it is ignored';
+    } else if (!broken.has(top)) {
+      message += `; using the default for ${top}: ${describeDefault((settings as unknown as Record<string, unknown>)[top])}`;
+    }
+    report(issue.kind === 'unknown' ? 'PCL_SETTINGS_UNKNOWN_FIELD' : 'PCL_SETTINGS_INVALID', posOf(issue.path), message, formatPath(issue.path));
+    if (!unknownTop) broken.add(top);
+  }
+  const take = (key: string): unknown => (broken.has(key) ? undefined : value[key] ?? undefined);
+
+  const trustDomain = take('trustDomain');
+  if (typeof trustDomain === 'string') settings.trustDomain = trustDomain;
+  const rootNamespace = take('rootNamespace');
+  if (typeof rootNamespace === 'string') settings.rootNamespace = rootNamespace;
+  const gatewayClasses = take('gatewayClasses');
+  if (isPlainObject(gatewayClasses)) settings.gatewayClasses = { ...(gatewayClasses as Settings['gatewayClasses']) };
+  const egressPolicies = take('egressPolicies');
+  if (Array.isArray(egressPolicies)) settings.egressPolicies = egressPolicies as Settings['egressPolicies'];
+  const egressGateway = take('egressGateway');
+  if (isPlainObject(egressGateway)) settings.egressGateway = { defaultDeny: egressGateway.defaultDeny === true };
+  const permit = take('permitCrossNamespaceResourceAccess');
+  if (Array.isArray(permit)) settings.permitCrossNamespaceResourceAccess = permit as string[];
+  const allowed = take('allowedPrivateCidrs');
+  if (Array.isArray(allowed)) settings.allowedPrivateCidrs = allowed as string[];
+  const system = take('systemNamespaces');
+  if (Array.isArray(system)) settings.systemNamespaces = system as string[];
+  const perimeter = take('perimeter');
+  if (isPlainObject(perimeter)) settings.perimeter = perimeter as Settings['perimeter'];
+}
+
+/** Merge the environment variable's entries into the file's list, keeping order and dropping duplicates. */
+function mergePermitEnv(
+  settings: Mutable<Settings>,
+  env: Record<string, string | undefined>,
+  report: (code: ErrorCode, pos: SourcePos, message: string, path?: string) => void,
+): void {
+  const raw = env[PERMIT_CROSS_NAMESPACE_ENV];
+  if (raw === undefined || raw.trim() === '') return;
+  const merged = [...settings.permitCrossNamespaceResourceAccess];
+  for (const entry of raw.split(',').map((s) => s.trim())) {
+    if (entry === '') continue;
+    const problem = checkNamespaceServiceAccount(entry);
+    if (problem !== undefined) {
+      // Environment variables have no line; 0:0 marks "no position".
+      report('PCL_SETTINGS_ENV_INVALID', { file: `$${PERMIT_CROSS_NAMESPACE_ENV}`, line: 0, column: 0 }, `Invalid value: ${JSON.stringify(entry)}: ${problem}; the entry is ignored`);
+      continue;
+    }
+    if (!merged.includes(entry)) merged.push(entry);
+  }
+  settings.permitCrossNamespaceResourceAccess = merged;
+}

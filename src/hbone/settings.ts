@@ -1,0 +1,73 @@
+/** ztunnel's HTTP/2 and transport constants for HBONE (ztunnel src/config.rs, src/proxy/h2.rs, src/proxy.rs). */
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** Initial stream flow-control window (`HTTP2_STREAM_WINDOW_SIZE`). */
+export const STREAM_WINDOW_SIZE = 4 * MiB;
+/** Connection window, 4× the stream window; equal values can deadlock (ztunnel comment). Set with `setLocalWindowSize`. */
+export const CONNECTION_WINDOW_SIZE = 16 * MiB;
+/** `HTTP2_FRAME_SIZE`. */
+export const MAX_FRAME_SIZE = 1 * MiB;
+/** Server `max_concurrent_streams`. */
+export const SERVER_MAX_CONCURRENT_STREAMS = 200;
+/** Client `POOL_MAX_STREAMS_PER_CONNECTION`. */
+export const CLIENT_MAX_STREAMS = 100;
+/** Client `max_header_list_size`. */
+export const CLIENT_MAX_HEADER_LIST_SIZE = 16 * KiB;
+/** Server `max_header_list_size`. */
+export const SERVER_MAX_HEADER_LIST_SIZE = 64 * KiB;
+/** Keepalive PING interval (first after one interval). */
+export const KEEPALIVE_INTERVAL_MS = 10_000;
+/** A PING unanswered for this long drops the connection. */
+export const KEEPALIVE_TIMEOUT_MS = 20_000;
+/** `CONNECTION_TIMEOUT`: TCP connect (and, here, the TLS handshake) budget. */
+export const CONNECT_TIMEOUT_MS = 10_000;
+/** HBONE's port by Istio convention. */
+export const HBONE_PORT = 15008;
+/** The only ALPN protocol HBONE speaks. */
+export const HBONE_ALPN = 'h2';
+/** TLS 1.3 suites ztunnel offers (TLS 1.2 is off by default). */
+export const HBONE_CIPHERS = 'TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256';
+
+/**
+ * Node keeps its own budget for data buffered per session (default 10 MB), and refuses new streams once it is
+ * spent. With a 16 MiB connection window a busy session can legitimately hold more, so raise it (MB units).
+ */
+export const MAX_SESSION_MEMORY_MB = 64;
+
+/** Limits the HBONE server enforces against hostile or broken clients. All configurable. */
+export interface HboneLimits {
+  /** Tunnels open across the whole server; more are answered 503. */
+  readonly maxTunnels: number;
+  /** SETTINGS_MAX_CONCURRENT_STREAMS advertised to each client. */
+  readonly maxStreamsPerSession: number;
+  /** Header list size (RFC 9113 §6.5.2: name + value + 32 per field) above which a request is answered 431. */
+  readonly maxHeaderListSize: number;
+  /** Streams a client may reset (or abandon) before they are answered, per `resetWindowMs`, before GOAWAY. */
+  readonly maxResetsPerWindow: number;
+  readonly resetWindowMs: number;
+  /** TLS handshake budget. */
+  readonly handshakeTimeoutMs: number;
+  /** A session with no open tunnel for this long gets GOAWAY (0 = never). */
+  readonly sessionIdleTimeoutMs: number;
+  readonly keepaliveIntervalMs: number;
+  readonly keepaliveTimeoutMs: number;
+  /** Concurrent TCP connections accepted (node `server.maxConnections`). */
+  readonly maxConnections: number;
+}
+
+export const DEFAULT_HBONE_LIMITS: HboneLimits = {
+  maxTunnels: 10_000,
+  maxStreamsPerSession: SERVER_MAX_CONCURRENT_STREAMS,
+  maxHeaderListSize: SERVER_MAX_HEADER_LIST_SIZE,
+  // A conforming client resets a stream only when its own caller gives up; 100 per second is far above that.
+  maxResetsPerWindow: 100,
+  resetWindowMs: 1000,
+  handshakeTimeoutMs: CONNECT_TIMEOUT_MS,
+  // ztunnel's client pool releases an unused connection after 5 minutes (POOL_UNUSED_RELEASE_TIMEOUT).
+  sessionIdleTimeoutMs: 5 * 60_000,
+  keepaliveIntervalMs: KEEPALIVE_INTERVAL_MS,
+  keepaliveTimeoutMs: KEEPALIVE_TIMEOUT_MS,
+  maxConnections: 10_000,
+};

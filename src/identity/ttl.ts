@@ -1,0 +1,29 @@
+/** Certificate lifetimes written as Go-style durations: `30m`, `24h`, `7d`, `1h30m`. */
+
+const UNIT_MS: Readonly<Record<string, number>> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+const TTL_RE = /^(?:\d+(?:ms|s|m|h|d))+$/;
+const PART_RE = /(\d+)(ms|s|m|h|d)/g;
+
+/** Parse a duration into milliseconds; `null` when the text is not a positive duration. */
+export function parseTtl(text: string): number | null {
+  const trimmed = text.trim();
+  if (!TTL_RE.test(trimmed)) return null;
+  let total = 0;
+  for (const match of trimmed.matchAll(PART_RE)) total += Number(match[1]) * UNIT_MS[match[2]];
+  return total > 0 && Number.isSafeInteger(total) ? total : null;
+}
+
+/** Render milliseconds the way `parseTtl` reads them (largest whole unit), for messages. */
+export function formatTtl(ms: number): string {
+  for (const unit of ['d', 'h', 'm', 's'] as const) {
+    if (ms % UNIT_MS[unit] === 0) return `${ms / UNIT_MS[unit]}${unit}`;
+  }
+  return `${ms}ms`;
+}

@@ -1,0 +1,77 @@
+/**
+ * Status conditions with istiod's exact types, reasons and messages (reference: istio-api-facts §2.2, §1.6, §5;
+ * ztunnel-hbone-facts §2.5), so `portcullis status` reads like `kubectl get -o yaml` on a real cluster.
+ */
+
+export interface Condition {
+  readonly type: string;
+  readonly status: 'True' | 'False' | 'Unknown';
+  readonly reason: string;
+  readonly message: string;
+}
+
+function c(type: string, status: Condition['status'], reason: string, message: string): Condition {
+  return { type, status, reason, message };
+}
+
+// ---- ServiceEntry: istio.io/WaypointBound (pilot/pkg/serviceregistry/ambient/status.go) ----
+export const WAYPOINT_BOUND = 'istio.io/WaypointBound';
+export const waypointAccepted = (gw: string): Condition =>
+  c(WAYPOINT_BOUND, 'True', 'WaypointAccepted', `Successfully attached to waypoint ${gw}`);
+export const waypointIsNotReady = (gw: string): Condition =>
+  c(WAYPOINT_BOUND, 'False', 'WaypointIsNotReady', `waypoint "${gw}" is not ready`);
+export const attachmentDenied = (gw: string): Condition =>
+  c(WAYPOINT_BOUND, 'False', 'AttachmentDenied', `we are not permitted to attach to waypoint "${gw}" (missing allowedRoutes?)`);
+export const unsupportedTrafficType = (gw: string, traffic: string): Condition =>
+  c(
+    WAYPOINT_BOUND,
+    'False',
+    'UnsupportedTrafficType',
+    `attempting to bind to traffic type "${traffic}" which the waypoint "${gw}" does not support`,
+  );
+
+// ---- Gateway (pilot/pkg/config/kube/gateway conversion.go, gatewaycommon) ----
+export const gatewayAccepted = (): Condition => c('Accepted', 'True', 'Accepted', 'Resource accepted');
+export const gatewayListenersNotValid = (): Condition =>
+  c('Accepted', 'True', 'ListenersNotValid', "One or more of the Gateway's listeners are invalid");
+export const gatewayNoValidListeners = (): Condition =>
+  c('Accepted', 'False', 'ListenersNotValid', "None of the Gateway's listeners are valid");
+export const gatewayProgrammed = (service: string): Condition =>
+  c('Programmed', 'True', 'Programmed', `Resource programmed, assigned to service(s) ${service}`);
+export const gatewayNotProgrammed = (message: string): Condition => c('Programmed', 'False', 'Invalid', message);
+export const gatewayResolvedRefs = (): Condition => c('ResolvedRefs', 'True', 'ResolvedRefs', 'All references resolved');
+export const UNEXPECTED_WAYPOINT_LISTENER = 'Expected a single listener on port 15008 with protocol "HBONE"';
+export const listenerUnsupportedProtocol = (): Condition =>
+  c('Accepted', 'False', 'UnsupportedProtocol', UNEXPECTED_WAYPOINT_LISTENER);
+export const listenerAccepted = (): Condition => c('Accepted', 'True', 'Accepted', 'No errors found');
+export const gatewayClassAccepted = (mode: string): Condition =>
+  c('Accepted', 'True', 'Accepted', `Handled by Portcullis as an ${mode === 'egress' ? 'L4 egress gateway' : 'L7 egress waypoint'}`);
+
+// ---- AuthorizationPolicy with targetRefs: WaypointAccepted (pilot/pkg/serviceregistry/ambient/policies.go) ----
+export const WAYPOINT_ACCEPTED = 'WaypointAccepted';
+export const policyBound = (targets: string[]): Condition =>
+  c(WAYPOINT_ACCEPTED, 'True', 'Accepted', `bound to ${targets.join(', ')}`);
+export const policyTargetNotFound = (message: string): Condition => c(WAYPOINT_ACCEPTED, 'False', 'TargetNotFound', message);
+export const policyAncestorNotBound = (se: string): Condition =>
+  c(WAYPOINT_ACCEPTED, 'False', 'AncestorNotBound', `ServiceEntry ${se} is not bound to a waypoint`);
+export const policyInvalid = (message: string): Condition => c(WAYPOINT_ACCEPTED, 'False', 'Invalid', message);
+export const policyPartiallyInvalid = (message: string): Condition =>
+  c(WAYPOINT_ACCEPTED, 'True', 'PartiallyInvalid', `Invalid targetRefs: ${message}`);
+
+// ---- Portcullis-specific conditions (no istiod equivalent; the type says so) ----
+export const PORTCULLIS_APPLIED = 'portcullis.dev/Applied';
+export const notApplied = (reason: string, message: string): Condition => c(PORTCULLIS_APPLIED, 'False', reason, message);
+export const applied = (message: string): Condition => c(PORTCULLIS_APPLIED, 'True', 'Applied', message);
+
+// ---- Gateway API route parent status ----
+export const routeAccepted = (): Condition => c('Accepted', 'True', 'Accepted', 'Route was valid');
+export const routeNotAccepted = (reason: string, message: string): Condition => c('Accepted', 'False', reason, message);
+export const routeResolvedRefs = (): Condition => c('ResolvedRefs', 'True', 'ResolvedRefs', 'All references resolved');
+export const routeUnresolvedRefs = (reason: string, message: string): Condition => c('ResolvedRefs', 'False', reason, message);
+
+// ---- DestinationRule credential resolution ----
+export const CREDENTIAL_RESOLVED = 'portcullis.dev/CredentialResolved';
+export const credentialResolved = (secret: string): Condition =>
+  c(CREDENTIAL_RESOLVED, 'True', 'Resolved', `credentialName resolves to Secret ${secret}`);
+export const credentialNotResolved = (reason: string, message: string): Condition =>
+  c(CREDENTIAL_RESOLVED, 'False', reason, message);

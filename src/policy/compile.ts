@@ -1,0 +1,235 @@
+/** Compiles an AuthorizationPolicy once into matchers for L4 (ztunnel) or L7 (waypoint) enforcement. */
+import type { AuthorizationPolicy, AuthzAction, AuthzRule } from '../config/api-types.ts';
+import {
+  compileConditionChecks,
+  compileOperationChecks,
+  compileSourceChecks,
+  type CheckContext,
+  type FieldCheck,
+} from './attribute-checks.ts';
+import { ALWAYS, type Check, type CompiledClause, type CompiledEntry, type CompiledRule } from './rule-match.ts';
+import {
+  HTTP_ALLOW_RULE_BOILERPLATE,
+  HTTP_AUDIT_BOILERPLATE,
+  HTTP_DENY_MIXED_BOILERPLATE,
+  HTTP_DENY_NO_EFFECT_BOILERPLATE,
+  REASON_INVALID,
+  REASON_UNSUPPORTED_VALUE,
+  WAYPOINT_CONDITION_TYPE,
+  ZTUNNEL_CONDITION_TYPE,
+  httpAttributesMessage,
+  unsupportedActionMessage,
+} from './ztunnel-status.ts';
+
+/** `l4`: the solo-ztunnel-egress class, enforced as ztunnel does. `l7`: the waypoint class, every attribute per request. */
+export type EnforcementMode = 'l4' | 'l7';
+
+export interface PolicyRef {
+  namespace: string;
+  name: string;
+}
+
+export interface PolicyCondition {
+  type: string;
+  status: 'True' | 'False';
+  reason: string;
+  message: string;
+}
+
+/**
+ * A policy ready to decide with. `rules` and `tcpRules` are the compiled matchers: treat them as opaque.
+ */
+export interface CompiledPolicy {
+  readonly ref: PolicyRef;
+  readonly action: AuthzAction;
+  readonly dryRun: boolean;
+  readonly mode: EnforcementMode;
+  /** Status conditions to publish on the policy (ztunnel's UnsupportedValue warning, CUSTOM unsupported, bad values). */
+  readonly conditions: PolicyCondition[];
+  /** `namespace/name`, as decision records name policies. */
+  readonly key: string;
+  /** The rules enforced for this mode (L4: after ztunnel's conversion; L7: every attribute). */
+  readonly rules: readonly CompiledRule[];
+  /**
+   * L7 mode only: the rules as Envoy enforces them on a TCP filter chain, used when a decision carries no HTTP
+   * request (e.g. a non-HTTP stream through a waypoint). null in L4 mode.
+   */
+  readonly tcpRules: readonly CompiledRule[] | null;
+}
+
+/** The annotation that marks a policy dry-run (evaluated and recorded, never enforced). */
+export const DRY_RUN_ANNOTATION = 'istio.io/dry-run';
+
+/**
+ * istiod parses the annotation with Go's `strconv.ParseBool`; anything it cannot parse is logged and the
+ * policy is enforced (authorization.go `convertAuthorizationPolicy`). Enforcing is also the safe side.
+ */
+function parseGoBool(value: string | undefined): boolean {
+  return value === '1' || value === 't' || value === 'T' || value === 'true' || value === 'TRUE' || value === 'True';
+}
+
+/** A rule before any L4 conversion: clauses of entries of tagged checks. */
+interface RawRule {
+  readonly index: number;
+  readonly clauses: readonly (readonly (readonly FieldCheck[])[])[];
+}
+
+function compileRawRule(rule: AuthzRule, index: number, ctx: CheckContext): RawRule {
+  const clauses: FieldCheck[][][] = [];
+  // Missing (or empty) `from`/`to` add no clause: any source / any operation (ztunnel `handleRule`).
+  if (rule.to !== undefined && rule.to.length > 0) {
+    clauses.push(rule.to.map((t) => compileOperationChecks(t.operation, ctx)));
+  }
+  if (rule.from !== undefined && rule.from.length > 0) {
+    clauses.push(rule.from.map((f) => compileSourceChecks(f.source, ctx)));
+  }
+  // Each condition is its own clause, so all `when` entries must hold.
+  for (const c of rule.when ?? []) clauses.push([compileConditionChecks(c, ctx)]);
+  return { index, clauses };
+}
+
+/** How HTTP-only attributes are treated when the rule is enforced without an HTTP request. */
+type HttpDrop = 'keep' | 'ztunnel' | 'envoy-tcp';
+
+interface Conversion {
+  readonly rules: CompiledRule[];
+  /** HTTP-only attributes found (for the ztunnel message). */
+  readonly found: Set<string>;
+}
+
+/**
+ * Apply the L4 conversion (ztunnel facts §3.3, istiod `handleRule`):
+ * - ALLOW: a rule with any HTTP-only attribute is dropped entirely, so the policy allows less.
+ * - DENY (and AUDIT): HTTP-only attributes are removed and the rule kept, so it denies more. An entry left with
+ *   nothing is, for ztunnel, an empty Match that never matches, so that clause (and the rule) cannot match;
+ *   for Envoy's TCP chain it is an empty permission that matches anything.
+ */
+function convert(raw: readonly RawRule[], action: AuthzAction, drop: HttpDrop): Conversion {
+  const rules: CompiledRule[] = [];
+  const found = new Set<string>();
+  for (const r of raw) {
+    if (drop === 'keep') {
+      rules.push({ index: r.index, clauses: r.clauses.map((c) => c.map((e) => e.map((fc) => fc.test))) });
+      continue;
+    }
+    let ruleHasHttp = false;
+    for (const c of r.clauses) {
+      for (const e of c) {
+        for (const fc of e) {
+          if (fc.http) {
+            ruleHasHttp = true;
+            found.add(fc.attribute);
+          }
+        }
+      }
+    }
+    if (ruleHasHttp && action === 'ALLOW') continue;
+    const clauses: CompiledClause[] = r.clauses.map((c) =>
+      c.map((e): CompiledEntry => {
+        const kept: Check[] = [];
+        for (const fc of e) if (!fc.http) kept.push(fc.test);
+        if (kept.length === 0 && e.length > 0 && drop === 'envoy-tcp') return [ALWAYS];
+        return kept;
+      }),
+    );
+    rules.push({ index: r.index, clauses });
+  }
+  return { rules, found };
+}
+
+/** istiod `hasEffectiveRules`: some rule whose every clause keeps at least one non-empty entry. */
+function hasEffectiveRules(rules: readonly CompiledRule[]): boolean {
+  return rules.some((r) => r.clauses.every((c) => c.some((e) => e.length > 0)));
+}
+
+function policyKey(ref: PolicyRef): string {
+  return `${ref.namespace}/${ref.name}`;
+}
+
+/**
+ * Compile one AuthorizationPolicy for a mode. Never throws: problems become conditions, and a value that
+ * cannot be compiled matches nothing.
+ *
+ * @example
+ * const p = compileAuthorizationPolicy(policy, 'l4', { trustDomain: settings.trustDomain });
+ * decideLayer({ layer: 'gateway', target: 'Gateway istio-system/ztunnel-egress', policies: [p] }, req);
+ */
+export function compileAuthorizationPolicy(
+  policy: AuthorizationPolicy,
+  mode: EnforcementMode,
+  opts: { trustDomain?: string } = {},
+): CompiledPolicy {
+  const ref: PolicyRef = { namespace: policy.metadata.namespace, name: policy.metadata.name };
+  const action: AuthzAction = policy.spec.action ?? 'ALLOW';
+  const dryRun = parseGoBool(policy.metadata.annotations?.[DRY_RUN_ANNOTATION]);
+  const conditionType = mode === 'l4' ? ZTUNNEL_CONDITION_TYPE : WAYPOINT_CONDITION_TYPE;
+  const conditions: PolicyCondition[] = [];
+  const base = { ref, action, dryRun, mode, conditions, key: policyKey(ref) };
+
+  if (action === 'CUSTOM') {
+    // No ext-authz in Portcullis: the policy is rejected and its target fails closed (see engine.ts).
+    conditions.push({
+      type: conditionType,
+      status: 'False',
+      reason: REASON_UNSUPPORTED_VALUE,
+      message:
+        mode === 'l4'
+          ? unsupportedActionMessage('CUSTOM')
+          : 'Portcullis does not support the CUSTOM action (no external authorization providers); its target denies every request.',
+    });
+    return { ...base, rules: [], tcpRules: null };
+  }
+
+  const ctx: CheckContext = { policyNamespace: ref.namespace, trustDomain: opts.trustDomain, invalid: [] };
+  const raw = (policy.spec.rules ?? []).map((r, i) => compileRawRule(r, i, ctx));
+
+  let rules: CompiledRule[];
+  let tcpRules: CompiledRule[] | null = null;
+  if (mode === 'l4') {
+    const conv = convert(raw, action, 'ztunnel');
+    rules = conv.rules;
+    if (conv.found.size > 0) {
+      let boilerplate: string;
+      if (action === 'ALLOW') boilerplate = HTTP_ALLOW_RULE_BOILERPLATE;
+      else if (action === 'AUDIT') boilerplate = HTTP_AUDIT_BOILERPLATE;
+      else boilerplate = hasEffectiveRules(rules) ? HTTP_DENY_MIXED_BOILERPLATE : HTTP_DENY_NO_EFFECT_BOILERPLATE;
+      // Accepted with a warning: the policy is bound and enforced, only partially (istiod `Binding.Bound`).
+      conditions.push({
+        type: ZTUNNEL_CONDITION_TYPE,
+        status: 'True',
+        reason: REASON_UNSUPPORTED_VALUE,
+        message: httpAttributesMessage(conv.found, boilerplate),
+      });
+    }
+  } else {
+    rules = convert(raw, action, 'keep').rules;
+    tcpRules = convert(raw, action, 'envoy-tcp').rules;
+  }
+
+  if (ctx.invalid.length > 0) {
+    conditions.push({
+      type: conditionType,
+      status: 'False',
+      reason: REASON_INVALID,
+      message: `invalid values: ${ctx.invalid.join('; ')}`,
+    });
+  }
+  return { ...base, rules, tcpRules };
+}
+
+/**
+ * An ALLOW policy with no rules: it never matches, so its layer denies everything no other ALLOW permits.
+ * This is seed 000's default-deny (`action: ALLOW`, `rules: []`), applied when `egressGateway.defaultDeny` is true.
+ */
+export function denyAllPolicy(ref: PolicyRef, mode: EnforcementMode): CompiledPolicy {
+  return {
+    ref: { namespace: ref.namespace, name: ref.name },
+    action: 'ALLOW',
+    dryRun: false,
+    mode,
+    conditions: [],
+    key: policyKey(ref),
+    rules: [],
+    tcpRules: mode === 'l7' ? [] : null,
+  };
+}

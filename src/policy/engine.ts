@@ -1,0 +1,193 @@
+/** The authorization decision: Istio's evaluation order per layer, every layer must allow, with a full record. */
+import type { ErrorCode } from '../errors/catalogue.ts';
+import type { CompiledPolicy } from './compile.ts';
+import type { AuthzRequest } from './request.ts';
+import { buildRequestFacts, type RequestFacts } from './request-facts.ts';
+import { firstMatchingRule } from './rule-match.ts';
+
+/** The policies attached to one target: the egress Gateway (layer 1) or the ServiceEntry (layer 2). */
+export interface LayerInput {
+  layer: 'gateway' | 'serviceentry';
+  /** Human-readable target, e.g. `Gateway istio-system/ztunnel-egress`. */
+  target: string;
+  policies: readonly CompiledPolicy[];
+}
+
+export interface DryRunRecord {
+  policy: string;
+  action: string;
+  matched: boolean;
+  message: string;
+}
+
+export interface LayerRecord {
+  layer: 'gateway' | 'serviceentry' | 'egressPolicies';
+  target: string;
+  decision: 'allow' | 'deny';
+  code: ErrorCode;
+  reason: string;
+  /** `ns/name` of the policy that decided, or null when no policy did. */
+  policy: string | null;
+  /** `spec.rules` index of the rule that decided, or null. */
+  rule: number | null;
+  dryRun: DryRunRecord[];
+  /** AUDIT policies that matched. */
+  audit: string[];
+}
+
+export interface DecisionRecord {
+  decision: 'allow' | 'deny';
+  code: ErrorCode;
+  reason: string;
+  layers: LayerRecord[];
+}
+
+// Reason texts: ztunnel's own words (src/state.rs `assert_rbac`, src/proxy error Display) where it has them.
+export const REASON_NO_ALLOW_POLICIES = 'no allow policies, allow';
+export const REASON_NOT_ALLOWED = 'allow policies exist, but none allowed';
+const explicitlyDenied = (key: string): string => `explicitly denied by: ${key}`;
+const allowedBy = (key: string): string => `allow policy match: ${key}`;
+const customUnsupported = (key: string): string =>
+  `CUSTOM action is not supported, failing closed: ${key}`;
+
+// ztunnel's dry-run log lines ("dry-run: deny policy match", "dry-run: allow policy match").
+const DRY_RUN_DENY_MATCH = 'dry-run: deny policy match';
+const DRY_RUN_DENY_NO_MATCH = 'dry-run: deny policy did not match';
+const DRY_RUN_ALLOW_MATCH = 'dry-run: allow policy match';
+const DRY_RUN_ALLOW_NO_MATCH = 'dry-run: allow policy did not match';
+const DRY_RUN_AUDIT_MATCH = 'dry-run: audit policy match';
+const DRY_RUN_AUDIT_NO_MATCH = 'dry-run: audit policy did not match';
+const DRY_RUN_CUSTOM = 'dry-run: CUSTOM action is not supported';
+
+function dryRunMessage(action: string, matched: boolean): string {
+  if (action === 'DENY') return matched ? DRY_RUN_DENY_MATCH : DRY_RUN_DENY_NO_MATCH;
+  if (action === 'ALLOW') return matched ? DRY_RUN_ALLOW_MATCH : DRY_RUN_ALLOW_NO_MATCH;
+  return matched ? DRY_RUN_AUDIT_MATCH : DRY_RUN_AUDIT_NO_MATCH;
+}
+
+function matchPolicy(p: CompiledPolicy, f: RequestFacts): number {
+  // An L7 policy decided without an HTTP request is enforced as Envoy enforces it on a TCP chain.
+  const rules = f.http === null && p.tcpRules !== null ? p.tcpRules : p.rules;
+  return firstMatchingRule(rules, f);
+}
+
+/**
+ * Decide one layer with precomputed facts. Istio's order (istio-api-facts §1.2, ztunnel `assert_rbac`):
+ * CUSTOM (unsupported → fail closed), then any enforced DENY match denies, then no enforced ALLOW allows,
+ * then any ALLOW match allows, else deny. Dry-run policies are evaluated and recorded only; AUDIT is recorded only.
+ */
+export function decideLayerFacts(input: LayerInput, f: RequestFacts): LayerRecord {
+  let custom: CompiledPolicy | null = null;
+  let denyBy: CompiledPolicy | null = null;
+  let denyRule = -1;
+  let allowBy: CompiledPolicy | null = null;
+  let allowRule = -1;
+  let enforcedAllows = 0;
+  const dryRun: DryRunRecord[] = [];
+  const audit: string[] = [];
+
+  const policies = input.policies;
+  for (let i = 0; i < policies.length; i++) {
+    const p = policies[i];
+    if (p.action === 'CUSTOM') {
+      if (p.dryRun) dryRun.push({ policy: p.key, action: p.action, matched: false, message: DRY_RUN_CUSTOM });
+      else if (custom === null) custom = p;
+      continue;
+    }
+    if (p.dryRun) {
+      const matched = matchPolicy(p, f) >= 0;
+      dryRun.push({ policy: p.key, action: p.action, matched, message: dryRunMessage(p.action, matched) });
+      continue;
+    }
+    if (p.action === 'AUDIT') {
+      if (matchPolicy(p, f) >= 0) audit.push(p.key);
+    } else if (p.action === 'DENY') {
+      if (denyBy === null) {
+        const r = matchPolicy(p, f);
+        if (r >= 0) {
+          denyBy = p;
+          denyRule = r;
+        }
+      }
+    } else {
+      enforcedAllows++;
+      // Once a DENY matched the ALLOWs cannot change the outcome; skip matching them.
+      if (allowBy === null && denyBy === null) {
+        const r = matchPolicy(p, f);
+        if (r >= 0) {
+          allowBy = p;
+          allowRule = r;
+        }
+      }
+    }
+  }
+
+  const rec = (
+    decision: 'allow' | 'deny',
+    code: ErrorCode,
+    reason: string,
+    by: CompiledPolicy | null,
+    rule: number,
+  ): LayerRecord => ({
+    layer: input.layer,
+    target: input.target,
+    decision,
+    code,
+    reason,
+    policy: by === null ? null : by.key,
+    rule: rule >= 0 ? rule : null,
+    dryRun,
+    audit,
+  });
+
+  if (custom !== null) return rec('deny', 'PCL_AUTHZ_DENIED_CUSTOM_UNSUPPORTED', customUnsupported(custom.key), custom, -1);
+  if (denyBy !== null) return rec('deny', 'PCL_AUTHZ_DENIED_EXPLICIT', explicitlyDenied(denyBy.key), denyBy, denyRule);
+  if (enforcedAllows === 0) return rec('allow', 'PCL_AUTHZ_ALLOWED_NO_POLICIES', REASON_NO_ALLOW_POLICIES, null, -1);
+  if (allowBy !== null) return rec('allow', 'PCL_AUTHZ_ALLOWED_BY_POLICY', allowedBy(allowBy.key), allowBy, allowRule);
+  return rec('deny', 'PCL_AUTHZ_DENIED_NOT_ALLOWED', REASON_NOT_ALLOWED, null, -1);
+}
+
+/** Decide one layer for a request. */
+export function decideLayer(input: LayerInput, req: AuthzRequest): LayerRecord {
+  return decideLayerFacts(input, buildRequestFacts(req));
+}
+
+/**
+ * Combine layer records: allowed only if every layer allows (seed 000: "Two AuthorizationPolicy layers must
+ * both ALLOW"). This deliberately differs from upstream Istio, which unions Gateway- and ServiceEntry-targeted
+ * ALLOW policies on a waypoint (istio-api-facts §1.4). The record's code and reason are the first denying
+ * layer's, or the last layer's when all allow. No layers at all fails closed.
+ */
+export function combineLayers(layers: LayerRecord[]): DecisionRecord {
+  if (layers.length === 0) {
+    return {
+      decision: 'deny',
+      code: 'PCL_AUTHZ_DENIED_NO_LAYERS',
+      reason: 'no authorization layer to evaluate, failing closed',
+      layers,
+    };
+  }
+  for (const l of layers) {
+    if (l.decision === 'deny') return { decision: 'deny', code: l.code, reason: l.reason, layers };
+  }
+  const last = layers[layers.length - 1];
+  return { decision: 'allow', code: last.code, reason: last.reason, layers };
+}
+
+/**
+ * Decide an egress connection (or request) through every layer. All layers are evaluated and recorded even
+ * after one denies, so `check` and the access log can show each layer's verdict.
+ *
+ * @example
+ * const rec = decideEgress([
+ *   { layer: 'gateway', target: 'Gateway istio-system/ztunnel-egress', policies: gatewayPolicies },
+ *   { layer: 'serviceentry', target: 'ServiceEntry bookinfo/httpbin-org', policies: sePolicies },
+ * ], req);
+ * if (rec.decision === 'deny') log.info(rec, rec.reason);
+ */
+export function decideEgress(layers: readonly LayerInput[], req: AuthzRequest): DecisionRecord {
+  const f = buildRequestFacts(req);
+  const records: LayerRecord[] = [];
+  for (let i = 0; i < layers.length; i++) records.push(decideLayerFacts(layers[i], f));
+  return combineLayers(records);
+}
