@@ -1,0 +1,124 @@
+/** Settings: defaults, strict fields with did-you-mean, per-field fallback to defaults, the environment variable. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseSettings } from './settings.ts';
+import { DEFAULT_GATEWAY_CLASSES, DEFAULT_SYSTEM_NAMESPACES } from './settings-types.ts';
+
+const file = (text: string) => ({ path: 'portcullis.yaml', text });
+
+test('no settings file gives the documented defaults', () => {
+  const { settings, diagnostics } = parseSettings(null);
+  assert.deepEqual(diagnostics, []);
+  assert.deepEqual(settings, {
+    source: null,
+    trustDomain: 'cluster.local',
+    rootNamespace: 'istio-system',
+    gatewayClasses: DEFAULT_GATEWAY_CLASSES,
+    egressPolicies: [],
+    egressGateway: { defaultDeny: false },
+    permitCrossNamespaceResourceAccess: [],
+    allowedPrivateCidrs: [],
+    systemNamespaces: DEFAULT_SYSTEM_NAMESPACES,
+  });
+  assert.ok(Object.isFrozen(settings));
+});
+
+test('every field is read in the seed shapes', () => {
+  const { settings, diagnostics } = parseSettings(
+    file(`trustDomain: example.org
+rootNamespace: mesh-root
+gatewayClasses:
+  my-egress: egress
+egressPolicies:
+- matchCidrs:
+  - 0.0.0.0/0
+  - ::/0
+  policy: Deny
+egressGateway:
+  defaultDeny: true
+permitCrossNamespaceResourceAccess: [istio-egress/egress-waypoint]
+allowedPrivateCidrs: [10.1.0.0/16]
+systemNamespaces: [kube-system]
+perimeter:
+  podCidrs: [10.244.0.0/16]
+  podEgressDropped: true
+  snatAddresses: [203.0.113.7]
+`),
+  );
+  assert.deepEqual(diagnostics, []);
+  assert.equal(settings.source, 'portcullis.yaml');
+  assert.equal(settings.trustDomain, 'example.org');
+  assert.equal(settings.rootNamespace, 'mesh-root');
+  assert.deepEqual(settings.gatewayClasses, { 'my-egress': 'egress' });
+  assert.deepEqual(settings.egressPolicies, [{ matchCidrs: ['0.0.0.0/0', '::/0'], policy: 'Deny' }]);
+  assert.deepEqual(settings.egressGateway, { defaultDeny: true });
+  assert.deepEqual(settings.permitCrossNamespaceResourceAccess, ['istio-egress/egress-waypoint']);
+  assert.deepEqual(settings.allowedPrivateCidrs, ['10.1.0.0/16']);
+  assert.deepEqual(settings.systemNamespaces, ['kube-system']);
+  assert.deepEqual(settings.perimeter, { podCidrs: ['10.244.0.0/16'], podEgressDropped: true, snatAddresses: ['203.0.113.7'] });
+});
+
+test('a misspelt setting is reported with did-you-mean and ignored', () => {
+  const { settings, diagnostics } = parseSettings(file('trustDomain: a.org\negressGatway:\n  defaultDeny: true\n'));
+  assert.equal(settings.trustDomain, 'a.org');
+  assert.deepEqual(settings.egressGateway, { defaultDeny: false });
+  assert.equal(diagnostics.length, 1);
+  assert.deepEqual([diagnostics[0].code, diagnostics[0].line, diagnostics[0].column], ['PCL_SETTINGS_UNKNOWN_FIELD', 2, 1]);
+  assert.match(diagnostics[0].message, /did you mean "egressGateway"/);
+});
+
+test('a broken field falls back to its default, with file:line, and the others still apply', () => {
+  const { settings, diagnostics } = parseSettings(
+    file(`rootNamespace: mesh-root
+egressPolicies:
+- matchCidrs: [0.0.0.0/99]
+  policy: Deny
+gatewayClasses:
+  foo: gateway
+egressGateway:
+  defaultDeny: "yes"
+`),
+  );
+  assert.equal(settings.rootNamespace, 'mesh-root');
+  assert.deepEqual(settings.egressPolicies, []);
+  assert.deepEqual(settings.gatewayClasses, DEFAULT_GATEWAY_CLASSES);
+  assert.deepEqual(settings.egressGateway, { defaultDeny: false });
+  assert.deepEqual(
+    diagnostics.map((d) => [d.code, d.line, d.path]),
+    [
+      ['PCL_SETTINGS_INVALID', 3, 'egressPolicies[0].matchCidrs[0]'],
+      ['PCL_SETTINGS_INVALID', 6, 'gatewayClasses.foo'],
+      ['PCL_SETTINGS_INVALID', 8, 'egressGateway.defaultDeny'],
+    ],
+  );
+  assert.match(diagnostics[0].message, /CIDR.*using the default for egressPolicies: \[\]/);
+  assert.match(diagnostics[1].message, /Unsupported value: "gateway": supported values: "egress", "waypoint"/);
+});
+
+test('policy must be exactly Deny or Allow, as in the ztunnel chart', () => {
+  const { diagnostics } = parseSettings(file('egressPolicies:\n- matchCidrs: [0.0.0.0/0]\n  policy: deny\n'));
+  assert.equal(diagnostics[0].code, 'PCL_SETTINGS_INVALID');
+  assert.equal(diagnostics[0].line, 3);
+});
+
+test('a settings YAML syntax error keeps every default', () => {
+  const { settings, diagnostics } = parseSettings(file('trustDomain: [oops\n'));
+  assert.equal(settings.trustDomain, 'cluster.local');
+  assert.equal(diagnostics[0].code, 'PCL_SETTINGS_YAML_SYNTAX');
+  assert.equal(diagnostics[0].file, 'portcullis.yaml');
+});
+
+test('PERMIT_CROSS_NAMESPACE_RESOURCE_ACCESS is merged into the file list, bad entries reported', () => {
+  const { settings, diagnostics } = parseSettings(file('permitCrossNamespaceResourceAccess: [istio-egress/egress-waypoint]\n'), {
+    PERMIT_CROSS_NAMESPACE_RESOURCE_ACCESS: ' istio-egress/egress-waypoint, other/gw ,,not-a-pair',
+  });
+  assert.deepEqual(settings.permitCrossNamespaceResourceAccess, ['istio-egress/egress-waypoint', 'other/gw']);
+  assert.equal(diagnostics.length, 1);
+  assert.equal(diagnostics[0].code, 'PCL_SETTINGS_ENV_INVALID');
+  assert.match(diagnostics[0].message, /"not-a-pair"/);
+});
+
+test('the environment variable works without a settings file', () => {
+  const { settings } = parseSettings(null, { PERMIT_CROSS_NAMESPACE_RESOURCE_ACCESS: 'a/b' });
+  assert.deepEqual(settings.permitCrossNamespaceResourceAccess, ['a/b']);
+});
