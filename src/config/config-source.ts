@@ -120,9 +120,9 @@ export class ConfigSource extends EventEmitter<ConfigSourceEvents> {
     if (print === this.#lastFingerprint) return;
     this.#lastFingerprint = print;
     const result = loadConfigTexts(contents.files, { settings: contents.settings, env: this.#env, previous: this.#current });
-    const full: LoadResult = { ...result, diagnostics: [...contents.diagnostics, ...result.diagnostics] };
-    this.#current = full;
-    this.emit('update', full);
+    result.diagnostics.unshift(...contents.diagnostics);
+    this.#current = result;
+    this.emit('update', result);
   }
 
   #isInsideDir(file: string): boolean {

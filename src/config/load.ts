@@ -55,9 +55,43 @@ function isListDocument(value: Record<string, unknown>): boolean {
   return typeof value.kind === 'string' && value.kind.endsWith('List') && 'items' in value && !('spec' in value);
 }
 
+/** What one document (or List item) produced, before duplicates across files are resolved. */
+type Outcome =
+  | { readonly type: 'other'; readonly diagnostics: readonly Diagnostic[] }
+  | { readonly type: 'ignored'; readonly document: IgnoredDocument; readonly diagnostics: readonly Diagnostic[] }
+  | {
+      readonly type: 'known';
+      readonly key: string | undefined;
+      readonly who: { kind: string; namespace: string; name: string };
+      readonly start: SourcePos;
+      readonly diagnostics: readonly Diagnostic[];
+      /** Set when the document is valid. */
+      readonly resource: Resource | undefined;
+    };
+
+/** One file's outcomes: reused on reload while the file's text and the settings are unchanged. */
+interface FileOutcome {
+  readonly text: string;
+  readonly settingsKey: string;
+  readonly syntaxErrors: readonly { pos: SourcePos; reason: string }[];
+  readonly outcomes: readonly Outcome[];
+}
+
+/** Per-result file cache, so a reload re-parses only the files that changed. */
+const FILE_CACHE = new WeakMap<LoadResult, ReadonlyMap<string, FileOutcome>>();
+
 /** Load manifests from texts. Pure: no files, no clock; the same input gives the same output. */
 export function loadConfigTexts(files: readonly ConfigFile[], opts: LoadOptions = {}): LoadResult {
   const { settings, diagnostics } = parseSettings(opts.settings ?? null, opts.env ?? {});
+  const settingsKey = JSON.stringify(settings);
+  const previousCache = opts.previous ? FILE_CACHE.get(opts.previous) : undefined;
+  const cache = new Map<string, FileOutcome>();
+  for (const file of files) {
+    const cached = previousCache?.get(file.path);
+    const outcome = cached && cached.text === file.text && cached.settingsKey === settingsKey ? cached : loadFile(file, settings, settingsKey);
+    cache.set(file.path, outcome);
+  }
+
   const resources: Resource[] = [];
   const ignored: IgnoredDocument[] = [];
   /** Key → where it was first defined. */
@@ -67,18 +101,83 @@ export function loadConfigTexts(files: readonly ConfigFile[], opts: LoadOptions 
   /** Files with a YAML syntax error → the first error (their documents may be unreadable, so unknown keys). */
   const brokenFiles = new Map<string, { pos: SourcePos; reason: string }>();
 
+  for (const file of files) {
+    const fileOutcome = cache.get(file.path) as FileOutcome;
+    for (const err of fileOutcome.syntaxErrors) {
+      diagnostics.push({ code: 'PCL_CONFIG_YAML_SYNTAX', severity: 'error', ...err.pos, message: err.reason });
+      if (!brokenFiles.has(file.path)) brokenFiles.set(file.path, err);
+    }
+    for (const o of fileOutcome.outcomes) {
+      if (o.type === 'other') {
+        diagnostics.push(...o.diagnostics);
+      } else if (o.type === 'ignored') {
+        ignored.push(o.document);
+        diagnostics.push(...o.diagnostics);
+      } else {
+        const { key, who, start } = o;
+        const first = key === undefined ? undefined : claimed.get(key);
+        if (first !== undefined) {
+          diagnostics.push({
+            code: 'PCL_CONFIG_DUPLICATE_RESOURCE',
+            severity: 'error',
+            ...start,
+            ...who,
+            message: `${who.kind} ${who.namespace ? `${who.namespace}/` : ''}${who.name} is already defined at ${first.file}:${first.line}:${first.column}; this later definition is left out`,
+          });
+          continue;
+        }
+        if (key !== undefined) claimed.set(key, start);
+        diagnostics.push(...o.diagnostics);
+        if (o.resource !== undefined) {
+          resources.push(o.resource);
+        } else if (key !== undefined) {
+          const firstError = o.diagnostics.find((d) => d.severity === 'error');
+          if (firstError !== undefined) {
+            refused.set(key, { pos: start, reason: `${firstError.path ? `${firstError.path}: ` : ''}${firstError.message}` });
+          }
+        }
+      }
+    }
+  }
+
+  if (opts.previous) keepLastGood(opts.previous, resources, claimed, refused, brokenFiles, diagnostics);
+
+  const result: LoadResult = { resources, ignored, diagnostics, settings, files: files.map((f) => f.path) };
+  FILE_CACHE.set(result, cache);
+  return result;
+}
+
+/** Parse and validate every document of one file, independently of the other files. */
+function loadFile(file: ConfigFile, settings: Settings, settingsKey: string): FileOutcome {
+  const parsed = parseYamlFile(file);
+  const outcomes: Outcome[] = [];
+  const syntaxErrors = parsed.errors.map((err) => ({
+    pos: { file: err.file, line: err.line, column: err.column },
+    reason: `YAML syntax error: ${err.message}`,
+  }));
+
   const loadEntry = (entry: Entry): void => {
+    const local: Diagnostic[] = [];
     const at = (path: FieldPath, severity: Diagnostic['severity'], code: Diagnostic['code'], message: string, who?: { kind?: string; namespace?: string; name?: string }) => {
       const pos = entry.posOf(path);
-      diagnostics.push({ code, severity, file: pos.file, line: pos.line, column: pos.column, ...who, path: path.length ? formatPath(path) : undefined, message });
+      local.push({ code, severity, file: pos.file, line: pos.line, column: pos.column, ...who, path: path.length ? formatPath(path) : undefined, message });
     };
     const doc = entry.value;
     if (!isPlainObject(doc)) {
       at([], 'error', 'PCL_CONFIG_NOT_AN_OBJECT', `a document must be a Kubernetes object (a mapping with apiVersion, kind and metadata), found ${Array.isArray(doc) ? 'a list' : typeof doc}`);
+      outcomes.push({ type: 'other', diagnostics: local });
       return;
     }
     if (isListDocument(doc)) {
-      loadList(doc, entry);
+      const items = doc.items;
+      if (!Array.isArray(items)) {
+        at(['items'], 'error', 'PCL_CONFIG_TYPE', `Invalid value: ${items === null ? '"null"' : '"object"'}: must be of type array`);
+        outcomes.push({ type: 'other', diagnostics: local });
+        return;
+      }
+      items.forEach((value, i) => {
+        loadEntry({ value, start: entry.posOf(['items', i]), posOf: (p) => entry.posOf(['items', i, ...p]) });
+      });
       return;
     }
     const { kind, apiVersion } = doc;
@@ -92,7 +191,10 @@ export function loadConfigTexts(files: readonly ConfigFile[], opts: LoadOptions 
         identityOk = false;
       }
     }
-    if (typeof kind !== 'string' || kind === '') return;
+    if (typeof kind !== 'string' || kind === '') {
+      outcomes.push({ type: 'other', diagnostics: local });
+      return;
+    }
     const meta = isPlainObject(doc.metadata) ? doc.metadata : {};
     const definition = kindDefinition(kind);
     const name = typeof meta.name === 'string' ? meta.name : '';
@@ -101,60 +203,26 @@ export function loadConfigTexts(files: readonly ConfigFile[], opts: LoadOptions 
     const who = { kind, namespace, name };
 
     if (definition === undefined) {
-      if (!identityOk) return;
-      ignored.push({ kind, apiVersion: String(apiVersion), namespace, name, raw: deepFreeze(doc), source: entry.start });
+      if (!identityOk) {
+        outcomes.push({ type: 'other', diagnostics: local });
+        return;
+      }
       at([], 'info', 'PCL_CONFIG_IGNORED_KIND', `${String(apiVersion)} ${kind} ${namespace ? `${namespace}/` : ''}${name} is not a kind Portcullis acts on; it is listed as ignored`, who);
+      const document: IgnoredDocument = { kind, apiVersion: String(apiVersion), namespace, name, raw: deepFreeze(doc), source: entry.start };
+      outcomes.push({ type: 'ignored', document, diagnostics: local });
       return;
     }
 
     const key = name === '' ? undefined : resourceKey(kind, namespace, name);
-    if (key !== undefined) {
-      const first = claimed.get(key);
-      if (first !== undefined) {
-        at([], 'error', 'PCL_CONFIG_DUPLICATE_RESOURCE', `${kind} ${namespace ? `${namespace}/` : ''}${name} is already defined at ${first.file}:${first.line}:${first.column}; this later definition is left out`, who);
-        return;
-      }
-      claimed.set(key, entry.start);
-    }
-
     const reporter = new DocumentReporter(who, (p) => entry.posOf(p));
     const ok = identityOk && validateDocument(doc, definition, who, settings, reporter);
-    diagnostics.push(...reporter.diagnostics);
-    if (!ok || key === undefined) {
-      const firstError = reporter.diagnostics.find((d) => d.severity === 'error');
-      if (key !== undefined && firstError !== undefined) {
-        refused.set(key, { pos: entry.start, reason: `${firstError.path ? `${firstError.path}: ` : ''}${firstError.message}` });
-      }
-      return;
-    }
-    resources.push(makeResource(deepFreeze(doc), kind, namespace, name, key, entry));
+    local.push(...reporter.diagnostics);
+    const resource = ok && key !== undefined ? makeResource(deepFreeze(doc), kind, namespace, name, key, entry) : undefined;
+    outcomes.push({ type: 'known', key, who, start: entry.start, diagnostics: local, resource });
   };
 
-  const loadList = (list: Record<string, unknown>, entry: Entry): void => {
-    const items = list.items;
-    if (!Array.isArray(items)) {
-      const pos = entry.posOf(['items']);
-      diagnostics.push({ code: 'PCL_CONFIG_TYPE', severity: 'error', file: pos.file, line: pos.line, column: pos.column, path: 'items', message: `Invalid value: ${items === null ? '"null"' : '"object"'}: must be of type array` });
-      return;
-    }
-    items.forEach((value, i) => {
-      loadEntry({ value, start: entry.posOf(['items', i]), posOf: (p) => entry.posOf(['items', i, ...p]) });
-    });
-  };
-
-  for (const file of files) {
-    const parsed = parseYamlFile(file);
-    for (const err of parsed.errors) {
-      const pos = { file: err.file, line: err.line, column: err.column };
-      diagnostics.push({ code: 'PCL_CONFIG_YAML_SYNTAX', severity: 'error', ...pos, message: `YAML syntax error: ${err.message}` });
-      if (!brokenFiles.has(file.path)) brokenFiles.set(file.path, { pos, reason: `YAML syntax error: ${err.message}` });
-    }
-    for (const doc of parsed.documents) loadEntry(doc);
-  }
-
-  if (opts.previous) keepLastGood(opts.previous, resources, claimed, refused, brokenFiles, diagnostics);
-
-  return { resources, ignored, diagnostics, settings, files: files.map((f) => f.path) };
+  for (const doc of parsed.documents) loadEntry(doc);
+  return { text: file.text, settingsKey, syntaxErrors, outcomes };
 }
 
 /**
@@ -233,5 +301,7 @@ export async function loadConfigDir(
 ): Promise<LoadResult> {
   const contents = await readConfigDir(dir, opts.settingsFile);
   const result = loadConfigTexts(contents.files, { settings: contents.settings, env: opts.env ?? process.env, previous: opts.previous });
-  return { ...result, diagnostics: [...contents.diagnostics, ...result.diagnostics] };
+  // Same object (not a copy), so it stays usable as `previous` with its file cache.
+  result.diagnostics.unshift(...contents.diagnostics);
+  return result;
 }

@@ -75,6 +75,8 @@ export function parseYamlFile(file: ConfigFile): ParsedFile {
   return { documents, errors };
 }
 
+const FLOW_COLON = /:[\],}]/;
+
 /**
  * Kubernetes reads YAML with go-yaml, which ends a plain scalar at `:` only when a blank follows. The YAML 1.2
  * spec (and the `yaml` package) also end it before a flow indicator, so `[1.2.3.4, 2001:db8::]` would turn the
@@ -82,6 +84,7 @@ export function parseYamlFile(file: ConfigFile): ParsedFile {
  * reads, so manifests mean what they mean to the API server (istio/api serviceentry-valid.yaml has this case).
  */
 function readFlowColonsAsGoYamlDoes(doc: Document, text: string): void {
+  if (!FLOW_COLON.test(text)) return; // the common case: nothing to fix, skip the tree walk
   visit(doc, {
     Seq(_, seq) {
       if (!seq.flow) return;

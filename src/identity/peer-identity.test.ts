@@ -18,7 +18,7 @@ async function ca(t: { after(fn: () => Promise<void>): void }): Promise<Certific
 /** A leaf with arbitrary URI SANs, signed by the CA (what a misconfigured or hostile issuer might produce). */
 async function leafWithUris(authority: CertificateAuthority, uris: string[]): Promise<Buffer> {
   const alg = { name: 'ECDSA', namedCurve: 'P-256' };
-  const keys = (await crypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const keys = (await crypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as import('node:crypto').webcrypto.CryptoKeyPair;
   const cert = await x509.X509CertificateGenerator.create({
     subject: 'CN=test',
     issuer: authority.signer.cert.subjectName,

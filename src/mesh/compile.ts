@@ -493,6 +493,9 @@ export function compileSnapshot(load: LoadResult, opts: CompileOptions = {}): Sn
   }
 
   const egressPolicies = compileEgressPolicies(settings.egressPolicies);
+  // Layer inputs are built once per target and reused by every decision (no allocation on the per-connection path).
+  const gatewayLayers = new Map<string, LayerInput>();
+  const seLayers = new Map<string, LayerInput>();
   const vipAllocations: VipAllocations = allocations;
 
   const snapshot: Snapshot = {
@@ -511,16 +514,22 @@ export function compileSnapshot(load: LoadResult, opts: CompileOptions = {}): Sn
     egressPolicies,
     servedGateways: () => [...gateways.values()].filter((g) => g.mode !== null),
     gatewayLayer(gatewayKey: string): LayerInput {
-      const gw = gateways.get(gatewayKey);
-      return {
-        layer: 'gateway',
-        target: `Gateway ${gw?.ref ?? gatewayKey}`,
-        policies: gatewayPolicies.get(gatewayKey) ?? [],
-      };
+      let layer = gatewayLayers.get(gatewayKey);
+      if (!layer) {
+        const gw = gateways.get(gatewayKey);
+        layer = { layer: 'gateway', target: `Gateway ${gw?.ref ?? gatewayKey}`, policies: gatewayPolicies.get(gatewayKey) ?? [] };
+        gatewayLayers.set(gatewayKey, layer);
+      }
+      return layer;
     },
     serviceEntryLayer(seKey: string): LayerInput {
-      const se = serviceEntries.get(seKey);
-      return { layer: 'serviceentry', target: `ServiceEntry ${se?.ref ?? seKey}`, policies: sePolicies.get(seKey) ?? [] };
+      let layer = seLayers.get(seKey);
+      if (!layer) {
+        const se = serviceEntries.get(seKey);
+        layer = { layer: 'serviceentry', target: `ServiceEntry ${se?.ref ?? seKey}`, policies: sePolicies.get(seKey) ?? [] };
+        seLayers.set(seKey, layer);
+      }
+      return layer;
     },
     findByHost(gatewayKey: string | null, host: string): ServiceEntryModel | null {
       const h = host.toLowerCase().replace(/\.$/, '');

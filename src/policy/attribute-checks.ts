@@ -1,9 +1,9 @@
 /** Compiles each AuthorizationPolicy field (source, operation, `when` key) into a check, tagged L4 or HTTP-only. */
 import type { AuthzCondition, AuthzOperation, AuthzSource } from '../config/api-types.ts';
 import type { Check } from './rule-match.ts';
-import type { RequestFacts } from './request-facts.ts';
+import { ATTR_METHOD, ATTR_NAMESPACE, ATTR_PRINCIPAL, ATTR_SNI, ATTR_TRUST_DOMAIN, type RequestFacts } from './request-facts.ts';
 import { anyStringMatches, compileStringMatch, type StringMatch } from './string-match.ts';
-import { anyCidrContains, parseCidr, type CidrBlock } from './ip-match.ts';
+import { anyCidrContains, cidrContains, parseCidr, type CidrBlock } from './ip-match.ts';
 import { compilePathMatcher, type PathMatcher } from './path-template.ts';
 
 /**
@@ -98,23 +98,43 @@ function anyServiceAccount(list: readonly ServiceAccountRef[], f: RequestFacts):
   return false;
 }
 
-// ---- checks over one attribute; `negate` builds the notX twin: "none of" (and passes when the attribute is absent) ----
+// ---- checks over one attribute; `negate` builds the notX twin: "none of" (and passes when the attribute is absent).
+// Common shapes (one exact value, one block, one port) get closures that touch no list at decision time.
 
-type Getter = (f: RequestFacts) => string | null;
-
-function stringCheck(get: Getter, list: readonly StringMatch[], negate: boolean): Check {
+/** A string check over `f.attrs[attr]` (see `ATTR_*`). */
+function stringCheck(attr: number, list: readonly StringMatch[], negate: boolean): Check {
+  if (list.every((m) => m.kind === 0)) {
+    const values = list.map((m) => m.value);
+    if (values.length === 1) {
+      // A non-empty literal never equals null, so absence falls out of the comparison.
+      const v0 = values[0];
+      return negate ? (f) => f.attrs[attr] !== v0 : (f) => f.attrs[attr] === v0;
+    }
+    const anyExact = (v: string | null): boolean => {
+      if (v === null) return false;
+      for (let i = 0; i < values.length; i++) if (values[i] === v) return true;
+      return false;
+    };
+    return negate ? (f) => !anyExact(f.attrs[attr]) : (f) => anyExact(f.attrs[attr]);
+  }
   return negate
     ? (f) => {
-        const v = get(f);
+        const v = f.attrs[attr];
         return v === null || !anyStringMatches(list, v);
       }
     : (f) => {
-        const v = get(f);
+        const v = f.attrs[attr];
         return v !== null && anyStringMatches(list, v);
       };
 }
 
 function sourceIpCheck(list: readonly CidrBlock[], negate: boolean): Check {
+  if (list.length === 1) {
+    const b = list[0];
+    return negate
+      ? (f) => f.sourceIp === null || !cidrContains(b, f.sourceIp)
+      : (f) => f.sourceIp !== null && cidrContains(b, f.sourceIp);
+  }
   return negate
     ? (f) => f.sourceIp === null || !anyCidrContains(list, f.sourceIp)
     : (f) => f.sourceIp !== null && anyCidrContains(list, f.sourceIp);
@@ -127,10 +147,27 @@ function destinationIpCheck(list: readonly CidrBlock[], negate: boolean): Check 
 }
 
 function portCheck(set: ReadonlySet<number>, negate: boolean): Check {
+  const ports = [...set];
+  if (ports.length === 1) {
+    const p0 = ports[0];
+    return negate ? (f) => f.destinationPort !== p0 : (f) => f.destinationPort === p0;
+  }
+  if (ports.length === 2) {
+    const [p0, p1] = ports;
+    return negate
+      ? (f) => f.destinationPort !== p0 && f.destinationPort !== p1
+      : (f) => f.destinationPort === p0 || f.destinationPort === p1;
+  }
   return negate ? (f) => !set.has(f.destinationPort) : (f) => set.has(f.destinationPort);
 }
 
 function serviceAccountCheck(list: readonly ServiceAccountRef[], negate: boolean): Check {
+  if (list.length === 1) {
+    const { namespace, name } = list[0];
+    return negate
+      ? (f) => !(f.namespace === namespace && f.serviceAccount === name)
+      : (f) => f.namespace === namespace && f.serviceAccount === name;
+  }
   return negate
     ? (f) => f.namespace === null || !anyServiceAccount(list, f)
     : (f) => f.namespace !== null && anyServiceAccount(list, f);
@@ -155,7 +192,16 @@ function pathCheck(list: readonly PathMatcher[], negate: boolean): Check {
 }
 
 function headerCheck(name: string, list: readonly StringMatch[], negate: boolean): Check {
-  return stringCheck((f) => (f.http === null ? null : (f.http.headers[name] ?? null)), list, negate);
+  const get = (f: RequestFacts): string | null => (f.http === null ? null : (f.http.headers[name] ?? null));
+  return negate
+    ? (f) => {
+        const v = get(f);
+        return v === null || !anyStringMatches(list, v);
+      }
+    : (f) => {
+        const v = get(f);
+        return v !== null && anyStringMatches(list, v);
+      };
 }
 
 /**
@@ -167,12 +213,6 @@ function absentAttributeCheck(negate: boolean): Check {
   return negate ? () => true : () => false;
 }
 
-const getPrincipal: Getter = (f) => f.principal;
-const getNamespace: Getter = (f) => f.namespace;
-const getTrustDomain: Getter = (f) => f.trustDomain;
-const getMethod: Getter = (f) => (f.http === null ? null : f.http.method);
-const getSni: Getter = (f) => f.sni;
-
 function has(list: readonly string[] | undefined): list is readonly string[] {
   return list !== undefined && list.length > 0;
 }
@@ -182,14 +222,14 @@ export function compileSourceChecks(s: AuthzSource | undefined, ctx: CheckContex
   const out: FieldCheck[] = [];
   if (s === undefined) return out;
   const principals = (vs: readonly string[]) => strings(vs.map((v) => rewriteTrustDomain(v, ctx.trustDomain)));
-  if (has(s.principals)) out.push({ attribute: 'principals', http: false, test: stringCheck(getPrincipal, principals(s.principals), false) });
-  if (has(s.notPrincipals)) out.push({ attribute: 'notPrincipals', http: false, test: stringCheck(getPrincipal, principals(s.notPrincipals), true) });
-  if (has(s.namespaces)) out.push({ attribute: 'namespaces', http: false, test: stringCheck(getNamespace, strings(s.namespaces), false) });
-  if (has(s.notNamespaces)) out.push({ attribute: 'notNamespaces', http: false, test: stringCheck(getNamespace, strings(s.notNamespaces), true) });
+  if (has(s.principals)) out.push({ attribute: 'principals', http: false, test: stringCheck(ATTR_PRINCIPAL, principals(s.principals), false) });
+  if (has(s.notPrincipals)) out.push({ attribute: 'notPrincipals', http: false, test: stringCheck(ATTR_PRINCIPAL, principals(s.notPrincipals), true) });
+  if (has(s.namespaces)) out.push({ attribute: 'namespaces', http: false, test: stringCheck(ATTR_NAMESPACE, strings(s.namespaces), false) });
+  if (has(s.notNamespaces)) out.push({ attribute: 'notNamespaces', http: false, test: stringCheck(ATTR_NAMESPACE, strings(s.notNamespaces), true) });
   if (has(s.serviceAccounts)) out.push({ attribute: 'serviceAccounts', http: false, test: serviceAccountCheck(serviceAccounts(s.serviceAccounts, ctx), false) });
   if (has(s.notServiceAccounts)) out.push({ attribute: 'notServiceAccounts', http: false, test: serviceAccountCheck(serviceAccounts(s.notServiceAccounts, ctx), true) });
-  if (has(s.trustDomains)) out.push({ attribute: 'trustDomains', http: false, test: stringCheck(getTrustDomain, strings(s.trustDomains), false) });
-  if (has(s.notTrustDomains)) out.push({ attribute: 'notTrustDomains', http: false, test: stringCheck(getTrustDomain, strings(s.notTrustDomains), true) });
+  if (has(s.trustDomains)) out.push({ attribute: 'trustDomains', http: false, test: stringCheck(ATTR_TRUST_DOMAIN, strings(s.trustDomains), false) });
+  if (has(s.notTrustDomains)) out.push({ attribute: 'notTrustDomains', http: false, test: stringCheck(ATTR_TRUST_DOMAIN, strings(s.notTrustDomains), true) });
   if (has(s.ipBlocks)) out.push({ attribute: 'ipBlocks', http: false, test: sourceIpCheck(cidrs(s.ipBlocks, 'ipBlocks', ctx), false) });
   if (has(s.notIpBlocks)) out.push({ attribute: 'notIpBlocks', http: false, test: sourceIpCheck(cidrs(s.notIpBlocks, 'notIpBlocks', ctx), true) });
   // remote.ip is the original client behind trusted proxies (XFF / PROXY protocol). Portcullis trusts no
@@ -209,8 +249,8 @@ export function compileOperationChecks(o: AuthzOperation | undefined, ctx: Check
   if (has(o.notHosts)) out.push({ attribute: 'notHosts', http: true, test: hostCheck(strings(o.notHosts, true), true) });
   if (has(o.ports)) out.push({ attribute: 'ports', http: false, test: portCheck(ports(o.ports, 'ports', ctx), false) });
   if (has(o.notPorts)) out.push({ attribute: 'notPorts', http: false, test: portCheck(ports(o.notPorts, 'notPorts', ctx), true) });
-  if (has(o.methods)) out.push({ attribute: 'methods', http: true, test: stringCheck(getMethod, strings(o.methods), false) });
-  if (has(o.notMethods)) out.push({ attribute: 'notMethods', http: true, test: stringCheck(getMethod, strings(o.notMethods), true) });
+  if (has(o.methods)) out.push({ attribute: 'methods', http: true, test: stringCheck(ATTR_METHOD, strings(o.methods), false) });
+  if (has(o.notMethods)) out.push({ attribute: 'notMethods', http: true, test: stringCheck(ATTR_METHOD, strings(o.notMethods), true) });
   if (has(o.paths)) out.push({ attribute: 'paths', http: true, test: pathCheck(o.paths.map(compilePathMatcher), false) });
   if (has(o.notPaths)) out.push({ attribute: 'notPaths', http: true, test: pathCheck(o.notPaths.map(compilePathMatcher), true) });
   return out;
@@ -229,22 +269,22 @@ function conditionBuilder(
     case 'remote.ip':
       return { http: true, build: (vs, neg) => sourceIpCheck(cidrs(vs, key, ctx), neg) };
     case 'source.namespace':
-      return { http: false, build: (vs, neg) => stringCheck(getNamespace, strings(vs), neg) };
+      return { http: false, build: (vs, neg) => stringCheck(ATTR_NAMESPACE, strings(vs), neg) };
     case 'source.principal':
       return {
         http: false,
-        build: (vs, neg) => stringCheck(getPrincipal, strings(vs.map((v) => rewriteTrustDomain(v, ctx.trustDomain))), neg),
+        build: (vs, neg) => stringCheck(ATTR_PRINCIPAL, strings(vs.map((v) => rewriteTrustDomain(v, ctx.trustDomain))), neg),
       };
     case 'source.serviceAccount':
       return { http: false, build: (vs, neg) => serviceAccountCheck(serviceAccounts(vs, ctx), neg) };
     case 'source.trustDomain':
-      return { http: false, build: (vs, neg) => stringCheck(getTrustDomain, strings(vs), neg) };
+      return { http: false, build: (vs, neg) => stringCheck(ATTR_TRUST_DOMAIN, strings(vs), neg) };
     case 'destination.ip':
       return { http: false, build: (vs, neg) => destinationIpCheck(cidrs(vs, key, ctx), neg) };
     case 'destination.port':
       return { http: false, build: (vs, neg) => portCheck(ports(vs, key, ctx), neg) };
     case 'connection.sni':
-      return { http: false, build: (vs, neg) => stringCheck(getSni, strings(vs), neg) };
+      return { http: false, build: (vs, neg) => stringCheck(ATTR_SNI, strings(vs), neg) };
     default: {
       const header = HEADER_KEY.exec(key);
       if (header !== null) {

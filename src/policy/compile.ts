@@ -7,7 +7,7 @@ import {
   type CheckContext,
   type FieldCheck,
 } from './attribute-checks.ts';
-import { ALWAYS, type Check, type CompiledClause, type CompiledEntry, type CompiledRule } from './rule-match.ts';
+import { ALWAYS, buildPolicyMatcher, hasEffectiveRules, type Check, type PolicyMatcher, type RuleShape } from './rule-match.ts';
 import {
   HTTP_ALLOW_RULE_BOILERPLATE,
   HTTP_AUDIT_BOILERPLATE,
@@ -37,7 +37,7 @@ export interface PolicyCondition {
 }
 
 /**
- * A policy ready to decide with. `rules` and `tcpRules` are the compiled matchers: treat them as opaque.
+ * A policy ready to decide with. `match` and `tcpMatch` are the compiled matchers: treat them as opaque.
  */
 export interface CompiledPolicy {
   readonly ref: PolicyRef;
@@ -49,12 +49,12 @@ export interface CompiledPolicy {
   /** `namespace/name`, as decision records name policies. */
   readonly key: string;
   /** The rules enforced for this mode (L4: after ztunnel's conversion; L7: every attribute). */
-  readonly rules: readonly CompiledRule[];
+  readonly match: PolicyMatcher;
   /**
    * L7 mode only: the rules as Envoy enforces them on a TCP filter chain, used when a decision carries no HTTP
    * request (e.g. a non-HTTP stream through a waypoint). null in L4 mode.
    */
-  readonly tcpRules: readonly CompiledRule[] | null;
+  readonly tcpMatch: PolicyMatcher | null;
 }
 
 /** The annotation that marks a policy dry-run (evaluated and recorded, never enforced). */
@@ -92,7 +92,7 @@ function compileRawRule(rule: AuthzRule, index: number, ctx: CheckContext): RawR
 type HttpDrop = 'keep' | 'ztunnel' | 'envoy-tcp';
 
 interface Conversion {
-  readonly rules: CompiledRule[];
+  readonly rules: RuleShape[];
   /** HTTP-only attributes found (for the ztunnel message). */
   readonly found: Set<string>;
 }
@@ -105,7 +105,7 @@ interface Conversion {
  *   for Envoy's TCP chain it is an empty permission that matches anything.
  */
 function convert(raw: readonly RawRule[], action: AuthzAction, drop: HttpDrop): Conversion {
-  const rules: CompiledRule[] = [];
+  const rules: RuleShape[] = [];
   const found = new Set<string>();
   for (const r of raw) {
     if (drop === 'keep') {
@@ -124,8 +124,8 @@ function convert(raw: readonly RawRule[], action: AuthzAction, drop: HttpDrop): 
       }
     }
     if (ruleHasHttp && action === 'ALLOW') continue;
-    const clauses: CompiledClause[] = r.clauses.map((c) =>
-      c.map((e): CompiledEntry => {
+    const clauses = r.clauses.map((c) =>
+      c.map((e): Check[] => {
         const kept: Check[] = [];
         for (const fc of e) if (!fc.http) kept.push(fc.test);
         if (kept.length === 0 && e.length > 0 && drop === 'envoy-tcp') return [ALWAYS];
@@ -135,11 +135,6 @@ function convert(raw: readonly RawRule[], action: AuthzAction, drop: HttpDrop): 
     rules.push({ index: r.index, clauses });
   }
   return { rules, found };
-}
-
-/** istiod `hasEffectiveRules`: some rule whose every clause keeps at least one non-empty entry. */
-function hasEffectiveRules(rules: readonly CompiledRule[]): boolean {
-  return rules.some((r) => r.clauses.every((c) => c.some((e) => e.length > 0)));
 }
 
 function policyKey(ref: PolicyRef): string {
@@ -177,17 +172,18 @@ export function compileAuthorizationPolicy(
           ? unsupportedActionMessage('CUSTOM')
           : 'Portcullis does not support the CUSTOM action (no external authorization providers); its target denies every request.',
     });
-    return { ...base, rules: [], tcpRules: null };
+    return { ...base, match: buildPolicyMatcher([]), tcpMatch: null };
   }
 
   const ctx: CheckContext = { policyNamespace: ref.namespace, trustDomain: opts.trustDomain, invalid: [] };
   const raw = (policy.spec.rules ?? []).map((r, i) => compileRawRule(r, i, ctx));
 
-  let rules: CompiledRule[];
-  let tcpRules: CompiledRule[] | null = null;
+  let match: PolicyMatcher;
+  let tcpMatch: PolicyMatcher | null = null;
   if (mode === 'l4') {
     const conv = convert(raw, action, 'ztunnel');
-    rules = conv.rules;
+    const rules = conv.rules;
+    match = buildPolicyMatcher(rules);
     if (conv.found.size > 0) {
       let boilerplate: string;
       if (action === 'ALLOW') boilerplate = HTTP_ALLOW_RULE_BOILERPLATE;
@@ -202,8 +198,8 @@ export function compileAuthorizationPolicy(
       });
     }
   } else {
-    rules = convert(raw, action, 'keep').rules;
-    tcpRules = convert(raw, action, 'envoy-tcp').rules;
+    match = buildPolicyMatcher(convert(raw, action, 'keep').rules);
+    tcpMatch = buildPolicyMatcher(convert(raw, action, 'envoy-tcp').rules);
   }
 
   if (ctx.invalid.length > 0) {
@@ -214,7 +210,7 @@ export function compileAuthorizationPolicy(
       message: `invalid values: ${ctx.invalid.join('; ')}`,
     });
   }
-  return { ...base, rules, tcpRules };
+  return { ...base, match, tcpMatch };
 }
 
 /**
@@ -229,7 +225,7 @@ export function denyAllPolicy(ref: PolicyRef, mode: EnforcementMode): CompiledPo
     mode,
     conditions: [],
     key: policyKey(ref),
-    rules: [],
-    tcpRules: mode === 'l7' ? [] : null,
+    match: buildPolicyMatcher([]),
+    tcpMatch: mode === 'l7' ? buildPolicyMatcher([]) : null,
   };
 }

@@ -3,7 +3,6 @@ import type { ErrorCode } from '../errors/catalogue.ts';
 import type { CompiledPolicy } from './compile.ts';
 import type { AuthzRequest } from './request.ts';
 import { buildRequestFacts, type RequestFacts } from './request-facts.ts';
-import { firstMatchingRule } from './rule-match.ts';
 
 /** The policies attached to one target: the egress Gateway (layer 1) or the ServiceEntry (layer 2). */
 export interface LayerInput {
@@ -67,8 +66,30 @@ function dryRunMessage(action: string, matched: boolean): string {
 
 function matchPolicy(p: CompiledPolicy, f: RequestFacts): number {
   // An L7 policy decided without an HTTP request is enforced as Envoy enforces it on a TCP chain.
-  const rules = f.http === null && p.tcpRules !== null ? p.tcpRules : p.rules;
-  return firstMatchingRule(rules, f);
+  return f.http === null && p.tcpMatch !== null ? p.tcpMatch(f) : p.match(f);
+}
+
+function layerRecord(
+  input: LayerInput,
+  decision: 'allow' | 'deny',
+  code: ErrorCode,
+  reason: string,
+  by: CompiledPolicy | null,
+  rule: number,
+  dryRun: DryRunRecord[],
+  audit: string[],
+): LayerRecord {
+  return {
+    layer: input.layer,
+    target: input.target,
+    decision,
+    code,
+    reason,
+    policy: by === null ? null : by.key,
+    rule: rule >= 0 ? rule : null,
+    dryRun,
+    audit,
+  };
 }
 
 /**
@@ -122,23 +143,8 @@ export function decideLayerFacts(input: LayerInput, f: RequestFacts): LayerRecor
     }
   }
 
-  const rec = (
-    decision: 'allow' | 'deny',
-    code: ErrorCode,
-    reason: string,
-    by: CompiledPolicy | null,
-    rule: number,
-  ): LayerRecord => ({
-    layer: input.layer,
-    target: input.target,
-    decision,
-    code,
-    reason,
-    policy: by === null ? null : by.key,
-    rule: rule >= 0 ? rule : null,
-    dryRun,
-    audit,
-  });
+  const rec = (decision: 'allow' | 'deny', code: ErrorCode, reason: string, by: CompiledPolicy | null, rule: number) =>
+    layerRecord(input, decision, code, reason, by, rule, dryRun, audit);
 
   if (custom !== null) return rec('deny', 'PCL_AUTHZ_DENIED_CUSTOM_UNSUPPORTED', customUnsupported(custom.key), custom, -1);
   if (denyBy !== null) return rec('deny', 'PCL_AUTHZ_DENIED_EXPLICIT', explicitlyDenied(denyBy.key), denyBy, denyRule);

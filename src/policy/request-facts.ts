@@ -30,7 +30,19 @@ export interface RequestFacts {
   readonly sni: string | null;
   /** null for an L4 decision. */
   readonly http: HttpFacts | null;
+  /**
+   * The string attributes again, indexed by the `ATTR_*` constants, so one compiled check serves every
+   * string attribute without a getter call.
+   */
+  readonly attrs: readonly (string | null)[];
 }
+
+export const ATTR_PRINCIPAL = 0;
+export const ATTR_NAMESPACE = 1;
+export const ATTR_TRUST_DOMAIN = 2;
+export const ATTR_SERVICE_ACCOUNT = 3;
+export const ATTR_SNI = 4;
+export const ATTR_METHOD = 5;
 
 const SPIFFE_PREFIX = 'spiffe://';
 
@@ -41,10 +53,13 @@ const SPIFFE_PREFIX = 'spiffe://';
 function splitSpiffe(uri: string): { principal: string; td: string; ns: string; sa: string } | null {
   if (!uri.startsWith(SPIFFE_PREFIX)) return null;
   const principal = uri.slice(SPIFFE_PREFIX.length);
-  const parts = principal.split('/');
-  if (parts.length !== 5 || parts[1] !== 'ns' || parts[3] !== 'sa') return null;
-  if (parts[0] === '' || parts[2] === '' || parts[4] === '') return null;
-  return { principal, td: parts[0], ns: parts[2], sa: parts[4] };
+  const a = principal.indexOf('/');
+  if (a <= 0 || !principal.startsWith('/ns/', a)) return null;
+  const b = principal.indexOf('/', a + 4);
+  if (b <= a + 4 || !principal.startsWith('/sa/', b)) return null;
+  const sa = principal.slice(b + 4);
+  if (sa === '' || sa.includes('/')) return null;
+  return { principal, td: principal.slice(0, a), ns: principal.slice(a + 4, b), sa };
 }
 
 function stripPort(authority: string): string {
@@ -79,15 +94,21 @@ export function buildRequestFacts(req: AuthzRequest): RequestFacts {
       headers: req.http.headers,
     };
   }
+  const principal = id === null ? null : id.principal;
+  const trustDomain = id === null ? null : id.td;
+  const namespace = id === null ? null : id.ns;
+  const serviceAccount = id === null ? null : id.sa;
+  const sni = req.sni === undefined || req.sni === '' ? null : req.sni;
   return {
-    principal: id === null ? null : id.principal,
-    trustDomain: id === null ? null : id.td,
-    namespace: id === null ? null : id.ns,
-    serviceAccount: id === null ? null : id.sa,
+    principal,
+    trustDomain,
+    namespace,
+    serviceAccount,
     sourceIp: parseIp(req.sourceIp),
     destinationIp: req.destinationIp === '' ? null : parseIp(req.destinationIp),
     destinationPort: req.destinationPort,
-    sni: req.sni === undefined || req.sni === '' ? null : req.sni,
+    sni,
     http,
+    attrs: [principal, namespace, trustDomain, serviceAccount, sni, http === null ? null : http.method],
   };
 }

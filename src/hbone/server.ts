@@ -1,0 +1,541 @@
+/**
+ * The HBONE server: mTLS 1.3 with ALPN h2, a SPIFFE peer in the gateway's trust domain, then HTTP/2 CONNECT streams
+ * handed to an injected handler that decides and answers (ztunnel src/proxy/inbound.rs, as the egress side).
+ */
+import { EventEmitter } from 'node:events';
+import * as http2 from 'node:http2';
+import type { IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
+import type { AddressInfo, Socket } from 'node:net';
+import * as tls from 'node:tls';
+import type { ErrorCode } from '../errors/catalogue.ts';
+import type { CertificateSource, TlsMaterial } from '../identity/cert-store.ts';
+import { verifyPeerIdentity } from '../identity/peer-identity.ts';
+import type { SpiffeId } from '../identity/spiffe-id.ts';
+import { parseAuthority, type HboneAuthority } from './authority.ts';
+import type { HboneRefusal, HboneSessionInfo, HboneTunnelClosed } from './events.ts';
+import { startKeepalive } from './keepalive.ts';
+import {
+  CONNECTION_WINDOW_SIZE,
+  DEFAULT_HBONE_LIMITS,
+  HBONE_ALPN,
+  HBONE_CIPHERS,
+  MAX_FRAME_SIZE,
+  MAX_SESSION_MEMORY_MB,
+  STREAM_WINDOW_SIZE,
+  type HboneLimits,
+} from './settings.ts';
+
+const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR } = http2.constants;
+
+/** Response header that carries a short human reason on refusals (informational; ztunnel sends none). */
+export const REASON_HEADER = 'x-portcullis-reason';
+
+/** One CONNECT, handed to the data plane. The handler answers it; the server never answers 200 itself. */
+export interface HboneRequest {
+  /** Unique per server. */
+  readonly tunnelId: number;
+  readonly sessionId: number;
+  /** The caller: first SPIFFE URI SAN of its verified certificate. Never from a header. */
+  readonly peer: SpiffeId;
+  readonly peerAddress: string;
+  readonly peerPort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly authority: HboneAuthority;
+  readonly baggage?: string;
+  readonly forwarded?: string;
+  readonly traceparent?: string;
+  /** All request headers as received. */
+  readonly headers: IncomingHttpHeaders;
+  /** The tunnel's bytes. Pipe to and from it after `respond(200)`. */
+  readonly stream: ServerHttp2Stream;
+  /** Aborted when the stream is gone: the client reset or closed it, its session died, or `close()` was called. */
+  readonly signal: AbortSignal;
+  /** Whether `respond` was called. */
+  readonly responded: boolean;
+  /**
+   * Answer the CONNECT. 200 opens the tunnel (only after policy allowed and the upstream is connected); any other
+   * status (401 denied, 503 unreachable, 400 malformed) ends the stream. Returns false if the stream is already gone.
+   */
+  respond(status: number, headers?: Readonly<Record<string, string>>): boolean;
+  /** Tear the tunnel down now (e.g. "connection closed due to policy change"); emits 'tunnel-closed'. */
+  close(reason: string): void;
+}
+
+export type HboneHandler = (request: HboneRequest) => Promise<void>;
+
+export interface HboneServerOptions {
+  /** The gateway's own certificate chain, key and trust bundle; updates are applied to new handshakes. */
+  readonly certificates: CertificateSource;
+  /** Clients need a SPIFFE URI SAN in this trust domain. */
+  readonly trustDomain: string;
+  readonly handler: HboneHandler;
+  readonly limits?: Partial<HboneLimits>;
+}
+
+interface SessionState {
+  readonly id: number;
+  readonly peer: SpiffeId;
+  readonly peerAddress: string;
+  readonly peerPort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly session: ServerHttp2Session;
+  openStreams: number;
+  resets: number;
+  resetWindowStart: number;
+  idleTimer: NodeJS.Timeout | null;
+  stopKeepalive: () => void;
+  closing: boolean;
+}
+
+interface PendingPeer {
+  readonly peer: SpiffeId;
+  readonly socket: tls.TLSSocket;
+}
+
+/** RFC 9113 §6.5.2 header list size: name + value + 32 octets per field. */
+function headerListSize(rawHeaders: readonly string[]): number {
+  let size = 0;
+  for (let i = 0; i < rawHeaders.length; i++) size += Buffer.byteLength(rawHeaders[i]) + (i % 2 === 0 ? 32 : 0);
+  return size;
+}
+
+function firstHeader(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function tlsErrorCode(err: Error & { code?: string }): ErrorCode {
+  const text = `${err.code ?? ''} ${err.message}`;
+  if (/HANDSHAKE_TIMEOUT/i.test(text)) return 'PCL_HBONE_HANDSHAKE_TIMEOUT';
+  if (/APPLICATION_PROTOCOL|ALPN/i.test(text)) return 'PCL_HBONE_ALPN_REFUSED';
+  return 'PCL_HBONE_TLS_HANDSHAKE_FAILED';
+}
+
+class Tunnel implements HboneRequest {
+  readonly tunnelId: number;
+  readonly sessionId: number;
+  readonly peer: SpiffeId;
+  readonly peerAddress: string;
+  readonly peerPort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly authority: HboneAuthority;
+  readonly baggage?: string;
+  readonly forwarded?: string;
+  readonly traceparent?: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly stream: ServerHttp2Stream;
+  readonly #abort = new AbortController();
+  readonly #server: HboneServer;
+  #responded = false;
+
+  constructor(server: HboneServer, id: number, state: SessionState, authority: HboneAuthority, stream: ServerHttp2Stream, headers: IncomingHttpHeaders) {
+    this.#server = server;
+    this.tunnelId = id;
+    this.sessionId = state.id;
+    this.peer = state.peer;
+    this.peerAddress = state.peerAddress;
+    this.peerPort = state.peerPort;
+    this.localAddress = state.localAddress;
+    this.localPort = state.localPort;
+    this.authority = authority;
+    this.baggage = firstHeader(headers.baggage);
+    this.forwarded = firstHeader(headers.forwarded);
+    this.traceparent = firstHeader(headers.traceparent);
+    this.headers = headers;
+    this.stream = stream;
+    stream.once('close', () => this.#abort.abort(new Error(`HBONE stream closed (RST_STREAM code ${stream.rstCode ?? 0})`)));
+  }
+
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  get responded(): boolean {
+    return this.#responded;
+  }
+
+  respond(status: number, headers: Readonly<Record<string, string>> = {}): boolean {
+    if (this.#responded) throw new Error(`HBONE tunnel ${this.tunnelId} already answered`);
+    if (!Number.isInteger(status) || status < 200 || status > 599) throw new RangeError(`invalid HBONE status ${status}`);
+    this.#responded = true;
+    if (this.stream.destroyed || this.stream.closed) return false;
+    if (status === 200) {
+      this.stream.respond({ ...headers, ':status': 200 });
+    } else {
+      answerAndClose(this.stream, status, headers);
+    }
+    return true;
+  }
+
+  close(reason: string): void {
+    if (this.stream.destroyed || this.stream.closed) return;
+    const event: HboneTunnelClosed = {
+      code: 'PCL_HBONE_TUNNEL_CLOSED',
+      tunnelId: this.tunnelId,
+      sessionId: this.sessionId,
+      peer: this.peer.uri,
+      authority: this.authority.raw,
+      reason,
+    };
+    this.#server.emit('tunnel-closed', event);
+    this.#abort.abort(new Error(reason));
+    this.stream.close(NGHTTP2_CANCEL);
+  }
+}
+
+/** Answer a non-200 status and end the stream; the RST frees the stream slot even if the client never ends its side. */
+function answerAndClose(stream: ServerHttp2Stream, status: number, headers: Readonly<Record<string, string>>): void {
+  try {
+    stream.respond({ ...headers, ':status': status }, { endStream: true });
+    stream.close(NGHTTP2_NO_ERROR);
+  } catch {
+    stream.destroy();
+  }
+}
+
+/**
+ * The HBONE listener. Create with `createHboneServer`. Refusals and lifecycle are reported as events (see
+ * events.ts); one session's failure never touches another, and no input makes the server throw.
+ */
+export class HboneServer extends EventEmitter {
+  readonly limits: HboneLimits;
+  readonly #options: HboneServerOptions;
+  readonly #tls: tls.Server;
+  readonly #h2: http2.Http2Server;
+  readonly #sessions = new Set<SessionState>();
+  readonly #tunnels = new Set<Tunnel>();
+  readonly #sockets = new Set<Socket>();
+  #pending: PendingPeer | null = null;
+  #nextSessionId = 1;
+  #nextTunnelId = 1;
+  readonly #onCertificates: (material: TlsMaterial) => void;
+
+  constructor(options: HboneServerOptions) {
+    super();
+    this.#options = options;
+    this.limits = { ...DEFAULT_HBONE_LIMITS, ...options.limits };
+    this.#tls = tls.createServer({
+      ...this.#contextOptions(options.certificates.current()),
+      requestCert: true,
+      rejectUnauthorized: true,
+      // Exactly h2 (ztunnel `alpn_protocols = [h2]`). Returning undefined makes OpenSSL send the fatal
+      // no_application_protocol alert, so an http/1.1-only client is refused during the handshake.
+      ALPNCallback: ({ protocols }) => (protocols.includes(HBONE_ALPN) ? HBONE_ALPN : undefined),
+      handshakeTimeout: this.limits.handshakeTimeoutMs,
+    });
+    this.#tls.maxConnections = this.limits.maxConnections;
+    this.#tls.on('connection', (socket: Socket) => {
+      this.#sockets.add(socket);
+      socket.once('close', () => this.#sockets.delete(socket));
+    });
+    this.#tls.on('secureConnection', (socket: tls.TLSSocket) => this.#onSecureConnection(socket));
+    this.#tls.on('tlsClientError', (err: Error & { code?: string }, socket: tls.TLSSocket) => {
+      this.#refuse({
+        code: tlsErrorCode(err),
+        stage: 'tls',
+        reason: err.message,
+        peerAddress: socket.remoteAddress,
+        peerPort: socket.remotePort,
+      });
+    });
+    this.#tls.on('error', (err) => this.emit('error', err));
+
+    // The HTTP/2 layer never listens: it only receives sockets that passed the TLS and identity checks.
+    this.#h2 = http2.createServer({
+      settings: {
+        initialWindowSize: STREAM_WINDOW_SIZE,
+        maxFrameSize: MAX_FRAME_SIZE,
+        maxConcurrentStreams: this.limits.maxStreamsPerSession,
+        maxHeaderListSize: this.limits.maxHeaderListSize,
+        enablePush: false,
+      },
+      maxSessionMemory: MAX_SESSION_MEMORY_MB,
+    });
+    this.#h2.on('session', (session: ServerHttp2Session) => this.#onSession(session));
+    // Stream-level errors of sessions that already failed are reported through 'refused'; never rethrown.
+    this.#h2.on('sessionError', () => {});
+
+    this.#onCertificates = (material) => {
+      try {
+        this.#tls.setSecureContext(this.#contextOptions(material));
+      } catch (err) {
+        this.emit('error', err);
+      }
+    };
+    options.certificates.on('update', this.#onCertificates);
+  }
+
+  /** Start listening; resolves with the bound address. */
+  listen(port: number, host = '0.0.0.0'): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.#tls.once('error', onError);
+      this.#tls.listen(port, host, () => {
+        this.#tls.off('error', onError);
+        resolve(this.#tls.address() as AddressInfo);
+      });
+    });
+  }
+
+  address(): AddressInfo | null {
+    const addr = this.#tls.address();
+    return addr !== null && typeof addr === 'object' ? addr : null;
+  }
+
+  /** Open tunnels (for the data plane to close those a new policy no longer allows). */
+  tunnels(): ReadonlySet<HboneRequest> {
+    return this.#tunnels;
+  }
+
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
+  /**
+   * Stop accepting, send GOAWAY to every session (open tunnels may finish), and resolve when every connection has
+   * ended. Call `destroy()` after a drain period to cut what remains.
+   */
+  close(): Promise<void> {
+    this.#options.certificates.off('update', this.#onCertificates);
+    const closed = new Promise<void>((resolve) => {
+      if (!this.#tls.listening) resolve();
+      else this.#tls.close(() => resolve());
+    });
+    for (const state of this.#sessions) {
+      state.closing = true;
+      if (!state.session.closed) state.session.close();
+    }
+    return closed;
+  }
+
+  /** Cut every session and connection now. */
+  destroy(): void {
+    for (const state of this.#sessions) {
+      state.closing = true;
+      state.session.destroy();
+    }
+    for (const socket of this.#sockets) socket.destroy();
+  }
+
+  #contextOptions(material: TlsMaterial): tls.SecureContextOptions {
+    return {
+      cert: material.certChainPem,
+      key: material.keyPem,
+      ca: material.rootCertPem,
+      minVersion: 'TLSv1.3',
+      maxVersion: 'TLSv1.3',
+      ciphers: HBONE_CIPHERS,
+    };
+  }
+
+  #refuse(refusal: HboneRefusal): void {
+    this.emit('refused', refusal);
+  }
+
+  #onSecureConnection(socket: tls.TLSSocket): void {
+    const peerAddress = socket.remoteAddress;
+    const peerPort = socket.remotePort;
+    socket.on('error', () => {}); // the HTTP/2 session reports errors of accepted sockets; refused ones are destroyed
+    if (socket.alpnProtocol !== HBONE_ALPN) {
+      // A client that offered no ALPN at all never reaches the ALPN callback; refuse it here.
+      this.#refuse({ code: 'PCL_HBONE_ALPN_REFUSED', stage: 'tls', reason: 'client did not negotiate ALPN h2', peerAddress, peerPort });
+      socket.destroy();
+      return;
+    }
+    const identity = verifyPeerIdentity(socket, this.#options.trustDomain);
+    if (!identity.ok) {
+      this.#refuse({
+        code: 'PCL_HBONE_PEER_IDENTITY_REFUSED',
+        stage: 'tls',
+        reason: `${identity.reason} [${identity.code}]`,
+        peerAddress,
+        peerPort,
+      });
+      socket.destroy();
+      return;
+    }
+    // http2's connection listener creates the session and emits 'session' synchronously; hand the identity over.
+    this.#pending = { peer: identity.identity, socket };
+    try {
+      this.#h2.emit('connection', socket);
+    } finally {
+      this.#pending = null;
+    }
+  }
+
+  #onSession(session: ServerHttp2Session): void {
+    const pending = this.#pending;
+    if (pending === null) {
+      session.destroy();
+      return;
+    }
+    const { socket } = pending;
+    const state: SessionState = {
+      id: this.#nextSessionId++,
+      peer: pending.peer,
+      peerAddress: socket.remoteAddress ?? '',
+      peerPort: socket.remotePort ?? 0,
+      localAddress: socket.localAddress ?? '',
+      localPort: socket.localPort ?? 0,
+      session,
+      openStreams: 0,
+      resets: 0,
+      resetWindowStart: 0,
+      idleTimer: null,
+      stopKeepalive: () => {},
+      closing: false,
+    };
+    this.#sessions.add(state);
+    const info: HboneSessionInfo = { sessionId: state.id, peer: state.peer.uri, peerAddress: state.peerAddress, peerPort: state.peerPort };
+    const base = { peer: state.peer.uri, peerAddress: state.peerAddress, peerPort: state.peerPort, sessionId: state.id };
+
+    try {
+      session.setLocalWindowSize(CONNECTION_WINDOW_SIZE);
+    } catch {
+      // Only fails on a session that is already gone; its 'close' cleans up.
+    }
+    session.on('error', (err: Error & { code?: string }) => {
+      if (state.closing) return;
+      state.closing = true;
+      this.#refuse({ ...base, code: 'PCL_HBONE_PROTOCOL_ERROR', stage: 'session', reason: err.message });
+    });
+    session.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) =>
+      this.#onStream(state, stream, headers, rawHeaders),
+    );
+    session.once('close', () => {
+      state.stopKeepalive();
+      if (state.idleTimer !== null) clearTimeout(state.idleTimer);
+      this.#sessions.delete(state);
+      this.emit('session-closed', info);
+    });
+    state.stopKeepalive = startKeepalive(session, this.limits.keepaliveIntervalMs, this.limits.keepaliveTimeoutMs, () => {
+      if (state.closing) return;
+      state.closing = true;
+      this.#refuse({ ...base, code: 'PCL_HBONE_KEEPALIVE_TIMEOUT', stage: 'session', reason: `no PING answer in ${this.limits.keepaliveTimeoutMs} ms` });
+      session.destroy();
+    });
+    this.#armIdle(state);
+    this.emit('session', info);
+  }
+
+  #armIdle(state: SessionState): void {
+    if (state.idleTimer !== null) clearTimeout(state.idleTimer);
+    state.idleTimer = null;
+    if (this.limits.sessionIdleTimeoutMs <= 0 || state.openStreams > 0 || state.closing) return;
+    state.idleTimer = setTimeout(() => {
+      state.idleTimer = null;
+      if (state.openStreams > 0 || state.closing) return;
+      state.closing = true;
+      this.#refuse({
+        code: 'PCL_HBONE_SESSION_IDLE',
+        stage: 'session',
+        reason: `no tunnel for ${this.limits.sessionIdleTimeoutMs} ms`,
+        peer: state.peer.uri,
+        peerAddress: state.peerAddress,
+        peerPort: state.peerPort,
+        sessionId: state.id,
+      });
+      state.session.close();
+    }, this.limits.sessionIdleTimeoutMs);
+    state.idleTimer.unref();
+  }
+
+  /** HTTP/2 rapid reset (CVE-2023-44487): too many streams closed before an answer → GOAWAY ENHANCE_YOUR_CALM. */
+  #countReset(state: SessionState): void {
+    if (state.closing) return;
+    const now = Date.now();
+    if (now - state.resetWindowStart >= this.limits.resetWindowMs) {
+      state.resetWindowStart = now;
+      state.resets = 0;
+    }
+    state.resets++;
+    if (state.resets <= this.limits.maxResetsPerWindow) return;
+    state.closing = true;
+    this.#refuse({
+      code: 'PCL_HBONE_RAPID_RESET',
+      stage: 'session',
+      reason: `${state.resets} streams reset before an answer within ${this.limits.resetWindowMs} ms (limit ${this.limits.maxResetsPerWindow})`,
+      peer: state.peer.uri,
+      peerAddress: state.peerAddress,
+      peerPort: state.peerPort,
+      sessionId: state.id,
+    });
+    // destroy(undefined, code) sends GOAWAY with that code before closing the socket.
+    state.session.destroy(undefined, NGHTTP2_ENHANCE_YOUR_CALM);
+  }
+
+  #onStream(state: SessionState, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: string[]): void {
+    stream.on('error', () => {}); // resets and session teardown surface as 'close'; nothing to rethrow
+    state.openStreams++;
+    this.#armIdle(state);
+    let tunnel: Tunnel | null = null;
+    stream.once('close', () => {
+      state.openStreams--;
+      if (tunnel !== null) this.#tunnels.delete(tunnel);
+      if (!stream.headersSent) this.#countReset(state);
+      this.#armIdle(state);
+    });
+
+    const authorityText = firstHeader(headers[':authority']) ?? '';
+    const refuse = (code: ErrorCode, status: number, reason: string): void => {
+      this.#refuse({
+        code,
+        stage: 'stream',
+        reason,
+        status,
+        authority: authorityText,
+        peer: state.peer.uri,
+        peerAddress: state.peerAddress,
+        peerPort: state.peerPort,
+        sessionId: state.id,
+      });
+      answerAndClose(stream, status, { [REASON_HEADER]: reason.replace(/[^\x20-\x7e]/g, '?').slice(0, 200) });
+    };
+
+    if (this.#tunnels.size >= this.limits.maxTunnels) {
+      refuse('PCL_HBONE_TOO_MANY_TUNNELS', 503, `gateway carries its maximum of ${this.limits.maxTunnels} tunnels`);
+      return;
+    }
+    const size = headerListSize(rawHeaders);
+    if (size > this.limits.maxHeaderListSize) {
+      refuse('PCL_HBONE_HEADERS_TOO_LARGE', 431, `header list of ${size} bytes exceeds ${this.limits.maxHeaderListSize}`);
+      return;
+    }
+    const method = firstHeader(headers[':method']);
+    if (method !== 'CONNECT') {
+      refuse('PCL_HBONE_NON_CONNECT', 400, `method ${method ?? '(none)'} is not CONNECT`);
+      return;
+    }
+    const parsed = parseAuthority(authorityText);
+    if (!parsed.ok) {
+      refuse('PCL_HBONE_BAD_AUTHORITY', 400, parsed.reason);
+      return;
+    }
+
+    const created = new Tunnel(this, this.#nextTunnelId++, state, parsed.authority, stream, headers);
+    tunnel = created;
+    this.#tunnels.add(created);
+    let pending: Promise<void>;
+    try {
+      pending = this.#options.handler(created);
+    } catch (err) {
+      pending = Promise.reject(err);
+    }
+    pending.catch((err: unknown) => {
+      const reason = `handler failed: ${err instanceof Error ? err.message : String(err)}`;
+      if (!created.responded && !stream.closed && !stream.destroyed) {
+        refuse('PCL_HBONE_HANDLER_FAILED', 503, reason);
+      } else {
+        this.#refuse({ code: 'PCL_HBONE_HANDLER_FAILED', stage: 'stream', reason, authority: authorityText, peer: state.peer.uri, sessionId: state.id });
+        if (!stream.closed && !stream.destroyed) stream.close(NGHTTP2_INTERNAL_ERROR);
+      }
+    });
+  }
+}
+
+/** Create an HBONE server; call `listen(15008)` to accept. */
+export function createHboneServer(options: HboneServerOptions): HboneServer {
+  return new HboneServer(options);
+}

@@ -1,0 +1,130 @@
+/**
+ * The access log: one pino JSON line per tunnel when it ends (Envoy's and ztunnel's "one line per connection"),
+ * plus the HBONE layer's refusals, configuration changes and problems. It subscribes to the data plane's channels
+ * and never runs on the data path itself.
+ */
+import pino from 'pino';
+import type { Writable } from 'node:stream';
+import {
+  CHANNELS,
+  subscribe,
+  type ConfigEvent,
+  type GatewayProblemEvent,
+  type HboneRefusalEvent,
+  type TunnelRecord,
+} from './events.ts';
+
+export interface AccessLogOptions {
+  readonly instance: number;
+  /** A file path (appended to), or a stream; default stdout. */
+  readonly destination?: string | Writable;
+}
+
+export interface AccessLog {
+  /** Write out what is buffered (called before the process exits). */
+  flush(): void;
+  /** Unsubscribe and flush. */
+  close(): void;
+}
+
+/** The JSON fields of one tunnel line: snake_case, as Envoy's and ztunnel's access logs name them. */
+export function accessLogFields(r: TunnelRecord): Record<string, unknown> {
+  return {
+    type: 'tunnel',
+    start: new Date(r.startMs).toISOString(),
+    duration_ms: r.durationMs,
+    tunnel_id: r.tunnelId,
+    session_id: r.sessionId,
+    source_principal: r.sourcePrincipal,
+    source_address: `${r.sourceAddress}:${r.sourcePort}`,
+    authority: r.authority,
+    gateway: r.gateway,
+    service_entry: r.serviceEntry,
+    host: r.host,
+    port: r.port,
+    upstream_address: r.upstreamAddress,
+    status: r.status,
+    decision: r.decision,
+    code: r.code,
+    reason: r.reason,
+    policies: r.layers.map((l) => ({ layer: l.layer, target: l.target, decision: l.decision, code: l.code, policy: l.policy, reason: l.reason })),
+    sni: r.sni,
+    bytes_received: r.bytesReceived,
+    bytes_sent: r.bytesSent,
+    response_flags: r.responseFlags,
+    traceparent: r.traceparent,
+    baggage: r.baggage,
+    forwarded: r.forwarded,
+  };
+}
+
+/** Start writing the access log of one gateway instance. */
+export function startAccessLog(options: AccessLogOptions): AccessLog {
+  const dest =
+    typeof options.destination === 'string'
+      ? pino.destination({ dest: options.destination, sync: false, mkdir: true, append: true })
+      : (options.destination ?? pino.destination({ dest: 1, sync: false }));
+  const logger = pino(
+    {
+      base: null,
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    dest,
+  );
+  const { instance } = options;
+  const unsubscribe = [
+    subscribe<TunnelRecord>(CHANNELS.tunnelClosed, instance, (r) => {
+      const fields = accessLogFields(r);
+      if (r.decision === 'allow') logger.info(fields, 'tunnel');
+      else logger.warn(fields, r.reason);
+    }),
+    subscribe<HboneRefusalEvent>(CHANNELS.hboneRefused, instance, (e) => {
+      logger.warn(
+        {
+          type: 'refusal',
+          code: e.code,
+          stage: e.stage,
+          reason: e.reason,
+          peer: e.peer ?? null,
+          peer_address: e.peerAddress !== undefined ? `${e.peerAddress}:${e.peerPort ?? 0}` : null,
+          session_id: e.sessionId ?? null,
+          status: e.status ?? null,
+          authority: e.authority ?? null,
+        },
+        `hbone refused: ${e.reason}`,
+      );
+    }),
+    subscribe<ConfigEvent>(CHANNELS.configApplied, instance, (e) => {
+      logger.info(
+        {
+          type: 'config',
+          generation: e.generation,
+          served_gateways: e.servedGateways,
+          errors: e.errors,
+          warnings: e.warnings,
+          tunnels_closed: e.tunnelsClosed,
+        },
+        `configuration generation ${e.generation} applied`,
+      );
+    }),
+    subscribe<GatewayProblemEvent>(CHANNELS.problem, instance, (e) => {
+      logger.error({ type: 'problem', code: e.code }, e.message);
+    }),
+  ];
+  const flush = (): void => {
+    const d = dest as { flushSync?: () => void };
+    try {
+      d.flushSync?.();
+    } catch {
+      // sonic-boom throws when nothing was opened yet; there is nothing to flush then.
+    }
+  };
+  return {
+    flush,
+    close(): void {
+      for (const u of unsubscribe) u();
+      flush();
+    },
+  };
+}
