@@ -130,3 +130,21 @@ export function describeSet(a: AddressSet, limit = 6): string {
   if (cidrs.length <= limit) return cidrs.join(', ');
   return `${cidrs.slice(0, limit).join(', ')}, … (${cidrs.length} ranges)`;
 }
+
+const PUBLIC_V4 = externalPart(setOf(['0.0.0.0/0']));
+const PUBLIC_V6 = externalPart(setOf(['::/0']));
+
+function sameSet(a: AddressSet, b: AddressSet): boolean {
+  return a.length === b.length && a.every((x, i) => x.family === b[i].family && x.start === b[i].start && x.end === b[i].end);
+}
+
+/** Like describeSet, but names "every public IPv4/IPv6 address" instead of listing a hundred CIDRs. */
+export function describeExternal(a: AddressSet, limit = 6): string {
+  const parts: string[] = [];
+  for (const [family, all, label] of [[4, PUBLIC_V4, 'every public IPv4 address'], [6, PUBLIC_V6, 'every public IPv6 address']] as const) {
+    const mine = a.filter((i) => i.family === family);
+    if (mine.length === 0) continue;
+    parts.push(sameSet(mine, all) ? label : describeSet(mine, limit));
+  }
+  return parts.join('; ');
+}

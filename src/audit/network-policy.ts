@@ -15,7 +15,7 @@ import type { Finding } from './finding.ts';
 import { seedFence, yamlFix } from './fix-yaml.ts';
 import {
   ALL_ADDRESSES,
-  describeSet,
+  describeExternal,
   externalPart,
   isEmpty,
   setOf,
@@ -226,7 +226,7 @@ export function auditNetworkPolicy(model: ClusterModel): LayerAudit {
           message:
             o.via === 'ipBlock'
               ? `NetworkPolicy ${o.policy.metadata.namespace}/${o.policy.metadata.name} spec.egress[${o.rule}] allows external addresses ` +
-                `${describeSet(o.external)} on ${portText}: pods can skip the egress gateway`
+                `${describeExternal(o.external)} on ${portText}: pods can skip the egress gateway`
               : `NetworkPolicy ${o.policy.metadata.namespace}/${o.policy.metadata.name} spec.egress[${o.rule}] has no \`to\`, so it allows every ` +
                 `destination, external ones included, on ${portText}: pods can skip the egress gateway`,
           fix: fenceFix,

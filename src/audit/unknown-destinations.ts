@@ -8,7 +8,7 @@ import type { EgressPolicyEntry, Settings } from '../config/settings-types.ts';
 import type { ClusterModel } from './cluster-model.ts';
 import type { Finding, ResourceRef } from './finding.ts';
 import { EGRESS_POLICIES_DENY_ALL, yamlFix } from './fix-yaml.ts';
-import { ALL_ADDRESSES, describeSet, externalPart, isEmpty, setOf, subtract, union, type AddressSet } from './ip-ranges.ts';
+import { ALL_ADDRESSES, describeExternal, describeSet, externalPart, isEmpty, setOf, subtract, union, type AddressSet } from './ip-ranges.ts';
 import type { LayerAudit } from './layer-audit.ts';
 import { cidrInterval } from './ip-ranges.ts';
 
@@ -67,7 +67,7 @@ export function auditUnknownDestinations(model: ClusterModel): LayerAudit {
         layer: 3,
         severity: 'error',
         resource: EGRESS_POLICIES_REF,
-        message: `egressPolicies leave external ranges open to unknown destinations: ${describeSet(external)}`,
+        message: `egressPolicies leave external ranges open to unknown destinations: ${describeExternal(external)}`,
         fix,
         location,
       });

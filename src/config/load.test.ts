@@ -298,3 +298,15 @@ for (const seed of ['seed-000', 'seed-002']) {
     assert.deepEqual(r.ignored, []);
   });
 }
+
+test('reload re-parses only changed files: unchanged files give the very same resource objects', () => {
+  const a = { path: 'a.yaml', text: SE('a', 'a.example.com') };
+  const first = loadConfigTexts([a, { path: 'b.yaml', text: SE('b', 'b.example.com') }]);
+  const second = loadConfigTexts([a, { path: 'b.yaml', text: SE('b', 'changed.example.com') }], { previous: first });
+  assert.equal(second.resources[0], first.resources[0]);
+  assert.notEqual(second.resources[1], first.resources[1]);
+  assert.deepEqual((second.resources[1].spec as { hosts: string[] }).hosts, ['changed.example.com']);
+  // A cached file still takes part in duplicate detection across files.
+  const third = loadConfigTexts([a, { path: 'c.yaml', text: SE('a', 'dup.example.com') }], { previous: second });
+  assert.deepEqual(third.diagnostics.map((d) => [d.code, d.file]), [['PCL_CONFIG_DUPLICATE_RESOURCE', 'c.yaml']]);
+});

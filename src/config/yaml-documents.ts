@@ -41,6 +41,8 @@ export function parseYamlFile(file: ConfigFile): ParsedFile {
   const docs = parseAllDocuments(file.text, { lineCounter, prettyErrors: false });
   const documents: ParsedDocument[] = [];
   const errors: YamlSyntaxError[] = [];
+  // Checked once per file: only then is the go-yaml compatibility walk needed.
+  const hasFlowColon = FLOW_COLON.test(file.text);
   const at = (offset: number): SourcePos => {
     const { line, col } = lineCounter.linePos(offset);
     return { file: file.path, line, column: col };
@@ -53,7 +55,7 @@ export function parseYamlFile(file: ConfigFile): ParsedFile {
     }
     const contents = doc.contents as Node | null;
     if (contents === null || (isScalar(contents) && contents.value === null)) return;
-    readFlowColonsAsGoYamlDoes(doc, file.text);
+    if (hasFlowColon) readFlowColonsAsGoYamlDoes(doc, file.text);
     let value: unknown;
     try {
       value = doc.toJS({ maxAliasCount: 100 });
@@ -84,7 +86,6 @@ const FLOW_COLON = /:[\],}]/;
  * reads, so manifests mean what they mean to the API server (istio/api serviceentry-valid.yaml has this case).
  */
 function readFlowColonsAsGoYamlDoes(doc: Document, text: string): void {
-  if (!FLOW_COLON.test(text)) return; // the common case: nothing to fix, skip the tree walk
   visit(doc, {
     Seq(_, seq) {
       if (!seq.flow) return;

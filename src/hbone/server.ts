@@ -185,14 +185,26 @@ class Tunnel implements HboneRequest {
   }
 }
 
-/** Answer a non-200 status and end the stream; the RST frees the stream slot even if the client never ends its side. */
+/** How long a client may keep its side of an answered-and-refused stream open before it is reset. */
+const REFUSED_STREAM_GRACE_MS = 5_000;
+
+/**
+ * Answer a non-200 status and end our side. The client normally ends its side at once (ztunnel treats any non-200
+ * as an error); one that never does is reset after a grace period so it cannot pin stream slots. Resetting at once
+ * is not an option: nghttp2 may then drop the queued HEADERS and the client never sees the status.
+ */
 function answerAndClose(stream: ServerHttp2Stream, status: number, headers: Readonly<Record<string, string>>): void {
   try {
     stream.respond({ ...headers, ':status': status }, { endStream: true });
-    stream.close(NGHTTP2_NO_ERROR);
   } catch {
     stream.destroy();
+    return;
   }
+  const timer = setTimeout(() => {
+    if (!stream.closed && !stream.destroyed) stream.close(NGHTTP2_NO_ERROR);
+  }, REFUSED_STREAM_GRACE_MS);
+  timer.unref();
+  stream.once('close', () => clearTimeout(timer));
 }
 
 /**
@@ -227,17 +239,23 @@ export class HboneServer extends EventEmitter {
     });
     this.#tls.maxConnections = this.limits.maxConnections;
     this.#tls.on('connection', (socket: Socket) => {
+      void socket.remoteAddress; // cache the peer address now; it is unreadable once the socket is destroyed
       this.#sockets.add(socket);
       socket.once('close', () => this.#sockets.delete(socket));
     });
     this.#tls.on('secureConnection', (socket: tls.TLSSocket) => this.#onSecureConnection(socket));
     this.#tls.on('tlsClientError', (err: Error & { code?: string }, socket: tls.TLSSocket) => {
+      // With rejectUnauthorized, node completes the handshake, records OpenSSL's verify result in
+      // `authorizationError` and destroys the socket, so `err` only says "socket hang up": report the real reason.
+      const verifyError = (socket as tls.TLSSocket & { authorizationError?: string }).authorizationError;
+      // A failed TLSSocket no longer knows its address; the TCP socket underneath does (node keeps it as `_parent`).
+      const raw = (socket as tls.TLSSocket & { _parent?: Socket })._parent;
       this.#refuse({
-        code: tlsErrorCode(err),
+        code: verifyError ? 'PCL_HBONE_TLS_HANDSHAKE_FAILED' : tlsErrorCode(err),
         stage: 'tls',
-        reason: err.message,
-        peerAddress: socket.remoteAddress,
-        peerPort: socket.remotePort,
+        reason: verifyError ? `client certificate rejected: ${verifyError}` : err.message.trim(),
+        peerAddress: raw?.remoteAddress ?? socket.remoteAddress,
+        peerPort: raw?.remotePort ?? socket.remotePort,
       });
     });
     this.#tls.on('error', (err) => this.emit('error', err));
@@ -462,8 +480,8 @@ export class HboneServer extends EventEmitter {
       peerPort: state.peerPort,
       sessionId: state.id,
     });
-    // destroy(undefined, code) sends GOAWAY with that code before closing the socket.
-    state.session.destroy(undefined, NGHTTP2_ENHANCE_YOUR_CALM);
+    // A numeric first argument is the GOAWAY code (`destroy(undefined, code)` would default it back to NO_ERROR).
+    state.session.destroy(NGHTTP2_ENHANCE_YOUR_CALM);
   }
 
   #onStream(state: SessionState, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: string[]): void {

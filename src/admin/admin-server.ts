@@ -1,0 +1,82 @@
+/**
+ * The admin port (ztunnel's 15000 on localhost): /metrics, /healthz, /ready, /config_dump. Its own HTTP server,
+ * never on the data path; it reads the gateway through callbacks and holds no state of its own.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+import type { Snapshot } from '../mesh/snapshot.ts';
+import { configDump } from './config-dump.ts';
+
+export interface AdminSources {
+  readonly registry: Registry;
+  /** The snapshot in force, or null before the first one. */
+  snapshot(): Snapshot | null;
+  /** Ready: a snapshot is loaded, the HBONE listener is up, and the gateway is not draining. */
+  ready(): { readonly ready: boolean; readonly why: string };
+}
+
+export interface AdminServer {
+  readonly address: AddressInfo;
+  close(): Promise<void>;
+}
+
+/** Start the admin server on `host:port` (port 0 picks a free one). */
+export async function startAdminServer(sources: AdminSources, host: string, port: number): Promise<AdminServer> {
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const send = (status: number, type: string, body: string): void => {
+      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    };
+    const known = ['/metrics', '/healthz', '/ready', '/config_dump'];
+    if (!known.includes(path)) {
+      send(404, 'text/plain; charset=utf-8', `not found: ${path}\nendpoints: ${known.join(' ')}\n`);
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('allow', 'GET, HEAD');
+      send(405, 'text/plain; charset=utf-8', `method ${req.method} not allowed\n`);
+      return;
+    }
+    switch (path) {
+      case '/healthz':
+        send(200, 'text/plain; charset=utf-8', 'ok\n');
+        return;
+      case '/ready': {
+        const r = sources.ready();
+        send(r.ready ? 200 : 503, 'text/plain; charset=utf-8', `${r.why}\n`);
+        return;
+      }
+      case '/config_dump': {
+        const snap = sources.snapshot();
+        if (snap === null) send(503, 'text/plain; charset=utf-8', 'no configuration loaded yet\n');
+        else send(200, 'application/json', `${JSON.stringify(configDump(snap), null, 2)}\n`);
+        return;
+      }
+      case '/metrics':
+        sources.registry.metrics().then(
+          (text) => send(200, sources.registry.contentType, text),
+          (err: unknown) => send(500, 'text/plain; charset=utf-8', `metrics failed: ${(err as Error).message}\n`),
+        );
+        return;
+    }
+  });
+  // Keep-alive clients (Prometheus) must not hold shutdown up.
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return {
+    address: server.address() as AddressInfo,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,82 @@
+/** What every proxy front-end of one workload shares: its tunnel opener, its log, and the sockets to close on stop. */
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { formatAuthority } from '../hbone/authority.ts';
+import type { Refusal } from './refusal.ts';
+import type { AgentTarget } from './route.ts';
+import type { ClientAddress, TunnelOpener } from './tunnel-opener.ts';
+
+export type ProxyProtocol = 'connect' | 'http' | 'socks5' | 'forward' | 'unknown';
+
+export class ProxyContext {
+  readonly opener: TunnelOpener;
+  readonly log: Logger;
+  readonly #streams = new Set<Duplex>();
+  #closed = false;
+
+  constructor(opener: TunnelOpener, log: Logger) {
+    this.opener = opener;
+    this.log = log;
+  }
+
+  get identity(): string {
+    return this.opener.identity;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Keep `stream` until it closes, so `destroyAll` can cut it; a stream tracked after close is cut at once. */
+  track<T extends Duplex>(stream: T): T {
+    if (this.#closed) {
+      stream.destroy();
+      return stream;
+    }
+    this.#streams.add(stream);
+    stream.once('close', () => this.#streams.delete(stream));
+    return stream;
+  }
+
+  /** Sockets and tunnels currently open (tests use it to prove nothing leaks). */
+  get openStreams(): number {
+    return this.#streams.size;
+  }
+
+  destroyAll(): void {
+    this.#closed = true;
+    for (const s of this.#streams) s.destroy();
+    this.#streams.clear();
+  }
+
+  /** Log a refusal: one JSON line with who, what, and why (the client was told the same). */
+  refused(protocol: ProxyProtocol, client: ClientAddress, target: AgentTarget | string | null, refusal: Refusal): void {
+    const fields = {
+      event: 'refused',
+      identity: this.identity,
+      protocol,
+      client: formatAuthority(client.address, client.port),
+      target: target === null ? null : typeof target === 'string' ? target : formatAuthority(target.host, target.port),
+      code: refusal.code,
+      reason: refusal.reason,
+      decidingCode: refusal.decidingCode,
+      gatewayStatus: refusal.gatewayStatus,
+      errno: refusal.errno,
+    };
+    if (refusal.code === 'PCL_AGENT_CLIENT_ABORTED') this.log.info(fields, refusal.reason);
+    else this.log.warn(fields, refusal.reason);
+  }
+
+  /** Log an opened tunnel (debug level: one line per connection is the gateway's access log's job). */
+  opened(protocol: ProxyProtocol, client: ClientAddress, target: AgentTarget, via: string, upstream: string): void {
+    this.log.debug(
+      { event: 'tunnel', identity: this.identity, protocol, client: formatAuthority(client.address, client.port), target: formatAuthority(target.host, target.port), via, upstream },
+      'tunnel open',
+    );
+  }
+}
+
+/** The client address of a socket (a socket already closed may have lost it). */
+export function clientOf(socket: { remoteAddress?: string; remotePort?: number }): ClientAddress {
+  return { address: socket.remoteAddress ?? '0.0.0.0', port: socket.remotePort ?? 0 };
+}

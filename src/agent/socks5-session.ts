@@ -1,0 +1,70 @@
+/** One SOCKS5 client connection: method selection, the CONNECT request, the tunnel, and the reply code (RFC 1928). */
+import type { Socket } from 'node:net';
+import { clientOf, type ProxyContext } from './proxy-context.ts';
+import { socksReplyFor, SOCKS_REPLY } from './refusal.ts';
+import type { AgentTarget } from './route.ts';
+import { encodeReply, METHOD_NO_AUTH, METHOD_NONE_ACCEPTABLE, parseGreeting, parseRequest, SOCKS_VERSION } from './socks5-parse.ts';
+import { splice } from './splice.ts';
+
+/** Longest handshake a client may send before its request is complete: 257 (greeting) + 262 (request). */
+const MAX_HANDSHAKE = 1024;
+
+export function handleSocks5(ctx: ProxyContext, socket: Socket): void {
+  const client = clientOf(socket);
+  let buf: Buffer = Buffer.alloc(0);
+  let stage: 'greeting' | 'request' = 'greeting';
+
+  const refuse = (reason: string, reply: number | undefined, target: AgentTarget | null): void => {
+    socket.off('data', onData);
+    const unsupported = [SOCKS_REPLY.commandNotSupported, SOCKS_REPLY.addressTypeNotSupported, METHOD_NONE_ACCEPTABLE] as number[];
+    const code = reply === undefined ? 'PCL_AGENT_UNKNOWN_PROTOCOL' : unsupported.includes(reply) ? 'PCL_AGENT_SOCKS_UNSUPPORTED' : 'PCL_AGENT_BAD_REQUEST';
+    ctx.refused('socks5', client, target, { kind: 'badRequest', code, reason });
+    if (reply === undefined) socket.destroy();
+    else socket.end(stage === 'greeting' ? Buffer.from([SOCKS_VERSION, reply]) : encodeReply(reply));
+  };
+
+  const onData = (chunk: Buffer): void => {
+    buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+    if (stage === 'greeting') {
+      const g = parseGreeting(buf);
+      if (g.status === 'incomplete') return void (buf.length > MAX_HANDSHAKE && socket.destroy());
+      if (g.status === 'error') return refuse(g.reason, g.reply, null);
+      if (!g.value.noAuthOffered) return refuse('the client offered no SOCKS5 method the agent accepts (only "no authentication")', METHOD_NONE_ACCEPTABLE, null);
+      socket.write(Buffer.from([SOCKS_VERSION, METHOD_NO_AUTH]));
+      buf = buf.subarray(g.consumed);
+      stage = 'request';
+    }
+    const r = parseRequest(buf);
+    if (r.status === 'incomplete') return void (buf.length > MAX_HANDSHAKE && socket.destroy());
+    if (r.status === 'error') return refuse(r.reason, r.reply, null);
+    socket.off('data', onData);
+    socket.pause();
+    void connect(ctx, socket, r.value, buf.subarray(r.consumed));
+  };
+  socket.on('data', onData);
+}
+
+async function connect(ctx: ProxyContext, socket: Socket, target: AgentTarget, early: Buffer): Promise<void> {
+  const client = clientOf(socket);
+  const abort = new AbortController();
+  const onClose = (): void => abort.abort();
+  socket.once('close', onClose);
+  const result = await ctx.opener.open(target, client, abort.signal);
+  socket.off('close', onClose);
+  if (socket.destroyed) {
+    if (result.ok) result.stream.destroy();
+    ctx.refused('socks5', client, target, { kind: 'gateway', code: 'PCL_AGENT_CLIENT_ABORTED', reason: 'the client went away before the tunnel was open' });
+    return;
+  }
+  if (!result.ok) {
+    ctx.refused('socks5', client, target, result.refusal);
+    socket.end(encodeReply(socksReplyFor(result.refusal)));
+    return;
+  }
+  ctx.track(result.stream);
+  ctx.opened('socks5', client, target, result.via, result.upstream);
+  socket.write(encodeReply(SOCKS_REPLY.succeeded));
+  if (early.length > 0) result.stream.write(early);
+  socket.resume();
+  await splice(socket, result.stream);
+}

@@ -1,0 +1,314 @@
+/**
+ * One HBONE tunnel, from CONNECT to close: decide (both policy layers, or egressPolicies), answer 401/503 or pick
+ * and dial a checked upstream, answer 200 only once it is connected (ztunnel inbound), check the SNI on TLS ports,
+ * then pipe bytes. `handleTunnel` decides and chooses a forwarder; `forwardL4` is the L4 one. Gateways of mode
+ * `waypoint` are forwarded at L4 here as well: the L7 forwarder branches in `handleTunnel` on the port's protocol.
+ */
+import type { HboneRequest } from '../hbone/server.ts';
+import { REASON_HEADER } from '../hbone/server.ts';
+import type { ErrorCode } from '../errors/catalogue.ts';
+import type { Authority, Destination } from '../mesh/destination.ts';
+import type { Snapshot } from '../mesh/snapshot.ts';
+import type { DecisionRecord, LayerRecord } from '../policy/engine.ts';
+import type { AuthzRequest } from '../policy/request.ts';
+import { publish, type LayerSummary, type ResponseFlag, type TunnelIdentity } from '../telemetry/events.ts';
+import type { DecidedTunnel } from './policy-recheck.ts';
+import type { AddressGuard } from './private-address-guard.ts';
+import type { NameResolver } from './resolver.ts';
+import { checkSni, needsSniCheck, readClientHello } from './sni-check.ts';
+import { decideTunnel, decideUnknownAddresses } from './tunnel-decision.ts';
+import { pipeTunnel, type TunnelPipe } from './tunnel-pipe.ts';
+import { dialFirst, formatAddress } from './upstream-dial.ts';
+import { namesToResolve, planUpstream, vetAddresses, type UpstreamAddress, type UpstreamPlan } from './upstream-plan.ts';
+
+/** An open tunnel, as the gateway tracks it for re-decision and shutdown. */
+export interface OpenTunnel extends DecidedTunnel {
+  readonly tunnelId: number;
+  /** Close it with a final verdict (policy change, shutdown); the access-log line records that verdict. */
+  close(code: ErrorCode, reason: string, flag: ResponseFlag, layers?: readonly LayerRecord[]): void;
+}
+
+/** What a tunnel needs from the gateway. Everything is read at the moment of use, so reloads apply at once. */
+export interface TunnelContext {
+  readonly request: HboneRequest;
+  readonly instance: number;
+  snapshot(): Snapshot;
+  guard(): AddressGuard;
+  readonly resolver: NameResolver;
+  readonly open: Set<OpenTunnel>;
+  readonly idleTimeoutMs: number;
+  readonly connectTimeoutMs: number;
+  readonly clientHelloTimeoutMs: number;
+}
+
+function summarize(layers: readonly LayerRecord[]): LayerSummary[] {
+  return layers.map((l) => ({ layer: l.layer, target: l.target, decision: l.decision, code: l.code, policy: l.policy, reason: l.reason }));
+}
+
+/** The fields of a tunnel known after deciding, shared by its decided event and its access-log record. */
+function identityOf(ctx: TunnelContext, dest: Destination | null, startMs: number): TunnelIdentity {
+  const r = ctx.request;
+  const se = dest !== null && dest.kind !== 'unknown' ? dest.serviceEntry : null;
+  let host: string | null = r.authority.isIp ? null : r.authority.host;
+  if (dest?.kind === 'serviceEntry') host = dest.host;
+  return {
+    instance: ctx.instance,
+    tunnelId: r.tunnelId,
+    sessionId: r.sessionId,
+    startMs,
+    sourcePrincipal: r.peer.uri,
+    sourceAddress: r.peerAddress,
+    sourcePort: r.peerPort,
+    authority: r.authority.raw,
+    gateway: dest !== null && dest.kind !== 'unknown' ? dest.gateway.ref : null,
+    serviceEntry: se?.ref ?? null,
+    serviceEntryNamespace: se?.namespace ?? null,
+    host,
+    port: r.authority.port,
+    traceparent: r.traceparent,
+    baggage: r.baggage,
+    forwarded: r.forwarded,
+  };
+}
+
+/** Accumulates the access-log record of one tunnel and publishes it exactly once. */
+export class TunnelLog {
+  readonly #ctx: TunnelContext;
+  readonly #startMs: number;
+  #identity: TunnelIdentity;
+  #done = false;
+  upstreamAddress: string | null = null;
+  sni: string | null = null;
+
+  constructor(ctx: TunnelContext, startMs: number) {
+    this.#ctx = ctx;
+    this.#startMs = startMs;
+    this.#identity = identityOf(ctx, null, startMs);
+  }
+
+  decided(dest: Destination, record: DecisionRecord): void {
+    this.#identity = identityOf(this.#ctx, dest, this.#startMs);
+    publish.tunnelDecided({ ...this.#identity, decision: record.decision, code: record.code, reason: record.reason, layers: summarize(record.layers) });
+  }
+
+  finish(f: {
+    status: number;
+    decision: 'allow' | 'deny';
+    code: ErrorCode;
+    reason: string;
+    layers: readonly LayerRecord[];
+    flags: ResponseFlag;
+    bytesReceived?: number;
+    bytesSent?: number;
+  }): void {
+    if (this.#done) return;
+    this.#done = true;
+    publish.tunnelClosed({
+      ...this.#identity,
+      durationMs: Date.now() - this.#startMs,
+      status: f.status,
+      decision: f.decision,
+      code: f.code,
+      reason: f.reason,
+      layers: summarize(f.layers),
+      upstreamAddress: this.upstreamAddress,
+      sni: this.sni,
+      bytesReceived: f.bytesReceived ?? 0,
+      bytesSent: f.bytesSent ?? 0,
+      responseFlags: f.flags,
+    });
+  }
+}
+
+/** Answer a refusal with ztunnel's status and the reason header (`<code>: <reason>`). */
+function refuse(ctx: TunnelContext, log: TunnelLog, status: number, flags: ResponseFlag, record: DecisionRecord, decision: 'allow' | 'deny'): void {
+  const text = `${record.code}: ${record.reason}`.replace(/[^\x20-\x7e]/g, '?').slice(0, 300);
+  ctx.request.respond(status, { [REASON_HEADER]: text });
+  log.finish({ status, decision, code: record.code, reason: record.reason, layers: record.layers, flags });
+}
+
+/** The decided state a forwarder works from. */
+export interface ForwardInput {
+  readonly ctx: TunnelContext;
+  readonly log: TunnelLog;
+  readonly authority: Authority;
+  readonly authz: AuthzRequest;
+  readonly dest: Destination;
+  readonly record: DecisionRecord;
+  /** The unknown destination was named by host and decided on the addresses it resolved to (reused, never re-resolved). */
+  readonly resolved: ReadonlyMap<string, readonly string[]> | null;
+}
+
+/**
+ * Handle one CONNECT. Resolves when the tunnel is finished; never rejects for anything a caller or upstream did.
+ *
+ * @example
+ * createHboneServer({ ..., handler: (request) => handleTunnel({ request, snapshot: () => snap, ... }) });
+ */
+export async function handleTunnel(ctx: TunnelContext): Promise<void> {
+  const log = new TunnelLog(ctx, Date.now());
+  const r = ctx.request;
+  const authority: Authority = { host: r.authority.host, port: r.authority.port, isIp: r.authority.isIp };
+  const snap = ctx.snapshot();
+  const { decision, request: authz } = decideTunnel(snap, authority, null, r.peer.uri, r.peerAddress);
+  let record = decision.record;
+  let resolved: Map<string, readonly string[]> | null = null;
+
+  if (decision.kind === 'resolveFirst') {
+    // An undeclared name: resolve it once and decide on every address (all must be allowed by egressPolicies).
+    let ips: string[] = [];
+    try {
+      ips = await ctx.resolver.resolve(authority.host);
+    } catch (err) {
+      log.decided(decision.dest, record);
+      const failed: DecisionRecord = { decision: 'deny', code: 'PCL_DATAPLANE_DNS_FAILED', reason: `${authority.host}: ${(err as Error).message}`, layers: record.layers };
+      refuse(ctx, log, 503, 'DF', failed, 'allow');
+      return;
+    }
+    record = decideUnknownAddresses(snap.egressPolicies, ips, authority.port);
+    resolved = new Map([[authority.host, ips]]);
+  }
+  log.decided(decision.dest, record);
+  if (record.decision === 'deny') {
+    refuse(ctx, log, 401, 'UAEX', record, 'deny');
+    return;
+  }
+  if (decision.kind === 'noSuchPort') {
+    const d = decision.dest as Extract<Destination, { kind: 'noSuchPort' }>;
+    const noPort: DecisionRecord = { ...record, code: 'PCL_MESH_NO_SUCH_PORT', reason: `${d.serviceEntry.ref} declares no port ${d.port}` };
+    refuse(ctx, log, 503, 'NR', noPort, 'allow');
+    return;
+  }
+  // The seam for L7: a waypoint-mode Gateway's HTTP port gets its own forwarder; everything else is forwarded at L4.
+  await forwardL4({ ctx, log, authority, authz, dest: decision.dest, record, resolved });
+}
+
+/** Forward an allowed tunnel at L4: plan, resolve once, check every address, dial, answer 200, check SNI, pipe. */
+export async function forwardL4(input: ForwardInput): Promise<void> {
+  const { ctx, log, authority, authz, dest, record } = input;
+  const r = ctx.request;
+  const snap = ctx.snapshot();
+  const fail = (status: number, flags: ResponseFlag, code: ErrorCode, reason: string, decision: 'allow' | 'deny'): void =>
+    refuse(ctx, log, status, flags, { decision: 'deny', code, reason, layers: record.layers }, decision);
+
+  const plan: UpstreamPlan = planUpstream(dest);
+  if (!plan.ok) {
+    fail(503, 'NR', plan.code, plan.reason, 'allow');
+    return;
+  }
+  const resolutions = new Map<string, readonly string[]>(input.resolved ?? []);
+  for (const name of namesToResolve(plan)) {
+    if (resolutions.has(name)) continue;
+    try {
+      resolutions.set(name, await ctx.resolver.resolve(name));
+    } catch (err) {
+      fail(503, 'DF', 'PCL_DATAPLANE_DNS_FAILED', `${name}: ${(err as Error).message}`, 'allow');
+      return;
+    }
+  }
+  const vetted = vetAddresses(plan, resolutions, ctx.guard(), snap.egressPolicies);
+  if (!vetted.ok) {
+    if (vetted.code === 'PCL_DATAPLANE_DNS_FAILED') fail(503, 'DF', vetted.code, vetted.reason, 'allow');
+    else fail(401, 'UAEX', vetted.code, vetted.reason, 'deny');
+    return;
+  }
+  let addresses: UpstreamAddress[] = [...vetted.addresses];
+  if (plan.shuffle) addresses = shuffle(addresses);
+
+  const dialled = await dialFirst(addresses, ctx.connectTimeoutMs, r.signal);
+  if (!dialled.ok) {
+    if (dialled.aborted) log.finish({ status: 0, decision: 'allow', code: record.code, reason: dialled.reason, layers: record.layers, flags: 'DC' });
+    else fail(503, 'UF', 'PCL_DATAPLANE_UPSTREAM_CONNECT_FAILED', dialled.reason, 'allow');
+    return;
+  }
+  const upstream = dialled.socket;
+  upstream.on('error', () => {});
+  log.upstreamAddress = formatAddress(dialled.address);
+  if (!r.respond(200)) {
+    upstream.destroy();
+    log.finish({ status: 0, decision: 'allow', code: record.code, reason: 'the caller went away before the answer', layers: record.layers, flags: 'DC' });
+    return;
+  }
+
+  // The final verdict can be replaced while the tunnel runs (policy change, shutdown).
+  let verdict: { code: ErrorCode; reason: string; flag: ResponseFlag; layers: readonly LayerRecord[]; decision: 'allow' | 'deny' } | null = null;
+  let pipe: TunnelPipe | null = null;
+  let closedEarly = false;
+  const open: OpenTunnel = {
+    tunnelId: r.tunnelId,
+    authority,
+    request: authz,
+    upstream: {
+      ip: dialled.address.ip,
+      port: dialled.address.port,
+      trusted: plan.targets.some((t) => t.kind === 'trusted' && t.ip === dialled.address.ip),
+      egressCheck: plan.egressCheck,
+    },
+    close(code, reason, flag, layers) {
+      if (verdict !== null) return;
+      verdict = { code, reason, flag, layers: layers ?? record.layers, decision: flag === 'LR' ? 'allow' : 'deny' };
+      if (pipe !== null) pipe.destroy(() => r.close(reason));
+      else {
+        closedEarly = true;
+        r.close(reason);
+        upstream.destroy();
+      }
+    },
+  };
+  ctx.open.add(open);
+  try {
+    let head: Buffer | undefined;
+    const port = dest.kind === 'serviceEntry' ? dest.port : null;
+    if (dest.kind === 'serviceEntry' && needsSniCheck(port?.protocol)) {
+      const hello = await readClientHello(r.stream, ctx.clientHelloTimeoutMs);
+      if (closedEarly) {
+        finishClosed(log, verdict!, { bytesReceived: 0, bytesSent: 0 });
+        return;
+      }
+      const verdictSni = hello.ok ? checkSni(hello.hello, dest.serviceEntry.hosts) : hello;
+      if (hello.ok) log.sni = hello.hello.sni;
+      if (!verdictSni.ok) {
+        // Refused after the 200: reset the stream (ztunnel closes the connection the same way) and log it.
+        r.close(verdictSni.reason);
+        upstream.destroy();
+        const flags: ResponseFlag = !hello.ok && hello.ended ? 'DC' : 'NR';
+        log.finish({ status: 200, decision: 'deny', code: verdictSni.code, reason: verdictSni.reason, layers: record.layers, flags });
+        return;
+      }
+      head = hello.ok ? hello.buffered : undefined;
+    }
+    pipe = pipeTunnel(r.stream, upstream, ctx.idleTimeoutMs, head);
+    const outcome = await pipe.done;
+    const counts = { bytesReceived: outcome.bytesReceived, bytesSent: outcome.bytesSent };
+    if (verdict !== null) {
+      finishClosed(log, verdict, counts);
+      return;
+    }
+    if (outcome.end === 'idle') {
+      r.close(`idle for ${ctx.idleTimeoutMs} ms`);
+      log.finish({ status: 200, decision: 'allow', code: 'PCL_DATAPLANE_IDLE_TIMEOUT', reason: `no bytes either way for ${ctx.idleTimeoutMs} ms`, layers: record.layers, flags: 'SI', ...counts });
+      return;
+    }
+    const flags: ResponseFlag = outcome.end === 'downstream' ? 'DC' : outcome.end === 'upstream' ? 'UC' : '-';
+    log.finish({ status: 200, decision: 'allow', code: record.code, reason: record.reason, layers: record.layers, flags, ...counts });
+  } finally {
+    ctx.open.delete(open);
+  }
+}
+
+function finishClosed(
+  log: TunnelLog,
+  v: { code: ErrorCode; reason: string; flag: ResponseFlag; layers: readonly LayerRecord[]; decision: 'allow' | 'deny' },
+  counts: { bytesReceived: number; bytesSent: number },
+): void {
+  log.finish({ status: 200, decision: v.decision, code: v.code, reason: v.reason, layers: v.layers, flags: v.flag, ...counts });
+}
+
+function shuffle<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j], items[i]];
+  }
+  return items;
+}
+

@@ -1,0 +1,241 @@
+/**
+ * The waypoint's upstream credentials and connection pools. One `tls.SecureContext` per credential (Secret
+ * content hash), rebuilt when the Secret changes; one keep-alive agent per (credential, address, SNI, CA,
+ * verification), so a connection opened with app1's certificate can never carry app2's request.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import { createHash } from 'node:crypto';
+import { checkServerIdentity, createSecureContext, type PeerCertificate, type SecureContext } from 'node:tls';
+import type { Resource } from '../config/types.ts';
+import type { WaypointCode } from '../errors/waypoint-codes.ts';
+import type { Snapshot } from '../mesh/snapshot.ts';
+import { x509 } from '../identity/x509.ts';
+import type { TlsPlan } from './origination.ts';
+import { readCredential, subjectText, type CredentialMaterial } from './secret-keys.ts';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+
+/** TLS settings resolved for one request: what the pool key and the handshake need. */
+export interface ResolvedTls {
+  /** Identifies credential + CA + verification; part of the pool key. */
+  readonly id: string;
+  readonly secureContext: SecureContext;
+  readonly servername: string;
+  readonly rejectUnauthorized: boolean;
+  readonly checkServerIdentity: (host: string, cert: PeerCertificate) => Error | undefined;
+  /** The client certificate's subject (the external identity), or null without one. */
+  readonly subject: string | null;
+  /** `namespace/name` of the Secret used, or null. */
+  readonly secret: string | null;
+  /** Set when verification is weakened (insecureSkipVerify). */
+  readonly warning: string | null;
+}
+
+export type ResolveResult =
+  | { readonly ok: true; readonly tls: ResolvedTls }
+  | { readonly ok: false; readonly code: WaypointCode; readonly reason: string };
+
+export interface CredentialStoreOptions {
+  /** Idle upstream connections kept per pool (default 16). */
+  readonly maxFreeSockets?: number;
+  /** How long an idle upstream connection is kept, ms (default 60 s). */
+  readonly idleTimeoutMs?: number;
+}
+
+/** An error a SAN check fails the handshake with; classified as PCL_WAYPOINT_UPSTREAM_SAN. */
+export class SanMismatchError extends Error {
+  readonly code = 'PCL_WAYPOINT_UPSTREAM_SAN';
+}
+
+/** DNS and URI (and IP) SANs of a DER certificate, parsed from DER rather than node's lossy text form. */
+export function certificateSans(der: Uint8Array): { type: string; value: string }[] {
+  const cert = new x509.X509Certificate(der as Uint8Array<ArrayBuffer>);
+  const ext = cert.getExtension(x509.SubjectAlternativeNameExtension);
+  return ext ? ext.names.items.map((n) => ({ type: n.type, value: n.value })) : [];
+}
+
+/** A certificate DNS name matches a wanted host exactly or by a single leftmost `*` label (RFC 6125 §6.4.3). */
+function dnsMatches(certName: string, want: string): boolean {
+  const c = certName.toLowerCase();
+  const w = want.toLowerCase();
+  if (c === w) return true;
+  if (!c.startsWith('*.')) return false;
+  const dot = w.indexOf('.');
+  return dot > 0 && w.slice(dot) === c.slice(1);
+}
+
+/**
+ * Envoy's `match_typed_subject_alt_names` as Istio configures it from `subjectAltNames`: the server certificate
+ * passes when ANY of its DNS or URI SANs equals ANY expected name.
+ */
+export function sanChecker(expected: readonly string[]): (host: string, cert: PeerCertificate) => Error | undefined {
+  return (_host, cert) => {
+    const sans = cert.raw ? certificateSans(cert.raw) : [];
+    const ok = sans.some((s) =>
+      expected.some((e) => (s.type === 'dns' ? dnsMatches(s.value, e) : s.type === 'url' || s.type === 'ip' ? s.value === e : false)),
+    );
+    if (ok) return undefined;
+    const got = sans.map((s) => `${s.type === 'url' ? 'URI' : s.type.toUpperCase()}:${s.value}`).join(', ') || 'no SAN';
+    return new SanMismatchError(`upstream certificate SAN check failed: expected one of [${expected.join(', ')}], certificate has ${got}`);
+  };
+}
+
+function sha(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}
+
+export class CredentialStore {
+  readonly #options: CredentialStoreOptions;
+  /** Secret ref → the material last built for it. */
+  #materials = new Map<string, CredentialMaterial>();
+  /** Context id → context. */
+  #contexts = new Map<string, SecureContext>();
+  /** Pool key → agent. */
+  #agents = new Map<string, http.Agent>();
+  #secretsGeneration = -1;
+  #secrets = new Map<string, Resource>();
+  #files = new Map<string, { stamp: string; text: string }>();
+
+  constructor(options: CredentialStoreOptions = {}) {
+    this.#options = options;
+  }
+
+  #secretIndex(snap: Snapshot): Map<string, Resource> {
+    if (snap.generation !== this.#secretsGeneration) {
+      this.#secretsGeneration = snap.generation;
+      this.#secrets = new Map();
+      for (const r of snap.load.resources) if (r.kind === 'Secret') this.#secrets.set(`${r.metadata.namespace}/${r.metadata.name}`, r);
+    }
+    return this.#secrets;
+  }
+
+  /** Read a file named by the DestinationRule (re-read when its size or mtime changes). Inline PEM is returned as is. */
+  #file(pathOrPem: string): string {
+    if (pathOrPem.includes('-----BEGIN')) return pathOrPem;
+    const st = statSync(pathOrPem);
+    const stamp = `${st.size}:${st.mtimeMs}`;
+    const cached = this.#files.get(pathOrPem);
+    if (cached && cached.stamp === stamp) return cached.text;
+    const text = readFileSync(pathOrPem, 'utf8');
+    this.#files.set(pathOrPem, { stamp, text });
+    return text;
+  }
+
+  /** Note a credential's current material; a changed Secret retires the old context and its pools. */
+  #track(material: CredentialMaterial): void {
+    const prev = this.#materials.get(material.ref);
+    if (prev && prev.hash !== material.hash) {
+      const oldId = `${prev.ref}#${prev.hash}`;
+      for (const [id] of this.#contexts) if (id.startsWith(oldId)) this.#contexts.delete(id);
+      for (const [key, agent] of this.#agents) {
+        if (key.startsWith(oldId)) {
+          agent.destroy();
+          this.#agents.delete(key);
+        }
+      }
+    }
+    this.#materials.set(material.ref, material);
+  }
+
+  /** Resolve a TLS plan into a context and verification for this request. */
+  resolve(snap: Snapshot, plan: TlsPlan): ResolveResult {
+    const secrets = this.#secretIndex(snap);
+    let material: CredentialMaterial | null = null;
+    if (plan.credential) {
+      const r = readCredential(
+        (ns, name) => secrets.get(`${ns}/${name}`) ?? null,
+        plan.credential.namespace,
+        plan.credential.name,
+        plan.mode === 'MUTUAL',
+      );
+      if (!r.ok) return r;
+      material = r.material;
+      this.#track(material);
+    }
+    let certPem = material?.certPem ?? null;
+    let keyPem = material?.keyPem ?? null;
+    let caPem = material?.caPem ?? null;
+    let subject = material?.subject ?? null;
+    try {
+      if (plan.caCertificates) caPem = this.#file(plan.caCertificates);
+      if (!material && plan.mode === 'MUTUAL' && plan.clientCertificate && plan.privateKey) {
+        certPem = this.#file(plan.clientCertificate);
+        keyPem = this.#file(plan.privateKey);
+        const cert = new X509Certificate(certPem);
+        if (!cert.checkPrivateKey(createPrivateKey(keyPem))) {
+          return { ok: false, code: 'PCL_WAYPOINT_SECRET_KEY_MISMATCH', reason: `privateKey ${plan.privateKey} does not match clientCertificate ${plan.clientCertificate}` };
+        }
+        subject = subjectText(cert);
+      }
+    } catch (err) {
+      return { ok: false, code: 'PCL_WAYPOINT_TLS_UNSUPPORTED', reason: `cannot read DestinationRule certificate files: ${(err as Error).message}` };
+    }
+    const credId = material ? `${material.ref}#${material.hash}` : certPem ? `file#${sha(certPem + keyPem)}` : 'none';
+    const caId = caPem === null ? 'system' : sha(caPem);
+    const ctxId = `${credId}|ca=${caId}`;
+    let secureContext = this.#contexts.get(ctxId);
+    if (!secureContext) {
+      try {
+        secureContext = createSecureContext({
+          ...(certPem && keyPem ? { cert: certPem, key: keyPem } : {}),
+          ...(caPem ? { ca: caPem } : {}),
+        });
+      } catch (err) {
+        return { ok: false, code: 'PCL_WAYPOINT_SECRET_KEY_MISMATCH', reason: `cannot build a TLS context from ${material?.ref ?? 'the DestinationRule files'}: ${(err as Error).message}` };
+      }
+      this.#contexts.set(ctxId, secureContext);
+    }
+    const insecure = plan.insecureSkipVerify;
+    const verify = insecure ? 'insecure' : plan.subjectAltNames.length > 0 ? `san=${plan.subjectAltNames.join(',')}` : 'hostname';
+    return {
+      ok: true,
+      tls: {
+        id: `${ctxId}|${verify}`,
+        secureContext,
+        servername: plan.sni,
+        rejectUnauthorized: !insecure,
+        checkServerIdentity: insecure
+          ? () => undefined
+          : plan.subjectAltNames.length > 0
+            ? sanChecker(plan.subjectAltNames)
+            : (host, cert) => checkServerIdentity(host, cert),
+        subject,
+        secret: material?.ref ?? null,
+        warning: insecure ? `insecureSkipVerify is set: the upstream certificate of ${plan.sni} is not verified` : null,
+      },
+    };
+  }
+
+  /**
+   * The keep-alive agent of one pool: (credential + CA + verification, address, port, SNI). Plain HTTP pools are
+   * keyed by address and port alone.
+   */
+  agent(tls: ResolvedTls | null, address: string, port: number): http.Agent {
+    const key = tls ? `${tls.id}|${address}|${port}|sni=${tls.servername}` : `plain|${address}|${port}`;
+    let agent = this.#agents.get(key);
+    if (!agent) {
+      const opts: http.AgentOptions = {
+        keepAlive: true,
+        maxFreeSockets: this.#options.maxFreeSockets ?? 16,
+        timeout: this.#options.idleTimeoutMs ?? 60_000,
+        scheduling: 'lifo',
+      };
+      agent = tls ? new https.Agent(opts) : new http.Agent(opts);
+      this.#agents.set(key, agent);
+    }
+    return agent;
+  }
+
+  /** How many pools exist (for tests and the admin dump). */
+  get poolCount(): number {
+    return this.#agents.size;
+  }
+
+  /** Close every pooled connection. */
+  close(): void {
+    for (const a of this.#agents.values()) a.destroy();
+    this.#agents.clear();
+    this.#contexts.clear();
+  }
+}

@@ -1,0 +1,83 @@
+/** `portcullis serve` as a child process: start it, wait for its ready line, read its log, stop it with a signal. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO } from './cli.ts';
+
+const NODE = join(REPO, 'node_modules', '.bin', 'node');
+const READY = /^portcullis serve: listening on (\S+) \(HBONE\), admin on (\S+)$/m;
+
+export interface ServeProcess {
+  readonly child: ChildProcess;
+  /** `host:port` */
+  readonly hbone: { readonly host: string; readonly port: number };
+  readonly admin: string;
+  stdout(): string;
+  stderr(): string;
+  /** The JSON lines of the access log so far. */
+  logLines(): Record<string, unknown>[];
+  /** Wait until a log line matches `pred` (the log is written asynchronously). */
+  waitForLog(pred: (line: Record<string, unknown>) => boolean, what: string): Promise<Record<string, unknown>>;
+  /** GET a path on the admin port. */
+  admin_get(path: string): Promise<{ status: number; text: string }>;
+  /** Send a signal and resolve with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+function splitHostPort(text: string): { host: string; port: number } {
+  const i = text.lastIndexOf(':');
+  return { host: text.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(text.slice(i + 1)) };
+}
+
+export async function startServe(args: string[], logFile: string): Promise<ServeProcess> {
+  const child = spawn(NODE, [join(REPO, 'src', 'cli', 'main.ts'), 'serve', '--log-file', logFile, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (err += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const match = await new Promise<RegExpExecArray>((resolve, reject) => {
+    const check = (): void => {
+      const m = READY.exec(out);
+      if (m) {
+        child.stdout!.off('data', check);
+        resolve(m);
+      }
+    };
+    child.stdout!.on('data', check);
+    void exited.then((code) => reject(new Error(`portcullis serve exited ${code} before it was ready:\n${out}\n${err}`)));
+  });
+  const logLines = (): Record<string, unknown>[] => {
+    if (!existsSync(logFile)) return [];
+    return readFileSync(logFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  };
+  return {
+    child,
+    hbone: splitHostPort(match[1]),
+    admin: match[2],
+    stdout: () => out,
+    stderr: () => err,
+    logLines,
+    async waitForLog(pred, what) {
+      for (let i = 0; i < 400; i++) {
+        const hit = logLines().find(pred);
+        if (hit) return hit;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      throw new Error(`no access-log line for ${what}; log:\n${logLines().map((l) => JSON.stringify(l)).join('\n')}\nstderr:\n${err}`);
+    },
+    async admin_get(path) {
+      const res = await fetch(`http://${match[2]}${path}`);
+      return { status: res.status, text: await res.text() };
+    },
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
