@@ -293,30 +293,23 @@ test('bad client input is answered, never crashes the agent', async () => {
 });
 
 test('clients that disconnect mid-handshake are cleaned up and the next client is served', async () => {
-  // A slow gateway answer, so the client can leave while its tunnel is being set up.
-  let release: () => void = () => {};
-  const gate = new Promise<void>((r) => (release = r));
-  const server = gw.server;
-  const pending = new Promise<void>((resolve) => {
-    gw.answer = () => {
-      resolve();
-      return { echo: true };
-    };
-  });
-  void gate;
   // Half a CONNECT, half a SOCKS5 greeting, and half a SOCKS5 request: then gone.
   for (const partial of ['CONNECT httpbin.org:4', Buffer.from([0x05, 0x02]), Buffer.from([0x05, 0x01, 0x00, 0x05, 0x01, 0x00, 0x03, 0x20, 0x61])]) {
     const s = await connectTo(proxyPort);
     s.write(partial);
     s.destroy();
   }
-  // A client that sends a full CONNECT and leaves at once.
+  // A client that leaves while the gateway is answering its CONNECT.
   const quitter = await connectTo(proxyPort);
+  const answered = new Promise<void>((resolve) => {
+    gw.answer = () => {
+      quitter.destroy();
+      resolve();
+      return { echo: true };
+    };
+  });
   quitter.write('CONNECT httpbin.org:443 HTTP/1.1\r\n\r\n');
-  await pending;
-  quitter.destroy();
-  release();
-  void server;
+  await answered;
   gw.answer = (authority) => (authority.endsWith(':80') ? { dial: httpUpstreamPort } : { echo: true });
   const ok = await httpConnect(proxyPort, 'httpbin.org:443');
   assert.equal(ok.head.status, 200);

@@ -8,6 +8,7 @@ import * as http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { formatAuthority, parseAuthority } from '../hbone/authority.ts';
+import { BufferOnlyStream } from './buffer-only-stream.ts';
 import { clientOf, type ProxyContext } from './proxy-context.ts';
 import { rawRefusalResponse, refusalResponse, type Refusal } from './refusal.ts';
 import type { AgentTarget } from './route.ts';
@@ -198,7 +199,8 @@ function onRequest(ctx: ProxyContext, agents: WeakMap<Socket, TunnelAgent>, req:
       const result = await ctx.opener.open(t, client, abort.signal);
       if (!result.ok) throw new RefusalError(result.refusal);
       ctx.opened('http', client, t, result.via, result.upstream);
-      return ctx.track(result.stream);
+      ctx.track(result.stream);
+      return new BufferOnlyStream(result.stream);
     });
     agent = created;
     agents.set(socket, created);

@@ -6,6 +6,8 @@ import { pipeline, type Duplex } from 'node:stream';
  * copy_bidirectional does); when both directions are done, or either fails, both are destroyed. Resolves then.
  */
 export function splice(a: Duplex, b: Duplex): Promise<void> {
+  // Two pipelines each watch both streams, on top of the tunnel's own listeners: more than the default 10.
+  for (const s of [a, b]) if (s.getMaxListeners() < 32) s.setMaxListeners(32);
   return new Promise((resolve) => {
     let open = 2;
     const done = (err?: Error | null): void => {

@@ -67,9 +67,9 @@ test('the client sends no SNI and speaks to a stock node HTTP/2 server', async (
     rejectUnauthorized: true,
     minVersion: 'TLSv1.3',
   });
-  const servernames: Array<string | false> = [];
+  const servernames: Array<string | false | null> = [];
   server.on('secureConnection', (socket) => servernames.push(socket.servername));
-  server.on('stream', (stream, headers) => {
+  server.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
     stream.respond({ ':status': 200 });
     stream.end(`authority=${headers[':authority']}`);
   });

@@ -258,7 +258,8 @@ export class HboneServer extends EventEmitter {
         peerPort: raw?.remotePort ?? socket.remotePort,
       });
     });
-    this.#tls.on('error', (err) => this.emit('error', err));
+    // Server-socket errors after listen() (rare: EMFILE) are reported to 'error' listeners, never thrown.
+    this.#tls.on('error', (err) => this.#emitError(err));
 
     // The HTTP/2 layer never listens: it only receives sockets that passed the TLS and identity checks.
     this.#h2 = http2.createServer({
@@ -279,7 +280,8 @@ export class HboneServer extends EventEmitter {
       try {
         this.#tls.setSecureContext(this.#contextOptions(material));
       } catch (err) {
-        this.emit('error', err);
+        // A bad rotation keeps the previous context serving; report it.
+        this.#emitError(err);
       }
     };
     options.certificates.on('update', this.#onCertificates);
@@ -346,6 +348,10 @@ export class HboneServer extends EventEmitter {
       maxVersion: 'TLSv1.3',
       ciphers: HBONE_CIPHERS,
     };
+  }
+
+  #emitError(err: unknown): void {
+    if (this.listenerCount('error') > 0) this.emit('error', err);
   }
 
   #refuse(refusal: HboneRefusal): void {
@@ -481,7 +487,8 @@ export class HboneServer extends EventEmitter {
       sessionId: state.id,
     });
     // A numeric first argument is the GOAWAY code (`destroy(undefined, code)` would default it back to NO_ERROR).
-    state.session.destroy(NGHTTP2_ENHANCE_YOUR_CALM);
+    // (@types/node only declares the `(error, code)` form of this runtime overload.)
+    (state.session.destroy as unknown as (code: number) => void).call(state.session, NGHTTP2_ENHANCE_YOUR_CALM);
   }
 
   #onStream(state: SessionState, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: string[]): void {

@@ -35,8 +35,10 @@ export function spiffeIdentities(der: Uint8Array): SpiffeId[] {
 
 /**
  * Check a verified client certificate the way ztunnel's `TrustDomainVerifier` does after WebPKI validation: at least
- * one SPIFFE URI SAN must be in `trustDomain`. The identity used for authorization is the FIRST URI SAN that parses
- * as a SPIFFE ID (`tls::identity()` = `identities(cert).next()`), which is what ztunnel hands to RBAC.
+ * one SPIFFE URI SAN must be in `trustDomain`. The identity used for authorization is the first SPIFFE URI SAN in
+ * that trust domain (issue 4: "a SPIFFE URI SAN in the gateway's trust domain; the first such SAN is the caller's
+ * identity"). ztunnel takes the first parseable SPIFFE SAN whatever its trust domain; for a certificate whose first
+ * SAN is foreign this is stricter, never looser: a foreign identity can never be the one policies see.
  */
 export function checkPeerCertificate(der: Uint8Array, trustDomain: string): PeerIdentityResult {
   const sans = uriSans(der);
@@ -61,7 +63,7 @@ export function checkPeerCertificate(der: Uint8Array, trustDomain: string): Peer
       uriSans: sans,
     };
   }
-  return { ok: true, identity: identities[0], identities };
+  return { ok: true, identity: identities.find((id) => id.trustDomain === trustDomain)!, identities };
 }
 
 /** The DER of a connected socket's peer certificate, or null when the peer sent none. */

@@ -1,5 +1,7 @@
-/** The one entry point to `@peculiar/x509`: installs the Reflect shim first and wires node's WebCrypto in. */
-import './reflect-shim.ts';
+/** The one entry point to `@peculiar/x509`: loads the Reflect metadata polyfill it needs, then wires node's WebCrypto in. */
+// @peculiar/x509 v2 registers its algorithm providers through tsyringe, which refuses to load without
+// `Reflect.getMetadata`: `reflect-metadata` is the polyfill tsyringe documents, so it is a dependency for that reason.
+import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 

@@ -94,6 +94,7 @@ export class CredentialStore {
   /** Pool key → agent. */
   #agents = new Map<string, http.Agent>();
   #secretsGeneration = -1;
+  #secretsSnapshot: Snapshot | null = null;
   #secrets = new Map<string, Resource>();
   #files = new Map<string, { stamp: string; text: string }>();
 
@@ -102,8 +103,9 @@ export class CredentialStore {
   }
 
   #secretIndex(snap: Snapshot): Map<string, Resource> {
-    if (snap.generation !== this.#secretsGeneration) {
+    if (snap.generation !== this.#secretsGeneration || snap !== this.#secretsSnapshot) {
       this.#secretsGeneration = snap.generation;
+      this.#secretsSnapshot = snap;
       this.#secrets = new Map();
       for (const r of snap.load.resources) if (r.kind === 'Secret') this.#secrets.set(`${r.metadata.namespace}/${r.metadata.name}`, r);
     }

@@ -307,6 +307,10 @@ async function serveRequest(
       'DPE',
     );
   }
+  if (req.httpVersionMajor !== 1) {
+    // llhttp reads a bare `GET /` as HTTP/0.9; Envoy refuses it, and so do we.
+    return fail(400, 'PCL_WAYPOINT_BAD_REQUEST', `HTTP/${req.httpVersion} is not supported; send HTTP/1.1`, 'DPE');
+  }
   const te = req.headers['transfer-encoding'];
   if (te !== undefined && te.trim().toLowerCase() !== 'chunked') {
     return fail(501, 'PCL_WAYPOINT_UNSUPPORTED_TRANSFER_ENCODING', `Transfer-Encoding "${te}" is not supported; only chunked is`, 'DPE');

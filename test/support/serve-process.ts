@@ -1,8 +1,8 @@
 /** `portcullis serve` as a child process: start it, wait for its ready line, read its log, stop it with a signal. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO } from './cli.ts';
+import { readLogLines, waitForLogLine } from './log-file.ts';
 
 const NODE = join(REPO, 'node_modules', '.bin', 'node');
 const READY = /^portcullis serve: listening on (\S+) \(HBONE\), admin on (\S+)$/m;
@@ -49,13 +49,7 @@ export async function startServe(args: string[], logFile: string): Promise<Serve
     child.stdout!.on('data', check);
     void exited.then((code) => reject(new Error(`portcullis serve exited ${code} before it was ready:\n${out}\n${err}`)));
   });
-  const logLines = (): Record<string, unknown>[] => {
-    if (!existsSync(logFile)) return [];
-    return readFileSync(logFile, 'utf8')
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-  };
+  const logLines = (): Record<string, unknown>[] => readLogLines(logFile);
   return {
     child,
     hbone: splitHostPort(match[1]),
@@ -64,12 +58,11 @@ export async function startServe(args: string[], logFile: string): Promise<Serve
     stderr: () => err,
     logLines,
     async waitForLog(pred, what) {
-      for (let i = 0; i < 400; i++) {
-        const hit = logLines().find(pred);
-        if (hit) return hit;
-        await new Promise((r) => setTimeout(r, 25));
+      try {
+        return await waitForLogLine(logFile, pred, what);
+      } catch (e) {
+        throw new Error(`${(e as Error).message}\nstderr:\n${err}`);
       }
-      throw new Error(`no access-log line for ${what}; log:\n${logLines().map((l) => JSON.stringify(l)).join('\n')}\nstderr:\n${err}`);
     },
     async admin_get(path) {
       const res = await fetch(`http://${match[2]}${path}`);

@@ -132,17 +132,20 @@ export function routeTableFor(snap: Snapshot, seKey: string, port: number, looku
 }
 
 /**
- * Per-snapshot cache of compiled tables and the host index, keyed by `snapshot.generation`: the first request
- * after a reload compiles, every other request looks up.
+ * Per-snapshot cache of compiled tables and the host index, keyed by `snapshot.generation` (and the snapshot
+ * itself, so two snapshots that happen to share a generation never share tables): the first request after a reload
+ * compiles, every other request looks up.
  */
 export class RouteTableCache {
   #generation = -1;
+  #snapshot: Snapshot | null = null;
   #tables = new Map<string, RouteTable>();
   #hosts = new Map<string, ServiceEntryModel>();
 
   #refresh(snap: Snapshot): void {
-    if (snap.generation === this.#generation) return;
+    if (snap.generation === this.#generation && snap === this.#snapshot) return;
     this.#generation = snap.generation;
+    this.#snapshot = snap;
     this.#tables = new Map();
     this.#hosts = new Map();
     // Oldest first (the snapshot's maps are in creation order), so the first declaration of a host wins, as Istio.
