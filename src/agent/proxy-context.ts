@@ -40,6 +40,7 @@ export class ProxyContext {
 
   /** Sockets and tunnels currently open (tests use it to prove nothing leaks). */
   get openStreams(): number {
+    if (process.env.DEBUG_AGENT) for (const s of this.#streams) console.error('OPEN', s.constructor.name, (s as any).remotePort, (s as any).readableEnded, (s as any).writableEnded, (s as any).destroyed, (s as any).__tag);
     return this.#streams.size;
   }
 

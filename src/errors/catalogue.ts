@@ -13,6 +13,7 @@ import { identityCodes } from './identity-codes.ts';
 import { dataplaneCodes } from './dataplane-codes.ts';
 import { auditCodes } from './audit-codes.ts';
 import { cliCodes } from './cli-codes.ts';
+import { waypointCodes } from './waypoint-codes.ts';
 
 export const CATALOGUE = {
   ...configCodes,
@@ -24,6 +25,7 @@ export const CATALOGUE = {
   ...dataplaneCodes,
   ...auditCodes,
   ...cliCodes,
+  ...waypointCodes,
 } as const satisfies Record<string, CodeInfo>;
 
 export type ErrorCode = keyof typeof CATALOGUE;

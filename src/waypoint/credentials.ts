@@ -6,7 +6,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import { createHash } from 'node:crypto';
+import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { checkServerIdentity, createSecureContext, type PeerCertificate, type SecureContext } from 'node:tls';
 import type { Resource } from '../config/types.ts';
 import type { WaypointCode } from '../errors/waypoint-codes.ts';
@@ -14,7 +14,6 @@ import type { Snapshot } from '../mesh/snapshot.ts';
 import { x509 } from '../identity/x509.ts';
 import type { TlsPlan } from './origination.ts';
 import { readCredential, subjectText, type CredentialMaterial } from './secret-keys.ts';
-import { X509Certificate, createPrivateKey } from 'node:crypto';
 
 /** TLS settings resolved for one request: what the pool key and the handshake need. */
 export interface ResolvedTls {

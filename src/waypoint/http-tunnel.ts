@@ -9,6 +9,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { HTTPRouteFilter } from '../config/api-types.ts';
 import type { WaypointCode } from '../errors/waypoint-codes.ts';
 import type { SpiffeId } from '../identity/spiffe-id.ts';
 import type { Destination } from '../mesh/destination.ts';
@@ -28,9 +29,7 @@ import type { RequestEvent } from './request-event.ts';
 import { pickBackend, type BackendTarget } from './routing/backend.ts';
 import { applyModifiers, urlRewriteFor, type HeaderList } from './routing/filters.ts';
 import { firstQueryValues, splitTarget } from './routing/path.ts';
-import { RouteTableCache } from './routing/route-table.ts';
-import type { HTTPRouteFilter } from '../config/api-types.ts';
-import type { MatchEntry } from './routing/route-table.ts';
+import { RouteTableCache, type MatchEntry } from './routing/route-table.ts';
 import { classifyUpstreamError } from './upstream-errors.ts';
 
 export type ServiceEntryDestination = Extract<Destination, { kind: 'serviceEntry' }>;
