@@ -11,11 +11,11 @@ export interface SyntheticSize {
 export const FULL: SyntheticSize = { serviceEntries: 10_000, policies: 10_000, routes: 2_000, gateways: 100 };
 export const TOY: SyntheticSize = { serviceEntries: 50, policies: 50, routes: 10, gateways: 3 };
 
-/** One file per kind and 500 documents a file, as a GitOps repository might hold them. */
+/** 50 documents a file, as a GitOps repository might hold them. */
 export function syntheticConfig(size: SyntheticSize): ConfigFile[] {
   const files: ConfigFile[] = [];
   const chunk = (name: string, docs: string[]) => {
-    for (let i = 0; i < docs.length; i += 500) files.push({ path: `${name}-${i / 500}.yaml`, text: docs.slice(i, i + 500).join('---\n') });
+    for (let i = 0; i < docs.length; i += 50) files.push({ path: `${name}-${i / 50}.yaml`, text: docs.slice(i, i + 50).join('---\n') });
   };
   const gateways: string[] = [];
   for (let g = 0; g < size.gateways; g++) {

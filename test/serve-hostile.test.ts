@@ -11,6 +11,7 @@ import { after, before, test } from 'node:test';
 import { startGateway, type RunningGateway } from '../src/dataplane/index.ts';
 import { configFrom, EXAMPLES } from './support/cli.ts';
 import { hasDnsmasq } from './support/dnsmasq.ts';
+import { makeTestPki } from './support/pki.ts';
 import { caller, httpGet, tlsOver } from './support/hbone-caller.ts';
 import { waitForLogLine } from './support/log-file.ts';
 import { GATEWAY_ID, SEED_SETTINGS, startSeedEnv, type SeedEnv } from './support/seed-env.ts';
@@ -146,4 +147,19 @@ test('a policy change closes an open tunnel that lost its permission and logs it
     await new Promise((res) => setTimeout(res, 25));
   }
   assert.fail('the restored policy never let productpage through again');
+});
+
+test('a caller with a certificate from another CA is refused at TLS, logged, and everyone else keeps being served', { skip: SKIP }, async () => {
+  const stranger = await makeTestPki();
+  cleanups.push(() => stranger.cleanup());
+  const c = caller(await stranger.workload('bookinfo', 'bookinfo-productpage'), { host: '127.0.0.1', port: gw.hbonePort }, GATEWAY_ID);
+  cleanups.push(() => c.close());
+  await assert.rejects(c.connect('httpbin.org:443'));
+  const line = await waitForLogLine(logFile, (l) => l.type === 'refusal' && l.code === 'PCL_HBONE_TLS_HANDSHAKE_FAILED', 'the TLS refusal');
+  assert.equal(line.stage, 'tls');
+  assert.match(line.peer_address as string, /^127\.0\.0\.1:\d+$/);
+  const pp = await productpage();
+  const ok = await pp.connect('httpbin.org:443');
+  assert.ok(ok.ok);
+  ok.tunnel.stream.destroy();
 });

@@ -176,6 +176,10 @@ test('an unknown destination denied by egressPolicies is refused locally with th
   const byName = await httpConnect(proxyPort, 'far.test:443');
   assert.equal(byName.head.status, 403);
   assert.match(byName.head.headers['x-portcullis-reason'], /^far\.test resolves to 198\.51\.100\.7:443 denied/);
+  const nowhere = await httpConnect(proxyPort, 'nowhere.test:443');
+  assert.equal(nowhere.head.status, 403, 'a name that does not resolve fails closed');
+  assert.equal(nowhere.head.headers['x-portcullis-code'], 'PCL_EGRESS_NO_MATCH');
+  assert.match(nowhere.head.headers['x-portcullis-reason'], /^nowhere\.test: it does not resolve \(ENOTFOUND\); no ServiceEntry declares/);
   const socks = await socks5Connect(proxyPort, { domain: 'far.test' }, 443);
   assert.equal(socks.reply, 0x02, 'SOCKS5: connection not allowed by ruleset');
   socks.socket.destroy();
@@ -216,6 +220,14 @@ test('the gateway refusing (401 + reason) reaches CONNECT, HTTP and SOCKS5 clien
     const s = await socks5Connect(proxyPort, { domain: 'httpbin.org' }, 443);
     assert.equal(s.reply, 0x02);
     s.socket.destroy();
+
+    // The gateway's own form: `x-portcullis-reason: <code>: <reason>`.
+    gw.answer = () => ({ status: 401, headers: { 'x-portcullis-reason': 'PCL_AUTHZ_EXPLICIT_DENY: explicitly denied by: istio-system/deny-default-egress' } });
+    const g = await httpConnect(reviewsPort, 'httpbin.org:443');
+    assert.equal(g.head.status, 403);
+    assert.equal(g.head.headers['x-portcullis-code'], 'PCL_AUTHZ_EXPLICIT_DENY');
+    assert.equal(g.head.headers['x-portcullis-reason'], 'explicitly denied by: istio-system/deny-default-egress');
+    assert.match(g.body, /explicitly denied by: istio-system\/deny-default-egress \[PCL_AUTHZ_EXPLICIT_DENY\]/);
   } finally {
     gw.answer = (authority) => (authority.endsWith(':80') ? { dial: httpUpstreamPort } : { echo: true });
   }
@@ -237,8 +249,8 @@ test('an unreachable upstream (gateway 503) is 503 for HTTP and host unreachable
 });
 
 test('a gateway that is down is 502 Bad Gateway', async () => {
-  const pki2 = pki;
-  const down = await startFakeGateway(pki2);
+  // A port where a gateway was a moment ago and nothing listens now.
+  const down = await startFakeGateway(pki);
   const port = down.port;
   await down.close();
   const lonely = await startAgent({
@@ -273,6 +285,10 @@ test('bad client input is answered, never crashes the agent', async () => {
     assert.equal(r.head.status, 400, target);
     assert.match(r.body, /bad CONNECT target/, target);
   }
+  // The agent's own port is never a destination (a loop), even where egressPolicies allow loopback.
+  const self = await httpConnect(proxyPort, `127.0.0.1:${proxyPort}`);
+  assert.equal(self.head.status, 400);
+  assert.equal(self.head.headers['x-portcullis-code'], 'PCL_AGENT_SELF_CONNECT');
   // SOCKS4 (0x04) and a TLS ClientHello (0x16) are closed without a reply.
   assert.equal((await exchange(proxyPort, Buffer.from([0x04, 0x01, 0x01, 0xbb, 127, 0, 0, 1, 0]))).length, 0);
   assert.equal((await exchange(proxyPort, Buffer.from([0x16, 0x03, 0x01]))).length, 0);

@@ -89,11 +89,13 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
   const units: { ctx: ProxyContext; client: HboneClient; listeners: RunningListener[]; identity: string }[] = [];
   const addresses: AgentListenerInfo[] = [];
   const closeAll = async (): Promise<void> => {
-    await Promise.all(units.flatMap((u) => u.listeners.map((l) => l.close())));
+    // Stop accepting first; a listener's close completes only once its connections are gone, so cut them now.
+    const closing = units.flatMap((u) => u.listeners.map((l) => l.close()));
     for (const u of units) {
       u.ctx.destroyAll();
       u.client.destroy();
     }
+    await Promise.all(closing);
   };
 
   try {

@@ -40,7 +40,6 @@ export class ProxyContext {
 
   /** Sockets and tunnels currently open (tests use it to prove nothing leaks). */
   get openStreams(): number {
-    if (process.env.DEBUG_AGENT) for (const s of this.#streams) console.error('OPEN', s.constructor.name, (s as any).remotePort, (s as any).readableEnded, (s as any).writableEnded, (s as any).destroyed, (s as any).__tag);
     return this.#streams.size;
   }
 
@@ -50,11 +49,10 @@ export class ProxyContext {
     this.#streams.clear();
   }
 
-  /** Log a refusal: one JSON line with who, what, and why (the client was told the same). */
+  /** Log a refusal (the logger is a child carrying the identity): one JSON line with who, what, and why (the client was told the same). */
   refused(protocol: ProxyProtocol, client: ClientAddress, target: AgentTarget | string | null, refusal: Refusal): void {
     const fields = {
       event: 'refused',
-      identity: this.identity,
       protocol,
       client: formatAuthority(client.address, client.port),
       target: target === null ? null : typeof target === 'string' ? target : formatAuthority(target.host, target.port),
@@ -71,7 +69,7 @@ export class ProxyContext {
   /** Log an opened tunnel (debug level: one line per connection is the gateway's access log's job). */
   opened(protocol: ProxyProtocol, client: ClientAddress, target: AgentTarget, via: string, upstream: string): void {
     this.log.debug(
-      { event: 'tunnel', identity: this.identity, protocol, client: formatAuthority(client.address, client.port), target: formatAuthority(target.host, target.port), via, upstream },
+      { event: 'tunnel', protocol, client: formatAuthority(client.address, client.port), target: formatAuthority(target.host, target.port), via, upstream },
       'tunnel open',
     );
   }

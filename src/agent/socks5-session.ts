@@ -14,34 +14,48 @@ export function handleSocks5(ctx: ProxyContext, socket: Socket): void {
   let buf: Buffer = Buffer.alloc(0);
   let stage: 'greeting' | 'request' = 'greeting';
 
-  const refuse = (reason: string, reply: number | undefined, target: AgentTarget | null): void => {
+  const detach = (): void => {
     socket.off('data', onData);
+    socket.off('end', onEnd);
+  };
+
+  const refuse = (reason: string, reply: number | undefined): void => {
+    detach();
     const unsupported = [SOCKS_REPLY.commandNotSupported, SOCKS_REPLY.addressTypeNotSupported, METHOD_NONE_ACCEPTABLE] as number[];
     const code = reply === undefined ? 'PCL_AGENT_UNKNOWN_PROTOCOL' : unsupported.includes(reply) ? 'PCL_AGENT_SOCKS_UNSUPPORTED' : 'PCL_AGENT_BAD_REQUEST';
-    ctx.refused('socks5', client, target, { kind: 'badRequest', code, reason });
+    ctx.refused('socks5', client, null, { kind: 'badRequest', code, reason });
     if (reply === undefined) socket.destroy();
     else socket.end(stage === 'greeting' ? Buffer.from([SOCKS_VERSION, reply]) : encodeReply(reply));
   };
 
-  const onData = (chunk: Buffer): void => {
+  // A client that half-closes mid-handshake can never finish it; the port is half-open, so close it here.
+  function onEnd(): void {
+    detach();
+    ctx.refused('socks5', client, null, { kind: 'gateway', code: 'PCL_AGENT_CLIENT_ABORTED', reason: `the client left during the SOCKS5 ${stage}` });
+    socket.destroy();
+  }
+
+  function onData(chunk: Buffer): void {
     buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
     if (stage === 'greeting') {
       const g = parseGreeting(buf);
       if (g.status === 'incomplete') return void (buf.length > MAX_HANDSHAKE && socket.destroy());
-      if (g.status === 'error') return refuse(g.reason, g.reply, null);
-      if (!g.value.noAuthOffered) return refuse('the client offered no SOCKS5 method the agent accepts (only "no authentication")', METHOD_NONE_ACCEPTABLE, null);
+      if (g.status === 'error') return refuse(g.reason, g.reply);
+      if (!g.value.noAuthOffered) return refuse('the client offered no SOCKS5 method the agent accepts (only "no authentication")', METHOD_NONE_ACCEPTABLE);
       socket.write(Buffer.from([SOCKS_VERSION, METHOD_NO_AUTH]));
       buf = buf.subarray(g.consumed);
       stage = 'request';
     }
     const r = parseRequest(buf);
     if (r.status === 'incomplete') return void (buf.length > MAX_HANDSHAKE && socket.destroy());
-    if (r.status === 'error') return refuse(r.reason, r.reply, null);
-    socket.off('data', onData);
+    if (r.status === 'error') return refuse(r.reason, r.reply);
+    detach();
     socket.pause();
     void connect(ctx, socket, r.value, buf.subarray(r.consumed));
-  };
+  }
+
   socket.on('data', onData);
+  socket.once('end', onEnd);
 }
 
 async function connect(ctx: ProxyContext, socket: Socket, target: AgentTarget, early: Buffer): Promise<void> {

@@ -11,6 +11,7 @@ import { HboneStatusError } from '../hbone/client.ts';
 import { formatAuthority } from '../hbone/authority.ts';
 import type { Snapshot } from '../mesh/snapshot.ts';
 import { CODE_HEADER, type Refusal } from './refusal.ts';
+import { decideUnknownDestination } from '../policy/egress-policies.ts';
 import { routeTarget, type AgentRoute, type AgentTarget } from './route.ts';
 
 /** Resolves a host name to its addresses (first is dialled). Injectable so tests need no DNS. */
@@ -71,14 +72,19 @@ export class TunnelOpener {
     if (route.kind === 'resolve') {
       // ztunnel sees the address the application resolved; as the application's proxy, the agent resolves the name
       // once, decides on that address and dials exactly it.
-      let addresses: string[];
+      let addresses: string[] = [];
+      let why = 'it has no address';
       try {
         addresses = await this.#o.resolve(route.host);
       } catch (err) {
-        return this.#fail('unreachable', 'PCL_AGENT_DNS_FAILED', `cannot resolve ${route.host}: ${(err as Error).message}`, { errno: errnoOf(err) ?? 'ENOTFOUND' });
+        why = `it does not resolve (${errnoOf(err) ?? (err as Error).message})`;
       }
       const ip = addresses.find((a) => isIP(a) !== 0);
-      if (ip === undefined) return this.#fail('unreachable', 'PCL_AGENT_DNS_FAILED', `${route.host} has no address`, { errno: 'ENOTFOUND' });
+      if (ip === undefined) {
+        // Fail closed, as the gateway does for a name it cannot place: egressPolicies have no address to match.
+        const decision = decideUnknownDestination(this.#o.snapshot().egressPolicies, null, target.port);
+        return this.#fail('denied', 'PCL_AGENT_DNS_FAILED', `${route.host}: ${why}; ${decision.reason}`, { decidingCode: decision.code });
+      }
       resolvedFrom = route.host;
       route = routeTarget(this.#o.snapshot(), { host: ip, port: target.port, isIp: true });
       if (route.kind === 'hbone') route = { ...route, host: resolvedFrom };
@@ -117,8 +123,11 @@ export class TunnelOpener {
       return { ok: true, stream: tunnel.stream, via: 'hbone', upstream: route.authority };
     } catch (err) {
       if (err instanceof HboneStatusError) {
-        const reason = err.reason ?? `the gateway answered ${err.status}`;
-        const extra = { gatewayStatus: err.status, decidingCode: firstHeader(err.headers[CODE_HEADER]) };
+        // Portcullis' gateway sends `x-portcullis-reason: <code>: <reason>`; a separate code header is also read.
+        const text = err.reason ?? `the gateway answered ${err.status}`;
+        const m = /^(PCL_[A-Z0-9_]+): ([\s\S]*)$/.exec(text);
+        const reason = m ? m[2] : text;
+        const extra = { gatewayStatus: err.status, decidingCode: firstHeader(err.headers[CODE_HEADER]) ?? m?.[1] };
         // ztunnel inbound: 401 = authorization policy rejection, 503 = no such port / upstream connect failed.
         if (err.status === 401) return this.#fail('denied', 'PCL_AGENT_GATEWAY_DENIED', reason, extra);
         if (err.status === 503) return this.#fail('unavailable', 'PCL_AGENT_UPSTREAM_UNAVAILABLE', reason, extra);

@@ -162,7 +162,7 @@ export async function handleTunnel(ctx: TunnelContext): Promise<void> {
     } catch (err) {
       log.decided(decision.dest, record);
       const failed: DecisionRecord = { decision: 'deny', code: 'PCL_DATAPLANE_DNS_FAILED', reason: `${authority.host}: ${(err as Error).message}`, layers: record.layers };
-      refuse(ctx, log, 503, 'DF', failed, 'allow');
+      refuse(ctx, log, 503, 'DF', failed, 'deny');
       return;
     }
     record = decideUnknownAddresses(snap.egressPolicies, ips, authority.port);

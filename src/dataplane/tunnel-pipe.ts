@@ -79,6 +79,10 @@ export function pipeTunnel(downstream: Duplex, upstream: Socket, idleTimeoutMs: 
     done,
     destroy(closeDownstream?: () => void): void {
       mark('external');
+      // Node emits 'aborted' inside Http2Stream.close() before it submits RST_STREAM; pipeline's end-of-stream
+      // listener destroys the stream on 'aborted', which drops the RST, and the caller never learns the tunnel is
+      // gone. Detach those listeners first; pipeline still settles on the stream's 'close'.
+      downstream.removeAllListeners('aborted');
       if (closeDownstream) closeDownstream();
       else downstream.destroy();
       upstream.destroy();

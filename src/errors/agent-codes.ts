@@ -27,8 +27,8 @@ export const agentCodes = defineCodes({
     fix: 'Check that the destination is up and reachable from this machine.',
   },
   PCL_AGENT_DNS_FAILED: {
-    summary: 'A destination host no ServiceEntry declares could not be resolved, so egressPolicies could not be applied; the client got 502.',
-    fix: 'Check the host name and the resolver of the machine running the agent, or declare the host with a ServiceEntry.',
+    summary: 'A destination host no ServiceEntry declares does not resolve, so egressPolicies have no address to match; denied locally (403), as the gateway denies a name it cannot place.',
+    fix: 'Check the host name and the resolver of the machine running the agent, or declare the host with a ServiceEntry bound to the gateway.',
   },
   PCL_AGENT_SELF_CONNECT: {
     summary: 'The destination is one of the agent\'s own listeners; refused to avoid a loop (ztunnel refuses calls to its own ports too).',

@@ -14,6 +14,7 @@ import { dataplaneCodes } from './dataplane-codes.ts';
 import { auditCodes } from './audit-codes.ts';
 import { cliCodes } from './cli-codes.ts';
 import { waypointCodes } from './waypoint-codes.ts';
+import { agentCodes } from './agent-codes.ts';
 
 export const CATALOGUE = {
   ...configCodes,
@@ -26,6 +27,7 @@ export const CATALOGUE = {
   ...auditCodes,
   ...cliCodes,
   ...waypointCodes,
+  ...agentCodes,
 } as const satisfies Record<string, CodeInfo>;
 
 export type ErrorCode = keyof typeof CATALOGUE;

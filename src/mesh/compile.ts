@@ -288,7 +288,7 @@ export function compileSnapshot(load: LoadResult, opts: CompileOptions = {}): Sn
     if (failures.length > 0) addCond(ap.key, cond.policyPartiallyInvalid(failures.map((f) => f.message).join('; ')));
     else addCond(ap.key, cond.policyBound([...new Set(attached.map((a) => a.via))]));
     const mode = attached[0].mode === 'egress' ? 'l4' : 'l7';
-    const compiled = compileAuthorizationPolicy(ap, mode, { trustDomain: settings.trustDomain });
+    const compiled = compiledPolicyFor(ap, mode, settings.trustDomain);
     for (const c of compiled.conditions) addCond(ap.key, c);
     if (ap.metadata.annotations[DRY_RUN_NOTE] === 'true') {
       addCond(ap.key, cond.applied('dry-run: evaluated and logged, never enforced (istio.io/dry-run)'));
@@ -454,7 +454,10 @@ export function compileSnapshot(load: LoadResult, opts: CompileOptions = {}): Sn
     let credential: DestinationRuleModel['credential'] = null;
     let credentialError: string | null = null;
     if (credentialName) {
-      const parsed = parseCredentialName(credentialName, dr.metadata.namespace);
+      // A bare name is a Secret in the proxy's own namespace (Istio: "must exist in the namespace of the proxy"):
+      // with one waypoint gateway that is its namespace; the data plane re-resolves per gateway at request time.
+      const proxyNs = waypointGateways.length === 1 ? waypointGateways[0].namespace : dr.metadata.namespace;
+      const parsed = parseCredentialName(credentialName, proxyNs);
       if ('error' in parsed) credentialError = parsed.error;
       else {
         credential = parsed;
@@ -556,14 +559,26 @@ export function compileSnapshot(load: LoadResult, opts: CompileOptions = {}): Sn
   return snapshot;
 }
 
+/**
+ * Compiled policies are cached per resource object: the loader reuses the objects of files that did not change,
+ * so a reload recompiles only the policies that did (compile once; the per-connection path never compiles).
+ */
+const policyCache = new WeakMap<AuthorizationPolicy, { mode: 'l4' | 'l7'; trustDomain: string; compiled: CompiledPolicy }>();
+function compiledPolicyFor(ap: AuthorizationPolicy, mode: 'l4' | 'l7', trustDomain: string): CompiledPolicy {
+  const hit = policyCache.get(ap);
+  if (hit && hit.mode === mode && hit.trustDomain === trustDomain) return hit.compiled;
+  const compiled = compileAuthorizationPolicy(ap, mode, { trustDomain });
+  policyCache.set(ap, { mode, trustDomain, compiled });
+  return compiled;
+}
+
 function splitRef(ref: string): [string, string] {
   const i = ref.indexOf('/');
   return [ref.slice(0, i), ref.slice(i + 1)];
 }
 
 /**
- * `credentialName` as Istio reads it (pilot/pkg/model/credentials): `name` (the proxy's namespace, which for
- * status we take as the DestinationRule's), `namespace/name`, `kubernetes://name`, `kubernetes://namespace/name`.
+ * `credentialName` as Istio reads it (pilot/pkg/model/credentials): `name` (in `defaultNamespace`, the proxy's), `namespace/name`, `kubernetes://name`, `kubernetes://namespace/name`.
  */
 export function parseCredentialName(
   value: string,

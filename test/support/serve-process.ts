@@ -22,6 +22,8 @@ export interface ServeProcess {
   admin_get(path: string): Promise<{ status: number; text: string }>;
   /** Send a signal and resolve with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Resolve with the exit code once the process exits on its own. */
+  exited(): Promise<number | null>;
 }
 
 function splitHostPort(text: string): { host: string; port: number } {
@@ -68,6 +70,7 @@ export async function startServe(args: string[], logFile: string): Promise<Serve
       const res = await fetch(`http://${match[2]}${path}`);
       return { status: res.status, text: await res.text() };
     },
+    exited: () => exited,
     async stop(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;
