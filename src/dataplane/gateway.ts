@@ -20,7 +20,9 @@ import { FileCertificateSource, StaticCertificateSource, type CertificateSource 
 import { compileSnapshot } from '../mesh/compile.ts';
 import type { Snapshot } from '../mesh/snapshot.ts';
 import { startAccessLog, type AccessLog } from '../telemetry/access-log.ts';
-import { newInstanceId, publish } from '../telemetry/events.ts';
+import { CHANNELS, newInstanceId, publish, subscribe, type WaypointRequestRecord } from '../telemetry/events.ts';
+import { CredentialStore } from '../waypoint/credentials.ts';
+import { createWaypointMetrics } from '../waypoint/metrics.ts';
 import { startMetrics, type GatewayMetrics } from '../telemetry/metrics.ts';
 import { GATEWAY_CERT_TTL_MS, issueGatewayCert } from './gateway-cert.ts';
 import { POLICY_CHANGE_REASON, recheckTunnel } from './policy-recheck.ts';
@@ -203,6 +205,11 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
 
     // ---- data plane ----
     const open = new Set<OpenTunnel>();
+    // The L7 waypoint: one credential store per process (a TLS context per Secret, pools keyed by credential).
+    const credentials = new CredentialStore();
+    cleanups.push(() => credentials.close());
+    const waypointMetrics = createWaypointMetrics(metrics.registry);
+    cleanups.push(subscribe<WaypointRequestRecord>(CHANNELS.requestCompleted, instance, (e) => waypointMetrics.observe(e)));
     const resolver = opts.resolver ?? createDnsResolver({ servers: opts.dnsServers });
     const listeners: ListenerAddress[] = [];
     const compileGuard = (s: Snapshot): AddressGuard => {
@@ -232,6 +239,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           idleTimeoutMs: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
           connectTimeoutMs: opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
           clientHelloTimeoutMs: opts.clientHelloTimeoutMs ?? CLIENT_HELLO_TIMEOUT_MS,
+          credentials,
         }),
     });
     hbone.on('refused', (r: HboneRefusal) => publish.hboneRefused({ ...r, instance }));

@@ -19,6 +19,9 @@ import { checkSni, needsSniCheck, readClientHello } from './sni-check.ts';
 import { decideTunnel, decideUnknownAddresses } from './tunnel-decision.ts';
 import { pipeTunnel, type TunnelPipe } from './tunnel-pipe.ts';
 import { dialFirst, formatAddress } from './upstream-dial.ts';
+import { resolveAuthority } from '../mesh/destination.ts';
+import type { CredentialStore } from '../waypoint/credentials.ts';
+import { handleHttpTunnel, type ServiceEntryDestination } from '../waypoint/http-tunnel.ts';
 import { namesToResolve, planUpstream, vetAddresses, type UpstreamAddress, type UpstreamPlan } from './upstream-plan.ts';
 
 /** An open tunnel, as the gateway tracks it for re-decision and shutdown. */
@@ -39,6 +42,8 @@ export interface TunnelContext {
   readonly idleTimeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly clientHelloTimeoutMs: number;
+  /** The L7 waypoint's per-credential TLS contexts and pools (one per gateway process). */
+  readonly credentials: CredentialStore;
 }
 
 function summarize(layers: readonly LayerRecord[]): LayerSummary[] {
@@ -150,6 +155,14 @@ export async function handleTunnel(ctx: TunnelContext): Promise<void> {
   const r = ctx.request;
   const authority: Authority = { host: r.authority.host, port: r.authority.port, isIp: r.authority.isIp };
   const snap = ctx.snapshot();
+  // L7 seam: an HTTP port of a ServiceEntry bound to a waypoint-class Gateway is terminated as HTTP, and every request
+  // inside is authorized (both layers, with HTTP attributes), routed and originated on its own. The tunnel answers
+  // 200 at once, as Envoy's waypoint does: there is no single upstream to wait for.
+  const l7 = resolveAuthority(snap, null, authority);
+  if (l7.kind === 'serviceEntry' && l7.gateway.mode === 'waypoint' && l7.port.protocol === 'HTTP') {
+    await forwardHttp(ctx, log, l7);
+    return;
+  }
   const { decision, request: authz } = decideTunnel(snap, authority, null, r.peer.uri, r.peerAddress);
   let record = decision.record;
   let resolved: Map<string, readonly string[]> | null = null;
@@ -294,6 +307,46 @@ export async function forwardL4(input: ForwardInput): Promise<void> {
   } finally {
     ctx.open.delete(open);
   }
+}
+
+/** Hand an HTTP tunnel to the L7 waypoint; the tunnel's own access-log line records its bytes, each request has its own. */
+async function forwardHttp(ctx: TunnelContext, log: TunnelLog, dest: ServiceEntryDestination): Promise<void> {
+  const r = ctx.request;
+  const record: DecisionRecord = {
+    decision: 'allow',
+    code: 'PCL_DATAPLANE_HTTP_TUNNEL',
+    reason: `HTTP port ${dest.port.number} of ${dest.serviceEntry.ref} on waypoint ${dest.gateway.ref}: each request is decided on its own`,
+    layers: [],
+  };
+  log.decided(dest, record);
+  if (!r.respond(200)) {
+    log.finish({ status: 0, decision: 'allow', code: record.code, reason: 'the caller went away before the answer', layers: [], flags: 'DC' });
+    return;
+  }
+  let bytesReceived = 0;
+  let bytesSent = 0;
+  const guard = ctx.guard();
+  await handleHttpTunnel({
+    stream: r.stream,
+    peer: r.peer,
+    peerAddress: r.peerAddress,
+    destination: dest,
+    snapshot: () => ctx.snapshot(),
+    resolver: (host) => ctx.resolver.resolve(host),
+    guard: (ip) => {
+      const v = guard.check(ip);
+      return v.ok ? null : v.reason;
+    },
+    credentials: ctx.credentials,
+    signal: r.signal,
+    // Weakened verification (insecureSkipVerify) is carried on each request's event and logged as a warning there.
+    emit: (event) => {
+      bytesReceived += event.bytesReceived;
+      bytesSent += event.bytesSent;
+      publish.requestCompleted({ ...event, instance: ctx.instance });
+    },
+  });
+  log.finish({ status: 200, decision: 'allow', code: record.code, reason: record.reason, layers: [], flags: '-', bytesReceived, bytesSent });
 }
 
 function finishClosed(

@@ -2,9 +2,9 @@
 import { defineCodes } from './define.ts';
 
 export const dataplaneCodes = defineCodes({
-  PCL_DATAPLANE_TUNNEL_OPEN: {
-    summary: 'The tunnel was allowed, the upstream connection is up, and bytes flowed until one side closed it.',
-    fix: 'Nothing to do: this is the record of a normal tunnel.',
+  PCL_DATAPLANE_HTTP_TUNNEL: {
+    summary: 'The tunnel reached an HTTP port of a waypoint-class Gateway: it was terminated as HTTP and each request inside it was decided, routed and logged on its own.',
+    fix: 'Nothing to do: look for the per-request access-log lines (type "request") of this tunnel.',
   },
   PCL_DATAPLANE_PRIVATE_ADDRESS: {
     summary: "Refused: the destination name resolved to (or the destination is) a private, loopback, link-local, reserved or IPv4-embedding address, or one of the gateway's own listeners (the private-address guard).",

@@ -1,6 +1,6 @@
 /**
  * The access log: one pino JSON line per tunnel when it ends (Envoy's and ztunnel's "one line per connection"),
- * plus the HBONE layer's refusals, configuration changes and problems. It subscribes to the data plane's channels
+ * one line per L7 waypoint request, plus the HBONE layer's refusals, configuration changes and problems. It subscribes to the data plane's channels
  * and never runs on the data path itself.
  */
 import pino from 'pino';
@@ -8,6 +8,7 @@ import type { Writable } from 'node:stream';
 import {
   CHANNELS,
   subscribe,
+  type WaypointRequestRecord,
   type ConfigEvent,
   type GatewayProblemEvent,
   type HboneRefusalEvent,
@@ -55,6 +56,37 @@ export function accessLogFields(r: TunnelRecord): Record<string, unknown> {
     traceparent: r.traceparent,
     baggage: r.baggage,
     forwarded: r.forwarded,
+  };
+}
+
+/** The access-log line of one L7 waypoint request (one line per request, as Envoy's HTTP access log). */
+export function requestLogFields(e: WaypointRequestRecord): Record<string, unknown> {
+  return {
+    type: 'request',
+    start_time: e.startTime,
+    duration_ms: e.durationMs,
+    method: e.method,
+    authority: e.authority,
+    path: e.path,
+    status: e.status,
+    code: e.code,
+    reason: e.reason,
+    response_flags: e.responseFlags,
+    source_principal: e.principal,
+    source_address: e.peerAddress,
+    gateway: e.gateway,
+    service_entry: e.serviceEntry,
+    route: e.route ? `${e.route.name}#${e.route.rule}` : null,
+    backend: e.backend,
+    destination_rule: e.destinationRule,
+    external_identity: e.externalIdentity,
+    secret: e.secret,
+    upstream_address: e.upstreamAddress,
+    sni: e.sni,
+    policy: e.policy,
+    bytes_received: e.bytesReceived,
+    bytes_sent: e.bytesSent,
+    warnings: e.warnings,
   };
 }
 
@@ -107,6 +139,11 @@ export function startAccessLog(options: AccessLogOptions): AccessLog {
         },
         `configuration generation ${e.generation} applied`,
       );
+    }),
+    subscribe<WaypointRequestRecord>(CHANNELS.requestCompleted, instance, (e) => {
+      const fields = requestLogFields(e);
+      if (e.status < 400 && e.warnings.length === 0) logger.info(fields, 'request');
+      else logger.warn(fields, e.reason ?? e.warnings.join('; ') ?? 'request');
     }),
     subscribe<GatewayProblemEvent>(CHANNELS.problem, instance, (e) => {
       logger.error({ type: 'problem', code: e.code }, e.message);

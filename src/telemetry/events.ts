@@ -6,6 +6,7 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { ErrorCode } from '../errors/catalogue.ts';
 import type { HboneRefusal } from '../hbone/events.ts';
+import type { RequestEvent } from '../waypoint/request-event.ts';
 
 /** Channel names. Stable: external subscribers may use them. */
 export const CHANNELS = {
@@ -19,6 +20,8 @@ export const CHANNELS = {
   configApplied: 'portcullis:config:applied',
   /** A configuration or certificate problem the gateway survived: GatewayProblemEvent. */
   problem: 'portcullis:gateway:problem',
+  /** One HTTP request through the L7 waypoint finished: WaypointRequestRecord. */
+  requestCompleted: 'portcullis:request:completed',
 } as const;
 
 /** Envoy-style response flags (Envoy access-log `%RESPONSE_FLAGS%`), so Istio dashboards read them. */
@@ -131,6 +134,10 @@ const tunnelClosed = diagnosticsChannel.channel(CHANNELS.tunnelClosed);
 const hboneRefused = diagnosticsChannel.channel(CHANNELS.hboneRefused);
 const configApplied = diagnosticsChannel.channel(CHANNELS.configApplied);
 const problem = diagnosticsChannel.channel(CHANNELS.problem);
+const requestCompleted = diagnosticsChannel.channel(CHANNELS.requestCompleted);
+
+/** An L7 waypoint request, tagged with the gateway instance that served it. */
+export interface WaypointRequestRecord extends RequestEvent, InstanceEvent {}
 
 /** Publishers: one function per channel, each a no-op when nobody listens. */
 export const publish = {
@@ -148,6 +155,9 @@ export const publish = {
   },
   problem(e: GatewayProblemEvent): void {
     if (problem.hasSubscribers) problem.publish(e);
+  },
+  requestCompleted(e: WaypointRequestRecord): void {
+    if (requestCompleted.hasSubscribers) requestCompleted.publish(e);
   },
 };
 
