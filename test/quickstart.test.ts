@@ -1,0 +1,91 @@
+/**
+ * The quickstart end to end: start it as `npm start` does, run the curl commands its guide prints (taken from its
+ * own output, so the guide cannot drift from what works), and check every result the guide states.
+ */
+import assert from 'node:assert/strict';
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { REPO } from './support/cli.ts';
+
+function sh(cmd: string): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    execFile('bash', ['-c', `${cmd} 2>&1`], { timeout: 20_000 }, (err, stdout) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout });
+    });
+  });
+}
+
+test('npm start: every command of the printed guide gives the result the guide states', { timeout: 120_000 }, async (t) => {
+  if (spawnSync('curl', ['--version']).status !== 0) {
+    t.skip('curl not installed: apt-get install curl');
+    return;
+  }
+  if (process.getuid?.() !== 0) {
+    t.skip('the quickstart binds its stand-in hosts on port 443 of loopback addresses: run as root (CI does)');
+    return;
+  }
+  const state = mkdtempSync(join(tmpdir(), 'portcullis-quickstart-'));
+  const child = spawn(process.execPath, [join(REPO, 'scripts', 'quickstart.ts')], {
+    env: { ...process.env, PORTCULLIS_QUICKSTART_DIR: state },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  t.after(async () => {
+    if (child.exitCode === null) {
+      child.kill('SIGINT');
+      await new Promise((r) => child.once('exit', r));
+    }
+    rmSync(state, { recursive: true, force: true });
+  });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`quickstart not ready:\n${output}`)), 60_000);
+    child.stdout.on('data', () => {
+      if (output.includes('QUICKSTART READY')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`quickstart exited with ${code}:\n${output}`)));
+  });
+
+  // The guide's numbered curl commands, in order, exactly as printed.
+  const commands = [...output.matchAll(/^\s+(?:\d+\.\s+)?(curl .*?)(?:\s+#.*)?$/gm)].map((m) => m[1].trim());
+  assert.equal(commands.length, 8, `expected 8 curl commands in the guide:\n${output}`);
+  const run = await Promise.all(commands.map((c) => sh(`${c} --max-time 10 -sS`)));
+
+  // 1. bookinfo-productpage reaches httpbin.org through both layers (a real TLS handshake with httpbin.org's name).
+  assert.equal(run[0].code, 0, run[0].out);
+  assert.equal(JSON.parse(run[0].out).url, 'https://httpbin.org/get');
+  // 2. bookinfo-reviews: refused at the ServiceEntry layer.
+  assert.match(run[1].out, /^HTTP\/1\.1 403 Forbidden/m);
+  assert.match(run[1].out, /^x-portcullis-reason: allow policies exist, but none allowed/m);
+  // 3. default/sleep: refused by the DENY policy, which the answer names.
+  assert.match(run[2].out, /^HTTP\/1\.1 403 Forbidden/m);
+  assert.match(run[2].out, /^x-portcullis-reason: explicitly denied by: istio-system\/deny-default-egress/m);
+  assert.match(run[2].out, /^x-portcullis-code: PCL_AUTHZ_DENIED_EXPLICIT/m);
+  // 4. app1 to httpbin.org: default-deny at the Gateway layer.
+  assert.match(run[3].out, /^HTTP\/1\.1 403 Forbidden/m);
+  assert.match(run[3].out, /^x-portcullis-code: PCL_AUTHZ_DENIED_NOT_ALLOWED/m);
+  // 5. an undeclared destination: egressPolicies.
+  assert.match(run[4].out, /^HTTP\/1\.1 403 Forbidden/m);
+  assert.match(run[4].out, /^x-portcullis-code: PCL_EGRESS_/m);
+  // 6-8. seed 002: each app's own external identity; a forged %%source.principal%% changes nothing.
+  assert.deepEqual(JSON.parse(run[5].out), { subject: 'CN=team-namespace.app1' });
+  assert.deepEqual(JSON.parse(run[6].out), { subject: 'CN=team-namespace.app2' });
+  assert.deepEqual(JSON.parse(run[7].out), { subject: 'CN=team-namespace.app2' });
+
+  // The decisions are in the access log, with the deciding policy.
+  const log = readFileSync(join(state, 'access.log'), 'utf8');
+  assert.match(log, /"policy":"istio-system\/deny-default-egress"/);
+  assert.match(log, /"external_identity":"CN=team-namespace.app1"/);
+
+  // Ctrl-C stops everything.
+  child.kill('SIGINT');
+  const code = await new Promise((r) => child.once('exit', r));
+  assert.equal(code, 0);
+});
