@@ -457,10 +457,133 @@ const CASES: Case[] = [
     code: 'PCL_CONFIG_YAML_SYNTAX',
     line: 7,
   },
+
+  // ---------- semantic: the CRDs' CEL rules and istiod's webhook, through the loader with file and line ----------
+  {
+    name: 'CEL: selector and targetRefs together',
+    text: `${AP}spec:\n  selector:\n    matchLabels: {app: a}\n  targetRefs:\n    - {kind: Gateway, group: gateway.networking.k8s.io, name: g}\n`,
+    code: 'PCL_VALIDATION_SELECTOR',
+    line: 6,
+    message: 'only one of targetRefs or selector can be set',
+  },
+  {
+    name: 'CEL: serviceAccounts with namespaces',
+    text: `${AP}spec:\n  rules:\n    - from:\n        - source:\n            serviceAccounts: ["bar/sa"]\n            namespaces: ["bar"]\n`,
+    code: 'PCL_VALIDATION_AUTHZ_RULE',
+    line: 9,
+    message: 'Cannot set serviceAccounts with namespaces or principals',
+  },
+  {
+    name: 'webhook: DENY without rules',
+    text: `${AP}spec:\n  action: DENY\n`,
+    code: 'PCL_VALIDATION_AUTHZ_ACTION',
+    line: 6,
+    message: 'DENY action without `rules` is meaningless',
+  },
+  {
+    name: 'webhook: empty from.source',
+    text: `${AP}spec:\n  rules:\n    - from:\n        - source: {}\n`,
+    code: 'PCL_VALIDATION_AUTHZ_RULE',
+    line: 9,
+    message: '`from.source` must not be empty',
+  },
+  {
+    name: 'webhook: a port that is not a number',
+    text: `${AP}spec:\n  rules:\n    - to:\n        - operation:\n            ports: ["https"]\n`,
+    code: 'PCL_VALIDATION_AUTHZ_VALUE',
+    line: 10,
+  },
+  {
+    name: 'webhook: a malformed ipBlock',
+    text: `${AP}spec:\n  rules:\n    - from:\n        - source:\n            ipBlocks: ["10.0.0.0/33"]\n`,
+    code: 'PCL_VALIDATION_AUTHZ_VALUE',
+    line: 10,
+  },
+  {
+    name: 'webhook: unknown when key',
+    text: `${AP}spec:\n  rules:\n    - when:\n        - key: destination.namespace\n          values: ["a"]\n`,
+    code: 'PCL_VALIDATION_AUTHZ_CONDITION',
+    line: 9,
+  },
+  {
+    name: 'webhook: targetRef with a namespace',
+    text: `${AP}spec:\n  targetRefs:\n    - {kind: Gateway, group: gateway.networking.k8s.io, name: g, namespace: other}\n`,
+    code: 'PCL_VALIDATION_TARGET_REF',
+    line: 8,
+    message: 'cross namespace referencing is not supported',
+  },
+  {
+    name: 'CEL: ServiceEntry host "*"',
+    text: `${SE}spec:\n  hosts: ["*"]\n`,
+    code: 'PCL_VALIDATION_SERVICE_ENTRY_HOST',
+    line: 7,
+    message: 'hostname cannot be wildcard',
+  },
+  {
+    name: 'CEL: CIDR address with DNS resolution',
+    text: `${SE}spec:\n  hosts: [a.example.com]\n  addresses: [10.0.0.0/16]\n  resolution: DNS\n`,
+    code: 'PCL_VALIDATION_SERVICE_ENTRY_ADDRESS',
+    line: 6,
+    message: 'CIDR addresses are allowed only for NONE/STATIC resolution types',
+  },
+  {
+    name: 'CEL: NONE resolution with endpoints',
+    text: `${SE}spec:\n  hosts: [a.example.com]\n  resolution: NONE\n  endpoints:\n    - address: 1.2.3.4\n`,
+    code: 'PCL_VALIDATION_SERVICE_ENTRY_RESOLUTION',
+    line: 6,
+    message: 'NONE mode cannot set endpoints',
+  },
+  {
+    name: 'CEL: duplicate port number',
+    text: `${SE}spec:\n  hosts: [a.example.com]\n  ports:\n    - {name: a, number: 443}\n    - {name: b, number: 443}\n`,
+    code: 'PCL_VALIDATION_SERVICE_ENTRY_PORT',
+    line: 8,
+    message: 'port number cannot be duplicated',
+  },
+  {
+    name: 'CEL: port out of range',
+    text: `${SE}spec:\n  hosts: [a.example.com]\n  ports:\n    - {name: a, number: 70000}\n`,
+    code: 'PCL_VALIDATION_SERVICE_ENTRY_PORT',
+    line: 9,
+    message: 'port must be between 1-65535',
+  },
+  {
+    name: 'webhook: DNS resolution, wildcard host, no endpoints',
+    text: `${SE}spec:\n  hosts: ["*.example.com"]\n  resolution: DNS\n`,
+    code: 'PCL_VALIDATION_SERVICE_ENTRY_RESOLUTION',
+    message: 'hosts must be FQDN or contain only prefix wildcards',
+    line: 7,
+  },
+  {
+    name: 'webhook: MUTUAL TLS without a credential',
+    text: `${DR}spec:\n  host: a.example.com\n  trafficPolicy:\n    tls:\n      mode: MUTUAL\n`,
+    code: 'PCL_VALIDATION_DESTINATION_RULE_TLS',
+    line: 9,
+  },
+  {
+    name: 'CEL: HTTPRoute path that does not start with /',
+    text: `${HR}spec:\n  rules:\n    - matches:\n        - path: {type: PathPrefix, value: api}\n`,
+    code: 'PCL_VALIDATION_HTTP_ROUTE_MATCH',
+    line: 9,
+  },
+  {
+    name: 'Istio: Hostname backendRef with a namespace',
+    text: `${HR}spec:\n  rules:\n    - backendRefs:\n        - {group: networking.istio.io, kind: Hostname, name: a.example.com, namespace: x, port: 443}\n`,
+    code: 'PCL_VALIDATION_HTTP_ROUTE_BACKEND_REF',
+    line: 9,
+    message: 'namespace may not be set with Hostname type',
+  },
+  {
+    name: 'Istio: Hostname backendRef without a port',
+    text: `${HR}spec:\n  rules:\n    - backendRefs:\n        - {group: networking.istio.io, kind: Hostname, name: a.example.com}\n`,
+    code: 'PCL_VALIDATION_HTTP_ROUTE_BACKEND_REF',
+    line: 9,
+    message: 'port is required in backendRef',
+  },
 ];
 
-test('the malformed-input suite has at least 30 cases', () => {
-  assert.ok(CASES.length >= 30, `${CASES.length} cases`);
+test('the malformed-input suite has at least 40 cases', () => {
+  assert.ok(CASES.length >= 40, `${CASES.length} cases`);
 });
 
 for (const c of CASES) {
