@@ -37,7 +37,7 @@ async function serve(drainSeconds: number): Promise<ServeProcess> {
   return p;
 }
 
-test('admin: /healthz, /ready, /metrics, /config_dump; anything else 404', { skip: SKIP }, async () => {
+test('admin: /healthz, /ready, /metrics, /config_dump; anything else 404', { skip: SKIP, timeout: 60_000 }, async () => {
   const gw = await serve(1);
   assert.deepEqual(await gw.admin_get('/healthz'), { status: 200, text: 'ok\n' });
   const ready = await gw.admin_get('/ready');
@@ -72,7 +72,7 @@ test('admin: /healthz, /ready, /metrics, /config_dump; anything else 404', { ski
   assert.equal(await gw.stop(), 0);
 });
 
-test('SIGTERM: not ready and no new sessions while an open tunnel drains; exit 0 once it ends', { skip: SKIP }, async () => {
+test('SIGTERM: not ready and no new sessions while an open tunnel drains; exit 0 once it ends', { skip: SKIP, timeout: 60_000 }, async () => {
   const gw = await serve(60);
   const productpage = caller(await env.pki.workload('bookinfo', 'bookinfo-productpage'), gw.hbone, GATEWAY_ID);
   cleanups.push(() => productpage.close());

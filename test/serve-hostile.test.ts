@@ -77,7 +77,7 @@ function httpbinVip(): string {
   return se.vips.find((v) => !v.value.includes(':'))!.value;
 }
 
-test('the VIP with the right SNI gets through; the same VIP with SNI evil.example is cut off', { skip: SKIP }, async () => {
+test('the VIP with the right SNI gets through; the same VIP with SNI evil.example is cut off', { skip: SKIP, timeout: 60_000 }, async () => {
   const pp = await productpage();
   const vip = httpbinVip();
   const good = await pp.connect(`${vip}:443`);
@@ -97,7 +97,7 @@ test('the VIP with the right SNI gets through; the same VIP with SNI evil.exampl
   assert.ok(!env.upstream.servernames.includes('evil.example'), 'the upstream never saw the fronted handshake');
 });
 
-test('a name that resolves to 169.254.169.254 is refused by the private-address guard', { skip: SKIP }, async () => {
+test('a name that resolves to 169.254.169.254 is refused by the private-address guard', { skip: SKIP, timeout: 60_000 }, async () => {
   const pp = await productpage();
   const r = await pp.connect('metadata.attacker.example:80');
   assert.ok(!r.ok);
@@ -110,7 +110,7 @@ test('a name that resolves to 169.254.169.254 is refused by the private-address 
   assert.deepEqual((line.policies as { decision: string }[]).map((l) => l.decision), ['allow', 'allow']);
 });
 
-test('a policy change closes an open tunnel that lost its permission and logs it', { skip: SKIP }, async () => {
+test('a policy change closes an open tunnel that lost its permission and logs it', { skip: SKIP, timeout: 60_000 }, async () => {
   const pp = await productpage();
   const r = await pp.connect('httpbin.org:443');
   assert.ok(r.ok, r.ok ? '' : `${r.status} ${r.reason}`);
@@ -149,7 +149,7 @@ test('a policy change closes an open tunnel that lost its permission and logs it
   assert.fail('the restored policy never let productpage through again');
 });
 
-test('a caller with a certificate from another CA is refused at TLS, logged, and everyone else keeps being served', { skip: SKIP }, async () => {
+test('a caller with a certificate from another CA is refused at TLS, logged, and everyone else keeps being served', { skip: SKIP, timeout: 60_000 }, async () => {
   const stranger = await makeTestPki();
   cleanups.push(() => stranger.cleanup());
   const c = caller(await stranger.workload('bookinfo', 'bookinfo-productpage'), { host: '127.0.0.1', port: gw.hbonePort }, GATEWAY_ID);

@@ -71,7 +71,7 @@ function serviceEntry(extraPorts = ''): string {
   return se.replace('      protocol: TLS\n', `      protocol: TLS\n${target}${extraPorts}`);
 }
 
-test('seed 000: productpage gets through, default is denied, an undeclared host is denied; log and metrics show it', { skip: SKIP }, async () => {
+test('seed 000: productpage gets through, default is denied, an undeclared host is denied; log and metrics show it', { skip: SKIP, timeout: 60_000 }, async () => {
   const cfg = configFrom('seed-000', { extra: { 'portcullis.yaml': SETTINGS, 'serviceentry.yaml': serviceEntry() } });
   cleanups.push(cfg.cleanup);
   const gw = await serve(cfg.dir);
@@ -133,7 +133,7 @@ test('seed 000: productpage gets through, default is denied, an undeclared host 
   assert.equal(await gw.stop(), 0);
 });
 
-test('seed 000: with the ServiceEntry also declaring port 80, port 80 is denied under the https-only policy alone', { skip: SKIP }, async () => {
+test('seed 000: with the ServiceEntry also declaring port 80, port 80 is denied under the https-only policy alone', { skip: SKIP, timeout: 60_000 }, async () => {
   // Only the https-only Gateway policy (plus the default-deny) and the seed's ServiceEntry-layer policies.
   const gatewayPolicies = readFileSync(join(EXAMPLES, 'seed-000', 'gateway-policies.yaml'), 'utf8')
     .split(/^---$/m)

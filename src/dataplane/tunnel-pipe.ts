@@ -79,10 +79,7 @@ export function pipeTunnel(downstream: Duplex, upstream: Socket, idleTimeoutMs: 
     done,
     destroy(closeDownstream?: () => void): void {
       mark('external');
-      // Node emits 'aborted' inside Http2Stream.close() before it submits RST_STREAM; pipeline's end-of-stream
-      // listener destroys the stream on 'aborted', which drops the RST, and the caller never learns the tunnel is
-      // gone. Detach those listeners first; pipeline still settles on the stream's 'close'.
-      downstream.removeAllListeners('aborted');
+      // closeDownstream is the HBONE tunnel's close(), which makes sure the RST_STREAM reaches the caller.
       if (closeDownstream) closeDownstream();
       else downstream.destroy();
       upstream.destroy();

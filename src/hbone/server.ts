@@ -181,6 +181,10 @@ class Tunnel implements HboneRequest {
     };
     this.#server.emit('tunnel-closed', event);
     this.#abort.abort(new Error(reason));
+    // Node emits 'aborted' inside Http2Stream.close() before it submits RST_STREAM; a stream.pipeline's end-of-stream
+    // listener destroys the stream on 'aborted', which drops the RST and the caller never learns the tunnel is gone.
+    // Detach those listeners first (a pipeline still settles on 'close'), so every consumer's close reaches the peer.
+    this.stream.removeAllListeners('aborted');
     this.stream.close(NGHTTP2_CANCEL);
   }
 }
