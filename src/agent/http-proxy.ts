@@ -117,16 +117,8 @@ async function onConnect(ctx: ProxyContext, req: http.IncomingMessage, socket: S
     return;
   }
   const target = parsed.target;
-  const abort = new AbortController();
-  const onClose = (): void => abort.abort();
-  socket.once('close', onClose);
-  const result = await ctx.opener.open(target, client, abort.signal);
-  socket.off('close', onClose);
-  if (socket.destroyed) {
-    if (result.ok) result.stream.destroy();
-    ctx.refused('connect', client, target, { kind: 'gateway', code: 'PCL_AGENT_CLIENT_ABORTED', reason: 'the client went away before the tunnel was open' });
-    return;
-  }
+  const result = await ctx.openFor('connect', socket, client, target);
+  if (result === null) return;
   if (!result.ok) {
     ctx.refused('connect', client, target, result.refusal);
     socket.end(rawRefusalResponse(result.refusal, `CONNECT ${text}`));

@@ -96,15 +96,8 @@ export function startForwardListener(ctx: ProxyContext, at: ListenAddress, targe
     socket.pause();
     void (async () => {
       const client = clientOf(socket);
-      const abort = new AbortController();
-      const onClose = (): void => abort.abort();
-      socket.once('close', onClose);
-      const result = await ctx.opener.open(target, client, abort.signal);
-      socket.off('close', onClose);
-      if (socket.destroyed) {
-        if (result.ok) result.stream.destroy();
-        return;
-      }
+      const result = await ctx.openFor('forward', socket, client, target);
+      if (result === null) return;
       if (!result.ok) {
         // Plain TCP has no words for a refusal: the log carries the reason, the client sees a reset.
         ctx.refused('forward', client, target, result.refusal);

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { formatAuthority } from '../hbone/authority.ts';
 import type { Refusal } from './refusal.ts';
 import type { AgentTarget } from './route.ts';
-import type { ClientAddress, TunnelOpener } from './tunnel-opener.ts';
+import type { ClientAddress, OpenResult, TunnelOpener } from './tunnel-opener.ts';
 
 export type ProxyProtocol = 'connect' | 'http' | 'socks5' | 'forward' | 'unknown';
 
@@ -47,6 +47,22 @@ export class ProxyContext {
     this.#closed = true;
     for (const s of this.#streams) s.destroy();
     this.#streams.clear();
+  }
+
+  /**
+   * Open a tunnel for a client socket that may hang up while it opens: the opening is aborted when the socket
+   * closes, and a tunnel that opened anyway is destroyed and logged. Returns null in that case (nothing to answer).
+   */
+  async openFor(protocol: ProxyProtocol, socket: Duplex, client: ClientAddress, target: AgentTarget): Promise<OpenResult | null> {
+    const abort = new AbortController();
+    const onClose = (): void => abort.abort();
+    socket.once('close', onClose);
+    const result = await this.opener.open(target, client, abort.signal);
+    socket.off('close', onClose);
+    if (!socket.destroyed) return result;
+    if (result.ok) result.stream.destroy();
+    this.refused(protocol, client, target, { kind: 'gateway', code: 'PCL_AGENT_CLIENT_ABORTED', reason: 'the client went away before the tunnel was open' });
+    return null;
   }
 
   /** Log a refusal (the logger is a child carrying the identity): one JSON line with who, what, and why (the client was told the same). */

@@ -60,16 +60,8 @@ export function handleSocks5(ctx: ProxyContext, socket: Socket): void {
 
 async function connect(ctx: ProxyContext, socket: Socket, target: AgentTarget, early: Buffer): Promise<void> {
   const client = clientOf(socket);
-  const abort = new AbortController();
-  const onClose = (): void => abort.abort();
-  socket.once('close', onClose);
-  const result = await ctx.opener.open(target, client, abort.signal);
-  socket.off('close', onClose);
-  if (socket.destroyed) {
-    if (result.ok) result.stream.destroy();
-    ctx.refused('socks5', client, target, { kind: 'gateway', code: 'PCL_AGENT_CLIENT_ABORTED', reason: 'the client went away before the tunnel was open' });
-    return;
-  }
+  const result = await ctx.openFor('socks5', socket, client, target);
+  if (result === null) return;
   if (!result.ok) {
     ctx.refused('socks5', client, target, result.refusal);
     socket.end(encodeReply(socksReplyFor(result.refusal)));
