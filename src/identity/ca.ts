@@ -327,19 +327,25 @@ async function issue(
 /**
  * Issue a workload certificate as istiod does (`security/pkg/pki/util/generate_cert.go`): empty subject, the SPIFFE
  * ID as a critical URI SAN, key usage digitalSignature + keyEncipherment, EKU serverAuth + clientAuth, not a CA.
+ * `spiffe` may list several IDs (one URI SAN each, in order): a gateway serving several Gateways presents them all.
  */
 export async function issueWorkloadCert(
   ca: CertificateAuthority,
-  options: ValidityOptions & { readonly spiffe: string },
+  options: ValidityOptions & { readonly spiffe: string | readonly string[] },
 ): Promise<IssuedCertificate> {
-  const parsed = parseSpiffeId(options.spiffe);
-  if (!parsed.ok) throw new PortcullisError('PCL_IDENTITY_SPIFFE_INVALID', parsed.reason);
+  const ids = typeof options.spiffe === 'string' ? [options.spiffe] : options.spiffe;
+  if (ids.length === 0) throw new PortcullisError('PCL_IDENTITY_SPIFFE_INVALID', 'a workload certificate needs at least one SPIFFE ID');
+  const uris = ids.map((id) => {
+    const parsed = parseSpiffeId(id);
+    if (!parsed.ok) throw new PortcullisError('PCL_IDENTITY_SPIFFE_INVALID', parsed.reason);
+    return parsed.id.uri;
+  });
   return issue(ca, options, [], [
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
     new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
     // With an empty subject the SAN carries the identity and must be critical (RFC 5280 §4.2.1.6).
-    new x509.SubjectAlternativeNameExtension([{ type: 'url', value: parsed.id.uri }], true),
+    new x509.SubjectAlternativeNameExtension(uris.map((value) => ({ type: 'url' as const, value })), true),
   ]);
 }
 
