@@ -2,7 +2,7 @@
  * Sets of IP addresses as sorted, disjoint intervals, for questions CIDR lists cannot answer one by one:
  * "what does `0.0.0.0/0 except 10.0.0.0/8` leave outside the private ranges?".
  */
-import { formatIp, parseCidr } from '../mesh/address-index.ts';
+import { formatIpBits, ipBits, parseCidr } from '../net/ip.ts';
 
 export interface Interval {
   readonly family: 4 | 6;
@@ -20,8 +20,10 @@ const width = (family: 4 | 6): bigint => (family === 4 ? 32n : 128n);
 export function cidrInterval(text: string): Interval | null {
   const c = parseCidr(text.trim());
   if (!c) return null;
-  const size = 1n << (width(c.family) - BigInt(c.prefix));
-  return { family: c.family, start: c.bits, end: c.bits + size - 1n };
+  const family = c.v6 ? 6 : 4;
+  const size = 1n << (width(family) - BigInt(c.prefix));
+  const start = ipBits(c);
+  return { family, start, end: start + size - 1n };
 }
 
 function normalize(list: Interval[]): Interval[] {
@@ -118,7 +120,7 @@ function intervalToCidrs(i: Interval): string[] {
       if (start % block === 0n && start + block - 1n <= i.end) break;
       size--;
     }
-    out.push(`${formatIp(i.family, start)}/${w - size}`);
+    out.push(`${formatIpBits(i.family === 6, start)}/${w - size}`);
     start += 1n << size;
   }
   return out;

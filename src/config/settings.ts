@@ -12,7 +12,7 @@ import type { ConfigFile } from './yaml-documents.ts';
 import { arr, bool, map, obj, str, strings } from './schema/dsl.ts';
 import { isPlainObject, validateSchema } from './schema/validate.ts';
 import { checkDns1123Label } from './schema/common.ts';
-import { checkCidr } from './cidr.ts';
+import { checkCidrOrAddress } from '../net/ip-syntax.ts';
 
 /** The environment variable Solo's istiod reads (reference §4.1): comma-separated `namespace/serviceaccount`. */
 export const PERMIT_CROSS_NAMESPACE_ENV = 'PERMIT_CROSS_NAMESPACE_RESOURCE_ACCESS';
@@ -24,7 +24,7 @@ function checkNamespaceServiceAccount(value: unknown): string | undefined {
   return NAMESPACE_SA.test(value) ? undefined : 'must be "namespace/serviceaccount", e.g. "istio-egress/egress-waypoint"';
 }
 
-const cidrList = () => strings({}, str({ check: checkCidr }));
+const cidrList = () => strings({}, str({ check: checkCidrOrAddress }));
 
 const SETTINGS_SCHEMA = obj({
   trustDomain: str({ minLength: 1 }),

@@ -2,7 +2,7 @@
  * The private-address guard: which addresses a name may resolve to and still be dialled. Smokescreen's idea (an
  * egress proxy refuses to be an SSRF springboard into the network it sits in); no mesh peer does this.
  */
-import { cidrContains, parseCidr, parseIp, type CidrBlock, type IpAddress } from '../policy/ip-match.ts';
+import { cidrContains, parseCidr, parseIp, type CidrBlock, type IpAddress } from '../net/ip.ts';
 
 /** Why an address is refused, or that it may be dialled. */
 export type GuardVerdict =

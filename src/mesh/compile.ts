@@ -21,7 +21,7 @@ import { resourceKey } from '../config/types.ts';
 import { compileAuthorizationPolicy, denyAllPolicy, type CompiledPolicy } from '../policy/compile.ts';
 import { compileEgressPolicies } from '../policy/egress-policies.ts';
 import type { LayerInput } from '../policy/engine.ts';
-import { parseCidr, PrefixTable } from './address-index.ts';
+import { PrefixTable } from './address-index.ts';
 import * as cond from './conditions.ts';
 import type { Condition } from './conditions.ts';
 import type {
@@ -330,19 +330,9 @@ export function compileSnapshot(load: LoadResult, opts: CompileOptions = {}): Sn
     if (!se.waypoint) continue;
     let table = addressTables.get(se.waypoint);
     if (!table) addressTables.set(se.waypoint, (table = new PrefixTable()));
-    for (const v of se.vips) {
-      const c = parseCidr(v.value);
-      if (c) {
-        table.insert(c, se);
-        anyGatewayTable.insert(c, se);
-      }
-    }
-    for (const a of se.specAddresses) {
-      const c = parseCidr(a);
-      if (c) {
-        table.insert(c, se);
-        anyGatewayTable.insert(c, se);
-      }
+    for (const address of [...se.vips.map((v) => v.value), ...se.specAddresses]) {
+      table.insert(address, se);
+      anyGatewayTable.insert(address, se);
     }
   }
   // Longer (more specific) wildcards first.

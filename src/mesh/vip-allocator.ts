@@ -3,7 +3,7 @@
  * sequential from 240.240.0.1 and 2001:2::1, one IPv4 and one IPv6 per kept host, skipping addresses in use,
  * and stable across reloads: a (ServiceEntry, host) pair keeps the addresses it had in the previous snapshot.
  */
-import { formatIp, parseIp } from './address-index.ts';
+import { formatIpBits, ipBits, parseIp } from '../net/ip.ts';
 
 export interface VipPair {
   readonly v4: string;
@@ -17,9 +17,9 @@ export interface AllocationRequest {
   readonly key: string; // `${seKey}#${host}`
 }
 
-const V4_BASE = parseIp('240.240.0.0')!.bits;
+const V4_BASE = ipBits(parseIp('240.240.0.0')!);
 const V4_SIZE = 1n << 16n; // 240.240.0.0/16
-const V6_BASE = parseIp('2001:2::')!.bits;
+const V6_BASE = ipBits(parseIp('2001:2::')!);
 const V6_SIZE = 1n << 80n; // 2001:2::/48
 
 /**
@@ -49,7 +49,7 @@ export function allocateVips(
     if (out.has(r.key)) continue;
     let v4 = '';
     while (n4 < V4_SIZE - 1n) {
-      const candidate = formatIp(4, V4_BASE + n4++);
+      const candidate = formatIpBits(false, V4_BASE + n4++);
       if (!used.has(candidate)) {
         v4 = candidate;
         break;
@@ -57,7 +57,7 @@ export function allocateVips(
     }
     let v6 = '';
     while (n6 < V6_SIZE - 1n) {
-      const candidate = formatIp(6, V6_BASE + n6++);
+      const candidate = formatIpBits(true, V6_BASE + n6++);
       if (!used.has(candidate)) {
         v6 = candidate;
         break;

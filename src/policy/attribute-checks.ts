@@ -3,7 +3,7 @@ import type { AuthzCondition, AuthzOperation, AuthzSource } from '../config/api-
 import type { Check } from './rule-match.ts';
 import { ATTR_METHOD, ATTR_NAMESPACE, ATTR_PRINCIPAL, ATTR_SNI, ATTR_TRUST_DOMAIN, type RequestFacts } from './request-facts.ts';
 import { anyStringMatches, compileStringMatch, type StringMatch } from './string-match.ts';
-import { anyCidrContains, cidrContains, parseCidr, type CidrBlock } from './ip-match.ts';
+import { anyCidrContains, cidrContains, parseCidr, type CidrBlock } from '../net/ip.ts';
 import { compilePathMatcher, type PathMatcher } from './path-template.ts';
 
 /**

@@ -2,7 +2,7 @@
 import type { EgressPolicyEntry } from '../config/settings-types.ts';
 import { PortcullisError } from '../errors/catalogue.ts';
 import type { DecisionRecord, LayerRecord } from './engine.ts';
-import { cidrContains, parseCidr, parseIp, type CidrBlock } from './ip-match.ts';
+import { cidrContains, parseCidr, parseIp, type CidrBlock } from '../net/ip.ts';
 
 interface EgressRule {
   readonly block: CidrBlock;

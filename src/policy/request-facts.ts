@@ -1,6 +1,6 @@
 /** A request broken into the attributes policies match on, computed once per decision. */
 import type { AuthzRequest } from './request.ts';
-import { parseIp, type IpAddress } from './ip-match.ts';
+import { parseIp, type IpAddress } from '../net/ip.ts';
 
 /** The HTTP attributes of an L7 request, normalised the way Istio/Envoy match them. */
 export interface HttpFacts {

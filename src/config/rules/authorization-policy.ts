@@ -5,7 +5,7 @@
 import type { FieldPath } from '../types.ts';
 import type { RuleContext, SemanticRule } from './rule-context.ts';
 import { asList, asObject, asString, has, listLength, stringList, type Data } from './data-access.ts';
-import { checkIpOrCidr } from './ip-address.ts';
+import { checkIpOrCidr } from '../../net/ip-syntax.ts';
 import { celInvalid } from './messages.ts';
 import { checkPolicyTargetRef } from './target-ref.ts';
 import { checkMatchLabelsSelector } from './workload-selector.ts';

@@ -1,7 +1,7 @@
 /** The small parsers the rules share: IP/CIDR (Go netip strictness), DNS names (Istio), Go durations (CEL). */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkIpOrCidr, checkIpSubnet, isCidr, isIpAddress } from './ip-address.ts';
+import { checkIpOrCidr, checkIpSubnet, isCidr, isIpAddress } from '../../net/ip-syntax.ts';
 import { checkFqdn, checkWildcardDomain, isDns1123Label, isPartialWildcard } from './dns-name.ts';
 import { parseDuration } from './duration.ts';
 

@@ -8,7 +8,7 @@ import type { RuleContext, SemanticRule } from './rule-context.ts';
 import { asList, asNumber, asObject, asString, has, stringList, type Data } from './data-access.ts';
 import { checkFqdn, checkWildcardDomain, isDns1123Label, isPartialWildcard } from './dns-name.ts';
 import { checkExportTo } from './export-to.ts';
-import { checkIpSubnet, isIpAddress } from './ip-address.ts';
+import { checkIpSubnet, isIpAddress } from '../../net/ip-syntax.ts';
 import { celInvalid } from './messages.ts';
 import { checkLabelsSelector } from './workload-selector.ts';
 

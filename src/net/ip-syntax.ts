@@ -1,5 +1,5 @@
 /**
- * IP and CIDR parsing with the strictness of Go's `net/netip` (`ParseAddr`/`ParsePrefix`), which Istio's
+ * IP and CIDR syntax checks with the strictness of Go's `net/netip` (`ParseAddr`/`ParsePrefix`), which Istio's
  * webhook uses (`security.ValidateIPs`, `agent.ValidateIPSubnet`): no leading zeros in IPv4 octets or
  * prefix lengths, IPv6 zones allowed on addresses but not on prefixes.
  */
@@ -36,4 +36,10 @@ export function checkIpOrCidr(text: string): string | undefined {
 export function checkIpSubnet(text: string): string | undefined {
   if (text.split('/').length === 2) return isCidr(text) ? undefined : `${text} is not a valid CIDR block`;
   return isIpAddress(text) ? undefined : `${text} is not a valid IP`;
+}
+
+/** A settings check (`matchCidrs`, `allowedPrivateCidrs`, perimeter ranges): a CIDR or a bare address (one host). */
+export function checkCidrOrAddress(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  return isCidr(value) || isIpAddress(value) ? undefined : 'must be an IP address or CIDR range such as "10.0.0.0/8" or "::/0"';
 }

@@ -1,7 +1,7 @@
 /** Address and CIDR parsing and matching, v4 and v6, with IPv4-mapped IPv6 treated as IPv4. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cidrContains, parseCidr, parseIp } from './ip-match.ts';
+import { cidrContains, formatIpBits, ipBits, parseCidr, parseIp } from './ip.ts';
 
 function contains(cidr: string, ip: string): boolean {
   const b = parseCidr(cidr);
@@ -48,4 +48,21 @@ test('invalid addresses and CIDRs are rejected', () => {
   for (const bad of ['1.2.3.4/33', '::/129', '1.2.3.4/', '1.2.3.4/a', 'x/8', '::ffff:1.2.3.4/80']) {
     assert.equal(parseCidr(bad), null, bad);
   }
+});
+
+test('ipBits and formatIpBits round-trip, with RFC 5952 compression', () => {
+  const cases: [string, string][] = [
+    ['240.240.0.1', '240.240.0.1'],
+    ['2001:2::1', '2001:2::1'],
+    ['2001:0db8:0000:0000:0000:0000:0000:0001', '2001:db8::1'],
+    ['::', '::'],
+    ['fe80::1:0:0:1', 'fe80::1:0:0:1'],
+    ['::ffff:10.1.2.3', '10.1.2.3'],
+  ];
+  for (const [input, shown] of cases) {
+    const ip = parseIp(input)!;
+    assert.equal(formatIpBits(ip.v6, ipBits(ip)), shown, input);
+  }
+  assert.equal(ipBits(parseIp('0.0.0.255')!), 255n);
+  assert.equal(ipBits(parseIp('::1:0')!), 65536n);
 });

@@ -1,4 +1,8 @@
-/** IPv4 / IPv6 addresses and CIDR blocks as plain numbers, so matching is a few integer compares. */
+/**
+ * The one IP and CIDR parser of Portcullis. Addresses and blocks are plain 32-bit words, so matching on the
+ * per-connection path is a few integer compares; `ipBits`/`formatIpBits` give the same values as one integer for
+ * arithmetic (VIP allocation, address-set intervals).
+ */
 
 /**
  * An address as four 32-bit words (IPv4 uses `w0` only). IPv4-mapped IPv6 (`::ffff:1.2.3.4`, what a
@@ -192,4 +196,37 @@ export function anyCidrContains(blocks: readonly CidrBlock[], ip: IpAddress): bo
     if (cidrContains(blocks[i], ip)) return true;
   }
   return false;
+}
+
+/** The address as one integer: 32 bits for IPv4, 128 for IPv6. */
+export function ipBits(ip: Pick<IpAddress, 'v6' | 'w0' | 'w1' | 'w2' | 'w3'>): bigint {
+  if (!ip.v6) return BigInt(ip.w0);
+  return (BigInt(ip.w0) << 96n) | (BigInt(ip.w1) << 64n) | (BigInt(ip.w2) << 32n) | BigInt(ip.w3);
+}
+
+/** Text of an address given as one integer (IPv6 compressed as RFC 5952 asks). */
+export function formatIpBits(v6: boolean, bits: bigint): string {
+  if (!v6) {
+    const n = Number(bits);
+    return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+  }
+  const words: string[] = [];
+  for (let i = 7; i >= 0; i--) words.push(((bits >> BigInt(i * 16)) & 0xffffn).toString(16));
+  let best = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (words[i] !== '0') {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && words[j] === '0') j++;
+    if (j - i > bestLen && j - i > 1) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  if (best < 0) return words.join(':');
+  return `${words.slice(0, best).join(':')}::${words.slice(best + bestLen).join(':')}`;
 }
