@@ -8,7 +8,7 @@ import * as http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { formatAuthority, parseAuthority } from '../hbone/authority.ts';
-import { BufferOnlyStream } from './buffer-only-stream.ts';
+import { BufferOnlyStream } from '../hbone/buffer-only-stream.ts';
 import { clientOf, type ProxyContext } from './proxy-context.ts';
 import { rawRefusalResponse, refusalResponse, type Refusal } from './refusal.ts';
 import type { AgentTarget } from './route.ts';

@@ -7,6 +7,7 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
+import { BufferOnlyStream } from '../hbone/buffer-only-stream.ts';
 import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { HTTPRouteFilter } from '../config/api-types.ts';
@@ -136,7 +137,9 @@ export function handleHttpTunnel(ctx: HttpTunnelContext): Promise<void> {
   server.on('connect', (req: IncomingMessage, socket: Duplex) => refuse(req, socket, 'CONNECT'));
   server.on('upgrade', (req: IncomingMessage, socket: Duplex) => refuse(req, socket, `Upgrade (${req.headers.upgrade ?? ''})`));
 
-  const stream = ctx.stream;
+  // node's HTTP server writes its response head as a latin1 string; Node 26's HTTP/2 stream corrupts a queued string
+  // write (the first 16 bytes arrive as garbage), so the tunnel is only ever handed Buffers.
+  const stream = new BufferOnlyStream(ctx.stream);
   return new Promise<void>((resolve) => {
     let done = false;
     const finish = () => {
