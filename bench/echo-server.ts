@@ -1,12 +1,17 @@
-/** The bench's echo sink, run as its own process: every byte received is written back; prints its port once listening. */
+/**
+ * The bench's sink, run as its own process: `echo` (default) writes every byte back; `discard` reads and drops (the
+ * throughput sink when iperf3 is absent). Prints its port once listening.
+ */
 import net from 'node:net';
 
+const mode = process.argv[2] === 'discard' ? 'discard' : 'echo';
 const server = net.createServer({ noDelay: true }, (socket) => {
   socket.on('error', () => socket.destroy());
-  socket.pipe(socket);
+  if (mode === 'echo') socket.pipe(socket);
+  else socket.resume();
 });
 server.maxConnections = 100_000;
-server.listen(Number(process.argv[2] ?? 0), '127.0.0.1', 4096, () => {
-  process.stdout.write(`echo listening on ${(server.address() as net.AddressInfo).port}\n`);
+server.listen(0, '127.0.0.1', 4096, () => {
+  process.stdout.write(`${mode} listening on ${(server.address() as net.AddressInfo).port}\n`);
 });
 process.on('SIGTERM', () => process.exit(0));

@@ -242,8 +242,8 @@ export function nodeFlags(role: string): string[] {
 }
 
 /** The echo sink as a child process: every byte it receives goes straight back (request/response and tunnel targets). */
-export async function startEcho(): Promise<Child & { port: number }> {
-  const child = startChild(NODE, [join(REPO, 'bench', 'echo-server.ts')]);
-  const m = await waitForOutput(child, /echo listening on (\d+)/, 'echo server');
+export async function startEcho(mode: 'echo' | 'discard' = 'echo'): Promise<Child & { port: number }> {
+  const child = startChild(NODE, [join(REPO, 'bench', 'echo-server.ts'), mode]);
+  const m = await waitForOutput(child, /(?:echo|discard) listening on (\d+)/, `${mode} server`);
   return { ...child, stop: child.stop, output: child.output, port: Number(m[1]) };
 }

@@ -266,8 +266,8 @@ export class HboneClient {
       settings,
       maxSessionMemory: MAX_SESSION_MEMORY_MB,
       peerMaxConcurrentStreams: this.#maxStreams,
-      createConnection: () =>
-        tls.connect({
+      createConnection: () => {
+        const socket = tls.connect({
           host: gateway.host,
           port: gateway.port,
           // No `servername`: ztunnel disables SNI (`enable_sni = false`); tls.connect sends none unless asked.
@@ -281,7 +281,11 @@ export class HboneClient {
           rejectUnauthorized: true,
           // Chain validation is OpenSSL's; identity is the exact SPIFFE SAN match, not a hostname check.
           checkServerIdentity: (_host, cert) => verifyServerSan(cert, sans) ?? undefined,
-        }),
+        });
+        // TCP_NODELAY, as on the server: without it small frames wait for the peer's delayed ACK.
+        socket.setNoDelay(true);
+        return socket;
+      },
     });
     const list = this.#pools.get(key) ?? [];
     this.#pools.set(key, list);

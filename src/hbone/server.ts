@@ -244,6 +244,9 @@ export class HboneServer extends EventEmitter {
     this.#tls.maxConnections = this.limits.maxConnections;
     this.#tls.on('connection', (socket: Socket) => {
       void socket.remoteAddress; // cache the peer address now; it is unreadable once the socket is destroyed
+      // Tunnels carry request/response traffic: with Nagle on, a frame written while the previous one is unacked
+      // waits for the peer's delayed ACK (tens of ms). ztunnel sets TCP_NODELAY on its sockets too.
+      socket.setNoDelay(true);
       this.#sockets.add(socket);
       socket.once('close', () => this.#sockets.delete(socket));
     });

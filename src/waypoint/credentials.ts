@@ -13,7 +13,7 @@ import type { WaypointCode } from '../errors/waypoint-codes.ts';
 import type { Snapshot } from '../mesh/snapshot.ts';
 import { x509 } from '../identity/x509.ts';
 import type { TlsPlan } from './origination.ts';
-import { readCredential, subjectText, type CredentialMaterial } from './secret-keys.ts';
+import { CA_SUFFIX, readCredential, subjectText, type CredentialMaterial, type CredentialResult } from './secret-keys.ts';
 
 /** TLS settings resolved for one request: what the pool key and the handshake need. */
 export interface ResolvedTls {
@@ -96,6 +96,7 @@ export class CredentialStore {
   #secretsSnapshot: Snapshot | null = null;
   #secrets = new Map<string, Resource>();
   #files = new Map<string, { stamp: string; text: string }>();
+  #credentialCache = new Map<string, { secret: Resource | null; caSecret: Resource | null; result: CredentialResult }>();
 
   constructor(options: CredentialStoreOptions = {}) {
     this.#options = options;
@@ -139,17 +140,28 @@ export class CredentialStore {
     this.#materials.set(material.ref, material);
   }
 
+  /**
+   * `readCredential`, remembered while the Secret (and its `-cacert` companion) are the same resource objects:
+   * snapshots never mutate resources, so the same objects mean the same bytes. Parsing the certificate and key and
+   * checking that they match cost more than the rest of a request; they now happen once per Secret version.
+   */
+  #readCredential(secrets: Map<string, Resource>, namespace: string, name: string, needClientCert: boolean): CredentialResult {
+    const key = `${namespace}/${name}|${needClientCert}`;
+    const secret = secrets.get(`${namespace}/${name}`) ?? null;
+    const caSecret = secrets.get(`${namespace}/${name}${CA_SUFFIX}`) ?? null;
+    const cached = this.#credentialCache.get(key);
+    if (cached && cached.secret === secret && cached.caSecret === caSecret) return cached.result;
+    const result = readCredential((ns, n) => secrets.get(`${ns}/${n}`) ?? null, namespace, name, needClientCert);
+    this.#credentialCache.set(key, { secret, caSecret, result });
+    return result;
+  }
+
   /** Resolve a TLS plan into a context and verification for this request. */
   resolve(snap: Snapshot, plan: TlsPlan): ResolveResult {
     const secrets = this.#secretIndex(snap);
     let material: CredentialMaterial | null = null;
     if (plan.credential) {
-      const r = readCredential(
-        (ns, name) => secrets.get(`${ns}/${name}`) ?? null,
-        plan.credential.namespace,
-        plan.credential.name,
-        plan.mode === 'MUTUAL',
-      );
+      const r = this.#readCredential(secrets, plan.credential.namespace, plan.credential.name, plan.mode === 'MUTUAL');
       if (!r.ok) return r;
       material = r.material;
       this.#track(material);
@@ -221,6 +233,10 @@ export class CredentialStore {
         maxFreeSockets: this.#options.maxFreeSockets ?? 16,
         timeout: this.#options.idleTimeoutMs ?? 60_000,
         scheduling: 'lifo',
+        // Node (since the per-request checkServerIdentity hardening) never keeps a socket alive whose request carried
+        // its own checkServerIdentity unless the agent has one too: without this every request opened a new TLS
+        // connection. The pool key includes the verification (`tls.id`), so the agent-level check is the same one.
+        ...(tls ? { checkServerIdentity: tls.checkServerIdentity } : {}),
       };
       agent = tls ? new https.Agent(opts) : new http.Agent(opts);
       this.#agents.set(key, agent);

@@ -1,0 +1,53 @@
+/**
+ * Gateway memory per idle tunnel: a fresh `portcullis serve` child, RSS from /proc before and after opening N tunnels
+ * (HboneClient pools, 100 streams per session, so N/100 sessions), each tunnel dialled upstream to the echo sink and
+ * then left idle.
+ */
+import type { ClientHttp2Stream } from 'node:http2';
+import { join } from 'node:path';
+import { HboneClient } from '../src/hbone/client.ts';
+import { GATEWAY_SAN, rssBytes, startServe, type BenchPki } from './env.ts';
+import { sleep } from './stats.ts';
+
+export interface MemoryResult {
+  readonly tunnels: number;
+  readonly sessions: number;
+  readonly rssBeforeMiB: number;
+  readonly rssAfterMiB: number;
+  readonly bytesPerTunnel: number;
+}
+
+export async function idleTunnelMemory(pki: BenchPki, configDir: string, authority: string, tunnels: number): Promise<MemoryResult> {
+  const gw = await startServe(configDir, pki.caDir, join(pki.dir, 'access-memory.log'), ['--max-tunnels', String(tunnels * 2)]);
+  const client = new HboneClient({ certificates: pki.client, gateway: gw.hbone, expectedSans: [GATEWAY_SAN], keepaliveIntervalMs: 0 });
+  const open: ClientHttp2Stream[] = [];
+  try {
+    // Warm up: one full session's worth, opened and closed, so code and pools are in place before the baseline.
+    const warm = await Promise.all(Array.from({ length: 100 }, () => client.connect(authority, { forwarded: false })));
+    await Promise.all(warm.map((t) => new Promise((resolve) => (t.stream.once('close', resolve), t.stream.resume(), t.stream.end()))));
+    await sleep(1000);
+    const before = rssBytes(gw.pid);
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 200 }, async () => {
+        while (next < tunnels) {
+          next++;
+          const t = await client.connect(authority, { forwarded: false });
+          open.push(t.stream);
+        }
+      }),
+    );
+    await sleep(2000);
+    const after = rssBytes(gw.pid);
+    return {
+      tunnels: open.length,
+      sessions: client.sessionCount,
+      rssBeforeMiB: before / 2 ** 20,
+      rssAfterMiB: after / 2 ** 20,
+      bytesPerTunnel: (after - before) / open.length,
+    };
+  } finally {
+    client.destroy();
+    await gw.stop();
+  }
+}

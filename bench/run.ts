@@ -1,0 +1,406 @@
+/**
+ * `npm run bench` (issue 8): Portcullis and its references measured in the same run, all on 127.0.0.1, printed as one
+ * table (absolute numbers, ratios, targets) plus JSON. `--toy` runs every section at a tiny size (what `npm test`
+ * does, with no timing assertions); `--json FILE` writes the JSON; `--only a,b` picks sections.
+ */
+import { writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import { runControlPlane, type ControlPlaneResult } from './control-plane.ts';
+import {
+  hasCommand,
+  freePort,
+  makePki,
+  startAgentChild,
+  startChild,
+  startEcho,
+  startServe,
+  stopAllChildren,
+  waitForOutput,
+  type BenchPki,
+  type Child,
+  type ServeChild,
+} from './env.ts';
+import { HAPROXY_SKIP, haproxyInstalled, startHaproxyChain, type HaproxyChain } from './haproxy.ts';
+import { iperf3, latencyAtRate, latencyMax, nodeBlast, type LatencyResult, type ThroughputResult } from './l4.ts';
+import { l7Direct, l7ThroughWaypoint, startL7Env, type L7Result } from './l7.ts';
+import { idleTunnelMemory, type MemoryResult } from './memory.ts';
+import { round } from './stats.ts';
+import { hboneTunnelRate, mtlsHandshakeRate, type RateResult } from './tunnels.ts';
+
+export const SECTIONS = ['throughput', 'latency', 'tunnels', 'l7', 'control', 'memory'] as const;
+export type Section = (typeof SECTIONS)[number];
+
+/** One line of the table. `status` is MET/MISSED against the issue's target, or why the row has no number. */
+export interface Row {
+  readonly section: Section;
+  readonly measure: string;
+  readonly value: number | null;
+  readonly unit: string;
+  readonly reference?: string;
+  readonly ratio?: string;
+  readonly target?: string;
+  readonly status: string;
+}
+
+export interface BenchReport {
+  readonly date: string;
+  readonly scale: 'toy' | 'full';
+  readonly machine: { readonly nproc: number; readonly cpu: string; readonly ramGiB: number; readonly node: string };
+  readonly tools: { readonly throughput: 'iperf3' | 'node'; readonly haproxy: boolean };
+  readonly sections: Partial<Record<Section, Record<string, unknown>>>;
+  readonly rows: Row[];
+}
+
+interface Scale {
+  readonly toy: boolean;
+  readonly throughputSeconds: number;
+  readonly latencyMs: number;
+  readonly latencyWarmupMs: number;
+  readonly latencyRate: number;
+  readonly rateMs: number;
+  readonly l7Ms: number;
+  readonly memoryTunnels: number;
+}
+
+const FULL_SCALE: Scale = { toy: false, throughputSeconds: 5, latencyMs: 5000, latencyWarmupMs: 1000, latencyRate: 1000, rateMs: 3000, l7Ms: 5000, memoryTunnels: 10_000 };
+const TOY_SCALE: Scale = { toy: true, throughputSeconds: 1, latencyMs: 300, latencyWarmupMs: 100, latencyRate: 200, rateMs: 300, l7Ms: 300, memoryTunnels: 100 };
+
+const ECHO_HOST = 'echo.bench.internal';
+const BULK_HOST = 'bulk.bench.internal';
+const KiB = 1024;
+
+function status(toy: boolean, met: boolean): string {
+  if (toy) return 'toy size';
+  return met ? 'MET' : 'MISSED';
+}
+
+const x = (a: number, b: number): string => (Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? `${round(a / b, 2)}×` : '—');
+
+/** The L4 surroundings shared by throughput, latency and tunnel setup. */
+interface L4Env {
+  readonly pki: BenchPki;
+  readonly echo: Child & { port: number };
+  readonly bulkPort: number;
+  readonly gateway: ServeChild;
+  /** local forward ports on the agent */
+  readonly agentEcho: number;
+  readonly agentBulk: number;
+  readonly haproxy: HaproxyChain | null;
+  readonly configDir: string;
+  readonly tool: 'iperf3' | 'node';
+}
+
+async function startL4Env(pki: BenchPki, needHaproxy: boolean): Promise<L4Env> {
+  const { writeL4Config } = await import('./env.ts');
+  const tool = hasCommand('iperf3') ? 'iperf3' : 'node';
+  const echo = await startEcho('echo');
+  let bulkPort: number;
+  if (tool === 'iperf3') {
+    bulkPort = await freePort();
+    const srv = startChild('iperf3', ['-s', '-p', String(bulkPort), '-B', '127.0.0.1', '--forceflush']);
+    await waitForOutput(srv, /Server listening on/, 'iperf3 -s');
+  } else {
+    bulkPort = (await startEcho('discard')).port;
+  }
+  const configDir = writeL4Config(pki.dir, [
+    { name: 'echo', host: ECHO_HOST, port: echo.port },
+    { name: 'bulk', host: BULK_HOST, port: bulkPort },
+  ]);
+  const gateway = await startServe(configDir, pki.caDir, `${pki.dir}/access-l4.log`);
+  const agent = await startAgentChild(configDir, pki.caDir, gateway.hbone, [`${ECHO_HOST}:${echo.port}`, `${BULK_HOST}:${bulkPort}`]);
+  const haproxy = needHaproxy && haproxyInstalled() ? await startHaproxyChain(pki, [echo.port, bulkPort]) : null;
+  return {
+    pki,
+    echo,
+    bulkPort,
+    gateway,
+    agentEcho: agent.forwards.get(`${ECHO_HOST}:${echo.port}`)!,
+    agentBulk: agent.forwards.get(`${BULK_HOST}:${bulkPort}`)!,
+    haproxy,
+    configDir,
+    tool,
+  };
+}
+
+async function benchThroughput(env: L4Env, scale: Scale, rows: Row[]): Promise<Record<string, unknown>> {
+  const blast = (port: number, streams: number): Promise<ThroughputResult> =>
+    env.tool === 'iperf3' ? iperf3(port, streams, scale.throughputSeconds) : nodeBlast(port, streams, scale.throughputSeconds);
+  const out: Record<string, unknown> = { tool: env.tool, seconds: scale.throughputSeconds };
+  for (const streams of [1, 8]) {
+    const direct = (await blast(env.bulkPort, streams)).gbps;
+    const haproxy = env.haproxy ? (await blast(env.haproxy.entries.get(env.bulkPort)!, streams)).gbps : null;
+    const portcullis = (await blast(env.agentBulk, streams)).gbps;
+    out[`streams${streams}`] = { directGbps: direct, haproxyGbps: haproxy, portcullisGbps: portcullis };
+    const label = `${streams} stream${streams > 1 ? 's' : ''}`;
+    rows.push({ section: 'throughput', measure: `direct, ${label} (${env.tool})`, value: round(direct), unit: 'Gbps', status: 'ceiling' });
+    rows.push(
+      haproxy === null
+        ? { section: 'throughput', measure: `haproxy mTLS chain, ${label}`, value: null, unit: 'Gbps', status: HAPROXY_SKIP }
+        : { section: 'throughput', measure: `haproxy mTLS chain, ${label}`, value: round(haproxy), unit: 'Gbps', reference: 'direct', ratio: x(haproxy, direct), status: 'reference' },
+    );
+    const target = streams === 1 ? '≥ 1.0× haproxy (stretch 1.25×)' : undefined;
+    rows.push({
+      section: 'throughput',
+      measure: `Portcullis agent→HBONE→gateway, ${label}`,
+      value: round(portcullis),
+      unit: 'Gbps',
+      reference: haproxy === null ? 'direct' : 'haproxy / direct',
+      ratio: haproxy === null ? x(portcullis, direct) : `${x(portcullis, haproxy)} / ${x(portcullis, direct)}`,
+      target,
+      status: target === undefined ? 'recorded' : haproxy === null ? HAPROXY_SKIP : status(scale.toy, portcullis >= haproxy),
+    });
+  }
+  return out;
+}
+
+async function benchLatency(env: L4Env, scale: Scale, rows: Row[]): Promise<Record<string, unknown>> {
+  const size = KiB;
+  const paths: [string, number | null][] = [
+    ['direct', env.echo.port],
+    ['haproxy', env.haproxy ? env.haproxy.entries.get(env.echo.port)! : null],
+    ['portcullis', env.agentEcho],
+  ];
+  const out: Record<string, unknown> = { size, rate: scale.latencyRate };
+  const at: Record<string, LatencyResult | null> = {};
+  const max: Record<string, LatencyResult | null> = {};
+  for (const [name, port] of paths) {
+    at[name] = port === null ? null : await latencyAtRate(port, { rate: scale.latencyRate, conns: 16, ms: scale.latencyMs, size, warmupMs: scale.latencyWarmupMs });
+    max[name] = port === null ? null : await latencyMax(port, { conns: 8, ms: Math.min(scale.latencyMs, 3000), size, warmupMs: scale.latencyWarmupMs });
+  }
+  out.atRate = at;
+  out.maxRate = max;
+  const d = at.direct!;
+  const p = at.portcullis!;
+  const addedP50 = p.p50us - d.p50us;
+  const addedP99 = p.p99us - d.p99us;
+  out.addedAtRate = { p50us: addedP50, p99us: addedP99 };
+  out.addedAtMax = { p50us: max.portcullis!.p50us - max.direct!.p50us, p99us: max.portcullis!.p99us - max.direct!.p99us };
+  const fmt = (r: LatencyResult): string => `p50 ${round(r.p50us / 1000, 3)} ms, p99 ${round(r.p99us / 1000, 3)} ms`;
+  for (const [name] of paths) {
+    const a = at[name];
+    const m = max[name];
+    const label = name === 'portcullis' ? 'Portcullis' : name === 'haproxy' ? 'haproxy mTLS chain' : 'direct';
+    if (a === null || m === null) {
+      rows.push({ section: 'latency', measure: `${label}, 1 KiB @ ${scale.latencyRate}/s`, value: null, unit: 'ms p99', status: HAPROXY_SKIP });
+      continue;
+    }
+    rows.push({ section: 'latency', measure: `${label}, 1 KiB @ ${scale.latencyRate}/s`, value: round(a.p99us / 1000, 3), unit: 'ms p99', reference: fmt(a), status: 'recorded' });
+    rows.push({
+      section: 'latency',
+      measure: `${label}, 1 KiB at max rate (8 conns)`,
+      value: round(m.rps, 0),
+      unit: 'req/s',
+      reference: fmt(m),
+      ratio: name === 'direct' ? undefined : x(m.rps, max.direct!.rps) + ' of direct',
+      status: 'recorded',
+    });
+  }
+  rows.push({
+    section: 'latency',
+    measure: `Portcullis added over direct @ ${scale.latencyRate}/s`,
+    value: round(addedP99 / 1000, 3),
+    unit: 'ms p99',
+    reference: `p50 +${round(addedP50 / 1000, 3)} ms`,
+    ratio: at.haproxy ? `haproxy adds p99 ${round((at.haproxy.p99us - d.p99us) / 1000, 3)} ms` : undefined,
+    target: '≤ 0.5 ms p99 added',
+    status: status(scale.toy, addedP99 <= 500),
+  });
+  rows.push({
+    section: 'latency',
+    measure: 'Portcullis added over direct at max rate',
+    value: round((max.portcullis!.p99us - max.direct!.p99us) / 1000, 3),
+    unit: 'ms p99',
+    reference: `p50 +${round((max.portcullis!.p50us - max.direct!.p50us) / 1000, 3)} ms`,
+    status: 'recorded',
+  });
+  return out;
+}
+
+async function benchTunnels(env: L4Env, scale: Scale, rows: Row[]): Promise<Record<string, unknown>> {
+  const tunnels = await hboneTunnelRate(env.gateway.hbone, env.pki.client, `${ECHO_HOST}:${env.echo.port}`, { ms: scale.rateMs, concurrency: 64 });
+  const mtls = await mtlsHandshakeRate(env.gateway.hbone, env.pki.client, { ms: scale.rateMs, concurrency: 16 });
+  rows.push({
+    section: 'tunnels',
+    measure: `new HBONE tunnels (CONNECT → 200 → graceful close) over ${tunnels.sessions} pooled session(s), 64 in flight`,
+    value: round(tunnels.perSecond, 0),
+    unit: 'tunnels/s',
+    reference: 'each decided + dialled upstream',
+    target: '≥ 10,000/s',
+    status: status(scale.toy, tunnels.perSecond >= 10_000),
+  });
+  rows.push({ section: 'tunnels', measure: 'new mTLS connections (TLS 1.3, client cert, no resumption), 16 in flight', value: round(mtls.perSecond, 0), unit: 'conns/s', status: 'recorded' });
+  return { hbone: tunnels, mtls: mtls satisfies RateResult };
+}
+
+async function benchL7(pki: BenchPki, scale: Scale, rows: Row[]): Promise<Record<string, unknown> | null> {
+  const env = await startL7Env(pki);
+  if (typeof env === 'string') {
+    rows.push({ section: 'l7', measure: 'waypoint, identity-mapped mTLS', value: null, unit: 'req/s', status: env });
+    return null;
+  }
+  try {
+    const opts = { perIdentity: 8, ms: scale.l7Ms, warmupMs: scale.toy ? 100 : 1000 };
+    const direct: L7Result = await l7Direct(env, opts);
+    const waypoint: L7Result = await l7ThroughWaypoint(env, opts);
+    if (waypoint.wrongSubject > 0 || direct.wrongSubject > 0) throw new Error(`L7: ${waypoint.wrongSubject + direct.wrongSubject} answers carried the wrong client identity`);
+    rows.push({ section: 'l7', measure: 'direct HTTPS (mTLS), 2 identities × 8 conns', value: round(direct.rps, 0), unit: 'req/s', reference: `p50 ${round(direct.p50ms, 2)} ms, p99 ${round(direct.p99ms, 2)} ms`, status: 'ceiling' });
+    rows.push({
+      section: 'l7',
+      measure: 'waypoint, identity-mapped mTLS, 2 identities interleaved × 8 tunnels',
+      value: round(waypoint.rps, 0),
+      unit: 'req/s',
+      reference: 'direct',
+      ratio: x(waypoint.rps, direct.rps),
+      target: '≥ 5,000/s on one core',
+      status: status(scale.toy, waypoint.rps >= 5000),
+    });
+    rows.push({
+      section: 'l7',
+      measure: 'waypoint p99 (same run)',
+      value: round(waypoint.p99ms, 2),
+      unit: 'ms',
+      reference: `p50 ${round(waypoint.p50ms, 2)} ms; direct p99 ${round(direct.p99ms, 2)} ms`,
+      target: '< 5 ms',
+      status: status(scale.toy, waypoint.p99ms < 5),
+    });
+    return { direct, waypoint };
+  } finally {
+    await env.stop();
+  }
+}
+
+function benchControl(scale: Scale, rows: Row[]): ControlPlaneResult {
+  const r = runControlPlane(scale.toy ? 'toy' : 'full');
+  const s = r.size;
+  const what = `${s.serviceEntries} SE + ${s.policies} policies + ${s.routes} routes`;
+  rows.push({ section: 'control', measure: `load (parse + validate) ${what}`, value: round(r.loadMs, 0), unit: 'ms', status: 'recorded' });
+  rows.push({ section: 'control', measure: `compile ${what}`, value: round(r.compileMs, 0), unit: 'ms', target: '< 1 s', status: status(scale.toy, r.compileMs < 1000) });
+  rows.push({ section: 'control', measure: 'reload after one changed policy (load + compile)', value: round(r.reloadMs, 1), unit: 'ms', target: '< 50 ms', status: status(scale.toy, r.reloadMs < 50) });
+  rows.push({
+    section: 'control',
+    measure: 'decision over that snapshot (mesh decideConnection)',
+    value: round(r.decisionP99us, 2),
+    unit: 'µs p99',
+    reference: `p50 ${round(r.decisionP50us, 2)} µs, ${round(r.decisionsPerSecond, 0)} decisions/s`,
+    target: '< 10 µs p99',
+    status: status(scale.toy, r.decisionP99us < 10),
+  });
+  return r;
+}
+
+async function benchMemory(pki: BenchPki, env: L4Env | null, scale: Scale, rows: Row[]): Promise<MemoryResult> {
+  let configDir = env?.configDir;
+  let echo = env?.echo;
+  if (configDir === undefined || echo === undefined) {
+    const { writeL4Config } = await import('./env.ts');
+    echo = await startEcho('echo');
+    configDir = writeL4Config(pki.dir, [{ name: 'echo', host: ECHO_HOST, port: echo.port }]);
+  }
+  const r = await idleTunnelMemory(pki, configDir, `${ECHO_HOST}:${echo.port}`, scale.memoryTunnels);
+  rows.push({
+    section: 'memory',
+    measure: `gateway RSS, ${r.tunnels} idle tunnels over ${r.sessions} sessions`,
+    value: round(r.bytesPerTunnel / KiB, 1),
+    unit: 'KiB/tunnel',
+    reference: `RSS ${round(r.rssBeforeMiB, 1)} → ${round(r.rssAfterMiB, 1)} MiB (incl. the upstream socket)`,
+    target: '≤ 30 KiB',
+    status: status(scale.toy, r.bytesPerTunnel <= 30 * KiB),
+  });
+  return r;
+}
+
+function machine(): BenchReport['machine'] {
+  return { nproc: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', ramGiB: round(totalmem() / 2 ** 30, 1), node: process.version };
+}
+
+export async function runBench(opts: { toy: boolean; only?: readonly Section[]; log?: (line: string) => void }): Promise<BenchReport> {
+  const scale = opts.toy ? TOY_SCALE : FULL_SCALE;
+  const only = new Set<Section>(opts.only ?? SECTIONS);
+  const log = opts.log ?? (() => {});
+  const rows: Row[] = [];
+  const sections: BenchReport['sections'] = {};
+  const pki = await makePki();
+  let tool: 'iperf3' | 'node' = hasCommand('iperf3') ? 'iperf3' : 'node';
+  try {
+    let env: L4Env | null = null;
+    if (only.has('throughput') || only.has('latency') || only.has('tunnels')) {
+      log('starting the L4 surroundings (sinks, portcullis serve + agent, haproxy chain)');
+      env = await startL4Env(pki, only.has('throughput') || only.has('latency'));
+      tool = env.tool;
+    }
+    if (only.has('throughput')) {
+      log('1. L4 throughput');
+      sections.throughput = await benchThroughput(env!, scale, rows);
+    }
+    if (only.has('latency')) {
+      log('2. L4 latency');
+      sections.latency = await benchLatency(env!, scale, rows);
+    }
+    if (only.has('tunnels')) {
+      log('3. tunnel setup');
+      sections.tunnels = await benchTunnels(env!, scale, rows);
+    }
+    if (env !== null) {
+      await env.gateway.stop();
+      await env.haproxy?.stop();
+    }
+    if (only.has('l7')) {
+      log('4. L7 waypoint');
+      sections.l7 = (await benchL7(pki, scale, rows)) ?? { skipped: rows.at(-1)?.status };
+    }
+    if (only.has('control')) {
+      log('5. control plane');
+      sections.control = { ...benchControl(scale, rows) };
+    }
+    if (only.has('memory')) {
+      log('6. memory');
+      sections.memory = { ...(await benchMemory(pki, env, scale, rows)) };
+    }
+  } finally {
+    await stopAllChildren();
+    pki.cleanup();
+  }
+  return {
+    date: new Date().toISOString(),
+    scale: opts.toy ? 'toy' : 'full',
+    machine: machine(),
+    tools: { throughput: tool, haproxy: haproxyInstalled() },
+    sections,
+    rows,
+  };
+}
+
+/** The report as one plain-text table (also pasted into BENCHMARKS.md). */
+export function formatTable(report: BenchReport): string {
+  const head = ['#', 'measure', 'value', 'unit', 'reference', 'ratio', 'target', 'status'];
+  const num: Record<Section, string> = { throughput: '1', latency: '2', tunnels: '3', l7: '4', control: '5', memory: '6' };
+  const body = report.rows.map((r) => [num[r.section], r.measure, r.value === null ? '—' : String(r.value), r.unit, r.reference ?? '', r.ratio ?? '', r.target ?? '', r.status]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { toy: { type: 'boolean' }, json: { type: 'string' }, only: { type: 'string' } } });
+  const only = values.only?.split(',').map((s) => s.trim()) as Section[] | undefined;
+  for (const s of only ?? []) {
+    if (!SECTIONS.includes(s)) throw new Error(`--only: unknown section "${s}" (sections: ${SECTIONS.join(', ')})`);
+  }
+  const started = Date.now();
+  const report = await runBench({ toy: values.toy === true, only, log: (l) => process.stderr.write(`bench: ${l}\n`) });
+  const m = report.machine;
+  process.stdout.write(
+    `Portcullis benchmarks (${report.scale}), ${report.date}\n${m.nproc} × ${m.cpu}, ${m.ramGiB} GiB RAM, Node ${m.node}; throughput tool: ${report.tools.throughput}\n\n` +
+      `${formatTable(report)}\n\nwall time ${round((Date.now() - started) / 1000, 1)} s\n`,
+  );
+  if (values.json !== undefined) writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);
+}
+
+if (import.meta.main) {
+  main().catch(async (err) => {
+    process.stderr.write(`bench: ${(err as Error).stack ?? err}\n`);
+    await stopAllChildren();
+    process.exit(1);
+  });
+}
