@@ -140,7 +140,8 @@ export function loadConfigTexts(files: readonly ConfigFile[], opts: LoadOptions 
     }
   }
 
-  if (opts.previous) keepLastGood(opts.previous, resources, claimed, refused, brokenFiles, diagnostics);
+  // Nothing refused and no broken file: no previous resource can be kept, so skip the walk over all of them.
+  if (opts.previous && (refused.size > 0 || brokenFiles.size > 0)) keepLastGood(opts.previous, resources, claimed, refused, brokenFiles, diagnostics);
 
   const result: LoadResult = { resources, ignored, diagnostics, settings, files: files.map((f) => f.path) };
   FILE_CACHE.set(result, cache);

@@ -11,9 +11,8 @@ import type { Snapshot } from './snapshot.ts';
 export function decideConnection(snap: Snapshot, dest: Destination, req: AuthzRequest): DecisionRecord {
   switch (dest.kind) {
     case 'serviceEntry':
-      return decideEgress([snap.gatewayLayer(dest.gateway.key), snap.serviceEntryLayer(dest.serviceEntry.key)], req);
     case 'noSuchPort':
-      return decideEgress([snap.gatewayLayer(dest.gateway.key), snap.serviceEntryLayer(dest.serviceEntry.key)], req);
+      return decideEgress(snap.layersFor(dest.gateway.key, dest.serviceEntry.key), req);
     case 'unknown':
       return decideUnknownDestination(snap.egressPolicies, dest.ip, dest.port);
   }

@@ -121,6 +121,8 @@ export interface Snapshot {
   gatewayLayer(gatewayKey: string): LayerInput;
   /** Layer 2 (seed 000): the policies targeting this ServiceEntry. */
   serviceEntryLayer(seKey: string): LayerInput;
+  /** Both layers for a ServiceEntry behind a gateway, as one array built once per pair (no allocation per decision). */
+  layersFor(gatewayKey: string, seKey: string): readonly LayerInput[];
   /** ServiceEntries bound to `gatewayKey` that declare `host` (exact, then wildcard suffix), oldest first. */
   findByHost(gatewayKey: string | null, host: string): ServiceEntryModel | null;
   /** The ServiceEntry bound to `gatewayKey` whose VIP or `spec.addresses` contains `ip` (longest prefix). */

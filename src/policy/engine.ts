@@ -29,9 +29,9 @@ export interface LayerRecord {
   policy: string | null;
   /** `spec.rules` index of the rule that decided, or null. */
   rule: number | null;
-  dryRun: DryRunRecord[];
+  dryRun: readonly DryRunRecord[];
   /** AUDIT policies that matched. */
-  audit: string[];
+  audit: readonly string[];
 }
 
 export interface DecisionRecord {
@@ -64,6 +64,9 @@ function dryRunMessage(action: string, matched: boolean): string {
   return matched ? DRY_RUN_AUDIT_MATCH : DRY_RUN_AUDIT_NO_MATCH;
 }
 
+const NO_DRY_RUN: readonly DryRunRecord[] = Object.freeze([]);
+const NO_AUDIT: readonly string[] = Object.freeze([]);
+
 function matchPolicy(p: CompiledPolicy, f: RequestFacts): number {
   // An L7 policy decided without an HTTP request is enforced as Envoy enforces it on a TCP chain.
   return f.http === null && p.tcpMatch !== null ? p.tcpMatch(f) : p.match(f);
@@ -76,8 +79,8 @@ function layerRecord(
   reason: string,
   by: CompiledPolicy | null,
   rule: number,
-  dryRun: DryRunRecord[],
-  audit: string[],
+  dryRun: readonly DryRunRecord[],
+  audit: readonly string[],
 ): LayerRecord {
   return {
     layer: input.layer,
@@ -104,24 +107,25 @@ export function decideLayerFacts(input: LayerInput, f: RequestFacts): LayerRecor
   let allowBy: CompiledPolicy | null = null;
   let allowRule = -1;
   let enforcedAllows = 0;
-  const dryRun: DryRunRecord[] = [];
-  const audit: string[] = [];
+  // Most layers have neither: share one frozen empty list instead of allocating two arrays per decision.
+  let dryRun: DryRunRecord[] | null = null;
+  let audit: string[] | null = null;
 
   const policies = input.policies;
   for (let i = 0; i < policies.length; i++) {
     const p = policies[i];
     if (p.action === 'CUSTOM') {
-      if (p.dryRun) dryRun.push({ policy: p.key, action: p.action, matched: false, message: DRY_RUN_CUSTOM });
+      if (p.dryRun) (dryRun ??= []).push({ policy: p.key, action: p.action, matched: false, message: DRY_RUN_CUSTOM });
       else if (custom === null) custom = p;
       continue;
     }
     if (p.dryRun) {
       const matched = matchPolicy(p, f) >= 0;
-      dryRun.push({ policy: p.key, action: p.action, matched, message: dryRunMessage(p.action, matched) });
+      (dryRun ??= []).push({ policy: p.key, action: p.action, matched, message: dryRunMessage(p.action, matched) });
       continue;
     }
     if (p.action === 'AUDIT') {
-      if (matchPolicy(p, f) >= 0) audit.push(p.key);
+      if (matchPolicy(p, f) >= 0) (audit ??= []).push(p.key);
     } else if (p.action === 'DENY') {
       if (denyBy === null) {
         const r = matchPolicy(p, f);
@@ -144,7 +148,7 @@ export function decideLayerFacts(input: LayerInput, f: RequestFacts): LayerRecor
   }
 
   const rec = (decision: 'allow' | 'deny', code: ErrorCode, reason: string, by: CompiledPolicy | null, rule: number) =>
-    layerRecord(input, decision, code, reason, by, rule, dryRun, audit);
+    layerRecord(input, decision, code, reason, by, rule, dryRun ?? NO_DRY_RUN, audit ?? NO_AUDIT);
 
   if (custom !== null) return rec('deny', 'PCL_AUTHZ_DENIED_CUSTOM_UNSUPPORTED', customUnsupported(custom.key), custom, -1);
   if (denyBy !== null) return rec('deny', 'PCL_AUTHZ_DENIED_EXPLICIT', explicitlyDenied(denyBy.key), denyBy, denyRule);
@@ -193,7 +197,8 @@ export function combineLayers(layers: LayerRecord[]): DecisionRecord {
  */
 export function decideEgress(layers: readonly LayerInput[], req: AuthzRequest): DecisionRecord {
   const f = buildRequestFacts(req);
-  const records: LayerRecord[] = [];
-  for (let i = 0; i < layers.length; i++) records.push(decideLayerFacts(layers[i], f));
+  // Two layers is the mesh's shape (seed 000): build that array in one go.
+  const records: LayerRecord[] =
+    layers.length === 2 ? [decideLayerFacts(layers[0], f), decideLayerFacts(layers[1], f)] : layers.map((l) => decideLayerFacts(l, f));
   return combineLayers(records);
 }
