@@ -232,13 +232,26 @@ export async function startAgentChild(
   return { ...child, stop: child.stop, output: child.output, forwards };
 }
 
-/** `PORTCULLIS_BENCH_PROF=serve,agent` runs those children under `--cpu-prof` (profiles land in bench/profiles). */
+/**
+ * `PORTCULLIS_BENCH_PROF=serve,agent` runs those children under `--cpu-prof` (profiles land in bench/profiles);
+ * `PORTCULLIS_BENCH_HEAP=serve` lets them write a heap snapshot there on SIGUSR2 (the memory section sends it).
+ */
 export function nodeFlags(role: string): string[] {
-  const want = (process.env.PORTCULLIS_BENCH_PROF ?? '').split(',');
-  if (!want.includes(role)) return [];
+  const flags: string[] = [];
   const dir = join(REPO, 'bench', 'profiles');
-  mkdirSync(dir, { recursive: true });
-  return ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', `${role}-${Date.now()}.cpuprofile`];
+  if ((process.env.PORTCULLIS_BENCH_PROF ?? '').split(',').includes(role)) {
+    mkdirSync(dir, { recursive: true });
+    flags.push('--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', `${role}-${Date.now()}.cpuprofile`);
+  }
+  if (heapSnapshotWanted(role)) {
+    mkdirSync(dir, { recursive: true });
+    flags.push('--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${dir}`);
+  }
+  return flags;
+}
+
+export function heapSnapshotWanted(role: string): boolean {
+  return (process.env.PORTCULLIS_BENCH_HEAP ?? '').split(',').includes(role);
 }
 
 /** The echo sink as a child process: every byte it receives goes straight back (request/response and tunnel targets). */

@@ -6,8 +6,23 @@
 import type { ClientHttp2Stream } from 'node:http2';
 import { join } from 'node:path';
 import { HboneClient } from '../src/hbone/client.ts';
-import { GATEWAY_SAN, rssBytes, startServe, type BenchPki } from './env.ts';
+import { GATEWAY_SAN, REPO, heapSnapshotWanted, rssBytes, startServe, type BenchPki } from './env.ts';
 import { sleep } from './stats.ts';
+import { readdirSync, statSync } from 'node:fs';
+
+/** Wait until the child's heap snapshot file (`Heap.*.<pid>.*.heapsnapshot` in bench/profiles) stops growing; 2 min at most. */
+async function heapSnapshotWritten(pid: number): Promise<void> {
+  const dir = join(REPO, 'bench', 'profiles');
+  let last = -1;
+  for (let waited = 0; waited < 120_000; waited += 1000) {
+    await sleep(1000);
+    const f = readdirSync(dir).find((n) => n.endsWith('.heapsnapshot') && n.includes(`.${pid}.`));
+    if (f === undefined) continue;
+    const size = statSync(join(dir, f)).size;
+    if (size === last && size > 0) return;
+    last = size;
+  }
+}
 
 export interface MemoryResult {
   readonly tunnels: number;
@@ -39,6 +54,11 @@ export async function idleTunnelMemory(pki: BenchPki, configDir: string, authori
     );
     await sleep(2000);
     const after = rssBytes(gw.pid);
+    if (heapSnapshotWanted('serve')) {
+      // The snapshot of the idle tunnels (after the RSS reading, which it would disturb); written to bench/profiles.
+      process.kill(gw.pid, 'SIGUSR2');
+      await heapSnapshotWritten(gw.pid);
+    }
     return {
       tunnels: open.length,
       sessions: client.sessionCount,

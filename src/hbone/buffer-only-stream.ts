@@ -20,6 +20,9 @@ export class BufferOnlyStream extends Duplex {
     inner.once('close', () => {
       if (!this.destroyed) this.destroy();
     });
+    // One forwarder for the stream's life: node's HTTP server re-arms the timeout on every request, and a listener
+    // added per call piled up on the HTTP/2 stream (and made each re-arm scan them all).
+    inner.on('timeout', () => this.emit('timeout'));
   }
 
   override _read(): void {
@@ -42,8 +45,12 @@ export class BufferOnlyStream extends Duplex {
   /** node's HTTP client may set an idle timeout on its socket; the tunnel honours it. */
   setTimeout(ms: number, callback?: () => void): this {
     const inner = this.#inner as Duplex & { setTimeout?: (ms: number, cb?: () => void) => unknown };
-    if (callback !== undefined) this.once('timeout', callback);
-    if (typeof inner.setTimeout === 'function') inner.setTimeout(ms, () => this.emit('timeout'));
+    // As net.Socket#setTimeout: a callback is added once per call, and removed again by setTimeout(0, callback).
+    if (callback !== undefined) {
+      if (ms === 0) this.removeListener('timeout', callback);
+      else this.once('timeout', callback);
+    }
+    if (typeof inner.setTimeout === 'function') inner.setTimeout(ms);
     return this;
   }
 }

@@ -97,6 +97,8 @@ export class CredentialStore {
   #secrets = new Map<string, Resource>();
   #files = new Map<string, { stamp: string; text: string }>();
   #credentialCache = new Map<string, { secret: Resource | null; caSecret: Resource | null; result: CredentialResult }>();
+  /** PEM text → its short digest: the same PEM strings come back on every request, hashing them was 1 % of CPU. */
+  #digests = new Map<string, string>();
 
   constructor(options: CredentialStoreOptions = {}) {
     this.#options = options;
@@ -156,6 +158,17 @@ export class CredentialStore {
     return result;
   }
 
+  #digest(text: string): string {
+    let d = this.#digests.get(text);
+    if (d === undefined) {
+      // Bounded: Secrets and files rotate, and an old PEM is never asked for again.
+      if (this.#digests.size >= 256) this.#digests.clear();
+      d = sha(text);
+      this.#digests.set(text, d);
+    }
+    return d;
+  }
+
   /** Resolve a TLS plan into a context and verification for this request. */
   resolve(snap: Snapshot, plan: TlsPlan): ResolveResult {
     const secrets = this.#secretIndex(snap);
@@ -184,8 +197,8 @@ export class CredentialStore {
     } catch (err) {
       return { ok: false, code: 'PCL_WAYPOINT_TLS_UNSUPPORTED', reason: `cannot read DestinationRule certificate files: ${(err as Error).message}` };
     }
-    const credId = material ? `${material.ref}#${material.hash}` : certPem ? `file#${sha(certPem + keyPem)}` : 'none';
-    const caId = caPem === null ? 'system' : sha(caPem);
+    const credId = material ? `${material.ref}#${material.hash}` : certPem ? `file#${this.#digest(certPem + keyPem)}` : 'none';
+    const caId = caPem === null ? 'system' : this.#digest(caPem);
     const ctxId = `${credId}|ca=${caId}`;
     let secureContext = this.#contexts.get(ctxId);
     if (!secureContext) {
