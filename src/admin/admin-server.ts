@@ -9,11 +9,24 @@ import type { Snapshot } from '../mesh/snapshot.ts';
 import { configDump } from './config-dump.ts';
 
 export interface AdminSources {
-  readonly registry: Registry;
-  /** The snapshot in force, or null before the first one. */
-  snapshot(): Snapshot | null;
+  /** The Prometheus exposition (one gateway's registry, or every worker's aggregated). */
+  metrics(): Promise<{ readonly contentType: string; readonly text: string }>;
+  /** The configuration in force as JSON-ready data, or null before the first one. */
+  configDump(): Promise<unknown | null>;
   /** Ready: a snapshot is loaded, the HBONE listener is up, and the gateway is not draining. */
   ready(): { readonly ready: boolean; readonly why: string };
+}
+
+/** Admin sources for one in-process gateway. */
+export function gatewaySources(registry: Registry, snapshot: () => Snapshot | null, ready: AdminSources['ready']): AdminSources {
+  return {
+    metrics: async () => ({ contentType: registry.contentType, text: await registry.metrics() }),
+    configDump: async () => {
+      const snap = snapshot();
+      return snap === null ? null : configDump(snap);
+    },
+    ready,
+  };
 }
 
 export interface AdminServer {
@@ -48,15 +61,18 @@ export async function startAdminServer(sources: AdminSources, host: string, port
         send(r.ready ? 200 : 503, 'text/plain; charset=utf-8', `${r.why}\n`);
         return;
       }
-      case '/config_dump': {
-        const snap = sources.snapshot();
-        if (snap === null) send(503, 'text/plain; charset=utf-8', 'no configuration loaded yet\n');
-        else send(200, 'application/json', `${JSON.stringify(configDump(snap), null, 2)}\n`);
+      case '/config_dump':
+        sources.configDump().then(
+          (dump) =>
+            dump === null
+              ? send(503, 'text/plain; charset=utf-8', 'no configuration loaded yet\n')
+              : send(200, 'application/json', `${JSON.stringify(dump, null, 2)}\n`),
+          (err: unknown) => send(500, 'text/plain; charset=utf-8', `config dump failed: ${(err as Error).message}\n`),
+        );
         return;
-      }
       case '/metrics':
-        sources.registry.metrics().then(
-          (text) => send(200, sources.registry.contentType, text),
+        sources.metrics().then(
+          (m) => send(200, m.contentType, m.text),
           (err: unknown) => send(500, 'text/plain; charset=utf-8', `metrics failed: ${(err as Error).message}\n`),
         );
         return;

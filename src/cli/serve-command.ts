@@ -8,12 +8,14 @@ import { PortcullisError } from '../errors/catalogue.ts';
 import { startGateway, type HostPort } from '../dataplane/index.ts';
 import { parseDnsServer } from '../dataplane/resolver.ts';
 import { parseTtl } from '../identity/ttl.ts';
+import { availableParallelism } from 'node:os';
+import { runPrimary, serveAsWorker, WORKER_ENV, WORKER_LISTEN_ENV } from '../dataplane/workers.ts';
 import { type Io, parseFlags, required } from './args.ts';
 
 const USAGE =
   'portcullis serve --config DIR (--ca-dir D | --cert F --key F --trust-bundle F) [--settings F]\n' +
   '       [--listen 0.0.0.0:15008] [--admin 127.0.0.1:15000] [--dns-server IP[:PORT]]... [--drain-seconds N]\n' +
-  '       [--idle-timeout 1h] [--max-tunnels N] [--log-file F]';
+  '       [--idle-timeout 1h] [--max-tunnels N] [--log-file F] [--workers N (default: the number of cores)]';
 
 /** Parse `host:port` / `[v6]:port` (port 0 = any free port). */
 export function parseHostPort(flag: string, text: string): HostPort {
@@ -46,6 +48,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     'idle-timeout': { type: 'string' },
     'max-tunnels': { type: 'string' },
     'log-file': { type: 'string' },
+    workers: { type: 'string' },
     cert: { type: 'string' },
     key: { type: 'string' },
     'trust-bundle': { type: 'string' },
@@ -84,13 +87,22 @@ export async function run(argv: string[], io: Io): Promise<number> {
   }
   const drainSeconds = positiveInt('drain-seconds', flags['drain-seconds'], true) ?? 5;
 
+  const listen = parseHostPort('listen', flags.listen ?? '0.0.0.0:15008');
+  const admin = parseHostPort('admin', flags.admin ?? '127.0.0.1:15000');
+  const workers = positiveInt('workers', flags.workers) ?? availableParallelism();
+  const isWorker = process.env[WORKER_ENV] === '1';
+  if (workers > 1 && !isWorker) {
+    return runPrimary({ workers, listen, admin, drainMs: drainSeconds * 1000, out: io.stdout, err: io.stderr });
+  }
   const gateway = await startGateway({
     configDir,
     settingsFile: flags.settings,
     caDir: someCert ? undefined : flags['ca-dir'],
     certFiles: someCert ? { cert: flags.cert!, key: flags.key!, trustBundle: flags['trust-bundle']! } : undefined,
-    listen: parseHostPort('listen', flags.listen ?? '0.0.0.0:15008'),
-    admin: parseHostPort('admin', flags.admin ?? '127.0.0.1:15000'),
+    // A worker binds the address its primary chose, with SO_REUSEPORT; the primary owns the admin port.
+    listen: isWorker ? parseHostPort('listen', process.env[WORKER_LISTEN_ENV] ?? '') : listen,
+    admin: isWorker ? null : admin,
+    reusePort: isWorker,
     dnsServers,
     drainMs: drainSeconds * 1000,
     idleTimeoutMs,
@@ -98,7 +110,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
     log: flags['log-file'],
     env: process.env,
   });
-  io.stdout.write(`portcullis serve: listening on ${gateway.hboneAddress} (HBONE), admin on ${gateway.adminAddress}\n`);
+  if (isWorker) serveAsWorker(gateway.registry, gateway.snapshot, gateway.hboneAddress);
+  else io.stdout.write(`portcullis serve: listening on ${gateway.hboneAddress} (HBONE), admin on ${gateway.adminAddress}\n`);
 
   await new Promise<void>((resolve) => {
     const stop = (): void => {
@@ -110,5 +123,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     process.on('SIGINT', stop);
   });
   await gateway.close();
+  // A worker's IPC channel to its primary keeps it alive: let go of it so the process can exit.
+  if (isWorker) process.disconnect?.();
   return 0;
 }

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { AddressInfo } from 'node:net';
 import type { Writable } from 'node:stream';
 import type { Registry } from 'prom-client';
-import { startAdminServer, type AdminServer } from '../admin/admin-server.ts';
+import { gatewaySources, startAdminServer, type AdminServer } from '../admin/admin-server.ts';
 import { ConfigSource } from '../config/config-source.ts';
 import type { LoadResult } from '../config/load.ts';
 import { PortcullisError } from '../errors/catalogue.ts';
@@ -50,6 +50,8 @@ export interface GatewayOptions {
   readonly listen?: HostPort;
   /** Admin listener; default 127.0.0.1:15000; null = none. */
   readonly admin?: HostPort | null;
+  /** Bind the HBONE port with SO_REUSEPORT, so several worker processes share it (`serve --workers`). */
+  readonly reusePort?: boolean;
   /** `--dns-server` values (`IP` or `IP:PORT`); empty = the system resolver's servers. */
   readonly dnsServers?: readonly string[];
   /** A resolver to use instead (tests). */
@@ -245,7 +247,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     hbone.on('refused', (r: HboneRefusal) => publish.hboneRefused({ ...r, instance }));
     hbone.on('error', (err: unknown) => problem('PCL_HBONE_HANDLER_FAILED', err));
     const listen = opts.listen ?? { host: '0.0.0.0', port: 15008 };
-    const hboneInfo = await hbone.listen(listen.port, listen.host);
+    const hboneInfo = await hbone.listen(listen.port, listen.host, { reusePort: opts.reusePort === true });
     cleanups.push(() => hbone.destroy());
     listening = true;
     listeners.push({ ip: hboneInfo.address, port: hboneInfo.port });
@@ -255,16 +257,16 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     const adminAt = opts.admin === undefined ? { host: '127.0.0.1', port: 15000 } : opts.admin;
     if (adminAt !== null) {
       admin = await startAdminServer(
-        {
-          registry: metrics.registry,
-          snapshot: () => snap,
-          ready: () =>
+        gatewaySources(
+          metrics.registry,
+          () => snap,
+          () =>
             draining
               ? { ready: false, why: 'draining' }
               : listening
                 ? { ready: true, why: `ready: generation ${snap.generation}, ${snap.servedGateways().length} gateway(s) served` }
                 : { ready: false, why: 'HBONE listener not up' },
-        },
+        ),
         adminAt.host,
         adminAt.port,
       );

@@ -294,12 +294,16 @@ export class HboneServer extends EventEmitter {
     options.certificates.on('update', this.#onCertificates);
   }
 
-  /** Start listening; resolves with the bound address. */
-  listen(port: number, host = '0.0.0.0'): Promise<AddressInfo> {
+  /**
+   * Start listening; resolves with the bound address. `reusePort` lets several worker processes bind the same port
+   * and the kernel spread connections among them (`serve --workers`); each binds its own socket (`exclusive`).
+   */
+  listen(port: number, host = '0.0.0.0', options: { readonly reusePort?: boolean } = {}): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       this.#tls.once('error', onError);
-      this.#tls.listen(port, host, () => {
+      const reuse = options.reusePort === true;
+      this.#tls.listen({ port, host, ...(reuse ? { reusePort: true, exclusive: true } : {}) }, () => {
         this.#tls.off('error', onError);
         resolve(this.#tls.address() as AddressInfo);
       });

@@ -1,0 +1,178 @@
+/**
+ * `serve --workers N`: use every core. The primary forks N workers; each runs a whole gateway (its own config
+ * watcher, so every worker follows the same snapshot: compiling is deterministic) and binds the HBONE port with
+ * SO_REUSEPORT, so the kernel spreads connections among them. The primary owns the admin port: metrics aggregated
+ * from every worker, readiness when every worker is ready, the config dump asked of a worker. A worker that dies is
+ * replaced; SIGTERM drains every worker, then the primary exits.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { createServer as createNetServer } from 'node:net';
+import { AggregatorRegistry, type Registry } from 'prom-client';
+import { startAdminServer, type AdminServer } from '../admin/admin-server.ts';
+import { configDump } from '../admin/config-dump.ts';
+import type { Snapshot } from '../mesh/snapshot.ts';
+import type { HostPort } from './gateway.ts';
+
+const READY = 'portcullis:worker-ready';
+const DUMP_REQ = 'portcullis:config-dump-req';
+const DUMP_RES = 'portcullis:config-dump-res';
+/** Environment a worker finds its role and the shared HBONE address in. */
+export const WORKER_ENV = 'PORTCULLIS_SERVE_WORKER';
+export const WORKER_LISTEN_ENV = 'PORTCULLIS_SERVE_WORKER_LISTEN';
+
+interface ReadyMessage {
+  readonly type: typeof READY;
+  readonly hbone: string;
+  /** The snapshot the worker serves (sent again whenever it changes). */
+  readonly generation: number;
+  readonly served: number;
+}
+
+function formatHostPort(h: HostPort): string {
+  return h.host.includes(':') ? `[${h.host}]:${h.port}` : `${h.host}:${h.port}`;
+}
+
+/** A free port on `host`, for workers that must all bind the same one when `--listen` asked for port 0. */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createNetServer();
+    s.once('error', reject);
+    s.listen(0, host, () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface PrimaryOptions {
+  readonly workers: number;
+  readonly listen: HostPort;
+  readonly admin: HostPort | null;
+  readonly drainMs: number;
+  readonly out: { write(s: string): unknown };
+  readonly err: { write(s: string): unknown };
+}
+
+/** Run the primary until SIGTERM/SIGINT; resolves with the exit code. */
+export async function runPrimary(opts: PrimaryOptions): Promise<number> {
+  const listen: HostPort = opts.listen.port === 0 ? { host: opts.listen.host, port: await freePort(opts.listen.host) } : opts.listen;
+  const env = { [WORKER_ENV]: '1', [WORKER_LISTEN_ENV]: formatHostPort(listen) };
+  const ready = new Set<number>();
+  let status = '';
+  let stopping = false;
+  let started = false;
+  const aggregator = new AggregatorRegistry();
+  let nextRequest = 1;
+  const pendingDumps = new Map<number, (dump: unknown) => void>();
+
+  let markStarted: () => void = () => {};
+  let failStart: (e: Error) => void = () => {};
+  const allReady = new Promise<void>((resolve, reject) => {
+    markStarted = resolve;
+    failStart = reject;
+  });
+  const fork = (): Worker => {
+    const w = cluster.fork(env);
+    w.on('message', (m: { type?: string; id?: number; dump?: unknown; generation?: number; served?: number }) => {
+      if (m.type === READY) {
+        ready.add(w.id);
+        status = `generation ${m.generation}, ${m.served} gateway(s) served`;
+        if (!started && ready.size >= opts.workers) {
+          started = true;
+          markStarted();
+        }
+      } else if (m.type === DUMP_RES && m.id !== undefined) {
+        pendingDumps.get(m.id)?.(m.dump ?? null);
+        pendingDumps.delete(m.id);
+      }
+    });
+    w.on('exit', (code, signal) => {
+      ready.delete(w.id);
+      if (stopping) return;
+      if (!started) {
+        failStart(new Error(`worker ${w.id} exited (${signal ?? code}) before it was ready`));
+        return;
+      }
+      opts.err.write(`portcullis serve: worker ${w.id} exited (${signal ?? code}); starting a replacement\n`);
+      fork();
+    });
+    return w;
+  };
+
+  for (let i = 0; i < opts.workers; i++) fork();
+  try {
+    await allReady;
+  } catch (e) {
+    stopping = true;
+    for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGKILL');
+    opts.err.write(`portcullis serve: ${(e as Error).message}\n`);
+    return 1;
+  }
+
+  let admin: AdminServer | null = null;
+  if (opts.admin !== null) {
+    admin = await startAdminServer(
+      {
+        metrics: async () => ({ contentType: aggregator.contentType, text: await aggregator.clusterMetrics() }),
+        configDump: () =>
+          new Promise((resolve) => {
+            const w = Object.values(cluster.workers ?? {}).find((x) => x !== undefined && ready.has(x.id));
+            if (!w) return resolve(null);
+            const id = nextRequest++;
+            pendingDumps.set(id, resolve);
+            w.send({ type: DUMP_REQ, id });
+            setTimeout(() => pendingDumps.delete(id) && resolve(null), 5000).unref();
+          }),
+        ready: () =>
+          stopping
+            ? { ready: false, why: 'draining' }
+            : ready.size >= opts.workers
+              ? { ready: true, why: `ready: ${status}, ${ready.size} worker(s)` }
+              : { ready: false, why: `${ready.size} of ${opts.workers} worker(s) ready` },
+      },
+      opts.admin.host,
+      opts.admin.port,
+    );
+  }
+  const adminAddress = admin === null ? 'none' : formatHostPort({ host: admin.address.address, port: admin.address.port });
+  opts.out.write(`portcullis serve: ${opts.workers} workers share the HBONE port (SO_REUSEPORT)\n`);
+  opts.out.write(`portcullis serve: listening on ${formatHostPort(listen)} (HBONE), admin on ${adminAddress}\n`);
+
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      resolve();
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+  stopping = true;
+  const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+  const exits = workers.map((w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once('exit', () => resolve()))));
+  for (const w of workers) w.process.kill('SIGTERM');
+  const deadline = setTimeout(() => workers.forEach((w) => w.isDead() || w.process.kill('SIGKILL')), opts.drainMs + 5000);
+  await Promise.all(exits);
+  clearTimeout(deadline);
+  await admin?.close();
+  return 0;
+}
+
+/** Worker side: report ready (and each new snapshot), answer the primary's config-dump and metrics requests. */
+export function serveAsWorker(registry: Registry, snapshot: () => Snapshot, hboneAddress: string): void {
+  // Constructing an AggregatorRegistry installs prom-client's worker-side listener; then say which registry to report.
+  new AggregatorRegistry();
+  AggregatorRegistry.setRegistries([registry]);
+  process.on('message', (m: { type?: string; id?: number }) => {
+    if (m.type === DUMP_REQ) process.send?.({ type: DUMP_RES, id: m.id, dump: configDump(snapshot()) });
+  });
+  let sent = -1;
+  const report = (): void => {
+    const snap = snapshot();
+    if (snap.generation === sent) return;
+    sent = snap.generation;
+    process.send?.({ type: READY, hbone: hboneAddress, generation: snap.generation, served: snap.servedGateways().length } satisfies ReadyMessage);
+  };
+  report();
+  setInterval(report, 1000).unref();
+}
