@@ -199,7 +199,11 @@ export async function startServe(configDir: string, caDir: string, logFile: stri
   const child = startChild(NODE, [
     ...nodeFlags('serve'),
     MAIN, 'serve', '--config', configDir, '--ca-dir', caDir, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0',
-    '--log-file', logFile, ...extra,
+    '--log-file', logFile,
+    // One worker by default: on this 2-core machine the load generators need the other core, and RSS per tunnel is
+    // read from one process. PORTCULLIS_BENCH_WORKERS=2 measures `serve --workers 2` instead.
+    '--workers', process.env.PORTCULLIS_BENCH_WORKERS ?? '1',
+    ...extra,
   ]);
   const m = await waitForOutput(child, /listening on 127\.0\.0\.1:(\d+) \(HBONE\)/, 'portcullis serve');
   return { ...child, stop: child.stop, output: child.output, hbone: { host: '127.0.0.1', port: Number(m[1]) } };

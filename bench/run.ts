@@ -276,13 +276,21 @@ function benchControl(scale: Scale, rows: Row[]): ControlPlaneResult {
   const what = `${s.serviceEntries} SE + ${s.policies} policies + ${s.routes} routes`;
   rows.push({ section: 'control', measure: `load (parse + validate) ${what}`, value: round(r.loadMs, 0), unit: 'ms', status: 'recorded' });
   rows.push({ section: 'control', measure: `compile ${what}`, value: round(r.compileMs, 0), unit: 'ms', target: '< 1 s', status: status(scale.toy, r.compileMs < 1000) });
-  rows.push({ section: 'control', measure: 'reload after one changed policy (load + compile)', value: round(r.reloadMs, 1), unit: 'ms', target: '< 50 ms', status: status(scale.toy, r.reloadMs < 50) });
   rows.push({
     section: 'control',
-    measure: 'decision over that snapshot (mesh decideConnection)',
+    measure: 'reload after one changed policy (load + compile)',
+    value: round(r.reloadMs, 1),
+    unit: 'ms',
+    reference: `load ${round(r.reloadLoadMs, 1)} ms + compile ${round(r.reloadCompileMs, 1)} ms`,
+    target: '< 50 ms',
+    status: status(scale.toy, r.reloadMs < 50),
+  });
+  rows.push({
+    section: 'control',
+    measure: 'decision over that snapshot (mesh decideConnection), per call from batch means of 100',
     value: round(r.decisionP99us, 2),
     unit: 'µs p99',
-    reference: `p50 ${round(r.decisionP50us, 2)} µs, ${round(r.decisionsPerSecond, 0)} decisions/s`,
+    reference: `p50 ${round(r.decisionP50us, 2)} µs, ${round(r.decisionsPerSecond, 0)} decisions/s; each call timed alone: p99 ${round(r.decisionSingleP99us, 1)} µs`,
     target: '< 10 µs p99',
     status: status(scale.toy, r.decisionP99us < 10),
   });
