@@ -9,7 +9,7 @@ import { startGateway, type HostPort } from '../dataplane/index.ts';
 import { parseDnsServer } from '../dataplane/resolver.ts';
 import { parseTtl } from '../identity/ttl.ts';
 import { availableParallelism } from 'node:os';
-import { runPrimary, serveAsWorker, WORKER_ENV, WORKER_LISTEN_ENV } from '../dataplane/workers.ts';
+import { runPrimary, serveAsWorker, stopSignal, WORKER_ENV, WORKER_LISTEN_ENV } from '../dataplane/workers.ts';
 import { type Io, parseFlags, required } from './args.ts';
 
 const USAGE =
@@ -113,15 +113,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   if (isWorker) serveAsWorker(gateway.registry, gateway.snapshot, gateway.hboneAddress);
   else io.stdout.write(`portcullis serve: listening on ${gateway.hboneAddress} (HBONE), admin on ${gateway.adminAddress}\n`);
 
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGTERM', stop);
-      process.off('SIGINT', stop);
-      resolve();
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-  });
+  await stopSignal();
   await gateway.close();
   // A worker's IPC channel to its primary keeps it alive: let go of it so the process can exit.
   if (isWorker) process.disconnect?.();

@@ -32,6 +32,19 @@ function formatHostPort(h: HostPort): string {
   return h.host.includes(':') ? `[${h.host}]:${h.port}` : `${h.host}:${h.port}`;
 }
 
+/** Resolve on the first SIGTERM or SIGINT (then stop listening for them, so a second one acts as usual). */
+export function stopSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const stop = (signal: NodeJS.Signals): void => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      resolve(signal);
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+}
+
 /** A free port on `host`, for workers that must all bind the same one when `--listen` asked for port 0. */
 function freePort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -138,15 +151,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
   opts.out.write(`portcullis serve: ${opts.workers} workers share the HBONE port (SO_REUSEPORT)\n`);
   opts.out.write(`portcullis serve: listening on ${formatHostPort(listen)} (HBONE), admin on ${adminAddress}\n`);
 
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGTERM', stop);
-      process.off('SIGINT', stop);
-      resolve();
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-  });
+  await stopSignal();
   stopping = true;
   const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
   const exits = workers.map((w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once('exit', () => resolve()))));

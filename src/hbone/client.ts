@@ -18,7 +18,7 @@ import {
   CONNECT_TIMEOUT_MS,
   CONNECTION_WINDOW_SIZE,
   HBONE_ALPN,
-  HBONE_CIPHERS,
+  hboneTlsOptions,
   KEEPALIVE_INTERVAL_MS,
   KEEPALIVE_TIMEOUT_MS,
   MAX_FRAME_SIZE,
@@ -271,12 +271,7 @@ export class HboneClient {
           host: gateway.host,
           port: gateway.port,
           // No `servername`: ztunnel disables SNI (`enable_sni = false`); tls.connect sends none unless asked.
-          cert: material.certChainPem,
-          key: material.keyPem,
-          ca: material.rootCertPem,
-          minVersion: 'TLSv1.3',
-          maxVersion: 'TLSv1.3',
-          ciphers: HBONE_CIPHERS,
+          ...hboneTlsOptions(material),
           ALPNProtocols: [HBONE_ALPN],
           rejectUnauthorized: true,
           // Chain validation is OpenSSL's; identity is the exact SPIFFE SAN match, not a hostname check.

@@ -18,7 +18,7 @@ import {
   CONNECTION_WINDOW_SIZE,
   DEFAULT_HBONE_LIMITS,
   HBONE_ALPN,
-  HBONE_CIPHERS,
+  hboneTlsOptions,
   MAX_FRAME_SIZE,
   MAX_SESSION_MEMORY_MB,
   STREAM_WINDOW_SIZE,
@@ -351,14 +351,7 @@ export class HboneServer extends EventEmitter {
   }
 
   #contextOptions(material: TlsMaterial): tls.SecureContextOptions {
-    return {
-      cert: material.certChainPem,
-      key: material.keyPem,
-      ca: material.rootCertPem,
-      minVersion: 'TLSv1.3',
-      maxVersion: 'TLSv1.3',
-      ciphers: HBONE_CIPHERS,
-    };
+    return hboneTlsOptions(material);
   }
 
   #emitError(err: unknown): void {

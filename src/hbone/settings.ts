@@ -1,4 +1,5 @@
 /** ztunnel's HTTP/2 and transport constants for HBONE (ztunnel src/config.rs, src/proxy/h2.rs, src/proxy.rs). */
+import type { TlsMaterial } from '../identity/cert-store.ts';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -29,6 +30,18 @@ export const HBONE_PORT = 15008;
 export const HBONE_ALPN = 'h2';
 /** TLS 1.3 suites ztunnel offers (TLS 1.2 is off by default). */
 export const HBONE_CIPHERS = 'TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256';
+
+/** The TLS settings both ends of HBONE share: the workload's chain and key, the mesh roots, TLS 1.3 only. */
+export function hboneTlsOptions(material: TlsMaterial): {
+  cert: string;
+  key: string;
+  ca: string;
+  minVersion: 'TLSv1.3';
+  maxVersion: 'TLSv1.3';
+  ciphers: string;
+} {
+  return { cert: material.certChainPem, key: material.keyPem, ca: material.rootCertPem, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', ciphers: HBONE_CIPHERS };
+}
 
 /**
  * Node keeps its own budget for data buffered per session (default 10 MB), and refuses new streams once it is
