@@ -1,4 +1,5 @@
 /** Compiles an AuthorizationPolicy once into matchers for L4 (ztunnel) or L7 (waypoint) enforcement. */
+import { namespaceConstraint, type NamespaceConstraint } from './namespace-filter.ts';
 import type { AuthorizationPolicy, AuthzAction, AuthzRule } from '../config/api-types.ts';
 import {
   compileConditionChecks,
@@ -55,6 +56,8 @@ export interface CompiledPolicy {
    * request (e.g. a non-HTTP stream through a waypoint). null in L4 mode.
    */
   readonly tcpMatch: PolicyMatcher | null;
+  /** The namespaces a caller must be in for this policy to possibly match (a layer's pre-filter; see namespace-filter.ts). */
+  readonly namespaces: NamespaceConstraint;
 }
 
 /** The annotation that marks a policy dry-run (evaluated and recorded, never enforced). */
@@ -159,7 +162,7 @@ export function compileAuthorizationPolicy(
   const dryRun = parseGoBool(policy.metadata.annotations?.[DRY_RUN_ANNOTATION]);
   const conditionType = mode === 'l4' ? ZTUNNEL_CONDITION_TYPE : WAYPOINT_CONDITION_TYPE;
   const conditions: PolicyCondition[] = [];
-  const base = { ref, action, dryRun, mode, conditions, key: policyKey(ref) };
+  const base = { ref, action, dryRun, mode, conditions, key: policyKey(ref), namespaces: namespaceConstraint(policy) };
 
   if (action === 'CUSTOM') {
     // No ext-authz in Portcullis: the policy is rejected and its target fails closed (see engine.ts).
@@ -227,5 +230,7 @@ export function denyAllPolicy(ref: PolicyRef, mode: EnforcementMode): CompiledPo
     key: policyKey(ref),
     match: buildPolicyMatcher([]),
     tcpMatch: mode === 'l7' ? buildPolicyMatcher([]) : null,
+    // No rules: it matches nobody, in any namespace (it still counts as an ALLOW policy of its layer).
+    namespaces: { any: false, exact: [], prefixes: [] },
   };
 }

@@ -3,6 +3,7 @@ import type { ErrorCode } from '../errors/catalogue.ts';
 import type { CompiledPolicy } from './compile.ts';
 import type { AuthzRequest } from './request.ts';
 import { buildRequestFacts, type RequestFacts } from './request-facts.ts';
+import { buildNamespaceIndex, candidates, type NamespaceIndex } from './namespace-filter.ts';
 
 /** The policies attached to one target: the egress Gateway (layer 1) or the ServiceEntry (layer 2). */
 export interface LayerInput {
@@ -100,7 +101,36 @@ function layerRecord(
  * CUSTOM (unsupported → fail closed), then any enforced DENY match denies, then no enforced ALLOW allows,
  * then any ALLOW match allows, else deny. Dry-run policies are evaluated and recorded only; AUDIT is recorded only.
  */
+/** Below this many policies a layer is scanned whole; above it, only the policies the caller's namespace can match. */
+const INDEX_THRESHOLD = 8;
+
+interface LayerIndex {
+  readonly namespaces: NamespaceIndex;
+  /** Enforced ALLOW policies in the layer: skipping some by namespace must not turn "none matched" into "none exist". */
+  readonly enforcedAllows: number;
+}
+
+/** Built once per layer's policy list (the mesh compiles one frozen list per target), never per decision. */
+const LAYER_INDEXES = new WeakMap<readonly CompiledPolicy[], LayerIndex>();
+
+function layerIndex(policies: readonly CompiledPolicy[]): LayerIndex {
+  let index = LAYER_INDEXES.get(policies);
+  if (index === undefined) {
+    let enforcedAllows = 0;
+    for (const p of policies) if (p.action === 'ALLOW' && !p.dryRun) enforcedAllows++;
+    // Dry-run policies are always evaluated: their records list every one of them, matched or not.
+    index = { namespaces: buildNamespaceIndex(policies.map((p) => (p.dryRun ? null : p.namespaces))), enforcedAllows };
+    LAYER_INDEXES.set(policies, index);
+  }
+  return index;
+}
+
 export function decideLayerFacts(input: LayerInput, f: RequestFacts): LayerRecord {
+  return decideLayerWith(input, f, true);
+}
+
+/** `decideLayerFacts`, with the namespace pre-filter switchable (tests prove it never changes a decision). */
+export function decideLayerWith(input: LayerInput, f: RequestFacts, useIndex: boolean): LayerRecord {
   let custom: CompiledPolicy | null = null;
   let denyBy: CompiledPolicy | null = null;
   let denyRule = -1;
@@ -112,8 +142,11 @@ export function decideLayerFacts(input: LayerInput, f: RequestFacts): LayerRecor
   let audit: string[] | null = null;
 
   const policies = input.policies;
-  for (let i = 0; i < policies.length; i++) {
-    const p = policies[i];
+  const indexed = useIndex && policies.length > INDEX_THRESHOLD ? layerIndex(policies) : null;
+  const order = indexed === null ? null : candidates(indexed.namespaces, f.namespace);
+  const count = order === null ? policies.length : order.length;
+  for (let k = 0; k < count; k++) {
+    const p = policies[order === null ? k : order[k]];
     if (p.action === 'CUSTOM') {
       if (p.dryRun) (dryRun ??= []).push({ policy: p.key, action: p.action, matched: false, message: DRY_RUN_CUSTOM });
       else if (custom === null) custom = p;
@@ -146,6 +179,7 @@ export function decideLayerFacts(input: LayerInput, f: RequestFacts): LayerRecor
       }
     }
   }
+  if (indexed !== null) enforcedAllows = indexed.enforcedAllows;
 
   const rec = (decision: 'allow' | 'deny', code: ErrorCode, reason: string, by: CompiledPolicy | null, rule: number) =>
     layerRecord(input, decision, code, reason, by, rule, dryRun ?? NO_DRY_RUN, audit ?? NO_AUDIT);
