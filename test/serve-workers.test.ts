@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -70,4 +70,50 @@ test('two workers serve one port; metrics add up across them; a killed worker is
   assert.match(gw.stderr(), /worker \d+ exited \(SIGKILL\); starting a replacement/);
   assert.equal((await gw.admin_get('/ready')).status, 200);
   assert.equal(await gw.stop('SIGTERM'), 0);
+});
+
+test("a worker's guard refuses the primary's admin port as a destination, like the gateway's own sockets", { skip: SKIP, timeout: 60_000 }, async (t) => {
+  const env = await startSeedEnv({ 'admin.trap.example': '127.0.0.1' });
+  t.after(() => env.close());
+  const cfg = configFrom('seed-000', { extra: { 'portcullis.yaml': SEED_SETTINGS, 'serviceentry.yaml': env.serviceEntry() } });
+  t.after(cfg.cleanup);
+  const logDir = mkdtempSync(join(tmpdir(), 'portcullis-log-'));
+  t.after(() => rmSync(logDir, { recursive: true, force: true }));
+  const gw = await startServe(
+    ['--workers', '2', '--config', cfg.dir, '--ca-dir', env.pki.caDir, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--dns-server', env.dns.server],
+    join(logDir, 'access.log'),
+  );
+  t.after(() => gw.stop('SIGKILL'));
+  const adminPort = Number(gw.admin.slice(gw.admin.lastIndexOf(':') + 1));
+  // Loopback is allowed by the test settings, so only the own-socket rule can refuse this (the config is live).
+  writeFileSync(
+    join(cfg.dir, 'admin-trap.yaml'),
+    `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata:
+  name: admin-trap
+  namespace: bookinfo
+  labels: {istio.io/use-waypoint: ztunnel-egress, istio.io/use-waypoint-namespace: istio-system}
+spec:
+  hosts: [admin.trap.example]
+  ports: [{number: ${adminPort}, name: tcp, protocol: TCP}]
+  resolution: DNS
+`,
+  );
+  const pp = caller(await env.pki.workload('bookinfo', 'bookinfo-productpage'), gw.hbone, GATEWAY_ID);
+  t.after(() => pp.close());
+  let r = await pp.connect(`admin.trap.example:${adminPort}`);
+  for (let i = 0; i < 100 && !r.ok && r.status !== 401; i++) {
+    await sleep(50); // until every worker has the new ServiceEntry (before that: an unknown destination, also 401)
+    r = await pp.connect(`admin.trap.example:${adminPort}`);
+  }
+  for (let i = 0; i < 100 && !r.ok && !/PRIVATE_ADDRESS/.test(r.reason); i++) {
+    await sleep(50);
+    r = await pp.connect(`admin.trap.example:${adminPort}`);
+  }
+  assert.equal(r.ok, false);
+  if (!r.ok) {
+    assert.equal(r.status, 401);
+    assert.match(r.reason, /^PCL_DATAPLANE_PRIVATE_ADDRESS: admin\.trap\.example resolves to 127\.0\.0\.1/);
+  }
 });

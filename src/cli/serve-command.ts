@@ -9,7 +9,7 @@ import { startGateway, type HostPort } from '../dataplane/index.ts';
 import { parseDnsServer } from '../dataplane/resolver.ts';
 import { parseTtl } from '../identity/ttl.ts';
 import { availableParallelism } from 'node:os';
-import { runPrimary, serveAsWorker, stopSignal, WORKER_ENV, WORKER_LISTEN_ENV } from '../dataplane/workers.ts';
+import { runPrimary, serveAsWorker, stopSignal, WORKER_ADMIN_ENV, WORKER_ENV, WORKER_LISTEN_ENV } from '../dataplane/workers.ts';
 import { type Io, parseFlags, required } from './args.ts';
 
 const USAGE =
@@ -103,6 +103,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     listen: isWorker ? parseHostPort('listen', process.env[WORKER_LISTEN_ENV] ?? '') : listen,
     admin: isWorker ? null : admin,
     reusePort: isWorker,
+    ownSockets: isWorker && process.env[WORKER_ADMIN_ENV] ? [parseHostPort('admin', process.env[WORKER_ADMIN_ENV]!)] : [],
     dnsServers,
     drainMs: drainSeconds * 1000,
     idleTimeoutMs,

@@ -50,6 +50,8 @@ export interface GatewayOptions {
   readonly listen?: HostPort;
   /** Admin listener; default 127.0.0.1:15000; null = none. */
   readonly admin?: HostPort | null;
+  /** Sockets of this gateway held by another process (a worker's primary admin port): refused as destinations. */
+  readonly ownSockets?: readonly HostPort[];
   /** Bind the HBONE port with SO_REUSEPORT, so several worker processes share it (`serve --workers`). */
   readonly reusePort?: boolean;
   /** `--dns-server` values (`IP` or `IP:PORT`); empty = the system resolver's servers. */
@@ -213,7 +215,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     const waypointMetrics = createWaypointMetrics(metrics.registry);
     cleanups.push(subscribe<WaypointRequestRecord>(CHANNELS.requestCompleted, instance, (e) => waypointMetrics.observe(e)));
     const resolver = opts.resolver ?? createDnsResolver({ servers: opts.dnsServers });
-    const listeners: ListenerAddress[] = [];
+    // The gateway's own sockets are never a destination (ztunnel's illegal_ports), including ones another process
+    // of this gateway holds (a worker's primary owns the admin port).
+    const listeners: ListenerAddress[] = (opts.ownSockets ?? []).map((h) => ({ ip: h.host, port: h.port }));
     const compileGuard = (s: Snapshot): AddressGuard => {
       try {
         return compileAddressGuard({ allowedPrivateCidrs: s.settings.allowedPrivateCidrs, listeners, localAddresses: localAddresses() });

@@ -19,6 +19,8 @@ const DUMP_RES = 'portcullis:config-dump-res';
 /** Environment a worker finds its role and the shared HBONE address in. */
 export const WORKER_ENV = 'PORTCULLIS_SERVE_WORKER';
 export const WORKER_LISTEN_ENV = 'PORTCULLIS_SERVE_WORKER_LISTEN';
+/** The primary's admin address, which the workers' private-address guard refuses like their own sockets. */
+export const WORKER_ADMIN_ENV = 'PORTCULLIS_SERVE_WORKER_ADMIN';
 
 interface ReadyMessage {
   readonly type: typeof READY;
@@ -69,7 +71,8 @@ export interface PrimaryOptions {
 /** Run the primary until SIGTERM/SIGINT; resolves with the exit code. */
 export async function runPrimary(opts: PrimaryOptions): Promise<number> {
   const listen: HostPort = opts.listen.port === 0 ? { host: opts.listen.host, port: await freePort(opts.listen.host) } : opts.listen;
-  const env = { [WORKER_ENV]: '1', [WORKER_LISTEN_ENV]: formatHostPort(listen) };
+  const admin: HostPort | null = opts.admin === null ? null : opts.admin.port === 0 ? { host: opts.admin.host, port: await freePort(opts.admin.host) } : opts.admin;
+  const env = { [WORKER_ENV]: '1', [WORKER_LISTEN_ENV]: formatHostPort(listen), [WORKER_ADMIN_ENV]: admin === null ? '' : formatHostPort(admin) };
   const ready = new Set<number>();
   let status = '';
   let stopping = false;
@@ -122,9 +125,9 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
     return 1;
   }
 
-  let admin: AdminServer | null = null;
-  if (opts.admin !== null) {
-    admin = await startAdminServer(
+  let adminServer: AdminServer | null = null;
+  if (admin !== null) {
+    adminServer = await startAdminServer(
       {
         metrics: async () => ({ contentType: aggregator.contentType, text: await aggregator.clusterMetrics() }),
         configDump: () =>
@@ -143,11 +146,11 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
               ? { ready: true, why: `ready: ${status}, ${ready.size} worker(s)` }
               : { ready: false, why: `${ready.size} of ${opts.workers} worker(s) ready` },
       },
-      opts.admin.host,
-      opts.admin.port,
+      admin.host,
+      admin.port,
     );
   }
-  const adminAddress = admin === null ? 'none' : formatHostPort({ host: admin.address.address, port: admin.address.port });
+  const adminAddress = adminServer === null ? 'none' : formatHostPort({ host: adminServer.address.address, port: adminServer.address.port });
   opts.out.write(`portcullis serve: ${opts.workers} workers share the HBONE port (SO_REUSEPORT)\n`);
   opts.out.write(`portcullis serve: listening on ${formatHostPort(listen)} (HBONE), admin on ${adminAddress}\n`);
 
@@ -159,7 +162,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
   const deadline = setTimeout(() => workers.forEach((w) => w.isDead() || w.process.kill('SIGKILL')), opts.drainMs + 5000);
   await Promise.all(exits);
   clearTimeout(deadline);
-  await admin?.close();
+  await adminServer?.close();
   return 0;
 }
 
