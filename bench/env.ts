@@ -105,6 +105,14 @@ export function hasCommand(name: string): boolean {
 }
 
 /** Resident set size of a process, in bytes, from /proc/<pid>/status (VmRSS). */
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat (clock ticks of 1/100 s). */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // After "pid (comm) ": state is field 3, utime field 14, stime field 15 (1-based in proc(5)).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 export function rssBytes(pid: number): number {
   const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   if (!m) throw new Error(`no VmRSS for pid ${pid}`);

@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { HboneClient } from '../src/hbone/client.ts';
 import { issueClientCert, issueServerCert, issueWorkloadCert, type IssuedCertificate } from '../src/identity/ca.ts';
-import { NODE, REPO, startChild, startServe, waitForOutput, type BenchPki, type Child, type ServeChild } from './env.ts';
+import { cpuSeconds, NODE, REPO, startChild, startServe, waitForOutput, type BenchPki, type Child, type ServeChild } from './env.ts';
 import { percentile } from './stats.ts';
 
 const HOUR = 3_600_000;
@@ -25,6 +25,10 @@ export interface L7Result {
   readonly p99ms: number;
   /** Answers whose subject was not the sender's own identity (must be 0). */
   readonly wrongSubject: number;
+  /** CPU seconds the gateway used over the measured window (waypoint runs only). */
+  readonly gatewayCpuSeconds?: number;
+  /** Requests per gateway CPU-second: what one gateway core sustains (waypoint runs only). */
+  readonly perGatewayCore?: number;
 }
 
 /** HTTP/1.1 request/response over one byte stream, keep-alive; responses framed by Content-Length or chunked. */
@@ -74,11 +78,14 @@ class HttpConn {
   }
 }
 
-async function closedLoop(conns: { conn: HttpConn; subject: string }[], ms: number, warmupMs: number): Promise<L7Result> {
+async function closedLoop(conns: { conn: HttpConn; subject: string }[], ms: number, warmupMs: number, cpuPid?: number): Promise<L7Result> {
   const samples: number[] = [];
   let wrong = 0;
   const warmEnd = performance.now() + warmupMs;
   const end = warmEnd + ms;
+  // The gateway's CPU over the measured window: requests per CPU-second is its capacity on one core.
+  let cpuStart = 0;
+  const cpuTimer = cpuPid === undefined ? null : setTimeout(() => (cpuStart = cpuSeconds(cpuPid)), warmupMs);
   await Promise.all(
     conns.map(async ({ conn, subject }) => {
       for (;;) {
@@ -92,7 +99,17 @@ async function closedLoop(conns: { conn: HttpConn; subject: string }[], ms: numb
       }
     }),
   );
-  return { requests: samples.length, rps: samples.length / (ms / 1000), p50ms: percentile(samples, 0.5), p99ms: percentile(samples, 0.99), wrongSubject: wrong };
+  if (cpuTimer !== null) clearTimeout(cpuTimer);
+  const cpu = cpuPid === undefined ? undefined : cpuSeconds(cpuPid) - cpuStart;
+  return {
+    requests: samples.length,
+    rps: samples.length / (ms / 1000),
+    p50ms: percentile(samples, 0.5),
+    p99ms: percentile(samples, 0.99),
+    wrongSubject: wrong,
+    gatewayCpuSeconds: cpu,
+    perGatewayCore: cpu === undefined || cpu <= 0 ? undefined : samples.length / cpu,
+  };
 }
 
 export interface L7Env {
@@ -169,7 +186,7 @@ export async function l7ThroughWaypoint(env: L7Env, opts: { perIdentity: number;
         conns.push({ conn: new HttpConn(t.stream), subject: `CN=team-namespace.${APPS[a]}` });
       }
     }
-    return await closedLoop(conns, opts.ms, opts.warmupMs);
+    return await closedLoop(conns, opts.ms, opts.warmupMs, env.gateway.pid);
   } finally {
     for (const c of conns) c.conn.close();
     for (const c of clients) c.destroy();

@@ -255,6 +255,17 @@ async function benchL7(pki: BenchPki, scale: Scale, rows: Row[]): Promise<Record
       target: '≥ 5,000/s on one core',
       status: status(scale.toy, waypoint.rps >= 5000),
     });
+    if (waypoint.perGatewayCore !== undefined) {
+      rows.push({
+        section: 'l7',
+        measure: 'waypoint requests per gateway CPU-second (same run)',
+        value: round(waypoint.perGatewayCore, 0),
+        unit: 'req/core-s',
+        reference: `gateway used ${round(waypoint.gatewayCpuSeconds ?? 0, 2)} CPU-s for ${waypoint.requests} requests`,
+        target: '≥ 5,000/s on one core',
+        status: status(scale.toy, waypoint.perGatewayCore >= 5000),
+      });
+    }
     rows.push({
       section: 'l7',
       measure: 'waypoint p99 (same run)',
