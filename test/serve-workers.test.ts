@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { configFrom } from './support/cli.ts';
 import { hasDnsmasq } from './support/dnsmasq.ts';
@@ -25,8 +25,9 @@ function workerPids(primary: number): number[] {
   }
 }
 
-test('two workers serve one port; metrics add up across them; a killed worker is replaced', { skip: SKIP, timeout: 60_000 }, async (t) => {
-  const env = await startSeedEnv();
+/** Seed 000 served by `serve --workers 2` as a child process, with dnsmasq resolving `names`; cleaned up after `t`. */
+async function startWorkers(t: TestContext, names: Readonly<Record<string, string>> = {}) {
+  const env = await startSeedEnv(names);
   t.after(() => env.close());
   const cfg = configFrom('seed-000', { extra: { 'portcullis.yaml': SEED_SETTINGS, 'serviceentry.yaml': env.serviceEntry() } });
   t.after(cfg.cleanup);
@@ -37,6 +38,11 @@ test('two workers serve one port; metrics add up across them; a killed worker is
     join(logDir, 'access.log'),
   );
   t.after(() => gw.stop('SIGKILL'));
+  return { env, cfg, gw };
+}
+
+test('two workers serve one port; metrics add up across them; a killed worker is replaced', { skip: SKIP, timeout: 60_000 }, async (t) => {
+  const { env, gw } = await startWorkers(t);
   assert.match(gw.stdout(), /2 workers share the HBONE port/);
   assert.equal(workerPids(gw.child.pid!).length, 2);
   assert.match((await gw.admin_get('/ready')).text, /ready: generation 1, 1 gateway\(s\) served, 2 worker\(s\)/);
@@ -73,17 +79,7 @@ test('two workers serve one port; metrics add up across them; a killed worker is
 });
 
 test("a worker's guard refuses the primary's admin port as a destination, like the gateway's own sockets", { skip: SKIP, timeout: 60_000 }, async (t) => {
-  const env = await startSeedEnv({ 'admin.trap.example': '127.0.0.1' });
-  t.after(() => env.close());
-  const cfg = configFrom('seed-000', { extra: { 'portcullis.yaml': SEED_SETTINGS, 'serviceentry.yaml': env.serviceEntry() } });
-  t.after(cfg.cleanup);
-  const logDir = mkdtempSync(join(tmpdir(), 'portcullis-log-'));
-  t.after(() => rmSync(logDir, { recursive: true, force: true }));
-  const gw = await startServe(
-    ['--workers', '2', '--config', cfg.dir, '--ca-dir', env.pki.caDir, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--dns-server', env.dns.server],
-    join(logDir, 'access.log'),
-  );
-  t.after(() => gw.stop('SIGKILL'));
+  const { env, cfg, gw } = await startWorkers(t, { 'admin.trap.example': '127.0.0.1' });
   const adminPort = Number(gw.admin.slice(gw.admin.lastIndexOf(':') + 1));
   // Loopback is allowed by the test settings, so only the own-socket rule can refuse this (the config is live).
   writeFileSync(

@@ -56,13 +56,21 @@ function hasEgressAllow(snap: Snapshot): boolean {
 /**
  * Decide a tunnel. The destination's Gateway comes from the ServiceEntry binding (resolveAuthority with no gateway),
  * and must be one this process serves. Policy is decided before the port is checked, so a caller that may not use
- * the destination learns nothing about its ports.
+ * the destination learns nothing about its ports. `resolved` is the authority already resolved on `snap` (the
+ * tunnel handler has it), so it is not looked up twice.
  */
-export function decideTunnel(snap: Snapshot, authority: Authority, req: AuthzRequest | null, principal: string, sourceIp: string): {
+export function decideTunnel(
+  snap: Snapshot,
+  authority: Authority,
+  req: AuthzRequest | null,
+  principal: string,
+  sourceIp: string,
+  resolved?: Destination,
+): {
   readonly decision: TunnelDecision;
   readonly request: AuthzRequest;
 } {
-  const dest = resolveAuthority(snap, null, authority);
+  const dest = resolved ?? resolveAuthority(snap, null, authority);
   const request = req ?? buildAuthzRequest(principal, sourceIp, authority, dest);
   if ((dest.kind === 'serviceEntry' || dest.kind === 'noSuchPort') && dest.gateway.mode === null) {
     return { decision: { kind: 'deny', dest, record: notServed(dest) }, request };

@@ -158,12 +158,12 @@ export async function handleTunnel(ctx: TunnelContext): Promise<void> {
   // L7 seam: an HTTP port of a ServiceEntry bound to a waypoint-class Gateway is terminated as HTTP, and every request
   // inside is authorized (both layers, with HTTP attributes), routed and originated on its own. The tunnel answers
   // 200 at once, as Envoy's waypoint does: there is no single upstream to wait for.
-  const l7 = resolveAuthority(snap, null, authority);
-  if (l7.kind === 'serviceEntry' && l7.gateway.mode === 'waypoint' && l7.port.protocol === 'HTTP') {
-    await forwardHttp(ctx, log, l7);
+  const dest = resolveAuthority(snap, null, authority);
+  if (dest.kind === 'serviceEntry' && dest.gateway.mode === 'waypoint' && dest.port.protocol === 'HTTP') {
+    await forwardHttp(ctx, log, dest);
     return;
   }
-  const { decision, request: authz } = decideTunnel(snap, authority, null, r.peer.uri, r.peerAddress);
+  const { decision, request: authz } = decideTunnel(snap, authority, null, r.peer.uri, r.peerAddress, dest);
   let record = decision.record;
   let resolved: Map<string, readonly string[]> | null = null;
 
