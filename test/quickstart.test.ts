@@ -58,26 +58,32 @@ test('npm start: every command of the printed guide gives the result the guide s
   assert.equal(commands.length, 8, `expected 8 curl commands in the guide:\n${output}`);
   const run = await Promise.all(commands.map((c) => sh(`${c} --max-time 10 -sS`)));
 
-  // 1. bookinfo-productpage reaches httpbin.org through both layers (a real TLS handshake with httpbin.org's name).
-  assert.equal(run[0].code, 0, run[0].out);
-  assert.equal(JSON.parse(run[0].out).url, 'https://httpbin.org/get');
-  // 2. bookinfo-reviews: refused at the ServiceEntry layer.
-  assert.match(run[1].out, /^HTTP\/1\.1 403 Forbidden/m);
-  assert.match(run[1].out, /^x-portcullis-reason: allow policies exist, but none allowed/m);
-  // 3. default/sleep: refused by the DENY policy, which the answer names.
-  assert.match(run[2].out, /^HTTP\/1\.1 403 Forbidden/m);
-  assert.match(run[2].out, /^x-portcullis-reason: explicitly denied by: istio-system\/deny-default-egress/m);
-  assert.match(run[2].out, /^x-portcullis-code: PCL_AUTHZ_DENIED_EXPLICIT/m);
-  // 4. app1 to httpbin.org: default-deny at the Gateway layer.
-  assert.match(run[3].out, /^HTTP\/1\.1 403 Forbidden/m);
-  assert.match(run[3].out, /^x-portcullis-code: PCL_AUTHZ_DENIED_NOT_ALLOWED/m);
-  // 5. an undeclared destination: egressPolicies.
-  assert.match(run[4].out, /^HTTP\/1\.1 403 Forbidden/m);
-  assert.match(run[4].out, /^x-portcullis-code: PCL_EGRESS_/m);
-  // 6-8. seed 002: each app's own external identity; a forged %%source.principal%% changes nothing.
-  assert.deepEqual(JSON.parse(run[5].out), { subject: 'CN=team-namespace.app1' });
-  assert.deepEqual(JSON.parse(run[6].out), { subject: 'CN=team-namespace.app2' });
-  assert.deepEqual(JSON.parse(run[7].out), { subject: 'CN=team-namespace.app2' });
+  // Every stated result; a failure shows each command's output and the quickstart's, so a flake can be read.
+  try {
+    // 1. bookinfo-productpage reaches httpbin.org through both layers (a real TLS handshake with httpbin.org's name).
+    assert.equal(run[0].code, 0, run[0].out);
+    assert.equal(JSON.parse(run[0].out).url, 'https://httpbin.org/get');
+    // 2. bookinfo-reviews: refused at the ServiceEntry layer.
+    assert.match(run[1].out, /^HTTP\/1\.1 403 Forbidden/m);
+    assert.match(run[1].out, /^x-portcullis-reason: allow policies exist, but none allowed/m);
+    // 3. default/sleep: refused by the DENY policy, which the answer names.
+    assert.match(run[2].out, /^HTTP\/1\.1 403 Forbidden/m);
+    assert.match(run[2].out, /^x-portcullis-reason: explicitly denied by: istio-system\/deny-default-egress/m);
+    assert.match(run[2].out, /^x-portcullis-code: PCL_AUTHZ_DENIED_EXPLICIT/m);
+    // 4. app1 to httpbin.org: default-deny at the Gateway layer.
+    assert.match(run[3].out, /^HTTP\/1\.1 403 Forbidden/m);
+    assert.match(run[3].out, /^x-portcullis-code: PCL_AUTHZ_DENIED_NOT_ALLOWED/m);
+    // 5. an undeclared destination: egressPolicies.
+    assert.match(run[4].out, /^HTTP\/1\.1 403 Forbidden/m);
+    assert.match(run[4].out, /^x-portcullis-code: PCL_EGRESS_/m);
+    // 6-8. seed 002: each app's own external identity; a forged %%source.principal%% changes nothing.
+    assert.deepEqual(JSON.parse(run[5].out), { subject: 'CN=team-namespace.app1' });
+    assert.deepEqual(JSON.parse(run[6].out), { subject: 'CN=team-namespace.app2' });
+    assert.deepEqual(JSON.parse(run[7].out), { subject: 'CN=team-namespace.app2' });
+  } catch (err) {
+    const detail = commands.map((c, i) => `$ ${c}\n${run[i].out}`).join('\n');
+    throw new Error(`${(err as Error).message}\n--- commands ---\n${detail}\n--- quickstart ---\n${output}`, { cause: err });
+  }
 
   // The decisions are in the access log, with the deciding policy.
   const log = readFileSync(join(state, 'access.log'), 'utf8');
