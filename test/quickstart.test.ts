@@ -4,11 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { REPO } from './support/cli.ts';
+import { waitForLogLine } from './support/log-file.ts';
 
 function sh(cmd: string): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
@@ -86,9 +87,12 @@ test('npm start: every command of the printed guide gives the result the guide s
   }
 
   // The decisions are in the access log, with the deciding policy.
-  const log = readFileSync(join(state, 'access.log'), 'utf8');
-  assert.match(log, /"policy":"istio-system\/deny-default-egress"/);
-  assert.match(log, /"external_identity":"CN=team-namespace.app1"/);
+  // Each worker writes its lines asynchronously: wait for them rather than reading the file once.
+  const logFile = join(state, 'access.log');
+  const denied = await waitForLogLine(logFile, (l) => l.code === 'PCL_AUTHZ_DENIED_EXPLICIT', 'the DENY policy line');
+  assert.deepEqual((denied.policies as { policy: string | null }[])[0].policy, 'istio-system/deny-default-egress');
+  const app1 = await waitForLogLine(logFile, (l) => l.type === 'request' && l.external_identity === 'CN=team-namespace.app1', 'app1 request line');
+  assert.equal(app1.source_principal, 'spiffe://cluster.local/ns/team-namespace/sa/app1');
 
   // Ctrl-C stops everything.
   child.kill('SIGINT');
