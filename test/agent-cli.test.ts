@@ -8,9 +8,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { connectTo, echoThrough, httpConnect } from '../src/agent/test-clients.ts';
-import { TEST_MANIFESTS, TEST_SETTINGS } from '../src/agent/test-config.ts';
-import { createTestPki, startFakeGateway, type FakeGateway, type TestPki } from '../src/agent/test-gateway.ts';
+import { connectTo, echoThrough, httpConnect } from './support/agent-clients.ts';
+import { TEST_MANIFESTS, TEST_SETTINGS } from './support/agent-config.ts';
+import { createTestPki, startFakeGateway, type FakeGateway, type TestPki } from './support/fake-gateway.ts';
 import { REPO, runCli } from './support/cli.ts';
 
 let pki: TestPki;

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { startGateway, type RunningGateway } from '../src/dataplane/index.ts';
+import { startGateway, type RunningGateway } from '../src/gateway/gateway.ts';
 import { configFrom, EXAMPLES } from './support/cli.ts';
 import { hasDnsmasq } from './support/dnsmasq.ts';
 import { makeTestPki } from './support/pki.ts';

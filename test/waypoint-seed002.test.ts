@@ -20,7 +20,7 @@ import { initCa, issueClientCert, issueServerCert, type CertificateAuthority, ty
 import { CredentialStore } from '../src/waypoint/credentials.ts';
 import { SOURCE_PRINCIPAL_HEADER } from '../src/waypoint/principal-header.ts';
 import { subjectText } from '../src/waypoint/secret-keys.ts';
-import { closedPort, send, snapshotFrom, startTunnelListener, type TunnelListener } from '../src/waypoint/test-harness.ts';
+import { closedPort, send, snapshotFrom, startTunnelListener, type TunnelListener } from './support/waypoint-harness.ts';
 
 const SEED_DIR = join(import.meta.dirname, '..', 'examples', 'seed-002');
 const APP1 = 'spiffe://cluster.local/ns/team-namespace/sa/app1';

@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import { after, before, test } from 'node:test';
 import { startAgent, type RunningAgent } from './agent.ts';
-import { connectTo, echoThrough, exchange, httpConnect, parseHead, readUntil, socks5Connect, socksRequest } from './test-clients.ts';
-import { testSnapshot } from './test-config.ts';
-import { createTestPki, memoryLogger, startEchoServer, startFakeGateway, type FakeGateway, type TestPki } from './test-gateway.ts';
+import { connectTo, echoThrough, exchange, httpConnect, parseHead, readUntil, socks5Connect, socksRequest } from '../../test/support/agent-clients.ts';
+import { testSnapshot } from '../../test/support/agent-config.ts';
+import { createTestPki, memoryLogger, startEchoServer, startFakeGateway, type FakeGateway, type TestPki } from '../../test/support/fake-gateway.ts';
 
 const PRODUCTPAGE = 'spiffe://cluster.local/ns/bookinfo/sa/bookinfo-productpage';
 const REVIEWS = 'spiffe://cluster.local/ns/bookinfo/sa/bookinfo-reviews';

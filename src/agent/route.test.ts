@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { routeTarget } from './route.ts';
-import { GATEWAY_SPIFFE, testSnapshot } from './test-config.ts';
+import { GATEWAY_SPIFFE, testSnapshot } from '../../test/support/agent-config.ts';
 
 const snap = testSnapshot();
 const vipOf = (host: string): string => {

@@ -1,7 +1,7 @@
 /** Layer 1: namespace labels, pod opt-outs, sidecars, and the admission finding. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { auditOf, codes, goodNamespace, pod, SEED_FENCE } from './test-fixtures.ts';
+import { auditOf, codes, goodNamespace, pod, SEED_FENCE } from '../../test/support/audit-fixtures.ts';
 
 const KYVERNO = `
 apiVersion: kyverno.io/v1

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { auditOf, codes } from './test-fixtures.ts';
+import { auditOf, codes } from '../../test/support/audit-fixtures.ts';
 
 const SEED = join(import.meta.dirname, '..', '..', 'examples', 'seed-000');
 const GATEWAY = readFileSync(join(SEED, 'gateway.yaml'), 'utf8') + '\n---\n';

@@ -1,7 +1,7 @@
 /** Layer 4: Pod Security enforcement on workload namespaces, and hostNetwork pods and templates. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { auditOf, codes, goodNamespace, pod } from './test-fixtures.ts';
+import { auditOf, codes, goodNamespace, pod } from '../../test/support/audit-fixtures.ts';
 
 const layer4 = (m: string) => auditOf(m).findings.filter((f) => f.layer === 4);
 

@@ -5,7 +5,7 @@ import type { NetworkPolicy } from '../config/api-types.ts';
 import { loadConfigTexts } from '../config/load.ts';
 import { allowsBeyondDns, allowsPort, effectivePolicyTypes, egressVerdict } from './network-policy.ts';
 import { describeSet } from './ip-ranges.ts';
-import { codes, CLOSED_SETTINGS, goodNamespace, auditOf, pod, SEED_FENCE } from './test-fixtures.ts';
+import { codes, CLOSED_SETTINGS, goodNamespace, auditOf, pod, SEED_FENCE } from '../../test/support/audit-fixtures.ts';
 
 function policies(yaml: string): NetworkPolicy[] {
   const load = loadConfigTexts([{ path: 'np.yaml', text: yaml }]);

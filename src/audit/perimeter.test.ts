@@ -1,7 +1,7 @@
 /** Layer 5: the perimeter, declared or not. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { auditOf, codes } from './test-fixtures.ts';
+import { auditOf, codes } from '../../test/support/audit-fixtures.ts';
 
 const DENY = 'egressPolicies: [{matchCidrs: [0.0.0.0/0, "::/0"], policy: Deny}]\n';
 const layer5 = (settings: string) => auditOf('', settings).findings.filter((f) => f.layer === 5);

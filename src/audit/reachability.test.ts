@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { auditOf, goodNamespace, pod, SEED_FENCE } from './test-fixtures.ts';
+import { auditOf, goodNamespace, pod, SEED_FENCE } from '../../test/support/audit-fixtures.ts';
 
 const SEED = join(import.meta.dirname, '..', '..', 'examples', 'seed-000');
 const read = (f: string) => readFileSync(join(SEED, f), 'utf8') + '\n---\n';

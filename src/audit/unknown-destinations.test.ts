@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { describeExternal, describeSet, externalPart, isEmpty } from './ip-ranges.ts';
 import { openAddresses } from './unknown-destinations.ts';
-import { auditOf, codes } from './test-fixtures.ts';
+import { auditOf, codes } from '../../test/support/audit-fixtures.ts';
 
 test('seed 000 values deny everything', () => {
   assert.ok(isEmpty(openAddresses([{ matchCidrs: ['0.0.0.0/0', '::/0'], policy: 'Deny' }])));

@@ -5,11 +5,11 @@
 import { statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { PortcullisError } from '../errors/catalogue.ts';
-import { startGateway, type HostPort } from '../dataplane/index.ts';
+import { startGateway, type HostPort } from '../gateway/gateway.ts';
 import { parseDnsServer } from '../dataplane/resolver.ts';
 import { parseTtl } from '../identity/ttl.ts';
 import { availableParallelism } from 'node:os';
-import { runPrimary, serveAsWorker, stopSignal, WORKER_ADMIN_ENV, WORKER_ENV, WORKER_LISTEN_ENV } from '../dataplane/workers.ts';
+import { runPrimary, serveAsWorker, stopSignal, WORKER_ADMIN_ENV, WORKER_ENV, WORKER_LISTEN_ENV } from '../gateway/workers.ts';
 import { type Io, parseFlags, required } from './args.ts';
 
 const USAGE =

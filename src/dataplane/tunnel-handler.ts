@@ -11,7 +11,7 @@ import type { Authority, Destination } from '../mesh/destination.ts';
 import type { Snapshot } from '../mesh/snapshot.ts';
 import type { DecisionRecord, LayerRecord } from '../policy/engine.ts';
 import type { AuthzRequest } from '../policy/request.ts';
-import { publish, type LayerSummary, type ResponseFlag, type TunnelIdentity } from '../telemetry/events.ts';
+import { publish, type LayerSummary, type ResponseFlag, type TunnelIdentity } from '../events/diagnostics.ts';
 import type { DecidedTunnel } from './policy-recheck.ts';
 import type { AddressGuard } from './private-address-guard.ts';
 import type { NameResolver } from './resolver.ts';

@@ -8,7 +8,7 @@ import { issueWorkloadCert } from '../identity/ca.ts';
 import { StaticCertificateSource } from '../identity/cert-store.ts';
 import { HboneClient } from './client.ts';
 import type { HboneRequest } from './server.ts';
-import { GATEWAY_ID, TRUST_DOMAIN, makePki, readAll, startServer } from './test-support.ts';
+import { GATEWAY_ID, TRUST_DOMAIN, makePki, readAll, startServer } from '../../test/support/hbone.ts';
 import { createHboneServer } from './server.ts';
 
 test('the pool opens a second session when the first reaches the peer stream limit', async (t) => {

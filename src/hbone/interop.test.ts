@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { writeIssued } from '../identity/ca.ts';
 import type { HboneRequest } from './server.ts';
-import { CLIENT_ID, GATEWAY_ID, makePki, startServer } from './test-support.ts';
+import { CLIENT_ID, GATEWAY_ID, makePki, startServer } from '../../test/support/hbone.ts';
 
 // Debian's python3-h2 lives with the system interpreter; a pyenv python3 earlier on PATH would not see it.
 const PYTHON = '/usr/bin/python3';

@@ -8,7 +8,7 @@ import { issueClientCert, issueWorkloadCert, initCa } from '../identity/ca.ts';
 import { join } from 'node:path';
 import { HboneClient, HboneStatusError } from './client.ts';
 import type { HboneRequest } from './server.ts';
-import { CLIENT_ID, GATEWAY_ID, clientTls, makePki, rawAttempt, readAll, startServer, type Pki } from './test-support.ts';
+import { CLIENT_ID, GATEWAY_ID, clientTls, makePki, rawAttempt, readAll, startServer, type Pki } from '../../test/support/hbone.ts';
 
 const HOUR = 3_600_000;
 

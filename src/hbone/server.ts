@@ -12,7 +12,7 @@ import type { CertificateSource, TlsMaterial } from '../identity/cert-store.ts';
 import { verifyPeerIdentity } from '../identity/peer-identity.ts';
 import type { SpiffeId } from '../identity/spiffe-id.ts';
 import { parseAuthority, type HboneAuthority } from './authority.ts';
-import type { HboneRefusal, HboneSessionInfo, HboneTunnelClosed } from './events.ts';
+import type { HboneRefusal, HboneSessionInfo, HboneTunnelClosed } from '../events/hbone-events.ts';
 import { startKeepalive } from './keepalive.ts';
 import {
   CONNECTION_WINDOW_SIZE,

@@ -5,7 +5,7 @@ import type { AuthorizationPolicySpec, AuthzRule } from '../config/api-types.ts'
 import { compileAuthorizationPolicy, denyAllPolicy, type CompiledPolicy, type EnforcementMode } from './compile.ts';
 import { decideEgress, decideLayer, type LayerInput } from './engine.ts';
 import type { AuthzRequest } from './request.ts';
-import { authzPolicy } from './test-fixtures.ts';
+import { authzPolicy } from '../../test/support/policy-fixtures.ts';
 
 const BOOKINFO_PP = 'spiffe://cluster.local/ns/bookinfo/sa/productpage';
 const req = (over: Partial<AuthzRequest> = {}): AuthzRequest => ({

@@ -5,7 +5,7 @@ import type { AuthorizationPolicySpec, AuthzRule } from '../config/api-types.ts'
 import { compileAuthorizationPolicy, type CompiledPolicy, type EnforcementMode, type PolicyCondition } from './compile.ts';
 import { decideLayer } from './engine.ts';
 import type { AuthzRequest } from './request.ts';
-import { authzPolicy } from './test-fixtures.ts';
+import { authzPolicy } from '../../test/support/policy-fixtures.ts';
 
 const PREFIX = 'ztunnel does not support HTTP attributes (found: ';
 const MIDDLE = '). In ambient mode you must use a waypoint proxy to enforce HTTP rules. ';

@@ -9,7 +9,7 @@ import { compileAuthorizationPolicy, type CompiledPolicy } from './compile.ts';
 import { decideLayerWith } from './engine.ts';
 import { candidates, buildNamespaceIndex, namespaceConstraint } from './namespace-filter.ts';
 import { buildRequestFacts } from './request-facts.ts';
-import { authzPolicy } from './test-fixtures.ts';
+import { authzPolicy } from '../../test/support/policy-fixtures.ts';
 
 /** A small deterministic PRNG so a failure is reproducible from its seed. */
 function rng(seed: number): () => number {

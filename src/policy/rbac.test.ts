@@ -5,7 +5,7 @@ import type { AuthorizationPolicySpec, AuthzRule } from '../config/api-types.ts'
 import { compileAuthorizationPolicy, type EnforcementMode } from './compile.ts';
 import { decideLayer, type LayerInput } from './engine.ts';
 import type { AuthzRequest } from './request.ts';
-import { authzPolicy, PLAINTEXT_CONN, TLS_CONN, TLS_CONN_ALT } from './test-fixtures.ts';
+import { authzPolicy, PLAINTEXT_CONN, TLS_CONN, TLS_CONN_ALT } from '../../test/support/policy-fixtures.ts';
 
 const MODES: readonly EnforcementMode[] = ['l4', 'l7'];
 

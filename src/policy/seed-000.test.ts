@@ -6,7 +6,7 @@ import type { AuthorizationPolicy } from '../config/api-types.ts';
 import { compileAuthorizationPolicy, type CompiledPolicy } from './compile.ts';
 import { decideEgress, type LayerInput } from './engine.ts';
 import type { AuthzRequest } from './request.ts';
-import { authzPolicy, loadPoliciesFromYaml } from './test-fixtures.ts';
+import { authzPolicy, loadPoliciesFromYaml } from '../../test/support/policy-fixtures.ts';
 
 const EXAMPLES = join(import.meta.dirname, '..', '..', 'examples', 'seed-000');
 const byName = new Map<string, AuthorizationPolicy>();

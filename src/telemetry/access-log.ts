@@ -13,7 +13,7 @@ import {
   type GatewayProblemEvent,
   type HboneRefusalEvent,
   type TunnelRecord,
-} from './events.ts';
+} from '../events/diagnostics.ts';
 
 export interface AccessLogOptions {
   readonly instance: number;

@@ -4,7 +4,7 @@
  * its own (never prom-client's global one, so two gateways in one process do not share counters).
  */
 import { Counter, Registry } from 'prom-client';
-import { CHANNELS, subscribe, type TunnelDecidedEvent, type TunnelIdentity, type TunnelRecord } from './events.ts';
+import { CHANNELS, subscribe, type TunnelDecidedEvent, type TunnelIdentity, type TunnelRecord } from '../events/diagnostics.ts';
 
 const ISTIO_LABELS = [
   'reporter',

@@ -9,10 +9,10 @@ import { Registry } from 'prom-client';
 import { initCa, issueClientCert, issueServerCert, type IssuedCertificate } from '../identity/ca.ts';
 import { X509Certificate } from 'node:crypto';
 import { CredentialStore, sanChecker } from './credentials.ts';
-import { createWaypointMetrics } from './metrics.ts';
+import { createWaypointMetrics } from '../telemetry/waypoint-metrics.ts';
 import type { TlsPlan } from './origination.ts';
-import type { RequestEvent } from './request-event.ts';
-import { snapshotFrom } from './test-harness.ts';
+import type { RequestEvent } from '../events/request-event.ts';
+import { snapshotFrom } from '../../test/support/waypoint-harness.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pcl-credentials-'));
 let app1: IssuedCertificate;

@@ -5,7 +5,7 @@ import net from 'node:net';
 import { after, before, test } from 'node:test';
 import { CredentialStore } from './credentials.ts';
 import { SOURCE_PRINCIPAL_HEADER } from './principal-header.ts';
-import { closedPort, rawExchange, send, snapshotFrom, startTunnelListener, type TunnelListener } from './test-harness.ts';
+import { closedPort, rawExchange, send, snapshotFrom, startTunnelListener, type TunnelListener } from '../../test/support/waypoint-harness.ts';
 
 const APP1 = 'spiffe://cluster.local/ns/team/sa/app1';
 const APP2 = 'spiffe://cluster.local/ns/team/sa/app2';

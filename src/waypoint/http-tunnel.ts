@@ -26,7 +26,7 @@ import {
   outgoingResponseHeaders,
   withVerifiedPrincipal,
 } from './principal-header.ts';
-import type { RequestEvent } from './request-event.ts';
+import type { RequestEvent } from '../events/request-event.ts';
 import { pickBackend, type BackendTarget } from './routing/backend.ts';
 import { applyModifiers, urlRewriteFor, type HeaderList } from './routing/filters.ts';
 import { firstQueryValues, splitTarget } from './routing/path.ts';

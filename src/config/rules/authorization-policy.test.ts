@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { authorizationPolicyRule } from './authorization-policy.ts';
-import { runRules } from './fake-rule-context.ts';
+import { runRules } from '../../../test/support/fake-rule-context.ts';
 
 function policy(spec: unknown, namespace = 'foo'): Record<string, unknown> {
   return { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'p', namespace }, spec };

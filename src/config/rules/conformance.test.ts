@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { SEMANTIC_RULES } from './index.ts';
-import { runRules } from './fake-rule-context.ts';
+import { runRules } from '../../../test/support/fake-rule-context.ts';
 
 const REPO_ROOT = resolve(import.meta.dirname, '../../..');
 const TESTDATA = resolve(REPO_ROOT, '../shared/conformance/istio-api-testdata');

@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { destinationRuleRule } from './destination-rule.ts';
-import { runRules } from './fake-rule-context.ts';
+import { runRules } from '../../../test/support/fake-rule-context.ts';
 
 function run(spec: unknown, namespace = 'team') {
   const doc = { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'dr', namespace }, spec };

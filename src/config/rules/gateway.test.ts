@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { gatewayRule } from './gateway.ts';
-import { runRules } from './fake-rule-context.ts';
+import { runRules } from '../../../test/support/fake-rule-context.ts';
 
 function run(spec: unknown, status?: unknown) {
   const doc = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'g', namespace: 'ns' }, spec, status };

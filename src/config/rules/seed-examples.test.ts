@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { SEMANTIC_RULES } from './index.ts';
-import { runRules } from './fake-rule-context.ts';
+import { runRules } from '../../../test/support/fake-rule-context.ts';
 
 const EXAMPLES = resolve(import.meta.dirname, '../../../examples');
 

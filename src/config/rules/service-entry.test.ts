@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { serviceEntryRule } from './service-entry.ts';
-import { runRules } from './fake-rule-context.ts';
+import { runRules } from '../../../test/support/fake-rule-context.ts';
 
 function run(spec: unknown, labels: Record<string, string> = {}) {
   const doc = { apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry', metadata: { name: 'se', namespace: 'ns', labels }, spec };

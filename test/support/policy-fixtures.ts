@@ -1,9 +1,9 @@
 /** Test-only helpers: minimal AuthorizationPolicy resources, ztunnel's rbac.rs connection fixtures, and YAML loading. */
 import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
-import type { AuthorizationPolicy, AuthorizationPolicySpec } from '../config/api-types.ts';
-import type { SourcePos } from '../config/types.ts';
-import type { AuthzRequest } from './request.ts';
+import type { AuthorizationPolicy, AuthorizationPolicySpec } from '../../src/config/api-types.ts';
+import type { SourcePos } from '../../src/config/types.ts';
+import type { AuthzRequest } from '../../src/policy/request.ts';
 
 /** Build a minimal AuthorizationPolicy resource, as the config loader would after validation. */
 export function authzPolicy(

@@ -8,11 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
-import { createHboneServer, type HboneRequest, type HboneServer } from '../hbone/server.ts';
-import { initCa, issueWorkloadCert, type CertificateAuthority } from '../identity/ca.ts';
-import { StaticCertificateSource, type TlsMaterial } from '../identity/cert-store.ts';
-import { splice } from './splice.ts';
-import { GATEWAY_SPIFFE } from './test-config.ts';
+import { createHboneServer, type HboneRequest, type HboneServer } from '../../src/hbone/server.ts';
+import { initCa, issueWorkloadCert, type CertificateAuthority } from '../../src/identity/ca.ts';
+import { StaticCertificateSource, type TlsMaterial } from '../../src/identity/cert-store.ts';
+import { splice } from '../../src/agent/splice.ts';
+import { GATEWAY_SPIFFE } from './agent-config.ts';
 
 export interface SeenConnect {
   readonly authority: string;

@@ -1,7 +1,7 @@
 /** Manifests the agent's tests share: an egress Gateway, bound ServiceEntries, and egressPolicies; compiled in memory. */
-import { loadConfigTexts } from '../config/load.ts';
-import { compileSnapshot } from '../mesh/compile.ts';
-import type { Snapshot } from '../mesh/snapshot.ts';
+import { loadConfigTexts } from '../../src/config/load.ts';
+import { compileSnapshot } from '../../src/mesh/compile.ts';
+import type { Snapshot } from '../../src/mesh/snapshot.ts';
 
 /** The bound gateway's identity: Istio names a waypoint's service account after its Gateway. */
 export const GATEWAY_SPIFFE = 'spiffe://cluster.local/ns/istio-system/sa/ztunnel-egress';

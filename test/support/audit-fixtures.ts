@@ -1,10 +1,10 @@
 /** Test-only helpers: load inline YAML (and settings) into a snapshot, a cluster model, or an audit report. */
-import { loadConfigTexts } from '../config/load.ts';
-import { compileSnapshot } from '../mesh/compile.ts';
-import type { Snapshot } from '../mesh/snapshot.ts';
-import { runAudit, type AuditReport } from './audit.ts';
-import { buildClusterModel, type ClusterModel } from './cluster-model.ts';
-import type { Finding } from './finding.ts';
+import { loadConfigTexts } from '../../src/config/load.ts';
+import { compileSnapshot } from '../../src/mesh/compile.ts';
+import type { Snapshot } from '../../src/mesh/snapshot.ts';
+import { runAudit, type AuditReport } from '../../src/audit/audit.ts';
+import { buildClusterModel, type ClusterModel } from '../../src/audit/cluster-model.ts';
+import type { Finding } from '../../src/audit/finding.ts';
 
 /** Settings that close layers 3 and 5, so a test sees only the layer it is about. */
 export const CLOSED_SETTINGS = `

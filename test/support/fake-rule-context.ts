@@ -1,8 +1,8 @@
 /** A RuleContext for tests: records every error and warning so a test can assert code, path and text. */
-import type { ErrorCode } from '../../errors/catalogue.ts';
-import { formatPath, type FieldPath } from '../types.ts';
-import { DEFAULT_GATEWAY_CLASSES, DEFAULT_SYSTEM_NAMESPACES, type Settings } from '../settings-types.ts';
-import type { RuleContext, SemanticRule } from './rule-context.ts';
+import type { ErrorCode } from '../../src/errors/catalogue.ts';
+import { formatPath, type FieldPath } from '../../src/config/types.ts';
+import { DEFAULT_GATEWAY_CLASSES, DEFAULT_SYSTEM_NAMESPACES, type Settings } from '../../src/config/settings-types.ts';
+import type { RuleContext, SemanticRule } from '../../src/config/rules/rule-context.ts';
 
 export interface RecordedFinding {
   readonly severity: 'error' | 'warning';

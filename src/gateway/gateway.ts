@@ -12,7 +12,7 @@ import { gatewaySources, startAdminServer, type AdminServer } from '../admin/adm
 import { ConfigSource } from '../config/config-source.ts';
 import type { LoadResult } from '../config/load.ts';
 import { PortcullisError } from '../errors/catalogue.ts';
-import type { HboneRefusal } from '../hbone/events.ts';
+import type { HboneRefusal } from '../events/hbone-events.ts';
 import { createHboneServer, type HboneServer } from '../hbone/server.ts';
 import type { HboneLimits } from '../hbone/settings.ts';
 import { loadCa, type CertificateAuthority } from '../identity/ca.ts';
@@ -20,18 +20,18 @@ import { FileCertificateSource, StaticCertificateSource, type CertificateSource 
 import { compileSnapshot } from '../mesh/compile.ts';
 import type { Snapshot } from '../mesh/snapshot.ts';
 import { startAccessLog, type AccessLog } from '../telemetry/access-log.ts';
-import { CHANNELS, newInstanceId, publish, subscribe, type WaypointRequestRecord } from '../telemetry/events.ts';
+import { CHANNELS, newInstanceId, publish, subscribe, type WaypointRequestRecord } from '../events/diagnostics.ts';
 import { CredentialStore } from '../waypoint/credentials.ts';
-import { createWaypointMetrics } from '../waypoint/metrics.ts';
+import { createWaypointMetrics } from '../telemetry/waypoint-metrics.ts';
 import { startMetrics, type GatewayMetrics } from '../telemetry/metrics.ts';
 import { GATEWAY_CERT_TTL_MS, issueGatewayCert } from './gateway-cert.ts';
-import { POLICY_CHANGE_REASON, recheckTunnel } from './policy-recheck.ts';
-import { compileAddressGuard, type AddressGuard, type ListenerAddress } from './private-address-guard.ts';
-import { createDnsResolver, type NameResolver } from './resolver.ts';
-import { CLIENT_HELLO_TIMEOUT_MS } from './sni-check.ts';
-import { handleTunnel, type OpenTunnel } from './tunnel-handler.ts';
-import { DEFAULT_IDLE_TIMEOUT_MS } from './tunnel-pipe.ts';
-import { CONNECT_TIMEOUT_MS } from './upstream-dial.ts';
+import { POLICY_CHANGE_REASON, recheckTunnel } from '../dataplane/policy-recheck.ts';
+import { compileAddressGuard, type AddressGuard, type ListenerAddress } from '../dataplane/private-address-guard.ts';
+import { createDnsResolver, type NameResolver } from '../dataplane/resolver.ts';
+import { CLIENT_HELLO_TIMEOUT_MS } from '../dataplane/sni-check.ts';
+import { handleTunnel, type OpenTunnel } from '../dataplane/tunnel-handler.ts';
+import { DEFAULT_IDLE_TIMEOUT_MS } from '../dataplane/tunnel-pipe.ts';
+import { CONNECT_TIMEOUT_MS } from '../dataplane/upstream-dial.ts';
 
 export interface HostPort {
   readonly host: string;

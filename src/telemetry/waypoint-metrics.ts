@@ -4,7 +4,7 @@
  * admin registry; `observe` turns a RequestEvent into one sample.
  */
 import { Counter, Histogram, type Registry } from 'prom-client';
-import type { RequestEvent } from './request-event.ts';
+import type { RequestEvent } from '../events/request-event.ts';
 
 /** Istio's standard request labels, in Istio's order. */
 export const ISTIO_REQUEST_LABELS = [

@@ -5,15 +5,15 @@
  */
 import http from 'node:http';
 import net from 'node:net';
-import type { ConfigFile } from '../config/load.ts';
-import { loadConfigTexts } from '../config/load.ts';
-import { parseSpiffeId } from '../identity/spiffe-id.ts';
-import { compileSnapshot } from '../mesh/compile.ts';
-import { parseAuthority, resolveAuthority } from '../mesh/destination.ts';
-import type { Snapshot } from '../mesh/snapshot.ts';
-import type { CredentialStore } from './credentials.ts';
-import { handleHttpTunnel, type HttpTunnelContext, type ServiceEntryDestination } from './http-tunnel.ts';
-import type { RequestEvent } from './request-event.ts';
+import type { ConfigFile } from '../../src/config/load.ts';
+import { loadConfigTexts } from '../../src/config/load.ts';
+import { parseSpiffeId } from '../../src/identity/spiffe-id.ts';
+import { compileSnapshot } from '../../src/mesh/compile.ts';
+import { parseAuthority, resolveAuthority } from '../../src/mesh/destination.ts';
+import type { Snapshot } from '../../src/mesh/snapshot.ts';
+import type { CredentialStore } from '../../src/waypoint/credentials.ts';
+import { handleHttpTunnel, type HttpTunnelContext, type ServiceEntryDestination } from '../../src/waypoint/http-tunnel.ts';
+import type { RequestEvent } from '../../src/events/request-event.ts';
 
 /** Allow 127.0.0.0/8 only: the tests' stand-in for the private-address guard. */
 export function loopbackGuard(ip: string): string | null {

@@ -6,11 +6,11 @@ import type { ClientHttp2Session, IncomingHttpHeaders, OutgoingHttpHeaders } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tls from 'node:tls';
-import { initCa, issueWorkloadCert, type CertificateAuthority, type IssuedCertificate } from '../identity/ca.ts';
-import { StaticCertificateSource } from '../identity/cert-store.ts';
-import type { HboneRefusal } from './events.ts';
-import { createHboneServer, type HboneHandler, type HboneServer } from './server.ts';
-import type { HboneLimits } from './settings.ts';
+import { initCa, issueWorkloadCert, type CertificateAuthority, type IssuedCertificate } from '../../src/identity/ca.ts';
+import { StaticCertificateSource } from '../../src/identity/cert-store.ts';
+import type { HboneRefusal } from '../../src/events/hbone-events.ts';
+import { createHboneServer, type HboneHandler, type HboneServer } from '../../src/hbone/server.ts';
+import type { HboneLimits } from '../../src/hbone/settings.ts';
 
 export const TRUST_DOMAIN = 'cluster.local';
 export const GATEWAY_ID = 'spiffe://cluster.local/ns/istio-system/sa/egress-gateway';

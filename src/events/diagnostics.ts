@@ -5,8 +5,8 @@
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { ErrorCode } from '../errors/catalogue.ts';
-import type { HboneRefusal } from '../hbone/events.ts';
-import type { RequestEvent } from '../waypoint/request-event.ts';
+import type { HboneRefusal } from './hbone-events.ts';
+import type { RequestEvent } from './request-event.ts';
 
 /** Channel names. Stable: external subscribers may use them. */
 export const CHANNELS = {
