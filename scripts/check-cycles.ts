@@ -37,6 +37,7 @@ export const LAYER_RANK: Record<string, number> = {
   dataplane: 6,
   telemetry: 7,
   admin: 7,
+  kube: 7,
   gateway: 8,
   agent: 8,
   audit: 8,
