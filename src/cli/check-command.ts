@@ -221,7 +221,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
         io.stdout.write(`ok ${i + 1} - ${label}: ${got}\n`);
       } else {
         failed++;
-        io.stdout.write(`not ok ${i + 1} - ${label}: expected ${c.expect}, got ${got} (${detail})\n`);
+        io.stdout.write(`not ok ${i + 1} - ${label}: expected ${c.expect}, got ${got} (${detail}) [PCL_CLI_CASE_FAILED]\n`);
       }
     }
     io.stdout.write(`${passed} passed, ${failed} failed\n`);

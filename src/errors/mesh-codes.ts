@@ -10,8 +10,4 @@ export const meshCodes = defineCodes({
     summary: 'The destination ServiceEntry does not declare the requested port.',
     fix: 'Add the port to the ServiceEntry spec.ports, or connect to a declared port.',
   },
-  PCL_MESH_GATEWAY_NOT_SERVED: {
-    summary: 'The destination is bound to a Gateway this Portcullis instance does not serve.',
-    fix: 'Bind the ServiceEntry (istio.io/use-waypoint) to a Gateway whose class is in settings.gatewayClasses.',
-  },
 });
