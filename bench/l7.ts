@@ -4,13 +4,14 @@
  * the waypoint originating mTLS with that identity's own client certificate; against direct HTTPS with the same two
  * client certificates to the same upstream.
  */
-import { cpSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { HboneClient } from '../src/hbone/client.ts';
 import { issueClientCert, issueServerCert, issueWorkloadCert, type IssuedCertificate } from '../src/identity/ca.ts';
-import { cpuSeconds, NODE, REPO, startChild, startServe, waitForOutput, type BenchPki, type Child, type ServeChild } from './env.ts';
+import { cpuSeconds, freePort, NODE, REPO, startChild, startServe, waitForOutput, type BenchPki, type Child, type ServeChild } from './env.ts';
 import { percentile } from './stats.ts';
 
 const HOUR = 3_600_000;
@@ -179,8 +180,17 @@ data: {tls.crt: ${b64(c.certChainPem)}, tls.key: ${b64(c.keyPem)}, ca.crt: ${b64
 
 /** `perIdentity` tunnels for each of app1 and app2 (interleaved in the connection list), closed loop. */
 export async function l7ThroughWaypoint(env: L7Env, opts: { perIdentity: number; ms: number; warmupMs: number }): Promise<L7Result> {
+  return l7ThroughHbone(env, { ...env.gateway.hbone, pid: env.gateway.pid }, opts);
+}
+
+/** The same loop through any HBONE gateway presenting the waypoint's identity (Portcullis, or the bare relay). */
+export async function l7ThroughHbone(
+  env: L7Env,
+  gateway: { host: string; port: number; pid: number },
+  opts: { perIdentity: number; ms: number; warmupMs: number },
+): Promise<L7Result> {
   const clients = env.workloadCerts.map(
-    (c) => new HboneClient({ certificates: c, gateway: env.gateway.hbone, expectedSans: [WAYPOINT_SAN], keepaliveIntervalMs: 0 }),
+    (c) => new HboneClient({ certificates: c, gateway: { host: gateway.host, port: gateway.port }, expectedSans: [WAYPOINT_SAN], keepaliveIntervalMs: 0 }),
   );
   const conns: { conn: HttpConn; subject: string }[] = [];
   try {
@@ -190,10 +200,153 @@ export async function l7ThroughWaypoint(env: L7Env, opts: { perIdentity: number;
         conns.push({ conn: new HttpConn(t.stream), subject: `CN=team-namespace.${APPS[a]}` });
       }
     }
-    return await closedLoop(conns, opts.ms, opts.warmupMs, env.gateway.pid);
+    return await closedLoop(conns, opts.ms, opts.warmupMs, gateway.pid);
   } finally {
     for (const c of conns) c.conn.close();
     for (const c of clients) c.destroy();
+  }
+}
+
+/**
+ * The bare Node L7 relay (bench/bare-relay.ts l7-gateway): the TLS front door, an HTTP/1.1 server on each CONNECT
+ * stream, HTTPS keep-alive upstream with the caller's mapped client certificate. Node's own floor for the L7 row.
+ */
+export async function startBareL7Relay(env: L7Env, pki: BenchPki, upstreamPort = 443): Promise<Child & { port: number }> {
+  const dir = join(pki.dir, 'bare-l7');
+  mkdirSync(dir, { recursive: true });
+  const gw = await issueWorkloadCert(pki.ca, { spiffe: WAYPOINT_SAN, ttl: HOUR });
+  writeFileSync(join(dir, 'gw.crt'), gw.certChainPem);
+  writeFileSync(join(dir, 'gw.key'), gw.keyPem);
+  writeFileSync(join(dir, 'root.pem'), env.rootPem);
+  APPS.forEach((app, i) => {
+    writeFileSync(join(dir, `${app}.crt`), env.clientCerts[i].certChainPem);
+    writeFileSync(join(dir, `${app}.key`), env.clientCerts[i].keyPem);
+  });
+  const child = startChild(NODE, [
+    join(REPO, 'bench', 'bare-relay.ts'), 'l7-gateway', join(dir, 'gw.crt'), join(dir, 'gw.key'), join(dir, 'root.pem'),
+    env.upstreamIp, String(upstreamPort), dir,
+  ]);
+  const m = await waitForOutput(child, /bare l7 gateway listening on (\d+)/, 'bare L7 relay');
+  return { ...child, stop: child.stop, output: child.output, port: Number(m[1]) };
+}
+
+/**
+ * nginx (Debian's) doing the waypoint's job as an L7 peer: terminates each caller's mTLS (client certificate
+ * required and verified against the mesh root), originates mTLS upstream with that caller's own client certificate,
+ * keep-alive upstream pool. nginx cannot key an upstream pool by the caller's certificate, so each identity gets its
+ * own server block and pool (one port each): the same no-sharing rule Portcullis keeps. One worker, as one gateway.
+ */
+export async function startNginxL7Peer(env: L7Env, pki: BenchPki): Promise<{ child: Child; ports: number[] } | string> {
+  const nginx = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
+  if (nginx === undefined) return 'skipped: nginx not installed (apt-get install nginx-light)';
+  const dir = join(pki.dir, 'nginx-l7');
+  mkdirSync(dir, { recursive: true });
+  const server = await issueWorkloadCert(pki.ca, { spiffe: WAYPOINT_SAN, ttl: HOUR });
+  writeFileSync(join(dir, 'server.crt'), server.certChainPem);
+  writeFileSync(join(dir, 'server.key'), server.keyPem);
+  writeFileSync(join(dir, 'root.pem'), env.rootPem);
+  const ports: number[] = [];
+  let servers = '';
+  for (let i = 0; i < APPS.length; i++) {
+    const app = APPS[i];
+    writeFileSync(join(dir, `${app}.crt`), env.clientCerts[i].certChainPem);
+    writeFileSync(join(dir, `${app}.key`), env.clientCerts[i].keyPem);
+    const port = await freePort();
+    ports.push(port);
+    servers += `
+  upstream up_${app} { server ${env.upstreamIp}:443; keepalive 32; keepalive_requests 1000000; }
+  server {
+    listen 127.0.0.1:${port} ssl;
+    ssl_protocols TLSv1.3;
+    ssl_certificate ${dir}/server.crt;
+    ssl_certificate_key ${dir}/server.key;
+    ssl_client_certificate ${dir}/root.pem;
+    ssl_verify_client on;
+    keepalive_requests 1000000;
+    location / {
+      proxy_pass https://up_${app};
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host my-nginx.foo.bar;
+      proxy_ssl_protocols TLSv1.3;
+      proxy_ssl_certificate ${dir}/${app}.crt;
+      proxy_ssl_certificate_key ${dir}/${app}.key;
+      proxy_ssl_trusted_certificate ${dir}/root.pem;
+      proxy_ssl_verify on;
+      proxy_ssl_name my-nginx.foo.bar;
+      proxy_ssl_server_name on;
+      proxy_ssl_session_reuse on;
+    }
+  }`;
+  }
+  const conf = `worker_processes 1;
+daemon off;
+user root;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+${servers}
+}
+`;
+  writeFileSync(join(dir, 'nginx.conf'), conf);
+  const child = startChild(nginx, ['-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf')]);
+  for (const port of ports) await waitPort(port, child);
+  return { child, ports };
+}
+
+async function waitPort(port: number, child: Child): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1');
+      s.once('connect', () => (s.destroy(), resolve(true)));
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (child.proc.exitCode !== null) throw new Error(`nginx exited: ${child.output()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nginx not listening on ${port}: ${child.output()}`);
+}
+
+/** The closed loop through the nginx peer: each app's connections to its own server block, TLS 1.3 with its cert. */
+export async function l7ThroughNginx(
+  env: L7Env,
+  peer: { child: Child; ports: number[] },
+  opts: { perIdentity: number; ms: number; warmupMs: number },
+): Promise<L7Result> {
+  const conns: { conn: HttpConn; subject: string }[] = [];
+  try {
+    for (let i = 0; i < opts.perIdentity; i++) {
+      for (let a = 0; a < APPS.length; a++) {
+        const c = env.workloadCerts[a];
+        const socket = await new Promise<tls.TLSSocket>((resolve, reject) => {
+          const s = tls.connect({ host: '127.0.0.1', port: peer.ports[a], cert: c.certChainPem, key: c.keyPem, ca: env.rootPem, checkServerIdentity: () => undefined, ALPNProtocols: ['http/1.1'] });
+          s.once('secureConnect', () => resolve(s));
+          s.once('error', reject);
+        });
+        conns.push({ conn: new HttpConn(socket), subject: `CN=team-namespace.${APPS[a]}` });
+      }
+    }
+    return await closedLoop(conns, opts.ms, opts.warmupMs, nginxWorkerPid(peer.child.pid));
+  } finally {
+    for (const c of conns) c.conn.close();
+  }
+}
+
+/** nginx's one worker process (the master only supervises): its CPU is the peer's. */
+function nginxWorkerPid(masterPid: number): number {
+  try {
+    const kids = readFileSync(`/proc/${masterPid}/task/${masterPid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+    return kids[0] ?? masterPid;
+  } catch {
+    return masterPid;
   }
 }
 

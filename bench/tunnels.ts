@@ -8,7 +8,7 @@ import tls from 'node:tls';
 import { HboneClient } from '../src/hbone/client.ts';
 import { HBONE_ALPN, HBONE_CIPHERS } from '../src/hbone/settings.ts';
 import type { IssuedCertificate } from '../src/identity/ca.ts';
-import { GATEWAY_SAN } from './env.ts';
+import { cpuSeconds, GATEWAY_SAN } from './env.ts';
 
 export interface RateResult {
   readonly count: number;
@@ -54,18 +54,25 @@ async function openAndClose(client: HboneClient, authority: string): Promise<voi
   });
 }
 
+/**
+ * New tunnels per second over pooled sessions; with `gatewayPid`, also per gateway CPU-second (CPU time from /proc
+ * over the measured window), which means the same on any machine whatever the load generator costs.
+ */
 export async function hboneTunnelRate(
   gateway: { host: string; port: number },
   cert: IssuedCertificate,
   authority: string,
-  opts: { ms: number; concurrency: number },
-): Promise<RateResult & { sessions: number }> {
+  opts: { ms: number; concurrency: number; gatewayPid?: number },
+): Promise<RateResult & { sessions: number; gatewayCpuSeconds?: number; perGatewayCpuSecond?: number }> {
   const client = new HboneClient({ certificates: cert, gateway, expectedSans: [GATEWAY_SAN], keepaliveIntervalMs: 0 });
   try {
     // Warm the pool (sessions set up once, as they are in steady state) and the gateway's code paths.
     await runFor(300, opts.concurrency, () => openAndClose(client, authority));
+    const cpu0 = opts.gatewayPid === undefined ? 0 : cpuSeconds(opts.gatewayPid);
     const r = await runFor(opts.ms, opts.concurrency, () => openAndClose(client, authority));
-    return { ...r, sessions: client.sessionCount };
+    if (opts.gatewayPid === undefined) return { ...r, sessions: client.sessionCount };
+    const cpu = cpuSeconds(opts.gatewayPid) - cpu0;
+    return { ...r, sessions: client.sessionCount, gatewayCpuSeconds: cpu, perGatewayCpuSecond: cpu > 0 ? r.count / cpu : undefined };
   } finally {
     client.destroy();
   }
