@@ -8,7 +8,7 @@
 import { isIP } from 'node:net';
 import type { ClientTLSSettings } from '../config/api-types.ts';
 import type { WaypointCode } from '../errors/waypoint-codes.ts';
-import { parseCredentialName } from '../mesh/compile.ts';
+import { parseCredentialName } from '../mesh/host-match.ts';
 import type { DestinationRuleModel, GatewayModel, Snapshot } from '../mesh/snapshot.ts';
 import type { BackendTarget } from './routing/backend.ts';
 
