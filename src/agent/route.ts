@@ -6,7 +6,7 @@
  * with the address.
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import { formatAuthority } from '../hbone/authority.ts';
+import { formatAuthority } from '../net/authority.ts';
 import { resolveAuthority } from '../mesh/destination.ts';
 import type { ServiceEntryModel, Snapshot } from '../mesh/snapshot.ts';
 import { decideUnknownDestination } from '../policy/egress-policies.ts';

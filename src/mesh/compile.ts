@@ -11,6 +11,7 @@ import type { LayerInput } from '../policy/engine.ts';
 import * as cond from './conditions.ts';
 import type { Condition } from './conditions.ts';
 import { bindDestinationRules } from './destination-rules.ts';
+import { failClosed } from './fail-closed.ts';
 import { hostMatches } from './host-match.ts';
 import { pushTo } from './multimap.ts';
 import { attachPolicies } from './policy-attachment.ts';
@@ -123,6 +124,13 @@ export function compileSnapshot(load: LoadResult, opts: CompileOptions = {}): Sn
   const { gatewayPolicies, sePolicies, policies } = policyStage;
   for (const [key, list] of policyStage.conditions) conditions.set(key, list);
 
+  // ---- invalid resources with no last good version: fail closed (a DENY-everything stand-in first on its layers) ----
+  const failed = failClosed(load, topology, settings);
+  for (const [table, standIns] of [[gatewayPolicies, failed.gatewayStandIns], [sePolicies, failed.seStandIns]] as const) {
+    for (const [key, list] of standIns) table.set(key, [...list, ...(table.get(key) ?? [])]);
+  }
+  diagnostics.push(...failed.diagnostics);
+
   // ---- routes: reused whole while they, the topology and the settings are the same ----
   const routeInput = ofKind<HTTPRoute>('HTTPRoute');
   const prevRoutes = reuse !== undefined && reuse.topology === topology && sameList(reuse.routes.input, routeInput) ? reuse.routes : undefined;
@@ -220,6 +228,10 @@ export function compileSnapshot(load: LoadResult, opts: CompileOptions = {}): Sn
       return null;
     },
     routesFor: (parentKey: string) => routesByParent.get(parentKey) ?? [],
+    invalid: failed.invalid,
+    invalidServiceEntryFor: failed.invalidServiceEntryFor,
+    invalidDestinationRuleFor: failed.invalidDestinationRuleFor,
+    invalidRoutesFor: failed.invalidRoutesFor,
   };
   COMPILE_STATE.set(snapshot, { settingsKey, topology, sorted: sortedState, routes: routeStage });
   return snapshot;
