@@ -14,6 +14,7 @@ import { kindDefinition } from './schema/index.ts';
 import { isPlainObject } from './schema/validate.ts';
 import { DocumentReporter, validateDocument } from './validate-document.ts';
 import { readConfigDir } from './config-dir.ts';
+import { PortcullisError } from '../errors/catalogue.ts';
 
 export type { ConfigFile } from './yaml-documents.ts';
 
@@ -51,6 +52,17 @@ export interface InvalidResource {
 /** The settings file's errors, if any (then the defaults, or on reload the last good settings, are in force). */
 export function settingsErrors(load: LoadResult): Diagnostic[] {
   return load.diagnostics.filter((d) => d.severity === 'error' && d.code.startsWith('PCL_SETTINGS_'));
+}
+
+/**
+ * Refuse to start on invalid settings: `serve` never runs on defaults it was not given (a misspelt egressPolicies
+ * would otherwise become "no egressPolicies"). Throws PCL_SETTINGS_INVALID naming each error's file:line.
+ */
+export function assertSettingsValid(load: LoadResult): void {
+  const errors = settingsErrors(load);
+  if (errors.length === 0) return;
+  const lines = errors.map((d) => `  ${d.file}:${d.line}:${d.column}: [${d.code}] ${d.path ? `${d.path}: ` : ''}${d.message}`);
+  throw new PortcullisError('PCL_SETTINGS_INVALID', `the settings are invalid, so the gateway does not start:\n${lines.join('\n')}`);
 }
 
 export interface LoadOptions {
