@@ -20,6 +20,7 @@ import { decideUnknownAddresses, hasEgressAllow } from '../dataplane/tunnel-deci
 import type { DecisionRecord } from '../policy/engine.ts';
 import type { AuthzRequest } from '../policy/request.ts';
 import { type Io, parseFlags, required } from './args.ts';
+import { configBanner } from './config-banner.ts';
 import { loadSnapshot } from './load-snapshot.ts';
 
 const USAGE =
@@ -175,18 +176,6 @@ function destinationIpOf(dest: Destination): string {
   if (dest.kind === 'noSuchPort') return dest.serviceEntry.vips[0]?.value ?? '';
   if (dest.ip) return dest.ip;
   return dest.serviceEntry.vips.find((v) => v.host === dest.host)?.value ?? dest.serviceEntry.specAddresses[0] ?? '';
-}
-
-/** The banner `check` and `audit` print when the configuration has errors (empty when it has none). */
-export function configBanner(errors: number, deciding: readonly InvalidResourceModel[]): string[] {
-  if (errors === 0 && deciding.length === 0) return [];
-  const lines = [
-    `! configuration has ${errors} error(s): each invalid resource fails closed until fixed (portcullis status lists them)`,
-  ];
-  for (const inv of deciding) {
-    lines.push(`!   decided by invalid ${inv.kind} ${inv.ref} (${inv.file}:${inv.line}) [${inv.code}] ${inv.message}`);
-  }
-  return lines;
 }
 
 export function formatCheckText(r: CheckResult): string {

@@ -79,3 +79,36 @@ export function readyLines(snap: Snapshot): string[] {
   for (const inv of snap.invalid) lines.push(`  fails closed: ${inv.kind} ${inv.ref}: ${inv.effect}`);
   return lines;
 }
+
+/** A policy that does not do what it says: a target that does not resolve, or no layer it attaches to. */
+export interface PolicyWarning {
+  readonly ref: string;
+  readonly file: string;
+  readonly line: number;
+  readonly kind: 'unresolved-target' | 'unattached';
+  readonly message: string;
+}
+
+/** Reasons of a policy's Accepted=False condition that mean "a target does not resolve". */
+const UNRESOLVED = new Set(['TargetNotFound', 'AncestorNotBound']);
+
+/**
+ * Warnings `status` counts: policies with a target that does not resolve (TargetNotFound, even when other targets
+ * attach) and policies attached to nothing. (An invalid policy whose targets do not exist is a warning diagnostic,
+ * PCL_MESH_INVALID_TARGET_NOT_FOUND.)
+ */
+export function policyWarnings(snap: Snapshot): PolicyWarning[] {
+  const out: PolicyWarning[] = [];
+  for (const p of snap.policies.values()) {
+    const conds = snap.conditions.get(p.key) ?? [];
+    const where = p.resource.source;
+    const unresolved = conds.find((c) => (c.status === 'False' && UNRESOLVED.has(c.reason)) || c.reason === 'PartiallyInvalid');
+    if (unresolved !== undefined) {
+      out.push({ ref: p.ref, file: where.file, line: where.line, kind: 'unresolved-target', message: `${unresolved.reason}: ${unresolved.message}` });
+    } else if (p.compiled === null) {
+      const why = conds.find((c) => c.status === 'False');
+      out.push({ ref: p.ref, file: where.file, line: where.line, kind: 'unattached', message: why ? `${why.reason}: ${why.message}` : 'attached to no layer' });
+    }
+  }
+  return out;
+}

@@ -110,6 +110,7 @@ export function failClosed(load: LoadResult, topology: Topology, settings: Setti
     const reason = describe(r);
     const spec = isRecord(r.raw) && isRecord(r.raw.spec) ? r.raw.spec : null;
     let effect: string;
+    let active = false;
     switch (r.kind) {
       case 'AuthorizationPolicy': {
         const layers = policyLayers(r, spec);
@@ -121,6 +122,7 @@ export function failClosed(load: LoadResult, topology: Topology, settings: Setti
           pushTo(seStandIns, se.key, policy(gw?.mode === 'egress' ? 'l4' : 'l7'));
         }
         const names = [...layers.gateways.map((g) => `Gateway ${g.ref}`), ...layers.serviceEntries.map((s) => `ServiceEntry ${s.ref}`)];
+        active = names.length > 0;
         effect =
           names.length > 0
             ? `${layers.scope}: every connection and request through ${names.join(', ')} is denied (PCL_AUTHZ_INVALID_POLICY)`
@@ -144,6 +146,7 @@ export function failClosed(load: LoadResult, topology: Topology, settings: Setti
         const hosts = stringList(spec?.hosts) ?? [];
         const addresses = stringList(spec?.addresses) ?? [];
         seDenied.push({ hosts, addresses, reason });
+        active = hosts.length + addresses.length > 0;
         effect =
           hosts.length + addresses.length > 0
             ? `its hosts stay unknown and are denied: ${[...hosts, ...addresses].join(', ')} (PCL_MESH_INVALID_SERVICE_ENTRY)`
@@ -154,6 +157,7 @@ export function failClosed(load: LoadResult, topology: Topology, settings: Setti
         const host = typeof spec?.host === 'string' ? spec.host.toLowerCase() : null;
         if (spec !== null && host !== null && host !== '' && hasTls(spec)) {
           drDenied.push({ host, reason });
+          active = true;
           effect = `requests to ${host} answer 503: its TLS settings cannot be applied (PCL_WAYPOINT_INVALID_DESTINATION_RULE)`;
         } else effect = 'no TLS settings read from it: nothing else changes';
         break;
@@ -171,6 +175,7 @@ export function failClosed(load: LoadResult, topology: Topology, settings: Setti
           }
         }
         for (const key of parents) pushTo(routeDenied, key, `HTTPRoute ${refOf(r)}: ${reason}`);
+        active = parents.length > 0;
         const shown = parents.map((k) => k.replace(/^(\w+)\/([^/]*)\/(.*)$/, '$1 $2/$3'));
         effect =
           shown.length > 0
@@ -187,7 +192,7 @@ export function failClosed(load: LoadResult, topology: Topology, settings: Setti
       default:
         effect = 'left out';
     }
-    invalid.push({ kind: r.kind, ref: refOf(r), file: r.error.file, line: r.error.line, code: r.error.code, message: r.error.message, effect });
+    invalid.push({ kind: r.kind, ref: refOf(r), file: r.error.file, line: r.error.line, code: r.error.code, message: r.error.message, effect, active });
   }
 
   function policyLayers(r: InvalidResource, spec: Record<string, unknown> | null) {

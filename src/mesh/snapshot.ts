@@ -111,6 +111,8 @@ export interface InvalidResourceModel {
   readonly message: string;
   /** What fails closed because of it, in one sentence. */
   readonly effect: string;
+  /** Does its fail-closed rule deny or refuse anything in this configuration (a layer, a host, a route parent)? */
+  readonly active: boolean;
 }
 
 export interface Snapshot {
