@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { startDnsServer } from '../src/devtools/dns-server.ts';
 import { configFrom, runBin, runCli } from './support/cli.ts';
+import { DENY_REVIEWS_TYPO } from './support/policy-fixtures.ts';
 
 const BASE = ['gateway.yaml', 'serviceentry.yaml', 'namespace.yaml', 'portcullis.yaml'];
 const cleanups: (() => void)[] = [];
@@ -253,20 +254,7 @@ test('with an Allow in egressPolicies an undeclared host is resolved (--dns-serv
   assert.match(r.stdout, /^2 passed, 0 failed$/m);
 });
 
-// The typo a new user makes: `principles` for `principals` in a DENY policy. Dropping the policy would let reviews out.
-const DENY_REVIEWS_TYPO = `
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: deny-reviews-egress, namespace: istio-system}
-spec:
-  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: ztunnel-egress}]
-  action: DENY
-  rules:
-    - from:
-        - source:
-            principles: ["cluster.local/ns/bookinfo/sa/bookinfo-reviews"]
-`;
-
+// The typo a new user makes (support/policy-fixtures.ts): dropping the policy would let reviews out.
 test('a DENY policy with a typo (principles) denies the gateway layer with the reason, never lets reviews out', async () => {
   const dir = config(['default-deny.yaml', 'gateway-policies.yaml', 'serviceentry-policies.yaml'], { 'deny-reviews.yaml': DENY_REVIEWS_TYPO });
   for (const from of ['bookinfo/bookinfo-reviews', 'bookinfo/bookinfo-productpage']) {

@@ -13,22 +13,13 @@ import { caller } from './support/hbone-caller.ts';
 import { waitForLogLine } from './support/log-file.ts';
 import { makeTestPki, type TestPki } from './support/pki.ts';
 import { runCli } from './support/cli.ts';
+import { DENY_REVIEWS_TYPO } from './support/policy-fixtures.ts';
 
 const GATEWAY_ID = 'spiffe://cluster.local/ns/istio-system/sa/ztunnel-egress';
 const REVIEWS = 'spiffe://cluster.local/ns/bookinfo/sa/bookinfo-reviews';
 const COMPLETE = join(import.meta.dirname, 'fixtures', 'audit', 'complete');
 
-const TYPO = `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: deny-reviews-egress, namespace: istio-system}
-spec:
-  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: ztunnel-egress}]
-  action: DENY
-  rules:
-    - from:
-        - source:
-            principles: ["cluster.local/ns/bookinfo/sa/bookinfo-reviews"]
-`;
+const TYPO = DENY_REVIEWS_TYPO;
 
 let pki: TestPki;
 const dirs: string[] = [];

@@ -4,21 +4,15 @@
  * Pure: reads snapshots only.
  */
 import type { Diagnostic } from '../config/types.ts';
-import type { ErrorCode } from '../errors/catalogue.ts';
-import type { Snapshot } from './snapshot.ts';
+import type { ConfigProblem, Snapshot } from './snapshot.ts';
 
-/** One configuration error. */
-export interface ConfigIssue {
+/**
+ * One configuration error. `kind` is the resource kind, `Settings` for the settings file, or `File` for a file-level
+ * error (YAML syntax...); `ref` is '' for a file-level error.
+ */
+export interface ConfigIssue extends ConfigProblem {
   /** Stable across reloads while the error is the same (its line may move; it is still the same error). */
   readonly id: string;
-  /** The resource kind, `Settings` for the settings file, `File` for a file-level error (YAML syntax...). */
-  readonly kind: string;
-  /** `namespace/name` of the resource, or '' for a file-level error. */
-  readonly ref: string;
-  readonly file: string;
-  readonly line: number;
-  readonly code: ErrorCode;
-  readonly message: string;
 }
 
 function kindOf(d: Diagnostic): string {

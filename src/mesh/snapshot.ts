@@ -99,16 +99,20 @@ export interface DestinationRuleModel {
   readonly credentialError: string | null;
 }
 
-/** An invalid resource as every command shows it: what it is, where, why, and what fails closed because of it. */
-export interface InvalidResourceModel {
+/** A configuration problem as every surface shows it: what it is about, where, and why. */
+export interface ConfigProblem {
   readonly kind: string;
   /** `namespace/name` (or `name` for cluster-scoped kinds; `(unnamed)` when the document has no name). */
   readonly ref: string;
   readonly file: string;
   readonly line: number;
   readonly code: ErrorCode;
-  /** The first error, with its field path. */
+  /** The error, with its field path. */
   readonly message: string;
+}
+
+/** An invalid resource (its first error) and what fails closed because of it. */
+export interface InvalidResourceModel extends ConfigProblem {
   /** What fails closed because of it, in one sentence. */
   readonly effect: string;
   /** Does its fail-closed rule deny or refuse anything in this configuration (a layer, a host, a route parent)? */

@@ -247,16 +247,6 @@ export function denyAllPolicy(ref: PolicyRef, mode: EnforcementMode): CompiledPo
  */
 export function failPolicy(ref: PolicyRef, mode: EnforcementMode, reason: string): CompiledPolicy {
   const always: PolicyMatcher = () => 0;
-  return {
-    ref: { namespace: ref.namespace, name: ref.name },
-    action: 'DENY',
-    dryRun: false,
-    mode,
-    conditions: [],
-    key: policyKey(ref),
-    match: always,
-    tcpMatch: mode === 'l7' ? always : null,
-    namespaces: { any: true },
-    invalid: reason,
-  };
+  const base = denyAllPolicy(ref, mode);
+  return { ...base, action: 'DENY', match: always, tcpMatch: mode === 'l7' ? always : null, namespaces: { any: true }, invalid: reason };
 }
