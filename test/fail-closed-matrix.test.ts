@@ -152,7 +152,12 @@ const CASES: Case[] = [
     probe(snap, failedClosed) {
       const served = snap.servedGateways().map((g) => g.ref);
       assert.equal(served.includes('istio-egress/egress-waypoint'), !failedClosed);
-      assert.equal(tunnel(snap, 'partner.example.com').kind, failedClosed ? 'deny' : 'allow');
+      const r = tunnel(snap, 'partner.example.com');
+      if (failedClosed) {
+        // Its ServiceEntries are denied as invalid, never left unbound for egressPolicies to decide.
+        assert.deepEqual([r.kind, r.code], ['deny', 'PCL_MESH_INVALID_SERVICE_ENTRY']);
+        assert.match(r.reason, /ServiceEntry istio-egress\/partner is bound to Gateway istio-egress\/egress-waypoint is invalid \(waypoint\.yaml:\d+/);
+      } else assert.equal(r.kind, 'allow');
       assert.equal(tunnel(snap, 'httpbin.org').kind, 'allow');
     },
   },

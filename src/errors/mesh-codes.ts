@@ -15,8 +15,8 @@ export const meshCodes = defineCodes({
     fix: 'Bind the ServiceEntry (istio.io/use-waypoint) to a Gateway whose class is in settings.gatewayClasses.',
   },
   PCL_MESH_INVALID_SERVICE_ENTRY: {
-    summary: 'Denied: the destination is declared by a ServiceEntry that is invalid and has no last good version; its hosts stay unknown and are denied (never left to egressPolicies).',
-    fix: 'Fix the ServiceEntry at the file and line shown (`portcullis status` lists the error), or delete it.',
+    summary: 'Denied: the destination is declared by a ServiceEntry that is invalid and has no last good version, or bound to a Gateway that is; its hosts are denied (never left to egressPolicies).',
+    fix: 'Fix the ServiceEntry (or its Gateway) at the file and line shown (`portcullis status` lists the error), or delete it.',
   },
   PCL_MESH_INVALID_TARGET_NOT_FOUND: {
     summary: 'Warning: an invalid AuthorizationPolicy targets nothing that exists (TargetNotFound), so it denies nothing; it will deny its target\'s traffic as soon as the target appears, until the policy is fixed.',

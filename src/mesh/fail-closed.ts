@@ -6,7 +6,9 @@
  * - ServiceEntry: its hosts and addresses stay unknown and are denied (never left to egressPolicies);
  * - DestinationRule with TLS settings: requests to its host answer 503 (never plain text, never another identity);
  * - HTTPRoute: its parents answer 503 naming the route;
- * - Secret: missing (a DestinationRule naming it fails as for a missing credential); Gateway: not served.
+ * - Secret: missing (a DestinationRule naming it fails as for a missing credential);
+ * - Gateway: not served, and the ServiceEntries whose use-waypoint label names it are denied like invalid ones (left
+ *   unbound they would be unknown destinations, for egressPolicies to decide).
  */
 import type { InvalidResource, LoadResult } from '../config/load.ts';
 import type { Settings } from '../config/settings-types.ts';
@@ -18,7 +20,8 @@ import { failPolicy, type CompiledPolicy } from '../policy/compile.ts';
 import { hostMatches } from './host-match.ts';
 import { pushTo } from './multimap.ts';
 import type { InvalidResourceModel } from './snapshot.ts';
-import type { Topology } from './topology.ts';
+import { labelsOf, type Topology } from './topology.ts';
+import { USE_WAYPOINT, USE_WAYPOINT_NAMESPACE } from './waypoint-binding.ts';
 
 /** What the compile and the snapshot need from the invalid resources. */
 export interface FailClosedStage {
@@ -28,7 +31,7 @@ export interface FailClosedStage {
   readonly seStandIns: ReadonlyMap<string, CompiledPolicy[]>;
   /** Warnings: an invalid policy whose targets do not exist denies nothing (TargetNotFound). */
   readonly diagnostics: readonly Diagnostic[];
-  /** Hosts (patterns) and addresses of invalid ServiceEntries, with the reason a connection to them is denied. */
+  /** Why a destination declared only by an invalid ServiceEntry (or one bound to an invalid Gateway) is denied. */
   invalidServiceEntryFor(host: string | null, ip: string | null): string | null;
   /** Why requests to `host` answer 503 because of an invalid DestinationRule with TLS settings, or null. */
   invalidDestinationRuleFor(host: string): string | null;
@@ -186,13 +189,32 @@ export function failClosed(load: LoadResult, topology: Topology, settings: Setti
       case 'Secret':
         effect = 'treated as missing: a DestinationRule naming it answers 503 as for a missing credential';
         break;
-      case 'Gateway':
-        effect = 'not served: nothing binds to it, policies targeting it find no target';
+      case 'Gateway': {
+        const bound = boundTo(r.namespace, r.name);
+        for (const se of bound) {
+          seDenied.push({ hosts: [...se.hosts], addresses: [...se.specAddresses], reason: `ServiceEntry ${se.ref} is bound to ${reason}` });
+        }
+        active = bound.length > 0;
+        effect =
+          bound.length > 0
+            ? `not served; the ServiceEntries bound to it are denied: ${bound.map((se) => se.ref).join(', ')} (PCL_MESH_INVALID_SERVICE_ENTRY)`
+            : 'not served: nothing binds to it, policies targeting it find no target';
         break;
+      }
       default:
         effect = 'left out';
     }
     invalid.push({ kind: r.kind, ref: refOf(r), file: r.error.file, line: r.error.line, code: r.error.code, message: r.error.message, effect, active });
+  }
+
+  /** Unbound ServiceEntries whose use-waypoint label (their own, else their namespace's) names Gateway ns/name. */
+  function boundTo(ns: string, name: string) {
+    return serviceEntriesIn(null).filter((se) => {
+      if (se.waypoint !== null) return false;
+      const own = se.resource.metadata.labels;
+      const labels = own[USE_WAYPOINT] !== undefined ? own : labelsOf(topology, se.namespace);
+      return labels[USE_WAYPOINT] === name && (labels[USE_WAYPOINT_NAMESPACE] || se.namespace) === ns;
+    });
   }
 
   function policyLayers(r: InvalidResource, spec: Record<string, unknown> | null) {
