@@ -247,6 +247,15 @@ test('with an Allow in egressPolicies an undeclared host is resolved (--dns-serv
   const missing = await run('missing.example.test:443');
   assert.equal(missing.decision, 'deny');
   assert.equal(missing.code, 'PCL_EGRESS_NO_MATCH');
+  // As serve's private-address guard: without allowedPrivateCidrs a loopback answer is refused, whatever egressPolicies say.
+  const guarded = configFrom('seed-000', {
+    files: ['gateway.yaml', 'serviceentry.yaml', 'namespace.yaml'],
+    extra: { 'portcullis.yaml': settings.replace('allowedPrivateCidrs: [127.0.0.0/8]\n', '') },
+  });
+  cleanups.push(guarded.cleanup);
+  const g = await runCli(['check', '--config', guarded.dir, '--from', 'bookinfo/a', '--to', 'ok.example.test:443', '--dns-server', server, '-o', 'json']);
+  assert.equal(g.code, 1, g.stderr);
+  assert.equal(JSON.parse(g.stdout).code, 'PCL_DATAPLANE_PRIVATE_ADDRESS');
   const cases = join(c.dir, 'cases.yaml');
   writeFileSync(cases, '- {from: bookinfo/a, to: "ok.example.test:443", expect: allow}\n- {from: bookinfo/a, to: "mixed.example.test:443", expect: deny}\n');
   const r = await runCli(['check', '--config', c.dir, '--cases', cases, '--dns-server', server]);
