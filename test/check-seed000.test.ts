@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { createSocket } from 'node:dgram';
 import { startDnsServer } from '../src/devtools/dns-server.ts';
 import { configFrom, runBin, runCli } from './support/cli.ts';
 import { DENY_REVIEWS_TYPO } from './support/policy-fixtures.ts';
@@ -203,19 +204,28 @@ test('the real entry point bin/portcullis.mjs runs check end to end', async () =
   assert.match(r.stdout, /explicitly denied by: istio-system\/deny-default-egress/);
 });
 
-test('an undeclared host is decided by egressPolicies as serve does: seed 000 denies every address, so no lookup', async () => {
+test('an undeclared host is decided by egressPolicies as serve does: seed 000 denies every address, so no lookup', async (t) => {
   const dir = config(['default-deny.yaml', 'gateway-policies.yaml', 'serviceentry-policies.yaml']);
-  // No --dns-server and a name that resolves nowhere: the answer must come without resolving it.
-  const r = await decide(dir, 'bookinfo/bookinfo-productpage', 'nowhere.invalid:443');
+  // A DNS server on loopback that only counts queries: the answer must come without asking it anything.
+  const counter = createSocket('udp4');
+  let queries = 0;
+  counter.on('message', () => queries++);
+  await new Promise<void>((r) => counter.bind(0, '127.0.0.1', r));
+  t.after(() => counter.close());
+  const dns = `127.0.0.1:${counter.address().port}`;
+  const out = await runCli(['check', '--config', dir, '--from', 'bookinfo/bookinfo-productpage', '--to', 'nowhere.invalid:443', '--dns-server', dns, '-o', 'json']);
+  assert.equal(out.code, 1, out.stderr);
+  const r = JSON.parse(out.stdout);
   assert.equal(r.decision, 'deny');
   assert.equal(r.code, 'PCL_EGRESS_NO_MATCH');
   assert.equal(r.destination.serviceEntry, null);
   assert.equal(r.resolved, undefined);
   const cases = join(dir, 'cases.yaml');
   writeFileSync(cases, '- {from: bookinfo/bookinfo-productpage, to: "nowhere.invalid:443", expect: deny}\n');
-  const c = await runCli(['check', '--config', dir, '--cases', cases]);
+  const c = await runCli(['check', '--config', dir, '--cases', cases, '--dns-server', dns]);
   assert.equal(c.code, 0, c.stdout + c.stderr);
   assert.match(c.stdout, /^1 passed, 0 failed$/m);
+  assert.equal(queries, 0, 'no name was resolved');
 });
 
 test('with an Allow in egressPolicies an undeclared host is resolved (--dns-server) and every address decided', async (t) => {

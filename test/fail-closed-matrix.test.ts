@@ -21,6 +21,8 @@ import { readLogLines, waitForLogLine } from './support/log-file.ts';
 import { makeTestPki, type TestPki } from './support/pki.ts';
 
 const PRODUCTPAGE = 'spiffe://cluster.local/ns/bookinfo/sa/bookinfo-productpage';
+/** The gateways here never resolve a name (no name leaves the machine). */
+const NO_DNS = { resolve: (): Promise<string[]> => Promise.reject(new Error('no DNS in this test')) };
 const seed = (f: string): string => readFileSync(join(EXAMPLES, 'seed-000', f), 'utf8');
 
 let pki: TestPki;
@@ -254,6 +256,7 @@ for (const c of CASES) {
       log: logFile,
       env: {},
       configDebounceMs: 60_000,
+      resolver: NO_DNS,
     });
     try {
       const isMine = (l: Record<string, unknown>, state: string) =>
@@ -315,7 +318,7 @@ test('portcullis.yaml: invalid at first load, serve refuses to start (exit 2, fi
 
     writeFileSync(join(config, 'portcullis.yaml'), seed('portcullis.yaml'));
     const logFile = join(dir, 'access.log');
-    const gw = await startGateway({ configDir: config, caDir: pki.caDir, listen: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 }, log: logFile, env: {}, configDebounceMs: 60_000 });
+    const gw = await startGateway({ configDir: config, caDir: pki.caDir, listen: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 }, log: logFile, env: {}, configDebounceMs: 60_000, resolver: NO_DNS });
     try {
       assert.equal(await metric(gw, 'Settings'), 0);
       writeFileSync(join(config, 'portcullis.yaml'), bad);

@@ -49,6 +49,8 @@ test('serve: the typo denies reviews (and every caller of the layer) with the re
     admin: { host: '127.0.0.1', port: 0 },
     log: logFile,
     env: {},
+    // No name is ever resolved off the machine: a regression that let the tunnel through fails here, not on the net.
+    resolver: { resolve: () => Promise.reject(new Error('no DNS in this test')) },
   });
   const [host, port] = [gw.hboneAddress.slice(0, gw.hboneAddress.lastIndexOf(':')), gw.hbonePort];
   const reviews = caller(await pki.workload('bookinfo', 'bookinfo-reviews'), { host, port }, GATEWAY_ID);
