@@ -1,9 +1,12 @@
-/** Seed 000's scenarios through `portcullis check`, and bad input to `check` (exit 2, clear message). */
+/**
+ * Seed 000's scenarios through `portcullis check`, undeclared hosts decided by egressPolicies as `serve` decides them,
+ * an invalid policy failing closed with the banner, and bad input to `check` (exit 2, clear message).
+ */
 import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { createSocket } from 'node:dgram';
 import { startDnsServer } from '../src/devtools/dns-server.ts';
 import { configFrom, runBin, runCli } from './support/cli.ts';
 import { DENY_REVIEWS_TYPO } from './support/policy-fixtures.ts';

@@ -243,6 +243,8 @@ export function failClosed(load: LoadResult, topology: Topology, settings: Setti
         if (se) serviceEntries.add(se);
       } else if (t.kind === 'GatewayClass') {
         for (const gw of gatewaysIn(null)) if (gw.className === t.name) gateways.add(gw);
+      } else if (t.kind === 'Service') {
+        // A Service is never one of Portcullis's layers (ztunnel enforces it at the workload): nothing to take down.
       } else {
         // A kind Portcullis cannot attach to could still be meant for one of its layers: deny the namespace.
         return wide(`its target kind "${t.kind}" is not one Portcullis attaches to`);
