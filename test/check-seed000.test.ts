@@ -1,9 +1,15 @@
-/** Seed 000's scenarios through `portcullis check`, and bad input to `check` (exit 2, clear message). */
+/**
+ * Seed 000's scenarios through `portcullis check`, undeclared hosts decided by egressPolicies as `serve` decides them,
+ * an invalid policy failing closed with the banner, and bad input to `check` (exit 2, clear message).
+ */
 import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { startDnsServer } from '../src/devtools/dns-server.ts';
 import { configFrom, runBin, runCli } from './support/cli.ts';
+import { DENY_REVIEWS_TYPO } from './support/policy-fixtures.ts';
 
 const BASE = ['gateway.yaml', 'serviceentry.yaml', 'namespace.yaml', 'portcullis.yaml'];
 const cleanups: (() => void)[] = [];
@@ -174,9 +180,11 @@ test('bad input to check: exit 2 with a clear message', async () => {
   const dir = config(['default-deny.yaml']);
   const cases: [string[], RegExp][] = [
     [['--from', 'spiffe://cluster.local/bookinfo/x', '--to', 'httpbin.org:443'], /--from "spiffe:\/\/cluster.local\/bookinfo\/x": .*spiffe:\/\/<trust-domain>\/ns\/<namespace>\/sa\/<service-account>/],
-    [['--from', 'bookinfo/a', '--to', 'httpbin.org:70000'], /--to "httpbin.org:70000": .*port from 1 to 65535/],
+    [['--from', 'bookinfo/a', '--to', 'httpbin.org:70000'], /--to "httpbin.org:70000": .*port 70000 is out of range 1-65535/],
+    // The gateway's own parser: the gateway answers 400 "partial IP address" to this authority, so check refuses it too.
+    [['--from', 'bookinfo/a', '--to', '1.2.3:443'], /--to "1.2.3:443": .*"1.2.3" looks like a partial IP address \(the gateway answers 400/],
+    [['--from', 'bookinfo/a', '--to', 'httpbin.org:443', '--dns-server', 'nowhere'], /--dns-server "nowhere"/],
     [['--from', 'bookinfo/a', '--to', 'httpbin.org'], /--to "httpbin.org"/],
-    [['--from', 'bookinfo/a', '--to', 'nowhere.example.com:443'], /unknown host "nowhere.example.com"/],
     [['--from', 'bookinfo/a'], /--to is required/],
     [['--from', 'bookinfo/a', '--to', 'httpbin.org:443', '--bogus'], /Unknown option '--bogus'/],
     [['--from', 'bookinfo/a', '--to', 'httpbin.org:443', '--source-ip', 'not-an-ip'], /--source-ip "not-an-ip" is not an IP address/],
@@ -197,4 +205,92 @@ test('the real entry point bin/portcullis.mjs runs check end to end', async () =
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stdout, /^DENY {2}spiffe:\/\/cluster.local\/ns\/default\/sa\/sleep -> httpbin.org:443$/m);
   assert.match(r.stdout, /explicitly denied by: istio-system\/deny-default-egress/);
+});
+
+test('an undeclared host is decided by egressPolicies as serve does: seed 000 denies every address, so no lookup', async (t) => {
+  const dir = config(['default-deny.yaml', 'gateway-policies.yaml', 'serviceentry-policies.yaml']);
+  // A DNS server on loopback that only counts queries: the answer must come without asking it anything.
+  const counter = createSocket('udp4');
+  let queries = 0;
+  counter.on('message', () => queries++);
+  await new Promise<void>((r) => counter.bind(0, '127.0.0.1', r));
+  t.after(() => counter.close());
+  const dns = `127.0.0.1:${counter.address().port}`;
+  const out = await runCli(['check', '--config', dir, '--from', 'bookinfo/bookinfo-productpage', '--to', 'nowhere.invalid:443', '--dns-server', dns, '-o', 'json']);
+  assert.equal(out.code, 1, out.stderr);
+  const r = JSON.parse(out.stdout);
+  assert.equal(r.decision, 'deny');
+  assert.equal(r.code, 'PCL_EGRESS_NO_MATCH');
+  assert.equal(r.destination.serviceEntry, null);
+  assert.equal(r.resolved, undefined);
+  const cases = join(dir, 'cases.yaml');
+  writeFileSync(cases, '- {from: bookinfo/bookinfo-productpage, to: "nowhere.invalid:443", expect: deny}\n');
+  const c = await runCli(['check', '--config', dir, '--cases', cases, '--dns-server', dns]);
+  assert.equal(c.code, 0, c.stdout + c.stderr);
+  assert.match(c.stdout, /^1 passed, 0 failed$/m);
+  assert.equal(queries, 0, 'no name was resolved');
+});
+
+test('with an Allow in egressPolicies an undeclared host is resolved (--dns-server) and every address decided', async (t) => {
+  const dns = await startDnsServer({ 'ok.example.test': ['127.0.0.5'], 'mixed.example.test': ['127.0.0.5', '127.0.0.9'] });
+  t.after(() => dns.close());
+  const settings = [
+    'egressPolicies:',
+    '- {matchCidrs: [127.0.0.9/32], policy: Deny}',
+    '- {matchCidrs: [127.0.0.0/8], policy: Allow}',
+    '- {matchCidrs: [0.0.0.0/0, "::/0"], policy: Deny}',
+    'allowedPrivateCidrs: [127.0.0.0/8]',
+    '',
+  ].join('\n');
+  const c = configFrom('seed-000', { files: ['gateway.yaml', 'serviceentry.yaml', 'namespace.yaml'], extra: { 'portcullis.yaml': settings } });
+  cleanups.push(c.cleanup);
+  const server = `127.0.0.1:${dns.address.port}`;
+  const run = async (to: string) => {
+    const r = await runCli(['check', '--config', c.dir, '--from', 'bookinfo/a', '--to', to, '--dns-server', server, '-o', 'json']);
+    assert.ok(r.code === 0 || r.code === 1, r.stderr);
+    return JSON.parse(r.stdout);
+  };
+  const ok = await run('ok.example.test:443');
+  assert.equal(ok.decision, 'allow', ok.reason);
+  assert.equal(ok.code, 'PCL_EGRESS_POLICY_ALLOW');
+  assert.deepEqual(ok.resolved, ['127.0.0.5']);
+  const mixed = await run('mixed.example.test:443');
+  assert.equal(mixed.decision, 'deny');
+  assert.match(mixed.reason, /127\.0\.0\.9:443 denied by egressPolicies\[0\]/);
+  const missing = await run('missing.example.test:443');
+  assert.equal(missing.decision, 'deny');
+  assert.equal(missing.code, 'PCL_EGRESS_NO_MATCH');
+  // As serve's private-address guard: without allowedPrivateCidrs a loopback answer is refused, whatever egressPolicies say.
+  const guarded = configFrom('seed-000', {
+    files: ['gateway.yaml', 'serviceentry.yaml', 'namespace.yaml'],
+    extra: { 'portcullis.yaml': settings.replace('allowedPrivateCidrs: [127.0.0.0/8]\n', '') },
+  });
+  cleanups.push(guarded.cleanup);
+  const g = await runCli(['check', '--config', guarded.dir, '--from', 'bookinfo/a', '--to', 'ok.example.test:443', '--dns-server', server, '-o', 'json']);
+  assert.equal(g.code, 1, g.stderr);
+  assert.equal(JSON.parse(g.stdout).code, 'PCL_DATAPLANE_PRIVATE_ADDRESS');
+  const cases = join(c.dir, 'cases.yaml');
+  writeFileSync(cases, '- {from: bookinfo/a, to: "ok.example.test:443", expect: allow}\n- {from: bookinfo/a, to: "mixed.example.test:443", expect: deny}\n');
+  const r = await runCli(['check', '--config', c.dir, '--cases', cases, '--dns-server', server]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^2 passed, 0 failed$/m);
+});
+
+// The typo a new user makes (support/policy-fixtures.ts): dropping the policy would let reviews out.
+test('a DENY policy with a typo (principles) denies the gateway layer with the reason, never lets reviews out', async () => {
+  const dir = config(['default-deny.yaml', 'gateway-policies.yaml', 'serviceentry-policies.yaml'], { 'deny-reviews.yaml': DENY_REVIEWS_TYPO });
+  for (const from of ['bookinfo/bookinfo-reviews', 'bookinfo/bookinfo-productpage']) {
+    const r = await decide(dir, from, 'httpbin.org:443');
+    assert.equal(r.decision, 'deny', from);
+    assert.equal(r.code, 'PCL_AUTHZ_INVALID_POLICY');
+    assert.match(r.reason, /AuthorizationPolicy istio-system\/deny-reviews-egress is invalid \(deny-reviews\.yaml:\d+: \[PCL_CONFIG_UNKNOWN_FIELD\]/);
+    assert.match(r.reason, /principles/);
+    assert.equal(r.layers[0].policy, 'istio-system/deny-reviews-egress');
+    assert.ok(r.configErrors >= 1);
+    assert.deepEqual(r.invalidResources.map((i: { ref: string }) => i.ref), ['istio-system/deny-reviews-egress']);
+  }
+  const text = await runCli(['check', '--config', dir, '--from', 'bookinfo/bookinfo-reviews', '--to', 'httpbin.org:443']);
+  assert.equal(text.code, 1);
+  assert.match(text.stdout, /^! configuration has \d+ error\(s\)/m);
+  assert.match(text.stdout, /^! {3}decided by invalid AuthorizationPolicy istio-system\/deny-reviews-egress \(deny-reviews\.yaml:\d+\)/m);
 });

@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Snapshot } from '../mesh/snapshot.ts';
+import { readyLines } from '../mesh/config-health.ts';
 import { configDump } from './config-dump.ts';
 
 export interface AdminSources {
@@ -25,7 +26,13 @@ export function gatewaySources(registry: Registry, snapshot: () => Snapshot | nu
       const snap = snapshot();
       return snap === null ? null : configDump(snap);
     },
-    ready,
+    ready: () => {
+      // Still 200 while it serves: the invalid resources fail closed, and the body says which and why.
+      const r = ready();
+      const snap = snapshot();
+      const lines = snap === null ? [] : readyLines(snap);
+      return lines.length === 0 ? r : { ready: r.ready, why: [r.why, ...lines].join('\n') };
+    },
   };
 }
 

@@ -1,4 +1,5 @@
 /** `/config_dump`: the snapshot in force as plain JSON (Envoy's and ztunnel's admin endpoint of the same name). Pure. */
+import { configIssues } from '../mesh/config-health.ts';
 import type { Snapshot } from '../mesh/snapshot.ts';
 
 /** A JSON-ready view of a snapshot: what the gateway serves, binds, and enforces, with status conditions. */
@@ -43,6 +44,9 @@ export function configDump(snap: Snapshot): Record<string, unknown> {
       conditions: conditionsOf(p.key),
     })),
     egressPolicies: snap.settings.egressPolicies,
+    // Every error (file:line, code) and what fails closed because of each invalid resource.
+    errors: configIssues(snap).map((i) => ({ kind: i.kind, ref: i.ref, file: i.file, line: i.line, code: i.code, message: i.message })),
+    invalid: snap.invalid,
     diagnostics: snap.diagnostics,
   };
 }

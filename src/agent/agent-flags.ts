@@ -5,7 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
-import { formatAuthority, parseAuthority } from '../hbone/authority.ts';
+import { formatAuthority, parseAuthority } from '../net/authority.ts';
 import { formatSpiffeId, parseSpiffeId } from '../identity/spiffe-id.ts';
 import type { ForwardSpec } from './agent.ts';
 import type { ListenAddress } from './listeners.ts';

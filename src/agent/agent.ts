@@ -6,7 +6,7 @@
 import { isIP } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { HboneClient, type HboneClientOptions, type HboneGateway } from '../hbone/client.ts';
-import { formatAuthority } from '../hbone/authority.ts';
+import { formatAuthority } from '../net/authority.ts';
 import type { CertificateSource, TlsMaterial } from '../identity/cert-store.ts';
 import { parseSpiffeId } from '../identity/spiffe-id.ts';
 import type { Snapshot } from '../mesh/snapshot.ts';

@@ -7,7 +7,7 @@
 import * as http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { formatAuthority, parseAuthority } from '../hbone/authority.ts';
+import { formatAuthority, parseAuthority } from '../net/authority.ts';
 import { BufferOnlyStream } from '../hbone/buffer-only-stream.ts';
 import { clientOf, type ProxyContext } from './proxy-context.ts';
 import { rawRefusalResponse, refusalResponse, type Refusal } from './refusal.ts';

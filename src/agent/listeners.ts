@@ -6,7 +6,7 @@
  */
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { formatAuthority } from '../hbone/authority.ts';
+import { formatAuthority } from '../net/authority.ts';
 import { createHttpProxy } from './http-proxy.ts';
 import { clientOf, type ProxyContext } from './proxy-context.ts';
 import type { AgentTarget } from './route.ts';

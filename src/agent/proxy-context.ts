@@ -1,7 +1,7 @@
 /** What every proxy front-end of one workload shares: its tunnel opener, its log, and the sockets to close on stop. */
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { formatAuthority } from '../hbone/authority.ts';
+import { formatAuthority } from '../net/authority.ts';
 import type { Refusal } from './refusal.ts';
 import type { AgentTarget } from './route.ts';
 import type { ClientAddress, OpenResult, TunnelOpener } from './tunnel-opener.ts';

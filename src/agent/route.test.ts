@@ -2,7 +2,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { routeTarget } from './route.ts';
-import { GATEWAY_SPIFFE, testSnapshot } from '../../test/support/agent-config.ts';
+import { GATEWAY_SPIFFE, TEST_SETTINGS, testSnapshot } from '../../test/support/agent-config.ts';
+import { loadConfigTexts } from '../config/load.ts';
+import { compileSnapshot } from '../mesh/compile.ts';
 
 const snap = testSnapshot();
 const vipOf = (host: string): string => {
@@ -62,4 +64,25 @@ test('an unknown IP is decided by egressPolicies: allow → direct, deny → ref
   assert.match(deny.decision.reason, /93\.184\.216\.34:443 denied by egressPolicies\[1\] 0\.0\.0\.0\/0/);
   const v6 = routeTarget(snap, { host: '2001:db8::1', port: 443, isIp: true });
   assert.equal(v6.kind, 'deny');
+});
+
+test('a host or address only an invalid ServiceEntry declares is denied, never resolved or sent direct', () => {
+  const invalidSe = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: local, namespace: bookinfo}
+spec:
+  hosts: [local.example]
+  addresses: [127.0.0.7]
+  ports: [{number: 443, name: https, protocol: TLS}]
+  resolution: BOGUS
+`;
+  const load = loadConfigTexts([{ path: 'se.yaml', text: invalidSe }], { settings: { path: 'portcullis.yaml', text: TEST_SETTINGS }, env: {} });
+  const bad = compileSnapshot(load);
+  for (const target of [{ host: 'local.example', port: 443, isIp: false }, { host: '127.0.0.7', port: 443, isIp: true }]) {
+    const r = routeTarget(bad, target);
+    assert.equal(r.kind, 'deny', target.host);
+    assert.equal(r.kind === 'deny' && r.decision.code, 'PCL_MESH_INVALID_SERVICE_ENTRY');
+  }
+  // Without the invalid ServiceEntry the same loopback address is allowed direct by egressPolicies.
+  assert.equal(routeTarget(snap, { host: '127.0.0.7', port: 443, isIp: true }).kind, 'direct');
 });

@@ -6,7 +6,8 @@
  * with the address.
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import { formatAuthority } from '../hbone/authority.ts';
+import { formatAuthority } from '../net/authority.ts';
+import { decideConnection } from '../mesh/decide.ts';
 import { resolveAuthority } from '../mesh/destination.ts';
 import type { ServiceEntryModel, Snapshot } from '../mesh/snapshot.ts';
 import { decideUnknownDestination } from '../policy/egress-policies.ts';
@@ -36,10 +37,15 @@ export type AgentRoute =
   | { readonly kind: 'deny'; readonly decision: DecisionRecord }
   | { readonly kind: 'resolve'; readonly host: string; readonly port: number };
 
+/** An invalid ServiceEntry's destination is denied whoever asks: the request plays no part in that record. */
+const NO_REQUEST = { principal: '', sourceIp: '', destinationIp: '', destinationPort: 0 };
+
 /** Decide where `target` goes under `snap`. */
 export function routeTarget(snap: Snapshot, target: AgentTarget): AgentRoute {
   const destination = resolveAuthority(snap, null, { host: target.host, port: target.port, isIp: target.isIp });
   if (destination.kind === 'unknown') {
+    // Declared only by an invalid ServiceEntry: denied here too, never resolved and sent direct (fail closed).
+    if (destination.invalid !== undefined) return { kind: 'deny', decision: decideConnection(snap, destination, NO_REQUEST) };
     if (!target.isIp) return { kind: 'resolve', host: target.host.toLowerCase(), port: target.port };
     const decision = decideUnknownDestination(snap.egressPolicies, target.host, target.port);
     return decision.decision === 'allow'

@@ -3,7 +3,7 @@
  * RFC's reply codes for what the agent does not offer (only "no authentication" and CONNECT, as ztunnel's SOCKS5
  * outbound port).
  */
-import { formatAuthority, parseAuthority } from '../hbone/authority.ts';
+import { formatAuthority, parseAuthority } from '../net/authority.ts';
 import { SOCKS_REPLY } from './refusal.ts';
 import type { AgentTarget } from './route.ts';
 

@@ -8,7 +8,7 @@ import { isIP, connect as netConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { HboneClient, HboneGateway } from '../hbone/client.ts';
 import { HboneStatusError } from '../hbone/client.ts';
-import { formatAuthority } from '../hbone/authority.ts';
+import { formatAuthority } from '../net/authority.ts';
 import type { Snapshot } from '../mesh/snapshot.ts';
 import { CODE_HEADER, type Refusal } from './refusal.ts';
 import { decideUnknownDestination } from '../policy/egress-policies.ts';

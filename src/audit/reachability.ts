@@ -5,6 +5,7 @@
  */
 import { decideConnection } from '../mesh/decide.ts';
 import { resolveAuthority } from '../mesh/destination.ts';
+import { pushTo } from '../mesh/multimap.ts';
 import type { ServiceEntryModel, Snapshot } from '../mesh/snapshot.ts';
 import type { AuthzRequest } from '../policy/request.ts';
 import type { ClusterModel, PodSubject } from './cluster-model.ts';
@@ -55,9 +56,7 @@ export function computeReachability(model: ClusterModel, layers: readonly LayerA
   for (const ns of model.workloadNamespaces) {
     for (const pod of model.workloadPods(ns)) {
       const id = `spiffe://${snap.settings.trustDomain}/ns/${ns}/sa/${pod.serviceAccount}`;
-      const list = byIdentity.get(id);
-      if (list) list.push(pod);
-      else byIdentity.set(id, [pod]);
+      pushTo(byIdentity, id, pod);
     }
   }
   const cands = candidates(snap);

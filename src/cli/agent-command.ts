@@ -12,7 +12,7 @@ import type { ListenAddress } from '../agent/listeners.ts';
 import { ConfigSource } from '../config/config-source.ts';
 import { agentCodes } from '../errors/agent-codes.ts';
 import { PortcullisError } from '../errors/catalogue.ts';
-import { parseAuthority } from '../hbone/authority.ts';
+import { parseAuthority } from '../net/authority.ts';
 import { loadCa } from '../identity/ca.ts';
 import { FileCertificateSource } from '../identity/cert-store.ts';
 import { spiffeIdentities } from '../identity/peer-identity.ts';

@@ -4,11 +4,13 @@
  * Exit codes: 0 clean (below --fail-on), 1 a finding reaches --fail-on, 2 bad input.
  */
 import path from 'node:path';
-import { PortcullisError } from '../errors/catalogue.ts';
+import { PortcullisError, describe } from '../errors/catalogue.ts';
+import { compareFindings, type Finding } from '../audit/finding.ts';
 import { auditReportJson, reachesFailOn, runAudit } from '../audit/audit.ts';
 import { formatAuditTable } from '../audit/format-table.ts';
 import { toSarif } from '../audit/sarif.ts';
 import { type Io, parseFlags, required } from './args.ts';
+import { configBanner } from './config-banner.ts';
 import { loadSnapshot } from './load-snapshot.ts';
 
 const USAGE = 'portcullis audit --config DIR [--settings FILE] [-o table|json|sarif] [--fail-on error|warning]';
@@ -36,8 +38,29 @@ export async function run(argv: string[], io: Io): Promise<number> {
   }
   const configDir = required('audit', USAGE, 'config', flags.config);
   const snap = await loadSnapshot(configDir, flags.settings);
-  const report = runAudit(snap);
+  const audited = runAudit(snap);
+  // An invalid policy whose targets do not exist denies nothing yet: a warning (TargetNotFound), as in `status`.
+  const targetNotFound: Finding[] = snap.diagnostics
+    .filter((d) => d.code === 'PCL_MESH_INVALID_TARGET_NOT_FOUND')
+    .map((d) => ({
+      code: d.code,
+      layer: 'config',
+      severity: 'warning',
+      resource: { kind: d.kind ?? 'AuthorizationPolicy', namespace: d.namespace ?? '', name: d.name ?? '' },
+      message: `${d.file}:${d.line}:${d.column}: ${d.message}`,
+      fix: `# ${describe(d.code).fix}`,
+      location: { file: d.file, line: d.line, column: d.column },
+    }));
+  const report = { ...audited, findings: [...audited.findings, ...targetNotFound].sort(compareFindings) };
+  // The banner: how many errors, and which invalid resources fail closed (and so shape the reachability table).
+  const banner = configBanner(
+    snap.diagnostics.filter((d) => d.severity === 'error').length,
+    snap.invalid.filter((i) => i.active),
+  ).map((l) => `${l}\n`).join('');
 
+  // Machine-readable output stays exactly its format on stdout; the banner goes to stderr there.
+  if (output === 'table') io.stdout.write(banner);
+  else io.stderr.write(banner);
   if (output === 'json') io.stdout.write(JSON.stringify(auditReportJson(report), null, 2) + '\n');
   else if (output === 'sarif') {
     // Manifest files are named relative to --config; an explicit --settings file is named as given.

@@ -1,6 +1,8 @@
 /**
  * `portcullis check`: resolve a destination through the snapshot exactly as the data plane will, run the same
- * engine, and print the decision record. `--cases FILE` runs a list of policy test cases for CI.
+ * engine, and print the decision record. An undeclared host is decided by egressPolicies as `serve` decides it
+ * (resolved with --dns-server or the system resolver, unless no egressPolicies entry allows anything). A banner
+ * counts the configuration errors and names the invalid resources that decided. `--cases FILE` runs test cases.
  * Exit codes: 0 allow (or all cases passed), 1 deny (or a case failed), 2 bad input.
  */
 import { readFileSync } from 'node:fs';
@@ -9,17 +11,22 @@ import { parse as parseYaml } from 'yaml';
 import { PortcullisError } from '../errors/catalogue.ts';
 import { identityFromArg } from './identity-arg.ts';
 import { decideConnection } from '../mesh/decide.ts';
-import { parseAuthority, resolveAuthority, type Destination } from '../mesh/destination.ts';
-import type { Snapshot } from '../mesh/snapshot.ts';
+import { resolveAuthority, type Destination } from '../mesh/destination.ts';
+import type { InvalidResourceModel, Snapshot } from '../mesh/snapshot.ts';
+import { parseAuthority } from '../net/authority.ts';
+import { compileAddressGuard } from '../dataplane/private-address-guard.ts';
+import { createDnsResolver, parseDnsServer, type NameResolver } from '../dataplane/resolver.ts';
+import { decideUnknownAddresses, hasEgressAllow } from '../dataplane/tunnel-decision.ts';
 import type { DecisionRecord } from '../policy/engine.ts';
 import type { AuthzRequest } from '../policy/request.ts';
 import { type Io, parseFlags, required } from './args.ts';
+import { configBanner } from './config-banner.ts';
 import { loadSnapshot } from './load-snapshot.ts';
 
 const USAGE =
   'portcullis check --config DIR --from <spiffe://td/ns/X/sa/Y | ns/sa> [--source-ip IP] --to <host|ip>:<port> ' +
-  '[--method M] [--path P] [--header k=v]... [-o text|json]\n' +
-  '       portcullis check --config DIR --cases FILE';
+  '[--method M] [--path P] [--header k=v]... [--dns-server IP[:PORT]]... [-o text|json]\n' +
+  '       portcullis check --config DIR --cases FILE [--dns-server IP[:PORT]]...';
 
 export interface CheckInput {
   from: string;
@@ -37,29 +44,32 @@ export interface CheckResult {
   source: { principal: string; namespace: string; serviceAccount: string; ip: string };
   destination: { host: string; port: number; serviceEntry: string | null; gateway: string | null };
   layers: { layer: string; target: string; decision: string; reason: string; policy: string | null; code: string; rule: number | null }[];
+  /** The addresses an undeclared host resolved to, when it had to be resolved. */
+  resolved?: string[];
+  /** Errors in the configuration (each invalid resource fails closed). */
+  configErrors: number;
+  /** The invalid resources whose fail-closed rule decided this destination. */
+  invalidResources: InvalidResourceModel[];
   record: DecisionRecord;
 }
 
-/** Decide one check input against a snapshot. Throws PortcullisError for bad input. */
-export function runCheck(snap: Snapshot, input: CheckInput): CheckResult {
+/** How `check` resolves an undeclared host (serve's --dns-server); null never resolves (then such a host errors). */
+export interface CheckOptions {
+  readonly resolver?: NameResolver | null;
+}
+
+/** Decide one check input against a snapshot, as the gateway would. Throws PortcullisError for bad input. */
+export async function runCheck(snap: Snapshot, input: CheckInput, opts: CheckOptions = {}): Promise<CheckResult> {
   const id = identityFromArg(input.from, snap.settings.trustDomain);
-  const authority = parseAuthority(input.to);
-  if (!authority) {
-    throw new PortcullisError(
-      'PCL_CLI_BAD_VALUE',
-      `--to "${input.to}": expected <host>:<port> or <ip>:<port> ([v6]:port for IPv6) with a port from 1 to 65535`,
-    );
+  const parsed = parseAuthority(input.to);
+  if (!parsed.ok) {
+    // The same parser as the gateway's, so `check` refuses exactly what the gateway answers 400 to.
+    throw new PortcullisError('PCL_CLI_BAD_VALUE', `--to "${input.to}": ${parsed.reason} (the gateway answers 400 to it)`);
   }
+  const authority = parsed.authority;
   const sourceIp = input.sourceIp ?? '127.0.0.1';
   if (isIP(sourceIp) === 0) throw new PortcullisError('PCL_CLI_BAD_VALUE', `--source-ip "${sourceIp}" is not an IP address`);
   const dest = resolveAuthority(snap, null, authority);
-  if (dest.kind === 'unknown' && dest.ip === null) {
-    throw new PortcullisError(
-      'PCL_CLI_UNKNOWN_DESTINATION',
-      `--to ${input.to}: unknown host "${authority.host}": no ServiceEntry bound to a gateway declares it. ` +
-        'Unknown destinations are decided by egressPolicies on the address the name resolves to: pass an IP to check that.',
-    );
-  }
   const req: AuthzRequest = {
     principal: id.uri,
     sourceIp,
@@ -79,6 +89,12 @@ export function runCheck(snap: Snapshot, input: CheckInput): CheckResult {
   }
   const record = decideConnection(snap, dest, req);
   let final = record;
+  let resolved: string[] | undefined;
+  if (dest.kind === 'unknown' && dest.ip === null && dest.invalid === undefined && hasEgressAllow(snap)) {
+    // As the gateway: an undeclared name is resolved once and every address must be allowed. With no Allow entry
+    // every address gets the same answer, so the record above stands without a lookup.
+    ({ record: final, ips: resolved } = await decideResolved(snap, authority.host, authority.port, record, opts.resolver ?? null));
+  }
   if (dest.kind === 'noSuchPort' && record.decision === 'allow') {
     // The data plane answers 503 here: a declared host without the port is never forwarded.
     final = {
@@ -88,6 +104,9 @@ export function runCheck(snap: Snapshot, input: CheckInput): CheckResult {
       reason: `ServiceEntry ${dest.serviceEntry.ref} does not declare port ${dest.port}`,
     };
   }
+  const deciding = snap.invalid.filter((inv) =>
+    final.layers.some((l) => l.decision === 'deny' && l.reason.includes(`${inv.kind} ${inv.ref} is invalid`)),
+  );
   return {
     decision: final.decision,
     code: final.code,
@@ -99,6 +118,9 @@ export function runCheck(snap: Snapshot, input: CheckInput): CheckResult {
       serviceEntry: dest.kind === 'unknown' ? null : dest.serviceEntry.ref,
       gateway: dest.kind === 'unknown' ? null : dest.gateway.ref,
     },
+    ...(resolved === undefined ? {} : { resolved }),
+    configErrors: snap.diagnostics.filter((d) => d.severity === 'error').length,
+    invalidResources: deciding,
     layers: final.layers.map((l) => ({
       layer: l.layer,
       target: l.target,
@@ -112,6 +134,42 @@ export function runCheck(snap: Snapshot, input: CheckInput): CheckResult {
   };
 }
 
+/** Resolve an undeclared host and decide every address by egressPolicies and the private-address guard, as serve. */
+async function decideResolved(
+  snap: Snapshot,
+  host: string,
+  port: number,
+  unresolved: DecisionRecord,
+  resolver: NameResolver | null,
+): Promise<{ record: DecisionRecord; ips: string[] }> {
+  if (resolver === null) {
+    throw new PortcullisError(
+      'PCL_CLI_UNKNOWN_DESTINATION',
+      `--to ${host}:${port}: no ServiceEntry declares "${host}" and egressPolicies allow some addresses, so the answer ` +
+        'depends on what it resolves to',
+    );
+  }
+  let ips: string[];
+  try {
+    ips = await resolver.resolve(host);
+  } catch (err) {
+    const reason = `${host}: ${(err as Error).message}`;
+    return { record: { decision: 'deny', code: 'PCL_DATAPLANE_DNS_FAILED', reason, layers: unresolved.layers }, ips: [] };
+  }
+  let record = decideUnknownAddresses(snap.egressPolicies, ips, port);
+  if (record.decision === 'allow') {
+    const guard = compileAddressGuard({ allowedPrivateCidrs: snap.settings.allowedPrivateCidrs, listeners: [] });
+    for (const ip of ips) {
+      const v = guard.check(ip, port);
+      if (!v.ok) {
+        record = { decision: 'deny', code: 'PCL_DATAPLANE_PRIVATE_ADDRESS', reason: `${host} resolves to ${v.reason}`, layers: record.layers };
+        break;
+      }
+    }
+  }
+  return { record, ips };
+}
+
 /** The destination IP the gateway would see: the dialled IP, else the host's VIP (ztunnel sends the VIP authority). */
 function destinationIpOf(dest: Destination): string {
   if (dest.kind === 'unknown') return dest.ip ?? '';
@@ -122,11 +180,13 @@ function destinationIpOf(dest: Destination): string {
 
 export function formatCheckText(r: CheckResult): string {
   const lines = [
+    ...configBanner(r.configErrors, r.invalidResources),
     `${r.decision.toUpperCase()}  ${r.source.principal} -> ${r.destination.host}:${r.destination.port}`,
     `  ${r.code}: ${r.reason}`,
     `  destination: ServiceEntry ${r.destination.serviceEntry ?? '(none: unknown destination)'}` +
       (r.destination.gateway ? ` via Gateway ${r.destination.gateway}` : ''),
   ];
+  if (r.resolved !== undefined) lines.push(`  resolved: ${r.destination.host} -> ${r.resolved.join(', ') || '(no address)'}`);
   for (const l of r.layers) {
     lines.push(
       `  layer ${l.layer.padEnd(14)} ${l.decision.padEnd(5)} ${l.target}: ${l.reason}` +
@@ -187,6 +247,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     path: { type: 'string' },
     header: { type: 'string', multiple: true },
     cases: { type: 'string' },
+    'dns-server': { type: 'string', multiple: true },
     output: { type: 'string', short: 'o', default: 'text' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -199,9 +260,16 @@ export async function run(argv: string[], io: Io): Promise<number> {
     throw new PortcullisError('PCL_CLI_BAD_VALUE', `portcullis check: -o must be text or json (got "${output}")`);
   }
   const config = required('check', USAGE, 'config', flags.config);
+  const dnsServers = (flags['dns-server'] ?? []).map((text) => {
+    const server = parseDnsServer(text);
+    if (server === null) throw new PortcullisError('PCL_CLI_BAD_VALUE', `--dns-server "${text}": expected IP or IP:PORT ([v6]:PORT for IPv6)`);
+    return server;
+  });
+  const opts: CheckOptions = { resolver: createDnsResolver({ servers: dnsServers, cache: false }) };
   if (flags.cases !== undefined) {
     const cases = readCases(flags.cases);
     const snap = await loadSnapshot(config, flags.settings);
+    for (const line of configBanner(snap.diagnostics.filter((d) => d.severity === 'error').length, [])) io.stdout.write(`${line}\n`);
     let passed = 0;
     let failed = 0;
     for (const [i, c] of cases.entries()) {
@@ -209,7 +277,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
       let got: string;
       let detail = '';
       try {
-        const r = runCheck(snap, c);
+        const r = await runCheck(snap, c, opts);
         got = r.decision;
         detail = `${r.code}: ${r.reason}`;
       } catch (err) {
@@ -236,14 +304,14 @@ export async function run(argv: string[], io: Io): Promise<number> {
     headers[h.slice(0, eq)] = h.slice(eq + 1);
   }
   const snap = await loadSnapshot(config, flags.settings);
-  const result = runCheck(snap, {
+  const result = await runCheck(snap, {
     from,
     to,
     sourceIp: flags['source-ip'],
     method: flags.method,
     path: flags.path,
     headers: flags.header ? headers : undefined,
-  });
+  }, opts);
   if (output === 'json') {
     const { record: _record, ...json } = result;
     io.stdout.write(JSON.stringify(json, null, 2) + '\n');

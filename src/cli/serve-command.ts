@@ -5,6 +5,7 @@
 import { statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { PortcullisError } from '../errors/catalogue.ts';
+import { assertSettingsValid, loadConfigDir } from '../config/load.ts';
 import { startGateway, type HostPort } from '../gateway/gateway.ts';
 import { parseDnsServer } from '../dataplane/resolver.ts';
 import { parseTtl } from '../identity/ttl.ts';
@@ -92,6 +93,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const workers = positiveInt('workers', flags.workers) ?? availableParallelism();
   const isWorker = process.env[WORKER_ENV] === '1';
   if (workers > 1 && !isWorker) {
+    // Invalid settings refuse the start here, before any worker is forked (exit 2 with file:line).
+    assertSettingsValid(await loadConfigDir(configDir, { settingsFile: flags.settings, env: process.env }));
     return runPrimary({ workers, listen, admin, drainMs: drainSeconds * 1000, out: io.stdout, err: io.stderr });
   }
   const gateway = await startGateway({

@@ -1,17 +1,23 @@
-/** `portcullis status --config DIR [--settings FILE] [-o table|json|yaml]`: conditions and errors; exit 1 on any error. */
+/**
+ * `portcullis status --config DIR [--settings FILE] [-o table|json|yaml] [--fail-on error|warning]`: conditions,
+ * errors and warnings (policies whose targets do not resolve or that attach to nothing count as warnings).
+ * Exit 1 on any error, and on any warning with `--fail-on warning` (as `audit`); 2 on bad input.
+ */
 import { stringify } from 'yaml';
 import { PortcullisError } from '../errors/catalogue.ts';
+import { policyWarnings } from '../mesh/config-health.ts';
 import { formatStatusTable, statusReport } from '../mesh/status.ts';
 import { type Io, parseFlags, required } from './args.ts';
 import { loadSnapshot } from './load-snapshot.ts';
 
-const USAGE = 'portcullis status --config DIR [--settings FILE] [-o table|json|yaml]';
+const USAGE = 'portcullis status --config DIR [--settings FILE] [-o table|json|yaml] [--fail-on error|warning]';
 
 export async function run(argv: string[], io: Io): Promise<number> {
   const flags = parseFlags('status', USAGE, argv, {
     config: { type: 'string' },
     settings: { type: 'string' },
     output: { type: 'string', short: 'o', default: 'table' },
+    'fail-on': { type: 'string', default: 'error' },
     help: { type: 'boolean', short: 'h' },
   });
   if (flags.help) {
@@ -22,10 +28,46 @@ export async function run(argv: string[], io: Io): Promise<number> {
   if (!['table', 'json', 'yaml'].includes(output)) {
     throw new PortcullisError('PCL_CLI_BAD_VALUE', `portcullis status: -o must be table, json or yaml (got "${output}")`);
   }
+  const failOn = flags['fail-on'] ?? 'error';
+  if (failOn !== 'error' && failOn !== 'warning') {
+    throw new PortcullisError('PCL_CLI_BAD_VALUE', `portcullis status: --fail-on must be error or warning (got "${failOn}")`);
+  }
   const snap = await loadSnapshot(required('status', USAGE, 'config', flags.config), flags.settings);
   const report = statusReport(snap);
-  if (output === 'json') io.stdout.write(JSON.stringify(report, null, 2) + '\n');
-  else if (output === 'yaml') io.stdout.write(stringify(report));
-  else io.stdout.write(formatStatusTable(report));
-  return report.errors.length > 0 ? 1 : 0;
+  const policies = policyWarnings(snap);
+  const warningDiagnostics = snap.diagnostics.filter((d) => d.severity === 'warning');
+  const invalidUnresolved = warningDiagnostics.filter((d) => d.code === 'PCL_MESH_INVALID_TARGET_NOT_FOUND').length;
+  const unresolved = policies.filter((p) => p.kind === 'unresolved-target').length + invalidUnresolved;
+  const unattached = policies.filter((p) => p.kind === 'unattached').length;
+  const warningCount = warningDiagnostics.length + policies.length;
+  const invalid = snap.invalid;
+  if (output === 'json' || output === 'yaml') {
+    const full = {
+      ...report,
+      policyWarnings: policies,
+      invalid,
+      summary: { resources: report.resources.length, errors: report.errors.length, warnings: warningCount, unresolvedTargets: unresolved, unattachedPolicies: unattached },
+    };
+    io.stdout.write(output === 'json' ? JSON.stringify(full, null, 2) + '\n' : stringify(full));
+  } else {
+    // The table's own last line is its summary; this one replaces it with the policy warnings counted in.
+    const table = formatStatusTable(report).replace(/\n[^\n]*\n$/, '\n');
+    const lines: string[] = [];
+    if (policies.length > 0) {
+      lines.push('', 'Policy warnings:');
+      for (const p of policies) lines.push(`    ${p.file}:${p.line} AuthorizationPolicy ${p.ref} (${p.kind}): ${p.message}`);
+    }
+    if (invalid.length > 0) {
+      lines.push('', 'Fails closed (invalid, no last good version):');
+      for (const i of invalid) lines.push(`    ${i.file}:${i.line} ${i.kind} ${i.ref}: ${i.effect}`);
+    }
+    lines.push(
+      '',
+      `${report.resources.length} resources, ${report.errors.length} errors, ${warningCount} warnings ` +
+        `(${unresolved} unresolved policy targets, ${unattached} unattached policies)`,
+    );
+    io.stdout.write(table + lines.join('\n') + '\n');
+  }
+  if (report.errors.length > 0) return 1;
+  return failOn === 'warning' && warningCount > 0 ? 1 : 0;
 }

@@ -1,7 +1,8 @@
 /**
  * Load manifests into validated resources: multi-document files and `kind: List`, known kinds validated
  * (structure, then semantic rules), other kinds listed as ignored, duplicates refused on the later document,
- * and, on reload, the last good version of a resource kept while its new version is invalid.
+ * and, on reload, the last good version of a resource (and of the settings) kept while its new version is invalid.
+ * What is invalid with no good version is listed in `invalid`, so the compiler can fail closed on it.
  */
 import { CLUSTER_SCOPED_KINDS, formatPath, resourceKey } from './types.ts';
 import type { Diagnostic, FieldPath, IgnoredDocument, ObjectMeta, Resource, SourcePos } from './types.ts';
@@ -13,6 +14,7 @@ import { kindDefinition } from './schema/index.ts';
 import { isPlainObject } from './schema/validate.ts';
 import { DocumentReporter, validateDocument } from './validate-document.ts';
 import { readConfigDir } from './config-dir.ts';
+import { PortcullisError } from '../errors/catalogue.ts';
 
 export type { ConfigFile } from './yaml-documents.ts';
 
@@ -26,6 +28,41 @@ export interface LoadResult {
   readonly settings: Settings;
   /** The manifest files read, as shown in messages. */
   readonly files: string[];
+  /**
+   * Documents of known kinds refused with no last good version to keep. They are not in `resources`; the compiler
+   * makes each fail closed (a policy denies its layers, a route's parents answer 503, ...) until fixed or deleted.
+   */
+  readonly invalid: InvalidResource[];
+}
+
+/** A refused document of a known kind, as far as it could be read. */
+export interface InvalidResource {
+  readonly kind: string;
+  readonly namespace: string;
+  /** '' when the document has no readable name. */
+  readonly name: string;
+  /** The document as parsed (any shape: the compiler reads only what it can, e.g. targetRefs). */
+  readonly raw: unknown;
+  /** Where the document starts. */
+  readonly source: SourcePos;
+  /** The first error: its code, place and text (with the field path). */
+  readonly error: Diagnostic;
+}
+
+/** The settings file's errors, if any (then the defaults, or on reload the last good settings, are in force). */
+export function settingsErrors(load: LoadResult): Diagnostic[] {
+  return load.diagnostics.filter((d) => d.severity === 'error' && d.code.startsWith('PCL_SETTINGS_'));
+}
+
+/**
+ * Refuse to start on invalid settings: `serve` never runs on defaults it was not given (a misspelt egressPolicies
+ * would otherwise become "no egressPolicies"). Throws PCL_SETTINGS_INVALID naming each error's file:line.
+ */
+export function assertSettingsValid(load: LoadResult): void {
+  const errors = settingsErrors(load);
+  if (errors.length === 0) return;
+  const lines = errors.map((d) => `  ${d.file}:${d.line}:${d.column}: [${d.code}] ${d.path ? `${d.path}: ` : ''}${d.message}`);
+  throw new PortcullisError('PCL_SETTINGS_INVALID', `the settings are invalid, so the gateway does not start:\n${lines.join('\n')}`);
 }
 
 export interface LoadOptions {
@@ -67,6 +104,8 @@ type Outcome =
       readonly diagnostics: readonly Diagnostic[];
       /** Set when the document is valid. */
       readonly resource: Resource | undefined;
+      /** The document as parsed, kept for a refused one. */
+      readonly raw: unknown;
     };
 
 /** One file's outcomes: reused on reload while the file's text and the settings are unchanged. */
@@ -82,7 +121,22 @@ const FILE_CACHE = new WeakMap<LoadResult, ReadonlyMap<string, FileOutcome>>();
 
 /** Load manifests from texts. Pure: no files, no clock; the same input gives the same output. */
 export function loadConfigTexts(files: readonly ConfigFile[], opts: LoadOptions = {}): LoadResult {
-  const { settings, diagnostics } = parseSettings(opts.settings ?? null, opts.env ?? {});
+  const parsedSettings = parseSettings(opts.settings ?? null, opts.env ?? {});
+  const diagnostics = parsedSettings.diagnostics;
+  let settings = parsedSettings.settings;
+  const badSettings = diagnostics.find((d) => d.severity === 'error');
+  if (badSettings !== undefined && opts.previous !== undefined) {
+    // Invalid settings never half-apply on reload: the last good settings stay in force until the file validates.
+    settings = opts.previous.settings;
+    diagnostics.push({
+      code: 'PCL_CONFIG_KEPT_LAST_GOOD',
+      severity: 'warning',
+      file: badSettings.file,
+      line: badSettings.line,
+      column: badSettings.column,
+      message: `the settings are invalid (${badSettings.message}); the last good settings stay in force`,
+    });
+  }
   const settingsKey = JSON.stringify(settings);
   const previousCache = opts.previous ? FILE_CACHE.get(opts.previous) : undefined;
   const cache = new Map<string, FileOutcome>();
@@ -98,6 +152,8 @@ export function loadConfigTexts(files: readonly ConfigFile[], opts: LoadOptions 
   const claimed = new Map<string, SourcePos>();
   /** Keys whose document was refused, with the first error and its place. */
   const refused = new Map<string, { pos: SourcePos; reason: string }>();
+  /** Every refused document of a known kind; those left without a good version are the result's `invalid`. */
+  const refusedDocs: { key: string | undefined; doc: InvalidResource }[] = [];
   /** Files with a YAML syntax error → the first error (their documents may be unreadable, so unknown keys). */
   const brokenFiles = new Map<string, { pos: SourcePos; reason: string }>();
 
@@ -130,10 +186,11 @@ export function loadConfigTexts(files: readonly ConfigFile[], opts: LoadOptions 
         diagnostics.push(...o.diagnostics);
         if (o.resource !== undefined) {
           resources.push(o.resource);
-        } else if (key !== undefined) {
+        } else {
           const firstError = o.diagnostics.find((d) => d.severity === 'error');
           if (firstError !== undefined) {
-            refused.set(key, { pos: start, reason: `${firstError.path ? `${firstError.path}: ` : ''}${firstError.message}` });
+            if (key !== undefined) refused.set(key, { pos: start, reason: `${firstError.path ? `${firstError.path}: ` : ''}${firstError.message}` });
+            refusedDocs.push({ key, doc: { ...who, raw: o.raw, source: start, error: firstError } });
           }
         }
       }
@@ -143,7 +200,9 @@ export function loadConfigTexts(files: readonly ConfigFile[], opts: LoadOptions 
   // Nothing refused and no broken file: no previous resource can be kept, so skip the walk over all of them.
   if (opts.previous && (refused.size > 0 || brokenFiles.size > 0)) keepLastGood(opts.previous, resources, claimed, refused, brokenFiles, diagnostics);
 
-  const result: LoadResult = { resources, ignored, diagnostics, settings, files: files.map((f) => f.path) };
+  const kept = new Set(resources.map((r) => r.key));
+  const invalid = refusedDocs.filter((r) => r.key === undefined || !kept.has(r.key)).map((r) => r.doc);
+  const result: LoadResult = { resources, ignored, diagnostics, settings, files: files.map((f) => f.path), invalid };
   FILE_CACHE.set(result, cache);
   return result;
 }
@@ -219,7 +278,7 @@ function loadFile(file: ConfigFile, settings: Settings, settingsKey: string): Fi
     const ok = identityOk && validateDocument(doc, definition, who, settings, reporter);
     local.push(...reporter.diagnostics);
     const resource = ok && key !== undefined ? makeResource(deepFreeze(doc), kind, namespace, name, key, entry) : undefined;
-    outcomes.push({ type: 'known', key, who, start: entry.start, diagnostics: local, resource });
+    outcomes.push({ type: 'known', key, who, start: entry.start, diagnostics: local, resource, raw: resource === undefined ? doc : undefined });
   };
 
   for (const doc of parsed.documents) loadEntry(doc);

@@ -5,7 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { ErrorCode } from '../errors/catalogue.ts';
-import { hostMatches } from '../mesh/compile.ts';
+import { hostMatches } from '../mesh/host-match.ts';
 import { MAX_CLIENT_HELLO_BYTES, parseClientHello, type ClientHelloInfo } from './client-hello.ts';
 
 /** How long the caller has to send its ClientHello once the tunnel is up. */

@@ -49,7 +49,8 @@ function notServed(dest: Extract<Destination, { kind: 'serviceEntry' | 'noSuchPo
   return { decision: 'deny', code: 'PCL_DATAPLANE_GATEWAY_NOT_SERVED', reason, layers: [] };
 }
 
-function hasEgressAllow(snap: Snapshot): boolean {
+/** Does some egressPolicies entry allow? Without one every address of an undeclared host is denied, unresolved. */
+export function hasEgressAllow(snap: Snapshot): boolean {
   return snap.settings.egressPolicies.some((e) => e.policy === 'Allow');
 }
 
@@ -76,7 +77,7 @@ export function decideTunnel(
     return { decision: { kind: 'deny', dest, record: notServed(dest) }, request };
   }
   const record = decideConnection(snap, dest, request);
-  if (dest.kind === 'unknown' && dest.ip === null && dest.host !== null && hasEgressAllow(snap)) {
+  if (dest.kind === 'unknown' && dest.ip === null && dest.host !== null && dest.invalid === undefined && hasEgressAllow(snap)) {
     return { decision: { kind: 'resolveFirst', dest, record }, request };
   }
   if (record.decision === 'deny') return { decision: { kind: 'deny', dest, record }, request };

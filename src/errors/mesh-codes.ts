@@ -10,4 +10,12 @@ export const meshCodes = defineCodes({
     summary: 'The destination ServiceEntry does not declare the requested port.',
     fix: 'Add the port to the ServiceEntry spec.ports, or connect to a declared port.',
   },
+  PCL_MESH_INVALID_SERVICE_ENTRY: {
+    summary: 'Denied: the destination is declared by a ServiceEntry that is invalid and has no last good version, or bound to a Gateway that is; its hosts are denied (never left to egressPolicies).',
+    fix: 'Fix the ServiceEntry (or its Gateway) at the file and line shown (`portcullis status` lists the error), or delete it.',
+  },
+  PCL_MESH_INVALID_TARGET_NOT_FOUND: {
+    summary: 'Warning: an invalid AuthorizationPolicy targets nothing that exists (TargetNotFound), so it denies nothing; it will deny its target\'s traffic as soon as the target appears, until the policy is fixed.',
+    fix: 'Fix or delete the policy, and check the names in its targetRefs.',
+  },
 });

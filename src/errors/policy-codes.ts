@@ -23,6 +23,10 @@ export const policyCodes = defineCodes({
     summary: 'Denied: a CUSTOM (external authorization) policy targets this layer, and Portcullis does not support CUSTOM; the layer fails closed.',
     fix: 'Remove the CUSTOM policy or replace it with ALLOW/DENY policies; Portcullis has no ext-authz provider support.',
   },
+  PCL_AUTHZ_INVALID_POLICY: {
+    summary: 'Denied: an AuthorizationPolicy that could attach to this layer is invalid and has no last good version, so the layer denies every connection and request until it is fixed or deleted (fail closed).',
+    fix: 'Fix the error named in the reason (file:line and field), or delete the policy; `portcullis status` lists every configuration error.',
+  },
   PCL_AUTHZ_DENIED_NO_LAYERS: {
     summary: 'Denied: there was no authorization layer to evaluate, so the decision fails closed.',
     fix: 'This is a bug in the caller: every egress decision evaluates at least the Gateway layer. Report it with the request.',

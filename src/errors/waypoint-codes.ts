@@ -70,6 +70,14 @@ export const waypointCodes = defineCodes({
     summary: 'The upstream answered something that is not a valid HTTP/1.1 response; answered 502.',
     fix: 'Check that the upstream port speaks HTTP (and TLS when the DestinationRule originates TLS); a TLS port needs trafficPolicy.tls mode SIMPLE or MUTUAL.',
   },
+  PCL_WAYPOINT_INVALID_DESTINATION_RULE: {
+    summary: 'Refused with 503: a DestinationRule with TLS settings for this host is invalid and has no last good version, so the request is neither sent in plain text nor with another credential (fail closed).',
+    fix: 'Fix the DestinationRule at the file and line shown (`portcullis status` lists the error), or delete it.',
+  },
+  PCL_WAYPOINT_INVALID_ROUTE: {
+    summary: 'Refused with 503: an HTTPRoute attached to this ServiceEntry or Gateway is invalid and has no last good version, so the parent answers 503 naming the route instead of routing without it (fail closed).',
+    fix: 'Fix the HTTPRoute at the file and line shown (`portcullis status` lists the error), or delete it.',
+  },
 });
 
 export type WaypointCode = keyof typeof waypointCodes;

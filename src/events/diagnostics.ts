@@ -18,6 +18,8 @@ export const CHANNELS = {
   hboneRefused: 'portcullis:hbone:refused',
   /** A new configuration snapshot is in force: ConfigEvent. */
   configApplied: 'portcullis:config:applied',
+  /** A configuration error appeared or was fixed: ConfigIssueEvent. One of each per error. */
+  configIssue: 'portcullis:config:issue',
   /** A configuration or certificate problem the gateway survived: GatewayProblemEvent. */
   problem: 'portcullis:gateway:problem',
   /** One HTTP request through the L7 waypoint finished: WaypointRequestRecord. */
@@ -122,6 +124,22 @@ export interface ConfigEvent extends InstanceEvent {
   readonly warnings: number;
   /** Tunnels closed because the new snapshot no longer allows them. */
   readonly tunnelsClosed: number;
+  /** Configuration errors by kind (Settings, File, or the resource kind). */
+  readonly errorsByKind?: Readonly<Record<string, number>>;
+  /** Epoch ms of the reload that produced this snapshot. */
+  readonly reloadedAtMs?: number;
+}
+
+/** A configuration error that appeared (logged as an error) or was fixed (logged as info), with its place and code. */
+export interface ConfigIssueEvent extends InstanceEvent {
+  readonly state: 'appeared' | 'fixed';
+  readonly code: ErrorCode;
+  readonly kind: string;
+  readonly ref: string;
+  readonly file: string;
+  readonly line: number;
+  readonly message: string;
+  readonly generation: number;
 }
 
 export interface GatewayProblemEvent extends InstanceEvent {
@@ -134,6 +152,7 @@ const tunnelClosed = diagnosticsChannel.channel(CHANNELS.tunnelClosed);
 const hboneRefused = diagnosticsChannel.channel(CHANNELS.hboneRefused);
 const configApplied = diagnosticsChannel.channel(CHANNELS.configApplied);
 const problem = diagnosticsChannel.channel(CHANNELS.problem);
+const configIssue = diagnosticsChannel.channel(CHANNELS.configIssue);
 const requestCompleted = diagnosticsChannel.channel(CHANNELS.requestCompleted);
 
 /** An L7 waypoint request, tagged with the gateway instance that served it. */
@@ -152,6 +171,9 @@ export const publish = {
   },
   configApplied(e: ConfigEvent): void {
     if (configApplied.hasSubscribers) configApplied.publish(e);
+  },
+  configIssue(e: ConfigIssueEvent): void {
+    if (configIssue.hasSubscribers) configIssue.publish(e);
   },
   problem(e: GatewayProblemEvent): void {
     if (problem.hasSubscribers) problem.publish(e);

@@ -10,7 +10,7 @@ import type { Writable } from 'node:stream';
 import type { Registry } from 'prom-client';
 import { gatewaySources, startAdminServer, type AdminServer } from '../admin/admin-server.ts';
 import { ConfigSource } from '../config/config-source.ts';
-import type { LoadResult } from '../config/load.ts';
+import { assertSettingsValid, type LoadResult } from '../config/load.ts';
 import { PortcullisError } from '../errors/catalogue.ts';
 import type { HboneRefusal } from '../events/hbone-events.ts';
 import { createHboneServer, type HboneServer } from '../hbone/server.ts';
@@ -18,6 +18,7 @@ import type { HboneLimits } from '../hbone/settings.ts';
 import { loadCa, type CertificateAuthority } from '../identity/ca.ts';
 import { FileCertificateSource, StaticCertificateSource, type CertificateSource } from '../identity/cert-store.ts';
 import { compileSnapshot } from '../mesh/compile.ts';
+import { configIssues, diffIssues, errorsByKind, type ConfigIssue } from '../mesh/config-health.ts';
 import type { Snapshot } from '../mesh/snapshot.ts';
 import { startAccessLog, type AccessLog } from '../telemetry/access-log.ts';
 import { CHANNELS, newInstanceId, publish, subscribe, type WaypointRequestRecord } from '../events/diagnostics.ts';
@@ -181,7 +182,19 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     cleanups.push(() => source.close());
     source.onError((err) => problem('PCL_DATAPLANE_CONFIG_RELOAD_FAILED', err));
     const first = await source.start();
+    assertSettingsValid(first);
     let snap = compileSnapshot(first, { previous: null });
+    // Each configuration error is logged once when it appears and once when it is fixed (config-health.ts).
+    let issues: ConfigIssue[] = [];
+    const announce = (next: Snapshot): Record<string, number> => {
+      const now = configIssues(next);
+      const { appeared, fixed } = diffIssues(issues, now);
+      issues = now;
+      for (const [state, list] of [['appeared', appeared], ['fixed', fixed]] as const) {
+        for (const i of list) publish.configIssue({ instance, state, code: i.code, kind: i.kind, ref: i.ref, file: i.file, line: i.line, message: i.message, generation: next.generation });
+      }
+      return errorsByKind(now);
+    };
     const trustDomain = snap.settings.trustDomain;
     const served = (s: Snapshot): string[] => s.servedGateways().map((g) => g.identity);
     if (served(snap).length === 0 && opts.certFiles === undefined) {
@@ -307,14 +320,16 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       if (issued !== null) void issued.update(served(next));
       const errors = next.diagnostics.filter((d) => d.severity === 'error').length;
       const warnings = next.diagnostics.filter((d) => d.severity === 'warning').length;
-      publish.configApplied({ instance, generation: next.generation, servedGateways: next.servedGateways().map((g) => g.ref), errors, warnings, tunnelsClosed: closed });
+      const byKind = announce(next);
+      publish.configApplied({ instance, generation: next.generation, servedGateways: next.servedGateways().map((g) => g.ref), errors, warnings, tunnelsClosed: closed, errorsByKind: byKind, reloadedAtMs: Date.now() });
     };
     const unsubscribe = source.onUpdate(apply);
     cleanups.push(unsubscribe);
     {
       const errors = snap.diagnostics.filter((d) => d.severity === 'error').length;
       const warnings = snap.diagnostics.filter((d) => d.severity === 'warning').length;
-      publish.configApplied({ instance, generation: snap.generation, servedGateways: snap.servedGateways().map((g) => g.ref), errors, warnings, tunnelsClosed: 0 });
+      const byKind = announce(snap);
+      publish.configApplied({ instance, generation: snap.generation, servedGateways: snap.servedGateways().map((g) => g.ref), errors, warnings, tunnelsClosed: 0, errorsByKind: byKind, reloadedAtMs: Date.now() });
     }
 
     let closing: Promise<void> | null = null;

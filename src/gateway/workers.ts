@@ -10,6 +10,7 @@ import { createServer as createNetServer } from 'node:net';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import { startAdminServer, type AdminServer } from '../admin/admin-server.ts';
 import { configDump } from '../admin/config-dump.ts';
+import { readyLines } from '../mesh/config-health.ts';
 import type { Snapshot } from '../mesh/snapshot.ts';
 import type { HostPort } from './gateway.ts';
 
@@ -28,6 +29,8 @@ interface ReadyMessage {
   /** The snapshot the worker serves (sent again whenever it changes). */
   readonly generation: number;
   readonly served: number;
+  /** `/ready`'s lines about configuration errors (config-health.ts readyLines), empty when there are none. */
+  readonly errors: readonly string[];
 }
 
 function formatHostPort(h: HostPort): string {
@@ -75,6 +78,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
   const env = { [WORKER_ENV]: '1', [WORKER_LISTEN_ENV]: formatHostPort(listen), [WORKER_ADMIN_ENV]: admin === null ? '' : formatHostPort(admin) };
   const ready = new Set<number>();
   let status = '';
+  let errorLines: readonly string[] = [];
   let stopping = false;
   let started = false;
   const aggregator = new AggregatorRegistry();
@@ -89,10 +93,11 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
   });
   const fork = (): Worker => {
     const w = cluster.fork(env);
-    w.on('message', (m: { type?: string; id?: number; dump?: unknown; generation?: number; served?: number }) => {
+    w.on('message', (m: { type?: string; id?: number; dump?: unknown; generation?: number; served?: number; errors?: string[] }) => {
       if (m.type === READY) {
         ready.add(w.id);
         status = `generation ${m.generation}, ${m.served} gateway(s) served`;
+        errorLines = m.errors ?? [];
         if (!started && ready.size >= opts.workers) {
           started = true;
           markStarted();
@@ -143,7 +148,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
           stopping
             ? { ready: false, why: 'draining' }
             : ready.size >= opts.workers
-              ? { ready: true, why: `ready: ${status}, ${ready.size} worker(s)` }
+              ? { ready: true, why: [`ready: ${status}, ${ready.size} worker(s)`, ...errorLines].join('\n') }
               : { ready: false, why: `${ready.size} of ${opts.workers} worker(s) ready` },
       },
       admin.host,
@@ -179,7 +184,7 @@ export function serveAsWorker(registry: Registry, snapshot: () => Snapshot, hbon
     const snap = snapshot();
     if (snap.generation === sent) return;
     sent = snap.generation;
-    process.send?.({ type: READY, hbone: hboneAddress, generation: snap.generation, served: snap.servedGateways().length } satisfies ReadyMessage);
+    process.send?.({ type: READY, hbone: hboneAddress, generation: snap.generation, served: snap.servedGateways().length, errors: readyLines(snap) } satisfies ReadyMessage);
   };
   report();
   setInterval(report, 1000).unref();

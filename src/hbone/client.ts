@@ -8,7 +8,7 @@ import * as tls from 'node:tls';
 import { PortcullisError } from '../errors/catalogue.ts';
 import type { CertificateSource, TlsMaterial } from '../identity/cert-store.ts';
 import { verifyServerSan } from '../identity/peer-identity.ts';
-import { formatAuthority, parseAuthority } from './authority.ts';
+import { formatAuthority, parseAuthority } from '../net/authority.ts';
 import { startKeepalive } from './keepalive.ts';
 import { buildForwarded, newTraceparent } from './request-headers.ts';
 import { REASON_HEADER } from './server.ts';

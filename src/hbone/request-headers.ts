@@ -1,6 +1,6 @@
 /** The metadata headers ztunnel sends on a CONNECT: `baggage`, `forwarded`, `traceparent` (src/proxy/outbound.rs). */
 import { randomBytes } from 'node:crypto';
-import { formatAuthority } from './authority.ts';
+import { formatAuthority } from '../net/authority.ts';
 
 /** `for="<ip:port>"`, with `;host=<hostname>` when the intended service is known (ztunnel `build_forwarded`). */
 export function buildForwarded(address: string, port: number, host?: string): string {

@@ -11,7 +11,7 @@ import type { ErrorCode } from '../errors/catalogue.ts';
 import type { CertificateSource, TlsMaterial } from '../identity/cert-store.ts';
 import { verifyPeerIdentity } from '../identity/peer-identity.ts';
 import type { SpiffeId } from '../identity/spiffe-id.ts';
-import { parseAuthority, type HboneAuthority } from './authority.ts';
+import { parseAuthority, type HboneAuthority } from '../net/authority.ts';
 import type { HboneRefusal, HboneSessionInfo, HboneTunnelClosed } from '../events/hbone-events.ts';
 import { startKeepalive } from './keepalive.ts';
 import {

@@ -24,8 +24,7 @@ export const KEEPALIVE_INTERVAL_MS = 10_000;
 export const KEEPALIVE_TIMEOUT_MS = 20_000;
 /** `CONNECTION_TIMEOUT`: TCP connect (and, here, the TLS handshake) budget. */
 export const CONNECT_TIMEOUT_MS = 10_000;
-/** HBONE's port by Istio convention. */
-export const HBONE_PORT = 15008;
+export { HBONE_PORT } from '../net/hbone-port.ts';
 /** The only ALPN protocol HBONE speaks. */
 export const HBONE_ALPN = 'h2';
 /** TLS 1.3 suites ztunnel offers (TLS 1.2 is off by default). */

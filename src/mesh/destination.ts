@@ -1,5 +1,5 @@
 /**
- * Resolve an HBONE `:authority` to what it names, exactly as the gateway will (issue 4, "From authority to upstream"):
+ * Resolve an HBONE `:authority` (parsed by net/authority.ts) to what it names, exactly as the gateway will:
  * an IP among the VIPs and `spec.addresses` of ServiceEntries bound to this gateway (longest prefix), a host among
  * their hosts; the ServiceEntry must declare the port. Anything else is an unknown destination for egressPolicies.
  */
@@ -37,6 +37,8 @@ export type Destination =
       readonly host: string | null;
       readonly ip: string | null;
       readonly port: number;
+      /** Set when only an invalid ServiceEntry declares it: denied with this reason, never left to egressPolicies. */
+      readonly invalid?: string;
     };
 
 /** Resolve `authority` as seen by `gateway` (a served gateway key), or by any gateway when null (check/agent). */
@@ -57,13 +59,10 @@ export function resolveAuthority(snap: Snapshot, gatewayKey: string | null, auth
   }
   const gateway = gatewayKey ? (snap.gateways.get(gatewayKey) ?? null) : null;
   if (!se) {
-    return {
-      kind: 'unknown',
-      gateway,
-      host: authority.isIp ? null : authority.host.toLowerCase(),
-      ip: authority.isIp ? normalizeIp(authority.host) : null,
-      port: authority.port,
-    };
+    const unknownHost = authority.isIp ? null : authority.host.toLowerCase();
+    const ip = authority.isIp ? normalizeIp(authority.host) : null;
+    const invalid = snap.invalidServiceEntryFor(unknownHost, ip);
+    return { kind: 'unknown', gateway, host: unknownHost, ip, port: authority.port, ...(invalid === null ? {} : { invalid }) };
   }
   const port = se.ports.find((p) => p.number === authority.port);
   if (!port) return { kind: 'noSuchPort', gateway: gwOf(se), serviceEntry: se, port: authority.port };
@@ -80,17 +79,4 @@ export function resolveAuthority(snap: Snapshot, gatewayKey: string | null, auth
 
 function normalizeIp(ip: string): string {
   return ip.startsWith('[') && ip.endsWith(']') ? ip.slice(1, -1) : ip;
-}
-
-/** Parse `host:port`, `ip:port`, `[v6]:port`; null when malformed or the port is not 1-65535. */
-export function parseAuthority(text: string): Authority | null {
-  const m = /^(?:\[([0-9a-fA-F:.%]+)\]|([^:[\]/\s]+)):(\d{1,5})$/.exec(text.trim());
-  if (!m) return null;
-  const port = Number(m[3]);
-  if (port < 1 || port > 65535) return null;
-  if (m[1] !== undefined) return { host: m[1], port, isIp: true };
-  const host = m[2];
-  const isIp = /^\d{1,3}(\.\d{1,3}){3}$/.test(host);
-  if (!isIp && !/^[A-Za-z0-9*]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$/.test(host)) return null;
-  return { host, port, isIp };
 }

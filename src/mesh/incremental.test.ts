@@ -39,13 +39,21 @@ spec:
 `,
 };
 
-const CASES: { name: string; files: ConfigFile[]; settings?: ConfigFile }[] = [
+// A ServiceEntry that takes its waypoint from its namespace's labels (it has none of its own).
+const NS_BOUND_SE = { path: 'ns-bound-se.yaml', text: EXTRA_SE.text.replace(/  labels: .*\n/, '').replace('api-example', 'ns-bound').replace('api.example.com', 'nsbound.example.com') };
+const NS_BINDING = '    istio.io/use-waypoint: ztunnel-egress\n    istio.io/use-waypoint-namespace: istio-system\n';
+
+const CASES: { name: string; files: ConfigFile[]; settings?: ConfigFile; base?: ConfigFile[] }[] = [
   { name: 'nothing changed', files: FILES },
   { name: 'one policy changed', files: edit(FILES, 'serviceentry-policies.yaml', (t) => t.replace('bookinfo-productpage', 'bookinfo-reviews')) },
   { name: 'a policy removed', files: FILES.filter((f) => f.path !== 'default-deny.yaml') },
   { name: 'the ServiceEntry unbound', files: edit(FILES, 'serviceentry.yaml', (t) => t.replace('use-waypoint: ztunnel-egress', 'use-waypoint: none')) },
   { name: 'a ServiceEntry added', files: [...FILES, EXTRA_SE] },
-  { name: 'the namespace relabelled', files: edit(FILES, 'namespace.yaml', (t) => t.replace('ambient', 'none')) },
+  {
+    name: 'the namespace relabelled',
+    base: [...FILES, NS_BOUND_SE],
+    files: [...edit(FILES, 'namespace.yaml', (t) => t.replace('  labels:\n', `  labels:\n${NS_BINDING}`)), NS_BOUND_SE],
+  },
   { name: 'the gateway listener broken', files: edit(FILES, 'gateway.yaml', (t) => t.replace('port: 15008', 'port: 8080')) },
   { name: 'the settings changed', files: FILES, settings: { path: 'portcullis.yaml', text: 'egressGateway: {defaultDeny: false}\n' } },
 ];
@@ -56,6 +64,7 @@ const REQUESTS = [
   ['spiffe://cluster.local/ns/default/sa/sleep', 'httpbin.org', 443],
   ['spiffe://cluster.local/ns/bookinfo/sa/bookinfo-productpage', 'api.example.com', 443],
   ['spiffe://cluster.local/ns/bookinfo/sa/bookinfo-productpage', '240.240.0.1', 443],
+  ['spiffe://cluster.local/ns/bookinfo/sa/bookinfo-productpage', 'nsbound.example.com', 443],
 ] as const;
 
 function observe(snap: Snapshot): unknown {
@@ -65,19 +74,24 @@ function observe(snap: Snapshot): unknown {
     return [dest.kind, r.decision, r.code, r.layers.map((l) => [l.layer, l.decision, l.policy])];
   });
   const layers = [...snap.gateways.keys()].map((k) => snap.gatewayLayer(k).policies.map((p) => p.ref));
-  return { status: statusReport(snap), decisions, layers };
+  const policies = [...snap.policies.values()].map((p) => [p.ref, p.resource.spec, p.attachedTo]);
+  return { status: statusReport(snap), decisions, layers, policies };
 }
 
 for (const c of CASES) {
   test(`incremental reload equals a compile from scratch: ${c.name}`, () => {
-    const firstLoad = loadConfigTexts(FILES, { settings: SETTINGS, env: {} });
+    const base = c.base ?? FILES;
+    const firstLoad = loadConfigTexts(base, { settings: SETTINGS, env: {} });
     const first = compileSnapshot(firstLoad);
     const settings = c.settings ?? SETTINGS;
     // Incremental: the loader reuses unchanged objects and the compile reuses the previous snapshot's work.
     const incremental = compileSnapshot(loadConfigTexts(c.files, { settings, env: {}, previous: firstLoad }), { previous: first });
     // From scratch: fresh objects everywhere, only the previous VIP allocations carried over (as on any reload).
-    const fresh = compileSnapshot(loadConfigTexts(FILES, { settings: SETTINGS, env: {} }));
+    const fresh = compileSnapshot(loadConfigTexts(base, { settings: SETTINGS, env: {} }));
     const scratch = compileSnapshot(loadConfigTexts(c.files, { settings, env: {} }), { previous: fresh });
     assert.deepEqual(observe(incremental), observe(scratch));
+    // And the edit is one the snapshot sees: otherwise the comparison above could not fail.
+    if (c.name === 'nothing changed') assert.deepEqual(observe(incremental), observe(first));
+    else assert.notDeepEqual(observe(incremental), observe(first), `the edit "${c.name}" changes the snapshot`);
   });
 }

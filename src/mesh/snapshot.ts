@@ -17,6 +17,7 @@ import type {
 import type { LoadResult } from '../config/load.ts';
 import type { GatewayMode, Settings } from '../config/settings-types.ts';
 import type { Diagnostic } from '../config/types.ts';
+import type { ErrorCode } from '../errors/catalogue.ts';
 import type { CompiledPolicy } from '../policy/compile.ts';
 import type { LayerInput } from '../policy/engine.ts';
 import type { CompiledEgressPolicies } from '../policy/egress-policies.ts';
@@ -98,6 +99,26 @@ export interface DestinationRuleModel {
   readonly credentialError: string | null;
 }
 
+/** A configuration problem as every surface shows it: what it is about, where, and why. */
+export interface ConfigProblem {
+  readonly kind: string;
+  /** `namespace/name` (or `name` for cluster-scoped kinds; `(unnamed)` when the document has no name). */
+  readonly ref: string;
+  readonly file: string;
+  readonly line: number;
+  readonly code: ErrorCode;
+  /** The error, with its field path. */
+  readonly message: string;
+}
+
+/** An invalid resource (its first error) and what fails closed because of it. */
+export interface InvalidResourceModel extends ConfigProblem {
+  /** What fails closed because of it, in one sentence. */
+  readonly effect: string;
+  /** Does its fail-closed rule deny or refuse anything in this configuration (a layer, a host, a route parent)? */
+  readonly active: boolean;
+}
+
 export interface Snapshot {
   readonly generation: number;
   readonly createdAt: string;
@@ -131,4 +152,13 @@ export interface Snapshot {
   destinationRuleFor(host: string, namespaces: readonly string[]): DestinationRuleModel | null;
   /** Routes attached to a parent ServiceEntry (key) and accepted. */
   routesFor(parentKey: string): RouteModel[];
+
+  /** Resources refused with no last good version, each with what fails closed because of it (fail-closed.ts). */
+  readonly invalid: readonly InvalidResourceModel[];
+  /** Why a destination (a host, or an IP) named only by an invalid ServiceEntry is denied, or null. */
+  invalidServiceEntryFor(host: string | null, ip: string | null): string | null;
+  /** Why requests to `host` answer 503 because of an invalid DestinationRule with TLS settings, or null. */
+  invalidDestinationRuleFor(host: string): string | null;
+  /** Why a route parent (a ServiceEntry or Gateway key) answers 503 because of invalid HTTPRoutes (empty if none). */
+  invalidRoutesFor(parentKey: string): readonly string[];
 }

@@ -58,6 +58,11 @@ export interface CompiledPolicy {
   readonly tcpMatch: PolicyMatcher | null;
   /** The namespaces a caller must be in for this policy to possibly match (a layer's pre-filter; see namespace-filter.ts). */
   readonly namespaces: NamespaceConstraint;
+  /**
+   * Set on the stand-in for a policy that could not be read (failPolicy): why, naming the policy, file:line and the
+   * error. Such a policy is a DENY that matches every caller, so its layers fail closed until it is fixed or deleted.
+   */
+  readonly invalid?: string;
 }
 
 /** The annotation that marks a policy dry-run (evaluated and recorded, never enforced). */
@@ -233,4 +238,15 @@ export function denyAllPolicy(ref: PolicyRef, mode: EnforcementMode): CompiledPo
     // No rules: it matches nobody, in any namespace (it still counts as an ALLOW policy of its layer).
     namespaces: { any: false, exact: [], prefixes: [] },
   };
+}
+
+/**
+ * The stand-in for an AuthorizationPolicy that is invalid and has no last good version: a DENY matching every
+ * connection and request, decided as `PCL_AUTHZ_INVALID_POLICY` with `reason`. Dropping the policy instead could
+ * widen access (a typo in a DENY lets its callers out; dropping a layer's only ALLOW turns it into "allow all").
+ */
+export function failPolicy(ref: PolicyRef, mode: EnforcementMode, reason: string): CompiledPolicy {
+  const always: PolicyMatcher = () => 0;
+  const base = denyAllPolicy(ref, mode);
+  return { ...base, action: 'DENY', match: always, tcpMatch: mode === 'l7' ? always : null, namespaces: { any: true }, invalid: reason };
 }

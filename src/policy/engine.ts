@@ -185,6 +185,7 @@ export function decideLayerWith(input: LayerInput, f: RequestFacts, useIndex: bo
     layerRecord(input, decision, code, reason, by, rule, dryRun ?? NO_DRY_RUN, audit ?? NO_AUDIT);
 
   if (custom !== null) return rec('deny', 'PCL_AUTHZ_DENIED_CUSTOM_UNSUPPORTED', customUnsupported(custom.key), custom, -1);
+  if (denyBy !== null && denyBy.invalid !== undefined) return rec('deny', 'PCL_AUTHZ_INVALID_POLICY', denyBy.invalid, denyBy, -1);
   if (denyBy !== null) return rec('deny', 'PCL_AUTHZ_DENIED_EXPLICIT', explicitlyDenied(denyBy.key), denyBy, denyRule);
   if (enforcedAllows === 0) return rec('allow', 'PCL_AUTHZ_ALLOWED_NO_POLICIES', REASON_NO_ALLOW_POLICIES, null, -1);
   if (allowBy !== null) return rec('allow', 'PCL_AUTHZ_ALLOWED_BY_POLICY', allowedBy(allowBy.key), allowBy, allowRule);

@@ -10,6 +10,7 @@ import {
   subscribe,
   type WaypointRequestRecord,
   type ConfigEvent,
+  type ConfigIssueEvent,
   type GatewayProblemEvent,
   type HboneRefusalEvent,
   type TunnelRecord,
@@ -144,6 +145,12 @@ export function startAccessLog(options: AccessLogOptions): AccessLog {
       const fields = requestLogFields(e);
       if (e.status < 400 && e.warnings.length === 0) logger.info(fields, 'request');
       else logger.warn(fields, e.reason ?? e.warnings.join('; ') ?? 'request');
+    }),
+    subscribe<ConfigIssueEvent>(CHANNELS.configIssue, instance, (e) => {
+      const fields = { type: 'config_error', state: e.state, code: e.code, kind: e.kind, ref: e.ref, file: e.file, line: e.line, generation: e.generation };
+      const where = `${e.file}:${e.line} [${e.code}] ${e.kind}${e.ref === '' ? '' : ` ${e.ref}`}`;
+      if (e.state === 'appeared') logger.error(fields, `configuration error (fails closed): ${where}: ${e.message}`);
+      else logger.info(fields, `configuration error fixed: ${where}: ${e.message}`);
     }),
     subscribe<GatewayProblemEvent>(CHANNELS.problem, instance, (e) => {
       logger.error({ type: 'problem', code: e.code }, e.message);

@@ -3,8 +3,9 @@
  * dashboards work, plus `portcullis_authz_decisions_total`. Fed only by the data plane's channels, on a Registry of
  * its own (never prom-client's global one, so two gateways in one process do not share counters).
  */
-import { Counter, Registry } from 'prom-client';
-import { CHANNELS, subscribe, type TunnelDecidedEvent, type TunnelIdentity, type TunnelRecord } from '../events/diagnostics.ts';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { KNOWN_KINDS } from '../config/types.ts';
+import { CHANNELS, subscribe, type ConfigEvent, type TunnelDecidedEvent, type TunnelIdentity, type TunnelRecord } from '../events/diagnostics.ts';
 
 const ISTIO_LABELS = [
   'reporter',
@@ -95,10 +96,49 @@ export function startMetrics(instance: number): GatewayMetrics {
       }
     }),
   ];
+  unsubscribe.push(observeConfig(registry, instance));
   return {
     registry,
     close(): void {
       for (const u of unsubscribe) u();
     },
   };
+}
+
+// ---- configuration health: errors by kind, the generation in force, and the time and result of the last reload ----
+
+/** Every kind an error can be counted under, exported at 0 so dashboards see the series before the first error. */
+const CONFIG_ERROR_KINDS = ['Settings', 'File', ...KNOWN_KINDS];
+
+/** Register the configuration gauges and feed them from configApplied; returns the unsubscribe function. */
+function observeConfig(registry: Registry, instance: number): () => void {
+  const errors = new Gauge({
+    name: 'portcullis_config_errors',
+    help: 'Configuration errors in force, by kind (each invalid resource fails closed until it is fixed)',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+  });
+  const generation = new Gauge({
+    name: 'portcullis_config_generation',
+    help: 'Generation of the configuration snapshot in force',
+    registers: [registry],
+  });
+  const reloadTime = new Gauge({
+    name: 'portcullis_config_last_reload_timestamp_seconds',
+    help: 'When the configuration was last (re)loaded, in seconds since the epoch',
+    registers: [registry],
+  });
+  const reloadOk = new Gauge({
+    name: 'portcullis_config_last_reload_success',
+    help: '1 when the last (re)load had no configuration error, 0 when it had some (they fail closed)',
+    registers: [registry],
+  });
+  for (const kind of CONFIG_ERROR_KINDS) errors.set({ kind }, 0);
+  return subscribe<ConfigEvent>(CHANNELS.configApplied, instance, (e) => {
+    const byKind = e.errorsByKind ?? {};
+    for (const kind of new Set([...CONFIG_ERROR_KINDS, ...Object.keys(byKind)])) errors.set({ kind }, byKind[kind] ?? 0);
+    generation.set(e.generation);
+    reloadTime.set((e.reloadedAtMs ?? Date.now()) / 1000);
+    reloadOk.set(e.errors === 0 ? 1 : 0);
+  });
 }

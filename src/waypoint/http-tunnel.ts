@@ -357,6 +357,8 @@ async function serveRequest(
   let backend: BackendTarget;
   let filters: readonly HTTPRouteFilter[] = [];
   let matched: MatchEntry | null = null;
+  // An invalid HTTPRoute on this parent fails closed: 503 naming it, never routing as if it were absent.
+  if (table.invalid.length > 0) return fail(503, 'PCL_WAYPOINT_INVALID_ROUTE', table.invalid.join('; '), 'NR');
   if (table.routeCount === 0) {
     if (table.refused.length > 0) {
       // An operator meant to route this host; bypassing a refused route would silently drop its identity mapping.

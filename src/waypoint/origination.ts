@@ -8,7 +8,7 @@
 import { isIP } from 'node:net';
 import type { ClientTLSSettings } from '../config/api-types.ts';
 import type { WaypointCode } from '../errors/waypoint-codes.ts';
-import { parseCredentialName } from '../mesh/compile.ts';
+import { parseCredentialName } from '../mesh/host-match.ts';
 import type { DestinationRuleModel, GatewayModel, Snapshot } from '../mesh/snapshot.ts';
 import type { BackendTarget } from './routing/backend.ts';
 
@@ -49,6 +49,9 @@ export function planOrigination(
   target: BackendTarget,
   endpointHost: string | null,
 ): OriginationPlan {
+  // An invalid DestinationRule with TLS settings fails closed: 503, never plain text nor another credential.
+  const invalidDr = snap.invalidDestinationRuleFor(target.host);
+  if (invalidDr !== null) return { ok: false, code: 'PCL_WAYPOINT_INVALID_DESTINATION_RULE', reason: invalidDr, destinationRule: null };
   const dr = snap.destinationRuleFor(target.host, [gateway.namespace, target.serviceEntry.namespace]);
   if (!dr) return { ok: true, destinationRule: null, tls: null };
   const drRef = `${dr.resource.metadata.namespace}/${dr.resource.metadata.name}`;

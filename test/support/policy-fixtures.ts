@@ -1,4 +1,7 @@
-/** Test-only helpers: minimal AuthorizationPolicy resources, ztunnel's rbac.rs connection fixtures, and YAML loading. */
+/**
+ * Test-only helpers: minimal AuthorizationPolicy resources, ztunnel's rbac.rs connection fixtures, YAML loading, and
+ * the typo a new user makes in a DENY policy.
+ */
 import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 import type { AuthorizationPolicy, AuthorizationPolicySpec } from '../../src/config/api-types.ts';
@@ -57,3 +60,19 @@ export const TLS_CONN_ALT: AuthzRequest = {
   destinationIp: '127.0.0.4',
   destinationPort: 9090,
 };
+
+/**
+ * A DENY policy for bookinfo-reviews on seed 000's egress Gateway with `principals` misspelt `principles`: refused by
+ * validation, so it must fail closed (deny the layer) instead of disappearing and letting reviews out.
+ */
+export const DENY_REVIEWS_TYPO = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-reviews-egress, namespace: istio-system}
+spec:
+  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: ztunnel-egress}]
+  action: DENY
+  rules:
+    - from:
+        - source:
+            principles: ["cluster.local/ns/bookinfo/sa/bookinfo-reviews"]
+`;

@@ -9,7 +9,8 @@ import type { ConfigFile } from '../../src/config/load.ts';
 import { loadConfigTexts } from '../../src/config/load.ts';
 import { parseSpiffeId } from '../../src/identity/spiffe-id.ts';
 import { compileSnapshot } from '../../src/mesh/compile.ts';
-import { parseAuthority, resolveAuthority } from '../../src/mesh/destination.ts';
+import { resolveAuthority } from '../../src/mesh/destination.ts';
+import { parseAuthority } from '../../src/net/authority.ts';
 import type { Snapshot } from '../../src/mesh/snapshot.ts';
 import type { CredentialStore } from '../../src/waypoint/credentials.ts';
 import { handleHttpTunnel, type HttpTunnelContext, type ServiceEntryDestination } from '../../src/waypoint/http-tunnel.ts';
@@ -39,8 +40,9 @@ export function snapshotFrom(files: readonly ConfigFile[], settings: string | nu
 
 /** The serviceEntry destination a CONNECT to `authority` names (the lead's dataplane does this per tunnel). */
 export function destinationFor(snap: Snapshot, authority: string): ServiceEntryDestination {
-  const a = parseAuthority(authority);
-  if (!a) throw new Error(`bad authority ${authority}`);
+  const parsed = parseAuthority(authority);
+  if (!parsed.ok) throw new Error(parsed.reason);
+  const a = parsed.authority;
   const se = snap.findByHost(null, a.host);
   if (!se) throw new Error(`no bound ServiceEntry declares ${a.host}`);
   const d = resolveAuthority(snap, se.waypoint, a);

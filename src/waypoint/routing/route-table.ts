@@ -34,6 +34,8 @@ export interface RouteTable {
   readonly refused: readonly string[];
   /** Matches that could not be compiled (e.g. an invalid regular expression); they never match. */
   readonly errors: readonly string[];
+  /** Invalid HTTPRoutes naming this parent (or its waypoint): the parent answers 503 naming them (fail closed). */
+  readonly invalid: readonly string[];
   readonly entries: readonly MatchEntry[];
   /** The first entry (in precedence order) whose match the request satisfies. */
   match(req: RouteRequest): MatchEntry | null;
@@ -72,6 +74,7 @@ export function buildRouteTable(
   routes: readonly HTTPRoute[],
   lookup: HostLookup,
   refused: readonly string[] = [],
+  invalid: readonly string[] = [],
 ): RouteTable {
   const entries: MatchEntry[] = [];
   const errors: string[] = [];
@@ -103,6 +106,7 @@ export function buildRouteTable(
     routeCount: routes.length,
     refused,
     errors,
+    invalid,
     entries,
     match(req: RouteRequest): MatchEntry | null {
       for (const e of entries) if (e.match.test(req)) return e;
@@ -115,6 +119,7 @@ export function buildRouteTable(
 export function routeTableFor(snap: Snapshot, seKey: string, port: number, lookup: HostLookup): RouteTable {
   const se = snap.serviceEntries.get(seKey);
   if (!se) return buildRouteTable([], lookup);
+  const invalid = [...snap.invalidRoutesFor(seKey), ...(se.waypoint === null ? [] : snap.invalidRoutesFor(se.waypoint))];
   const accepted = snap
     .routesFor(seKey)
     .map((r) => r.resource)
@@ -128,7 +133,7 @@ export function routeTableFor(snap: Snapshot, seKey: string, port: number, looku
       refused.push(`HTTPRoute ${ref} not accepted${why ? `: ${why.message}` : ''}`);
     }
   }
-  return buildRouteTable(accepted, lookup, refused);
+  return buildRouteTable(accepted, lookup, refused, invalid);
 }
 
 /**

@@ -2,7 +2,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatAuthority, parseAuthority } from './authority.ts';
-import { buildBaggage, buildForwarded, newTraceparent, parseForwardedFor } from './request-headers.ts';
 
 test('parses the three authority forms', () => {
   const cases: Array<[string, string, number, boolean]> = [
@@ -29,16 +28,13 @@ test('rejects malformed authorities', () => {
   for (const raw of bad) assert.equal(parseAuthority(raw).ok, false, raw);
 });
 
-test('formats authorities and ztunnel metadata headers', () => {
+test('formats authorities, bracketing IPv6', () => {
   assert.equal(formatAuthority('::1', 80), '[::1]:80');
   assert.equal(formatAuthority('10.0.0.1', 80), '10.0.0.1:80');
-  // ztunnel's build_forwarded unit test values.
-  assert.equal(buildForwarded('127.0.0.1', 80), 'for="127.0.0.1:80"');
-  assert.equal(buildForwarded('::1', 80), 'for="[::1]:80"');
-  assert.equal(buildForwarded('127.0.0.1', 80, 'example.com'), 'for="127.0.0.1:80";host=example.com');
-  assert.equal(parseForwardedFor('for="[::1]:80";host=example.com'), '[::1]:80');
-  assert.equal(parseForwardedFor('host=x'), null);
-  assert.match(newTraceparent(), /^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
-  assert.notEqual(newTraceparent(), newTraceparent());
-  assert.equal(buildBaggage({ 'k8s.cluster.name': 'c1', 'service.name': undefined, 'k8s.namespace.name': 'ns' }), 'k8s.cluster.name=c1,k8s.namespace.name=ns');
+});
+
+test('a partial IP address is refused with that reason', () => {
+  const r = parseAuthority('1.2.3:443');
+  assert.equal(r.ok, false);
+  assert.match(!r.ok ? r.reason : '', /partial IP address/);
 });

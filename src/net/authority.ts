@@ -1,4 +1,7 @@
-/** The CONNECT `:authority` of an HBONE request: `ip:port`, `[ipv6]:port` or `host:port` (ztunnel `HboneAddress`). */
+/**
+ * The `host:port` authority: an HBONE CONNECT `:authority` (ztunnel `HboneAddress`), and every destination a user
+ * writes (`check --to`, agent flags). One parser, so the gateway and the commands agree on what is malformed.
+ */
 import { isIPv4, isIPv6 } from 'node:net';
 
 export interface HboneAuthority {
