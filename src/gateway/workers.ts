@@ -9,6 +9,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { createServer as createNetServer } from 'node:net';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import { startAdminServer, type AdminServer } from '../admin/admin-server.ts';
+import { startHealthServer } from './health-server.ts';
 import { configDump } from '../admin/config-dump.ts';
 import type { Snapshot } from '../mesh/snapshot.ts';
 import type { HostPort } from './gateway.ts';
@@ -63,6 +64,10 @@ export interface PrimaryOptions {
   readonly workers: number;
   readonly listen: HostPort;
   readonly admin: HostPort | null;
+  /** The kubelet's health port (`/healthz/ready`), answered by the primary like `/ready`. */
+  readonly health?: HostPort | null;
+  /** A line added to every readiness answer (the development CA's warning). */
+  readonly readyNote?: string;
   readonly drainMs: number;
   readonly out: { write(s: string): unknown };
   readonly err: { write(s: string): unknown };
@@ -126,6 +131,14 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
   }
 
   let adminServer: AdminServer | null = null;
+  const note = opts.readyNote === undefined ? '' : `\n${opts.readyNote}`;
+  const readiness = (): { ready: boolean; why: string } =>
+    stopping
+      ? { ready: false, why: `draining${note}` }
+      : ready.size >= opts.workers
+        ? { ready: true, why: `ready: ${status}, ${ready.size} worker(s)${note}` }
+        : { ready: false, why: `${ready.size} of ${opts.workers} worker(s) ready${note}` };
+  const health = opts.health === undefined || opts.health === null ? null : await startHealthServer(readiness, opts.health.host, opts.health.port);
   if (admin !== null) {
     adminServer = await startAdminServer(
       {
@@ -139,12 +152,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
             w.send({ type: DUMP_REQ, id });
             setTimeout(() => pendingDumps.delete(id) && resolve(null), 5000).unref();
           }),
-        ready: () =>
-          stopping
-            ? { ready: false, why: 'draining' }
-            : ready.size >= opts.workers
-              ? { ready: true, why: `ready: ${status}, ${ready.size} worker(s)` }
-              : { ready: false, why: `${ready.size} of ${opts.workers} worker(s) ready` },
+        ready: readiness,
       },
       admin.host,
       admin.port,
@@ -163,6 +171,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
   await Promise.all(exits);
   clearTimeout(deadline);
   await adminServer?.close();
+  await health?.close();
   return 0;
 }
 
