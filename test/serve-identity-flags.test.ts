@@ -4,7 +4,6 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -12,6 +11,7 @@ import { EXAMPLES, runCli } from './support/cli.ts';
 import { waitForLogLine, readLogLines } from './support/log-file.ts';
 import { makeTestPki } from './support/pki.ts';
 import { GATEWAY_ID } from './support/seed-env.ts';
+import { freePort } from './support/free-port.ts';
 import { startServe } from './support/serve-process.ts';
 
 const SEED = join(EXAMPLES, 'seed-000');
@@ -39,15 +39,6 @@ test('serve and agent: one certificate source, and each istiod flag checked', as
     assert.match(r.stderr, message, argv.join(' '));
   }
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 test('serve --ca-dir warns once that it holds a signing key: stderr, the log and /ready', { timeout: 60_000 }, async (t) => {
   const pki = await makeTestPki();

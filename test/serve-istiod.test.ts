@@ -8,7 +8,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tls from 'node:tls';
@@ -26,6 +25,7 @@ import { startFakeIstiod, type FakeIstiod } from './support/fake-istiod.ts';
 import { caller, httpGet, tlsOver } from './support/hbone-caller.ts';
 import { waitForLogLine } from './support/log-file.ts';
 import { GATEWAY_ID, SEED_SETTINGS, startSeedEnv, type SeedEnv } from './support/seed-env.ts';
+import { freePort } from './support/free-port.ts';
 import { startServe } from './support/serve-process.ts';
 
 const SKIP = hasDnsmasq() ? false : 'dnsmasq not installed: apt-get install dnsmasq';
@@ -58,15 +58,6 @@ before(async () => {
 after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * The certificate the gateway presents to a new handshake (serial and SPIFFE IDs), with a caller's certificate.

@@ -4,17 +4,14 @@
  * else about the gateway is visible here.
  */
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenHttp, type AdminServer } from '../admin/admin-server.ts';
 
 /** Istio's health port and path (`pilot/pkg/model` StatusPort 15021, `/healthz/ready`). */
 export const HEALTH_PORT = 15021;
 export const READY_PATH = '/healthz/ready';
 export const LIVE_PATH = '/healthz/live';
 
-export interface HealthServer {
-  readonly address: AddressInfo;
-  close(): Promise<void>;
-}
+export type HealthServer = AdminServer;
 
 export async function startHealthServer(
   ready: () => { readonly ready: boolean; readonly why: string },
@@ -37,19 +34,5 @@ export async function startHealthServer(
   server.headersTimeout = 5000;
   server.requestTimeout = 5000;
   server.keepAliveTimeout = 1000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  return {
-    address: server.address() as AddressInfo,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return listenHttp(server, host, port);
 }

@@ -4,7 +4,7 @@
  * Pure: the same options always give the same objects, so the output can be diffed and reviewed before applying.
  */
 import { DEFAULT_CONTROLLER_NAME } from '../kube/access.ts';
-import { auditClusterRules, leaseRules, secretRules, serveClusterRules } from './rbac.ts';
+import { auditClusterRules, leaseRules, secretRules, serveClusterRules, type PolicyRule } from './rbac.ts';
 
 /** A Kubernetes object as plain data. */
 export type KubeObject = { readonly apiVersion: string; readonly kind: string; readonly metadata: Record<string, unknown> } & Record<string, unknown>;
@@ -44,7 +44,21 @@ const DRAIN_SECONDS = 5;
 /** The label istiod reads to find a waypoint's pods (`gateway.networking.k8s.io/gateway-name`). */
 export const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
 
-/** Objects in apply order: identity and access first, the GatewayClass and workloads after. */
+/** A namespaced Role and the RoleBinding that gives it to `subject`. */
+function boundRole(name: string, namespace: string, rules: readonly PolicyRule[], subject: Record<string, string>, labels: Record<string, string>): KubeObject[] {
+  return [
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name, namespace, labels }, rules },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name, namespace, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+      subjects: [subject],
+    },
+  ];
+}
+
+/** Objects in apply order: the GatewayClass, identity and access first, then the workloads. */
 export function installManifests(o: InstallOptions): KubeObject[] {
   const ns = o.namespace;
   const podLabels = { [GATEWAY_NAME_LABEL]: o.name, 'app.kubernetes.io/name': 'portcullis', 'app.kubernetes.io/instance': o.name };
@@ -72,26 +86,8 @@ export function installManifests(o: InstallOptions): KubeObject[] {
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: clusterName },
       subjects: [subject],
     });
-    for (const secretNs of o.secretNamespaces) {
-      const roleName = `portcullis-${o.name}-secrets`;
-      out.push({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: roleName, namespace: secretNs, labels }, rules: secretRules() });
-      out.push({
-        apiVersion: 'rbac.authorization.k8s.io/v1',
-        kind: 'RoleBinding',
-        metadata: { name: roleName, namespace: secretNs, labels },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: roleName },
-        subjects: [subject],
-      });
-    }
-    const leaseRole = `portcullis-${o.name}-leader`;
-    out.push({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: leaseRole, namespace: ns, labels }, rules: leaseRules() });
-    out.push({
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'RoleBinding',
-      metadata: { name: leaseRole, namespace: ns, labels },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: leaseRole },
-      subjects: [subject],
-    });
+    for (const secretNs of o.secretNamespaces) out.push(...boundRole(`portcullis-${o.name}-secrets`, secretNs, secretRules(), subject, labels));
+    out.push(...boundRole(`portcullis-${o.name}-leader`, ns, leaseRules(), subject, labels));
   }
   if (o.auditRole) {
     // Not bound to anyone: bind it to whoever runs `portcullis audit --kube` (a user, a group, or a CI account).
