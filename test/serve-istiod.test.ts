@@ -23,6 +23,7 @@ import { hasDnsmasq } from './support/dnsmasq.ts';
 import { createTestPki, startFakeGateway } from './support/fake-gateway.ts';
 import { startFakeIstiod, type FakeIstiod } from './support/fake-istiod.ts';
 import { caller, httpGet, tlsOver } from './support/hbone-caller.ts';
+import { rawAttempt } from './support/hbone.ts';
 import { waitForLogLine } from './support/log-file.ts';
 import { GATEWAY_ID, SEED_SETTINGS, startSeedEnv, type SeedEnv } from './support/seed-env.ts';
 import { freePort } from './support/free-port.ts';
@@ -178,11 +179,20 @@ test('istiod down at renewal: the old certificate stays until it expires, then n
       return x.status === 503 ? x : null;
     });
     assert.match(notReady.text, /PCL_IDENTITY_CERT_EXPIRED: the serving certificate expired at/);
-    // A new tunnel is refused: the caller will not accept the expired certificate, or the gateway answers 503.
+    // A new tunnel is refused: a caller that checks the certificate will not accept it ...
     const late = caller(await env.pki.workload('bookinfo', 'bookinfo-productpage'), { host: '127.0.0.1', port: gw.hbonePort }, GATEWAY_ID);
     cleanups.push(() => late.close());
     const attempt = await late.connect('httpbin.org:443').catch((err: Error) => ({ ok: false as const, status: 0, reason: err.message }));
     assert.equal(attempt.ok, false);
+    // ... and one that does not look gets 503 from the gateway itself, naming the reason.
+    const client = await env.pki.workload('bookinfo', 'bookinfo-productpage');
+    const raw = await rawAttempt(
+      { host: '127.0.0.1', port: gw.hbonePort, cert: client.certChainPem, key: client.keyPem, rejectUnauthorized: false, ALPNProtocols: ['h2'] },
+      { ':method': 'CONNECT', ':authority': 'httpbin.org:443' },
+    );
+    assert.equal(raw.kind, 'response', JSON.stringify(raw));
+    assert.equal(raw.kind === 'response' ? raw.status : 0, 503);
+    assert.match(raw.kind === 'response' ? String(raw.headers['x-portcullis-reason']) : '', /^PCL_IDENTITY_CERT_EXPIRED: the serving certificate expired at /);
     await waitForLogLine(logFile, (l) => l.type === 'problem' && l.code === 'PCL_IDENTITY_CERT_EXPIRED', 'the expiry problem line');
   } finally {
     await istiod.restart();
