@@ -139,6 +139,8 @@ test('serve --ca-address: the certificate names the asked identity, a caller tru
   assert.match(await probe.text(), /^ready: generation/);
   assert.equal((await fetch(`http://127.0.0.1:${health}/config_dump`)).status, 404, 'the health port shows nothing else');
   assert.doesNotMatch((await gw.admin_get('/ready')).text, /PCL_IDENTITY_DEV_CA_KEY/);
+  const expiresAt = Number(/^portcullis_serving_certificate_expiry_timestamp_seconds (\d+)$/m.exec((await gw.admin_get('/metrics')).text)?.[1]);
+  assert.ok(expiresAt > Date.now() / 1000 + 23 * 3600 && expiresAt <= Date.now() / 1000 + 24 * 3600 + 60, `expiry ${expiresAt}`);
 });
 
 test('a short lifetime: renewed at half life, new handshakes get the new certificate, an open tunnel carries on', { skip: SKIP, timeout: 60_000 }, async () => {

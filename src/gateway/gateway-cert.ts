@@ -6,7 +6,8 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { issueWorkloadCert, type CertificateAuthority, type IssuedCertificate } from '../identity/ca.ts';
-import type { TlsMaterial } from '../identity/cert-store.ts';
+import { Gauge, type Registry } from 'prom-client';
+import type { CertificateSource, TlsMaterial } from '../identity/cert-store.ts';
 import { spiffeIdentities } from '../identity/peer-identity.ts';
 import { RenewingCertificateSource } from '../identity/renewing-source.ts';
 import type { GatewayModel } from '../mesh/snapshot.ts';
@@ -93,4 +94,21 @@ export function certificateExpiry(): (material: TlsMaterial) => Date {
     }
     return notAfter;
   };
+}
+
+/**
+ * `portcullis_serving_certificate_expiry_timestamp_seconds`: when the serving certificate in use expires (alert on it
+ * coming close; the gateway is not ready once it has passed). Workers' values are combined by minimum.
+ */
+export function registerCertificateMetric(registry: Registry, certificates: CertificateSource): void {
+  const expiry = certificateExpiry();
+  new Gauge({
+    name: 'portcullis_serving_certificate_expiry_timestamp_seconds',
+    help: 'Expiry time (Unix seconds) of the serving certificate in use',
+    registers: [registry],
+    aggregator: 'min',
+    collect() {
+      this.set(Math.floor(expiry(certificates.current()).getTime() / 1000));
+    },
+  });
 }

@@ -24,7 +24,15 @@ import { CHANNELS, newInstanceId, publish, subscribe, type WaypointRequestRecord
 import { CredentialStore } from '../waypoint/credentials.ts';
 import { createWaypointMetrics } from '../telemetry/waypoint-metrics.ts';
 import { startMetrics, type GatewayMetrics } from '../telemetry/metrics.ts';
-import { certificateExpiry, certificateIdentities, DEV_CA_WARNING, startDevCaIdentity, unservableGateways, type DevCaIdentity } from './gateway-cert.ts';
+import {
+  certificateExpiry,
+  certificateIdentities,
+  DEV_CA_WARNING,
+  registerCertificateMetric,
+  startDevCaIdentity,
+  unservableGateways,
+  type DevCaIdentity,
+} from './gateway-cert.ts';
 import { startHealthServer } from './health-server.ts';
 import { startIstiodIdentity, type IstiodSettings } from '../identity/istiod-identity.ts';
 import { POLICY_CHANGE_REASON, recheckTunnel } from '../dataplane/policy-recheck.ts';
@@ -180,6 +188,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       });
     }
     // An expired serving certificate makes the gateway not ready and refuses new tunnels until a new one is in hand.
+    registerCertificateMetric(metrics.registry, certificates);
     const expiry = certificateExpiry();
     const certProblem = (): string | null => {
       const notAfter = expiry(certificates.current());
