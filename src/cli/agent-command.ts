@@ -151,8 +151,12 @@ export async function run(argv: string[], io: Io, signal?: AbortSignal): Promise
     if (istiod !== undefined) {
       const identity = await startIstiodIdentity(istiod, trustDomain, process.env);
       fromIstiod = identity;
-      identity.source.on('error', (err: Error) => log.error({ event: 'cert-renew-failed', err: err.message }, 'renewing the workload certificate from istiod failed; keeping the previous one'));
-      identity.source.on('expired', (err: Error) => log.error({ event: 'cert-expired', err: err.message }, 'the workload certificate expired without renewal'));
+      identity.source.on('error', (err: Error) =>
+        log.error({ event: 'cert-renew-failed', err: err.message }, 'renewing the workload certificate from istiod failed; keeping the previous one'),
+      );
+      identity.source.on('expired', (err: Error) =>
+        log.error({ event: 'cert-expired', err: err.message }, 'the workload certificate expired without renewal'),
+      );
       workloads.push({ identity: identity.id, certificates: identity.source, listen: [listen!], forwards });
     } else if (caDir !== undefined) {
       const ca = await loadCa(caDir);

@@ -86,7 +86,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
   if (!someCert && flags['ca-dir'] === undefined && istiod === undefined) {
     throw new PortcullisError(
       'PCL_CLI_USAGE',
-      `portcullis serve: a certificate source is required: --ca-address (istiod; the default in a pod), --cert, --key and --trust-bundle, or --ca-dir (development)\n\nUsage: ${USAGE}`,
+      'portcullis serve: a certificate source is required: --ca-address (istiod; the default in a pod), --cert, --key and ' +
+        `--trust-bundle, or --ca-dir (development)\n\nUsage: ${USAGE}`,
     );
   }
   if (flags.identity !== undefined && istiod === undefined) {
@@ -99,7 +100,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
     }
   }
   if (gateways.length > 0 && !someCert && istiod === undefined) {
-    throw new PortcullisError('PCL_CLI_USAGE', `portcullis serve: --gateway names the Gateways of one identity: it goes with --ca-address or --cert, not --ca-dir\n\nUsage: ${USAGE}`);
+    throw new PortcullisError(
+      'PCL_CLI_USAGE',
+      `portcullis serve: --gateway names the Gateways of one identity: it goes with --ca-address or --cert, not --ca-dir\n\nUsage: ${USAGE}`,
+    );
   }
   // The kubelet probes the pod's IP: in a pod the health port is on by default, elsewhere only when asked.
   const health = flags.health !== undefined ? parseHostPort('health', flags.health) : inPod(process.env) ? { host: '0.0.0.0', port: HEALTH_PORT } : null;
@@ -123,7 +127,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const devCa = flags['ca-dir'] !== undefined && !someCert && istiod === undefined;
   if (devCa && !isWorker) io.stderr.write(`portcullis serve: warning: PCL_IDENTITY_DEV_CA_KEY: ${DEV_CA_WARNING}\n`);
   if (workers > 1 && !isWorker) {
-    return runPrimary({ workers, listen, admin, health, readyNote: devCa ? `warning: PCL_IDENTITY_DEV_CA_KEY: ${DEV_CA_WARNING}` : undefined, drainMs: drainSeconds * 1000, out: io.stdout, err: io.stderr });
+    const readyNote = devCa ? `warning: PCL_IDENTITY_DEV_CA_KEY: ${DEV_CA_WARNING}` : undefined;
+    return runPrimary({ workers, listen, admin, health, readyNote, drainMs: drainSeconds * 1000, out: io.stdout, err: io.stderr });
   }
   const gateway = await startGateway({
     configDir,
