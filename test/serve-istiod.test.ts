@@ -204,6 +204,34 @@ test('istiod down at renewal: the old certificate stays until it expires, then n
   await gw.close();
 });
 
+test('serve --workers 2: a worker whose certificate expired makes the primary not ready, until istiod answers', { skip: SKIP, timeout: 90_000 }, async () => {
+  const health = await freePort();
+  const gw = await startServe(
+    [
+      '--config', configDir, '--ca-address', istiod.address, '--ca-root-cert', rootFile, '--ca-token-file', tokenFile,
+      '--identity', 'istio-system/ztunnel-egress', '--cert-ttl', '8s', '--health', `127.0.0.1:${health}`,
+      '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--dns-server', env.dns.server, '--drain-seconds', '0', '--workers', '2',
+    ],
+    join(dir, 'access-workers.log'),
+  );
+  cleanups.push(() => gw.stop());
+  assert.equal((await gw.admin_get('/ready')).status, 200);
+  await istiod.stop();
+  try {
+    const notReady = await until('the primary not ready', async () => {
+      const r = await gw.admin_get('/ready');
+      return r.status === 503 ? r.text : null;
+    });
+    assert.match(notReady, /^worker \d+: PCL_IDENTITY_CERT_EXPIRED: the serving certificate expired at /m);
+    const probe = await fetch(`http://127.0.0.1:${health}/healthz/ready`);
+    assert.equal(probe.status, 503);
+  } finally {
+    await istiod.restart();
+  }
+  await until('ready again', async () => ((await gw.admin_get('/ready')).status === 200 ? true : null));
+  assert.equal(await gw.stop(), 0);
+});
+
 test('a wrong token, an empty chain and a wrong SAN stop the start with a clear error', { skip: SKIP, timeout: 60_000 }, async () => {
   const bad = join(dir, 'bad-token');
   writeFileSync(bad, 'wrong');

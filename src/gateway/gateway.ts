@@ -99,6 +99,8 @@ export interface RunningGateway {
   snapshot(): Snapshot;
   /** Open tunnels (allowed and carrying bytes). */
   openTunnels(): number;
+  /** Why new tunnels are refused (the serving certificate expired), or null. */
+  identityProblem(): string | null;
   /** Reload the config folder now rather than waiting for the watcher. */
   reload(): Promise<void>;
   /**
@@ -350,6 +352,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       registry: metrics.registry,
       snapshot: () => snap,
       openTunnels: () => open.size,
+      identityProblem: certProblem,
       reload: () => source.reload(),
       close,
     };

@@ -29,6 +29,8 @@ interface ReadyMessage {
   /** The snapshot the worker serves (sent again whenever it changes). */
   readonly generation: number;
   readonly served: number;
+  /** Why the worker cannot serve new tunnels (its certificate expired), or null. */
+  readonly problem?: string | null;
 }
 
 function formatHostPort(h: HostPort): string {
@@ -79,6 +81,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
   const admin: HostPort | null = opts.admin === null ? null : opts.admin.port === 0 ? { host: opts.admin.host, port: await freePort(opts.admin.host) } : opts.admin;
   const env = { [WORKER_ENV]: '1', [WORKER_LISTEN_ENV]: formatHostPort(listen), [WORKER_ADMIN_ENV]: admin === null ? '' : formatHostPort(admin) };
   const ready = new Set<number>();
+  const problems = new Map<number, string>();
   let status = '';
   let stopping = false;
   let started = false;
@@ -94,9 +97,11 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
   });
   const fork = (): Worker => {
     const w = cluster.fork(env);
-    w.on('message', (m: { type?: string; id?: number; dump?: unknown; generation?: number; served?: number }) => {
+    w.on('message', (m: { type?: string; id?: number; dump?: unknown; generation?: number; served?: number; problem?: string | null }) => {
       if (m.type === READY) {
         ready.add(w.id);
+        if (typeof m.problem === 'string') problems.set(w.id, m.problem);
+        else problems.delete(w.id);
         status = `generation ${m.generation}, ${m.served} gateway(s) served`;
         if (!started && ready.size >= opts.workers) {
           started = true;
@@ -109,6 +114,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
     });
     w.on('exit', (code, signal) => {
       ready.delete(w.id);
+      problems.delete(w.id);
       if (stopping) return;
       if (!started) {
         failStart(new Error(`worker ${w.id} exited (${signal ?? code}) before it was ready`));
@@ -135,7 +141,9 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
   const readiness = (): { ready: boolean; why: string } =>
     stopping
       ? { ready: false, why: `draining${note}` }
-      : ready.size >= opts.workers
+      : problems.size > 0
+        ? { ready: false, why: `${[...problems].map(([id, p]) => `worker ${id}: ${p}`).join('\n')}${note}` }
+        : ready.size >= opts.workers
         ? { ready: true, why: `ready: ${status}, ${ready.size} worker(s)${note}` }
         : { ready: false, why: `${ready.size} of ${opts.workers} worker(s) ready${note}` };
   const health = opts.health === undefined || opts.health === null ? null : await startHealthServer(readiness, opts.health.host, opts.health.port);
@@ -176,7 +184,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
 }
 
 /** Worker side: report ready (and each new snapshot), answer the primary's config-dump and metrics requests. */
-export function serveAsWorker(registry: Registry, snapshot: () => Snapshot, hboneAddress: string): void {
+export function serveAsWorker(registry: Registry, snapshot: () => Snapshot, hboneAddress: string, problem: () => string | null = () => null): void {
   // Constructing an AggregatorRegistry installs prom-client's worker-side listener; then say which registry to report.
   new AggregatorRegistry();
   AggregatorRegistry.setRegistries([registry]);
@@ -184,11 +192,14 @@ export function serveAsWorker(registry: Registry, snapshot: () => Snapshot, hbon
     if (m.type === DUMP_REQ) process.send?.({ type: DUMP_RES, id: m.id, dump: configDump(snapshot()) });
   });
   let sent = -1;
+  let sentProblem: string | null = null;
   const report = (): void => {
     const snap = snapshot();
-    if (snap.generation === sent) return;
+    const now = problem();
+    if (snap.generation === sent && now === sentProblem) return;
     sent = snap.generation;
-    process.send?.({ type: READY, hbone: hboneAddress, generation: snap.generation, served: snap.servedGateways().length } satisfies ReadyMessage);
+    sentProblem = now;
+    process.send?.({ type: READY, hbone: hboneAddress, generation: snap.generation, served: snap.servedGateways().length, problem: now } satisfies ReadyMessage);
   };
   report();
   setInterval(report, 1000).unref();
