@@ -7,7 +7,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initCa, issueWorkloadCert, type CertificateAuthority, type IssuedCertificate } from '../src/identity/ca.ts';
+import { loadConfigDir } from '../src/config/load.ts';
+import { compileSnapshot } from '../src/mesh/compile.ts';
+import { initCa, issueWorkloadCert, loadCa, writeIssued, type CertificateAuthority, type IssuedCertificate } from '../src/identity/ca.ts';
 
 export const REPO = join(import.meta.dirname, '..');
 export const NODE = process.execPath;
@@ -204,9 +206,15 @@ export interface ServeChild extends Child {
 
 /** `portcullis serve` as a child, access log to a file in the temp dir (as in production: logging on). */
 export async function startServe(configDir: string, caDir: string, logFile: string, extra: readonly string[] = []): Promise<ServeChild> {
+  // The gateway gets certificate files, as in a mesh: the CA key stays with the bench, never with serve.
+  const serving = mkdtempSync(join(caDir, '..', 'serving-'));
+  const served = compileSnapshot(await loadConfigDir(configDir, { env: {} })).servedGateways().map((g) => g.identity);
+  await writeIssued(serving, await issueWorkloadCert(await loadCa(caDir), { spiffe: served.length > 0 ? served : [GATEWAY_SAN], ttl: HOUR }));
   const child = startChild(NODE, [
     ...nodeFlags('serve'),
-    MAIN, 'serve', '--config', configDir, '--ca-dir', caDir, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0',
+    MAIN, 'serve', '--config', configDir,
+    '--cert', join(serving, 'cert-chain.pem'), '--key', join(serving, 'key.pem'), '--trust-bundle', join(serving, 'root-cert.pem'),
+    '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0',
     '--log-file', logFile,
     // One worker by default: on this 2-core machine the load generators need the other core, and RSS per tunnel is
     // read from one process. PORTCULLIS_BENCH_WORKERS=2 measures `serve --workers 2` instead.

@@ -42,6 +42,7 @@ export const LAYER_RANK: Record<string, number> = {
   agent: 8,
   audit: 8,
   devtools: 8,
+  install: 8,
   cli: 9,
 };
 

@@ -10,7 +10,7 @@ const CASES: [string[], RegExp][] = [
   [['frobnicate'], /unknown command "frobnicate"/],
   [['serve'], /--config is required/],
   [['serve', '--config', '/nonexistent/portcullis'], /--config \/nonexistent\/portcullis: no such folder/],
-  [['serve', '--config', SEED], /--ca-dir \(or --cert, --key and --trust-bundle\) is required/],
+  [['serve', '--config', SEED], /a certificate source is required: --ca-address \(istiod; the default in a pod\), --cert, --key and --trust-bundle, or --ca-dir/],
   [['serve', '--config', SEED, '--cert', 'c.pem'], /--cert, --key and --trust-bundle go together/],
   [['serve', '--config', SEED, '--ca-dir', '/tmp', '--listen', 'everywhere'], /--listen "everywhere": expected IP:PORT/],
   [['serve', '--config', SEED, '--ca-dir', '/tmp', '--listen', '127.0.0.1:99999'], /--listen "127.0.0.1:99999"/],

@@ -30,7 +30,7 @@ async function serve(drainSeconds: number): Promise<ServeProcess> {
   const logDir = mkdtempSync(join(tmpdir(), 'portcullis-log-'));
   cleanups.push(() => rmSync(logDir, { recursive: true, force: true }));
   const p = await startServe(
-    ['--config', cfg.dir, '--ca-dir', env.pki.caDir, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--dns-server', env.dns.server, '--drain-seconds', String(drainSeconds)],
+    ['--config', cfg.dir, ...(await env.pki.servingFlags(GATEWAY_ID)), '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--dns-server', env.dns.server, '--drain-seconds', String(drainSeconds)],
     join(logDir, 'access.log'),
   );
   cleanups.push(() => p.stop('SIGKILL'));

@@ -52,7 +52,7 @@ before(async () => {
   logFile = join(logDir, 'access.log');
   gw = await startGateway({
     configDir,
-    caDir: env.pki.caDir,
+    certFiles: await env.pki.servingFiles(GATEWAY_ID),
     listen: { host: '127.0.0.1', port: 0 },
     admin: { host: '127.0.0.1', port: 0 },
     dnsServers: [env.dns.server],

@@ -54,7 +54,7 @@ async function serve(dir: string): Promise<ServeProcess> {
   const logDir = mkdtempSync(join(tmpdir(), 'portcullis-log-'));
   cleanups.push(() => rmSync(logDir, { recursive: true, force: true }));
   const p = await startServe(
-    ['--config', dir, '--ca-dir', pki.caDir, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--dns-server', dns.server, '--drain-seconds', '1'],
+    ['--config', dir, ...(await pki.servingFlags(GATEWAY_ID)), '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--dns-server', dns.server, '--drain-seconds', '1'],
     join(logDir, 'access.log'),
   );
   cleanups.push(() => p.stop());

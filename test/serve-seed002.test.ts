@@ -103,7 +103,7 @@ test('seed 002 through portcullis serve: app1 and app2 get their own external id
   const snap = compileSnapshot(await loadConfigDir(config, { env: {} }));
   const vip = snap.serviceEntries.get('ServiceEntry/istio-egress/nginx-mesh-external-se')!.vips[0].value;
   const serve = await startServe(
-    ['--config', config, '--ca-dir', pki.caDir, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--dns-server', dns.server],
+    ['--config', config, ...(await pki.servingFlags('spiffe://cluster.local/ns/istio-egress/sa/egress-waypoint')), '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--dns-server', dns.server],
     join(dir, 'access.log'),
   );
   t.after(() => serve.stop());

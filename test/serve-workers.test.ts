@@ -34,7 +34,7 @@ async function startWorkers(t: TestContext, names: Readonly<Record<string, strin
   const logDir = mkdtempSync(join(tmpdir(), 'portcullis-log-'));
   t.after(() => rmSync(logDir, { recursive: true, force: true }));
   const gw = await startServe(
-    ['--workers', '2', '--config', cfg.dir, '--ca-dir', env.pki.caDir, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--dns-server', env.dns.server],
+    ['--workers', '2', '--config', cfg.dir, ...(await env.pki.servingFlags(GATEWAY_ID)), '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--dns-server', env.dns.server],
     join(logDir, 'access.log'),
   );
   t.after(() => gw.stop('SIGKILL'));

@@ -87,6 +87,11 @@ export async function startAdminServer(sources: AdminSources, host: string, port
   });
   // Keep-alive clients (Prometheus) must not hold shutdown up.
   server.keepAliveTimeout = 5000;
+  return listenHttp(server, host, port);
+}
+
+/** Listen on `host:port` (0 = any free port); `close` also ends idle keep-alive connections. */
+export async function listenHttp(server: Server, host: string, port: number): Promise<AdminServer> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

@@ -1,22 +1,17 @@
 /**
- * A workload certificate issued in memory from the development CA (`--ca-dir`), renewed at half its lifetime as
- * istio-agent renews before expiry. New HBONE sessions pick up the renewed certificate; open ones keep theirs.
+ * A workload certificate issued in memory from the development CA (`--ca-dir`), renewed at half its lifetime by the
+ * one renewing source. New HBONE sessions pick up the renewed certificate; open ones keep theirs.
  */
 import { issueWorkloadCert, type CertificateAuthority } from '../identity/ca.ts';
-import { StaticCertificateSource, type TlsMaterial } from '../identity/cert-store.ts';
+import { RenewingCertificateSource } from '../identity/renewing-source.ts';
 
 /** Istio's default workload certificate lifetime (`DEFAULT_WORKLOAD_CERT_TTL`, 24h). */
 export const WORKLOAD_CERT_TTL_MS = 24 * 3_600_000;
 
 export interface IssuedIdentity {
-  readonly source: StaticCertificateSource;
+  readonly source: RenewingCertificateSource;
   /** Stop renewing. */
   stop(): void;
-}
-
-async function issue(ca: CertificateAuthority, spiffe: string, ttl: number): Promise<TlsMaterial> {
-  const issued = await issueWorkloadCert(ca, { spiffe, ttl });
-  return { certChainPem: issued.certChainPem, keyPem: issued.keyPem, rootCertPem: issued.rootCertPem };
 }
 
 export async function issueIdentity(
@@ -25,13 +20,7 @@ export async function issueIdentity(
   opts: { ttlMs?: number; onError?: (err: Error) => void } = {},
 ): Promise<IssuedIdentity> {
   const ttl = opts.ttlMs ?? WORKLOAD_CERT_TTL_MS;
-  const source = new StaticCertificateSource(await issue(ca, spiffe, ttl));
-  const timer = setInterval(() => {
-    issue(ca, spiffe, ttl).then(
-      (m) => source.update(m),
-      (err: Error) => opts.onError?.(err),
-    );
-  }, Math.max(1000, Math.floor(ttl / 2)));
-  timer.unref();
-  return { source, stop: () => clearInterval(timer) };
+  const source = await RenewingCertificateSource.start({ issue: () => issueWorkloadCert(ca, { spiffe, ttl }) });
+  source.on('error', (err: Error) => opts.onError?.(err));
+  return { source, stop: () => source.close() };
 }

@@ -20,14 +20,21 @@ import { parseIdentityArg } from '../identity/spiffe-id.ts';
 import { compileSnapshot } from '../mesh/compile.ts';
 import type { Snapshot } from '../mesh/snapshot.ts';
 import { type Io, parseFlags, required } from './args.ts';
+import { istiodFromFlags, ISTIOD_FLAG_OPTIONS } from './ca-flags.ts';
+import { startIstiodIdentity, type IstiodIdentity } from '../identity/istiod-identity.ts';
 
 const USAGE = `portcullis agent --gateway HOST:PORT --config DIR
-         (--ca-dir DIR (--spiffe ID | --workloads FILE) | --cert FILE --key FILE --trust-bundle FILE)
+         (--ca-address HOST:PORT [--ca-root-cert F] [--ca-token-file F] [--cert-ttl 24h] [--identity NS/SA]
+          | --cert FILE --key FILE --trust-bundle FILE | --ca-dir DIR (--spiffe ID | --workloads FILE))
          [--listen 127.0.0.1:15001] [--forward LOCAL_ADDR=HOST:PORT]... [--settings FILE] [--log-level info]
 
   --gateway       the egress gateway's HBONE listener (port 15008 by convention)
   --config        the manifests folder the gateway serves; the agent routes by the same ServiceEntries (watched)
-  --ca-dir        a CA in Istio's cacerts layout: each workload's certificate is issued from it in memory
+  --ca-address    istiod's certificate service (default in a pod: istiod.istio-system.svc:15012); the workload
+                  certificate for --identity (default: the pod's namespace and service account), renewed at half life
+  --ca-root-cert  the mesh root istiod is verified against (default /var/run/secrets/istio/root-cert.pem)
+  --ca-token-file the projected ServiceAccount token, audience istio-ca (default /var/run/secrets/tokens/istio-token)
+  --ca-dir        a CA in Istio's cacerts layout (development): each workload's certificate is issued from it in memory
   --spiffe        the workload identity, spiffe://<td>/ns/<ns>/sa/<sa> or <ns>/<sa>
   --workloads     YAML list of {namespace, serviceAccount, listen, forward?}: one identity and proxy port each
   --cert/--key/--trust-bundle   an existing workload certificate chain, its key and the mesh root (reloaded on change)
@@ -56,6 +63,7 @@ export async function run(argv: string[], io: Io, signal?: AbortSignal): Promise
     cert: { type: 'string' },
     key: { type: 'string' },
     'trust-bundle': { type: 'string' },
+    ...ISTIOD_FLAG_OPTIONS,
     listen: { type: 'string' },
     forward: { type: 'string', multiple: true },
     'log-level': { type: 'string' },
@@ -75,13 +83,20 @@ export async function run(argv: string[], io: Io, signal?: AbortSignal): Promise
   const fileFlags = [flags.cert, flags.key, flags['trust-bundle']];
   const byFiles = fileFlags.some((f) => f !== undefined);
   if (caDir !== undefined && byFiles) throw usage('give either --ca-dir or --cert/--key/--trust-bundle, not both');
-  if (caDir === undefined && !byFiles) throw usage('an identity is required: --ca-dir with --spiffe or --workloads, or --cert/--key/--trust-bundle');
+  const istiod = istiodFromFlags('agent', flags, caDir !== undefined ? '--ca-dir' : byFiles ? '--cert' : null, process.env);
+  if (caDir === undefined && !byFiles && istiod === undefined) {
+    throw usage('an identity is required: --ca-address (istiod), --cert/--key/--trust-bundle, or --ca-dir with --spiffe or --workloads');
+  }
+  if (flags.identity !== undefined && istiod === undefined) throw usage('--identity goes with --ca-address (with --ca-dir use --spiffe)');
+  if (istiod !== undefined && (flags.spiffe !== undefined || flags.workloads !== undefined)) {
+    throw usage('--spiffe and --workloads need --ca-dir (with --ca-address the identity is --identity or the pod\'s)');
+  }
   if (byFiles && fileFlags.some((f) => f === undefined || f === '')) throw usage('--cert, --key and --trust-bundle go together');
   if (byFiles && (flags.spiffe !== undefined || flags.workloads !== undefined)) {
     throw usage('--spiffe and --workloads need --ca-dir (with --cert the identity is the certificate\'s)');
   }
   if (caDir !== undefined && flags.spiffe === undefined && flags.workloads === undefined) throw usage('--ca-dir needs --spiffe or --workloads');
-  const single = flags.spiffe !== undefined || byFiles;
+  const single = flags.spiffe !== undefined || byFiles || istiod !== undefined;
   if (!single && (flags.listen !== undefined || flags.forward !== undefined)) {
     throw usage('--listen and --forward belong to --spiffe or --cert; with --workloads, give each entry its own listen and forward');
   }
@@ -123,15 +138,27 @@ export async function run(argv: string[], io: Io, signal?: AbortSignal): Promise
 
   const issued: IssuedIdentity[] = [];
   const fileSources: FileCertificateSource[] = [];
+  let fromIstiod: IstiodIdentity | null = null;
   const cleanup = (): void => {
     source.close();
+    fromIstiod?.close();
     for (const i of issued) i.stop();
     for (const f of fileSources) f.close();
   };
   try {
     const workloads: AgentWorkload[] = [];
     const trustDomain = snapshot.settings.trustDomain;
-    if (caDir !== undefined) {
+    if (istiod !== undefined) {
+      const identity = await startIstiodIdentity(istiod, trustDomain, process.env);
+      fromIstiod = identity;
+      identity.source.on('error', (err: Error) =>
+        log.error({ event: 'cert-renew-failed', err: err.message }, 'renewing the workload certificate from istiod failed; keeping the previous one'),
+      );
+      identity.source.on('expired', (err: Error) =>
+        log.error({ event: 'cert-expired', err: err.message }, 'the workload certificate expired without renewal'),
+      );
+      workloads.push({ identity: identity.id, certificates: identity.source, listen: [listen!], forwards });
+    } else if (caDir !== undefined) {
       const ca = await loadCa(caDir);
       const onError = (err: Error): void => log.error({ event: 'cert-renew-failed', err: err.message }, 'renewing a workload certificate failed');
       if (flags.spiffe !== undefined) {

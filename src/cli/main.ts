@@ -12,6 +12,7 @@ Commands:
   check    explain the allow/deny decision for one connection (or run a file of policy test cases)
   status   show every resource's status conditions and every configuration error
   audit    audit the five-layer egress fence and print who can reach what outside
+  install  print the manifests that run a gateway in a cluster (kubectl apply -f -)
   ca       run a development CA: 'ca init' and 'ca issue'
 
 Run 'portcullis <command> --help' for a command's flags.
@@ -26,6 +27,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   serve: async () => (await import('./serve-command.ts')).run,
   agent: async () => (await import('./agent-command.ts')).run,
   audit: async () => (await import('./audit-command.ts')).run,
+  install: async () => (await import('./install-command.ts')).run,
 };
 
 export async function main(argv: string[], io: Io): Promise<number> {

@@ -12,9 +12,14 @@ import { parseTtl } from '../identity/ttl.ts';
 import { availableParallelism } from 'node:os';
 import { runPrimary, serveAsWorker, stopSignal, WORKER_ADMIN_ENV, WORKER_ENV, WORKER_LISTEN_ENV } from '../gateway/workers.ts';
 import { type Io, parseFlags, required } from './args.ts';
+import { istiodFromFlags, ISTIOD_FLAG_OPTIONS, ISTIOD_USAGE } from './ca-flags.ts';
+import { inPod } from '../identity/pod-identity.ts';
+import { HEALTH_PORT } from '../gateway/health-server.ts';
+import { DEV_CA_WARNING } from '../gateway/gateway-cert.ts';
 
 const USAGE =
-  'portcullis serve --config DIR (--ca-dir D | --cert F --key F --trust-bundle F) [--settings F]\n' +
+  'portcullis serve --config DIR (--ca-address HOST:PORT | --cert F --key F --trust-bundle F | --ca-dir D) [--settings F]\n' +
+  `       ${ISTIOD_USAGE} [--gateway NS/NAME]... [--health 0.0.0.0:15021]\n` +
   '       [--listen 0.0.0.0:15008] [--admin 127.0.0.1:15000] [--dns-server IP[:PORT]]... [--drain-seconds N]\n' +
   '       [--idle-timeout 1h] [--max-tunnels N] [--log-file F] [--workers N (default: the number of cores)]';
 
@@ -53,6 +58,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
     cert: { type: 'string' },
     key: { type: 'string' },
     'trust-bundle': { type: 'string' },
+    ...ISTIOD_FLAG_OPTIONS,
+    gateway: { type: 'string', multiple: true },
+    health: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (flags.help) {
@@ -72,9 +80,34 @@ export async function run(argv: string[], io: Io): Promise<number> {
   if (someCert && certFlags.some((f) => f === undefined)) {
     throw new PortcullisError('PCL_CLI_USAGE', `portcullis serve: --cert, --key and --trust-bundle go together\n\nUsage: ${USAGE}`);
   }
-  if (!someCert && flags['ca-dir'] === undefined) {
-    throw new PortcullisError('PCL_CLI_USAGE', `portcullis serve: --ca-dir (or --cert, --key and --trust-bundle) is required\n\nUsage: ${USAGE}`);
+  if (someCert && flags['ca-dir'] !== undefined) {
+    throw new PortcullisError('PCL_CLI_USAGE', `portcullis serve: give one certificate source: --cert/--key/--trust-bundle or --ca-dir, not both\n\nUsage: ${USAGE}`);
   }
+  const istiod = istiodFromFlags('serve', flags, someCert ? '--cert' : flags['ca-dir'] !== undefined ? '--ca-dir' : null, process.env);
+  if (!someCert && flags['ca-dir'] === undefined && istiod === undefined) {
+    throw new PortcullisError(
+      'PCL_CLI_USAGE',
+      'portcullis serve: a certificate source is required: --ca-address (istiod; the default in a pod), --cert, --key and ' +
+        `--trust-bundle, or --ca-dir (development)\n\nUsage: ${USAGE}`,
+    );
+  }
+  if (flags.identity !== undefined && istiod === undefined) {
+    throw new PortcullisError('PCL_CLI_USAGE', `portcullis serve: --identity goes with --ca-address (with --cert the identity is the certificate's)\n\nUsage: ${USAGE}`);
+  }
+  const gateways = flags.gateway ?? [];
+  for (const g of gateways) {
+    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(g)) {
+      throw new PortcullisError('PCL_CLI_BAD_VALUE', `--gateway "${g}": expected NAMESPACE/NAME, e.g. egress/portcullis`);
+    }
+  }
+  if (gateways.length > 0 && !someCert && istiod === undefined) {
+    throw new PortcullisError(
+      'PCL_CLI_USAGE',
+      `portcullis serve: --gateway names the Gateways of one identity: it goes with --ca-address or --cert, not --ca-dir\n\nUsage: ${USAGE}`,
+    );
+  }
+  // The kubelet probes the pod's IP: in a pod the health port is on by default, elsewhere only when asked.
+  const health = flags.health !== undefined ? parseHostPort('health', flags.health) : inPod(process.env) ? { host: '0.0.0.0', port: HEALTH_PORT } : null;
   const dnsServers = (flags['dns-server'] ?? []).map((s) => {
     const parsed = parseDnsServer(s);
     if (parsed === null) throw new PortcullisError('PCL_CLI_BAD_VALUE', `--dns-server "${s}": expected IP or IP:PORT ([v6]:PORT for IPv6)`);
@@ -92,15 +125,21 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const admin = parseHostPort('admin', flags.admin ?? '127.0.0.1:15000');
   const workers = positiveInt('workers', flags.workers) ?? availableParallelism();
   const isWorker = process.env[WORKER_ENV] === '1';
+  const devCa = flags['ca-dir'] !== undefined && !someCert && istiod === undefined;
+  if (devCa && !isWorker) io.stderr.write(`portcullis serve: warning: PCL_IDENTITY_DEV_CA_KEY: ${DEV_CA_WARNING}\n`);
   if (workers > 1 && !isWorker) {
     // Invalid settings refuse the start here, before any worker is forked (exit 2 with file:line).
     assertSettingsValid(await loadConfigDir(configDir, { settingsFile: flags.settings, env: process.env }));
-    return runPrimary({ workers, listen, admin, drainMs: drainSeconds * 1000, out: io.stdout, err: io.stderr });
+    const readyNote = devCa ? `warning: PCL_IDENTITY_DEV_CA_KEY: ${DEV_CA_WARNING}` : undefined;
+    return runPrimary({ workers, listen, admin, health, readyNote, drainMs: drainSeconds * 1000, out: io.stdout, err: io.stderr });
   }
   const gateway = await startGateway({
     configDir,
     settingsFile: flags.settings,
-    caDir: someCert ? undefined : flags['ca-dir'],
+    caDir: someCert || istiod !== undefined ? undefined : flags['ca-dir'],
+    istiod,
+    gateways,
+    health: isWorker ? null : health,
     certFiles: someCert ? { cert: flags.cert!, key: flags.key!, trustBundle: flags['trust-bundle']! } : undefined,
     // A worker binds the address its primary chose, with SO_REUSEPORT; the primary owns the admin port.
     listen: isWorker ? parseHostPort('listen', process.env[WORKER_LISTEN_ENV] ?? '') : listen,
@@ -114,7 +153,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     log: flags['log-file'],
     env: process.env,
   });
-  if (isWorker) serveAsWorker(gateway.registry, gateway.snapshot, gateway.hboneAddress);
+  if (isWorker) serveAsWorker(gateway.registry, gateway.snapshot, gateway.hboneAddress, gateway.identityProblem);
   else io.stdout.write(`portcullis serve: listening on ${gateway.hboneAddress} (HBONE), admin on ${gateway.adminAddress}\n`);
 
   await stopSignal();

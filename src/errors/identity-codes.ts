@@ -42,4 +42,32 @@ export const identityCodes = defineCodes({
     summary: 'The server did not present any of the expected SPIFFE identities.',
     fix: 'Check that the gateway runs with the identity the client expects (by default spiffe://<td>/ns/<gateway namespace>/sa/<gateway name>).',
   },
+  PCL_IDENTITY_ISTIOD_FAILED: {
+    summary: "The certificate request to istiod's IstioCertificateService failed: unreachable, TLS not verified against the mesh root, the bearer token refused, or an error answer.",
+    fix: 'Check --ca-address (istiod.istio-system.svc:15012 in a cluster), that --ca-root-cert is the mesh root (the istio-ca-root-cert ConfigMap) and that --ca-token-file is a projected ServiceAccount token with audience istio-ca; the previous certificate stays in use until it expires.',
+  },
+  PCL_IDENTITY_ISTIOD_EMPTY_CHAIN: {
+    summary: 'istiod answered the certificate request with an empty certificate chain.',
+    fix: "Check istiod's logs for the signing error; the request is retried with backoff and the previous certificate stays in use until it expires.",
+  },
+  PCL_IDENTITY_ISTIOD_WRONG_IDENTITY: {
+    summary: 'The certificate istiod signed does not carry the SPIFFE ID that was asked for.',
+    fix: "Check --identity (or the pod's namespace and service account) and istiod's signing policy; a certificate naming another identity is never used.",
+  },
+  PCL_IDENTITY_TOKEN_UNREADABLE: {
+    summary: 'The ServiceAccount token for istiod (--ca-token-file) cannot be read or is empty.',
+    fix: 'Mount a projected ServiceAccount token with audience istio-ca at /var/run/secrets/tokens/istio-token (portcullis install does), or point --ca-token-file at it.',
+  },
+  PCL_IDENTITY_CERT_EXPIRED: {
+    summary: 'The serving certificate expired before a renewal succeeded: the gateway is not ready and refuses new tunnels.',
+    fix: 'Restore the certificate source (istiod reachable, token valid, or fresh files); the gateway serves again as soon as a new certificate is in hand.',
+  },
+  PCL_IDENTITY_DEV_CA_KEY: {
+    summary: 'The gateway holds a CA signing key (--ca-dir): fine for development, never on a gateway at the edge of a real mesh.',
+    fix: 'In a cluster, take the certificate from istiod (--ca-address, the default in a pod) or from files written by cert-manager istio-csr or SPIRE (--cert --key --trust-bundle).',
+  },
+  PCL_IDENTITY_GATEWAY_NOT_NAMED: {
+    summary: "A Gateway given with --gateway cannot be served: the serving certificate does not carry its waypoint identity (spiffe://<td>/ns/<gateway ns>/sa/<gateway name>), or it is not in the configuration.",
+    fix: "Run one gateway Deployment per Gateway (portcullis install --gateway NS/NAME), with the pod's service account named after the Gateway, as Istio names a waypoint's.",
+  },
 });

@@ -13,10 +13,10 @@ import { ConfigSource } from '../config/config-source.ts';
 import { assertSettingsValid, type LoadResult } from '../config/load.ts';
 import { PortcullisError } from '../errors/catalogue.ts';
 import type { HboneRefusal } from '../events/hbone-events.ts';
-import { createHboneServer, type HboneServer } from '../hbone/server.ts';
+import { createHboneServer, REASON_HEADER, type HboneServer } from '../hbone/server.ts';
 import type { HboneLimits } from '../hbone/settings.ts';
-import { loadCa, type CertificateAuthority } from '../identity/ca.ts';
-import { FileCertificateSource, StaticCertificateSource, type CertificateSource } from '../identity/cert-store.ts';
+import { loadCa } from '../identity/ca.ts';
+import { FileCertificateSource, type CertificateSource } from '../identity/cert-store.ts';
 import { compileSnapshot } from '../mesh/compile.ts';
 import { configIssues, diffIssues, errorsByKind, type ConfigIssue } from '../mesh/config-health.ts';
 import type { Snapshot } from '../mesh/snapshot.ts';
@@ -25,7 +25,17 @@ import { CHANNELS, newInstanceId, publish, subscribe, type WaypointRequestRecord
 import { CredentialStore } from '../waypoint/credentials.ts';
 import { createWaypointMetrics } from '../telemetry/waypoint-metrics.ts';
 import { startMetrics, type GatewayMetrics } from '../telemetry/metrics.ts';
-import { GATEWAY_CERT_TTL_MS, issueGatewayCert } from './gateway-cert.ts';
+import {
+  certificateExpiry,
+  certificateIdentities,
+  DEV_CA_WARNING,
+  registerCertificateMetric,
+  startDevCaIdentity,
+  unservableGateways,
+  type DevCaIdentity,
+} from './gateway-cert.ts';
+import { startHealthServer } from './health-server.ts';
+import { startIstiodIdentity, type IstiodSettings } from '../identity/istiod-identity.ts';
 import { POLICY_CHANGE_REASON, recheckTunnel } from '../dataplane/policy-recheck.ts';
 import { compileAddressGuard, type AddressGuard, type ListenerAddress } from '../dataplane/private-address-guard.ts';
 import { createDnsResolver, type NameResolver } from '../dataplane/resolver.ts';
@@ -47,6 +57,12 @@ export interface GatewayOptions {
   readonly caDir?: string;
   /** Serving certificate files instead of a CA (reloaded when they change). */
   readonly certFiles?: { readonly cert: string; readonly key: string; readonly trustBundle: string };
+  /** The serving certificate from istiod (one identity, renewed at half its lifetime). */
+  readonly istiod?: IstiodSettings;
+  /** `--gateway NS/NAME`: the Gateways this process is the pod of; each must be nameable by its certificate. */
+  readonly gateways?: readonly string[];
+  /** Health port for the kubelet (`/healthz/ready`, Istio's 15021); default none. */
+  readonly health?: HostPort | null;
   /** HBONE listener; default 0.0.0.0:15008. */
   readonly listen?: HostPort;
   /** Admin listener; default 127.0.0.1:15000; null = none. */
@@ -84,6 +100,8 @@ export interface RunningGateway {
   snapshot(): Snapshot;
   /** Open tunnels (allowed and carrying bytes). */
   openTunnels(): number;
+  /** Why new tunnels are refused (the serving certificate expired), or null. */
+  identityProblem(): string | null;
   /** Reload the config folder now rather than waiting for the watcher. */
   reload(): Promise<void>;
   /**
@@ -102,59 +120,6 @@ function localAddresses(): string[] {
   return out;
 }
 
-function sameIdentities(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-/** Serving identity from a CA: issued for the served Gateways, renewed before expiry and when that set changes. */
-class IssuedIdentity {
-  readonly source: StaticCertificateSource;
-  readonly #ca: CertificateAuthority;
-  #identities: readonly string[];
-  #timer: NodeJS.Timeout | null = null;
-  readonly #onError: (err: unknown) => void;
-
-  private constructor(ca: CertificateAuthority, identities: readonly string[], source: StaticCertificateSource, onError: (err: unknown) => void) {
-    this.#ca = ca;
-    this.#identities = identities;
-    this.source = source;
-    this.#onError = onError;
-    this.#schedule();
-  }
-
-  static async create(ca: CertificateAuthority, identities: readonly string[], onError: (err: unknown) => void): Promise<IssuedIdentity> {
-    const issued = await issueGatewayCert(ca, identities);
-    return new IssuedIdentity(ca, identities, new StaticCertificateSource(issued), onError);
-  }
-
-  async update(identities: readonly string[]): Promise<void> {
-    if (identities.length === 0 || sameIdentities(identities, this.#identities)) return;
-    this.#identities = identities;
-    await this.#reissue();
-  }
-
-  close(): void {
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#timer = null;
-  }
-
-  async #reissue(): Promise<void> {
-    try {
-      this.source.update(await issueGatewayCert(this.#ca, this.#identities));
-    } catch (err) {
-      this.#onError(err);
-    }
-    this.#schedule();
-  }
-
-  #schedule(): void {
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    // Renew at two thirds of the lifetime, as istio-agent does (SECRET_GRACE_PERIOD_RATIO defaults to 0.5-ish).
-    this.#timer = setTimeout(() => void this.#reissue(), (GATEWAY_CERT_TTL_MS * 2) / 3);
-    this.#timer.unref();
-  }
-}
-
 /**
  * Start a gateway. Resolves once the configuration is loaded, the HBONE listener is up and the admin server answers.
  *
@@ -164,8 +129,8 @@ class IssuedIdentity {
  * await gw.close();
  */
 export async function startGateway(opts: GatewayOptions): Promise<RunningGateway> {
-  if (opts.caDir === undefined && opts.certFiles === undefined) {
-    throw new PortcullisError('PCL_DATAPLANE_CERT_ISSUE_FAILED', 'the gateway needs --ca-dir, or --cert, --key and --trust-bundle');
+  if (opts.caDir === undefined && opts.certFiles === undefined && opts.istiod === undefined) {
+    throw new PortcullisError('PCL_DATAPLANE_CERT_ISSUE_FAILED', 'the gateway needs --ca-address, or --cert, --key and --trust-bundle, or --ca-dir');
   }
   const instance = newInstanceId();
   const cleanups: (() => unknown)[] = [];
@@ -197,7 +162,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     };
     const trustDomain = snap.settings.trustDomain;
     const served = (s: Snapshot): string[] => s.servedGateways().map((g) => g.identity);
-    if (served(snap).length === 0 && opts.certFiles === undefined) {
+    if (served(snap).length === 0 && opts.caDir !== undefined && opts.certFiles === undefined && opts.istiod === undefined) {
       throw new PortcullisError(
         'PCL_DATAPLANE_NO_GATEWAY',
         `${opts.configDir} has no Gateway whose class is one of ${Object.keys(snap.settings.gatewayClasses).join(', ')}`,
@@ -206,19 +171,44 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
 
     // ---- serving identity ----
     let certificates: CertificateSource;
-    let issued: IssuedIdentity | null = null;
+    let issued: DevCaIdentity | null = null;
     if (opts.certFiles !== undefined) {
       const files = new FileCertificateSource({ certChainFile: opts.certFiles.cert, keyFile: opts.certFiles.key, rootCertFile: opts.certFiles.trustBundle });
       files.on('error', (err: unknown) => problem('PCL_IDENTITY_CERT_LOAD_FAILED', err));
       await files.start();
       cleanups.push(() => files.close());
       certificates = files;
+    } else if (opts.istiod !== undefined) {
+      const fromIstiod = await startIstiodIdentity(opts.istiod, trustDomain, opts.env ?? process.env);
+      cleanups.push(() => fromIstiod.close());
+      fromIstiod.source.on('error', (err: unknown) => problem('PCL_IDENTITY_ISTIOD_FAILED', err));
+      fromIstiod.source.on('expired', (err: unknown) => problem('PCL_IDENTITY_CERT_EXPIRED', err));
+      certificates = fromIstiod.source;
     } else {
       const ca = await loadCa(opts.caDir!);
-      issued = await IssuedIdentity.create(ca, served(snap), (err) => problem('PCL_DATAPLANE_CERT_ISSUE_FAILED', err));
+      issued = await startDevCaIdentity(ca, served(snap), (err) => problem('PCL_DATAPLANE_CERT_ISSUE_FAILED', err));
       cleanups.push(() => issued?.close());
       certificates = issued.source;
+      // Warned once: a gateway at the edge of a real mesh must never hold the mesh's signing key (with
+      // `--workers`, the primary warns for all of them).
+      if (opts.reusePort !== true) problem('PCL_IDENTITY_DEV_CA_KEY', `${DEV_CA_WARNING} (${opts.caDir})`);
     }
+    const named = opts.gateways ?? [];
+    if (named.length > 0) {
+      const unservable = unservableGateways(named, snap.servedGateways(), certificateIdentities(certificates.current()));
+      if (unservable.length > 0) throw new PortcullisError('PCL_IDENTITY_GATEWAY_NOT_NAMED', `cannot serve: ${unservable.join('; ')}`);
+      certificates.on('update', (m) => {
+        const now = unservableGateways(named, snap.servedGateways(), certificateIdentities(m));
+        if (now.length > 0) problem('PCL_IDENTITY_GATEWAY_NOT_NAMED', now.join('; '));
+      });
+    }
+    // An expired serving certificate makes the gateway not ready and refuses new tunnels until a new one is in hand.
+    registerCertificateMetric(metrics.registry, certificates);
+    const expiry = certificateExpiry();
+    const certProblem = (): string | null => {
+      const notAfter = expiry(certificates.current());
+      return notAfter.getTime() > Date.now() ? null : `PCL_IDENTITY_CERT_EXPIRED: the serving certificate expired at ${notAfter.toISOString()}`;
+    };
 
     // ---- data plane ----
     const open = new Set<OpenTunnel>();
@@ -247,8 +237,13 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       certificates,
       trustDomain,
       limits: { ...opts.hboneLimits, ...(opts.maxTunnels !== undefined ? { maxTunnels: opts.maxTunnels } : {}) },
-      handler: (request) =>
-        handleTunnel({
+      handler: (request) => {
+        const expired = certProblem();
+        if (expired !== null) {
+          request.respond(503, { [REASON_HEADER]: expired });
+          return Promise.resolve();
+        }
+        return handleTunnel({
           request,
           instance,
           snapshot: () => snap,
@@ -259,7 +254,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           connectTimeoutMs: opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
           clientHelloTimeoutMs: opts.clientHelloTimeoutMs ?? CLIENT_HELLO_TIMEOUT_MS,
           credentials,
-        }),
+        });
+      },
     });
     hbone.on('refused', (r: HboneRefusal) => publish.hboneRefused({ ...r, instance }));
     hbone.on('error', (err: unknown) => problem('PCL_HBONE_HANDLER_FAILED', err));
@@ -272,17 +268,29 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     // ---- admin ----
     let admin: AdminServer | null = null;
     const adminAt = opts.admin === undefined ? { host: '127.0.0.1', port: 15000 } : opts.admin;
+    const devCaNote = opts.caDir !== undefined && opts.certFiles === undefined && opts.istiod === undefined ? `\nwarning: PCL_IDENTITY_DEV_CA_KEY: ${DEV_CA_WARNING}` : '';
+    const readiness = (): { ready: boolean; why: string } => {
+      const expired = certProblem();
+      const r = draining
+        ? { ready: false, why: 'draining' }
+        : expired !== null
+          ? { ready: false, why: expired }
+          : listening
+            ? { ready: true, why: `ready: generation ${snap.generation}, ${snap.servedGateways().length} gateway(s) served` }
+            : { ready: false, why: 'HBONE listener not up' };
+      return { ready: r.ready, why: `${r.why}${devCaNote}` };
+    };
+    if (opts.health !== undefined && opts.health !== null) {
+      const health = await startHealthServer(readiness, opts.health.host, opts.health.port);
+      cleanups.push(() => health.close());
+      listeners.push({ ip: health.address.address, port: health.address.port });
+    }
     if (adminAt !== null) {
       admin = await startAdminServer(
         gatewaySources(
           metrics.registry,
           () => snap,
-          () =>
-            draining
-              ? { ready: false, why: 'draining' }
-              : listening
-                ? { ready: true, why: `ready: generation ${snap.generation}, ${snap.servedGateways().length} gateway(s) served` }
-                : { ready: false, why: 'HBONE listener not up' },
+          readiness,
         ),
         adminAt.host,
         adminAt.port,
@@ -359,6 +367,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       registry: metrics.registry,
       snapshot: () => snap,
       openTunnels: () => open.size,
+      identityProblem: certProblem,
       reload: () => source.reload(),
       close,
     };

@@ -9,6 +9,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { createServer as createNetServer } from 'node:net';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import { startAdminServer, type AdminServer } from '../admin/admin-server.ts';
+import { startHealthServer } from './health-server.ts';
 import { configDump } from '../admin/config-dump.ts';
 import { readyLines } from '../mesh/config-health.ts';
 import type { Snapshot } from '../mesh/snapshot.ts';
@@ -31,6 +32,8 @@ interface ReadyMessage {
   readonly served: number;
   /** `/ready`'s lines about configuration errors (config-health.ts readyLines), empty when there are none. */
   readonly errors: readonly string[];
+  /** Why the worker cannot serve new tunnels (its certificate expired), or null. */
+  readonly problem?: string | null;
 }
 
 function formatHostPort(h: HostPort): string {
@@ -66,6 +69,10 @@ export interface PrimaryOptions {
   readonly workers: number;
   readonly listen: HostPort;
   readonly admin: HostPort | null;
+  /** The kubelet's health port (`/healthz/ready`), answered by the primary like `/ready`. */
+  readonly health?: HostPort | null;
+  /** A line added to every readiness answer (the development CA's warning). */
+  readonly readyNote?: string;
   readonly drainMs: number;
   readonly out: { write(s: string): unknown };
   readonly err: { write(s: string): unknown };
@@ -77,6 +84,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
   const admin: HostPort | null = opts.admin === null ? null : opts.admin.port === 0 ? { host: opts.admin.host, port: await freePort(opts.admin.host) } : opts.admin;
   const env = { [WORKER_ENV]: '1', [WORKER_LISTEN_ENV]: formatHostPort(listen), [WORKER_ADMIN_ENV]: admin === null ? '' : formatHostPort(admin) };
   const ready = new Set<number>();
+  const problems = new Map<number, string>();
   let status = '';
   let errorLines: readonly string[] = [];
   let stopping = false;
@@ -93,9 +101,11 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
   });
   const fork = (): Worker => {
     const w = cluster.fork(env);
-    w.on('message', (m: { type?: string; id?: number; dump?: unknown; generation?: number; served?: number; errors?: string[] }) => {
+    w.on('message', (m: { type?: string; id?: number; dump?: unknown; generation?: number; served?: number; errors?: string[]; problem?: string | null }) => {
       if (m.type === READY) {
         ready.add(w.id);
+        if (typeof m.problem === 'string') problems.set(w.id, m.problem);
+        else problems.delete(w.id);
         status = `generation ${m.generation}, ${m.served} gateway(s) served`;
         errorLines = m.errors ?? [];
         if (!started && ready.size >= opts.workers) {
@@ -109,6 +119,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
     });
     w.on('exit', (code, signal) => {
       ready.delete(w.id);
+      problems.delete(w.id);
       if (stopping) return;
       if (!started) {
         failStart(new Error(`worker ${w.id} exited (${signal ?? code}) before it was ready`));
@@ -131,6 +142,16 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
   }
 
   let adminServer: AdminServer | null = null;
+  const note = opts.readyNote === undefined ? '' : `\n${opts.readyNote}`;
+  const readiness = (): { ready: boolean; why: string } =>
+    stopping
+      ? { ready: false, why: `draining${note}` }
+      : problems.size > 0
+        ? { ready: false, why: `${[...problems].map(([id, p]) => `worker ${id}: ${p}`).join('\n')}${note}` }
+        : ready.size >= opts.workers
+        ? { ready: true, why: [`ready: ${status}, ${ready.size} worker(s)`, ...errorLines].join('\n') + note }
+        : { ready: false, why: `${ready.size} of ${opts.workers} worker(s) ready${note}` };
+  const health = opts.health === undefined || opts.health === null ? null : await startHealthServer(readiness, opts.health.host, opts.health.port);
   if (admin !== null) {
     adminServer = await startAdminServer(
       {
@@ -144,12 +165,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
             w.send({ type: DUMP_REQ, id });
             setTimeout(() => pendingDumps.delete(id) && resolve(null), 5000).unref();
           }),
-        ready: () =>
-          stopping
-            ? { ready: false, why: 'draining' }
-            : ready.size >= opts.workers
-              ? { ready: true, why: [`ready: ${status}, ${ready.size} worker(s)`, ...errorLines].join('\n') }
-              : { ready: false, why: `${ready.size} of ${opts.workers} worker(s) ready` },
+        ready: readiness,
       },
       admin.host,
       admin.port,
@@ -168,11 +184,12 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
   await Promise.all(exits);
   clearTimeout(deadline);
   await adminServer?.close();
+  await health?.close();
   return 0;
 }
 
 /** Worker side: report ready (and each new snapshot), answer the primary's config-dump and metrics requests. */
-export function serveAsWorker(registry: Registry, snapshot: () => Snapshot, hboneAddress: string): void {
+export function serveAsWorker(registry: Registry, snapshot: () => Snapshot, hboneAddress: string, problem: () => string | null = () => null): void {
   // Constructing an AggregatorRegistry installs prom-client's worker-side listener; then say which registry to report.
   new AggregatorRegistry();
   AggregatorRegistry.setRegistries([registry]);
@@ -180,11 +197,14 @@ export function serveAsWorker(registry: Registry, snapshot: () => Snapshot, hbon
     if (m.type === DUMP_REQ) process.send?.({ type: DUMP_RES, id: m.id, dump: configDump(snapshot()) });
   });
   let sent = -1;
+  let sentProblem: string | null = null;
   const report = (): void => {
     const snap = snapshot();
-    if (snap.generation === sent) return;
+    const now = problem();
+    if (snap.generation === sent && now === sentProblem) return;
     sent = snap.generation;
-    process.send?.({ type: READY, hbone: hboneAddress, generation: snap.generation, served: snap.servedGateways().length, errors: readyLines(snap) } satisfies ReadyMessage);
+    sentProblem = now;
+    process.send?.({ type: READY, hbone: hboneAddress, generation: snap.generation, served: snap.servedGateways().length, errors: readyLines(snap), problem: now } satisfies ReadyMessage);
   };
   report();
   setInterval(report, 1000).unref();

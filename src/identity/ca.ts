@@ -295,11 +295,13 @@ async function issue(
   validity: ValidityOptions,
   subject: string | x509.JsonName,
   extensions: x509.Extension[],
+  publicKey?: x509.PublicKey,
 ): Promise<IssuedCertificate> {
   if (!Number.isFinite(validity.ttl) || validity.ttl <= 0) {
     throw new PortcullisError('PCL_IDENTITY_TTL_INVALID', `certificate lifetime must be positive, got ${validity.ttl} ms`);
   }
-  const keys = await generateKeyPair();
+  // A CSR brings its own public key (the requester keeps the private key); otherwise a key pair is made here.
+  const keys = publicKey === undefined ? await generateKeyPair() : null;
   const notBefore = validity.notBefore ?? new Date(Date.now() - BACKDATE_MS);
   const notAfter = new Date(notBefore.getTime() + validity.ttl);
   const cert = await x509.X509CertificateGenerator.create({
@@ -308,7 +310,7 @@ async function issue(
     issuer: ca.signer.cert.subjectName,
     notBefore,
     notAfter,
-    publicKey: keys.publicKey,
+    publicKey: keys?.publicKey ?? publicKey!,
     signingKey: ca.signer.key,
     signingAlgorithm: ca.signer.algorithm,
     extensions: [...extensions, ...authorityKeyId(ca)],
@@ -317,7 +319,7 @@ async function issue(
   return {
     certPem,
     certChainPem: joinPem([certPem, ...ca.chainPems]),
-    keyPem: await exportKeyPem(keys.privateKey),
+    keyPem: keys === null ? '' : await exportKeyPem(keys.privateKey),
     rootCertPem: ca.rootCertPem,
     notBefore,
     notAfter,
@@ -328,10 +330,11 @@ async function issue(
  * Issue a workload certificate as istiod does (`security/pkg/pki/util/generate_cert.go`): empty subject, the SPIFFE
  * ID as a critical URI SAN, key usage digitalSignature + keyEncipherment, EKU serverAuth + clientAuth, not a CA.
  * `spiffe` may list several IDs (one URI SAN each, in order): a gateway serving several Gateways presents them all.
+ * With `publicKey` (from a CSR) the certificate is for that key and `keyPem` is empty.
  */
 export async function issueWorkloadCert(
   ca: CertificateAuthority,
-  options: ValidityOptions & { readonly spiffe: string | readonly string[] },
+  options: ValidityOptions & { readonly spiffe: string | readonly string[]; readonly publicKey?: x509.PublicKey },
 ): Promise<IssuedCertificate> {
   const ids = typeof options.spiffe === 'string' ? [options.spiffe] : options.spiffe;
   if (ids.length === 0) throw new PortcullisError('PCL_IDENTITY_SPIFFE_INVALID', 'a workload certificate needs at least one SPIFFE ID');
@@ -346,7 +349,7 @@ export async function issueWorkloadCert(
     new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
     // With an empty subject the SAN carries the identity and must be critical (RFC 5280 §4.2.1.6).
     new x509.SubjectAlternativeNameExtension(uris.map((value) => ({ type: 'url' as const, value })), true),
-  ]);
+  ], options.publicKey);
 }
 
 /** Issue a plain client certificate (no SPIFFE SAN, EKU clientAuth), e.g. seed 002's `CN=team-namespace.app1`. */
