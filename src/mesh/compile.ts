@@ -33,7 +33,7 @@ import type {
   ServiceEntryModel,
   Snapshot,
 } from './snapshot.ts';
-import { allocateVips, type VipAllocations } from './vip-allocator.ts';
+import { allocateServiceEntryVips, NO_VIP_ALLOCATIONS, vipsOf, type VipAllocations } from './vip-allocator.ts';
 import { bindWaypoint, routesAllow, trafficTypeOf, USE_WAYPOINT } from './waypoint-binding.ts';
 
 export interface CompileOptions {
@@ -43,7 +43,6 @@ export interface CompileOptions {
 }
 
 const CLUSTER_DOMAIN = 'svc.cluster.local';
-const AUTOALLOCATE_LABEL = 'networking.istio.io/enable-autoallocate-ip';
 const DRY_RUN_NOTE = 'istio.io/dry-run';
 
 function byAge<T extends Resource>(a: T, b: T): number {
@@ -84,7 +83,7 @@ interface Topology {
   readonly nsLabels: ReadonlyMap<string, Readonly<Record<string, string>>>;
   readonly gateways: Map<string, GatewayModel>;
   readonly serviceEntries: Map<string, ServiceEntryModel>;
-  readonly allocations: Map<string, { v4: string; v6: string }>;
+  readonly allocations: VipAllocations;
   readonly conditions: ReadonlyMap<string, Condition[]>;
   readonly diagnostics: readonly Diagnostic[];
   readonly exactHosts: ReadonlyMap<string, ServiceEntryModel[]>;
@@ -221,40 +220,14 @@ function buildTopology(
 
   // ---- service entries: VIPs and binding ----
   const seResources = seList;
-  const reserved = new Set<string>();
-  for (const se of seResources) for (const a of se.spec.addresses ?? []) reserved.add(a);
-  const requests: { key: string }[] = [];
-  for (const se of seResources) {
-    const resolution = se.spec.resolution ?? 'NONE';
-    if (resolution === 'NONE') continue;
-    if (se.metadata.labels[AUTOALLOCATE_LABEL] === 'false') continue;
-    if ((se.spec.addresses ?? []).length > 0) continue;
-    for (const host of se.spec.hosts) {
-      if (host.includes('*') && resolution !== 'DYNAMIC_DNS') continue;
-      requests.push({ key: `${se.key}#${host}` });
-    }
-  }
-  let allocations: Map<string, { v4: string; v6: string }>;
-  try {
-    allocations = allocateVips(requests, previousAllocations, reserved);
-  } catch (err) {
-    allocations = new Map();
-    diagnostics.push({
-      code: 'PCL_MESH_VIP_EXHAUSTED',
-      severity: 'error',
-      file: '',
-      line: 0,
-      column: 0,
-      message: (err as Error).message,
-    });
+  const vip = allocateServiceEntryVips(seResources, previousAllocations);
+  const allocations = vip.allocations;
+  if (vip.exhausted !== null) {
+    diagnostics.push({ code: 'PCL_MESH_VIP_EXHAUSTED', severity: 'error', file: '', line: 0, column: 0, message: vip.exhausted });
   }
   const serviceEntries = new Map<string, ServiceEntryModel>();
   for (const se of seResources) {
-    const vips: { host: string; value: string }[] = [];
-    for (const host of se.spec.hosts) {
-      const pair = allocations.get(`${se.key}#${host}`);
-      if (pair) vips.push({ value: pair.v4, host }, { value: pair.v6, host });
-    }
+    const vips = vipsOf(allocations, se);
     const binding = bindWaypoint({
       namespace: se.metadata.namespace,
       labels: se.metadata.labels,
@@ -366,7 +339,7 @@ export function compileSnapshot(load: LoadResult, opts: CompileOptions = {}): Sn
     sameList(prevTopo.inputs[2], gatewayList) &&
     sameList(prevTopo.inputs[3], seList)
       ? prevTopo
-      : buildTopology(settings, namespaceList, classList, gatewayList, seList, opts.previous?.vipAllocations ?? new Map());
+      : buildTopology(settings, namespaceList, classList, gatewayList, seList, opts.previous?.vipAllocations ?? NO_VIP_ALLOCATIONS);
   const { nsLabels, gateways, serviceEntries, allocations, exactHosts, wildcardHosts, addressTables, anyGatewayTable } = topology;
   for (const [key, list] of topology.conditions) conditions.set(key, list);
   diagnostics.push(...topology.diagnostics);
