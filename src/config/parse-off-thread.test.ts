@@ -61,16 +61,16 @@ test('the limits come from the settings file: a file over them is refused by nam
 test('a parse over parseTimeoutSeconds is stopped: that file is refused by name, the next file still loads', { timeout: 120_000 }, async () => {
   const parser = new OffThreadParser();
   try {
-    // 60k keys take the `yaml` parser well over 10 ms on any machine.
-    const settings = { path: 'portcullis.yaml', text: 'configLimits: {parseTimeoutSeconds: 0.01, maxKeysPerMapping: 1000000}\n' };
-    const slow = { path: 'slow.yaml', text: manyKeys(60_000) };
+    // 150k keys (2 MB) take the `yaml` parser well over half a second on any machine; a Namespace, a few ms.
+    const settings = { path: 'portcullis.yaml', text: 'configLimits: {parseTimeoutSeconds: 0.5, maxKeysPerMapping: 1000000}\n' };
+    const slow = { path: 'slow.yaml', text: manyKeys(150_000) };
     const after = NS('after');
     await parser.prepare([slow, after], settings);
     const load = loadConfigTexts([slow, after], { settings, env: {} });
     const d = load.diagnostics.find((x) => x.code === 'PCL_CONFIG_PARSE_TIMEOUT');
     assert.ok(d, JSON.stringify(load.diagnostics.map((x) => x.code)));
     assert.equal(d.file, 'slow.yaml');
-    assert.match(d.message, /^parsing slow\.yaml took longer than the limit configLimits\.parseTimeoutSeconds \(0\.01 s\)/);
+    assert.match(d.message, /^parsing slow\.yaml took longer than the limit configLimits\.parseTimeoutSeconds \(0\.5 s\)/);
     assert.deepEqual(load.resources.map((r) => r.key), ['Namespace//after']);
   } finally {
     parser.close();
