@@ -5,6 +5,7 @@
  * 2001:2::/48, the cursor only moves forward, and a conflict moves every address of the losing ServiceEntry.
  */
 import type { ServiceEntry } from '../config/api-types.ts';
+import { autoAllocates } from '../config/rules/auto-allocate.ts';
 import { formatIpBits, ipBits, parseIp } from '../net/ip.ts';
 
 /** What one compile leaves for the next: the addresses per host and where each family's cursor stands. */
@@ -29,9 +30,6 @@ export interface VipAllocationResult {
   /** Set when a range ran out; the hosts that could not be given an address have none (they stay unknown). */
   readonly exhausted: string | null;
 }
-
-/** istiod's `label.NetworkingEnableAutoallocateIp`. */
-export const AUTOALLOCATE_LABEL = 'networking.istio.io/enable-autoallocate-ip';
 
 interface Prefix {
   readonly v6: boolean;
@@ -61,10 +59,7 @@ export const NO_VIP_ALLOCATIONS: VipAllocations = Object.freeze({
  * (compared case-insensitively, `strings.EqualFold`), not when the user gave `spec.addresses`.
  */
 export function shouldAutoAllocate(se: ServiceEntry): boolean {
-  if ((se.spec.resolution ?? 'NONE') === 'NONE') return false;
-  const optOut = se.metadata.labels[AUTOALLOCATE_LABEL];
-  if (optOut !== undefined && optOut.toLowerCase() === 'false') return false;
-  return (se.spec.addresses ?? []).length === 0;
+  return autoAllocates(se.spec.resolution, se.metadata.labels, se.spec.addresses);
 }
 
 /** istiod's `keepHost`: a wildcard host gets an address only with DYNAMIC_DNS. */
