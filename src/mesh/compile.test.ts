@@ -306,7 +306,7 @@ spec:
     type: 'WaypointAccepted',
     status: 'False',
     reason: 'TargetNotFound',
-    message: 'Gateway istio-system/nope was not found',
+    message: 'not bound', // istiod's words for a Gateway that is no waypoint (ambient/policies.go)
   });
   assert.equal(first('missing-se', 'apps').message, 'ServiceEntry apps/nope was not found');
   assert.deepEqual(first('unbound-se', 'apps'), {
