@@ -226,6 +226,11 @@ function buildTopology(
   if (vip.exhausted !== null) {
     diagnostics.push({ code: 'PCL_MESH_VIP_EXHAUSTED', severity: 'error', file: '', line: 0, column: 0, message: vip.exhausted });
   }
+  for (const se of seResources.filter((x) => vip.reassigned.includes(x.key))) {
+    const { namespace, name } = se.metadata;
+    const at = { file: se.source.file, line: se.source.line, column: se.source.column, kind: 'ServiceEntry', namespace, name };
+    diagnostics.push({ code: 'PCL_MESH_VIP_REASSIGNED', severity: 'warning', ...at, message: `reassigned ${namespace}/${name} due to IP Address conflict` });
+  }
   const serviceEntries = new Map<string, ServiceEntryModel>();
   for (const se of seResources) {
     const vips = vipsOf(allocations, se);

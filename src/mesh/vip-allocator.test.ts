@@ -143,9 +143,14 @@ test('ipallocate_test.go TestIPAllocate: status kept, user addresses and opt-out
       { host: 'status-conflict.boop.testing.io', value: v6(3) },
     ],
   });
-  rig.compile();
+  const conflicted = rig.compile();
   assert.deepEqual(rig.addresses('boop', 'status-conflict'), [v4(4), v6(4)]);
   assert.deepEqual(rig.addresses('boop', 'with-existing-status'), [v4(3), v6(3)]);
+  // istiod logs "reassigned %s/%s due to IP Address conflict"; Portcullis reports it as a warning.
+  assert.deepEqual(
+    conflicted.diagnostics.filter((d) => d.code === 'PCL_MESH_VIP_REASSIGNED').map((d) => d.message),
+    ['reassigned boop/status-conflict due to IP Address conflict'],
+  );
   for (let i = 0; i < 3; i++) {
     rig.compile(); // the elder does not change on later reloads
     assert.deepEqual(rig.addresses('boop', 'with-existing-status'), [v4(3), v6(3)]);
@@ -263,6 +268,25 @@ test('istiod addresses win: an exported status is served, and a host Portcullis 
   // The VIP istiod wrote is what ztunnel sends as the CONNECT authority: it must find the exported entry.
   assert.equal(rig.snap!.findByAddress('Gateway/istio-system/egress', v4(1))?.name, 'exported');
   assert.equal(rig.snap!.findByAddress('Gateway/istio-system/egress', v4(2))?.name, 'mine');
+});
+
+test('a conflict between two exported manifests: the newer moves once, and keeps its new pair on every reload', () => {
+  const rig = new Rig(false);
+  const status = (host: string) => [
+    { host, value: v4(7) },
+    { host, value: v6(7) },
+  ];
+  rig.set('ns', 'older', { hosts: ['older.example.com'], created: T(1), status: status('older.example.com') });
+  rig.set('ns', 'newer', { hosts: ['newer.example.com'], created: T(2), status: status('newer.example.com') });
+  rig.compile();
+  assert.deepEqual(rig.addresses('ns', 'older'), [v4(7), v6(7)]);
+  const moved = rig.addresses('ns', 'newer');
+  assert.deepEqual(moved, [v4(1), v6(1)]);
+  for (let i = 0; i < 3; i++) {
+    rig.compile();
+    assert.deepEqual(rig.addresses('ns', 'newer'), moved);
+    assert.deepEqual(rig.addresses('ns', 'older'), [v4(7), v6(7)]);
+  }
 });
 
 test('status.addresses is read from a ServiceEntry manifest and checked: a non-address names file, line and field', () => {

@@ -197,6 +197,14 @@ export function allocateServiceEntryVips(entries: readonly ServiceEntry[], previ
         byHost.set(`${se.key}#${host}`, have.addresses);
         continue;
       }
+      // A folder's manifests keep their conflicting status on every reload: an entry that was moved keeps the
+      // addresses it was moved to (its previous allocation), so its VIPs stay stable while the conflict lasts.
+      const prev = forced && have?.rank === 1 ? previous.byHost.get(`${se.key}#${host}`) : undefined;
+      if (prev !== undefined && prev.every((a) => (claims.get(a) ?? []).every((c) => c.seKey === se.key))) {
+        for (const a of prev) if (inRange(a) !== null) claims.set(a, [{ seKey: se.key, rank: 2, age: 0 }]);
+        byHost.set(`${se.key}#${host}`, prev);
+        continue;
+      }
       const got: string[] = [];
       const a4 = allocateNext(V4, next4);
       if (a4) {
