@@ -78,3 +78,14 @@ test('the loader applies configLimits from portcullis.yaml: the refused file is 
   assert.equal(d.severity, 'error');
   assert.match(d.message, /configLimits\.maxFileBytes \(400 bytes\)/);
 });
+
+test('a file that grows over a limit on reload keeps the last good version of its resources', () => {
+  const settings = { path: 'portcullis.yaml', text: 'configLimits:\n  maxFileBytes: 400\n' };
+  const text = 'apiVersion: v1\nkind: Namespace\nmetadata: {name: apps}\n';
+  const first = loadConfigTexts([{ path: 'ns.yaml', text }], { settings, env: {} });
+  assert.deepEqual(first.resources.map((r) => r.key), ['Namespace//apps']);
+  const grown = { path: 'ns.yaml', text: `${text}# ${'x'.repeat(500)}\n` };
+  const second = loadConfigTexts([grown], { settings, env: {}, previous: first });
+  assert.deepEqual(second.resources.map((r) => r.key), ['Namespace//apps']);
+  assert.deepEqual(second.diagnostics.map((d) => d.code), ['PCL_CONFIG_FILE_TOO_LARGE', 'PCL_CONFIG_KEPT_LAST_GOOD']);
+});
