@@ -83,7 +83,7 @@ export class OffThreadParser {
     const worker = new Worker(new URL('./parse-worker.ts', import.meta.url), {
       resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
     });
-    // Never what keeps the process alive: an idle worker must not delay exit.
+    // An idle worker never keeps the process alive; one with a parse in progress does (#run refs it).
     worker.unref();
     this.#worker = worker;
     return worker;
@@ -101,6 +101,7 @@ export class OffThreadParser {
         worker.off('message', onMessage);
         worker.off('error', onError);
         worker.off('exit', onExit);
+        worker.unref();
         this.#stop = null;
         if (end.kind !== 'done') {
           // A stopped or broken worker is not reused.
@@ -142,6 +143,7 @@ export class OffThreadParser {
         else onError(new Error(`the parse worker exited with code ${code}`));
       };
       this.#stop = () => finish({ kind: 'closed' });
+      worker.ref();
       worker.on('message', onMessage);
       worker.on('error', onError);
       worker.on('exit', onExit);

@@ -58,28 +58,26 @@ function accepted(snap: Snapshot, ns: string, name: string): Condition {
   return c;
 }
 
+/** A WaypointAccepted condition. */
+const wa = (status: 'True' | 'False', reason: string, message: string): Condition => ({
+  type: 'WaypointAccepted',
+  status,
+  reason,
+  message,
+});
+
 const layerSize = (snap: Snapshot): number => snap.gatewayLayer(`Gateway/${NS}/waypoint`).policies.length;
 
 describe('authorization_test.go TestWaypointPolicyStatusCollection', () => {
   it('single-bind-success-gateway-targetRef', () => {
     const snap = compile([WAYPOINT, policy('single-gateway-pol-tr', NS, `[${gwRef('waypoint')}]`)]);
-    assert.deepEqual(accepted(snap, NS, 'single-gateway-pol-tr'), {
-      type: 'WaypointAccepted',
-      status: 'True',
-      reason: 'Accepted',
-      message: `bound to ${NS}/waypoint`,
-    });
+    assert.deepEqual(accepted(snap, NS, 'single-gateway-pol-tr'), wa('True', 'Accepted', `bound to ${NS}/waypoint`));
     assert.equal(layerSize(snap), 1);
   });
 
   it('single-bind-no-gateway', () => {
     const snap = compile([WAYPOINT, policy('single-no-gateway-pol', NS, `[${gwRef('not-a-waypoint')}]`)]);
-    assert.deepEqual(accepted(snap, NS, 'single-no-gateway-pol'), {
-      type: 'WaypointAccepted',
-      status: 'False',
-      reason: 'TargetNotFound',
-      message: 'not bound',
-    });
+    assert.deepEqual(accepted(snap, NS, 'single-no-gateway-pol'), wa('False', 'TargetNotFound', 'not bound'));
     assert.equal(layerSize(snap), 0);
   });
 
@@ -89,23 +87,13 @@ describe('authorization_test.go TestWaypointPolicyStatusCollection', () => {
       gatewayClass('istio-waypoint', 'istio.io/mesh-controller'),
       policy('single-gateway-class-pol', 'istio-system', classRef('istio-waypoint')),
     ]);
-    assert.deepEqual(accepted(snap, 'istio-system', 'single-gateway-class-pol'), {
-      type: 'WaypointAccepted',
-      status: 'True',
-      reason: 'Accepted',
-      message: 'bound to istio-waypoint',
-    });
+    assert.deepEqual(accepted(snap, 'istio-system', 'single-gateway-class-pol'), wa('True', 'Accepted', 'bound to istio-waypoint'));
     assert.equal(layerSize(snap), 1);
   });
 
   it('nonexistent-gateway-class', () => {
     const snap = compile([WAYPOINT, policy('single-no-gateway-class-pol', 'istio-system', classRef('nonexistent-gateway-class'))]);
-    assert.deepEqual(accepted(snap, 'istio-system', 'single-no-gateway-class-pol'), {
-      type: 'WaypointAccepted',
-      status: 'False',
-      reason: 'TargetNotFound',
-      message: 'not bound',
-    });
+    assert.deepEqual(accepted(snap, 'istio-system', 'single-no-gateway-class-pol'), wa('False', 'TargetNotFound', 'not bound'));
   });
 
   // Upstream uses "random-controller", which the GatewayClass CRD's pattern refuses; a domain-prefixed name here.
@@ -115,12 +103,7 @@ describe('authorization_test.go TestWaypointPolicyStatusCollection', () => {
       gatewayClass('istio-waypoint', 'example.com/random-controller'),
       policy('non-waypoint-gateway-class-pol', 'istio-system', classRef('istio-waypoint')),
     ]);
-    assert.deepEqual(accepted(snap, 'istio-system', 'non-waypoint-gateway-class-pol'), {
-      type: 'WaypointAccepted',
-      status: 'False',
-      reason: 'Invalid',
-      message: 'GatewayClass must use controller name `istio.io/mesh-controller` for waypoints',
-    });
+    assert.deepEqual(accepted(snap, 'istio-system', 'non-waypoint-gateway-class-pol'), wa('False', 'Invalid', 'GatewayClass must use controller name `istio.io/mesh-controller` for waypoints'));
     assert.equal(layerSize(snap), 0, 'an unbound policy attaches nowhere');
   });
 
@@ -130,12 +113,7 @@ describe('authorization_test.go TestWaypointPolicyStatusCollection', () => {
       gatewayClass('istio-waypoint', 'istio.io/mesh-controller'),
       policy('gateway-class-ap-not-in-root-ns-pol', 'other-ns', classRef('istio-waypoint')),
     ]);
-    assert.deepEqual(accepted(snap, 'other-ns', 'gateway-class-ap-not-in-root-ns-pol'), {
-      type: 'WaypointAccepted',
-      status: 'False',
-      reason: 'Invalid',
-      message: 'AuthorizationPolicy must be in the root namespace `istio-system` when referencing a GatewayClass',
-    });
+    assert.deepEqual(accepted(snap, 'other-ns', 'gateway-class-ap-not-in-root-ns-pol'), wa('False', 'Invalid', 'AuthorizationPolicy must be in the root namespace `istio-system` when referencing a GatewayClass'));
   });
 
   it('Portcullis\'s own class carries its controller name, settable as controllerName in portcullis.yaml', () => {
@@ -163,19 +141,9 @@ describe('service.go flattenConditions: several targets', () => {
       policy('some', NS, `[${gwRef('waypoint')}, ${gwRef('nope')}]`),
       policy('none', NS, `[${gwRef('nope')}, {kind: ServiceEntry, group: networking.istio.io, name: missing}]`),
     ]);
-    assert.deepEqual(accepted(snap, NS, 'all'), { type: 'WaypointAccepted', status: 'True', reason: 'Accepted', message: '' });
-    assert.deepEqual(accepted(snap, NS, 'some'), {
-      type: 'WaypointAccepted',
-      status: 'True',
-      reason: 'PartiallyInvalid',
-      message: `Invalid targetRefs: Gateway.gateway.networking.k8s.io:${NS}/nope`,
-    });
-    assert.deepEqual(accepted(snap, NS, 'none'), {
-      type: 'WaypointAccepted',
-      status: 'False',
-      reason: 'Invalid',
-      message: `Invalid targetRefs: Gateway.gateway.networking.k8s.io:${NS}/nope, ServiceEntry.networking.istio.io:${NS}/missing`,
-    });
+    assert.deepEqual(accepted(snap, NS, 'all'), wa('True', 'Accepted', ''));
+    assert.deepEqual(accepted(snap, NS, 'some'), wa('True', 'PartiallyInvalid', `Invalid targetRefs: Gateway.gateway.networking.k8s.io:${NS}/nope`));
+    assert.deepEqual(accepted(snap, NS, 'none'), wa('False', 'Invalid', `Invalid targetRefs: Gateway.gateway.networking.k8s.io:${NS}/nope, ServiceEntry.networking.istio.io:${NS}/missing`));
   });
 });
 

@@ -11,7 +11,11 @@ export const AUTOALLOCATE_LABEL = 'networking.istio.io/enable-autoallocate-ip';
  * Not for resolution NONE (the data plane could not honour the address), not when the opt-out label says `false`
  * (compared case-insensitively, Go's `strings.EqualFold`), not when the user gave `spec.addresses`.
  */
-export function autoAllocates(resolution: string | undefined, labels: Readonly<Record<string, unknown>> | undefined, addresses: readonly unknown[] | undefined): boolean {
+export function autoAllocates(
+  resolution: string | undefined,
+  labels: Readonly<Record<string, unknown>> | undefined,
+  addresses: readonly unknown[] | undefined,
+): boolean {
   if ((resolution ?? 'NONE') === 'NONE') return false;
   const optOut = labels?.[AUTOALLOCATE_LABEL];
   if (typeof optOut === 'string' && optOut.toLowerCase() === 'false') return false;
