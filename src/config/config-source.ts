@@ -10,6 +10,7 @@ import type { FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { readConfigDir } from './config-dir.ts';
 import { loadConfigTexts } from './load.ts';
+import { OffThreadParser } from './parse-off-thread.ts';
 import type { LoadResult } from './load.ts';
 import type { ConfigDirContents } from './config-dir.ts';
 
@@ -49,6 +50,8 @@ export class ConfigSource extends EventEmitter<ConfigSourceEvents> {
   #reloading: Promise<void> | undefined;
   #again = false;
   #closed = false;
+  /** Parses changed files on a worker thread, so a huge or hostile file never stalls the data plane. */
+  readonly #parser = new OffThreadParser();
 
   constructor(opts: ConfigSourceOptions) {
     super();
@@ -111,6 +114,7 @@ export class ConfigSource extends EventEmitter<ConfigSourceEvents> {
     this.#timer = undefined;
     for (const w of this.#watchers) w.close();
     this.#watchers = [];
+    this.#parser.close();
   }
 
   async #loadOnce(): Promise<void> {
@@ -119,6 +123,8 @@ export class ConfigSource extends EventEmitter<ConfigSourceEvents> {
     const print = fingerprint(contents);
     if (print === this.#lastFingerprint) return;
     this.#lastFingerprint = print;
+    await this.#parser.prepare(contents.files, contents.settings);
+    if (this.#closed) return;
     const result = loadConfigTexts(contents.files, { settings: contents.settings, env: this.#env, previous: this.#current });
     result.diagnostics.unshift(...contents.diagnostics);
     this.#current = result;

@@ -112,7 +112,7 @@ type Outcome =
 interface FileOutcome {
   readonly text: string;
   readonly settingsKey: string;
-  readonly syntaxErrors: readonly { pos: SourcePos; reason: string }[];
+  readonly syntaxErrors: readonly { pos: SourcePos; reason: string; code?: Diagnostic['code'] }[];
   readonly outcomes: readonly Outcome[];
 }
 
@@ -160,7 +160,7 @@ export function loadConfigTexts(files: readonly ConfigFile[], opts: LoadOptions 
   for (const file of files) {
     const fileOutcome = cache.get(file.path) as FileOutcome;
     for (const err of fileOutcome.syntaxErrors) {
-      diagnostics.push({ code: 'PCL_CONFIG_YAML_SYNTAX', severity: 'error', ...err.pos, message: err.reason });
+      diagnostics.push({ code: err.code ?? 'PCL_CONFIG_YAML_SYNTAX', severity: 'error', ...err.pos, message: err.reason });
       if (!brokenFiles.has(file.path)) brokenFiles.set(file.path, err);
     }
     for (const o of fileOutcome.outcomes) {
@@ -209,11 +209,13 @@ export function loadConfigTexts(files: readonly ConfigFile[], opts: LoadOptions 
 
 /** Parse and validate every document of one file, independently of the other files. */
 function loadFile(file: ConfigFile, settings: Settings, settingsKey: string): FileOutcome {
-  const parsed = parseYamlFile(file);
+  const parsed = parseYamlFile(file, settings.configLimits);
   const outcomes: Outcome[] = [];
+  // A parse limit has its own code and message; anything else is a YAML syntax error.
   const syntaxErrors = parsed.errors.map((err) => ({
     pos: { file: err.file, line: err.line, column: err.column },
-    reason: `YAML syntax error: ${err.message}`,
+    reason: err.code ? err.message : `YAML syntax error: ${err.message}`,
+    code: err.code,
   }));
 
   const loadEntry = (entry: Entry): void => {

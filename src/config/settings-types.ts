@@ -34,7 +34,21 @@ export interface Settings {
   /** Namespaces that are not workload namespaces (for audit). */
   readonly systemNamespaces: readonly string[];
   readonly perimeter?: PerimeterSettings;
+  /** Bounds on parsing the manifests (and how long one parse may take), so config input cannot stall the gateway. */
+  readonly configLimits: ConfigLimits;
+  /** The GatewayClass `spec.controllerName` that marks a class as Portcullis's own (Gateway API convention). */
+  readonly controllerName: string;
 }
+
+export interface ConfigLimits {
+  readonly maxFileBytes: number;
+  readonly maxDocumentsPerFile: number;
+  readonly maxKeysPerMapping: number;
+  readonly parseTimeoutSeconds: number;
+}
+
+/** The `spec.controllerName` of Portcullis's own GatewayClasses, unless portcullis.yaml sets `controllerName`. */
+export const DEFAULT_CONTROLLER_NAME = 'portcullis.dev/gateway-controller';
 
 export const DEFAULT_GATEWAY_CLASSES: Readonly<Record<string, GatewayMode>> = {
   'solo-ztunnel-egress': 'egress',

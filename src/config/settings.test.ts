@@ -19,8 +19,26 @@ test('no settings file gives the documented defaults', () => {
     permitCrossNamespaceResourceAccess: [],
     allowedPrivateCidrs: [],
     systemNamespaces: DEFAULT_SYSTEM_NAMESPACES,
+    configLimits: { maxFileBytes: 4 * 1024 * 1024, maxDocumentsPerFile: 5000, maxKeysPerMapping: 10000, parseTimeoutSeconds: 60 },
+    controllerName: 'portcullis.dev/gateway-controller',
   });
   assert.ok(Object.isFrozen(settings));
+});
+
+test('configLimits and controllerName: read, partly set, and refused with the default kept when invalid', () => {
+  const { settings, diagnostics } = parseSettings(
+    file('configLimits: {maxKeysPerMapping: 50}\ncontrollerName: example.com/egress-controller\n'),
+  );
+  assert.deepEqual(diagnostics, []);
+  assert.deepEqual(settings.configLimits, { maxFileBytes: 4 * 1024 * 1024, maxDocumentsPerFile: 5000, maxKeysPerMapping: 50, parseTimeoutSeconds: 60 });
+  assert.equal(settings.controllerName, 'example.com/egress-controller');
+  const bad = parseSettings(file('configLimits: {maxFileBytes: 0}\ncontrollerName: no-slash\n'));
+  assert.deepEqual(bad.diagnostics.map((d) => `${d.code} ${d.path}`), [
+    'PCL_SETTINGS_INVALID configLimits.maxFileBytes',
+    'PCL_SETTINGS_INVALID controllerName',
+  ]);
+  assert.equal(bad.settings.configLimits.maxFileBytes, 4 * 1024 * 1024);
+  assert.equal(bad.settings.controllerName, 'portcullis.dev/gateway-controller');
 });
 
 test('every field is read in the seed shapes', () => {

@@ -5,11 +5,11 @@
 import type { ErrorCode } from '../errors/catalogue.ts';
 import { formatPath } from './types.ts';
 import type { Diagnostic, SourcePos } from './types.ts';
-import { DEFAULT_GATEWAY_CLASSES, DEFAULT_SYSTEM_NAMESPACES } from './settings-types.ts';
+import { DEFAULT_CONTROLLER_NAME, DEFAULT_GATEWAY_CLASSES, DEFAULT_SYSTEM_NAMESPACES } from './settings-types.ts';
 import type { Settings } from './settings-types.ts';
-import { parseYamlFile } from './yaml-documents.ts';
+import { DEFAULT_PARSE_LIMITS, parseYamlFile } from './yaml-documents.ts';
 import type { ConfigFile } from './yaml-documents.ts';
-import { arr, bool, map, obj, str, strings } from './schema/dsl.ts';
+import { arr, bool, int, map, num, obj, str, strings } from './schema/dsl.ts';
 import { isPlainObject, validateSchema } from './schema/validate.ts';
 import { checkDns1123Label } from './schema/common.ts';
 import { checkCidrOrAddress } from '../net/ip-syntax.ts';
@@ -24,6 +24,12 @@ function checkNamespaceServiceAccount(value: unknown): string | undefined {
   return NAMESPACE_SA.test(value) ? undefined : 'must be "namespace/serviceaccount", e.g. "istio-egress/egress-waypoint"';
 }
 
+/** GatewayClass `spec.controllerName`'s pattern in the Gateway API CRD. */
+const CONTROLLER_NAME_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\\/[A-Za-z0-9\\/\\-._~%!$&\'()*+,;=:]+$';
+
+/** Defaults of `configLimits`; the parse limits are the parser's own defaults. */
+export const DEFAULT_CONFIG_LIMITS = Object.freeze({ ...DEFAULT_PARSE_LIMITS, parseTimeoutSeconds: 60 });
+
 const cidrList = () => strings({}, str({ check: checkCidrOrAddress }));
 
 const SETTINGS_SCHEMA = obj({
@@ -37,6 +43,15 @@ const SETTINGS_SCHEMA = obj({
   allowedPrivateCidrs: cidrList(),
   systemNamespaces: strings({}, str({ check: checkDns1123Label })),
   perimeter: obj({ podCidrs: cidrList(), podEgressDropped: bool(), snatAddresses: cidrList() }),
+  // ---- parse limits and the controller name (one block) ----
+  configLimits: obj({
+    maxFileBytes: int({ minimum: 1 }),
+    maxDocumentsPerFile: int({ minimum: 1 }),
+    maxKeysPerMapping: int({ minimum: 1 }),
+    parseTimeoutSeconds: num({ minimum: 0.01 }),
+  }),
+  // Gateway API: "a domain-prefixed path" (GatewayClass spec.controllerName's own pattern).
+  controllerName: str({ pattern: CONTROLLER_NAME_PATTERN }),
 });
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -52,6 +67,8 @@ function defaults(source: string | null): Mutable<Settings> {
     permitCrossNamespaceResourceAccess: [],
     allowedPrivateCidrs: [],
     systemNamespaces: [...DEFAULT_SYSTEM_NAMESPACES],
+    configLimits: DEFAULT_CONFIG_LIMITS,
+    controllerName: DEFAULT_CONTROLLER_NAME,
   };
 }
 
@@ -129,6 +146,10 @@ function applySettings(
   if (Array.isArray(system)) settings.systemNamespaces = system as string[];
   const perimeter = take('perimeter');
   if (isPlainObject(perimeter)) settings.perimeter = perimeter as Settings['perimeter'];
+  const configLimits = take('configLimits');
+  if (isPlainObject(configLimits)) settings.configLimits = Object.freeze({ ...DEFAULT_CONFIG_LIMITS, ...(configLimits as Partial<Settings['configLimits']>) });
+  const controllerName = take('controllerName');
+  if (typeof controllerName === 'string') settings.controllerName = controllerName;
 }
 
 /** Merge the environment variable's entries into the file's list, keeping order and dropping duplicates. */

@@ -90,4 +90,24 @@ export const configCodes = defineCodes({
     summary: 'An environment variable read by Portcullis has an invalid entry; that entry is ignored.',
     fix: 'Write PERMIT_CROSS_NAMESPACE_RESOURCE_ACCESS as comma-separated `namespace/serviceaccount` pairs.',
   },
+  PCL_CONFIG_FILE_TOO_LARGE: {
+    summary: 'A configuration file is larger than the `configLimits.maxFileBytes` setting; it was not parsed.',
+    fix: 'Split the file into several smaller ones, or raise configLimits.maxFileBytes in portcullis.yaml if the size is expected.',
+  },
+  PCL_CONFIG_TOO_MANY_DOCUMENTS: {
+    summary: 'A configuration file holds more YAML documents than the `configLimits.maxDocumentsPerFile` setting; it was not loaded.',
+    fix: 'Split the file, or raise configLimits.maxDocumentsPerFile in portcullis.yaml.',
+  },
+  PCL_CONFIG_TOO_MANY_KEYS: {
+    summary: 'A YAML mapping holds more keys than the `configLimits.maxKeysPerMapping` setting; its document was not loaded.',
+    fix: 'No Kubernetes object needs that many keys in one mapping: remove the generated keys, or raise configLimits.maxKeysPerMapping.',
+  },
+  PCL_CONFIG_PARSE_TIMEOUT: {
+    summary: 'Parsing a configuration file took longer than the `configLimits.parseTimeoutSeconds` setting; the parse was stopped and the file not loaded.',
+    fix: 'Simplify or split the file (deep nesting, very many keys or documents), or raise configLimits.parseTimeoutSeconds.',
+  },
+  PCL_CONFIG_PARSE_FAILED: {
+    summary: 'The parser stopped on a configuration file (for example it ran out of its memory limit); the file was not loaded.',
+    fix: 'Make the file smaller or simpler; the message names the file and what the parser reported.',
+  },
 });

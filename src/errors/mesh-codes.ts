@@ -6,6 +6,10 @@ export const meshCodes = defineCodes({
     summary: 'The ServiceEntry VIP range 240.240.0.0/16 is exhausted.',
     fix: 'Give some ServiceEntries explicit spec.addresses, or label them networking.istio.io/enable-autoallocate-ip: "false".',
   },
+  PCL_MESH_VIP_REASSIGNED: {
+    summary: 'A ServiceEntry\'s auto-allocated VIPs conflicted with another entry\'s addresses; it was given new ones (as istiod\'s ipallocate controller does).',
+    fix: 'Nothing is needed for traffic through Portcullis; if the VIPs came from a cluster export, re-export so each entry carries the status istiod wrote.',
+  },
   PCL_MESH_NO_SUCH_PORT: {
     summary: 'The destination ServiceEntry does not declare the requested port.',
     fix: 'Add the port to the ServiceEntry spec.ports, or connect to a declared port.',

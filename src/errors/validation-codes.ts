@@ -15,6 +15,10 @@ export const validationCodes = defineCodes({
     summary: 'A policy targetRef points at a kind Istio does not support, or across namespaces.',
     fix: 'Target a Gateway or GatewayClass (gateway.networking.k8s.io), a ServiceEntry (networking.istio.io) or a Service in the same namespace, and leave `namespace` unset.',
   },
+  PCL_VALIDATION_DRY_RUN: {
+    summary: 'The `istio.io/dry-run` annotation is on a kind other than AuthorizationPolicy, has a value that is not a boolean, or is on an AUDIT or CUSTOM policy (Istio webhook).',
+    fix: 'Use `istio.io/dry-run: "true"` or `"false"` only on ALLOW and DENY AuthorizationPolicies; remove it elsewhere.',
+  },
   PCL_VALIDATION_EXPORT_TO: {
     summary: 'An `exportTo` entry is not `.`, `*`, `~` or a namespace name, or is repeated.',
     fix: 'Use `.` (same namespace), `*` (all namespaces), `~` (none) or namespace names, each once; `*` and `~` must stand alone.',
@@ -66,6 +70,10 @@ export const validationCodes = defineCodes({
     fix: 'Give each endpoint an IP (STATIC) or FQDN (DNS) `address`, port names that exist in `ports`, and use either `endpoints` or `workloadSelector`.',
   },
   // ---------- DestinationRule ----------
+  PCL_VALIDATION_DESTINATION_RULE_HOST: {
+    summary: 'A DestinationRule `host` is empty or not a valid DNS name (Istio webhook `ValidateWildcardDomain`).',
+    fix: 'Set `host` to the service or ServiceEntry host it applies to, such as `api.example.com` or `*.example.com`.',
+  },
   PCL_VALIDATION_DESTINATION_RULE_TLS: {
     summary: 'A DestinationRule `tls` block is inconsistent (Istio ValidateTLS).',
     fix: 'With `credentialName` set no certificate file fields; MUTUAL without `credentialName` needs `clientCertificate` and `privateKey`; `insecureSkipVerify` excludes CA and SAN checks.',

@@ -63,8 +63,8 @@ export const AUDIT_RESOURCES: readonly KubeResource[] = [
   { group: 'kyverno.io', version: 'v1', kind: 'ClusterPolicy', resource: 'clusterpolicies', namespaced: false, verbs: ['get', 'list'], usedBy: 'audit' },
 ];
 
-/** The controller name Portcullis's GatewayClasses carry (settable in portcullis.yaml). */
-export const DEFAULT_CONTROLLER_NAME = 'portcullis.dev/gateway-controller';
+/** The controller name Portcullis's GatewayClasses carry (settable in portcullis.yaml as `controllerName`). */
+export { DEFAULT_CONTROLLER_NAME } from '../config/settings-types.ts';
 
 /** The field manager for server-side apply of the status Portcullis owns. */
 export const FIELD_MANAGER = 'portcullis';

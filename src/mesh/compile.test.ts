@@ -267,10 +267,11 @@ test('VIPs are stable across reloads: removing one ServiceEntry does not renumbe
   const second = compile([GATEWAY, a, c].join('\n---\n'), undefined, first);
   assert.equal(vipOf(second, 'a'), '240.240.0.1');
   assert.equal(vipOf(second, 'c'), '240.240.0.3');
-  // A new ServiceEntry takes a free address, never one another entry holds.
+  // A new ServiceEntry takes the next address, never one another entry holds nor b's released one (istiod's
+  // cursor only moves forward: pilot/pkg/controllers/ipallocate/ipallocate.go prefixUse.allocateNext).
   const d = se('d', 'apps', {}, ['d.example.com']);
   const third = compile([GATEWAY, a, c, d].join('\n---\n'), undefined, second);
-  assert.equal(vipOf(third, 'd'), '240.240.0.2');
+  assert.equal(vipOf(third, 'd'), '240.240.0.4');
   assert.equal(vipOf(third, 'c'), '240.240.0.3');
   assert.equal(third.generation, 3);
 });
@@ -305,7 +306,7 @@ spec:
     type: 'WaypointAccepted',
     status: 'False',
     reason: 'TargetNotFound',
-    message: 'Gateway istio-system/nope was not found',
+    message: 'not bound', // istiod's words for a Gateway that is no waypoint (ambient/policies.go)
   });
   assert.equal(first('missing-se', 'apps').message, 'ServiceEntry apps/nope was not found');
   assert.deepEqual(first('unbound-se', 'apps'), {

@@ -18,7 +18,7 @@ import { attachPolicies } from './policy-attachment.ts';
 import { bindRoutes, type RouteStage } from './route-binding.ts';
 import type { DestinationRuleModel, ServiceEntryModel, Snapshot } from './snapshot.ts';
 import { buildTopology, type Topology } from './topology.ts';
-import type { VipAllocations } from './vip-allocator.ts';
+import { NO_VIP_ALLOCATIONS, type VipAllocations } from './vip-allocator.ts';
 
 export interface CompileOptions {
   /** The snapshot being replaced: its VIP allocations are kept stable. */
@@ -114,7 +114,7 @@ export function compileSnapshot(load: LoadResult, opts: CompileOptions = {}): Sn
     sameList(prevTopo.inputs[2], gatewayList) &&
     sameList(prevTopo.inputs[3], seList)
       ? prevTopo
-      : buildTopology(settings, namespaceList, classList, gatewayList, seList, opts.previous?.vipAllocations ?? new Map());
+      : buildTopology(settings, namespaceList, classList, gatewayList, seList, opts.previous?.vipAllocations ?? NO_VIP_ALLOCATIONS);
   const { gateways, serviceEntries, allocations, exactHosts, wildcardHosts, addressTables, anyGatewayTable } = topology;
   for (const [key, list] of topology.conditions) conditions.set(key, list);
   diagnostics.push(...topology.diagnostics);

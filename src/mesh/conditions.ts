@@ -14,10 +14,25 @@ function c(type: string, status: Condition['status'], reason: string, message: s
   return { type, status, reason, message };
 }
 
-// ---- ServiceEntry: istio.io/WaypointBound (pilot/pkg/serviceregistry/ambient/status.go) ----
+// ---- ServiceEntry: istio.io/WaypointBound (pilot/pkg/model/service.go ServiceInfo.GetConditions) ----
 export const WAYPOINT_BOUND = 'istio.io/WaypointBound';
-export const waypointAccepted = (gw: string): Condition =>
-  c(WAYPOINT_BOUND, 'True', 'WaypointAccepted', `Successfully attached to waypoint ${gw}`);
+/**
+ * `ingress`: the `istio.io/ingress-use-waypoint` label as istiod reads it (ingressUseWaypointFromLabels): absent,
+ * present and true (`strconv.ParseBool`), or present and anything else.
+ */
+export type IngressUseWaypoint = 'absent' | 'true' | 'other';
+export const waypointAccepted = (gw: string, ingress: IngressUseWaypoint = 'absent'): Condition =>
+  c(
+    WAYPOINT_BOUND,
+    'True',
+    'WaypointAccepted',
+    `Successfully attached to waypoint ${gw}` +
+      (ingress === 'true'
+        ? '. Ingress traffic will traverse the waypoint'
+        : ingress === 'other'
+          ? '. Ingress traffic is not using the waypoint, set the istio.io/ingress-use-waypoint label to true if desired.'
+          : ''),
+  );
 export const waypointIsNotReady = (gw: string): Condition =>
   c(WAYPOINT_BOUND, 'False', 'WaypointIsNotReady', `waypoint "${gw}" is not ready`);
 export const attachmentDenied = (gw: string): Condition =>
@@ -49,14 +64,32 @@ export const gatewayClassAccepted = (mode: string): Condition =>
 
 // ---- AuthorizationPolicy with targetRefs: WaypointAccepted (pilot/pkg/serviceregistry/ambient/policies.go) ----
 export const WAYPOINT_ACCEPTED = 'WaypointAccepted';
-export const policyBound = (targets: string[]): Condition =>
-  c(WAYPOINT_ACCEPTED, 'True', 'Accepted', `bound to ${targets.join(', ')}`);
-export const policyTargetNotFound = (message: string): Condition => c(WAYPOINT_ACCEPTED, 'False', 'TargetNotFound', message);
-export const policyAncestorNotBound = (se: string): Condition =>
-  c(WAYPOINT_ACCEPTED, 'False', 'AncestorNotBound', `ServiceEntry ${se} is not bound to a waypoint`);
-export const policyInvalid = (message: string): Condition => c(WAYPOINT_ACCEPTED, 'False', 'Invalid', message);
-export const policyPartiallyInvalid = (message: string): Condition =>
-  c(WAYPOINT_ACCEPTED, 'True', 'PartiallyInvalid', `Invalid targetRefs: ${message}`);
+/** istiod's `constants.ManagedGatewayMeshController`: the controller name of its waypoint GatewayClass. */
+export const MESH_CONTROLLER = 'istio.io/mesh-controller';
+
+/** One targetRef's outcome, as istiod's `model.PolicyBindingStatus`. */
+export interface PolicyBindingStatus {
+  /** `<Kind>.<group or core>:<namespace>/<name>`. */
+  readonly ancestor: string;
+  readonly reason: string;
+  readonly message: string;
+  readonly bound: boolean;
+}
+
+/**
+ * istiod's `flattenConditions` (pilot/pkg/model/service.go): one target keeps its own reason and message; several
+ * are bound when any is (Accepted, or PartiallyInvalid when some are not), and name the unbound ones.
+ */
+export function flattenPolicyBindings(list: readonly PolicyBindingStatus[]): Condition {
+  if (list.length === 1) {
+    const one = list[0];
+    return c(WAYPOINT_ACCEPTED, one.bound ? 'True' : 'False', one.reason, one.message);
+  }
+  const bound = list.some((b) => b.bound);
+  const unbound = list.filter((b) => !b.bound).map((b) => b.ancestor);
+  const reason = !bound ? 'Invalid' : unbound.length > 0 ? 'PartiallyInvalid' : 'Accepted';
+  return c(WAYPOINT_ACCEPTED, bound ? 'True' : 'False', reason, unbound.length > 0 ? `Invalid targetRefs: ${unbound.join(', ')}` : '');
+}
 
 // ---- Portcullis-specific conditions (no istiod equivalent; the type says so) ----
 export const PORTCULLIS_APPLIED = 'portcullis.dev/Applied';

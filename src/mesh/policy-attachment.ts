@@ -3,13 +3,14 @@
  * layers (seed 000's two layers), with the istiod-style conditions, and compile it for the mode of what it attaches
  * to. Attachments and compiled policies are cached per resource object, so a reload redoes only what changed.
  */
-import type { AuthorizationPolicy, PolicyTargetReference } from '../config/api-types.ts';
+import type { AuthorizationPolicy, GatewayClass, PolicyTargetReference } from '../config/api-types.ts';
 import type { GatewayMode, Settings } from '../config/settings-types.ts';
 import { resourceKey } from '../config/types.ts';
 import { compileAuthorizationPolicy, denyAllPolicy, type CompiledPolicy } from '../policy/compile.ts';
 import * as cond from './conditions.ts';
 import type { Condition } from './conditions.ts';
 import { pushTo } from './multimap.ts';
+import { resolvePolicyTargets } from './policy-targets.ts';
 import type { PolicyModel } from './snapshot.ts';
 import type { Topology } from './topology.ts';
 
@@ -107,62 +108,20 @@ function attachPolicy(ap: AuthorizationPolicy, topology: Topology, settings: Set
     );
     return done({ key: ap.key, ref, resource: ap, compiled: null, attachedTo: [] }, []);
   }
-  const attached: { key: string; layer: 'gateway' | 'serviceentry'; mode: GatewayMode | null; via: string }[] = [];
-  const failures: Condition[] = [];
-  for (const t of refs) {
-    const group = t.group ?? '';
-    if (t.kind === 'Gateway' && group === 'gateway.networking.k8s.io') {
-      const gw = gatewayByRef(ns, t.name);
-      if (!gw) failures.push(cond.policyTargetNotFound(`Gateway ${ns}/${t.name} was not found`));
-      else if (!gw.mode)
-        failures.push(
-          cond.policyTargetNotFound(
-            `Gateway ${gw.ref} is not served by Portcullis: its class "${gw.className}" is not in settings.gatewayClasses`,
-          ),
-        );
-      else attached.push({ key: gw.key, layer: 'gateway', mode: gw.mode, via: gw.ref });
-    } else if (t.kind === 'ServiceEntry' && group === 'networking.istio.io') {
-      const se = serviceEntries.get(resourceKey('ServiceEntry', ns, t.name));
-      if (!se) failures.push(cond.policyTargetNotFound(`ServiceEntry ${ns}/${t.name} was not found`));
-      else if (!se.waypoint) failures.push(cond.policyAncestorNotBound(se.ref));
-      else {
-        const gw = gateways.get(se.waypoint)!;
-        attached.push({ key: se.key, layer: 'serviceentry', mode: gw.mode, via: gw.ref });
-      }
-    } else if (t.kind === 'GatewayClass' && group === 'gateway.networking.k8s.io') {
-      const mode = settings.gatewayClasses[t.name];
-      if (ns !== settings.rootNamespace) {
-        failures.push(
-          cond.policyInvalid(
-            `AuthorizationPolicy must be in the root namespace \`${settings.rootNamespace}\` when referencing a GatewayClass`,
-          ),
-        );
-      } else if (mode === 'egress') {
-        // Seed 000: "the solo-ztunnel-egress GatewayClass cannot be targeted directly".
-        failures.push(
-          cond.policyInvalid(
-            `the ${t.name} GatewayClass cannot be targeted directly: policies must target the specific Gateway by name ` +
-              `(targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: <gateway>}])`,
-          ),
-        );
-      } else if (mode === 'waypoint') {
-        for (const gw of gateways.values())
-          if (gw.className === t.name && gw.mode) attached.push({ key: gw.key, layer: 'gateway', mode: gw.mode, via: gw.ref });
-      } else {
-        failures.push(cond.policyTargetNotFound(`GatewayClass ${t.name} is not served by Portcullis`));
-      }
-    } else if (t.kind === 'Service' && (group === '' || group === 'core')) {
-      failures.push(cond.policyTargetNotFound(`Service ${ns}/${t.name} was not found`));
-    } else {
-      failures.push(cond.policyInvalid(`targetRef must be to one of Gateway, GatewayClass, ServiceEntry, Service but was ${group}/${t.kind}`));
-    }
-  }
-  if (attached.length === 0) {
-    conds.push(failures[0]);
-    return done({ key: ap.key, ref, resource: ap, compiled: null, attachedTo: [] }, []);
-  }
-  if (failures.length > 0) conds.push(cond.policyPartiallyInvalid(failures.map((f) => f.message).join('; ')));
-  else conds.push(cond.policyBound([...new Set(attached.map((a) => a.via))]));
+  const classList = topology.inputs[1] as readonly GatewayClass[];
+  const { attached, condition } = resolvePolicyTargets(refs, {
+    namespace: ns,
+    rootNamespace: settings.rootNamespace,
+    controllerName: settings.controllerName,
+    classModes: settings.gatewayClasses,
+    gatewayClass: (name) => classList.find((gc) => gc.metadata.name === name),
+    gateway: gatewayByRef,
+    serviceEntry: (namespace, name) => serviceEntries.get(resourceKey('ServiceEntry', namespace, name)),
+    gatewayByKey: (key) => gateways.get(key),
+    gatewaysOfClass: (className) => [...gateways.values()].filter((gw) => gw.className === className),
+  });
+  conds.push(condition);
+  if (attached.length === 0) return done({ key: ap.key, ref, resource: ap, compiled: null, attachedTo: [] }, []);
   const mode = attached[0].mode === 'egress' ? 'l4' : 'l7';
   const compiled = compiledPolicyFor(ap, mode, settings.trustDomain);
   for (const c of compiled.conditions) conds.push(c);

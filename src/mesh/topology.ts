@@ -14,11 +14,10 @@ import * as cond from './conditions.ts';
 import type { Condition } from './conditions.ts';
 import { pushTo } from './multimap.ts';
 import type { GatewayModel, ServiceEntryModel } from './snapshot.ts';
-import { allocateVips, type VipAllocations } from './vip-allocator.ts';
+import { allocateServiceEntryVips, vipsOf, type VipAllocations } from './vip-allocator.ts';
 import { bindWaypoint, trafficTypeOf } from './waypoint-binding.ts';
 
 export const CLUSTER_DOMAIN = 'svc.cluster.local';
-const AUTOALLOCATE_LABEL = 'networking.istio.io/enable-autoallocate-ip';
 export const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
 
 export interface Topology {
@@ -26,7 +25,7 @@ export interface Topology {
   readonly nsLabels: ReadonlyMap<string, Readonly<Record<string, string>>>;
   readonly gateways: Map<string, GatewayModel>;
   readonly serviceEntries: Map<string, ServiceEntryModel>;
-  readonly allocations: Map<string, { v4: string; v6: string }>;
+  readonly allocations: VipAllocations;
   readonly conditions: ReadonlyMap<string, Condition[]>;
   readonly diagnostics: readonly Diagnostic[];
   readonly exactHosts: ReadonlyMap<string, ServiceEntryModel[]>;
@@ -119,40 +118,19 @@ export function buildTopology(
 
   // ---- service entries: VIPs and binding ----
   const seResources = seList;
-  const reserved = new Set<string>();
-  for (const se of seResources) for (const a of se.spec.addresses ?? []) reserved.add(a);
-  const requests: { key: string }[] = [];
-  for (const se of seResources) {
-    const resolution = se.spec.resolution ?? 'NONE';
-    if (resolution === 'NONE') continue;
-    if (se.metadata.labels[AUTOALLOCATE_LABEL] === 'false') continue;
-    if ((se.spec.addresses ?? []).length > 0) continue;
-    for (const host of se.spec.hosts) {
-      if (host.includes('*') && resolution !== 'DYNAMIC_DNS') continue;
-      requests.push({ key: `${se.key}#${host}` });
-    }
+  const vip = allocateServiceEntryVips(seResources, previousAllocations);
+  const allocations = vip.allocations;
+  if (vip.exhausted !== null) {
+    diagnostics.push({ code: 'PCL_MESH_VIP_EXHAUSTED', severity: 'error', file: '', line: 0, column: 0, message: vip.exhausted });
   }
-  let allocations: Map<string, { v4: string; v6: string }>;
-  try {
-    allocations = allocateVips(requests, previousAllocations, reserved);
-  } catch (err) {
-    allocations = new Map();
-    diagnostics.push({
-      code: 'PCL_MESH_VIP_EXHAUSTED',
-      severity: 'error',
-      file: '',
-      line: 0,
-      column: 0,
-      message: (err as Error).message,
-    });
+  for (const se of seResources.filter((x) => vip.reassigned.includes(x.key))) {
+    const { namespace, name } = se.metadata;
+    const at = { file: se.source.file, line: se.source.line, column: se.source.column, kind: 'ServiceEntry', namespace, name };
+    diagnostics.push({ code: 'PCL_MESH_VIP_REASSIGNED', severity: 'warning', ...at, message: `reassigned ${namespace}/${name} due to IP Address conflict` });
   }
   const serviceEntries = new Map<string, ServiceEntryModel>();
   for (const se of seResources) {
-    const vips: { host: string; value: string }[] = [];
-    for (const host of se.spec.hosts) {
-      const pair = allocations.get(`${se.key}#${host}`);
-      if (pair) vips.push({ value: pair.v4, host }, { value: pair.v6, host });
-    }
+    const vips = vipsOf(allocations, se);
     const binding = bindWaypoint({
       namespace: se.metadata.namespace,
       labels: se.metadata.labels,

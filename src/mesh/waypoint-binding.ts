@@ -9,6 +9,7 @@ import type { AllowedRoutes, LabelSelector } from '../config/api-types.ts';
 import {
   attachmentDenied,
   type Condition,
+  type IngressUseWaypoint,
   unsupportedTrafficType,
   waypointAccepted,
   waypointIsNotReady,
@@ -18,6 +19,23 @@ export const USE_WAYPOINT = 'istio.io/use-waypoint';
 export const USE_WAYPOINT_NAMESPACE = 'istio.io/use-waypoint-namespace';
 export const WAYPOINT_FOR = 'istio.io/waypoint-for';
 export const MANAGED_LABEL = 'gateway.istio.io/managed';
+export const INGRESS_USE_WAYPOINT = 'istio.io/ingress-use-waypoint';
+
+/** `strconv.ParseBool`'s true spellings. */
+const GO_TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
+
+/**
+ * istiod's `ingressUseWaypointFromLabels` (pilot/pkg/serviceregistry/ambient/services.go): the object's label, else
+ * its namespace's; true only when it parses as a Go boolean true.
+ */
+export function ingressUseWaypoint(
+  labels: Readonly<Record<string, string>>,
+  namespaceLabels: Readonly<Record<string, string>>,
+): IngressUseWaypoint {
+  const value = Object.hasOwn(labels, INGRESS_USE_WAYPOINT) ? labels[INGRESS_USE_WAYPOINT] : namespaceLabels[INGRESS_USE_WAYPOINT];
+  if (value === undefined) return 'absent';
+  return GO_TRUE.has(value) ? 'true' : 'other';
+}
 
 export type TrafficType = 'service' | 'workload' | 'all' | 'none';
 
@@ -76,7 +94,7 @@ export function bindWaypoint(input: BindingInput): BindingResult {
   if (wp.trafficType !== 'all' && wp.trafficType !== input.requiredTraffic) {
     return { waypoint: null, condition: unsupportedTrafficType(ref, input.requiredTraffic) };
   }
-  return { waypoint: ref, condition: waypointAccepted(ref) };
+  return { waypoint: ref, condition: waypointAccepted(ref, ingressUseWaypoint(input.labels, input.namespaceLabels)) };
 }
 
 /** Gateway API allowedRoutes.namespaces: All, Same (the default), Selector, None. */

@@ -1,7 +1,8 @@
 /** A RuleContext for tests: records every error and warning so a test can assert code, path and text. */
 import type { ErrorCode } from '../../src/errors/catalogue.ts';
 import { formatPath, type FieldPath } from '../../src/config/types.ts';
-import { DEFAULT_GATEWAY_CLASSES, DEFAULT_SYSTEM_NAMESPACES, type Settings } from '../../src/config/settings-types.ts';
+import { DEFAULT_CONTROLLER_NAME, DEFAULT_GATEWAY_CLASSES, DEFAULT_SYSTEM_NAMESPACES, type Settings } from '../../src/config/settings-types.ts';
+import { DEFAULT_CONFIG_LIMITS } from '../../src/config/settings.ts';
 import type { RuleContext, SemanticRule } from '../../src/config/rules/rule-context.ts';
 
 export interface RecordedFinding {
@@ -30,6 +31,8 @@ export const TEST_SETTINGS: Settings = {
   permitCrossNamespaceResourceAccess: [],
   allowedPrivateCidrs: [],
   systemNamespaces: DEFAULT_SYSTEM_NAMESPACES,
+  configLimits: DEFAULT_CONFIG_LIMITS,
+  controllerName: DEFAULT_CONTROLLER_NAME,
 };
 
 /** A recording context for `doc`, taking kind/name/namespace from the document like the loader does. */

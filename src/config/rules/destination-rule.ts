@@ -9,6 +9,7 @@ import { asList, asNumber, asObject, asString, has, type Data } from './data-acc
 import { ONE_MILLISECOND, parseDuration } from './duration.ts';
 import { celInvalid, invalidValue } from './messages.ts';
 import { checkMatchLabelsSelector } from './workload-selector.ts';
+import { checkWildcardDomain } from './dns-name.ts';
 
 /** Duration fields of a TrafficPolicy that carry `duration(self) >= duration('1ms')` in the CRD. */
 const DURATION_FIELDS: ReadonlyArray<readonly string[]> = [
@@ -30,6 +31,9 @@ const CONFIGMAP_PREFIX = 'configmap://';
 export const destinationRuleRule: SemanticRule = (doc, ctx) => {
   const spec = asObject(doc.spec);
   if (spec === undefined) return;
+  // istiod's ValidateDestinationRule: `agent.ValidateWildcardDomain(rule.Host)` ("empty domain name not allowed").
+  const hostProblem = checkWildcardDomain(asString(spec.host) ?? '');
+  if (hostProblem !== undefined) ctx.error(['spec', 'host'], 'PCL_VALIDATION_DESTINATION_RULE_HOST', hostProblem);
   checkMatchLabelsSelector(spec.workloadSelector, ['spec', 'workloadSelector'], ctx);
   checkTrafficPolicy(spec.trafficPolicy, ['spec', 'trafficPolicy'], true, ctx);
   asList(spec.subsets)?.forEach((subset, i) => {

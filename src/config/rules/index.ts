@@ -2,6 +2,7 @@
 import type { SemanticRule } from './rule-context.ts';
 import { authorizationPolicyRule } from './authorization-policy.ts';
 import { destinationRuleRule } from './destination-rule.ts';
+import { dryRunAllowedRule, dryRunRefusedRule } from './dry-run.ts';
 import { envoyFilterRule } from './envoy-filter.ts';
 import { gatewayRule } from './gateway.ts';
 import { httpRouteRule } from './http-route.ts';
@@ -13,10 +14,11 @@ import { serviceEntryRule } from './service-entry.ts';
  * version, which a file-based configuration does not have.
  */
 export const SEMANTIC_RULES: Readonly<Record<string, readonly SemanticRule[]>> = {
-  AuthorizationPolicy: [authorizationPolicyRule],
-  ServiceEntry: [serviceEntryRule],
-  DestinationRule: [destinationRuleRule],
-  EnvoyFilter: [envoyFilterRule],
+  // istiod's webhook checks the dry-run annotation first, on every Istio kind (validateMetadata).
+  AuthorizationPolicy: [dryRunAllowedRule, authorizationPolicyRule],
+  ServiceEntry: [dryRunRefusedRule, serviceEntryRule],
+  DestinationRule: [dryRunRefusedRule, destinationRuleRule],
+  EnvoyFilter: [dryRunRefusedRule, envoyFilterRule],
   Gateway: [gatewayRule],
   HTTPRoute: [httpRouteRule],
 };

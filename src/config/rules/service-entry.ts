@@ -1,7 +1,6 @@
 /**
  * ServiceEntry semantics: the CRD's CEL rules and istiod's `ValidateServiceEntry` webhook
- * (istio/istio pkg/config/validation/validation.go). Portcullis always auto-allocates addresses, so the
- * webhook's "addresses are required for ports serving TCP" warning does not apply and is not emitted.
+ * (istio/istio pkg/config/validation/validation.go), with the webhook's exact messages.
  */
 import type { FieldPath } from '../types.ts';
 import type { RuleContext, SemanticRule } from './rule-context.ts';
@@ -11,14 +10,17 @@ import { checkExportTo } from './export-to.ts';
 import { checkIpSubnet, isIpAddress } from '../../net/ip-syntax.ts';
 import { celInvalid } from './messages.ts';
 import { checkLabelsSelector } from './workload-selector.ts';
+import { autoAllocates } from './auto-allocate.ts';
 
 const UNIX_PREFIX = 'unix://';
 /** Protocol names Istio's `protocol.Parse` knows (case-insensitive); anything else is `Unsupported`. */
 const KNOWN_PROTOCOLS = new Set(['HTTP', 'HTTPS', 'GRPC', 'GRPC-WEB', 'HTTP2', 'HTTP_PROXY', 'MONGO', 'MYSQL', 'REDIS', 'TCP', 'TLS', 'UDP']);
 const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB', 'HTTP_PROXY']);
 const TLS_PROTOCOLS = new Set(['HTTPS', 'TLS']);
-/** DYNAMIC_DNS serves only protocols the proxy can read a host from. */
-const DYNAMIC_DNS_PROTOCOLS = new Set(['HTTP', 'HTTPS', 'TLS', 'GRPC', 'HTTP2']);
+/** DYNAMIC_DNS serves only what Envoy's dynamic forward proxy reads a host from: HTTPS is not among them. */
+const DYNAMIC_DNS_PROTOCOLS = new Set(['HTTP', 'TLS', 'GRPC', 'HTTP2']);
+/** Istio `protocol.Instance.IsTCP`. */
+const TCP_PROTOCOLS = new Set(['TCP', 'HTTPS', 'TLS', 'MONGO', 'REDIS', 'MYSQL']);
 
 interface PortInfo {
   readonly names: ReadonlySet<string>;
@@ -31,7 +33,8 @@ export const serviceEntryRule: SemanticRule = (doc, ctx) => {
   const resolution = asString(spec.resolution) ?? 'NONE';
   const hosts = stringList(spec.hosts);
 
-  checkCelRules(spec, resolution, ctx);
+  // istiod's webhook stops at a refused workload selector (ValidateAlphaWorkloadSelector's error returns at once).
+  if (checkCelRules(spec, resolution, ctx)) return;
   checkHosts(hosts, resolution, ctx);
   const addresses = stringList(spec.addresses);
   addresses.forEach((address, i) => {
@@ -39,6 +42,20 @@ export const serviceEntryRule: SemanticRule = (doc, ctx) => {
     if (problem !== undefined) ctx.error(['spec', 'addresses', i], 'PCL_VALIDATION_SERVICE_ENTRY_ADDRESS', problem);
   });
   const ports = checkPorts(spec, ctx);
+  // Without an address of its own (given or auto-allocated), a TCP port cannot be told apart by destination IP.
+  const labels = asObject(asObject(doc.metadata)?.labels);
+  if (addresses.length === 0 && !autoAllocates(resolution, labels, addresses)) {
+    (asList(spec.ports) ?? []).forEach((value, i) => {
+      const protocol = asString(asObject(value)?.protocol) ?? '';
+      if (protocol === '' || protocol === 'TCP') {
+        ctx.warn(
+          ['spec', 'ports', i],
+          'PCL_VALIDATION_SERVICE_ENTRY_ADDRESS',
+          'addresses are required for ports serving TCP (or unset) protocol when IP Autoallocation is not enabled',
+        );
+      }
+    });
+  }
   checkResolution(spec, doc, resolution, hosts, ports, ctx);
 
   // Hosts of a non-NONE entry are told apart by Host header (HTTP) or SNI (TLS); plain TCP cannot be.
@@ -50,8 +67,11 @@ export const serviceEntryRule: SemanticRule = (doc, ctx) => {
   checkExportTo(spec.exportTo, ['spec', 'exportTo'], ctx);
 };
 
-/** The CRD's `x-kubernetes-validations`, in the order the CRD lists them. */
-function checkCelRules(spec: Data, resolution: string, ctx: RuleContext): void {
+/**
+ * The CRD's `x-kubernetes-validations`, in the order the CRD lists them, and the webhook's selector check that
+ * runs first in ValidateServiceEntry; returns true when that check refused the selector.
+ */
+function checkCelRules(spec: Data, resolution: string, ctx: RuleContext): boolean {
   const spath = ['spec'];
   if (has(spec, 'workloadSelector') && has(spec, 'endpoints')) {
     ctx.error(spath, 'PCL_VALIDATION_SERVICE_ENTRY_ENDPOINT', celInvalid('object', 'only one of WorkloadSelector or Endpoints can be set'));
@@ -68,8 +88,16 @@ function checkCelRules(spec: Data, resolution: string, ctx: RuleContext): void {
   stringList(spec.hosts).forEach((host, i) => {
     if (host === '*') ctx.error(['spec', 'hosts', i], 'PCL_VALIDATION_SERVICE_ENTRY_HOST', celInvalid('string', 'hostname cannot be wildcard'));
   });
-  checkLabelsSelector(spec.workloadSelector, ['spec', 'workloadSelector'], ctx);
+  const selector = checkLabelsSelector(spec.workloadSelector, ['spec', 'workloadSelector'], ctx);
   asList(spec.endpoints)?.forEach((value, i) => checkEndpointCel(value, ['spec', 'endpoints', i], ctx));
+  if (selector.empty && !selector.refused) {
+    ctx.warn(
+      ['spec', 'workloadSelector'],
+      'PCL_VALIDATION_EMPTY_SELECTOR',
+      'service entry: workload selector specified without labels, will be applied to all services in namespace',
+    );
+  }
+  return selector.refused;
 }
 
 function checkEndpointCel(value: unknown, path: FieldPath, ctx: RuleContext): void {
@@ -115,7 +143,7 @@ function checkHosts(hosts: readonly string[], resolution: string, ctx: RuleConte
     }
     if (resolution === 'DYNAMIC_DNS') {
       if (!host.startsWith('*.')) {
-        ctx.error(path, 'PCL_VALIDATION_SERVICE_ENTRY_RESOLUTION', `DYNAMIC_DNS resolution requires wildcard hosts (\`*.<domain>\`), found ${host}`);
+        ctx.error(path, 'PCL_VALIDATION_SERVICE_ENTRY_RESOLUTION', 'host must be wildcarded for resolution mode DYNAMIC_DNS');
       }
     } else if (isPartialWildcard(host)) {
       ctx.warn(path, 'PCL_VALIDATION_SERVICE_ENTRY_HOST', `partial wildcard ${JSON.stringify(host)} not allowed`);
@@ -168,9 +196,16 @@ function checkResolution(spec: Data, doc: Data, resolution: string, hosts: reado
     case 'STATIC':
       endpoints.forEach((value, i) => {
         const endpoint = asObject(value);
-        const address = asString(endpoint?.address);
-        if (endpoint === undefined || address === undefined) return;
+        if (endpoint === undefined) return;
+        const address = asString(endpoint.address) ?? '';
         const path = ['spec', 'endpoints', i];
+        // istiod's validateWorkloadEntry: an endpoint may be only a network (reached through its gateway).
+        if (address === '') {
+          const network = asString(endpoint.network) ?? '';
+          if (network === '') ctx.error(path, 'PCL_VALIDATION_SERVICE_ENTRY_ENDPOINT', 'address is required');
+          else ctx.warn(path, 'PCL_VALIDATION_SERVICE_ENTRY_ENDPOINT', `address is unset with network ${JSON.stringify(network)}`);
+          return;
+        }
         if (address.startsWith(UNIX_PREFIX)) {
           if (ports.names.size !== 1) {
             ctx.error(['spec', 'ports'], 'PCL_VALIDATION_SERVICE_ENTRY_ENDPOINT', 'exactly 1 service port required for unix endpoints');
@@ -204,6 +239,16 @@ function checkResolution(spec: Data, doc: Data, resolution: string, hosts: reado
         }
         checkEndpointPortNames(endpoint, path, ports, ctx);
       });
+      // One address shared by several hosts on a TCP port: the hosts cannot be told apart (a webhook warning).
+      if (stringList(spec.addresses).length > 0 && hosts.length > 1) {
+        if (ports.protocols.some((p) => TCP_PROTOCOLS.has(p))) {
+          ctx.warn(
+            ['spec', 'hosts'],
+            'PCL_VALIDATION_SERVICE_ENTRY_ADDRESS',
+            'service entry can not have more than one host specified simultaneously with address and tcp port',
+          );
+        }
+      }
       break;
     case 'DYNAMIC_DNS':
       checkDynamicDns(spec, doc, ports, ctx);
@@ -226,15 +271,21 @@ function checkEndpointPortNames(endpoint: Data, path: FieldPath, ports: PortInfo
 /** DYNAMIC_DNS (Istio 1.28+): wildcard hosts resolved per request, so no addresses, endpoints or opaque TCP. */
 function checkDynamicDns(spec: Data, doc: Data, ports: PortInfo, ctx: RuleContext): void {
   const code = 'PCL_VALIDATION_SERVICE_ENTRY_RESOLUTION';
-  if (stringList(spec.addresses).length > 0) ctx.error(['spec', 'addresses'], code, 'addresses are not supported with DYNAMIC_DNS resolution');
-  if (has(spec, 'endpoints')) ctx.error(['spec', 'endpoints'], code, 'endpoints are not supported with DYNAMIC_DNS resolution');
+  const mode = 'DYNAMIC_DNS';
+  // istiod's messages verbatim, including the missing spaces where its Go strings are concatenated.
+  if (stringList(spec.addresses).length > 0) {
+    ctx.error(['spec', 'addresses'], code, `addresses cannot be set for resolution type ${mode}. HTTP route domains will only be generatedfrom the hosts field values`);
+  }
+  if (has(spec, 'endpoints')) {
+    ctx.error(['spec', 'endpoints'], code, `endpoints cannot be set for resolution type ${mode}. Destination IP address determined from hostsfield values`);
+  }
   ports.protocols.forEach((protocol, i) => {
     if (!DYNAMIC_DNS_PROTOCOLS.has(protocol)) {
-      ctx.error(['spec', 'ports', i, 'protocol'], code, `DYNAMIC_DNS resolution supports only HTTP, HTTPS, TLS, GRPC and HTTP2 ports, found ${protocol === '' ? 'unset' : protocol}`);
+      ctx.error(['spec', 'ports', i, 'protocol'], code, `only HTTP, TLS, GRPC, and HTTP2 protocols are supported for resolution type ${mode}`);
     }
   });
-  const labels = asObject(asObject(doc.metadata)?.labels);
-  if (asString(spec.location) === 'MESH_INTERNAL' && labels !== undefined && has(labels, 'istio.io/use-waypoint')) {
-    ctx.error(['spec', 'location'], code, 'DYNAMIC_DNS resolution with MESH_INTERNAL location cannot use a waypoint (istio.io/use-waypoint)');
+  const waypoint = asString(asObject(asObject(doc.metadata)?.labels)?.['istio.io/use-waypoint']) ?? '';
+  if (asString(spec.location) === 'MESH_INTERNAL' && waypoint !== '' && waypoint.toLowerCase() !== 'none') {
+    ctx.error(['spec', 'location'], code, `location MESH_INTERNAL with resolution type ${mode} is not supported when using waypoints`);
   }
 }

@@ -38,15 +38,28 @@ export function checkMatchLabelsSelector(selector: unknown, path: FieldPath, ctx
 }
 
 /**
- * `workloadSelector.labels` of ServiceEntry and EnvoyFilter: the CRDs only forbid `*` in values
- * (`wildcard is not supported in selector`).
+ * `workloadSelector.labels` of ServiceEntry and EnvoyFilter: the CRDs forbid `*` in values (`wildcard is not
+ * supported in selector`); istiod's webhook (`ValidateAlphaWorkloadSelector`) also refuses an empty key and a `*`
+ * in a key, and warns about a selector without labels. Returns whether the webhook refused the selector (istiod
+ * then stops validating the resource) and whether the no-labels warning applies.
  */
-export function checkLabelsSelector(selector: unknown, path: FieldPath, ctx: RuleContext): void {
-  const labels = asObject(asObject(selector)?.labels);
-  if (labels === undefined) return;
+export function checkLabelsSelector(selector: unknown, path: FieldPath, ctx: RuleContext): { refused: boolean; empty: boolean } {
+  const sel = asObject(selector);
+  if (sel === undefined) return { refused: false, empty: false };
+  const labels = asObject(sel.labels) ?? {};
+  let refused = false;
   for (const [key, value] of Object.entries(labels)) {
+    const shown = JSON.stringify(`${key}=${typeof value === 'string' ? value : ''}`);
     if (typeof value === 'string' && value.includes('*')) {
       ctx.error([...path, 'labels', key], 'PCL_VALIDATION_SELECTOR', celInvalid('string', 'wildcard is not supported in selector'));
+    } else if (key.includes('*')) {
+      ctx.error([...path, 'labels', key], 'PCL_VALIDATION_SELECTOR', `wildcard is not supported in selector: ${shown}`);
+      refused = true;
+    }
+    if (key === '') {
+      ctx.error([...path, 'labels'], 'PCL_VALIDATION_SELECTOR', `empty key is not supported in selector: ${shown}`);
+      refused = true;
     }
   }
+  return { refused, empty: Object.keys(labels).length === 0 };
 }

@@ -5,7 +5,7 @@ import { any, obj, str } from './dsl.ts';
 import type { ObjectSchema, Schema } from './dsl.ts';
 import { objectMetaSchema } from './common.ts';
 import { authorizationPolicySpec } from './authorization-policy.ts';
-import { serviceEntrySpec } from './service-entry.ts';
+import { serviceEntrySpec, serviceEntryStatus } from './service-entry.ts';
 import { destinationRuleSpec } from './destination-rule.ts';
 import { envoyFilterSpec } from './envoy-filter.ts';
 import { gatewayClassSpec, gatewaySpec, httpRouteSpec } from './gateway-api.ts';
@@ -53,7 +53,9 @@ export const KIND_DEFINITIONS: Readonly<Record<Kind, KindDefinition>> = {
   GatewayClass: define('GatewayClass', GATEWAY_API, { spec: gatewayClassSpec }, { specRequired: true }),
   Gateway: define('Gateway', GATEWAY_API, { spec: gatewaySpec }, { specRequired: true }),
   HTTPRoute: define('HTTPRoute', GATEWAY_API, { spec: httpRouteSpec }, { specRequired: true }),
-  ServiceEntry: define('ServiceEntry', ISTIO_NETWORKING, { spec: serviceEntrySpec }, { specRequired: true }),
+  ServiceEntry: define('ServiceEntry', ISTIO_NETWORKING, { spec: serviceEntrySpec, status: serviceEntryStatus }, {
+    specRequired: true,
+  }),
   DestinationRule: define('DestinationRule', ISTIO_NETWORKING, { spec: destinationRuleSpec }, { specRequired: true }),
   // EnvoyFilter exists upstream only as v1alpha3.
   EnvoyFilter: define('EnvoyFilter', ['networking.istio.io/v1alpha3'], { spec: envoyFilterSpec }),

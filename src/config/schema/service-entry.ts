@@ -3,7 +3,8 @@
  * (identical in all three versions). Port ranges (`port must be between 1-65535`) are CEL rules in src/config/rules;
  * here the CRD's uint32 bounds apply.
  */
-import { arr, map, obj, str, strings, uint32 } from './dsl.ts';
+import { isIpAddress } from '../../net/ip-syntax.ts';
+import { any, arr, map, obj, str, strings, uint32 } from './dsl.ts';
 import type { ObjectSchema } from './dsl.ts';
 import { istioLabelsSelectorSchema } from './common.ts';
 
@@ -41,4 +42,27 @@ export const serviceEntrySpec: ObjectSchema = obj(
     subjectAltNames: strings(),
   },
   { required: ['hosts'] },
+);
+
+/**
+ * `status` as istiod writes it: `addresses` ({value, host} per auto-allocated VIP, istio/api
+ * `ServiceEntryStatus.addresses`) is read by the VIP allocator, so manifests exported from a cluster keep istiod's
+ * VIPs; the rest (conditions, validationMessages) is the CRD's `x-kubernetes-preserve-unknown-fields`.
+ */
+export const serviceEntryStatus: ObjectSchema = obj(
+  {
+    addresses: arr(
+      obj(
+        {
+          value: str({ check: (v) => (typeof v === 'string' && isIpAddress(v) ? undefined : 'must be an IP address') }),
+          host: str(),
+        },
+        { required: ['value', 'host'] },
+      ),
+    ),
+    conditions: any(),
+    observedGeneration: any(),
+    validationMessages: any(),
+  },
+  { open: true },
 );
