@@ -30,10 +30,8 @@ export interface Refusal {
   readonly errno?: string;
 }
 
-/** Response header carrying the reason to the client (the gateway sends the same name on its refusals). */
-export const REASON_HEADER = 'x-portcullis-reason';
-/** Response header carrying the deciding code. */
-export const CODE_HEADER = 'x-portcullis-code';
+import { CODE_HEADER, headerSafe, REASON_HEADER } from '../errors/refusal-header.ts';
+export { CODE_HEADER, REASON_HEADER };
 
 const STATUS_TEXT: Readonly<Record<number, string>> = {
   400: 'Bad Request',
@@ -102,10 +100,6 @@ export function socksReplyFor(r: Refusal): number {
   }
 }
 
-/** A header value safe to send: one line, visible Latin-1 only, bounded. */
-export function headerSafe(text: string): string {
-  return text.replace(/[^\x20-\x7e]+/g, ' ').trim().slice(0, 1024);
-}
 
 /** The complete HTTP/1.1 response for a refusal: status, reason header, deciding-code header, plain-text body. */
 export function refusalResponse(r: Refusal, what: string): { status: number; headers: Record<string, string>; body: string } {

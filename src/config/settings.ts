@@ -6,7 +6,7 @@ import type { ErrorCode } from '../errors/catalogue.ts';
 import { formatPath } from './types.ts';
 import type { Diagnostic, SourcePos } from './types.ts';
 import { DEFAULT_GATEWAY_CLASSES, DEFAULT_SYSTEM_NAMESPACES } from './settings-types.ts';
-import type { Settings } from './settings-types.ts';
+import type { PathNormalization, Settings } from './settings-types.ts';
 import { parseYamlFile } from './yaml-documents.ts';
 import type { ConfigFile } from './yaml-documents.ts';
 import { arr, bool, map, obj, str, strings } from './schema/dsl.ts';
@@ -37,6 +37,7 @@ const SETTINGS_SCHEMA = obj({
   allowedPrivateCidrs: cidrList(),
   systemNamespaces: strings({}, str({ check: checkDns1123Label })),
   perimeter: obj({ podCidrs: cidrList(), podEgressDropped: bool(), snatAddresses: cidrList() }),
+  pathNormalization: obj({ normalization: str({ enum: ['DEFAULT', 'NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES'] }) }),
 });
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -129,6 +130,11 @@ function applySettings(
   if (Array.isArray(system)) settings.systemNamespaces = system as string[];
   const perimeter = take('perimeter');
   if (isPlainObject(perimeter)) settings.perimeter = perimeter as Settings['perimeter'];
+  const pathNormalization = take('pathNormalization');
+  if (isPlainObject(pathNormalization) && typeof pathNormalization.normalization === 'string') {
+    const n = pathNormalization.normalization;
+    settings.pathNormalization = { normalization: n === 'DEFAULT' ? 'BASE' : (n as PathNormalization) };
+  }
 }
 
 /** Merge the environment variable's entries into the file's list, keeping order and dropping duplicates. */

@@ -14,10 +14,21 @@ import type { Snapshot } from '../../src/mesh/snapshot.ts';
 import type { CredentialStore } from '../../src/waypoint/credentials.ts';
 import { handleHttpTunnel, type HttpTunnelContext, type ServiceEntryDestination } from '../../src/waypoint/http-tunnel.ts';
 import type { RequestEvent } from '../../src/events/request-event.ts';
+import { compileAddressGuard, type AddressGuard, type ListenerAddress } from '../../src/upstream/private-address-guard.ts';
 
-/** Allow 127.0.0.0/8 only: the tests' stand-in for the private-address guard. */
-export function loopbackGuard(ip: string): string | null {
-  return /^127\./.test(ip) ? null : `${ip} is not loopback (test guard allows 127.0.0.0/8 only)`;
+/**
+ * The tests' guard: the real private-address guard with 127.0.0.0/8 allowed (and `listeners` refused), which also
+ * refuses every address outside 127.0.0.0/8, so a test can never send a packet off the machine.
+ */
+export function loopbackGuard(listeners: readonly ListenerAddress[] = []): AddressGuard {
+  const real = compileAddressGuard({ allowedPrivateCidrs: ['127.0.0.0/8'], listeners });
+  return {
+    check(ip, port) {
+      const v = real.check(ip, port);
+      if (!v.ok) return v;
+      return /^127\./.test(ip) ? v : { ok: false, range: 'test', reason: `${ip} is not loopback (test guard allows 127.0.0.0/8 only)` };
+    },
+  };
 }
 
 /** A resolver answering from a table (the tests' stand-in for DNS). */
@@ -65,6 +76,10 @@ export interface TunnelListenerOptions {
   /** Upstream port rewrites (`443 → the test server's port`). */
   readonly ports?: Record<number, number>;
   readonly random?: () => number;
+  /** The guard each request reads (default: `loopbackGuard()`). */
+  readonly guard?: () => AddressGuard;
+  /** The resolver (default: answers from `hosts`). */
+  readonly resolver?: (host: string) => Promise<string[]>;
 }
 
 /** Listen on 127.0.0.1; every connection is one tunnel from `peer` to `authority`. */
@@ -74,6 +89,7 @@ export async function startTunnelListener(o: TunnelListenerOptions): Promise<Tun
   const events: RequestEvent[] = [];
   const warnings: string[] = [];
   const sockets = new Set<net.Socket>();
+  const testGuard = loopbackGuard();
   const server = net.createServer((socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
@@ -83,8 +99,8 @@ export async function startTunnelListener(o: TunnelListenerOptions): Promise<Tun
       peerAddress: socket.remoteAddress ?? '127.0.0.1',
       destination: destinationFor(o.snapshot(), o.authority),
       snapshot: o.snapshot,
-      resolver: mapResolver(o.hosts),
-      guard: loopbackGuard,
+      resolver: o.resolver ?? mapResolver(o.hosts),
+      guard: o.guard ?? (() => testGuard),
       credentials: o.credentials,
       emit: (e) => events.push(e),
       warn: (m) => warnings.push(m),

@@ -1,0 +1,94 @@
+/**
+ * Keep-alive agents for the L7 upstream whose new connections are dialled only by `dialFirst` over the addresses the
+ * request was vetted with (never a fresh DNS lookup), and whose idle connections are dropped the moment the upstream
+ * sends anything unasked: a byte that arrives between responses would otherwise be read as the next request's
+ * response (a response is only ever given to the request that caused it).
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import { CONNECT_TIMEOUT_MS, dialFirst } from './dial.ts';
+import type { UpstreamAddress } from './plan.ts';
+
+/** Request options the agent reads: the vetted addresses and the budget for TCP + TLS. */
+export interface VettedRequestOptions {
+  readonly vetted: readonly UpstreamAddress[];
+  readonly connectTimeoutMs?: number;
+}
+
+type Oncreate = (err: Error | null, socket?: Duplex) => void;
+interface AgentInternals {
+  createConnection(options: Record<string, unknown>, oncreate: Oncreate): Duplex | undefined;
+  keepSocketAlive(socket: Socket): boolean;
+  reuseSocket(socket: Socket, req: http.ClientRequest): void;
+}
+
+const STRAY = Symbol('portcullis.strayGuard');
+type Guarded = Socket & { [STRAY]?: () => void };
+
+function timeoutError(ms: number): Error {
+  return Object.assign(new Error(`connect timeout after ${ms} ms`), { code: 'ETIMEDOUT' });
+}
+
+/**
+ * An agent (`https.Agent` when `tls`) that dials the request's `vetted` addresses in order. Pass the addresses with
+ * each request: `http.request({ agent, host: vetted[0].ip, port, vetted, ... })`.
+ */
+export function vettedAgent(tls: boolean, options: http.AgentOptions): http.Agent {
+  const agent = tls ? new https.Agent(options) : new http.Agent(options);
+  const internals = agent as unknown as AgentInternals;
+  const tlsConnect = internals.createConnection.bind(agent);
+  const keepAlive = internals.keepSocketAlive.bind(agent);
+  const reuse = internals.reuseSocket.bind(agent);
+
+  internals.createConnection = (opts, oncreate) => {
+    const vetted = (opts as unknown as Partial<VettedRequestOptions>).vetted;
+    const budget = (opts as unknown as Partial<VettedRequestOptions>).connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+    if (vetted === undefined || vetted.length === 0) {
+      oncreate(new Error('no vetted upstream address was given for this request'));
+      return undefined;
+    }
+    const started = Date.now();
+    void dialFirst(vetted, budget, new AbortController().signal).then((dialled) => {
+      if (!dialled.ok) {
+        oncreate(new Error(dialled.reason));
+        return;
+      }
+      dialled.socket.setKeepAlive(true, 1000);
+      if (!tls) {
+        oncreate(null, dialled.socket);
+        return;
+      }
+      // The TLS handshake gets what remains of the budget.
+      const secure = tlsConnect({ ...opts, socket: dialled.socket }, () => {}) as TLSSocket;
+      const left = Math.max(1, budget - (Date.now() - started));
+      const timer = setTimeout(() => secure.destroy(timeoutError(budget)), left);
+      secure.once('secureConnect', () => clearTimeout(timer));
+      secure.once('close', () => clearTimeout(timer));
+      oncreate(null, secure);
+    });
+    return undefined;
+  };
+
+  internals.keepSocketAlive = (socket) => {
+    if (!keepAlive(socket)) return false;
+    // Idle in the pool from here on: anything the upstream sends now answers no request.
+    const guarded = socket as Guarded;
+    const onStray = (): void => {
+      socket.destroy();
+    };
+    guarded[STRAY] = () => socket.off('data', onStray);
+    socket.on('data', onStray);
+    return true;
+  };
+
+  internals.reuseSocket = (socket, req) => {
+    const guarded = socket as Guarded;
+    guarded[STRAY]?.();
+    delete guarded[STRAY];
+    reuse(socket, req);
+  };
+  return agent;
+}
