@@ -1,12 +1,10 @@
 /**
  * Keep-alive agents for the L7 upstream whose new connections are dialled only by `dialFirst` over the addresses the
- * request was vetted with (never a fresh DNS lookup), and whose idle connections are dropped the moment the upstream
- * sends anything unasked: a byte that arrives between responses would otherwise be read as the next request's
- * response (a response is only ever given to the request that caused it).
+ * request was vetted with (never a fresh DNS lookup, never an address the guard did not see), with one budget for
+ * TCP and TLS together.
  */
 import http from 'node:http';
 import https from 'node:https';
-import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { CONNECT_TIMEOUT_MS, dialFirst } from './dial.ts';
@@ -21,12 +19,7 @@ export interface VettedRequestOptions {
 type Oncreate = (err: Error | null, socket?: Duplex) => void;
 interface AgentInternals {
   createConnection(options: Record<string, unknown>, oncreate: Oncreate): Duplex | undefined;
-  keepSocketAlive(socket: Socket): boolean;
-  reuseSocket(socket: Socket, req: http.ClientRequest): void;
 }
-
-const STRAY = Symbol('portcullis.strayGuard');
-type Guarded = Socket & { [STRAY]?: () => void };
 
 function timeoutError(ms: number): Error {
   return Object.assign(new Error(`connect timeout after ${ms} ms`), { code: 'ETIMEDOUT' });
@@ -40,8 +33,6 @@ export function vettedAgent(tls: boolean, options: http.AgentOptions): http.Agen
   const agent = tls ? new https.Agent(options) : new http.Agent(options);
   const internals = agent as unknown as AgentInternals;
   const tlsConnect = internals.createConnection.bind(agent);
-  const keepAlive = internals.keepSocketAlive.bind(agent);
-  const reuse = internals.reuseSocket.bind(agent);
 
   internals.createConnection = (opts, oncreate) => {
     const vetted = (opts as unknown as Partial<VettedRequestOptions>).vetted;
@@ -72,23 +63,5 @@ export function vettedAgent(tls: boolean, options: http.AgentOptions): http.Agen
     return undefined;
   };
 
-  internals.keepSocketAlive = (socket) => {
-    if (!keepAlive(socket)) return false;
-    // Idle in the pool from here on: anything the upstream sends now answers no request.
-    const guarded = socket as Guarded;
-    const onStray = (): void => {
-      socket.destroy();
-    };
-    guarded[STRAY] = () => socket.off('data', onStray);
-    socket.on('data', onStray);
-    return true;
-  };
-
-  internals.reuseSocket = (socket, req) => {
-    const guarded = socket as Guarded;
-    guarded[STRAY]?.();
-    delete guarded[STRAY];
-    reuse(socket, req);
-  };
   return agent;
 }
