@@ -10,9 +10,9 @@ export const CODE_HEADER = 'x-portcullis-code';
 /** Long enough for every reason the gateway writes (a layer, a policy, a rule), far below any header-size limit. */
 export const MAX_REASON_CHARS = 1024;
 
-/** A header value safe to send: CR, LF and anything outside visible ASCII become `?` (no header injection), bounded. */
+/** A header value safe to send: each run of CR, LF or anything outside visible ASCII becomes one space, bounded. */
 export function headerSafe(text: string): string {
-  return text.replace(/[^\x20-\x7e]/g, '?').slice(0, MAX_REASON_CHARS);
+  return text.replace(/[^\x20-\x7e]+/g, ' ').trim().slice(0, MAX_REASON_CHARS);
 }
 
 /** The `x-portcullis-reason` value of an HBONE refusal: `<code>: <reason>`, sanitised. */

@@ -15,7 +15,7 @@ export type AuthorityParseResult =
   | { readonly ok: false; readonly reason: string };
 
 // No leading zeros: `host:0443` is refused rather than read as 443, so every reader of the authority sees one port.
-const PORT_RE = /^[1-9][0-9]{0,4}$/;
+const PORT_RE = /^(?:0|[1-9][0-9]{0,4})$/;
 const LABEL_RE = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
 const MAX_HOSTNAME = 253;
 

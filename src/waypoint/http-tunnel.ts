@@ -10,7 +10,6 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import { BufferOnlyStream } from '../hbone/buffer-only-stream.ts';
-import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { HTTPRouteFilter } from '../config/api-types.ts';
 import type { WaypointCode } from '../errors/waypoint-codes.ts';
@@ -19,6 +18,7 @@ import type { Destination } from '../mesh/destination.ts';
 import type { GatewayModel, ServiceEntryModel, Snapshot } from '../mesh/snapshot.ts';
 import { decideEgress } from '../policy/engine.ts';
 import type { AddressGuard } from '../upstream/private-address-guard.ts';
+import { formatAddress } from '../upstream/dial.ts';
 import type { UpstreamAddress } from '../upstream/plan.ts';
 import type { VettedRequestOptions } from '../upstream/vetted-agent.ts';
 import type { CredentialStore, ResolvedTls } from './credentials.ts';
@@ -173,10 +173,6 @@ function flat(lines: HeaderList): string[] {
   const out: string[] = [];
   for (const [n, v] of lines) out.push(n, v);
   return out;
-}
-
-function formatAddress(ip: string, port: number): string {
-  return isIP(ip) === 6 ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
 
 /** The request as the stages after framing see it: one snapshot, the identity-bearing headers. */
@@ -335,7 +331,7 @@ function forward(
 
   const tls = o.tls;
   const first = addresses[0];
-  trace.upstreamAddress = formatAddress(first.ip, first.port);
+  trace.upstreamAddress = formatAddress(first);
   const options: https.RequestOptions & VettedRequestOptions = {
     agent: ctx.credentials.agent(ctx.peer.uri, tls, addresses, first.port),
     host: first.ip,
@@ -359,7 +355,7 @@ function forward(
   flight.upstream = up;
   up.once('socket', (socket) => {
     const note = (): void => {
-      if (socket.remoteAddress !== undefined) trace.upstreamAddress = formatAddress(socket.remoteAddress, socket.remotePort ?? first.port);
+      if (socket.remoteAddress !== undefined) trace.upstreamAddress = formatAddress({ ip: socket.remoteAddress, port: socket.remotePort ?? first.port, from: null });
     };
     note();
     socket.once('connect', note);
@@ -406,6 +402,37 @@ function forward(
   req.pipe(up);
 }
 
+/** The access-log and metrics event of one finished request. */
+function requestEvent(ctx: HttpTunnelContext, req: IncomingMessage, res: ServerResponse, trace: Trace, startTime: string, durationMs: number): RequestEvent {
+  return {
+    type: 'waypoint.request',
+    startTime,
+    method: req.method ?? '',
+    authority: trace.authority,
+    path: trace.path,
+    status: res.statusCode,
+    code: trace.code,
+    reason: trace.reason,
+    responseFlags: trace.flags,
+    principal: ctx.peer.uri,
+    peerAddress: ctx.peerAddress,
+    gateway: ctx.destination.gateway.ref,
+    serviceEntry: ctx.destination.serviceEntry.ref,
+    route: trace.route,
+    backend: trace.backend,
+    destinationRule: trace.destinationRule,
+    externalIdentity: trace.externalIdentity,
+    secret: trace.secret,
+    upstreamAddress: trace.upstreamAddress,
+    sni: trace.sni,
+    policy: trace.policy,
+    bytesReceived: trace.bytesReceived,
+    bytesSent: trace.bytesSent,
+    durationMs,
+    warnings: trace.warnings,
+  };
+}
+
 async function serveRequest(
   ctx: HttpTunnelContext,
   state: TunnelState,
@@ -450,33 +477,7 @@ async function serveRequest(
   });
   res.once('close', () => {
     if (state.current?.res === res) state.current = null;
-    ctx.emit?.({
-      type: 'waypoint.request',
-      startTime,
-      method: req.method ?? '',
-      authority: trace.authority,
-      path: trace.path,
-      status: res.statusCode,
-      code: trace.code,
-      reason: trace.reason,
-      responseFlags: trace.flags,
-      principal: ctx.peer.uri,
-      peerAddress: ctx.peerAddress,
-      gateway: ctx.destination.gateway.ref,
-      serviceEntry: ctx.destination.serviceEntry.ref,
-      route: trace.route,
-      backend: trace.backend,
-      destinationRule: trace.destinationRule,
-      externalIdentity: trace.externalIdentity,
-      secret: trace.secret,
-      upstreamAddress: trace.upstreamAddress,
-      sni: trace.sni,
-      policy: trace.policy,
-      bytesReceived: trace.bytesReceived,
-      bytesSent: trace.bytesSent,
-      durationMs: performance.now() - t0,
-      warnings: trace.warnings,
-    });
+    ctx.emit?.(requestEvent(ctx, req, res, trace, startTime, performance.now() - t0));
   });
   // A final answer before "100 Continue" leaves the unread body on the wire: close rather than guess (RFC 9110 §10.1.1).
   let continued = false;
