@@ -86,11 +86,17 @@ after(async () => {
   await new Promise<void>((r) => garbage.close(() => r()));
 });
 
-async function tunnel(extra = '', opts: { peer?: string; ports?: Record<number, number>; hosts?: Record<string, string[]> } = {}) {
-  const snap = snapshotFrom([
-    { path: 'base.yaml', text: BASE },
-    { path: 'extra.yaml', text: extra },
-  ]);
+async function tunnel(
+  extra = '',
+  opts: { peer?: string; ports?: Record<number, number>; hosts?: Record<string, string[]>; settings?: string } = {},
+) {
+  const snap = snapshotFrom(
+    [
+      { path: 'base.yaml', text: BASE },
+      { path: 'extra.yaml', text: extra },
+    ],
+    opts.settings ?? null,
+  );
   const l = await startTunnelListener({
     peer: opts.peer ?? APP1,
     snapshot: () => snap,
@@ -324,4 +330,33 @@ test('502 for an invalid upstream response, 503 for an unreachable upstream', as
   assert.equal(r503.headers['x-portcullis-code'], 'PCL_WAYPOINT_UPSTREAM_UNREACHABLE');
   assert.match(r503.body, /ECONNREFUSED/);
   agent2.destroy();
+});
+
+test('pathNormalization from portcullis.yaml: MERGE_SLASHES makes //admin the /admin a DENY names', async () => {
+  const deny = `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-admin, namespace: egress}
+spec:
+  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: api}]
+  action: DENY
+  rules: [{to: [{operation: {paths: ["/admin"]}}]}]
+`;
+  const merged = await tunnel(deny, { settings: 'pathNormalization: {normalization: MERGE_SLASHES}\n' });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const r = await send(merged.port, agent, { path: '//admin', headers: API });
+  assert.equal(r.status, 403);
+  assert.equal(merged.events.at(-1)?.path, '/admin');
+  agent.destroy();
+  // BASE (the default) keeps the double slash: the DENY on /admin does not match, and //admin is what is forwarded.
+  const base = await tunnel(deny);
+  const agent2 = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const from = seen.length;
+  const b = await send(base.port, agent2, { path: '//admin', headers: API });
+  assert.equal(b.status, 200);
+  assert.equal(seen.at(-1)?.url, '//admin');
+  assert.equal(seen.length, from + 1);
+  agent2.destroy();
+  // An unknown mode is a settings error naming the file and field, and the default applies.
+  assert.throws(() => snapshotFrom([{ path: 'base.yaml', text: BASE }], 'pathNormalization: {normalization: SOMETIMES}\n'), /portcullis\.yaml:1 .*pathNormalization/);
 });
