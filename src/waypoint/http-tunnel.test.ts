@@ -360,3 +360,41 @@ spec:
   // An unknown mode is a settings error naming the file and field, and the default applies.
   assert.throws(() => snapshotFrom([{ path: 'base.yaml', text: BASE }], 'pathNormalization: {normalization: SOMETIMES}\n'), /portcullis\.yaml:1 .*pathNormalization/);
 });
+
+test('an upstream that accepts TCP but never finishes the TLS handshake gets 503 within the connect budget', async () => {
+  const silent = net.createServer((sock) => sock.on('error', () => {}));
+  const held = new Set<net.Socket>();
+  silent.on('connection', (sock) => held.add(sock));
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const tlsRule = `
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: api-tls, namespace: egress}
+spec:
+  host: api.example.com
+  trafficPolicy: {tls: {mode: SIMPLE}}
+`;
+  const snap = snapshotFrom([
+    { path: 'base.yaml', text: BASE },
+    { path: 'dr.yaml', text: tlsRule },
+  ]);
+  const l = await startTunnelListener({
+    peer: APP1,
+    snapshot: () => snap,
+    authority: 'api.example.com:80',
+    credentials,
+    hosts: { 'api.example.com': ['127.0.0.1'] },
+    ports: { 80: (silent.address() as net.AddressInfo).port },
+    connectTimeoutMs: 300,
+  });
+  listeners.push(l);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const r = await send(l.port, agent, { path: '/', headers: API });
+  assert.equal(r.status, 503);
+  assert.equal(r.headers['x-portcullis-code'], 'PCL_WAYPOINT_UPSTREAM_UNREACHABLE');
+  assert.match(r.body, /ETIMEDOUT/);
+  assert.equal(held.size, 1, 'the TCP connection was made; the handshake is what timed out');
+  agent.destroy();
+  for (const s of held) s.destroy();
+  await new Promise<void>((res) => silent.close(() => res()));
+});

@@ -78,6 +78,8 @@ export interface TunnelListenerOptions {
   readonly random?: () => number;
   /** The guard each request reads (default: `loopbackGuard()`). */
   readonly guard?: () => AddressGuard;
+  /** Budget for connecting to the upstream (TCP and TLS), ms. */
+  readonly connectTimeoutMs?: number;
   /** The resolver (default: answers from `hosts`). */
   readonly resolver?: (host: string) => Promise<string[]>;
 }
@@ -106,6 +108,7 @@ export async function startTunnelListener(o: TunnelListenerOptions): Promise<Tun
       warn: (m) => warnings.push(m),
       upstreamPort: (_h, p) => o.ports?.[p] ?? p,
       ...(o.random ? { random: o.random } : {}),
+      ...(o.connectTimeoutMs !== undefined ? { connectTimeoutMs: o.connectTimeoutMs } : {}),
     };
     void handleHttpTunnel(ctx);
   });
