@@ -31,12 +31,6 @@ export function parseTarget(target: string, mode: PathNormalization = 'BASE'): T
   return { ok: true, target: { path: path.path, query: pathEnd < end ? target.slice(pathEnd + 1, end) : '' } };
 }
 
-/** `parseTarget` with Istio's default normalization, or null when the target is refused. */
-export function splitTarget(target: string): RequestTarget | null {
-  const r = parseTarget(target);
-  return r.ok ? r.target : null;
-}
-
 const UNRESERVED = /^[A-Za-z0-9._~-]$/;
 // RFC 3986 §3.3 pchar (unreserved, sub-delims, ':' and '@') plus the '/' between segments; '%' is handled apart.
 const PATH_CHAR = /^[A-Za-z0-9._~!$&'()*+,;=:@/-]$/;
