@@ -3,6 +3,7 @@
  * header and the body, or a SOCKS5 reply code (RFC 1928 §6). Pure, so the mapping is table-tested.
  */
 import type { AgentCode } from '../errors/agent-codes.ts';
+import { CODE_HEADER, headerSafe, REASON_HEADER } from '../errors/refusal-header.ts';
 
 export type RefusalKind =
   /** Policy said no: the gateway's 401, or egressPolicies locally. */
@@ -30,7 +31,7 @@ export interface Refusal {
   readonly errno?: string;
 }
 
-import { CODE_HEADER, headerSafe, REASON_HEADER } from '../errors/refusal-header.ts';
+/** The refusal headers, from their one home (the gateway sends the same names on its refusals). */
 export { CODE_HEADER, REASON_HEADER };
 
 const STATUS_TEXT: Readonly<Record<number, string>> = {
@@ -99,7 +100,6 @@ export function socksReplyFor(r: Refusal): number {
       }
   }
 }
-
 
 /** The complete HTTP/1.1 response for a refusal: status, reason header, deciding-code header, plain-text body. */
 export function refusalResponse(r: Refusal, what: string): { status: number; headers: Record<string, string>; body: string } {

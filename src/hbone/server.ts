@@ -8,6 +8,7 @@ import type { IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 
 import type { AddressInfo, Socket } from 'node:net';
 import * as tls from 'node:tls';
 import type { ErrorCode } from '../errors/catalogue.ts';
+import { headerSafe, REASON_HEADER } from '../errors/refusal-header.ts';
 import type { CertificateSource, TlsMaterial } from '../identity/cert-store.ts';
 import { verifyPeerIdentity } from '../identity/peer-identity.ts';
 import type { SpiffeId } from '../identity/spiffe-id.ts';
@@ -28,7 +29,6 @@ import {
 const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR } = http2.constants;
 
 /** Response header that carries a short human reason on refusals (informational; ztunnel sends none). */
-import { headerSafe, REASON_HEADER } from '../errors/refusal-header.ts';
 export { REASON_HEADER };
 
 /** One CONNECT, handed to the data plane. The handler answers it; the server never answers 200 itself. */
