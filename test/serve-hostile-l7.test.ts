@@ -70,7 +70,13 @@ async function recordingUpstream(): Promise<{ port: number; seen: Seen[]; close(
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('latin1'), remotePort: req.socket.remotePort ?? 0 });
+      seen.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('latin1'),
+        remotePort: req.socket.remotePort ?? 0,
+      });
       const body = JSON.stringify({ url: req.url, authorization: req.headers.authorization ?? null });
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       res.end(body);
@@ -126,6 +132,11 @@ function conversation(stream: Duplex) {
   };
 }
 
+/** Poll until `done` holds (a reload applies asynchronously), for at most ten seconds. */
+async function until(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 400 && !done(); i++) await new Promise((r) => setTimeout(r, 25));
+}
+
 function rawConnect(port: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const s = net.connect(port, '127.0.0.1', () => resolve(s));
@@ -137,7 +148,9 @@ function rawConnect(port: number): Promise<net.Socket> {
 function sendWithin(port: number, agent: http.Agent, opts: Parameters<typeof send>[2], ms = 15_000): Promise<Reply> {
   return Promise.race([
     send(port, agent, opts),
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no response within ${ms} ms: the request was captured or lost`)), ms).unref()),
+    new Promise<never>((_, reject) => {
+      setTimeout(() => reject(new Error(`no response within ${ms} ms: the request was captured or lost`)), ms).unref();
+    }),
   ]);
 }
 
@@ -154,12 +167,17 @@ function hostileCases(): void {
     for (const c of closers.reverse()) await c();
   });
 
-  async function tunnel(peer: string, extra = '', hosts: Record<string, string[]> = { 'api.example.com': ['127.0.0.1'] }): Promise<TunnelListener> {
+  async function tunnel(
+    peer: string,
+    extra = '',
+    hosts: Record<string, string[]> = { 'api.example.com': ['127.0.0.1'] },
+  ): Promise<TunnelListener> {
     const snap = snapshotFrom([
       { path: 'base.yaml', text: BASE },
       { path: 'extra.yaml', text: extra },
     ]);
-    const l = await startTunnelListener({ peer, snapshot: () => snap, authority: 'api.example.com:80', credentials, hosts, ports: { 80: upstream.port } });
+    const authority = 'api.example.com:80';
+    const l = await startTunnelListener({ peer, snapshot: () => snap, authority, credentials, hosts, ports: { 80: upstream.port } });
     closers.push(() => l.close());
     return l;
   }
@@ -411,7 +429,7 @@ spec:
     const generation = gw.snapshot().generation;
     writeFileSync(join(dir, 'portcullis.yaml'), settings('127.0.0.2/32'));
     await gw.reload();
-    for (let i = 0; i < 400 && gw.snapshot().generation === generation; i++) await new Promise((r) => setTimeout(r, 25));
+    await until(() => gw.snapshot().generation > generation);
     assert.ok(gw.snapshot().generation > generation, 'the new settings were loaded');
     assert.deepEqual(gw.snapshot().settings.allowedPrivateCidrs, ['127.0.0.2/32']);
     const two = await talk('GET /two HTTP/1.1\r\nHost: internal.example\r\n\r\n');
@@ -425,7 +443,7 @@ spec:
   });
 
   test('an L7 backend that resolves to the gateway\'s own HBONE port is refused (the guard gets the port)', { timeout: 120_000 }, async () => {
-    for (let i = 0; i < 400 && gw.snapshot().settings.allowedPrivateCidrs[0] !== '127.0.0.0/8'; i++) await new Promise((r) => setTimeout(r, 25));
+    await until(() => gw.snapshot().settings.allowedPrivateCidrs[0] === '127.0.0.0/8');
     const c = await app();
     const t = await c.connect('self.example:80');
     assert.ok(t.ok, t.ok ? '' : `${t.status} ${t.reason}`);
@@ -450,7 +468,9 @@ spec:
     session.on('error', () => {});
     const status = await new Promise<{ status: number; reason: string }>((resolve, reject) => {
       const req = session.request({ ':method': 'CONNECT', ':authority': 'internal.example:080' });
-      req.on('response', (h) => resolve({ status: Number(h[':status']), reason: String(h['x-portcullis-reason'] ?? '') }));
+      req.on('response', (h) => {
+        resolve({ status: Number(h[':status']), reason: String(h['x-portcullis-reason'] ?? '') });
+      });
       req.on('error', reject);
     });
     assert.equal(status.status, 400);

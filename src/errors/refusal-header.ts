@@ -3,7 +3,7 @@
  * the agent) and the one sanitiser for their values: one line of visible ASCII, at most 1,024 characters.
  */
 
-/** `<code>: <reason>` on HBONE refusals (ztunnel has no such header; the agent reads it), the reason on L7 and agent answers. */
+/** `<code>: <reason>` on HBONE refusals (ztunnel sends none; the agent reads it); the reason on L7 and agent ones. */
 export const REASON_HEADER = 'x-portcullis-reason';
 /** The catalogue code of an L7 or agent refusal. */
 export const CODE_HEADER = 'x-portcullis-code';

@@ -56,12 +56,15 @@ export function frameRequest(req: ParsedRequest, mode: PathNormalization): Stage
   if (absolute) {
     // Absolute-form: its authority replaces Host (RFC 9112 §3.2.2). The path is taken as written (WHATWG URL parsing
     // would normalise it by other rules than the ones the request is authorized by).
-    if (absolute[2] === '' || absolute[2].includes('@')) return bad(`malformed request target "${target.slice(0, 200)}"`);
+    if (absolute[2] === '' || absolute[2].includes('@')) {
+      return bad(`malformed request target "${target.slice(0, 200)}"`);
+    }
     authority = absolute[2];
     target = absolute[3] === '' ? '/' : absolute[3].startsWith('/') ? absolute[3] : `/${absolute[3]}`;
   }
   if (req.hostLines.length !== 1 || authority === '') {
-    return bad(req.hostLines.length > 1 ? 'more than one Host header (RFC 9112 §3.2)' : 'missing Host header (RFC 9112 §3.2)');
+    const what = req.hostLines.length > 1 ? 'more than one Host header' : 'missing Host header';
+    return bad(`${what} (RFC 9112 §3.2)`);
   }
   const portProblem = authorityPortProblem(authority);
   if (portProblem !== null) return bad(portProblem);
@@ -80,12 +83,13 @@ export function frameRequest(req: ParsedRequest, mode: PathNormalization): Stage
   }
   const te = req.transferEncoding;
   if (te !== undefined && te.trim().toLowerCase() !== 'chunked') {
-    return new Refusal(501, 'PCL_WAYPOINT_UNSUPPORTED_TRANSFER_ENCODING', `Transfer-Encoding "${te}" is not supported; only chunked is`, 'DPE');
+    const reason = `Transfer-Encoding "${te}" is not supported; only chunked is`;
+    return new Refusal(501, 'PCL_WAYPOINT_UNSUPPORTED_TRANSFER_ENCODING', reason, 'DPE');
   }
   const parsed = parseTarget(target, mode);
   if (!parsed.ok) {
-    const malformed = !target.startsWith('/');
-    return new Refusal(400, malformed ? 'PCL_WAYPOINT_BAD_REQUEST' : 'PCL_WAYPOINT_PATH_NOT_NORMALIZABLE', parsed.reason, 'DPE');
+    const code = target.startsWith('/') ? 'PCL_WAYPOINT_PATH_NOT_NORMALIZABLE' : 'PCL_WAYPOINT_BAD_REQUEST';
+    return new Refusal(400, code, parsed.reason, 'DPE');
   }
   return {
     method: req.method,

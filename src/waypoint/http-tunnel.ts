@@ -194,15 +194,15 @@ interface Authorized {
 /** Stage "authorize": the tunnel's destination must still exist, then both layers decide with every HTTP attribute. */
 function authorize(ctx: HttpTunnelContext, v: RequestView, trace: Trace): Staged<Authorized> {
   const seRef = ctx.destination.serviceEntry.ref;
+  const gone = (why: string): Refusal =>
+    new Refusal(503, 'PCL_WAYPOINT_DESTINATION_GONE', `ServiceEntry ${seRef} ${why}`, 'NR');
   const se = v.snap.serviceEntries.get(ctx.destination.serviceEntry.key);
   const gw = v.snap.gateways.get(ctx.destination.gateway.key);
   if (!se || !gw || se.waypoint !== gw.key) {
-    return new Refusal(503, 'PCL_WAYPOINT_DESTINATION_GONE', `ServiceEntry ${seRef} is no longer bound to waypoint ${ctx.destination.gateway.ref}`, 'NR');
+    return gone(`is no longer bound to waypoint ${ctx.destination.gateway.ref}`);
   }
   const servicePort = se.ports.find((p) => p.number === ctx.destination.port.number);
-  if (!servicePort) {
-    return new Refusal(503, 'PCL_WAYPOINT_DESTINATION_GONE', `ServiceEntry ${seRef} no longer declares port ${ctx.destination.port.number}`, 'NR');
-  }
+  if (!servicePort) return gone(`no longer declares port ${ctx.destination.port.number}`);
   const { target } = v.framed;
   const decision = decideEgress([v.snap.gatewayLayer(gw.key), v.snap.serviceEntryLayer(se.key)], {
     principal: ctx.peer.uri,
@@ -217,11 +217,11 @@ function authorize(ctx: HttpTunnelContext, v: RequestView, trace: Trace): Staged
       headers: Object.fromEntries(v.headers),
     },
   });
-  const decidingLayer = decision.layers.find((l) => l.decision === 'deny') ?? decision.layers.find((l) => l.policy !== null);
-  trace.policy = decidingLayer?.policy ?? null;
+  const denying = decision.layers.find((l) => l.decision === 'deny');
+  trace.policy = (denying ?? decision.layers.find((l) => l.policy !== null))?.policy ?? null;
   if (decision.decision === 'deny') {
-    const layer = decision.layers.find((l) => l.decision === 'deny');
-    return new Refusal(403, 'PCL_WAYPOINT_DENIED', `RBAC: access denied by ${layer?.target ?? 'policy'}: ${decision.reason}`);
+    const by = denying?.target ?? 'policy';
+    return new Refusal(403, 'PCL_WAYPOINT_DENIED', `RBAC: access denied by ${by}: ${decision.reason}`);
   }
   return { se, gw, servicePort };
 }
@@ -250,24 +250,28 @@ function route(ctx: HttpTunnelContext, v: RequestView, a: Authorized, trace: Tra
   }
   const matched = table.match({ method, path: target.path, query: firstQueryValues(target.query), headers: v.headers });
   if (!matched) {
-    return new Refusal(
-      404,
-      'PCL_WAYPOINT_NO_ROUTE',
-      `no route matched: ${table.routeCount} HTTPRoute(s) attached to ServiceEntry ${ctx.destination.serviceEntry.ref}, none matches ${method} ${target.path}`,
-      'NR',
-    );
+    const attached = `${table.routeCount} HTTPRoute(s) attached to ServiceEntry ${ctx.destination.serviceEntry.ref}`;
+    const reason = `no route matched: ${attached}, none matches ${method} ${target.path}`;
+    return new Refusal(404, 'PCL_WAYPOINT_NO_ROUTE', reason, 'NR');
   }
   const rule = matched.rule;
   trace.route = { name: rule.route, rule: rule.ruleIndex };
   const choice = pickBackend(rule.backends, (ctx.random ?? Math.random)());
-  if (!choice) return new Refusal(500, 'PCL_WAYPOINT_BACKEND_INVALID', `${rule.route} rules[${rule.ruleIndex}] has no backend with a weight above 0`, 'NR');
+  const invalid = (why: string): Refusal =>
+    new Refusal(500, 'PCL_WAYPOINT_BACKEND_INVALID', `${rule.route} rules[${rule.ruleIndex}]${why}`, 'NR');
+  if (!choice) return invalid(' has no backend with a weight above 0');
   trace.backend = choice.name;
-  if (!choice.target) return new Refusal(500, 'PCL_WAYPOINT_BACKEND_INVALID', `${rule.route} rules[${rule.ruleIndex}]: ${choice.invalid}`, 'NR');
+  if (!choice.target) return invalid(`: ${choice.invalid}`);
   const backend = choice.target;
   trace.backend = `${backend.host}:${backend.port.number}`;
   const filters = [...rule.filters, ...choice.filters];
   const rewrite = urlRewriteFor(filters, target.path, matched.match);
-  return { backend, filters, hostHeader: rewrite.hostname ?? v.framed.authority, upstreamPath: withQuery(rewrite.path ?? target.path) };
+  return {
+    backend,
+    filters,
+    hostHeader: rewrite.hostname ?? v.framed.authority,
+    upstreamPath: withQuery(rewrite.path ?? target.path),
+  };
 }
 
 /** How the backend is reached: its upstream plan and, when a DestinationRule asks, the caller's TLS credential. */
@@ -279,7 +283,8 @@ interface Originated {
 /** Stage "originate": plan the backend's addresses, then its DestinationRule's TLS with this caller's credential. */
 function originate(ctx: HttpTunnelContext, v: RequestView, a: Authorized, r: Routed, trace: Trace): Staged<Originated> {
   const own = r.backend.serviceEntry === a.se;
-  const plan = planBackend(r.backend, own ? ctx.destination.ip : null, !own || ctx.destination.via === 'host', trace.backend ?? r.backend.host);
+  const byName = !own || ctx.destination.via === 'host';
+  const plan = planBackend(r.backend, own ? ctx.destination.ip : null, byName, trace.backend ?? r.backend.host);
   if (plan instanceof Refusal) return plan;
   const origination = planOrigination(v.snap, a.gw, r.backend, firstEndpointName(plan));
   trace.destinationRule = origination.destinationRule;
@@ -355,7 +360,9 @@ function forward(
   flight.upstream = up;
   up.once('socket', (socket) => {
     const note = (): void => {
-      if (socket.remoteAddress !== undefined) trace.upstreamAddress = formatAddress({ ip: socket.remoteAddress, port: socket.remotePort ?? first.port, from: null });
+      if (socket.remoteAddress === undefined) return;
+      const port = socket.remotePort ?? first.port;
+      trace.upstreamAddress = formatAddress({ ip: socket.remoteAddress, port, from: null });
     };
     note();
     socket.once('connect', note);
@@ -403,7 +410,14 @@ function forward(
 }
 
 /** The access-log and metrics event of one finished request. */
-function requestEvent(ctx: HttpTunnelContext, req: IncomingMessage, res: ServerResponse, trace: Trace, startTime: string, durationMs: number): RequestEvent {
+function requestEvent(
+  ctx: HttpTunnelContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  trace: Trace,
+  startTime: string,
+  durationMs: number,
+): RequestEvent {
   return {
     type: 'waypoint.request',
     startTime,
@@ -479,7 +493,7 @@ async function serveRequest(
     if (state.current?.res === res) state.current = null;
     ctx.emit?.(requestEvent(ctx, req, res, trace, startTime, performance.now() - t0));
   });
-  // A final answer before "100 Continue" leaves the unread body on the wire: close rather than guess (RFC 9110 §10.1.1).
+  // A final answer before "100 Continue" leaves the unread body on the wire: close, never guess (RFC 9110 §10.1.1).
   let continued = false;
   // The one place a refusal is answered, whichever stage (or the upstream) produced it.
   const answer = (refusal: Refusal): void => {

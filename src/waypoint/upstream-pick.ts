@@ -18,13 +18,21 @@ import type { BackendTarget } from './routing/backend.ts';
 
 export type ReadyPlan = Extract<UpstreamPlan, { ok: true }>;
 
+const noEndpoint = (reason: string, flags: string): Refusal =>
+  new Refusal(503, 'PCL_WAYPOINT_NO_ENDPOINT', reason, flags);
+
 /**
  * Plan a backend's upstream (no I/O). `dialledIp` is the address the tunnel's CONNECT named, used only for
  * `resolution: NONE` on the tunnel's own ServiceEntry; `byName` says the backend is reached by its host name.
  */
-export function planBackend(backend: BackendTarget, dialledIp: string | null, byName: boolean, what: string): Staged<ReadyPlan> {
+export function planBackend(
+  backend: BackendTarget,
+  dialledIp: string | null,
+  byName: boolean,
+  what: string,
+): Staged<ReadyPlan> {
   const plan = planServiceEntry(backend.serviceEntry, backend.port, backend.host, byName, dialledIp);
-  if (!plan.ok) return new Refusal(503, 'PCL_WAYPOINT_NO_ENDPOINT', `backend ${what} has no endpoint to dial: ${plan.reason}`, 'UH');
+  if (!plan.ok) return noEndpoint(`backend ${what} has no endpoint to dial: ${plan.reason}`, 'UH');
   return plan;
 }
 
@@ -45,16 +53,20 @@ export interface PickOptions {
 }
 
 /** Resolve once, vet every address with its port, and order them; the first is dialled first. */
-export async function pickUpstream(plan: ReadyPlan, what: string, o: PickOptions): Promise<Staged<readonly UpstreamAddress[]>> {
+export async function pickUpstream(
+  plan: ReadyPlan,
+  what: string,
+  o: PickOptions,
+): Promise<Staged<readonly UpstreamAddress[]>> {
   const map = o.mapPort;
   const mapped: ReadyPlan = map
     ? { ...plan, targets: plan.targets.map((t) => ({ ...t, port: map(t.kind === 'name' ? t.host : t.ip, t.port) })) }
     : plan;
   const resolved = await resolvePlan(mapped, o.resolve);
-  if (!resolved.ok) return new Refusal(503, 'PCL_WAYPOINT_NO_ENDPOINT', `backend ${what}: DNS lookup failed: ${resolved.reason}`, 'DF');
+  if (!resolved.ok) return noEndpoint(`backend ${what}: DNS lookup failed: ${resolved.reason}`, 'DF');
   const vetted = vetAddresses(mapped, resolved.resolutions, o.guard, o.snapshot.egressPolicies);
   if (!vetted.ok) {
-    return new Refusal(503, 'PCL_WAYPOINT_NO_ENDPOINT', `backend ${what}: no address may be dialled: ${vetted.code}: ${vetted.reason}`, 'UH');
+    return noEndpoint(`backend ${what}: no address may be dialled: ${vetted.code}: ${vetted.reason}`, 'UH');
   }
   return mapped.shuffle ? shuffled(vetted.addresses, o.random) : vetted.addresses;
 }

@@ -17,7 +17,9 @@ export const IN_LOOPBACK_NETNS = process.env[MARK] === '1';
 export function loopbackNetnsUnavailable(): string | false {
   if (process.getuid?.() !== 0) return 'needs root for unshare --net (CI runs as root)';
   for (const tool of ['/usr/bin/unshare', '/usr/sbin/ip']) {
-    if (!existsSync(tool) && !existsSync(tool.replace('/usr', ''))) return `${tool.split('/').pop()} not installed (util-linux, iproute2)`;
+    if (!existsSync(tool) && !existsSync(tool.replace('/usr', ''))) {
+      return `${tool.split('/').pop()} not installed (util-linux, iproute2)`;
+    }
   }
   return false;
 }

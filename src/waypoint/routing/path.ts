@@ -12,7 +12,9 @@ export interface RequestTarget {
   readonly query: string;
 }
 
-export type TargetResult = { readonly ok: true; readonly target: RequestTarget } | { readonly ok: false; readonly reason: string };
+export type TargetResult =
+  | { readonly ok: true; readonly target: RequestTarget }
+  | { readonly ok: false; readonly reason: string };
 
 /**
  * Split an origin-form target (`/a/b?x=1`) and normalise its path. Refuses anything that is not origin-form after
@@ -20,7 +22,9 @@ export type TargetResult = { readonly ok: true; readonly target: RequestTarget }
  * clients must not send, is dropped as Envoy drops it. The query is kept byte for byte.
  */
 export function parseTarget(target: string, mode: PathNormalization = 'BASE'): TargetResult {
-  if (!target.startsWith('/')) return { ok: false, reason: `request target "${target.slice(0, 200)}" is not an absolute path` };
+  if (!target.startsWith('/')) {
+    return { ok: false, reason: `request target "${target.slice(0, 200)}" is not an absolute path` };
+  }
   let end = target.length;
   const hash = target.indexOf('#');
   if (hash >= 0) end = hash;
@@ -44,7 +48,10 @@ const HEX2 = /^[0-9A-Fa-f]{2}$/;
  * `%5C` decoded to `/` first (Envoy `UNESCAPE_AND_FORWARD`). Refused: a malformed escape, a control character, a
  * raw backslash (servers disagree whether it separates segments, so no single normalised form exists).
  */
-export function canonicalPath(raw: string, mode: PathNormalization): { ok: true; path: string } | { ok: false; reason: string } {
+export function canonicalPath(
+  raw: string,
+  mode: PathNormalization,
+): { ok: true; path: string } | { ok: false; reason: string } {
   if (mode === 'NONE') return { ok: true, path: raw };
   const fail = (why: string) => ({ ok: false as const, reason: `request path cannot be normalised safely: ${why}` });
   let out = '';
