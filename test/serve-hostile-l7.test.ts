@@ -20,7 +20,16 @@ import { CredentialStore } from '../src/waypoint/credentials.ts';
 import { caller } from './support/hbone-caller.ts';
 import { interfaceNames, IN_LOOPBACK_NETNS, loopbackNetnsUnavailable, runInLoopbackNetns } from './support/loopback-netns.ts';
 import { makeTestPki, type TestPki } from './support/pki.ts';
-import { closedPort, send, snapshotFrom, startTunnelListener, type Reply, type TunnelListener } from './support/waypoint-harness.ts';
+import {
+  closedPort,
+  l7Policy,
+  send,
+  snapshotFrom,
+  startTunnelListener,
+  type Reply,
+  type TunnelListener,
+  WAYPOINT_API,
+} from './support/waypoint-harness.ts';
 
 const APP1 = 'spiffe://cluster.local/ns/team/sa/app1';
 const APP2 = 'spiffe://cluster.local/ns/team/sa/app2';
@@ -37,22 +46,7 @@ if (!IN_LOOPBACK_NETNS) {
   hostileCases();
 }
 
-const BASE = `
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: waypoint, namespace: egress}
-spec:
-  gatewayClassName: istio-waypoint
-  listeners: [{name: mesh, port: 15008, protocol: HBONE}]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: api, namespace: egress, labels: {istio.io/use-waypoint: waypoint}}
-spec:
-  hosts: [api.example.com]
-  ports: [{number: 80, name: http, protocol: HTTP}]
-  resolution: DNS
-`;
+const BASE = WAYPOINT_API;
 
 /** What the upstream saw of one request. */
 interface Seen {
@@ -187,23 +181,8 @@ function hostileCases(): void {
   });
 
   test('path policy bypass: the normalised path is authorized, routed and forwarded, %2e%2e included', { timeout: 60_000 }, async () => {
-    const policies = `
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: deny-admin, namespace: egress}
-spec:
-  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: api}]
-  action: DENY
-  rules: [{to: [{operation: {paths: ["/admin*"]}}]}]
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: public-only, namespace: egress}
-spec:
-  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]
-  action: ALLOW
-  rules: [{to: [{operation: {paths: ["/public/*"]}}]}]
-`;
+    const policies =
+      l7Policy('deny-admin', 'api', 'DENY', '{paths: ["/admin*"]}') + l7Policy('public-only', 'waypoint', 'ALLOW', '{paths: ["/public/*"]}');
     const l = await tunnel(APP1, policies);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     closers.push(() => agent.destroy());

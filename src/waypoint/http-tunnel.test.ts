@@ -5,26 +5,21 @@ import net from 'node:net';
 import { after, before, test } from 'node:test';
 import { CredentialStore } from './credentials.ts';
 import { SOURCE_PRINCIPAL_HEADER } from './principal-header.ts';
-import { closedPort, rawExchange, send, snapshotFrom, startTunnelListener, type TunnelListener } from '../../test/support/waypoint-harness.ts';
+import {
+  closedPort,
+  l7Policy,
+  rawExchange,
+  send,
+  snapshotFrom,
+  startTunnelListener,
+  type TunnelListener,
+  WAYPOINT_API,
+} from '../../test/support/waypoint-harness.ts';
 
 const APP1 = 'spiffe://cluster.local/ns/team/sa/app1';
 const APP2 = 'spiffe://cluster.local/ns/team/sa/app2';
 
-const BASE = `
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: waypoint, namespace: egress}
-spec:
-  gatewayClassName: istio-waypoint
-  listeners: [{name: mesh, port: 15008, protocol: HBONE}]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: api, namespace: egress, labels: {istio.io/use-waypoint: waypoint}}
-spec:
-  hosts: [api.example.com]
-  ports: [{number: 80, name: http, protocol: HTTP}]
-  resolution: DNS
+const BASE = `${WAYPOINT_API}
 ---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
@@ -247,23 +242,8 @@ test('a chunked body that breaks after the headers aborts the upstream request: 
 });
 
 test('403 from an L7 AuthorizationPolicy on either layer, naming the policy', async () => {
-  const policies = `
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: deny-admin, namespace: egress}
-spec:
-  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: api}]
-  action: DENY
-  rules: [{to: [{operation: {paths: ["/admin*"]}}]}]
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: get-only, namespace: egress}
-spec:
-  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]
-  action: ALLOW
-  rules: [{to: [{operation: {methods: ["GET"]}}]}]
-`;
+  const policies =
+    l7Policy('deny-admin', 'api', 'DENY', '{paths: ["/admin*"]}') + l7Policy('get-only', 'waypoint', 'ALLOW', '{methods: ["GET"]}');
   const l = await tunnel(policies);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const admin = await send(l.port, agent, { path: '/admin/users', headers: API });
@@ -333,15 +313,7 @@ test('502 for an invalid upstream response, 503 for an unreachable upstream', as
 });
 
 test('pathNormalization from portcullis.yaml: MERGE_SLASHES makes //admin the /admin a DENY names', async () => {
-  const deny = `
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: deny-admin, namespace: egress}
-spec:
-  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: api}]
-  action: DENY
-  rules: [{to: [{operation: {paths: ["/admin"]}}]}]
-`;
+  const deny = l7Policy('deny-admin', 'api', 'DENY', '{paths: ["/admin"]}');
   const merged = await tunnel(deny, { settings: 'pathNormalization: {normalization: MERGE_SLASHES}\n' });
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const r = await send(merged.port, agent, { path: '//admin', headers: API });

@@ -31,6 +31,46 @@ export function loopbackGuard(listeners: readonly ListenerAddress[] = []): Addre
   };
 }
 
+/**
+ * The waypoint tests' mesh: Gateway `egress/waypoint` (class istio-waypoint) and ServiceEntry `egress/api`
+ * (api.example.com, HTTP port 80, resolution DNS) bound to it.
+ */
+export const WAYPOINT_API = `
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: waypoint, namespace: egress}
+spec:
+  gatewayClassName: istio-waypoint
+  listeners: [{name: mesh, port: 15008, protocol: HBONE}]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: api, namespace: egress, labels: {istio.io/use-waypoint: waypoint}}
+spec:
+  hosts: [api.example.com]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: DNS
+`;
+
+/**
+ * An AuthorizationPolicy in namespace `egress` on the waypoint tests' ServiceEntry `api` or Gateway `waypoint`, with
+ * one rule whose operation is given as YAML flow text, e.g. `{paths: ["/admin*"]}`.
+ */
+export function l7Policy(name: string, on: 'api' | 'waypoint', action: 'ALLOW' | 'DENY', operation: string): string {
+  const target = on === 'api'
+    ? '{kind: ServiceEntry, group: networking.istio.io, name: api}'
+    : '{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}';
+  return `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ${name}, namespace: egress}
+spec:
+  targetRefs: [${target}]
+  action: ${action}
+  rules: [{to: [{operation: ${operation}}]}]
+---
+`;
+}
+
 /** A resolver answering from a table (the tests' stand-in for DNS). */
 export function mapResolver(table: Record<string, string[]>): (host: string) => Promise<string[]> {
   return async (host) => {
