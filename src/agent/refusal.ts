@@ -3,6 +3,7 @@
  * header and the body, or a SOCKS5 reply code (RFC 1928 §6). Pure, so the mapping is table-tested.
  */
 import type { AgentCode } from '../errors/agent-codes.ts';
+import { CODE_HEADER, headerSafe, REASON_HEADER } from '../errors/refusal-header.ts';
 
 export type RefusalKind =
   /** Policy said no: the gateway's 401, or egressPolicies locally. */
@@ -30,10 +31,8 @@ export interface Refusal {
   readonly errno?: string;
 }
 
-/** Response header carrying the reason to the client (the gateway sends the same name on its refusals). */
-export const REASON_HEADER = 'x-portcullis-reason';
-/** Response header carrying the deciding code. */
-export const CODE_HEADER = 'x-portcullis-code';
+/** The refusal headers, from their one home (the gateway sends the same names on its refusals). */
+export { CODE_HEADER, REASON_HEADER };
 
 const STATUS_TEXT: Readonly<Record<number, string>> = {
   400: 'Bad Request',
@@ -100,11 +99,6 @@ export function socksReplyFor(r: Refusal): number {
           return r.kind === 'unreachable' ? SOCKS_REPLY.hostUnreachable : SOCKS_REPLY.generalFailure;
       }
   }
-}
-
-/** A header value safe to send: one line, visible Latin-1 only, bounded. */
-export function headerSafe(text: string): string {
-  return text.replace(/[^\x20-\x7e]+/g, ' ').trim().slice(0, 1024);
 }
 
 /** The complete HTTP/1.1 response for a refusal: status, reason header, deciding-code header, plain-text body. */

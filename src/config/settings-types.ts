@@ -3,6 +3,12 @@
 /** How Portcullis serves a GatewayClass: the L4 egress gateway of seed 000 or the L7 egress waypoint of seed 002. */
 export type GatewayMode = 'egress' | 'waypoint';
 
+/**
+ * How the L7 waypoint normalises request paths before it authorizes, routes and forwards them: Istio's
+ * `meshConfig.pathNormalization.normalization` values (`DEFAULT` is `BASE`).
+ */
+export type PathNormalization = 'NONE' | 'BASE' | 'MERGE_SLASHES' | 'DECODE_AND_MERGE_SLASHES';
+
 export interface EgressPolicyEntry {
   matchCidrs: string[];
   policy: 'Deny' | 'Allow';
@@ -38,6 +44,8 @@ export interface Settings {
   readonly configLimits: ConfigLimits;
   /** The GatewayClass `spec.controllerName` that marks a class as Portcullis's own (Gateway API convention). */
   readonly controllerName: string;
+  /** Istio's `meshConfig.pathNormalization`; absent means `BASE`, Istio's default. */
+  readonly pathNormalization?: { readonly normalization: PathNormalization };
 }
 
 export interface ConfigLimits {

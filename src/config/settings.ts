@@ -6,7 +6,7 @@ import type { ErrorCode } from '../errors/catalogue.ts';
 import { formatPath } from './types.ts';
 import type { Diagnostic, SourcePos } from './types.ts';
 import { DEFAULT_CONTROLLER_NAME, DEFAULT_GATEWAY_CLASSES, DEFAULT_SYSTEM_NAMESPACES } from './settings-types.ts';
-import type { Settings } from './settings-types.ts';
+import type { PathNormalization, Settings } from './settings-types.ts';
 import { DEFAULT_PARSE_LIMITS, parseYamlFile } from './yaml-documents.ts';
 import type { ConfigFile } from './yaml-documents.ts';
 import { arr, bool, int, map, num, obj, str, strings } from './schema/dsl.ts';
@@ -52,6 +52,7 @@ const SETTINGS_SCHEMA = obj({
   }),
   // Gateway API: "a domain-prefixed path" (GatewayClass spec.controllerName's own pattern).
   controllerName: str({ pattern: CONTROLLER_NAME_PATTERN }),
+  pathNormalization: obj({ normalization: str({ enum: ['DEFAULT', 'NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES'] }) }),
 });
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -150,6 +151,11 @@ function applySettings(
   if (isPlainObject(configLimits)) settings.configLimits = Object.freeze({ ...DEFAULT_CONFIG_LIMITS, ...(configLimits as Partial<Settings['configLimits']>) });
   const controllerName = take('controllerName');
   if (typeof controllerName === 'string') settings.controllerName = controllerName;
+  const pathNormalization = take('pathNormalization');
+  if (isPlainObject(pathNormalization) && typeof pathNormalization.normalization === 'string') {
+    const n = pathNormalization.normalization;
+    settings.pathNormalization = { normalization: n === 'DEFAULT' ? 'BASE' : (n as PathNormalization) };
+  }
 }
 
 /** Merge the environment variable's entries into the file's list, keeping order and dropping duplicates. */

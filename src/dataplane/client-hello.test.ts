@@ -5,6 +5,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { connect } from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { MAX_CLIENT_HELLO_BYTES, parseClientHello } from './client-hello.ts';
+import { checkSni } from './sni-check.ts';
 
 /** Capture the first flight a node TLS client sends to a plain TCP server (which never answers). */
 async function captureHello(options: { servername?: string; ALPNProtocols?: string[]; minVersion?: 'TLSv1.2' | 'TLSv1.3'; maxVersion?: 'TLSv1.2' | 'TLSv1.3' }): Promise<Buffer> {
@@ -143,6 +144,21 @@ test('a hand-built hello with a bad, duplicated or odd server_name is refused', 
   const echExt = Buffer.from([0xfe, 0x0d, 0, 1, 0]);
   const withEch = parseClientHello(hello([sniExt([name('public.example')]), echExt]));
   assert.ok(withEch.status === 'ok' && withEch.hello.ech);
+  // The draft ESNI extension (0xffce) hides the real server name as well: reported, and the SNI check refuses it.
+  const esniExt = Buffer.from([0xff, 0xce, 0, 2, 0x13, 0x01]);
+  const withEsni = parseClientHello(hello([sniExt([name('allowed.example')]), esniExt]));
+  assert.ok(withEsni.status === 'ok');
+  assert.equal(withEsni.hello.esni, true);
+  assert.equal(withEsni.hello.ech, false);
+  const verdict = checkSni(withEsni.hello, ['allowed.example']);
+  assert.equal(verdict.ok, false);
+  if (!verdict.ok) {
+    assert.equal(verdict.code, 'PCL_DATAPLANE_SNI_MISSING');
+    assert.match(verdict.reason, /ESNI, 0xffce/);
+  }
+  const plain = parseClientHello(hello([sniExt([name('allowed.example')])]));
+  assert.ok(plain.status === 'ok' && !plain.hello.esni);
+  assert.deepEqual(checkSni(plain.hello, ['allowed.example']), { ok: true });
 });
 
 test('random and bit-flipped inputs never throw', async () => {

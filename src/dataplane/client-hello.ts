@@ -12,6 +12,9 @@ const HANDSHAKE_CLIENT_HELLO = 1;
 const EXT_SERVER_NAME = 0;
 const EXT_ALPN = 16;
 const EXT_ENCRYPTED_CLIENT_HELLO = 0xfe0d;
+// The draft "encrypted_server_name" extension (draft-ietf-tls-esni up to -02, shipped by Firefox and Cloudflare):
+// the real server name travels encrypted, so the SNI the hello shows (if any) proves nothing.
+const EXT_ENCRYPTED_SERVER_NAME = 0xffce;
 const SNI_HOST_NAME = 0;
 const MAX_RECORD_PAYLOAD = 16384 + 2048; // RFC 8446 §5.2 allows TLSCiphertext up to 2^14 + 256; be lenient.
 
@@ -21,6 +24,8 @@ export interface ClientHelloInfo {
   readonly alpn: readonly string[];
   /** The ClientHello carries an encrypted_client_hello extension (its real SNI is hidden). */
   readonly ech: boolean;
+  /** The ClientHello carries the draft encrypted_server_name (ESNI, 0xffce) extension: its real SNI is hidden too. */
+  readonly esni: boolean;
   /** How many bytes of the input the ClientHello records took. */
   readonly length: number;
 }
@@ -177,6 +182,7 @@ export function parseClientHello(input: Uint8Array): ClientHelloResult {
   let sni: string | null = null;
   const alpn: string[] = [];
   let ech = false;
+  let esni = false;
   // Extensions are optional before TLS 1.3 (a bare TLS 1.2 ClientHello has none, and so no SNI).
   if (r.remaining() > 0) {
     const extLen = r.u16();
@@ -207,10 +213,12 @@ export function parseClientHello(input: Uint8Array): ClientHelloResult {
         if (list.failed || body.failed) return invalid('bad ALPN extension');
       } else if (type === EXT_ENCRYPTED_CLIENT_HELLO) {
         ech = true;
+      } else if (type === EXT_ENCRYPTED_SERVER_NAME) {
+        esni = true;
       }
     }
   }
-  return { status: 'ok', hello: { sni, alpn, ech, length: collected.consumed } };
+  return { status: 'ok', hello: { sni, alpn, ech, esni, length: collected.consumed } };
 }
 
 /** The host_name of a server_name extension, or why there is none usable. */

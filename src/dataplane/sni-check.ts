@@ -23,6 +23,14 @@ export function checkSni(hello: ClientHelloInfo, hosts: readonly string[]): SniV
   if (hello.ech) {
     return { ok: false, code: 'PCL_DATAPLANE_SNI_MISSING', reason: 'the ClientHello uses Encrypted Client Hello; its real server name cannot be checked' };
   }
+  if (hello.esni) {
+    // Refused like ECH rather than judged by the outer SNI: the server reads the encrypted name, not the visible one.
+    return {
+      ok: false,
+      code: 'PCL_DATAPLANE_SNI_MISSING',
+      reason: 'the ClientHello carries the draft encrypted_server_name extension (ESNI, 0xffce); its real server name cannot be checked',
+    };
+  }
   if (hello.sni === null) return { ok: false, code: 'PCL_DATAPLANE_SNI_MISSING', reason: 'the ClientHello carries no server name (SNI)' };
   const sni = hello.sni;
   if (hosts.some((h) => hostMatches(h, sni))) return { ok: true };

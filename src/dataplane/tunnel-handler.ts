@@ -7,6 +7,7 @@
 import type { HboneRequest } from '../hbone/server.ts';
 import { REASON_HEADER } from '../hbone/server.ts';
 import type { ErrorCode } from '../errors/catalogue.ts';
+import { codedReason } from '../errors/refusal-header.ts';
 import type { Authority, Destination } from '../mesh/destination.ts';
 import type { Snapshot } from '../mesh/snapshot.ts';
 import type { DecisionRecord, LayerRecord } from '../policy/engine.ts';
@@ -127,8 +128,7 @@ export class TunnelLog {
 
 /** Answer a refusal with ztunnel's status and the reason header (`<code>: <reason>`). */
 function refuse(ctx: TunnelContext, log: TunnelLog, status: number, flags: ResponseFlag, record: DecisionRecord, decision: 'allow' | 'deny'): void {
-  const text = `${record.code}: ${record.reason}`.replace(/[^\x20-\x7e]/g, '?').slice(0, 300);
-  ctx.request.respond(status, { [REASON_HEADER]: text });
+  ctx.request.respond(status, { [REASON_HEADER]: codedReason(record.code, record.reason) });
   log.finish({ status, decision, code: record.code, reason: record.reason, layers: record.layers, flags });
 }
 
@@ -325,7 +325,6 @@ async function forwardHttp(ctx: TunnelContext, log: TunnelLog, dest: ServiceEntr
   }
   let bytesReceived = 0;
   let bytesSent = 0;
-  const guard = ctx.guard();
   await handleHttpTunnel({
     stream: r.stream,
     peer: r.peer,
@@ -333,10 +332,8 @@ async function forwardHttp(ctx: TunnelContext, log: TunnelLog, dest: ServiceEntr
     destination: dest,
     snapshot: () => ctx.snapshot(),
     resolver: (host) => ctx.resolver.resolve(host),
-    guard: (ip) => {
-      const v = guard.check(ip);
-      return v.ok ? null : v.reason;
-    },
+    // Read per request, never kept: a snapshot that narrows allowedPrivateCidrs applies to the next request.
+    guard: () => ctx.guard(),
     credentials: ctx.credentials,
     signal: r.signal,
     // Weakened verification (insecureSkipVerify) is carried on each request's event and logged as a warning there.

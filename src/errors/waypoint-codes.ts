@@ -10,6 +10,14 @@ export const waypointCodes = defineCodes({
     summary: 'The request used a Transfer-Encoding other than "chunked"; answered 501 as Envoy does.',
     fix: 'Send the body with Content-Length or "Transfer-Encoding: chunked"; use Content-Encoding for compression.',
   },
+  PCL_WAYPOINT_CONNECTION_FRAMING: {
+    summary: 'The request\'s Connection header names Content-Length, Transfer-Encoding or Host: removing those as hop-by-hop would change how the upstream frames the request (request smuggling); answered 400 and never forwarded.',
+    fix: 'Fix the client: Connection may name only hop-by-hop fields (keep-alive, close, upgrade, te), never the message framing or Host.',
+  },
+  PCL_WAYPOINT_PATH_NOT_NORMALIZABLE: {
+    summary: 'The request path cannot be normalised safely (a malformed percent-escape, a control character, or a backslash), so no single path could be both authorized and forwarded; answered 400 as Envoy does.',
+    fix: 'Percent-encode the path as RFC 3986 requires (a literal backslash as %5C); see pathNormalization in portcullis.yaml for how paths are normalised.',
+  },
   PCL_WAYPOINT_NO_ROUTE: {
     summary: 'HTTPRoutes are attached to the destination ServiceEntry, but none of their rules matches the request; answered 404 (Gateway API: no matching rule → 404).',
     fix: 'Add a rule that matches this request (path, headers, %%source.principal%%, query parameters, method), or check that the caller is the identity the route expects.',

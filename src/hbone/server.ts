@@ -8,6 +8,7 @@ import type { IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 
 import type { AddressInfo, Socket } from 'node:net';
 import * as tls from 'node:tls';
 import type { ErrorCode } from '../errors/catalogue.ts';
+import { headerSafe, REASON_HEADER } from '../errors/refusal-header.ts';
 import type { CertificateSource, TlsMaterial } from '../identity/cert-store.ts';
 import { verifyPeerIdentity } from '../identity/peer-identity.ts';
 import type { SpiffeId } from '../identity/spiffe-id.ts';
@@ -28,7 +29,7 @@ import {
 const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR } = http2.constants;
 
 /** Response header that carries a short human reason on refusals (informational; ztunnel sends none). */
-export const REASON_HEADER = 'x-portcullis-reason';
+export { REASON_HEADER };
 
 /** One CONNECT, handed to the data plane. The handler answers it; the server never answers 200 itself. */
 export interface HboneRequest {
@@ -520,7 +521,7 @@ export class HboneServer extends EventEmitter {
         peerPort: state.peerPort,
         sessionId: state.id,
       });
-      answerAndClose(stream, status, { [REASON_HEADER]: reason.replace(/[^\x20-\x7e]/g, '?').slice(0, 200) });
+      answerAndClose(stream, status, { [REASON_HEADER]: headerSafe(reason) });
     };
 
     if (this.#tunnels.size >= this.limits.maxTunnels) {

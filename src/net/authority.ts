@@ -17,7 +17,8 @@ export type AuthorityParseResult =
   | { readonly ok: true; readonly authority: HboneAuthority }
   | { readonly ok: false; readonly reason: string };
 
-const PORT_RE = /^[0-9]{1,5}$/;
+// No leading zeros: `host:0443` is refused rather than read as 443, so every reader of the authority sees one port.
+const PORT_RE = /^(?:0|[1-9][0-9]{0,4})$/;
 const LABEL_RE = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
 const MAX_HOSTNAME = 253;
 
@@ -45,7 +46,7 @@ export function parseAuthority(raw: string): AuthorityParseResult {
     portText = raw.slice(colon + 1);
     if (host.includes(':')) return fail('an IPv6 address must be written in brackets, [addr]:port');
   }
-  if (!PORT_RE.test(portText)) return fail(`port "${portText}" is not a number`);
+  if (!PORT_RE.test(portText)) return fail(`port "${portText}" is not a number 1-65535 without leading zeros`);
   const port = Number(portText);
   if (port < 1 || port > 65535) return fail(`port ${port} is out of range 1-65535`);
   if (isIPv6(host)) return { ok: true, authority: { host: host.toLowerCase(), port, isIp: true, raw } };

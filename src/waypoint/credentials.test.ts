@@ -14,6 +14,8 @@ import type { TlsPlan } from './origination.ts';
 import type { RequestEvent } from '../events/request-event.ts';
 import { snapshotFrom } from '../../test/support/waypoint-harness.ts';
 
+const APP1_ID = 'spiffe://cluster.local/ns/team-namespace/sa/app1';
+const APP2_ID = 'spiffe://cluster.local/ns/team-namespace/sa/app2';
 const dir = mkdtempSync(join(tmpdir(), 'pcl-credentials-'));
 let app1: IssuedCertificate;
 let app2: IssuedCertificate;
@@ -56,12 +58,17 @@ test('one TLS context per credential content; a changed Secret gets a new contex
   assert.notEqual(a.tls.secureContext, b.tls.secureContext);
   assert.equal(a.tls.subject, 'CN=team-namespace.app1');
   assert.equal(b.tls.subject, 'CN=team-namespace.app2');
-  const poolA = store.agent(a.tls, '127.0.0.1', 443);
-  const poolB = store.agent(b.tls, '127.0.0.1', 443);
+  const at = (ip: string) => [{ ip, port: 443, from: null }];
+  const poolA = store.agent(APP1_ID, a.tls, at('127.0.0.1'), 443);
+  const poolB = store.agent(APP1_ID, b.tls, at('127.0.0.1'), 443);
   assert.notEqual(poolA, poolB, 'same address and SNI, different credential: different pools');
-  assert.equal(store.agent(a2.tls, '127.0.0.1', 443), poolA);
-  assert.notEqual(store.agent(a.tls, '127.0.0.2', 443), poolA, 'another address, another pool');
-  assert.equal(store.poolCount, 3);
+  assert.equal(store.agent(APP1_ID, a2.tls, at('127.0.0.1'), 443), poolA);
+  assert.notEqual(store.agent(APP1_ID, a.tls, at('127.0.0.2'), 443), poolA, 'another address, another pool');
+  assert.notEqual(store.agent(APP2_ID, a.tls, at('127.0.0.1'), 443), poolA, 'another identity, another pool');
+  const plain1 = store.agent(APP1_ID, null, at('127.0.0.1'), 80);
+  assert.notEqual(store.agent(APP2_ID, null, at('127.0.0.1'), 80), plain1, 'plain HTTP: another identity, another pool');
+  assert.equal(store.agent(APP1_ID, null, at('127.0.0.1'), 80), plain1);
+  assert.equal(store.poolCount, 6);
 
   // c1 now holds app2's certificate: new content hash, new context, the old pools are gone.
   const s2 = snapshotFrom([{ path: 's.yaml', text: secret('c1', app2) }], null, 2);
@@ -70,8 +77,8 @@ test('one TLS context per credential content; a changed Secret gets a new contex
   assert.notEqual(changed.tls.id, a.tls.id);
   assert.notEqual(changed.tls.secureContext, a.tls.secureContext);
   assert.equal(changed.tls.subject, 'CN=team-namespace.app2');
-  assert.equal(store.poolCount, 1, 'only c2 pool remains');
-  assert.notEqual(store.agent(changed.tls, '127.0.0.1', 443), poolA);
+  assert.equal(store.poolCount, 3, 'the c2 pool and the two plain pools remain');
+  assert.notEqual(store.agent(APP1_ID, changed.tls, at('127.0.0.1'), 443), poolA);
   store.close();
 });
 

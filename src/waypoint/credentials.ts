@@ -1,17 +1,18 @@
 /**
  * The waypoint's upstream credentials and connection pools. One `tls.SecureContext` per credential (Secret
- * content hash), rebuilt when the Secret changes; one keep-alive agent per (credential, address, SNI, CA,
- * verification), so a connection opened with app1's certificate can never carry app2's request.
+ * content hash), rebuilt when the Secret changes; one keep-alive agent per (caller identity, credential, addresses,
+ * SNI, CA, verification), so no upstream connection ever carries the requests of two identities, plain HTTP included.
  */
 import { readFileSync, statSync } from 'node:fs';
 import http from 'node:http';
-import https from 'node:https';
 import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { checkServerIdentity, createSecureContext, type PeerCertificate, type SecureContext } from 'node:tls';
 import type { Resource } from '../config/types.ts';
 import type { WaypointCode } from '../errors/waypoint-codes.ts';
 import type { Snapshot } from '../mesh/snapshot.ts';
 import { x509 } from '../identity/x509.ts';
+import type { UpstreamAddress } from '../upstream/plan.ts';
+import { vettedAgent } from '../upstream/vetted-agent.ts';
 import type { TlsPlan } from './origination.ts';
 import { CA_SUFFIX, readCredential, subjectText, type CredentialMaterial, type CredentialResult } from './secret-keys.ts';
 
@@ -133,7 +134,7 @@ export class CredentialStore {
       const oldId = `${prev.ref}#${prev.hash}`;
       for (const [id] of this.#contexts) if (id.startsWith(oldId)) this.#contexts.delete(id);
       for (const [key, agent] of this.#agents) {
-        if (key.startsWith(oldId)) {
+        if (key.includes(`|${oldId}|`)) {
           agent.destroy();
           this.#agents.delete(key);
         }
@@ -234,11 +235,13 @@ export class CredentialStore {
   }
 
   /**
-   * The keep-alive agent of one pool: (credential + CA + verification, address, port, SNI). Plain HTTP pools are
-   * keyed by address and port alone.
+   * The keep-alive agent of one pool: (caller identity, credential + CA + verification, vetted addresses, port, SNI).
+   * The caller's verified SPIFFE ID is part of every key, plain HTTP included: a connection one identity left in a
+   * bad state (an unfinished request, an unread response) can never serve another identity's request.
    */
-  agent(tls: ResolvedTls | null, address: string, port: number): http.Agent {
-    const key = tls ? `${tls.id}|${address}|${port}|sni=${tls.servername}` : `plain|${address}|${port}`;
+  agent(identity: string, tls: ResolvedTls | null, addresses: readonly UpstreamAddress[], port: number): http.Agent {
+    const where = addresses.map((a) => a.ip).join(',');
+    const key = `${identity}|${tls ? `${tls.id}|sni=${tls.servername}` : 'plain'}|${where}|${port}`;
     let agent = this.#agents.get(key);
     if (!agent) {
       const opts: http.AgentOptions = {
@@ -251,7 +254,7 @@ export class CredentialStore {
         // connection. The pool key includes the verification (`tls.id`), so the agent-level check is the same one.
         ...(tls ? { checkServerIdentity: tls.checkServerIdentity } : {}),
       };
-      agent = tls ? new https.Agent(opts) : new http.Agent(opts);
+      agent = vettedAgent(tls !== null, opts);
       this.#agents.set(key, agent);
     }
     return agent;

@@ -5,26 +5,21 @@ import net from 'node:net';
 import { after, before, test } from 'node:test';
 import { CredentialStore } from './credentials.ts';
 import { SOURCE_PRINCIPAL_HEADER } from './principal-header.ts';
-import { closedPort, rawExchange, send, snapshotFrom, startTunnelListener, type TunnelListener } from '../../test/support/waypoint-harness.ts';
+import {
+  closedPort,
+  l7Policy,
+  rawExchange,
+  send,
+  snapshotFrom,
+  startTunnelListener,
+  type TunnelListener,
+  WAYPOINT_API,
+} from '../../test/support/waypoint-harness.ts';
 
 const APP1 = 'spiffe://cluster.local/ns/team/sa/app1';
 const APP2 = 'spiffe://cluster.local/ns/team/sa/app2';
 
-const BASE = `
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: waypoint, namespace: egress}
-spec:
-  gatewayClassName: istio-waypoint
-  listeners: [{name: mesh, port: 15008, protocol: HBONE}]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: api, namespace: egress, labels: {istio.io/use-waypoint: waypoint}}
-spec:
-  hosts: [api.example.com]
-  ports: [{number: 80, name: http, protocol: HTTP}]
-  resolution: DNS
+const BASE = `${WAYPOINT_API}
 ---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
@@ -86,11 +81,17 @@ after(async () => {
   await new Promise<void>((r) => garbage.close(() => r()));
 });
 
-async function tunnel(extra = '', opts: { peer?: string; ports?: Record<number, number>; hosts?: Record<string, string[]> } = {}) {
-  const snap = snapshotFrom([
-    { path: 'base.yaml', text: BASE },
-    { path: 'extra.yaml', text: extra },
-  ]);
+async function tunnel(
+  extra = '',
+  opts: { peer?: string; ports?: Record<number, number>; hosts?: Record<string, string[]>; settings?: string } = {},
+) {
+  const snap = snapshotFrom(
+    [
+      { path: 'base.yaml', text: BASE },
+      { path: 'extra.yaml', text: extra },
+    ],
+    opts.settings ?? null,
+  );
   const l = await startTunnelListener({
     peer: opts.peer ?? APP1,
     snapshot: () => snap,
@@ -241,23 +242,8 @@ test('a chunked body that breaks after the headers aborts the upstream request: 
 });
 
 test('403 from an L7 AuthorizationPolicy on either layer, naming the policy', async () => {
-  const policies = `
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: deny-admin, namespace: egress}
-spec:
-  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: api}]
-  action: DENY
-  rules: [{to: [{operation: {paths: ["/admin*"]}}]}]
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: get-only, namespace: egress}
-spec:
-  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]
-  action: ALLOW
-  rules: [{to: [{operation: {methods: ["GET"]}}]}]
-`;
+  const policies =
+    l7Policy('deny-admin', 'api', 'DENY', '{paths: ["/admin*"]}') + l7Policy('get-only', 'waypoint', 'ALLOW', '{methods: ["GET"]}');
   const l = await tunnel(policies);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const admin = await send(l.port, agent, { path: '/admin/users', headers: API });
@@ -308,7 +294,7 @@ spec:
   agent.destroy();
 });
 
-test('502 for an invalid upstream response, 503 for an unreachable upstream and for a guarded address', async () => {
+test('502 for an invalid upstream response, 503 for an unreachable upstream', async () => {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const bad = await tunnel('', { ports: { 80: garbagePort } });
   const r502 = await send(bad.port, agent, { path: '/', headers: API });
@@ -324,13 +310,63 @@ test('502 for an invalid upstream response, 503 for an unreachable upstream and 
   assert.equal(r503.headers['x-portcullis-code'], 'PCL_WAYPOINT_UPSTREAM_UNREACHABLE');
   assert.match(r503.body, /ECONNREFUSED/);
   agent2.destroy();
+});
 
-  const agent3 = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  const guarded = await tunnel('', { hosts: { 'api.example.com': ['10.1.2.3', '169.254.169.254'] } });
-  const rg = await send(guarded.port, agent3, { path: '/', headers: API });
-  assert.equal(rg.status, 503);
-  assert.equal(rg.headers['x-portcullis-code'], 'PCL_WAYPOINT_NO_ENDPOINT');
-  assert.match(rg.body, /10\.1\.2\.3 \(api\.example\.com\): 10\.1\.2\.3 is not loopback/);
-  assert.match(rg.body, /169\.254\.169\.254/);
-  agent3.destroy();
+test('pathNormalization from portcullis.yaml: MERGE_SLASHES makes //admin the /admin a DENY names', async () => {
+  const deny = l7Policy('deny-admin', 'api', 'DENY', '{paths: ["/admin"]}');
+  const merged = await tunnel(deny, { settings: 'pathNormalization: {normalization: MERGE_SLASHES}\n' });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const r = await send(merged.port, agent, { path: '//admin', headers: API });
+  assert.equal(r.status, 403);
+  assert.equal(merged.events.at(-1)?.path, '/admin');
+  agent.destroy();
+  // BASE (the default) keeps the double slash: the DENY on /admin does not match, and //admin is what is forwarded.
+  const base = await tunnel(deny);
+  const agent2 = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const from = seen.length;
+  const b = await send(base.port, agent2, { path: '//admin', headers: API });
+  assert.equal(b.status, 200);
+  assert.equal(seen.at(-1)?.url, '//admin');
+  assert.equal(seen.length, from + 1);
+  agent2.destroy();
+  // An unknown mode is a settings error naming the file and field, and the default applies.
+  assert.throws(() => snapshotFrom([{ path: 'base.yaml', text: BASE }], 'pathNormalization: {normalization: SOMETIMES}\n'), /portcullis\.yaml:1 .*pathNormalization/);
+});
+
+test('an upstream that accepts TCP but never finishes the TLS handshake gets 503 within the connect budget', async () => {
+  const silent = net.createServer((sock) => sock.on('error', () => {}));
+  const held = new Set<net.Socket>();
+  silent.on('connection', (sock) => held.add(sock));
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const tlsRule = `
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: api-tls, namespace: egress}
+spec:
+  host: api.example.com
+  trafficPolicy: {tls: {mode: SIMPLE}}
+`;
+  const snap = snapshotFrom([
+    { path: 'base.yaml', text: BASE },
+    { path: 'dr.yaml', text: tlsRule },
+  ]);
+  const l = await startTunnelListener({
+    peer: APP1,
+    snapshot: () => snap,
+    authority: 'api.example.com:80',
+    credentials,
+    hosts: { 'api.example.com': ['127.0.0.1'] },
+    ports: { 80: (silent.address() as net.AddressInfo).port },
+    connectTimeoutMs: 300,
+  });
+  listeners.push(l);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const r = await send(l.port, agent, { path: '/', headers: API });
+  assert.equal(r.status, 503);
+  assert.equal(r.headers['x-portcullis-code'], 'PCL_WAYPOINT_UPSTREAM_UNREACHABLE');
+  assert.match(r.body, /ETIMEDOUT/);
+  assert.equal(held.size, 1, 'the TCP connection was made; the handshake is what timed out');
+  agent.destroy();
+  for (const s of held) s.destroy();
+  await new Promise<void>((res) => silent.close(() => res()));
 });

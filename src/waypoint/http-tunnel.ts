@@ -1,23 +1,28 @@
 /**
  * The L7 branch of the egress waypoint (seed 002): HTTP/1.1 inside one HBONE tunnel whose destination is an HTTP
- * port of a ServiceEntry bound to a waypoint-class Gateway. Per request: strict parsing (node's llhttp, smuggling
- * refused with 400), the verified `%%source.principal%%`, both AuthorizationPolicy layers with HTTP attributes,
- * HTTPRoute matching, filters, TLS origination with the backend's per-identity credential, then streaming both ways
- * on a pooled connection that only ever carries that credential.
+ * port of a ServiceEntry bound to a waypoint-class Gateway. Each request passes named stages, each returning its
+ * value or a `Refusal` answered in one place: framing (strict parsing by llhttp, smuggling refused with 400, the one
+ * normalised path), authorize (the verified `%%source.principal%%`, both AuthorizationPolicy layers with HTTP
+ * attributes, on the current snapshot), route (HTTPRoute matching, filters), originate (TLS with the backend's
+ * per-identity credential), pick upstream (planned, resolved once and vetted with the current guard, as L4 does),
+ * forward (streaming both ways on a pooled connection that only ever carries this caller's requests).
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import { BufferOnlyStream } from '../hbone/buffer-only-stream.ts';
-import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { HTTPRouteFilter } from '../config/api-types.ts';
 import type { WaypointCode } from '../errors/waypoint-codes.ts';
 import type { SpiffeId } from '../identity/spiffe-id.ts';
 import type { Destination } from '../mesh/destination.ts';
-import type { Snapshot } from '../mesh/snapshot.ts';
+import type { GatewayModel, ServiceEntryModel, Snapshot } from '../mesh/snapshot.ts';
 import { decideEgress } from '../policy/engine.ts';
+import type { AddressGuard } from '../upstream/private-address-guard.ts';
+import { formatAddress } from '../upstream/dial.ts';
+import type { UpstreamAddress } from '../upstream/plan.ts';
+import type { VettedRequestOptions } from '../upstream/vetted-agent.ts';
 import type { CredentialStore, ResolvedTls } from './credentials.ts';
-import { endpointsFor } from './endpoints.ts';
+import { frameRequest, type Framed } from './framing.ts';
 import { planOrigination } from './origination.ts';
 import {
   headerLines,
@@ -29,9 +34,11 @@ import {
 import type { RequestEvent } from '../events/request-event.ts';
 import { pickBackend, type BackendTarget } from './routing/backend.ts';
 import { applyModifiers, urlRewriteFor, type HeaderList } from './routing/filters.ts';
-import { firstQueryValues, splitTarget } from './routing/path.ts';
-import { RouteTableCache, type MatchEntry } from './routing/route-table.ts';
+import { firstQueryValues } from './routing/path.ts';
+import { RouteTableCache } from './routing/route-table.ts';
+import { rawBadRequest, Refusal, writeRefusal, type Staged } from './refusal.ts';
 import { classifyUpstreamError } from './upstream-errors.ts';
+import { firstEndpointName, pickUpstream, planBackend, type ReadyPlan } from './upstream-pick.ts';
 
 export type ServiceEntryDestination = Extract<Destination, { kind: 'serviceEntry' }>;
 
@@ -46,8 +53,8 @@ export interface HttpTunnelContext {
   readonly snapshot: () => Snapshot;
   /** Resolve a hostname once (the configured DNS). */
   readonly resolver: (host: string) => Promise<string[]>;
-  /** The private-address guard: null = may be dialled, else why not. */
-  readonly guard: (ip: string) => string | null;
+  /** The current private-address guard; read per request, so a narrowed allowedPrivateCidrs applies at once. */
+  readonly guard: () => AddressGuard;
   readonly credentials: CredentialStore;
   /** One event per request (access log, metrics). Must not throw. */
   readonly emit?: (event: RequestEvent) => void;
@@ -72,29 +79,10 @@ const MAX_HEADER_BYTES = 60 * 1024;
 /** Envoy's HTTP connection manager idle timeout default (1 h). */
 const IDLE_TIMEOUT_MS = 3_600_000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
-const REASON_HEADER = 'x-portcullis-reason';
-const CODE_HEADER = 'x-portcullis-code';
+/** Methods for which node's client would add chunked framing to a request that has none (it never guesses here). */
+const BODYLESS_BY_DEFAULT = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT']);
 
 const sharedRoutes = new RouteTableCache();
-
-/** Header values may not carry CR, LF or non-Latin-1 text. */
-function headerSafe(text: string): string {
-  return text.replace(/[^\x20-\x7e]/g, '?').slice(0, 2000);
-}
-
-/** The 400 written straight to the stream when the parser refuses a request (no response object exists). */
-function rawBadRequest(reason: string): string {
-  const body = `${reason}\n`;
-  return (
-    'HTTP/1.1 400 Bad Request\r\n' +
-    'content-type: text/plain; charset=utf-8\r\n' +
-    `${CODE_HEADER}: PCL_WAYPOINT_BAD_REQUEST\r\n` +
-    `${REASON_HEADER}: ${headerSafe(reason)}\r\n` +
-    `content-length: ${Buffer.byteLength(body)}\r\n` +
-    'connection: close\r\n\r\n' +
-    body
-  );
-}
 
 /** Per-tunnel state shared by its requests. */
 interface TunnelState {
@@ -162,6 +150,8 @@ export function handleHttpTunnel(ctx: HttpTunnelContext): Promise<void> {
 
 /** What one request accumulates for its event. */
 interface Trace {
+  authority: string;
+  path: string;
   route: RequestEvent['route'];
   backend: string | null;
   destinationRule: string | null;
@@ -178,26 +168,6 @@ interface Trace {
   bytesSent: number;
 }
 
-/** Answer with a waypoint error: status, `x-portcullis-code`, `x-portcullis-reason`, the reason as the body. */
-function reply(res: ServerResponse, trace: Trace, status: number, code: WaypointCode, reason: string, close = false): void {
-  trace.code = code;
-  trace.reason = reason;
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const body = `${reason}\n`;
-  const headers: Record<string, string> = {
-    'content-type': 'text/plain; charset=utf-8',
-    'content-length': String(Buffer.byteLength(body)),
-    [CODE_HEADER]: code,
-    [REASON_HEADER]: headerSafe(reason),
-  };
-  if (close) headers.connection = 'close';
-  res.writeHead(status, headers);
-  res.end(body);
-}
-
 /** Flatten a header list into node's raw `[name, value, ...]` form. */
 function flat(lines: HeaderList): string[] {
   const out: string[] = [];
@@ -205,272 +175,180 @@ function flat(lines: HeaderList): string[] {
   return out;
 }
 
-async function serveRequest(
-  ctx: HttpTunnelContext,
-  state: TunnelState,
-  req: IncomingMessage,
-  res: ServerResponse,
-  expectContinue: boolean,
-): Promise<void> {
-  const t0 = performance.now();
-  const startTime = new Date().toISOString();
-  const trace: Trace = {
-    route: null,
-    backend: null,
-    destinationRule: null,
-    externalIdentity: null,
-    secret: null,
-    upstreamAddress: null,
-    sni: null,
-    policy: null,
-    code: null,
-    reason: null,
-    flags: '-',
-    warnings: [],
-    bytesReceived: 0,
-    bytesSent: 0,
-  };
-  const hostLines = req.headersDistinct.host ?? [];
-  let authority = hostLines[0] ?? '';
-  let target = req.url ?? '';
-  const gatewayRef = ctx.destination.gateway.ref;
+/** The request as the stages after framing see it: one snapshot, the identity-bearing headers. */
+interface RequestView {
+  readonly snap: Snapshot;
+  readonly framed: Framed;
+  /** The client's headers with `%%source.principal%%` replaced by the verified identity. */
+  readonly lines: HeaderList;
+  readonly headers: Map<string, string>;
+}
+
+/** The tunnel's destination as the request's snapshot has it, once both policy layers allowed the request. */
+interface Authorized {
+  readonly se: ServiceEntryModel;
+  readonly gw: GatewayModel;
+  readonly servicePort: ServiceEntryModel['ports'][number];
+}
+
+/** Stage "authorize": the tunnel's destination must still exist, then both layers decide with every HTTP attribute. */
+function authorize(ctx: HttpTunnelContext, v: RequestView, trace: Trace): Staged<Authorized> {
   const seRef = ctx.destination.serviceEntry.ref;
-
-  let aborted: string | null = null;
-  let upstreamReq: http.ClientRequest | null = null;
-  state.current = {
-    res,
-    abort: (why) => {
-      aborted = why;
-      trace.code = 'PCL_WAYPOINT_BAD_REQUEST';
-      trace.reason = why;
-      trace.flags = 'DPE';
-      if (!res.headersSent) res.statusCode = 400;
-      upstreamReq?.destroy(new Error(why));
-    },
-  };
-  req.once('end', () => {
-    if (state.current?.res === res) state.current = null;
-  });
-  res.once('close', () => {
-    if (state.current?.res === res) state.current = null;
-    ctx.emit?.({
-      type: 'waypoint.request',
-      startTime,
-      method: req.method ?? '',
-      authority,
-      path: req.url ?? '',
-      status: res.statusCode,
-      code: trace.code,
-      reason: trace.reason,
-      responseFlags: trace.flags,
-      principal: ctx.peer.uri,
-      peerAddress: ctx.peerAddress,
-      gateway: gatewayRef,
-      serviceEntry: seRef,
-      route: trace.route,
-      backend: trace.backend,
-      destinationRule: trace.destinationRule,
-      externalIdentity: trace.externalIdentity,
-      secret: trace.secret,
-      upstreamAddress: trace.upstreamAddress,
-      sni: trace.sni,
-      policy: trace.policy,
-      bytesReceived: trace.bytesReceived,
-      bytesSent: trace.bytesSent,
-      durationMs: performance.now() - t0,
-      warnings: trace.warnings,
-    });
-  });
-  // A final answer before "100 Continue" leaves the unread body on the wire: close rather than guess (RFC 9110 §10.1.1).
-  let continued = false;
-  const fail = (status: number, code: WaypointCode, reason: string, flags = '-') => {
-    trace.flags = flags;
-    reply(res, trace, status, code, reason, expectContinue && !continued);
-  };
-
-  // ---- the request line and framing (what llhttp does not already refuse) ----
-  const method = req.method ?? '';
-  if (/^https?:\/\//i.test(target)) {
-    // Absolute-form: its authority replaces Host (RFC 9112 §3.2.2).
-    try {
-      const u = new URL(target);
-      authority = u.host;
-      target = `${u.pathname}${u.search}`;
-    } catch {
-      return fail(400, 'PCL_WAYPOINT_BAD_REQUEST', `malformed request target "${target.slice(0, 200)}"`, 'DPE');
-    }
-  }
-  if (hostLines.length !== 1 || authority === '') {
-    return fail(
-      400,
-      'PCL_WAYPOINT_BAD_REQUEST',
-      hostLines.length > 1 ? 'more than one Host header (RFC 9112 §3.2)' : 'missing Host header (RFC 9112 §3.2)',
-      'DPE',
-    );
-  }
-  if (req.httpVersionMajor !== 1) {
-    // llhttp reads a bare `GET /` as HTTP/0.9; Envoy refuses it, and so do we.
-    return fail(400, 'PCL_WAYPOINT_BAD_REQUEST', `HTTP/${req.httpVersion} is not supported; send HTTP/1.1`, 'DPE');
-  }
-  const te = req.headers['transfer-encoding'];
-  if (te !== undefined && te.trim().toLowerCase() !== 'chunked') {
-    return fail(501, 'PCL_WAYPOINT_UNSUPPORTED_TRANSFER_ENCODING', `Transfer-Encoding "${te}" is not supported; only chunked is`, 'DPE');
-  }
-  const split = splitTarget(target);
-  if (!split) return fail(400, 'PCL_WAYPOINT_BAD_REQUEST', `request target "${target.slice(0, 200)}" is not an absolute path`, 'DPE');
-
-  // ---- the snapshot, and whether this tunnel's destination still exists ----
-  const snap = ctx.snapshot();
-  const se = snap.serviceEntries.get(ctx.destination.serviceEntry.key);
-  const gw = snap.gateways.get(ctx.destination.gateway.key);
+  const gone = (why: string): Refusal =>
+    new Refusal(503, 'PCL_WAYPOINT_DESTINATION_GONE', `ServiceEntry ${seRef} ${why}`, 'NR');
+  const se = v.snap.serviceEntries.get(ctx.destination.serviceEntry.key);
+  const gw = v.snap.gateways.get(ctx.destination.gateway.key);
   if (!se || !gw || se.waypoint !== gw.key) {
-    return fail(503, 'PCL_WAYPOINT_DESTINATION_GONE', `ServiceEntry ${seRef} is no longer bound to waypoint ${gatewayRef}`, 'NR');
+    return gone(`is no longer bound to waypoint ${ctx.destination.gateway.ref}`);
   }
   const servicePort = se.ports.find((p) => p.number === ctx.destination.port.number);
-  if (!servicePort) {
-    return fail(503, 'PCL_WAYPOINT_DESTINATION_GONE', `ServiceEntry ${seRef} no longer declares port ${ctx.destination.port.number}`, 'NR');
-  }
-
-  // ---- identity: the verified peer, never a client header ----
-  const lines = withVerifiedPrincipal(headerLines(req.rawHeaders), ctx.peer.uri);
-  const headers = headerMap(lines);
-
-  // ---- authorization: both layers, with every HTTP attribute ----
-  const decision = decideEgress([snap.gatewayLayer(gw.key), snap.serviceEntryLayer(se.key)], {
+  if (!servicePort) return gone(`no longer declares port ${ctx.destination.port.number}`);
+  const { target } = v.framed;
+  const decision = decideEgress([v.snap.gatewayLayer(gw.key), v.snap.serviceEntryLayer(se.key)], {
     principal: ctx.peer.uri,
     sourceIp: ctx.peerAddress,
     destinationIp: ctx.destination.ip ?? '',
     destinationPort: servicePort.number,
-    http: { method, host: authority, path: target, headers: Object.fromEntries(headers) },
+    // The normalised path: the one routed and forwarded (Envoy's RBAC reads the path after normalize_path).
+    http: {
+      method: v.framed.method,
+      host: v.framed.authority,
+      path: target.query === '' ? target.path : `${target.path}?${target.query}`,
+      headers: Object.fromEntries(v.headers),
+    },
   });
-  const decidingLayer = decision.layers.find((l) => l.decision === 'deny') ?? decision.layers.find((l) => l.policy !== null);
-  trace.policy = decidingLayer?.policy ?? null;
+  const denying = decision.layers.find((l) => l.decision === 'deny');
+  trace.policy = (denying ?? decision.layers.find((l) => l.policy !== null))?.policy ?? null;
   if (decision.decision === 'deny') {
-    const layer = decision.layers.find((l) => l.decision === 'deny');
-    return fail(403, 'PCL_WAYPOINT_DENIED', `RBAC: access denied by ${layer?.target ?? 'policy'}: ${decision.reason}`);
+    const by = denying?.target ?? 'policy';
+    return new Refusal(403, 'PCL_WAYPOINT_DENIED', `RBAC: access denied by ${by}: ${decision.reason}`);
   }
+  return { se, gw, servicePort };
+}
 
-  // ---- routing ----
-  const routes = ctx.routes ?? sharedRoutes;
-  const table = routes.table(snap, se.key, servicePort.number);
-  let backend: BackendTarget;
-  let filters: readonly HTTPRouteFilter[] = [];
-  let matched: MatchEntry | null = null;
+/** Where a request goes: the backend, the route's filters, and the Host and path it is sent with. */
+interface Routed {
+  readonly backend: BackendTarget;
+  readonly filters: readonly HTTPRouteFilter[];
+  readonly hostHeader: string;
+  readonly upstreamPath: string;
+}
+
+/** Stage "route": the HTTPRoutes attached to the ServiceEntry (or the ServiceEntry itself when none is). */
+function route(ctx: HttpTunnelContext, v: RequestView, a: Authorized, trace: Trace): Staged<Routed> {
+  const { method, target } = v.framed;
+  const table = (ctx.routes ?? sharedRoutes).table(v.snap, a.se.key, a.servicePort.number);
+  const withQuery = (path: string): string => path + (target.query !== '' ? `?${target.query}` : '');
   // An invalid HTTPRoute on this parent fails closed: 503 naming it, never routing as if it were absent.
-  if (table.invalid.length > 0) return fail(503, 'PCL_WAYPOINT_INVALID_ROUTE', table.invalid.join('; '), 'NR');
+  if (table.invalid.length > 0) return new Refusal(503, 'PCL_WAYPOINT_INVALID_ROUTE', table.invalid.join('; '), 'NR');
   if (table.routeCount === 0) {
     if (table.refused.length > 0) {
       // An operator meant to route this host; bypassing a refused route would silently drop its identity mapping.
-      return fail(404, 'PCL_WAYPOINT_ROUTE_NOT_ACCEPTED', table.refused.join('; '), 'NR');
+      return new Refusal(404, 'PCL_WAYPOINT_ROUTE_NOT_ACCEPTED', table.refused.join('; '), 'NR');
     }
-    backend = { host: ctx.destination.host, serviceEntry: se, port: servicePort };
-  } else {
-    matched = table.match({ method, path: split.path, query: firstQueryValues(split.query), headers });
-    if (!matched) {
-      return fail(
-        404,
-        'PCL_WAYPOINT_NO_ROUTE',
-        `no route matched: ${table.routeCount} HTTPRoute(s) attached to ServiceEntry ${seRef}, none matches ${method} ${split.path}`,
-        'NR',
-      );
-    }
-    trace.route = { name: matched.rule.route, rule: matched.rule.ruleIndex };
-    const choice = pickBackend(matched.rule.backends, (ctx.random ?? Math.random)());
-    if (!choice) {
-      return fail(500, 'PCL_WAYPOINT_BACKEND_INVALID', `${matched.rule.route} rules[${matched.rule.ruleIndex}] has no backend with a weight above 0`, 'NR');
-    }
-    trace.backend = choice.name;
-    if (!choice.target) {
-      return fail(500, 'PCL_WAYPOINT_BACKEND_INVALID', `${matched.rule.route} rules[${matched.rule.ruleIndex}]: ${choice.invalid}`, 'NR');
-    }
-    backend = choice.target;
-    filters = [...matched.rule.filters, ...choice.filters];
+    const backend: BackendTarget = { host: ctx.destination.host, serviceEntry: a.se, port: a.servicePort };
+    trace.backend = `${backend.host}:${backend.port.number}`;
+    return { backend, filters: [], hostHeader: v.framed.authority, upstreamPath: withQuery(target.path) };
   }
+  const matched = table.match({ method, path: target.path, query: firstQueryValues(target.query), headers: v.headers });
+  if (!matched) {
+    const attached = `${table.routeCount} HTTPRoute(s) attached to ServiceEntry ${ctx.destination.serviceEntry.ref}`;
+    const reason = `no route matched: ${attached}, none matches ${method} ${target.path}`;
+    return new Refusal(404, 'PCL_WAYPOINT_NO_ROUTE', reason, 'NR');
+  }
+  const rule = matched.rule;
+  trace.route = { name: rule.route, rule: rule.ruleIndex };
+  const choice = pickBackend(rule.backends, (ctx.random ?? Math.random)());
+  const invalid = (why: string): Refusal =>
+    new Refusal(500, 'PCL_WAYPOINT_BACKEND_INVALID', `${rule.route} rules[${rule.ruleIndex}]${why}`, 'NR');
+  if (!choice) return invalid(' has no backend with a weight above 0');
+  trace.backend = choice.name;
+  if (!choice.target) return invalid(`: ${choice.invalid}`);
+  const backend = choice.target;
   trace.backend = `${backend.host}:${backend.port.number}`;
+  const filters = [...rule.filters, ...choice.filters];
+  const rewrite = urlRewriteFor(filters, target.path, matched.match);
+  return {
+    backend,
+    filters,
+    hostHeader: rewrite.hostname ?? v.framed.authority,
+    upstreamPath: withQuery(rewrite.path ?? target.path),
+  };
+}
 
-  // ---- filters ----
-  let outLines = applyModifiers(lines, filters, 'RequestHeaderModifier');
-  const rewrite = matched ? urlRewriteFor(filters, split.path, matched.match) : { hostname: null, path: null };
-  const hostHeader = rewrite.hostname ?? authority;
-  const upstreamPath = (rewrite.path ?? split.path) + (split.query !== '' ? `?${split.query}` : '');
+/** How the backend is reached: its upstream plan and, when a DestinationRule asks, the caller's TLS credential. */
+interface Originated {
+  readonly plan: ReadyPlan;
+  readonly tls: ResolvedTls | null;
+}
 
-  // ---- endpoints and TLS origination ----
-  const endpoints = endpointsFor(backend, backend.serviceEntry === se ? ctx.destination.ip : null);
-  if (endpoints.length === 0) {
-    return fail(503, 'PCL_WAYPOINT_NO_ENDPOINT', `backend ${trace.backend} (ServiceEntry ${backend.serviceEntry.ref}) has no endpoint to dial`, 'UH');
+/** Stage "originate": plan the backend's addresses, then its DestinationRule's TLS with this caller's credential. */
+function originate(ctx: HttpTunnelContext, v: RequestView, a: Authorized, r: Routed, trace: Trace): Staged<Originated> {
+  const own = r.backend.serviceEntry === a.se;
+  const byName = !own || ctx.destination.via === 'host';
+  const plan = planBackend(r.backend, own ? ctx.destination.ip : null, byName, trace.backend ?? r.backend.host);
+  if (plan instanceof Refusal) return plan;
+  const origination = planOrigination(v.snap, a.gw, r.backend, firstEndpointName(plan));
+  trace.destinationRule = origination.destinationRule;
+  if (!origination.ok) return new Refusal(503, origination.code, origination.reason, 'UF');
+  if (!origination.tls) return { plan, tls: null };
+  const resolved = ctx.credentials.resolve(v.snap, origination.tls);
+  if (!resolved.ok) return new Refusal(503, resolved.code, resolved.reason, 'UF');
+  const tls = resolved.tls;
+  trace.externalIdentity = tls.subject;
+  trace.secret = tls.secret;
+  trace.sni = tls.servername;
+  if (tls.warning) {
+    trace.warnings.push(tls.warning);
+    ctx.warn?.(`${origination.destinationRule}: ${tls.warning}`);
   }
-  const plan = planOrigination(snap, gw, backend, endpoints[0].hostname);
-  trace.destinationRule = plan.destinationRule;
-  if (!plan.ok) return fail(503, plan.code, plan.reason, 'UF');
-  let tls: ResolvedTls | null = null;
-  if (plan.tls) {
-    const r = ctx.credentials.resolve(snap, plan.tls);
-    if (!r.ok) return fail(503, r.code, r.reason, 'UF');
-    tls = r.tls;
-    trace.externalIdentity = tls.subject;
-    trace.secret = tls.secret;
-    trace.sni = tls.servername;
-    if (tls.warning) {
-      trace.warnings.push(tls.warning);
-      ctx.warn?.(`${plan.destinationRule}: ${tls.warning}`);
-    }
-  }
-  if (expectContinue) {
-    // As Envoy does by default: the proxy answers 100 itself once it will forward, and strips Expect upstream.
-    continued = true;
-    res.writeContinue();
-  }
+  return { plan, tls };
+}
 
-  // ---- resolve once, guard every address, dial a checked one ----
-  let address: string | null = null;
-  let port = 0;
-  const refusals: string[] = [];
-  for (const ep of endpoints) {
-    let addrs: string[];
-    if (isIP(ep.address) !== 0) addrs = [ep.address];
-    else {
-      try {
-        addrs = await ctx.resolver(ep.address);
-      } catch (err) {
-        refusals.push(`${ep.address}: DNS lookup failed: ${(err as Error).message}`);
-        continue;
-      }
-      if (addrs.length === 0) refusals.push(`${ep.address}: DNS returned no address`);
-    }
-    for (const a of addrs) {
-      const why = ctx.guard(a);
-      if (why === null) {
-        address = a;
-        break;
-      }
-      refusals.push(`${a} (${ep.address}): ${why}`);
-    }
-    if (address !== null) {
-      port = ctx.upstreamPort ? ctx.upstreamPort(ep.address, ep.port) : ep.port;
-      break;
-    }
-  }
-  if (aborted !== null) return;
-  if (address === null) {
-    return fail(503, 'PCL_WAYPOINT_NO_ENDPOINT', `backend ${trace.backend}: no address may be dialled: ${refusals.join('; ')}`, 'UH');
-  }
-  trace.upstreamAddress = isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
+/** The per-request state the forward stage and the tunnel's parser error handler share. */
+interface InFlight {
+  aborted: string | null;
+  upstream: http.ClientRequest | null;
+}
 
-  // ---- forward, streaming both ways ----
-  outLines = outgoingRequestHeaders(outLines);
-  outLines.unshift(['Host', hostHeader]);
-  if (te !== undefined) outLines.push(['Transfer-Encoding', 'chunked']);
-  const where = `${trace.upstreamAddress}${tls ? ` (sni ${tls.servername})` : ''}`;
-  const agent = ctx.credentials.agent(tls, address, port);
-  const options: https.RequestOptions = {
-    agent,
-    host: address,
-    port,
-    method,
-    path: upstreamPath,
+/**
+ * Stage "forward": the request leaves with headers the gateway chose (hop-by-hop and the identity header gone, Host
+ * from the route) and framing the gateway wrote (the body's own Content-Length, or chunked, never none when a body
+ * may follow), on a connection pooled for this caller alone; the response streams back to this request only.
+ */
+function forward(
+  ctx: HttpTunnelContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  v: RequestView,
+  r: Routed,
+  o: Originated,
+  addresses: readonly UpstreamAddress[],
+  flight: InFlight,
+  trace: Trace,
+  answer: (refusal: Refusal) => void,
+): void {
+  const { framed } = v;
+  let outLines = applyModifiers(v.lines, r.filters, 'RequestHeaderModifier');
+  outLines = outgoingRequestHeaders(outLines).filter(([n]) => n.toLowerCase() !== 'content-length');
+  outLines.unshift(['Host', r.hostHeader]);
+  if (framed.chunked) outLines.push(['Transfer-Encoding', 'chunked']);
+  else if (framed.contentLength !== null) outLines.push(['Content-Length', framed.contentLength]);
+  else if (!BODYLESS_BY_DEFAULT.has(framed.method)) outLines.push(['Content-Length', '0']);
+
+  const tls = o.tls;
+  const first = addresses[0];
+  trace.upstreamAddress = formatAddress(first);
+  const options: https.RequestOptions & VettedRequestOptions = {
+    agent: ctx.credentials.agent(ctx.peer.uri, tls, addresses, first.port),
+    host: first.ip,
+    port: first.port,
+    method: framed.method,
+    path: r.upstreamPath,
     setHost: false,
     headers: flat(outLines),
+    vetted: addresses,
+    connectTimeoutMs: ctx.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     ...(tls
       ? {
           servername: tls.servername,
@@ -481,22 +359,22 @@ async function serveRequest(
       : {}),
   };
   const up = tls ? https.request(options) : http.request(options);
-  upstreamReq = up;
-  const connectTimeout = ctx.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  flight.upstream = up;
   up.once('socket', (socket) => {
-    // Only a new connection connects; a pooled one is already up.
-    if (!socket.connecting) return;
-    const timer = setTimeout(() => {
-      up.destroy(Object.assign(new Error(`connect timeout after ${connectTimeout} ms`), { code: 'ETIMEDOUT' }));
-    }, connectTimeout);
-    socket.once(tls ? 'secureConnect' : 'connect', () => clearTimeout(timer));
-    socket.once('close', () => clearTimeout(timer));
+    const note = (): void => {
+      if (socket.remoteAddress === undefined) return;
+      const port = socket.remotePort ?? first.port;
+      trace.upstreamAddress = formatAddress({ ip: socket.remoteAddress, port, from: null });
+    };
+    note();
+    socket.once('connect', note);
   });
   up.on('error', (err: Error & { code?: string }) => {
-    if (aborted !== null) {
+    if (flight.aborted !== null) {
       if (!res.headersSent) res.destroy();
       return;
     }
+    const where = `${trace.upstreamAddress}${tls ? ` (sni ${tls.servername})` : ''}`;
     const f = classifyUpstreamError(err, where);
     if (res.headersSent) {
       trace.flags = 'UPE';
@@ -505,11 +383,11 @@ async function serveRequest(
       res.destroy();
       return;
     }
-    fail(f.status, f.code, f.reason, f.status === 502 ? 'UPE' : 'UF');
+    answer(new Refusal(f.status, f.code, f.reason, f.status === 502 ? 'UPE' : 'UF'));
   });
   up.on('response', (upRes) => {
     let resLines = outgoingResponseHeaders(headerLines(upRes.rawHeaders));
-    resLines = applyModifiers(resLines, filters, 'ResponseHeaderModifier');
+    resLines = applyModifiers(resLines, r.filters, 'ResponseHeaderModifier');
     res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, flat(resLines));
     upRes.on('data', (chunk: Buffer) => {
       trace.bytesSent += chunk.length;
@@ -531,4 +409,147 @@ async function serveRequest(
     trace.bytesReceived += chunk.length;
   });
   req.pipe(up);
+}
+
+/** The access-log and metrics event of one finished request. */
+function requestEvent(
+  ctx: HttpTunnelContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  trace: Trace,
+  startTime: string,
+  durationMs: number,
+): RequestEvent {
+  return {
+    type: 'waypoint.request',
+    startTime,
+    method: req.method ?? '',
+    authority: trace.authority,
+    path: trace.path,
+    status: res.statusCode,
+    code: trace.code,
+    reason: trace.reason,
+    responseFlags: trace.flags,
+    principal: ctx.peer.uri,
+    peerAddress: ctx.peerAddress,
+    gateway: ctx.destination.gateway.ref,
+    serviceEntry: ctx.destination.serviceEntry.ref,
+    route: trace.route,
+    backend: trace.backend,
+    destinationRule: trace.destinationRule,
+    externalIdentity: trace.externalIdentity,
+    secret: trace.secret,
+    upstreamAddress: trace.upstreamAddress,
+    sni: trace.sni,
+    policy: trace.policy,
+    bytesReceived: trace.bytesReceived,
+    bytesSent: trace.bytesSent,
+    durationMs,
+    warnings: trace.warnings,
+  };
+}
+
+async function serveRequest(
+  ctx: HttpTunnelContext,
+  state: TunnelState,
+  req: IncomingMessage,
+  res: ServerResponse,
+  expectContinue: boolean,
+): Promise<void> {
+  const t0 = performance.now();
+  const startTime = new Date().toISOString();
+  const trace: Trace = {
+    authority: req.headersDistinct.host?.[0] ?? '',
+    path: req.url ?? '',
+    route: null,
+    backend: null,
+    destinationRule: null,
+    externalIdentity: null,
+    secret: null,
+    upstreamAddress: null,
+    sni: null,
+    policy: null,
+    code: null,
+    reason: null,
+    flags: '-',
+    warnings: [],
+    bytesReceived: 0,
+    bytesSent: 0,
+  };
+  const flight: InFlight = { aborted: null, upstream: null };
+  state.current = {
+    res,
+    abort: (why) => {
+      flight.aborted = why;
+      trace.code = 'PCL_WAYPOINT_BAD_REQUEST';
+      trace.reason = why;
+      trace.flags = 'DPE';
+      if (!res.headersSent) res.statusCode = 400;
+      flight.upstream?.destroy(new Error(why));
+    },
+  };
+  req.once('end', () => {
+    if (state.current?.res === res) state.current = null;
+  });
+  res.once('close', () => {
+    if (state.current?.res === res) state.current = null;
+    ctx.emit?.(requestEvent(ctx, req, res, trace, startTime, performance.now() - t0));
+  });
+  // A final answer before "100 Continue" leaves the unread body on the wire: close, never guess (RFC 9110 §10.1.1).
+  let continued = false;
+  // The one place a refusal is answered, whichever stage (or the upstream) produced it.
+  const answer = (refusal: Refusal): void => {
+    trace.flags = refusal.flags;
+    trace.code = refusal.code;
+    trace.reason = refusal.reason;
+    writeRefusal(res, refusal, expectContinue && !continued);
+  };
+
+  const stages = async (): Promise<Refusal | null> => {
+    // One snapshot for the whole request: the path is normalised, authorized and routed by the same settings.
+    const snap = ctx.snapshot();
+    const framed = frameRequest(
+      {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        httpVersionMajor: req.httpVersionMajor,
+        httpVersion: req.httpVersion,
+        hostLines: req.headersDistinct.host ?? [],
+        connectionLines: req.headersDistinct.connection ?? [],
+        transferEncoding: req.headers['transfer-encoding'],
+        contentLength: req.headers['content-length'],
+      },
+      snap.settings.pathNormalization?.normalization ?? 'BASE',
+    );
+    if (framed instanceof Refusal) return framed;
+    trace.authority = framed.authority;
+    trace.path = framed.target.query === '' ? framed.target.path : `${framed.target.path}?${framed.target.query}`;
+    // Identity: the verified peer, never a client header.
+    const lines = withVerifiedPrincipal(headerLines(req.rawHeaders), ctx.peer.uri);
+    const view: RequestView = { snap, framed, lines, headers: headerMap(lines) };
+    const authorized = authorize(ctx, view, trace);
+    if (authorized instanceof Refusal) return authorized;
+    const routed = route(ctx, view, authorized, trace);
+    if (routed instanceof Refusal) return routed;
+    const originated = originate(ctx, view, authorized, routed, trace);
+    if (originated instanceof Refusal) return originated;
+    if (expectContinue) {
+      // As Envoy does by default: the proxy answers 100 itself once it will forward, and strips Expect upstream.
+      continued = true;
+      res.writeContinue();
+    }
+    const addresses = await pickUpstream(originated.plan, trace.backend ?? routed.backend.host, {
+      resolve: ctx.resolver,
+      guard: ctx.guard(),
+      snapshot: snap,
+      ...(ctx.upstreamPort ? { mapPort: ctx.upstreamPort } : {}),
+      ...(ctx.random ? { random: ctx.random } : {}),
+    });
+    if (flight.aborted !== null) return null;
+    if (addresses instanceof Refusal) return addresses;
+    forward(ctx, req, res, view, routed, originated, addresses, flight, trace, answer);
+    return null;
+  };
+  const refusal = await stages();
+  if (refusal !== null) answer(refusal);
 }

@@ -15,10 +15,61 @@ import type { Snapshot } from '../../src/mesh/snapshot.ts';
 import type { CredentialStore } from '../../src/waypoint/credentials.ts';
 import { handleHttpTunnel, type HttpTunnelContext, type ServiceEntryDestination } from '../../src/waypoint/http-tunnel.ts';
 import type { RequestEvent } from '../../src/events/request-event.ts';
+import { compileAddressGuard, type AddressGuard, type ListenerAddress } from '../../src/upstream/private-address-guard.ts';
 
-/** Allow 127.0.0.0/8 only: the tests' stand-in for the private-address guard. */
-export function loopbackGuard(ip: string): string | null {
-  return /^127\./.test(ip) ? null : `${ip} is not loopback (test guard allows 127.0.0.0/8 only)`;
+/**
+ * The tests' guard: the real private-address guard with 127.0.0.0/8 allowed (and `listeners` refused), which also
+ * refuses every address outside 127.0.0.0/8, so a test can never send a packet off the machine.
+ */
+export function loopbackGuard(listeners: readonly ListenerAddress[] = []): AddressGuard {
+  const real = compileAddressGuard({ allowedPrivateCidrs: ['127.0.0.0/8'], listeners });
+  return {
+    check(ip, port) {
+      const v = real.check(ip, port);
+      if (!v.ok) return v;
+      return /^127\./.test(ip) ? v : { ok: false, range: 'test', reason: `${ip} is not loopback (test guard allows 127.0.0.0/8 only)` };
+    },
+  };
+}
+
+/**
+ * The waypoint tests' mesh: Gateway `egress/waypoint` (class istio-waypoint) and ServiceEntry `egress/api`
+ * (api.example.com, HTTP port 80, resolution DNS) bound to it.
+ */
+export const WAYPOINT_API = `
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: waypoint, namespace: egress}
+spec:
+  gatewayClassName: istio-waypoint
+  listeners: [{name: mesh, port: 15008, protocol: HBONE}]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: api, namespace: egress, labels: {istio.io/use-waypoint: waypoint}}
+spec:
+  hosts: [api.example.com]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: DNS
+`;
+
+/**
+ * An AuthorizationPolicy in namespace `egress` on the waypoint tests' ServiceEntry `api` or Gateway `waypoint`, with
+ * one rule whose operation is given as YAML flow text, e.g. `{paths: ["/admin*"]}`.
+ */
+export function l7Policy(name: string, on: 'api' | 'waypoint', action: 'ALLOW' | 'DENY', operation: string): string {
+  const target = on === 'api'
+    ? '{kind: ServiceEntry, group: networking.istio.io, name: api}'
+    : '{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}';
+  return `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ${name}, namespace: egress}
+spec:
+  targetRefs: [${target}]
+  action: ${action}
+  rules: [{to: [{operation: ${operation}}]}]
+---
+`;
 }
 
 /** A resolver answering from a table (the tests' stand-in for DNS). */
@@ -67,6 +118,12 @@ export interface TunnelListenerOptions {
   /** Upstream port rewrites (`443 → the test server's port`). */
   readonly ports?: Record<number, number>;
   readonly random?: () => number;
+  /** The guard each request reads (default: `loopbackGuard()`). */
+  readonly guard?: () => AddressGuard;
+  /** Budget for connecting to the upstream (TCP and TLS), ms. */
+  readonly connectTimeoutMs?: number;
+  /** The resolver (default: answers from `hosts`). */
+  readonly resolver?: (host: string) => Promise<string[]>;
 }
 
 /** Listen on 127.0.0.1; every connection is one tunnel from `peer` to `authority`. */
@@ -76,6 +133,7 @@ export async function startTunnelListener(o: TunnelListenerOptions): Promise<Tun
   const events: RequestEvent[] = [];
   const warnings: string[] = [];
   const sockets = new Set<net.Socket>();
+  const testGuard = loopbackGuard();
   const server = net.createServer((socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
@@ -85,13 +143,14 @@ export async function startTunnelListener(o: TunnelListenerOptions): Promise<Tun
       peerAddress: socket.remoteAddress ?? '127.0.0.1',
       destination: destinationFor(o.snapshot(), o.authority),
       snapshot: o.snapshot,
-      resolver: mapResolver(o.hosts),
-      guard: loopbackGuard,
+      resolver: o.resolver ?? mapResolver(o.hosts),
+      guard: o.guard ?? (() => testGuard),
       credentials: o.credentials,
       emit: (e) => events.push(e),
       warn: (m) => warnings.push(m),
       upstreamPort: (_h, p) => o.ports?.[p] ?? p,
       ...(o.random ? { random: o.random } : {}),
+      ...(o.connectTimeoutMs !== undefined ? { connectTimeoutMs: o.connectTimeoutMs } : {}),
     };
     void handleHttpTunnel(ctx);
   });

@@ -6,7 +6,12 @@ import type { ServiceEntryModel } from '../../mesh/snapshot.ts';
 import { pickBackend, resolveBackendRef, type HostLookup } from './backend.ts';
 import { applyHeaderModifier, rewritePath } from './filters.ts';
 import { compileMatch, type RouteRequest } from './match.ts';
-import { firstQueryValues, normalizePath, pathHasPrefix, splitTarget } from './path.ts';
+import { firstQueryValues, normalizePath, parseTarget, pathHasPrefix, type RequestTarget } from './path.ts';
+
+const splitTarget = (target: string): RequestTarget | null => {
+  const r = parseTarget(target);
+  return r.ok ? r.target : null;
+};
 import { buildRouteTable } from './route-table.ts';
 
 function se(host: string, ports = [80]): ServiceEntryModel {
