@@ -28,17 +28,18 @@ export const WORKLOADS = [
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
+/** Wait for a ready line: a human line, which the commands write to stderr (stdout carries their JSON logs). */
 function waitForLine(child: ChildProcess, pattern: RegExp, what: string): Promise<void> {
   return new Promise((resolve, reject) => {
     let seen = '';
     const onData = (d: Buffer) => {
       seen += d.toString();
       if (pattern.test(seen)) {
-        child.stdout?.off('data', onData);
+        child.stderr?.off('data', onData);
         resolve();
       }
     };
-    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
     child.once('exit', (code) => reject(new Error(`${what} exited with code ${code} before it was ready:\n${seen}`)));
   });
 }
@@ -133,9 +134,9 @@ data:
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   children.push(agent);
-  agent.stderr.pipe(agentLog);
   const agentReady = Promise.all(WORKLOADS.map((w) => waitForLine(agent, new RegExp(`listening on 127\\.0\\.0\\.1:${w.port}`), `agent (${w.serviceAccount})`)));
   agent.stdout.pipe(agentLog);
+  agent.stderr.pipe(agentLog);
   await agentReady;
   for (const c of children) c.once('exit', (code) => !stopping && (console.error(`quickstart: a component exited (code ${code}); see ${STATE}/*.log`), void stop(1)));
 

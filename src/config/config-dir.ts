@@ -73,12 +73,23 @@ export async function listManifestPaths(root: string, diagnostics: Diagnostic[] 
   return out;
 }
 
+/** Whether `--config` names one file (as `kubectl apply -f file.yaml` does) rather than a folder. */
+export async function isConfigFile(config: string): Promise<boolean> {
+  try {
+    return (await stat(config)).isFile();
+  } catch {
+    return false;
+  }
+}
+
 /**
- * Read the manifests and the settings file. `settingsFile` (the --settings flag) wins over `portcullis.yaml` in
- * the directory root, which is never read as a manifest.
+ * Read the manifests and the settings file. `dir` is a folder, or one manifest file (then only --settings, never a
+ * neighbouring portcullis.yaml, supplies settings). `settingsFile` (the --settings flag) wins over
+ * `portcullis.yaml` in the directory root, which is never read as a manifest.
  */
 export async function readConfigDir(dir: string, settingsFile?: string): Promise<ConfigDirContents> {
   const diagnostics: Diagnostic[] = [];
+  if (await isConfigFile(dir)) return readConfigFile(dir, settingsFile, diagnostics);
   const paths = (await listManifestPaths(dir, diagnostics)).filter((p) => p !== SETTINGS_FILE_NAME);
   const files: ConfigFile[] = [];
   for (const rel of paths) {
@@ -100,6 +111,26 @@ export async function readConfigDir(dir: string, settingsFile?: string): Promise
       settings = { path: SETTINGS_FILE_NAME, text: await readFile(path.join(dir, SETTINGS_FILE_NAME), 'utf8') };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') diagnostics.push(readFailed(SETTINGS_FILE_NAME, err, 'PCL_SETTINGS_READ_FAILED'));
+    }
+  }
+  return { files, settings, diagnostics };
+}
+
+/** One manifest file as the whole configuration; it is named by its base name, as a folder's files are by theirs. */
+async function readConfigFile(file: string, settingsFile: string | undefined, diagnostics: Diagnostic[]): Promise<ConfigDirContents> {
+  const files: ConfigFile[] = [];
+  const name = path.basename(file);
+  try {
+    files.push({ path: name, text: await readFile(file, 'utf8') });
+  } catch (err) {
+    diagnostics.push(readFailed(name, err, 'PCL_CONFIG_READ_FAILED'));
+  }
+  let settings: ConfigFile | null = null;
+  if (settingsFile !== undefined) {
+    try {
+      settings = { path: settingsFile, text: await readFile(settingsFile, 'utf8') };
+    } catch (err) {
+      diagnostics.push(readFailed(settingsFile, err, 'PCL_SETTINGS_READ_FAILED'));
     }
   }
   return { files, settings, diagnostics };
