@@ -8,6 +8,7 @@ import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Diagnostic } from './types.ts';
 import type { ConfigFile } from './yaml-documents.ts';
+import { messageOf } from '../errors/message-of.ts';
 
 /** The settings file name in the root of a --config directory. */
 export const SETTINGS_FILE_NAME = 'portcullis.yaml';
@@ -21,7 +22,7 @@ export interface ConfigDirContents {
 }
 
 function readFailed(file: string, err: unknown, code: 'PCL_CONFIG_READ_FAILED' | 'PCL_SETTINGS_READ_FAILED'): Diagnostic {
-  const message = err instanceof Error ? err.message : String(err);
+  const message = messageOf(err);
   // Line 0 / column 0: the problem is the file as a whole, not a place in it.
   return { code, severity: 'error', file, line: 0, column: 0, message: `cannot read ${file}: ${message}` };
 }

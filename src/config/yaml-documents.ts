@@ -5,6 +5,7 @@
 import { LineCounter, Scalar, isAlias, isMap, isScalar, isSeq, parseAllDocuments, visit } from 'yaml';
 import type { Document, Node } from 'yaml';
 import type { FieldPath, SourcePos } from './types.ts';
+import { messageOf } from '../errors/message-of.ts';
 
 /** A file to load: `path` is what messages show (relative to the --config directory when loaded from one). */
 export interface ConfigFile {
@@ -60,7 +61,7 @@ export function parseYamlFile(file: ConfigFile): ParsedFile {
     try {
       value = doc.toJS({ maxAliasCount: 100 });
     } catch (err) {
-      errors.push({ ...at(contents.range?.[0] ?? 0), message: err instanceof Error ? err.message : String(err) });
+      errors.push({ ...at(contents.range?.[0] ?? 0), message: messageOf(err) });
       return;
     }
     const start = at(contents.range?.[0] ?? 0);

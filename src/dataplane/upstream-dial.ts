@@ -1,6 +1,7 @@
 /** Dial a checked upstream address: plain TCP, half-open allowed, 10 s budget per attempt (ztunnel CONNECTION_TIMEOUT). */
 import { connect, type Socket } from 'node:net';
 import type { UpstreamAddress } from './upstream-plan.ts';
+import { messageOf } from '../errors/message-of.ts';
 
 export const CONNECT_TIMEOUT_MS = 10_000;
 
@@ -50,7 +51,7 @@ export async function dialFirst(addresses: readonly UpstreamAddress[], timeoutMs
       const socket = await dialOne(address, timeoutMs, signal);
       return { ok: true, socket, address };
     } catch (err) {
-      failures.push(`${formatAddress(address)}: ${(err as Error).message}`);
+      failures.push(`${formatAddress(address)}: ${messageOf(err)}`);
     }
   }
   return { ok: false, reason: `upstream connect failed (${failures.join('; ')})`, aborted: signal.aborted };

@@ -12,6 +12,7 @@ import { startAdminServer, type AdminServer } from '../admin/admin-server.ts';
 import { configDump } from '../admin/config-dump.ts';
 import type { Snapshot } from '../mesh/snapshot.ts';
 import type { HostPort } from './gateway.ts';
+import { messageOf } from '../errors/message-of.ts';
 
 const READY = 'portcullis:worker-ready';
 const DUMP_REQ = 'portcullis:config-dump-req';
@@ -121,7 +122,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
   } catch (e) {
     stopping = true;
     for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGKILL');
-    opts.err.write(`portcullis serve: ${(e as Error).message}\n`);
+    opts.err.write(`portcullis serve: ${messageOf(e)}\n`);
     return 1;
   }
 

@@ -35,6 +35,7 @@ import type {
 } from './snapshot.ts';
 import { allocateVips, type VipAllocations } from './vip-allocator.ts';
 import { bindWaypoint, routesAllow, trafficTypeOf, USE_WAYPOINT } from './waypoint-binding.ts';
+import { messageOf } from '../errors/message-of.ts';
 
 export interface CompileOptions {
   /** The snapshot being replaced: its VIP allocations are kept stable. */
@@ -245,7 +246,7 @@ function buildTopology(
       file: '',
       line: 0,
       column: 0,
-      message: (err as Error).message,
+      message: messageOf(err),
     });
   }
   const serviceEntries = new Map<string, ServiceEntryModel>();

@@ -32,6 +32,7 @@ import { applyModifiers, urlRewriteFor, type HeaderList } from './routing/filter
 import { firstQueryValues, splitTarget } from './routing/path.ts';
 import { RouteTableCache, type MatchEntry } from './routing/route-table.ts';
 import { classifyUpstreamError } from './upstream-errors.ts';
+import { messageOf } from '../errors/message-of.ts';
 
 export type ServiceEntryDestination = Extract<Destination, { kind: 'serviceEntry' }>;
 
@@ -431,7 +432,7 @@ async function serveRequest(
       try {
         addrs = await ctx.resolver(ep.address);
       } catch (err) {
-        refusals.push(`${ep.address}: DNS lookup failed: ${(err as Error).message}`);
+        refusals.push(`${ep.address}: DNS lookup failed: ${messageOf(err)}`);
         continue;
       }
       if (addrs.length === 0) refusals.push(`${ep.address}: DNS returned no address`);
