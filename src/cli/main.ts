@@ -1,5 +1,6 @@
 /** `portcullis`: dispatch to one command, loading only that command's modules. Each exports `run(argv, io)`. */
 import { type Io } from './args.ts';
+import { watchParent } from './parent-watch.ts';
 import { renderError } from './render-error.ts';
 
 type Command = (argv: string[], io: Io) => Promise<number>;
@@ -64,7 +65,11 @@ export async function main(argv: string[], io: Io): Promise<number> {
 }
 
 if (import.meta.main) {
+  watchParent(process.env);
   const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr });
-  // Long-running commands (serve, agent) return only when they stop.
+  // Long-running commands (serve, agent) return only when they stop. A failure exits at once: a half-started
+  // gateway's watchers, a cluster worker's IPC channel or its workers must not keep a failed command alive.
+  // (stderr and stdout are synchronous for files and pipes on Linux, so what was written is out.)
+  if (code !== 0) process.exit(code);
   process.exitCode = code;
 }

@@ -12,33 +12,27 @@ export interface Rendered {
   readonly exitCode: number;
 }
 
-/** Listen failures (`EADDRINUSE`, `EACCES`, `EADDRNOTAVAIL`) carry the address; turn them into a catalogued error. */
-export function listenFailure(err: unknown): PortcullisError | null {
+/**
+ * Listen failures (`EADDRINUSE`, `EACCES`, `EADDRNOTAVAIL`) carry the address; turn them into a catalogued error
+ * that names the address, the flag that chose it (when the caller knows) and what to do.
+ */
+export function listenFailure(err: unknown, flag?: string): PortcullisError | null {
   const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
-  if (!(err instanceof Error) || e.syscall !== 'listen' && e.syscall !== 'bind') return null;
+  if (!(err instanceof Error) || (e.syscall !== 'listen' && e.syscall !== 'bind')) return null;
   const at = e.address === undefined ? 'the requested address' : `${e.address.includes(':') ? `[${e.address}]` : e.address}:${e.port ?? '?'}`;
-  if (e.code === 'EADDRINUSE') {
-    return new PortcullisError('PCL_CLI_LISTEN_FAILED', `cannot listen on ${at}: the address is already in use`, {
-      where: at,
-      hint: `another process holds it (\`ss -ltnp 'sport = :${e.port ?? 'PORT'}'\` names it): stop that process, or choose another port with the command's --listen/--admin flag`,
-      cause: err,
-    });
-  }
-  if (e.code === 'EACCES') {
-    return new PortcullisError('PCL_CLI_LISTEN_FAILED', `cannot listen on ${at}: permission denied`, {
-      where: at,
-      hint: 'ports below 1024 need root or CAP_NET_BIND_SERVICE; choose a port above 1024',
-      cause: err,
-    });
-  }
-  if (e.code === 'EADDRNOTAVAIL') {
-    return new PortcullisError('PCL_CLI_LISTEN_FAILED', `cannot listen on ${at}: no interface on this machine has that address`, {
-      where: at,
-      hint: 'listen on an address this machine owns (127.0.0.1, 0.0.0.0, or one `ip addr` lists)',
-      cause: err,
-    });
-  }
-  return null;
+  const where = flag ? `${flag} ${at}` : at;
+  const another = flag ? `give ${flag} another address` : "choose another address with the command's --listen or --admin flag";
+  const reasons: Record<string, [string, string]> = {
+    EADDRINUSE: [
+      'the address is already in use',
+      `another process holds it (\`ss -ltnp 'sport = :${e.port ?? 'PORT'}'\` names it; a quickstart still running is a common one): stop it, or ${another}`,
+    ],
+    EACCES: ['permission denied', `ports below 1024 need root or CAP_NET_BIND_SERVICE: run with that privilege, or ${another}`],
+    EADDRNOTAVAIL: ['no interface on this machine has that address', `listen on an address this machine owns (127.0.0.1, 0.0.0.0, or one \`ip addr\` lists): ${another}`],
+  };
+  const reason = reasons[e.code ?? ''];
+  if (!reason) return null;
+  return new PortcullisError('PCL_CLI_LISTEN_FAILED', `cannot listen on ${at}: ${reason[0]}`, { where, hint: reason[1], cause: err });
 }
 
 function stripCommand(message: string): string {

@@ -2,7 +2,7 @@
  * `portcullis serve`: run the HBONE egress gateway for every served Gateway in --config, until SIGTERM/SIGINT,
  * then drain and exit 0. Prints one line once ready (tests and scripts wait for it).
  */
-import { isIP } from 'node:net';
+import { createServer, isIP } from 'node:net';
 import { PortcullisError } from '../errors/catalogue.ts';
 import { startGateway, type HostPort } from '../gateway/gateway.ts';
 import { parseDnsServer } from '../dataplane/resolver.ts';
@@ -15,6 +15,7 @@ import { type FlagTable, HELP_FLAG, type Io, parseFlags, required } from './args
 import { CA_DIR_FLAG, CERT_FLAG, CONFIG_FLAG, KEY_FLAG, SETTINGS_FLAG, TRUST_BUNDLE_FLAG } from './common-flags.ts';
 import { checkConfigPath } from './config-path.ts';
 import { renderHelp } from './help.ts';
+import { listenFailure } from './render-error.ts';
 
 const USAGE =
   'portcullis serve --config PATH (--ca-dir D | --cert F --key F --trust-bundle F) [--settings F]\n' +
@@ -108,6 +109,21 @@ function positiveInt(flag: string, text: string | undefined, allowZero = false):
   return Number(text);
 }
 
+/** Which flag chose the address a listen error names. */
+function hostPortFlag(err: unknown, listen: HostPort, admin: HostPort): string | undefined {
+  const port = (err as { port?: number }).port;
+  return port === listen.port ? '--listen' : port === admin.port ? '--admin' : undefined;
+}
+
+/** Bind and release `addr` (exclusively), throwing the listen failure named after `flag`. */
+async function probeListen(addr: HostPort, flag: string): Promise<void> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(listenFailure(err, flag) ?? err));
+    server.listen({ host: addr.host, port: addr.port, exclusive: true }, () => server.close(() => resolve()));
+  });
+}
+
 export async function run(argv: string[], io: Io): Promise<number> {
   const flags = parseFlags('serve', USAGE, argv, FLAGS);
   if (flags.help) {
@@ -148,6 +164,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const workers = positiveInt('workers', flags.workers) ?? availableParallelism();
   const isWorker = process.env[WORKER_ENV] === '1';
   if (workers > 1 && !isWorker) {
+    // Try both addresses first, so a busy port is one clear error from here rather than one per worker.
+    await probeListen(listen, '--listen');
+    if (admin.port !== 0) await probeListen(admin, '--admin');
     return runPrimary({ workers, listen, admin, drainMs: drainSeconds * 1000, out: io.stderr, err: io.stderr });
   }
   const gateway = await startGateway({
@@ -166,6 +185,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
     maxTunnels: positiveInt('max-tunnels', flags['max-tunnels']),
     log: flags['log-file'],
     env: process.env,
+  }).catch((err: unknown) => {
+    throw listenFailure(err, isWorker ? undefined : hostPortFlag(err, listen, admin)) ?? err;
   });
   if (isWorker) serveAsWorker(gateway.registry, gateway.snapshot, gateway.hboneAddress);
   else io.stderr.write(`portcullis serve: listening on ${gateway.hboneAddress} (HBONE), admin on ${gateway.adminAddress}\n`);
