@@ -54,7 +54,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     // --settings file is named as given.
     const root = statSync(config).isFile() ? path.dirname(config) : config;
     const uriOf = (file: string): string => (file === flags.settings ? file : path.join(root, file)).split(path.sep).join('/');
-    io.stdout.write(JSON.stringify(toSarif(report, { toolVersion: VERSION, uriOf }), null, 2) + '\n');
+    io.stdout.write(JSON.stringify(toSarif(report, { toolVersion: VERSION, uriOf, fallbackUri: config.split(path.sep).join('/') }), null, 2) + '\n');
   } else io.stdout.write(formatAuditTable(report));
   return reachesFailOn(report, flags['fail-on'] as 'error' | 'warning') ? 1 : 0;
 }

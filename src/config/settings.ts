@@ -80,6 +80,7 @@ export function parseSettings(
         report('PCL_SETTINGS_INVALID', doc.start, 'the settings file must be a mapping of setting names to values; using the defaults');
       } else {
         applySettings(doc.value, settings, (path) => doc.posOf(path), report);
+        settings.positions = fieldPositions(doc.value, (path) => doc.posOf(path));
       }
       if (parsed.documents.length > 1) {
         report('PCL_SETTINGS_INVALID', parsed.documents[1].start, 'the settings file must hold one document; later documents are ignored');
@@ -129,6 +130,13 @@ function applySettings(
   if (Array.isArray(system)) settings.systemNamespaces = system as string[];
   const perimeter = take('perimeter');
   if (isPlainObject(perimeter)) settings.perimeter = perimeter as Settings['perimeter'];
+}
+
+/** Each top-level field's position in the file, so findings and errors about a setting can name its line. */
+function fieldPositions(value: Record<string, unknown>, posOf: (path: readonly (string | number)[]) => SourcePos): Record<string, SourcePos> {
+  const out: Record<string, SourcePos> = {};
+  for (const key of Object.keys(value)) out[key] = posOf([key]);
+  return out;
 }
 
 /** Merge the environment variable's entries into the file's list, keeping order and dropping duplicates. */
