@@ -1,4 +1,5 @@
 /** `portcullis`: dispatch to one command, loading only that command's modules. Each exports `run(argv, io)`. */
+import { enableCompileCache } from 'node:module';
 import { type Io } from './args.ts';
 import { watchParent } from './parent-watch.ts';
 import { renderError } from './render-error.ts';
@@ -64,7 +65,11 @@ export async function main(argv: string[], io: Io): Promise<number> {
   }
 }
 
-if (import.meta.main) {
+/** Run as the `portcullis` process (bin/portcullis.mjs, or `node src/cli/main.ts`): argv, real stdio, exit code. */
+export async function runAsProcess(): Promise<void> {
+  // Cache compiled code (TypeScript stripped, V8 bytecode) across runs: it roughly halves a short command's start-up.
+  // The commands are imported dynamically, after this call, so they are what the cache holds.
+  enableCompileCache?.();
   watchParent(process.env);
   const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr });
   // Long-running commands (serve, agent) return only when they stop. A failure exits at once: a half-started
@@ -73,3 +78,5 @@ if (import.meta.main) {
   if (code !== 0) process.exit(code);
   process.exitCode = code;
 }
+
+if (import.meta.main) await runAsProcess();
