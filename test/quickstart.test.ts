@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { REPO } from './support/cli.ts';
@@ -205,3 +206,28 @@ for (const stop of STOPS) {
     assert.deepEqual(left, [], `still running after ${stop.signal} to ${stop.to}:\n${left.join('\n')}\n--- output ---\n${output}`);
   });
 }
+
+test('npm start with one of its ports busy: says which address and what to do, exits 1, starts nothing', { timeout: 60_000 }, async (t) => {
+  const holder = createServer();
+  const held = await new Promise<boolean>((resolve) => {
+    holder.once('error', () => resolve(false));
+    holder.listen(15053, '127.0.0.1', () => resolve(true));
+  });
+  if (!held) {
+    t.skip('127.0.0.1:15053 is already taken here (a quickstart running?)');
+    return;
+  }
+  const state = mkdtempSync(join(tmpdir(), 'portcullis-quickstart-'));
+  t.after(() => {
+    holder.close();
+    rmSync(state, { recursive: true, force: true });
+  });
+  const r = spawnSync(process.execPath, [join(REPO, 'scripts', 'quickstart.ts')], { env: { ...process.env, PORTCULLIS_QUICKSTART_DIR: state }, encoding: 'utf8', timeout: 50_000 });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(
+    r.stderr,
+    /error\[PCL_CLI_LISTEN_FAILED\]: cannot listen on 127\.0\.0\.1:15053: the address is already in use \(the DNS server only Portcullis asks\)\n {2}--> 127\.0\.0\.1:15053\n {2}hint: another quickstart may still be running/,
+  );
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  assert.deepEqual(readdirSync(state), [], 'nothing was started or written');
+});

@@ -22,6 +22,7 @@ import { badValue, type FlagTable, HELP_FLAG, type Io, parseFlags, required } fr
 import { CA_DIR_FLAG, CERT_FLAG, CONFIG_FLAG, KEY_FLAG, SETTINGS_FLAG, TRUST_BUNDLE_FLAG } from './common-flags.ts';
 import { checkConfigPath } from './config-path.ts';
 import { renderHelp } from './help.ts';
+import { listenFailure } from './render-error.ts';
 
 const USAGE = `portcullis agent --gateway HOST:PORT --config PATH
          (--ca-dir DIR (--spiffe ID | --workloads FILE) | --cert FILE --key FILE --trust-bundle FILE)
@@ -208,8 +209,14 @@ export async function run(argv: string[], io: Io, signal?: AbortSignal): Promise
       workloads.push({ identity: ids[0].uri, certificates: files, listen: [listen!], forwards });
     }
 
-    // A busy or foreign address is reported by the error renderer (error[PCL_CLI_LISTEN_FAILED], the address, what to do).
-    const agent = await startAgent({ gateway: { host: gw.authority.host, port: gw.authority.port }, snapshot: () => snapshot, workloads, logger: log });
+    const agent = await startAgent({ gateway: { host: gw.authority.host, port: gw.authority.port }, snapshot: () => snapshot, workloads, logger: log }).catch(
+      (err: unknown) => {
+        // A busy or foreign address: name it with the flag (or file) that chose it.
+        const port = (err as { port?: number }).port;
+        const flag = !single ? `--workloads ${flags.workloads}` : forwards.some((f) => f.listen.port === port) ? '--forward' : '--listen';
+        throw listenFailure(err, flag) ?? err;
+      },
+    );
     for (const a of agent.addresses) {
       io.stderr.write(`portcullis agent: ${a.identity} listening on ${a.address}${a.kind === 'forward' ? ` (forwarding to ${a.target})` : ''}\n`);
     }

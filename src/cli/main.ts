@@ -2,7 +2,7 @@
 import { enableCompileCache } from 'node:module';
 import { type Io } from './args.ts';
 import { watchParent } from './parent-watch.ts';
-import { renderError } from './render-error.ts';
+import { renderDiagnostic, renderError } from './render-error.ts';
 
 type Command = (argv: string[], io: Io) => Promise<number>;
 
@@ -49,10 +49,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
   if (!command) {
     const { didYouMean } = await import('../config/did-you-mean.ts');
     const guess = didYouMean(name, Object.keys(COMMANDS));
-    io.stderr.write(
-      `error[PCL_CLI_USAGE]: unknown command "${name}"\n  --> ${name}\n  hint: ${guess ? `did you mean 'portcullis ${guess}'? ` : ''}` +
-        `commands: ${Object.keys(COMMANDS).join(', ')}\n\n${help()}`,
-    );
+    const hint = `${guess ? `did you mean 'portcullis ${guess}'? ` : ''}commands: ${Object.keys(COMMANDS).join(', ')}`;
+    io.stderr.write(`${renderDiagnostic('error', 'PCL_CLI_USAGE', `unknown command "${name}"`, name, hint)}\n${help()}`);
     return 2;
   }
   try {
