@@ -9,7 +9,7 @@ import { auditReportJson, reachesFailOn, runAudit } from '../audit/audit.ts';
 import { formatAuditTable } from '../audit/format-table.ts';
 import { toSarif } from '../audit/sarif.ts';
 import { type FlagTable, HELP_FLAG, type Io, parseFlags, required } from './args.ts';
-import { CONFIG_FLAG, SETTINGS_FLAG } from './common-flags.ts';
+import { CONFIG_FLAG, outputFlag, SETTINGS_FLAG } from './common-flags.ts';
 import { renderHelp } from './help.ts';
 import { loadSnapshot } from './load-snapshot.ts';
 import { VERSION } from './version.ts';
@@ -20,14 +20,7 @@ const SUMMARY = 'audit the five-layer egress fence and print who can reach what 
 export const FLAGS = {
   config: CONFIG_FLAG,
   settings: SETTINGS_FLAG,
-  output: {
-    type: 'string',
-    short: 'o',
-    default: 'table',
-    choices: ['table', 'json', 'sarif'],
-    description: 'the report format: a table, JSON, or SARIF 2.1.0 for code-scanning tools',
-    example: '-o sarif',
-  },
+  output: outputFlag(['table', 'json', 'sarif'], 'the report format: a table, JSON, or SARIF 2.1.0 for code-scanning tools', '-o sarif'),
   'fail-on': {
     type: 'string',
     default: 'error',

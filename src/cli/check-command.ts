@@ -15,7 +15,7 @@ import type { Snapshot } from '../mesh/snapshot.ts';
 import type { DecisionRecord } from '../policy/engine.ts';
 import type { AuthzRequest } from '../policy/request.ts';
 import { type FlagTable, HELP_FLAG, type Io, badValue, parseFlags, required } from './args.ts';
-import { CONFIG_FLAG, SETTINGS_FLAG } from './common-flags.ts';
+import { CONFIG_FLAG, outputFlag, SETTINGS_FLAG } from './common-flags.ts';
 import { renderHelp } from './help.ts';
 import { loadSnapshot } from './load-snapshot.ts';
 
@@ -78,14 +78,7 @@ export const FLAGS = {
     description: 'a YAML list of {name?, from, to, expect: allow|deny, sourceIp?, method?, path?, headers?} to run as tests',
     example: '--cases policy-tests.yaml',
   },
-  output: {
-    type: 'string',
-    short: 'o',
-    default: 'text',
-    choices: ['text', 'json'],
-    description: 'the decision record as text or JSON',
-    example: '-o json',
-  },
+  output: outputFlag(['text', 'json'], 'the decision record as text or JSON', '-o json'),
   help: HELP_FLAG,
 } as const satisfies FlagTable;
 

@@ -48,3 +48,8 @@ export const TRUST_BUNDLE_FLAG = {
   description: 'the mesh root certificate(s) (PEM) that peers must chain to',
   example: '--trust-bundle /var/run/secrets/workload-spiffe-credentials/root-cert.pem',
 } as const satisfies FlagSpec;
+
+/** The `-o/--output` row: the report formats a command offers, the first being the default. */
+export function outputFlag(choices: readonly [string, ...string[]], description: string, example: string) {
+  return { type: 'string', short: 'o', default: choices[0], choices, description, example } as const satisfies FlagSpec;
+}

@@ -2,7 +2,7 @@
 import { stringify } from 'yaml';
 import { formatStatusTable, statusReport } from '../mesh/status.ts';
 import { type FlagTable, HELP_FLAG, type Io, parseFlags, required } from './args.ts';
-import { CONFIG_FLAG, SETTINGS_FLAG } from './common-flags.ts';
+import { CONFIG_FLAG, outputFlag, SETTINGS_FLAG } from './common-flags.ts';
 import { renderHelp } from './help.ts';
 import { loadSnapshot } from './load-snapshot.ts';
 
@@ -12,14 +12,7 @@ const SUMMARY = "show every resource's status conditions and every configuration
 export const FLAGS = {
   config: CONFIG_FLAG,
   settings: SETTINGS_FLAG,
-  output: {
-    type: 'string',
-    short: 'o',
-    default: 'table',
-    choices: ['table', 'json', 'yaml'],
-    description: 'the report format: a table for people, JSON or YAML for scripts',
-    example: '-o json',
-  },
+  output: outputFlag(['table', 'json', 'yaml'], 'the report format: a table for people, JSON or YAML for scripts', '-o json'),
   help: HELP_FLAG,
 } as const satisfies FlagTable;
 

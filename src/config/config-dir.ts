@@ -102,11 +102,7 @@ export async function readConfigDir(dir: string, settingsFile?: string): Promise
   }
   let settings: ConfigFile | null = null;
   if (settingsFile !== undefined) {
-    try {
-      settings = { path: settingsFile, text: await readFile(settingsFile, 'utf8') };
-    } catch (err) {
-      diagnostics.push(readFailed(settingsFile, err, 'PCL_SETTINGS_READ_FAILED'));
-    }
+    settings = await readSettingsFile(settingsFile, diagnostics);
   } else {
     try {
       settings = { path: SETTINGS_FILE_NAME, text: await readFile(path.join(dir, SETTINGS_FILE_NAME), 'utf8') };
@@ -126,13 +122,16 @@ async function readConfigFile(file: string, settingsFile: string | undefined, di
   } catch (err) {
     diagnostics.push(readFailed(name, err, 'PCL_CONFIG_READ_FAILED'));
   }
-  let settings: ConfigFile | null = null;
-  if (settingsFile !== undefined) {
-    try {
-      settings = { path: settingsFile, text: await readFile(settingsFile, 'utf8') };
-    } catch (err) {
-      diagnostics.push(readFailed(settingsFile, err, 'PCL_SETTINGS_READ_FAILED'));
-    }
-  }
+  const settings = settingsFile === undefined ? null : await readSettingsFile(settingsFile, diagnostics);
   return { files, settings, diagnostics };
+}
+
+/** The --settings file, or null with a diagnostic when it cannot be read. */
+async function readSettingsFile(settingsFile: string, diagnostics: Diagnostic[]): Promise<ConfigFile | null> {
+  try {
+    return { path: settingsFile, text: await readFile(settingsFile, 'utf8') };
+  } catch (err) {
+    diagnostics.push(readFailed(settingsFile, err, 'PCL_SETTINGS_READ_FAILED'));
+    return null;
+  }
 }
