@@ -25,7 +25,13 @@ if (major >= 26) {
     );
     process.exit(2);
   }
-  const child = spawn(pinned, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
+  // A launcher that asked to be watched (PORTCULLIS_PARENT_PID, see src/cli/parent-watch.ts) is our parent, not the
+  // child's: we watch it, and the child watches us.
+  const env = { ...process.env };
+  const launcher = Number(env.PORTCULLIS_PARENT_PID);
+  if (launcher > 1) env.PORTCULLIS_PARENT_PID = String(process.pid);
+  const child = spawn(pinned, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit', env });
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig));
+  if (launcher > 1) setInterval(() => process.ppid === launcher || child.kill('SIGTERM'), 500).unref();
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 }
