@@ -26,10 +26,11 @@ import { iperf3, latencyAtRate, latencyMax, nodeBlast, type LatencyResult, type 
 import { startBareL4Relay, type BareL4Relay } from './bare-l4.ts';
 import { l7Direct, l7ThroughHbone, l7ThroughNginx, l7ThroughWaypoint, startBareL7Relay, startL7Env, startNginxL7Peer, type L7Result } from './l7.ts';
 import { idleTunnelMemory, type MemoryResult } from './memory.ts';
+import { startupTimes, timeInstalled } from './startup.ts';
 import { round } from './stats.ts';
 import { hboneTunnelRate, mtlsHandshakeRate, type RateResult } from './tunnels.ts';
 
-export const SECTIONS = ['throughput', 'latency', 'tunnels', 'l7', 'control', 'memory'] as const;
+export const SECTIONS = ['throughput', 'latency', 'tunnels', 'l7', 'control', 'memory', 'startup'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 /** One line of the table. `status` is MET/MISSED against the issue's target, or why the row has no number. */
@@ -405,6 +406,44 @@ function machine(): BenchReport['machine'] {
   return { nproc: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', ramGiB: round(totalmem() / 2 ** 30, 1), node: process.version };
 }
 
+/** `portcullis check` on seed 000 against `node -e 0`, on Node 26 and through the re-exec from an older system Node. */
+async function benchStartup(scale: Scale, rows: Row[]): Promise<Record<string, unknown>> {
+  if (!timeInstalled()) {
+    rows.push({ section: 'startup', measure: 'portcullis check, seed 000 (Node 26)', value: null, unit: 'ms', status: 'skipped: GNU time not installed (apt-get install time)' });
+    return { skipped: 'GNU time not installed' };
+  }
+  const r = await startupTimes(scale.toy ? 2 : 15);
+  const cpu = (s: { cpuMs: number }): string => `CPU ${round(s.cpuMs, 0)} ms`;
+  rows.push({ section: 'startup', measure: `node -e 0 (Node ${process.versions.node})`, value: round(r.nodeEmpty.wallMs, 0), unit: 'ms', reference: cpu(r.nodeEmpty), status: 'floor' });
+  rows.push({
+    section: 'startup',
+    measure: 'portcullis check, seed 000 (Node 26)',
+    value: round(r.check.wallMs, 0),
+    unit: 'ms',
+    reference: cpu(r.check),
+    ratio: x(r.check.wallMs, r.nodeEmpty.wallMs),
+    target: '< 120 ms',
+    status: status(scale.toy, r.check.wallMs < 120),
+  });
+  if (r.systemNode === null) {
+    rows.push({ section: 'startup', measure: 'portcullis check via re-exec from an older system Node', value: null, unit: 'ms', status: 'skipped: the system node is not older than 26' });
+  } else {
+    const s = r.systemNode;
+    rows.push({ section: 'startup', measure: `node -e 0 (system Node ${s.version})`, value: round(s.nodeEmpty.wallMs, 0), unit: 'ms', reference: cpu(s.nodeEmpty), status: 'floor' });
+    rows.push({
+      section: 'startup',
+      measure: `portcullis check, seed 000 (re-exec from Node ${s.version})`,
+      value: round(s.check.wallMs, 0),
+      unit: 'ms',
+      reference: cpu(s.check),
+      ratio: x(s.check.wallMs, s.nodeEmpty.wallMs),
+      target: '< 250 ms',
+      status: status(scale.toy, s.check.wallMs < 250),
+    });
+  }
+  return { ...r };
+}
+
 export async function runBench(opts: { toy: boolean; only?: readonly Section[]; log?: (line: string) => void }): Promise<BenchReport> {
   const scale = opts.toy ? TOY_SCALE : FULL_SCALE;
   const only = new Set<Section>(opts.only ?? SECTIONS);
@@ -449,6 +488,10 @@ export async function runBench(opts: { toy: boolean; only?: readonly Section[]; 
       log('6. memory');
       sections.memory = { ...(await benchMemory(pki, env, scale, rows)) };
     }
+    if (only.has('startup')) {
+      log('7. start-up');
+      sections.startup = await benchStartup(scale, rows);
+    }
   } finally {
     await stopAllChildren();
     pki.cleanup();
@@ -466,7 +509,7 @@ export async function runBench(opts: { toy: boolean; only?: readonly Section[]; 
 /** The report as one plain-text table (also pasted into BENCHMARKS.md). */
 export function formatTable(report: BenchReport): string {
   const head = ['#', 'measure', 'value', 'unit', 'reference', 'ratio', 'target', 'status'];
-  const num: Record<Section, string> = { throughput: '1', latency: '2', tunnels: '3', l7: '4', control: '5', memory: '6' };
+  const num: Record<Section, string> = { throughput: '1', latency: '2', tunnels: '3', l7: '4', control: '5', memory: '6', startup: '7' };
   const body = report.rows.map((r) => [num[r.section], r.measure, r.value === null ? '—' : String(r.value), r.unit, r.reference ?? '', r.ratio ?? '', r.target ?? '', r.status]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;

@@ -1,19 +1,21 @@
 #!/usr/bin/env node
 // Entry point for the `portcullis` command. Portcullis runs its TypeScript sources directly on Node >= 26
-// (type stripping). When started by an older system Node, re-run under the Node 26 that `npm ci` pinned
-// in node_modules, so the command works the same from npm scripts, `npx portcullis` and a plain shell.
+// (type stripping). When started by an older system Node, re-run this file under the Node 26 that `npm ci` pinned
+// in node_modules, so the command works the same from npm scripts, `npx portcullis`, `npm link` and a plain shell.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import module from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const main = join(root, 'src', 'cli', 'main.ts');
 const major = Number(process.versions.node.split('.')[0]);
 
 if (major >= 26) {
-  const cli = await import(pathToFileURL(main).href);
-  process.exitCode = await cli.main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr });
+  // Before the first TypeScript module is loaded, so the whole command comes from the compile cache.
+  module.enableCompileCache?.();
+  const cli = await import(pathToFileURL(join(root, 'src', 'cli', 'main.ts')).href);
+  await cli.runAsProcess();
 } else {
   const pinned = join(root, 'node_modules', 'node', 'bin', 'node');
   if (!existsSync(pinned)) {
@@ -23,7 +25,13 @@ if (major >= 26) {
     );
     process.exit(2);
   }
-  const child = spawn(pinned, [main, ...process.argv.slice(2)], { stdio: 'inherit' });
+  // A launcher that asked to be watched (PORTCULLIS_PARENT_PID, see src/cli/parent-watch.ts) is our parent, not the
+  // child's: we watch it, and the child watches us.
+  const env = { ...process.env };
+  const launcher = Number(env.PORTCULLIS_PARENT_PID);
+  if (launcher > 1) env.PORTCULLIS_PARENT_PID = String(process.pid);
+  const child = spawn(pinned, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit', env });
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig));
+  if (launcher > 1) setInterval(() => process.ppid === launcher || child.kill('SIGTERM'), 500).unref();
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 }

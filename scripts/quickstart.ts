@@ -5,8 +5,11 @@
  * only Portcullis uses. Prints the guide, then runs until Ctrl-C.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, createWriteStream, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { PARENT_PID_ENV } from '../src/cli/parent-watch.ts';
+import { listenFailure, renderDiagnostic, renderError } from '../src/cli/render-error.ts';
 import { startDnsServer } from '../src/devtools/dns-server.ts';
 import { startHttpbin, startSubjectServer, type StandIn } from '../src/devtools/stand-ins.ts';
 import { initCa, issueClientCert, issueServerCert, loadCa } from '../src/identity/ca.ts';
@@ -28,22 +31,99 @@ export const WORKLOADS = [
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
+/** Every address the quickstart listens on, with what it is for (named in the message when one is busy). */
+function addresses(): { host: string; port: number; what: string }[] {
+  return [
+    { host: '127.0.0.1', port: PORTS.gateway, what: "the gateway's HBONE port" },
+    { host: '127.0.0.1', port: PORTS.admin, what: "the gateway's admin port" },
+    { host: '127.0.0.1', port: PORTS.dns, what: 'the DNS server only Portcullis asks' },
+    ...WORKLOADS.map((w) => ({ host: '127.0.0.1', port: w.port, what: `the proxy port of ${w.namespace}/${w.serviceAccount}` })),
+    { host: HOSTS.httpbin, port: 443, what: 'the httpbin.org stand-in' },
+    { host: HOSTS.nginx, port: 443, what: 'the my-nginx.foo.bar stand-in' },
+  ];
+}
+
+/** Bind each address once and let go, so a busy one is reported by name before anything starts. */
+async function checkAddresses(): Promise<string[]> {
+  const problems: string[] = [];
+  for (const a of addresses()) {
+    const err = await new Promise<unknown>((resolve) => {
+      const server = createServer();
+      server.once('error', resolve);
+      server.listen({ host: a.host, port: a.port, exclusive: true }, () => server.close(() => resolve(null)));
+    });
+    if (err === null) continue;
+    const failure = listenFailure(err);
+    if (!failure) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    const hint =
+      code === 'EADDRINUSE'
+        ? `another quickstart may still be running: stop it (Ctrl-C in its terminal, or kill the pid that \`ss -ltnp 'sport = :${a.port}'\` shows), then run npm start again`
+        : code === 'EACCES'
+          ? 'binding port 443 needs privilege: run as root, or allow it with: sudo sysctl net.ipv4.ip_unprivileged_port_start=443'
+          : (failure.hint ?? '');
+    problems.push(renderDiagnostic('error', failure.code, `${failure.message} (${a.what})`, `${a.host}:${a.port}`, hint));
+  }
+  return problems;
+}
+
+/**
+ * The npm processes above us (\`npm start\` runs \`sh -c "node scripts/quickstart.ts"\`). npm passes a SIGTERM on to
+ * that shell only, which dies without telling us; so we watch our ancestors and stop when one is gone.
+ */
+function ancestors(): number[] {
+  const out: number[] = [];
+  let pid = process.ppid;
+  for (let i = 0; i < 3 && pid > 1; i++) {
+    out.push(pid);
+    let cmd = '';
+    let stat = '';
+    try {
+      cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      break;
+    }
+    if (/(^|\/|\0)npm(\0|$| )|npm-cli\.js|npm start/.test(cmd) || process.env.npm_lifecycle_event === undefined) break;
+    pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  }
+  return out;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** A component that stopped before it was ready: its own output already says why, so no stack trace. */
+class ComponentFailed extends Error {}
+
+/** Wait for a ready line: a human line, which the commands write to stderr (stdout carries their JSON logs). */
 function waitForLine(child: ChildProcess, pattern: RegExp, what: string): Promise<void> {
   return new Promise((resolve, reject) => {
     let seen = '';
     const onData = (d: Buffer) => {
       seen += d.toString();
       if (pattern.test(seen)) {
-        child.stdout?.off('data', onData);
+        child.stderr?.off('data', onData);
         resolve();
       }
     };
-    child.stdout?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`${what} exited with code ${code} before it was ready:\n${seen}`)));
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => reject(new ComponentFailed(`quickstart: ${what} exited with code ${code} before it was ready:\n${seen}`)));
   });
 }
 
 async function main(): Promise<void> {
+  const busy = await checkAddresses();
+  if (busy.length > 0) {
+    process.stderr.write(busy.join(''));
+    process.exit(1);
+  }
   mkdirSync(STATE, { recursive: true });
   const caDir = join(STATE, 'ca');
   const ca = existsSync(join(caDir, 'ca-cert.pem')) ? await loadCa(caDir) : await initCa(caDir, { trustDomain: 'cluster.local' });
@@ -81,22 +161,10 @@ data:
   const httpbinCert = await issueServerCert(ca, { dnsNames: ['httpbin.org'], ttl: 30 * day });
   const nginxCert = await issueServerCert(ca, { dnsNames: ['my-nginx.foo.bar'], ttl: 30 * day });
   const standIns: StandIn[] = [];
-  try {
-    standIns.push(await startHttpbin({ host: HOSTS.httpbin, port: 443, certPem: httpbinCert.certChainPem, keyPem: httpbinCert.keyPem }));
-    standIns.push(
-      await startSubjectServer({ host: HOSTS.nginx, port: 443, certPem: nginxCert.certChainPem, keyPem: nginxCert.keyPem, caPem: ca.rootCertPem }),
-    );
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'EACCES') {
-      console.error(
-        'quickstart: binding the stand-in hosts on port 443 needs privilege: run as root, or allow it with\n' +
-          '  sudo sysctl net.ipv4.ip_unprivileged_port_start=443',
-      );
-      process.exit(1);
-    }
-    throw err;
-  }
+  standIns.push(await startHttpbin({ host: HOSTS.httpbin, port: 443, certPem: httpbinCert.certChainPem, keyPem: httpbinCert.keyPem }));
+  standIns.push(
+    await startSubjectServer({ host: HOSTS.nginx, port: 443, certPem: nginxCert.certChainPem, keyPem: nginxCert.keyPem, caPem: ca.rootCertPem }),
+  );
   const dns = await startDnsServer({ 'httpbin.org': [HOSTS.httpbin], 'my-nginx.foo.bar': [HOSTS.nginx] }, '127.0.0.1', PORTS.dns);
 
   const children: ChildProcess[] = [];
@@ -109,35 +177,42 @@ data:
     await Promise.all([...standIns.map((s) => s.close()), dns.close()]);
     process.exit(code);
   };
-  process.on('SIGINT', () => void stop(0));
-  process.on('SIGTERM', () => void stop(0));
+  // Any signal that would end us ends the children first. SIGKILL cannot be caught: the children watch for it
+  // (PORTCULLIS_PARENT_PID) and stop when we are gone; serve's workers stop with serve.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const) process.on(signal, () => void stop(0));
+  const watched = ancestors();
+  setInterval(() => watched.every(alive) || void stop(0), 500).unref();
+  const childEnv = { ...process.env, [PARENT_PID_ENV]: String(process.pid) };
 
+  // Each command's stdout is its JSON log (*.log); its human lines go to stderr (*.err).
   const serveLog = createWriteStream(join(STATE, 'serve.log'));
+  const serveErr = createWriteStream(join(STATE, 'serve.err'));
   const serve = spawn(
     NODE,
     [
       MAIN, 'serve', '--config', configDir, '--ca-dir', caDir, '--listen', `127.0.0.1:${PORTS.gateway}`,
       '--admin', `127.0.0.1:${PORTS.admin}`, '--dns-server', `127.0.0.1:${PORTS.dns}`, '--log-file', join(STATE, 'access.log'),
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv },
   );
   children.push(serve);
   serve.stdout.pipe(serveLog);
-  serve.stderr.pipe(serveLog);
+  serve.stderr.pipe(serveErr);
   await waitForLine(serve, /portcullis serve: listening on/, 'portcullis serve');
 
   const agentLog = createWriteStream(join(STATE, 'agent.log'));
+  const agentErr = createWriteStream(join(STATE, 'agent.err'));
   const agent = spawn(
     NODE,
     [MAIN, 'agent', '--gateway', `127.0.0.1:${PORTS.gateway}`, '--config', configDir, '--ca-dir', caDir, '--workloads', workloadsFile],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv },
   );
   children.push(agent);
-  agent.stderr.pipe(agentLog);
   const agentReady = Promise.all(WORKLOADS.map((w) => waitForLine(agent, new RegExp(`listening on 127\\.0\\.0\\.1:${w.port}`), `agent (${w.serviceAccount})`)));
   agent.stdout.pipe(agentLog);
+  agent.stderr.pipe(agentErr);
   await agentReady;
-  for (const c of children) c.once('exit', (code) => !stopping && (console.error(`quickstart: a component exited (code ${code}); see ${STATE}/*.log`), void stop(1)));
+  for (const c of children) c.once('exit', (code) => !stopping && (console.error(`quickstart: a component exited (code ${code}); see ${STATE}/*.err and *.log`), void stop(1)));
 
   const ca_ = join(caDir, 'root-cert.pem');
   console.log(`Portcullis quickstart is up (state in ${STATE}).
@@ -171,7 +246,7 @@ Ctrl-C stops everything.
 QUICKSTART READY`);
 }
 
-main().catch((err) => {
-  console.error(`quickstart: ${(err as Error).stack ?? err}`);
+main().catch((err: unknown) => {
+  process.stderr.write(err instanceof ComponentFailed ? `${err.message}\n` : renderError(err).text);
   process.exit(1);
 });

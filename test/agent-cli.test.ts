@@ -46,8 +46,8 @@ test('bad flags and values exit 2 with a message naming the problem', async () =
     [[...base, '--gateway', '127.0.0.1:15008', '--spiffe', 'a/b', '--forward', '127.0.0.1:5432'], /--forward .*expected LOCAL_ADDR=HOST:PORT/],
     [[...base, '--gateway', '127.0.0.1:15008', '--spiffe', 'a/b', '--forward', '127.0.0.1:5432=db:0'], /port 0 is out of range/],
     [[...base, '--gateway', '127.0.0.1:15008', '--spiffe', 'not/an/id'], /--spiffe "not\/an\/id"/],
-    [[...base, '--gateway', '127.0.0.1:15008', '--spiffe', 'a/b', '--bogus'], /Unknown option '--bogus'/],
-    [['agent', '--config', join(cfg, 'missing'), '--ca-dir', pki.ca.dir, '--gateway', '127.0.0.1:15008', '--spiffe', 'a/b'], /no such folder/],
+    [[...base, '--gateway', '127.0.0.1:15008', '--spiffe', 'a/b', '--bogus'], /error\[PCL_CLI_USAGE\]: unknown flag --bogus/],
+    [['agent', '--config', join(cfg, 'missing'), '--ca-dir', pki.ca.dir, '--gateway', '127.0.0.1:15008', '--spiffe', 'a/b'], /no such file or folder/],
   ];
   for (const [argv, message] of cases) {
     const r = await runCli(argv);
@@ -66,17 +66,18 @@ test('bad flags and values exit 2 with a message naming the problem', async () =
 });
 
 /** Start the real program; resolves with the child and the `listening on` lines once all `expected` are printed. */
-function startAgentProcess(args: string[], expected: number): Promise<{ child: ChildProcess; lines: string[]; stderr: () => string }> {
+function startAgentProcess(args: string[], expected: number): Promise<{ child: ChildProcess; lines: string[]; stderr: () => string; stdout: () => string }> {
   const child = spawn(process.execPath, [join(REPO, 'src', 'cli', 'main.ts'), 'agent', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let out = '';
   let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const lines = out.split('\n').filter((l) => l.includes(' listening on '));
-      if (lines.length >= expected) resolve({ child, lines, stderr: () => err });
+    // The ready lines are human lines, on stderr; stdout carries only the JSON log.
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      const lines = err.split('\n').filter((l) => l.includes(' listening on '));
+      if (lines.length >= expected) resolve({ child, lines, stderr: () => err, stdout: () => out });
     });
     child.once('exit', (code) => reject(new Error(`agent exited (${code}) before listening:\n${err}`)));
   });
@@ -96,7 +97,7 @@ function stop(child: ChildProcess): Promise<number | null> {
 }
 
 test('--ca-dir --spiffe: one workload, its proxy port and a forward, over HBONE with its own identity', async () => {
-  const { child, lines } = await startAgentProcess(
+  const { child, lines, stdout } = await startAgentProcess(
     ['--gateway', `127.0.0.1:${gw.port}`, '--config', cfg, '--ca-dir', pki.ca.dir, '--spiffe', 'bookinfo/bookinfo-productpage', '--listen', '127.0.0.1:0', '--forward', '127.0.0.1:0=db.partner.example:5432'],
     2,
   );
@@ -112,6 +113,14 @@ test('--ca-dir --spiffe: one workload, its proxy port and a forward, over HBONE 
   f.destroy();
   assert.equal(gw.seen[gw.seen.length - 1].authority, 'db.partner.example:5432');
   assert.equal(await stop(child), 0);
+  // stdout is the JSON log only, in the format serve's access log uses: ISO time, level names.
+  const logLines = stdout().split('\n').filter((l) => l !== '');
+  assert.ok(logLines.length >= 2, stdout());
+  for (const line of logLines) {
+    const entry = JSON.parse(line) as { level: unknown; time: unknown };
+    assert.ok(['trace', 'debug', 'info', 'warn', 'error', 'fatal'].includes(entry.level as string), line);
+    assert.match(String(entry.time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, line);
+  }
 });
 
 test('--workloads: each entry its own identity, port and HTTP/2 session', async () => {

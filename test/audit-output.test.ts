@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { run } from '../src/cli/audit-command.ts';
-import { runCli } from './support/cli.ts';
+import { EXAMPLES, runCli } from './support/cli.ts';
 
 const COMPLETE = join(import.meta.dirname, 'fixtures', 'audit', 'complete');
 const cleanups: string[] = [];
@@ -114,9 +114,36 @@ test('bad flags exit 2 with the usage or a clear message', async () => {
   ]) {
     const r = await runCli(argv);
     assert.equal(r.code, 2, argv.join(' '));
-    assert.match(r.stderr, /portcullis audit|--config/);
+    assert.match(r.stderr, /^error\[PCL_CLI_(USAGE|BAD_VALUE|CONFIG_MISSING)\]: /);
   }
   const help = await runCli(['audit', '--help']);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /--fail-on error\|warning/);
+});
+
+test('SARIF on every shipped example: each result has a physical location with a file and a line', async () => {
+  for (const example of ['seed-000', 'seed-002', 'quickstart']) {
+    const r = await runAudit(['--config', join(EXAMPLES, example), '-o', 'sarif']);
+    const results = JSON.parse(r.stdout).runs[0].results as { ruleId: string; locations: { physicalLocation?: { artifactLocation: { uri: string }; region?: { startLine: number } } }[] }[];
+    assert.ok(results.length > 0, example);
+    for (const res of results) {
+      const phys = res.locations[0].physicalLocation;
+      assert.ok(phys, `${example}: ${res.ruleId} has no physical location`);
+      assert.match(phys.artifactLocation.uri, new RegExp(`examples/${example}/[^/]+\\.yaml$`), `${example}: ${res.ruleId}`);
+      assert.ok((phys.region?.startLine ?? 0) >= 1, `${example}: ${res.ruleId} has a line`);
+    }
+    // The missing admission policy points at the ambient label it would make mandatory.
+    const admission = results.find((x) => x.ruleId === 'PCL_AUDIT_ADMISSION_NOT_ENFORCED');
+    if (admission) assert.notEqual(admission.locations[0].physicalLocation!.region!.startLine, 1, `${example}: admission finding at a label`);
+  }
+});
+
+test('a settings finding points at the line of the field it is about', async () => {
+  const dir = withExtra({ 'portcullis.yaml': '# settings\ntrustDomain: cluster.local\nperimeter:\n  podEgressDropped: false\n' });
+  const r = await runAudit(['--config', dir, '-o', 'sarif']);
+  const results = JSON.parse(r.stdout).runs[0].results as { ruleId: string; locations: { physicalLocation: { artifactLocation: { uri: string }; region: { startLine: number } } }[] }[];
+  const perimeter = results.find((f) => f.ruleId.startsWith('PCL_AUDIT_PERIMETER'));
+  assert.ok(perimeter, JSON.stringify(results.map((f) => f.ruleId)));
+  const phys = perimeter.locations[0].physicalLocation;
+  assert.deepEqual([phys.artifactLocation.uri, phys.region.startLine], [`${dir}/portcullis.yaml`, 3]);
 });

@@ -186,7 +186,7 @@ test('bad input to check: exit 2 with a clear message', async () => {
     [['--from', 'bookinfo/a', '--to', 'httpbin.org:443', '--dns-server', 'nowhere'], /--dns-server "nowhere"/],
     [['--from', 'bookinfo/a', '--to', 'httpbin.org'], /--to "httpbin.org"/],
     [['--from', 'bookinfo/a'], /--to is required/],
-    [['--from', 'bookinfo/a', '--to', 'httpbin.org:443', '--bogus'], /Unknown option '--bogus'/],
+    [['--from', 'bookinfo/a', '--to', 'httpbin.org:443', '--bogus'], /error\[PCL_CLI_USAGE\]: unknown flag --bogus/],
     [['--from', 'bookinfo/a', '--to', 'httpbin.org:443', '--source-ip', 'not-an-ip'], /--source-ip "not-an-ip" is not an IP address/],
   ];
   for (const [args, re] of cases) {
@@ -196,7 +196,7 @@ test('bad input to check: exit 2 with a clear message', async () => {
   }
   const missing = await runCli(['check', '--config', '/nonexistent/portcullis', '--from', 'a/b', '--to', 'h:1']);
   assert.equal(missing.code, 2);
-  assert.match(missing.stderr, /--config \/nonexistent\/portcullis: no such folder/);
+  assert.match(missing.stderr, /--config \/nonexistent\/portcullis: no such file or folder/);
 });
 
 test('the real entry point bin/portcullis.mjs runs check end to end', async () => {

@@ -168,7 +168,7 @@ test('the container arguments are flags serve accepts', async () => {
   // --help after the flags: parsed strictly (an unknown flag fails), then usage printed without starting.
   const r = await runCli([...args, '--help']);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /^Usage: portcullis serve/);
+  assert.match(r.stdout, /^Usage: portcullis serve/m);
 });
 
 const key = (group: string, resource: string, verbs: readonly string[]): string => `${group}|${resource}|${[...verbs].sort().join(',')}`;
@@ -214,9 +214,9 @@ test('bad flags say what is wrong and print nothing', async () => {
     [['--gateway', 'Istio/Egress'], /expected NAMESPACE\/NAME/],
     [['--gateway', 'a/b', '--replicas', '0'], /--replicas "0": expected a whole number from 1 to 1000/],
     [['--gateway', 'a/b', '--replicas', '5', '--max-replicas', '2'], /--max-replicas 2 is below --replicas 5/],
-    [['--gateway', 'a/b', '--waypoint-for', 'everything'], /--waypoint-for "everything"/],
+    [['--gateway', 'a/b', '--waypoint-for', 'everything'], /--waypoint-for must be one of service, workload, all, none \(got "everything"\)/],
     [['--gateway', 'a/b', '--config-map', 'c', '--secret-namespace', 'x'], /with --config-map it reads none/],
-    [['--gateway', 'a/b', '--bogus'], /Unknown option '--bogus'/],
+    [['--gateway', 'a/b', '--bogus'], /unknown flag --bogus/],
   ] as const) {
     const r = await runCli(['install', ...args]);
     assert.equal(r.code, 2, args.join(' '));

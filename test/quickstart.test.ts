@@ -1,15 +1,19 @@
 /**
  * The quickstart end to end: start it as `npm start` does, run the curl commands its guide prints (taken from its
- * own output, so the guide cannot drift from what works), and check every result the guide states.
+ * own output, so the guide cannot drift from what works) and the curl commands of README.md's walkthrough (read from
+ * README.md), and check every result each states; then stop `npm start` by several signals and check that every
+ * process it started (the quickstart, serve and its workers, the agent) is gone.
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { REPO } from './support/cli.ts';
 import { waitForLogLine } from './support/log-file.ts';
+import { missingLines, readmeCommands } from './support/readme-commands.ts';
 
 function sh(cmd: string): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
@@ -86,6 +90,15 @@ test('npm start: every command of the printed guide gives the result the guide s
     throw new Error(`${(err as Error).message}\n--- commands ---\n${detail}\n--- quickstart ---\n${output}`, { cause: err });
   }
 
+  // README.md's own curl commands (step 4), as written; the README names the default state folder.
+  const readme = readmeCommands(['curl']);
+  assert.ok(readme.length >= 4, `README.md shows ${readme.length} curl commands`);
+  for (const c of readme) {
+    const r = await sh(`cd ${REPO} && ${c.command.replaceAll('.portcullis/quickstart', state)} --max-time 10 -sS`);
+    assert.ok(c.expected.length > 0, `${c.where}: ${c.command} promises no output`);
+    assert.deepEqual(missingLines(r.out, c.expected), [], `${c.where}: ${c.command}\n${r.out}\n--- quickstart ---\n${output}`);
+  }
+
   // The decisions are in the access log, with the deciding policy.
   // Each worker writes its lines asynchronously: wait for them rather than reading the file once.
   const logFile = join(state, 'access.log');
@@ -98,4 +111,123 @@ test('npm start: every command of the printed guide gives the result the guide s
   child.kill('SIGINT');
   const code = await new Promise((r) => child.once('exit', r));
   assert.equal(code, 0);
+});
+
+/** Every process below `root` now, from /proc (so they can be checked after they have been re-parented). */
+function descendants(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+  }
+  const out: number[] = [];
+  const walk = (pid: number): void => {
+    for (const c of children.get(pid) ?? []) {
+      out.push(c);
+      walk(c);
+    }
+  };
+  walk(root);
+  return out;
+}
+
+function alive(pid: number): boolean {
+  try {
+    // A zombie still has a /proc entry: only a running process counts.
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** How `npm start` is stopped: the signal, and whether it goes to npm or to the quickstart process below it. */
+const STOPS: { signal: NodeJS.Signals; to: 'npm' | 'quickstart' }[] = [
+  { signal: 'SIGTERM', to: 'npm' },
+  { signal: 'SIGHUP', to: 'npm' },
+  { signal: 'SIGKILL', to: 'quickstart' },
+];
+
+for (const stop of STOPS) {
+  test(`npm start stopped by ${stop.signal} to ${stop.to}: every process it started stops`, { timeout: 150_000 }, async (t) => {
+    if (process.getuid?.() !== 0) {
+      t.skip('the quickstart binds its stand-in hosts on port 443 of loopback addresses: run as root (CI does)');
+      return;
+    }
+    if (spawnSync('npm', ['--version']).status !== 0) {
+      t.skip('npm not on PATH');
+      return;
+    }
+    const state = mkdtempSync(join(tmpdir(), 'portcullis-quickstart-'));
+    const npm = spawn('npm', ['start'], { cwd: REPO, env: { ...process.env, PORTCULLIS_QUICKSTART_DIR: state }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    npm.stdout.on('data', (d) => (output += d));
+    npm.stderr.on('data', (d) => (output += d));
+    let tree: number[] = [];
+    t.after(() => {
+      for (const pid of tree) if (alive(pid)) process.kill(pid, 'SIGKILL');
+      rmSync(state, { recursive: true, force: true });
+    });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`quickstart not ready:\n${output}`)), 90_000);
+      npm.stdout.on('data', () => {
+        if (output.includes('QUICKSTART READY')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      npm.once('exit', (code) => reject(new Error(`npm start exited with ${code}:\n${output}`)));
+    });
+    tree = descendants(npm.pid!);
+    const commands = tree.map((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      } catch {
+        return '';
+      }
+    });
+    // The quickstart, serve (a primary and its workers) and the agent.
+    const quickstart = tree[commands.findIndex((c) => c.includes('scripts/quickstart.ts'))];
+    assert.ok(quickstart, commands.join('\n'));
+    assert.ok(commands.filter((c) => c.includes(' serve ')).length >= 1, commands.join('\n'));
+    assert.ok(commands.some((c) => c.includes(' agent ')), commands.join('\n'));
+    assert.ok(tree.length >= 5, commands.join('\n'));
+
+    process.kill(stop.to === 'npm' ? npm.pid! : quickstart, stop.signal);
+    const deadline = Date.now() + 60_000;
+    while (tree.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+    const left = tree.filter(alive).map((pid) => `${pid}: ${commands[tree.indexOf(pid)]}`);
+    assert.deepEqual(left, [], `still running after ${stop.signal} to ${stop.to}:\n${left.join('\n')}\n--- output ---\n${output}`);
+  });
+}
+
+test('npm start with one of its ports busy: says which address and what to do, exits 1, starts nothing', { timeout: 60_000 }, async (t) => {
+  const holder = createServer();
+  const held = await new Promise<boolean>((resolve) => {
+    holder.once('error', () => resolve(false));
+    holder.listen(15053, '127.0.0.1', () => resolve(true));
+  });
+  if (!held) {
+    t.skip('127.0.0.1:15053 is already taken here (a quickstart running?)');
+    return;
+  }
+  const state = mkdtempSync(join(tmpdir(), 'portcullis-quickstart-'));
+  t.after(() => {
+    holder.close();
+    rmSync(state, { recursive: true, force: true });
+  });
+  const r = spawnSync(process.execPath, [join(REPO, 'scripts', 'quickstart.ts')], { env: { ...process.env, PORTCULLIS_QUICKSTART_DIR: state }, encoding: 'utf8', timeout: 50_000 });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(
+    r.stderr,
+    /error\[PCL_CLI_LISTEN_FAILED\]: cannot listen on 127\.0\.0\.1:15053: the address is already in use \(the DNS server only Portcullis asks\)\n {2}--> 127\.0\.0\.1:15053\n {2}hint: another quickstart may still be running/,
+  );
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  assert.deepEqual(readdirSync(state), [], 'nothing was started or written');
 });

@@ -43,7 +43,7 @@ async function startWorkers(t: TestContext, names: Readonly<Record<string, strin
 
 test('two workers serve one port; metrics add up across them; a killed worker is replaced', { skip: SKIP, timeout: 60_000 }, async (t) => {
   const { env, gw } = await startWorkers(t);
-  assert.match(gw.stdout(), /2 workers share the HBONE port/);
+  assert.match(gw.stderr(), /2 workers share the HBONE port/);
   assert.equal(workerPids(gw.child.pid!).length, 2);
   assert.match((await gw.admin_get('/ready')).text, /ready: generation 1, 1 gateway\(s\) served, 2 worker\(s\)/);
 

@@ -44,7 +44,7 @@ test('an unresolved target and an unattached policy are warnings: exit 0, or 1 w
   assert.deepEqual([json.summary.unresolvedTargets, json.summary.unattachedPolicies], [1, 1]);
   const bad = await runCli(['status', '--config', dir, '--fail-on', 'info']);
   assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /--fail-on must be error or warning \(got "info"\)/);
+  assert.match(bad.stderr, /--fail-on must be one of error, warning \(got "info"\)/);
 });
 
 test('an invalid policy is an error (exit 1) and is listed with what fails closed', async () => {

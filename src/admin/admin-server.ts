@@ -8,6 +8,7 @@ import type { Registry } from 'prom-client';
 import type { Snapshot } from '../mesh/snapshot.ts';
 import { readyLines } from '../mesh/config-health.ts';
 import { configDump } from './config-dump.ts';
+import { messageOf } from '../errors/message-of.ts';
 
 export interface AdminSources {
   /** The Prometheus exposition (one gateway's registry, or every worker's aggregated). */
@@ -74,13 +75,13 @@ export async function startAdminServer(sources: AdminSources, host: string, port
             dump === null
               ? send(503, 'text/plain; charset=utf-8', 'no configuration loaded yet\n')
               : send(200, 'application/json', `${JSON.stringify(dump, null, 2)}\n`),
-          (err: unknown) => send(500, 'text/plain; charset=utf-8', `config dump failed: ${(err as Error).message}\n`),
+          (err: unknown) => send(500, 'text/plain; charset=utf-8', `config dump failed: ${messageOf(err)}\n`),
         );
         return;
       case '/metrics':
         sources.metrics().then(
           (m) => send(200, m.contentType, m.text),
-          (err: unknown) => send(500, 'text/plain; charset=utf-8', `metrics failed: ${(err as Error).message}\n`),
+          (err: unknown) => send(500, 'text/plain; charset=utf-8', `metrics failed: ${messageOf(err)}\n`),
         );
         return;
     }

@@ -9,6 +9,7 @@ import { formatAuthority, parseAuthority } from '../net/authority.ts';
 import { formatSpiffeId, parseSpiffeId } from '../identity/spiffe-id.ts';
 import type { ForwardSpec } from './agent.ts';
 import type { ListenAddress } from './listeners.ts';
+import { messageOf } from '../errors/message-of.ts';
 
 export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
 
@@ -54,7 +55,7 @@ export function parseWorkloads(text: string, trustDomain: string): Parsed<Worklo
   try {
     doc = parseYaml(text);
   } catch (err) {
-    return { ok: false, reason: `not YAML: ${(err as Error).message.split('\n')[0]}` };
+    return { ok: false, reason: `not YAML: ${messageOf(err).split('\n')[0]}` };
   }
   if (!Array.isArray(doc) || doc.length === 0) {
     return { ok: false, reason: 'expected a non-empty YAML list of {namespace, serviceAccount, listen, forward?}' };

@@ -4,7 +4,8 @@
  * never shared between identities), its own proxy port and its forward ports.
  */
 import { isIP } from 'node:net';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { createLogger } from '../telemetry/logger.ts';
 import { HboneClient, type HboneClientOptions, type HboneGateway } from '../hbone/client.ts';
 import { formatAuthority } from '../net/authority.ts';
 import type { CertificateSource, TlsMaterial } from '../identity/cert-store.ts';
@@ -35,7 +36,7 @@ export interface StartAgentOptions {
   /** The compiled configuration, or a function returning the current one (a watched config folder). */
   readonly snapshot: Snapshot | (() => Snapshot);
   readonly workloads: readonly AgentWorkload[];
-  /** JSON log (pino); default: info level to stderr. */
+  /** JSON log (pino); default: info level to stdout, in the shared format. */
   readonly logger?: Logger;
   /** Name resolution for destinations no ServiceEntry declares; default: the system resolver. */
   readonly resolve?: Resolver;
@@ -63,9 +64,9 @@ export interface RunningAgent {
   close(): Promise<void>;
 }
 
-/** A default logger: JSON lines on stderr. */
+/** A default logger: the shared JSON format (ISO time, level names) on stdout; human lines go to stderr. */
 export function defaultAgentLogger(level = 'info'): Logger {
-  return pino({ name: 'portcullis-agent', level }, pino.destination({ dest: 2, sync: true }));
+  return createLogger({ level });
 }
 
 export async function startAgent(options: StartAgentOptions): Promise<RunningAgent> {

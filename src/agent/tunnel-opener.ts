@@ -13,6 +13,7 @@ import type { Snapshot } from '../mesh/snapshot.ts';
 import { CODE_HEADER, type Refusal } from './refusal.ts';
 import { decideUnknownDestination } from '../policy/egress-policies.ts';
 import { routeTarget, type AgentRoute, type AgentTarget } from './route.ts';
+import { messageOf } from '../errors/message-of.ts';
 
 /** Resolves a host name to its addresses (first is dialled). Injectable so tests need no DNS. */
 export type Resolver = (host: string) => Promise<string[]>;
@@ -77,7 +78,7 @@ export class TunnelOpener {
       try {
         addresses = await this.#o.resolve(route.host);
       } catch (err) {
-        why = `it does not resolve (${errnoOf(err) ?? (err as Error).message})`;
+        why = `it does not resolve (${errnoOf(err) ?? messageOf(err)})`;
       }
       const ip = addresses.find((a) => isIP(a) !== 0);
       if (ip === undefined) {
@@ -135,7 +136,7 @@ export class TunnelOpener {
       }
       if (signal.aborted) return this.#fail('gateway', 'PCL_AGENT_CLIENT_ABORTED', 'the client went away before the tunnel was open', {});
       const gw = formatAuthority(this.#o.gateway.host, this.#o.gateway.port);
-      return this.#fail('gateway', 'PCL_AGENT_GATEWAY_UNREACHABLE', `gateway ${gw} unreachable: ${(err as Error).message}`, { errno: errnoOf(err) });
+      return this.#fail('gateway', 'PCL_AGENT_GATEWAY_UNREACHABLE', `gateway ${gw} unreachable: ${messageOf(err)}`, { errno: errnoOf(err) });
     }
   }
 

@@ -6,6 +6,7 @@
  */
 import type { ClusterModel, PodSubject } from './cluster-model.ts';
 import { DATAPLANE_MODE_LABEL, namespaceRef, refOf } from './cluster-model.ts';
+import { settingsLocation } from './unknown-destinations.ts';
 import type { Finding } from './finding.ts';
 import { commentFix, namespaceManifest, yamlFix } from './fix-yaml.ts';
 import { admissionFixDocs, analyzeAdmission } from './admission-policy.ts';
@@ -32,6 +33,19 @@ export function capturedByZtunnel(model: ClusterModel, pod: PodSubject): boolean
   const podMode = pod.labels[DATAPLANE_MODE_LABEL];
   if (podMode !== undefined) return podMode === 'ambient';
   return nsLabels[DATAPLANE_MODE_LABEL] === 'ambient';
+}
+
+/**
+ * Where to show a missing admission policy: there is no manifest to point at, so point at the ambient label of the
+ * first workload Namespace, which is what the policy would make mandatory; else the settings file.
+ */
+function admissionGapLocation(model: ClusterModel): Finding['location'] {
+  for (const ns of model.workloadNamespaces) {
+    const decl = model.namespaces.get(ns);
+    if (decl?.metadata.labels?.[DATAPLANE_MODE_LABEL] !== undefined) return decl.posOf(['metadata', 'labels', DATAPLANE_MODE_LABEL]);
+    if (decl !== undefined) return decl.source;
+  }
+  return settingsLocation(model.settings);
 }
 
 export function auditCapture(model: ClusterModel): LayerAudit {
@@ -117,7 +131,7 @@ export function auditCapture(model: ClusterModel): LayerAudit {
             ? `no Kyverno ClusterPolicy or ValidatingAdmissionPolicy enforces ${DATAPLANE_MODE_LABEL}: ambient on namespace creation: a new namespace can skip the mesh`
             : `nothing enforces ${DATAPLANE_MODE_LABEL}: ambient on namespace creation: ${verdicts.map((v) => v.reason).join('; ')}`,
         fix: yamlFix(['Kubernetes 1.30+: reject namespaces created without the ambient label (system namespaces exempt).'], ...admissionFixDocs(model.settings.systemNamespaces)),
-        location: first?.document.source ?? null,
+        location: first?.document.source ?? admissionGapLocation(model),
       });
     }
   }

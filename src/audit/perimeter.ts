@@ -18,7 +18,7 @@ const PERIMETER_EXAMPLE = {
 export function auditPerimeter(model: ClusterModel): LayerAudit {
   const findings: Finding[] = [];
   const p = model.settings.perimeter;
-  const location = settingsLocation(model.settings);
+  const location = settingsLocation(model.settings, 'perimeter');
   const fix = yamlFix(
     [
       'portcullis.yaml: declare the perimeter once it is in place at the VPC / security group / firewall:',

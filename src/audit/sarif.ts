@@ -13,6 +13,8 @@ export interface SarifOptions {
   readonly toolVersion: string;
   /** Turn a finding's file (as the loader names it) into the URI the scanning tool should show. */
   readonly uriOf: (file: string) => string;
+  /** Where a finding with no place of its own is shown (the --config path): SARIF viewers need a physical location. */
+  readonly fallbackUri?: string;
 }
 
 function ruleFor(code: ErrorCode, severity: Finding['severity']): unknown {
@@ -48,6 +50,8 @@ export function toSarif(report: AuditReport, opts: SarifOptions): unknown {
         artifactLocation: { uri: opts.uriOf(f.location.file) },
         ...(f.location.line > 0 ? { region: { startLine: f.location.line, startColumn: Math.max(1, f.location.column) } } : {}),
       };
+    } else if (opts.fallbackUri !== undefined) {
+      location.physicalLocation = { artifactLocation: { uri: opts.fallbackUri } };
     }
     return {
       ruleId: f.code,

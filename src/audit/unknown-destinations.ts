@@ -36,14 +36,17 @@ export function openAddresses(entries: readonly EgressPolicyEntry[]): AddressSet
   return subtract(ALL_ADDRESSES, denied);
 }
 
-export function settingsLocation(settings: Settings): Finding['location'] {
+export function settingsLocation(settings: Settings, field?: string): Finding['location'] {
+  // The field's own line when the file sets it; otherwise the file (line 1), where it would be added.
+  const at = field === undefined ? undefined : settings.positions?.[field];
+  if (at !== undefined) return at;
   return settings.source === null ? null : { file: settings.source, line: 1, column: 1 };
 }
 
 export function auditUnknownDestinations(model: ClusterModel): LayerAudit {
   const findings: Finding[] = [];
   const entries = model.settings.egressPolicies;
-  const location = settingsLocation(model.settings);
+  const location = settingsLocation(model.settings, 'egressPolicies');
   const fix = yamlFix(['Values for the ztunnel chart and portcullis.yaml (seed 000, layer 03).'], EGRESS_POLICIES_DENY_ALL);
   let externalOpen = true;
   if (entries.length === 0) {

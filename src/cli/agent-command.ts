@@ -2,7 +2,6 @@
  * `portcullis agent`: carry workloads' outbound traffic to the egress gateway over HBONE with their SPIFFE
  * certificates, as ztunnel does inside a cluster. Runs until SIGINT/SIGTERM (or `signal` aborts).
  */
-import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { X509Certificate } from 'node:crypto';
 import { startAgent, defaultAgentLogger, type AgentWorkload, type ForwardSpec } from '../agent/agent.ts';
@@ -10,8 +9,8 @@ import { parseForward, parseListenAddress, parseWorkloads } from '../agent/agent
 import { issueIdentity, type IssuedIdentity } from '../agent/issued-identity.ts';
 import type { ListenAddress } from '../agent/listeners.ts';
 import { ConfigSource } from '../config/config-source.ts';
-import { agentCodes } from '../errors/agent-codes.ts';
 import { PortcullisError } from '../errors/catalogue.ts';
+import { messageOf } from '../errors/message-of.ts';
 import { parseAuthority } from '../net/authority.ts';
 import { loadCa } from '../identity/ca.ts';
 import { FileCertificateSource } from '../identity/cert-store.ts';
@@ -19,105 +18,149 @@ import { spiffeIdentities } from '../identity/peer-identity.ts';
 import { parseIdentityArg } from '../identity/spiffe-id.ts';
 import { compileSnapshot } from '../mesh/compile.ts';
 import type { Snapshot } from '../mesh/snapshot.ts';
-import { type Io, parseFlags, required } from './args.ts';
+import { badValue, type FlagTable, HELP_FLAG, type Io, parseFlags, required } from './args.ts';
 import { istiodFromFlags, ISTIOD_FLAG_OPTIONS } from './ca-flags.ts';
 import { startIstiodIdentity, type IstiodIdentity } from '../identity/istiod-identity.ts';
+import { CA_DIR_FLAG, CERT_FLAG, CONFIG_FLAG, KEY_FLAG, SETTINGS_FLAG, TRUST_BUNDLE_FLAG } from './common-flags.ts';
+import { checkConfigPath } from './config-path.ts';
+import { renderHelp } from './help.ts';
+import { listenFailure } from './render-error.ts';
 
-const USAGE = `portcullis agent --gateway HOST:PORT --config DIR
+const USAGE = `portcullis agent --gateway HOST:PORT --config PATH
          (--ca-address HOST:PORT [--ca-root-cert F] [--ca-token-file F] [--cert-ttl 24h] [--identity NS/SA]
           | --cert FILE --key FILE --trust-bundle FILE | --ca-dir DIR (--spiffe ID | --workloads FILE))
-         [--listen 127.0.0.1:15001] [--forward LOCAL_ADDR=HOST:PORT]... [--settings FILE] [--log-level info]
+         [--listen 127.0.0.1:15001] [--forward LOCAL_ADDR=HOST:PORT]... [--settings FILE] [--log-level info]`;
+const SUMMARY = "carry a workload's outbound traffic to the gateway over HBONE with its SPIFFE certificate (as ztunnel does)";
 
-  --gateway       the egress gateway's HBONE listener (port 15008 by convention)
-  --config        the manifests folder the gateway serves; the agent routes by the same ServiceEntries (watched)
-  --ca-address    istiod's certificate service (default in a pod: istiod.istio-system.svc:15012); the workload
-                  certificate for --identity (default: the pod's namespace and service account), renewed at half life
-  --ca-root-cert  the mesh root istiod is verified against (default /var/run/secrets/istio/root-cert.pem)
-  --ca-token-file the projected ServiceAccount token, audience istio-ca (default /var/run/secrets/tokens/istio-token)
-  --ca-dir        a CA in Istio's cacerts layout (development): each workload's certificate is issued from it in memory
-  --spiffe        the workload identity, spiffe://<td>/ns/<ns>/sa/<sa> or <ns>/<sa>
-  --workloads     YAML list of {namespace, serviceAccount, listen, forward?}: one identity and proxy port each
-  --cert/--key/--trust-bundle   an existing workload certificate chain, its key and the mesh root (reloaded on change)
-  --listen        the proxy port: HTTP CONNECT, absolute-form HTTP and SOCKS5 (default 127.0.0.1:15001)
-  --forward       a plain TCP port that always tunnels to HOST:PORT (repeatable)`;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-const DEFAULT_LISTEN = '127.0.0.1:15001';
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+export const FLAGS = {
+  gateway: {
+    type: 'string',
+    value: 'HOST:PORT',
+    defaultText: 'none (required)',
+    description: "the egress gateway's HBONE listener (port 15008 by convention)",
+    example: '--gateway 127.0.0.1:15008',
+  },
+  config: { ...CONFIG_FLAG, description: `${CONFIG_FLAG.description}; the agent routes by the gateway's ServiceEntries (watched)` },
+  settings: SETTINGS_FLAG,
+  'ca-dir': CA_DIR_FLAG,
+  spiffe: {
+    type: 'string',
+    value: 'ID',
+    defaultText: 'none',
+    description: 'with --ca-dir: the workload identity, spiffe://<td>/ns/<ns>/sa/<sa> or <ns>/<sa>',
+    example: '--spiffe bookinfo/bookinfo-productpage',
+  },
+  workloads: {
+    type: 'string',
+    value: 'FILE',
+    defaultText: 'none',
+    description: 'with --ca-dir: a YAML list of {namespace, serviceAccount, listen, forward?}, one identity and proxy port each',
+    example: '--workloads workloads.yaml',
+  },
+  cert: CERT_FLAG,
+  key: KEY_FLAG,
+  'trust-bundle': TRUST_BUNDLE_FLAG,
+  ...ISTIOD_FLAG_OPTIONS,
+  listen: {
+    type: 'string',
+    value: 'IP:PORT',
+    default: '127.0.0.1:15001',
+    description: 'the proxy port (HTTP CONNECT, absolute-form HTTP and SOCKS5 on one port) for --spiffe or --cert',
+    example: '--listen 127.0.0.1:15001',
+  },
+  forward: {
+    type: 'string',
+    multiple: true,
+    value: 'LOCAL_ADDR=HOST:PORT',
+    defaultText: 'none',
+    description: 'a plain TCP port that always tunnels to HOST:PORT',
+    example: '--forward 127.0.0.1:5432=db.partner.example:5432',
+  },
+  'log-level': {
+    type: 'string',
+    default: 'info',
+    choices: LOG_LEVELS,
+    description: 'the least severe level written to the JSON log on stdout',
+    example: '--log-level debug',
+  },
+  help: HELP_FLAG,
+} as const satisfies FlagTable;
 
-function bad(message: string): PortcullisError {
-  return new PortcullisError('PCL_CLI_BAD_VALUE', `portcullis agent: ${message}`);
+function bad(flag: string, message: string): PortcullisError {
+  return badValue('agent', flag, message);
 }
 
-function usage(message: string): PortcullisError {
-  return new PortcullisError('PCL_CLI_USAGE', `portcullis agent: ${message}\n\nUsage: ${USAGE}`);
+function usage(message: string, where: string, hint: string): PortcullisError {
+  return new PortcullisError('PCL_CLI_USAGE', `portcullis agent: ${message}`, { where, hint });
 }
 
 export async function run(argv: string[], io: Io, signal?: AbortSignal): Promise<number> {
-  const flags = parseFlags('agent', USAGE, argv, {
-    gateway: { type: 'string' },
-    config: { type: 'string' },
-    settings: { type: 'string' },
-    'ca-dir': { type: 'string' },
-    spiffe: { type: 'string' },
-    workloads: { type: 'string' },
-    cert: { type: 'string' },
-    key: { type: 'string' },
-    'trust-bundle': { type: 'string' },
-    ...ISTIOD_FLAG_OPTIONS,
-    listen: { type: 'string' },
-    forward: { type: 'string', multiple: true },
-    'log-level': { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  });
+  const flags = parseFlags('agent', USAGE, argv, FLAGS);
   if (flags.help) {
-    io.stdout.write(`Usage: ${USAGE}\n`);
+    io.stdout.write(renderHelp('agent', SUMMARY, USAGE, FLAGS, 'Logs JSON lines on stdout; the ready lines ("listening on") go to stderr. Exit codes: 0 stopped by a signal, 1 a failure, 2 bad input.'));
     return 0;
   }
 
   // Everything about the command line is checked before anything is read or opened.
   const gatewayText = required('agent', USAGE, 'gateway', flags.gateway);
   const gw = parseAuthority(gatewayText);
-  if (!gw.ok) throw bad(`--gateway ${gw.reason.replace(/^malformed :authority /, '')} (expected HOST:PORT, e.g. 127.0.0.1:15008)`);
+  if (!gw.ok) throw bad('gateway', `--gateway ${gw.reason.replace(/^malformed :authority /, '')} (expected HOST:PORT, e.g. 127.0.0.1:15008)`);
   const configDir = required('agent', USAGE, 'config', flags.config);
   const caDir = flags['ca-dir'];
   const fileFlags = [flags.cert, flags.key, flags['trust-bundle']];
   const byFiles = fileFlags.some((f) => f !== undefined);
-  if (caDir !== undefined && byFiles) throw usage('give either --ca-dir or --cert/--key/--trust-bundle, not both');
+  if (caDir !== undefined && byFiles) throw usage('give either --ca-dir or --cert/--key/--trust-bundle, not both', '--ca-dir', 'drop --ca-dir to use the files, or drop --cert/--key/--trust-bundle');
   const istiod = istiodFromFlags('agent', flags, caDir !== undefined ? '--ca-dir' : byFiles ? '--cert' : null, process.env);
   if (caDir === undefined && !byFiles && istiod === undefined) {
-    throw usage('an identity is required: --ca-address (istiod), --cert/--key/--trust-bundle, or --ca-dir with --spiffe or --workloads');
+    throw usage(
+      'an identity is required: --ca-address (istiod), --cert/--key/--trust-bundle, or --ca-dir with --spiffe or --workloads',
+      '--ca-dir',
+      'add --ca-dir .portcullis/ca --spiffe bookinfo/bookinfo-productpage (or --ca-address HOST:PORT for istiod)',
+    );
   }
-  if (flags.identity !== undefined && istiod === undefined) throw usage('--identity goes with --ca-address (with --ca-dir use --spiffe)');
+  if (flags.identity !== undefined && istiod === undefined) {
+    throw usage('--identity goes with --ca-address (with --ca-dir use --spiffe)', '--identity', 'add --ca-address HOST:PORT, or use --spiffe with --ca-dir');
+  }
   if (istiod !== undefined && (flags.spiffe !== undefined || flags.workloads !== undefined)) {
-    throw usage('--spiffe and --workloads need --ca-dir (with --ca-address the identity is --identity or the pod\'s)');
+    throw usage(
+      "--spiffe and --workloads need --ca-dir (with --ca-address the identity is --identity or the pod's)",
+      flags.spiffe !== undefined ? '--spiffe' : '--workloads',
+      'use --identity NS/SA with --ca-address',
+    );
   }
-  if (byFiles && fileFlags.some((f) => f === undefined || f === '')) throw usage('--cert, --key and --trust-bundle go together');
+  if (byFiles && fileFlags.some((f) => f === undefined || f === '')) {
+    throw usage('--cert, --key and --trust-bundle go together', flags.cert === undefined ? '--cert' : flags.key === undefined ? '--key' : '--trust-bundle', 'give all three: the chain, its key and the mesh root');
+  }
   if (byFiles && (flags.spiffe !== undefined || flags.workloads !== undefined)) {
-    throw usage('--spiffe and --workloads need --ca-dir (with --cert the identity is the certificate\'s)');
+    throw usage('--spiffe and --workloads need --ca-dir (with --cert the identity is the certificate\'s)', flags.spiffe !== undefined ? '--spiffe' : '--workloads', 'drop --spiffe/--workloads, or use --ca-dir instead of --cert');
   }
-  if (caDir !== undefined && flags.spiffe === undefined && flags.workloads === undefined) throw usage('--ca-dir needs --spiffe or --workloads');
+  if (caDir !== undefined && flags.spiffe === undefined && flags.workloads === undefined) {
+    throw usage('--ca-dir needs --spiffe or --workloads', '--ca-dir', 'add --spiffe bookinfo/bookinfo-productpage (or --workloads FILE)');
+  }
   const single = flags.spiffe !== undefined || byFiles || istiod !== undefined;
-  if (!single && (flags.listen !== undefined || flags.forward !== undefined)) {
-    throw usage('--listen and --forward belong to --spiffe or --cert; with --workloads, give each entry its own listen and forward');
+  if (!single && (argv.some((a) => /^--listen(=|$)/.test(a)) || flags.forward !== undefined)) {
+    throw usage(
+      '--listen and --forward belong to --spiffe or --cert; with --workloads, give each entry its own listen and forward',
+      flags.forward !== undefined ? '--forward' : '--listen',
+      'move the address into the --workloads file (listen: 127.0.0.1:15001, forward: [...])',
+    );
   }
   let listen: ListenAddress | null = null;
   const forwards: ForwardSpec[] = [];
   if (single) {
-    const l = parseListenAddress(flags.listen ?? DEFAULT_LISTEN);
-    if (!l.ok) throw bad(`--listen ${l.reason}`);
+    const l = parseListenAddress(flags.listen);
+    if (!l.ok) throw bad('listen', `--listen ${l.reason}`);
     listen = l.value;
     for (const f of flags.forward ?? []) {
       const p = parseForward(f);
-      if (!p.ok) throw bad(`--forward ${p.reason}`);
+      if (!p.ok) throw bad('forward', `--forward ${p.reason}`);
       forwards.push(p.value);
     }
   }
-  const level = flags['log-level'] ?? 'info';
-  if (!LOG_LEVELS.includes(level)) throw bad(`--log-level must be one of ${LOG_LEVELS.join(', ')} (got "${level}")`);
-
-  if (!isDir(configDir)) throw new PortcullisError('PCL_CLI_CONFIG_MISSING', `--config ${configDir}: no such folder`);
-  if (flags.settings !== undefined && !isFile(flags.settings)) throw new PortcullisError('PCL_CLI_CONFIG_MISSING', `--settings ${flags.settings}: no such file`);
-  const log = defaultAgentLogger(level);
+  checkConfigPath(configDir, flags.settings, io);
+  const log = defaultAgentLogger(flags['log-level']);
 
   // The same manifests as the gateway, followed live; VIPs stay stable across reloads (compile's `previous`).
   const source = new ConfigSource({ dir: configDir, settingsFile: flags.settings, env: process.env });
@@ -163,7 +206,7 @@ export async function run(argv: string[], io: Io, signal?: AbortSignal): Promise
       const onError = (err: Error): void => log.error({ event: 'cert-renew-failed', err: err.message }, 'renewing a workload certificate failed');
       if (flags.spiffe !== undefined) {
         const id = parseIdentityArg(flags.spiffe, trustDomain);
-        if (!id.ok) throw bad(`--spiffe "${flags.spiffe}": ${id.reason}`);
+        if (!id.ok) throw bad('spiffe', `--spiffe "${flags.spiffe}": ${id.reason}`);
         const identity = await issueIdentity(ca, id.id.uri, { onError });
         issued.push(identity);
         workloads.push({ identity: id.id.uri, certificates: identity.source, listen: [listen!], forwards });
@@ -173,12 +216,14 @@ export async function run(argv: string[], io: Io, signal?: AbortSignal): Promise
         try {
           text = await readFile(flags.workloads, 'utf8');
         } catch (err) {
-          throw new PortcullisError('PCL_CLI_CONFIG_MISSING', `--workloads ${flags.workloads}: ${(err as Error).message}`);
+          throw new PortcullisError('PCL_CLI_CONFIG_MISSING', `--workloads ${flags.workloads}: ${messageOf(err)}`, { where: '--workloads' });
         }
         const parsed = parseWorkloads(text, trustDomain);
-        if (!parsed.ok) throw bad(`--workloads ${flags.workloads}: ${parsed.reason}\n[PCL_AGENT_WORKLOADS_INVALID] ${agentCodes.PCL_AGENT_WORKLOADS_INVALID.fix}`);
+        if (!parsed.ok) {
+          throw new PortcullisError('PCL_AGENT_WORKLOADS_INVALID', `--workloads ${flags.workloads}: ${parsed.reason}`, { where: flags.workloads });
+        }
         for (const w of parsed.value) {
-          if (workloads.some((x) => x.identity === w.identity)) throw bad(`--workloads: ${w.identity} is also given with --spiffe`);
+          if (workloads.some((x) => x.identity === w.identity)) throw bad('workloads', `--workloads: ${w.identity} is also given with --spiffe`);
           const identity = await issueIdentity(ca, w.identity, { onError });
           issued.push(identity);
           workloads.push({ identity: w.identity, certificates: identity.source, listen: [w.listen], forwards: w.forwards });
@@ -191,24 +236,20 @@ export async function run(argv: string[], io: Io, signal?: AbortSignal): Promise
       files.on('error', (err: Error) => log.error({ event: 'cert-reload-failed', err: err.message }, 'reloading the certificate failed; keeping the previous one'));
       const leaf = new X509Certificate(files.current().certChainPem);
       const ids = spiffeIdentities(leaf.raw);
-      if (ids.length === 0) throw bad(`--cert ${flags.cert}: the certificate has no SPIFFE URI SAN (spiffe://<td>/ns/<ns>/sa/<sa>)`);
+      if (ids.length === 0) throw bad('cert', `--cert ${flags.cert}: the certificate has no SPIFFE URI SAN (spiffe://<td>/ns/<ns>/sa/<sa>)`);
       workloads.push({ identity: ids[0].uri, certificates: files, listen: [listen!], forwards });
     }
 
-    let agent;
-    try {
-      agent = await startAgent({ gateway: { host: gw.authority.host, port: gw.authority.port }, snapshot: () => snapshot, workloads, logger: log });
-    } catch (err) {
-      const code = (err as Error & { code?: string }).code;
-      if (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL' || code === 'EACCES') {
-        io.stderr.write(`portcullis agent: cannot listen: ${(err as Error).message}\n[PCL_AGENT_LISTEN_FAILED] ${agentCodes.PCL_AGENT_LISTEN_FAILED.fix}\n`);
-        cleanup();
-        return 1;
-      }
-      throw err;
-    }
+    const agent = await startAgent({ gateway: { host: gw.authority.host, port: gw.authority.port }, snapshot: () => snapshot, workloads, logger: log }).catch(
+      (err: unknown) => {
+        // A busy or foreign address: name it with the flag (or file) that chose it.
+        const port = (err as { port?: number }).port;
+        const flag = !single ? `--workloads ${flags.workloads}` : forwards.some((f) => f.listen.port === port) ? '--forward' : '--listen';
+        throw listenFailure(err, flag) ?? err;
+      },
+    );
     for (const a of agent.addresses) {
-      io.stdout.write(`portcullis agent: ${a.identity} listening on ${a.address}${a.kind === 'forward' ? ` (forwarding to ${a.target})` : ''}\n`);
+      io.stderr.write(`portcullis agent: ${a.identity} listening on ${a.address}${a.kind === 'forward' ? ` (forwarding to ${a.target})` : ''}\n`);
     }
 
     await new Promise<void>((resolve) => {
@@ -231,18 +272,3 @@ export async function run(argv: string[], io: Io, signal?: AbortSignal): Promise
   }
 }
 
-function isDir(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
-function isFile(path: string): boolean {
-  try {
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
-}

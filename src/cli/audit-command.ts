@@ -1,43 +1,48 @@
 /**
- * `portcullis audit --config DIR [--settings FILE] [-o table|json|sarif] [--fail-on error|warning]`: check seed 000's
+ * `portcullis audit --config PATH [--settings FILE] [-o table|json|sarif] [--fail-on error|warning]`: check seed 000's
  * five fence layers and the egress configuration, and print who may reach what outside.
  * Exit codes: 0 clean (below --fail-on), 1 a finding reaches --fail-on, 2 bad input.
  */
+import { statSync } from 'node:fs';
 import path from 'node:path';
-import { PortcullisError, describe } from '../errors/catalogue.ts';
+import { describe } from '../errors/catalogue.ts';
 import { compareFindings, type Finding } from '../audit/finding.ts';
 import { auditReportJson, reachesFailOn, runAudit } from '../audit/audit.ts';
 import { formatAuditTable } from '../audit/format-table.ts';
 import { toSarif } from '../audit/sarif.ts';
-import { type Io, parseFlags, required } from './args.ts';
+import { type FlagTable, HELP_FLAG, type Io, parseFlags, required } from './args.ts';
+import { CONFIG_FLAG, outputFlag, SETTINGS_FLAG } from './common-flags.ts';
 import { configBanner } from './config-banner.ts';
+import { renderHelp } from './help.ts';
 import { loadSnapshot } from './load-snapshot.ts';
+import { VERSION } from './version.ts';
 
-const USAGE = 'portcullis audit --config DIR [--settings FILE] [-o table|json|sarif] [--fail-on error|warning]';
-const VERSION = '0.1.0';
+const USAGE = 'portcullis audit --config PATH [--settings FILE] [-o table|json|sarif] [--fail-on error|warning]';
+const SUMMARY = 'audit the five-layer egress fence and print who can reach what outside';
+
+export const FLAGS = {
+  config: CONFIG_FLAG,
+  settings: SETTINGS_FLAG,
+  output: outputFlag(['table', 'json', 'sarif'], 'the report format: a table, JSON, or SARIF 2.1.0 for code-scanning tools', '-o sarif'),
+  'fail-on': {
+    type: 'string',
+    default: 'error',
+    choices: ['error', 'warning'],
+    description: 'the lowest finding severity that makes the exit code 1',
+    example: '--fail-on warning',
+  },
+  help: HELP_FLAG,
+} as const satisfies FlagTable;
 
 export async function run(argv: string[], io: Io): Promise<number> {
-  const flags = parseFlags('audit', USAGE, argv, {
-    config: { type: 'string' },
-    settings: { type: 'string' },
-    output: { type: 'string', short: 'o', default: 'table' },
-    'fail-on': { type: 'string', default: 'error' },
-    help: { type: 'boolean', short: 'h' },
-  });
+  const flags = parseFlags('audit', USAGE, argv, FLAGS);
   if (flags.help) {
-    io.stdout.write(`Usage: ${USAGE}\n`);
+    io.stdout.write(renderHelp('audit', SUMMARY, USAGE, FLAGS, 'Exit codes: 0 clean (below --fail-on), 1 a finding reaches --fail-on, 2 bad input.'));
     return 0;
   }
-  const output = flags.output ?? 'table';
-  if (!['table', 'json', 'sarif'].includes(output)) {
-    throw new PortcullisError('PCL_CLI_BAD_VALUE', `portcullis audit: -o must be table, json or sarif (got "${output}")`);
-  }
-  const failOn = flags['fail-on'] ?? 'error';
-  if (failOn !== 'error' && failOn !== 'warning') {
-    throw new PortcullisError('PCL_CLI_BAD_VALUE', `portcullis audit: --fail-on must be error or warning (got "${failOn}")`);
-  }
-  const configDir = required('audit', USAGE, 'config', flags.config);
-  const snap = await loadSnapshot(configDir, flags.settings);
+  const output = flags.output;
+  const config = required('audit', USAGE, 'config', flags.config);
+  const snap = await loadSnapshot(config, flags.settings, io);
   const audited = runAudit(snap);
   // An invalid policy whose targets do not exist denies nothing yet: a warning (TargetNotFound), as in `status`.
   const targetNotFound: Finding[] = snap.diagnostics
@@ -63,10 +68,11 @@ export async function run(argv: string[], io: Io): Promise<number> {
   else io.stderr.write(banner);
   if (output === 'json') io.stdout.write(JSON.stringify(auditReportJson(report), null, 2) + '\n');
   else if (output === 'sarif') {
-    // Manifest files are named relative to --config; an explicit --settings file is named as given.
-    const uriOf = (file: string): string =>
-      (file === flags.settings ? file : path.join(configDir, file)).split(path.sep).join('/');
-    io.stdout.write(JSON.stringify(toSarif(report, { toolVersion: VERSION, uriOf }), null, 2) + '\n');
+    // Manifest files are named relative to the --config folder (or, for one file, its folder); an explicit
+    // --settings file is named as given.
+    const root = statSync(config).isFile() ? path.dirname(config) : config;
+    const uriOf = (file: string): string => (file === flags.settings ? file : path.join(root, file)).split(path.sep).join('/');
+    io.stdout.write(JSON.stringify(toSarif(report, { toolVersion: VERSION, uriOf, fallbackUri: config.split(path.sep).join('/') }), null, 2) + '\n');
   } else io.stdout.write(formatAuditTable(report));
-  return reachesFailOn(report, failOn) ? 1 : 0;
+  return reachesFailOn(report, flags['fail-on'] as 'error' | 'warning') ? 1 : 0;
 }

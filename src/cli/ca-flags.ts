@@ -13,15 +13,46 @@ import {
 import type { IstiodSettings } from '../identity/istiod-identity.ts';
 import { inPod } from '../identity/pod-identity.ts';
 import { parseTtl } from '../identity/ttl.ts';
+import type { FlagTable } from './args.ts';
 
-/** `parseFlags` options for the istiod flags. */
+/** The istiod rows of `serve`'s and `agent`'s flag tables. */
 export const ISTIOD_FLAG_OPTIONS = {
-  'ca-address': { type: 'string' },
-  'ca-root-cert': { type: 'string' },
-  'ca-token-file': { type: 'string' },
-  'cert-ttl': { type: 'string' },
-  identity: { type: 'string' },
-} as const;
+  'ca-address': {
+    type: 'string',
+    value: 'HOST:PORT',
+    defaultText: `${DEFAULT_CA_ADDRESS} in a pod; otherwise none`,
+    description: "istiod's certificate service (Istio's CA_ADDRESS): the certificate is requested with a CSR, never signed here",
+    example: '--ca-address istiod.istio-system.svc:15012',
+  },
+  'ca-root-cert': {
+    type: 'string',
+    value: 'FILE',
+    defaultText: DEFAULT_CA_ROOT_CERT,
+    description: "the mesh root that istiod's TLS certificate must chain to",
+    example: '--ca-root-cert /var/run/secrets/istio/root-cert.pem',
+  },
+  'ca-token-file': {
+    type: 'string',
+    value: 'FILE',
+    defaultText: DEFAULT_CA_TOKEN_FILE,
+    description: 'the projected service-account token (audience istio-ca) sent as the bearer token; re-read for every request',
+    example: '--ca-token-file /var/run/secrets/tokens/istio-token',
+  },
+  'cert-ttl': {
+    type: 'string',
+    value: 'DURATION',
+    defaultText: `${DEFAULT_CERT_TTL_MS / 3_600_000}h`,
+    description: 'the certificate lifetime asked of istiod; renewed at half of it',
+    example: '--cert-ttl 12h',
+  },
+  identity: {
+    type: 'string',
+    value: 'NS/SA',
+    defaultText: "the pod's namespace and service account",
+    description: 'the SPIFFE identity to ask istiod for (spiffe://<td>/ns/NS/sa/SA)',
+    example: '--identity istio-egress/egress-gateway',
+  },
+} as const satisfies FlagTable;
 
 export const ISTIOD_USAGE =
   '--ca-address HOST:PORT (default in a pod: istiod.istio-system.svc:15012) [--ca-root-cert F] [--ca-token-file F]\n' +

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { PortcullisError } from '../errors/catalogue.ts';
+import { messageOf } from '../errors/message-of.ts';
 import { identityFromArg } from './identity-arg.ts';
 import { decideConnection } from '../mesh/decide.ts';
 import { resolveAuthority, type Destination } from '../mesh/destination.ts';
@@ -19,14 +20,82 @@ import { createDnsResolver, parseDnsServer, type NameResolver } from '../datapla
 import { decideUnknownAddresses, hasEgressAllow } from '../dataplane/tunnel-decision.ts';
 import type { DecisionRecord } from '../policy/engine.ts';
 import type { AuthzRequest } from '../policy/request.ts';
-import { type Io, parseFlags, required } from './args.ts';
+import { type FlagTable, HELP_FLAG, type Io, badValue, parseFlags, required } from './args.ts';
+import { CONFIG_FLAG, outputFlag, SETTINGS_FLAG } from './common-flags.ts';
+import { renderHelp } from './help.ts';
 import { configBanner } from './config-banner.ts';
 import { loadSnapshot } from './load-snapshot.ts';
 
 const USAGE =
-  'portcullis check --config DIR --from <spiffe://td/ns/X/sa/Y | ns/sa> [--source-ip IP] --to <host|ip>:<port> ' +
+  'portcullis check --config PATH --from <spiffe://td/ns/X/sa/Y | ns/sa> [--source-ip IP] --to <host|ip>:<port> ' +
   '[--method M] [--path P] [--header k=v]... [--dns-server IP[:PORT]]... [-o text|json]\n' +
-  '       portcullis check --config DIR --cases FILE [--dns-server IP[:PORT]]...';
+  '       portcullis check --config PATH --cases FILE [--dns-server IP[:PORT]]...';
+const SUMMARY = 'explain the allow/deny decision for one connection (or run a file of policy test cases)';
+
+export const FLAGS = {
+  config: CONFIG_FLAG,
+  settings: SETTINGS_FLAG,
+  from: {
+    type: 'string',
+    value: 'IDENTITY',
+    defaultText: 'none (required without --cases)',
+    description: "the caller's SPIFFE identity, spiffe://<td>/ns/<ns>/sa/<sa>, or <ns>/<sa> in the settings' trust domain",
+    example: '--from bookinfo/reviews',
+  },
+  to: {
+    type: 'string',
+    value: 'HOST:PORT',
+    defaultText: 'none (required without --cases)',
+    description: 'the destination as the caller dials it: a host name or IP, and a port ([v6]:port for IPv6)',
+    example: '--to httpbin.org:443',
+  },
+  'source-ip': {
+    type: 'string',
+    value: 'IP',
+    default: '127.0.0.1',
+    description: "the caller's source address, for policies that match ipBlocks or remoteIpBlocks",
+    example: '--source-ip 10.0.0.7',
+  },
+  method: {
+    type: 'string',
+    value: 'METHOD',
+    defaultText: 'GET when the destination is an L7 (waypoint) one; otherwise L4 only',
+    description: 'the HTTP method, for L7 policies (implies an HTTP request)',
+    example: '--method POST',
+  },
+  path: {
+    type: 'string',
+    value: 'PATH',
+    defaultText: '/ when the destination is an L7 (waypoint) one',
+    description: 'the HTTP path, for L7 policies (implies an HTTP request)',
+    example: '--path /get',
+  },
+  header: {
+    type: 'string',
+    multiple: true,
+    value: 'NAME=VALUE',
+    defaultText: 'none',
+    description: 'an HTTP request header, for L7 policies that match headers',
+    example: '--header x-team=payments',
+  },
+  cases: {
+    type: 'string',
+    value: 'FILE',
+    defaultText: 'none',
+    description: 'a YAML list of {name?, from, to, expect: allow|deny, sourceIp?, method?, path?, headers?} to run as tests',
+    example: '--cases policy-tests.yaml',
+  },
+  'dns-server': {
+    type: 'string',
+    multiple: true,
+    value: 'IP[:PORT]',
+    defaultText: 'the system resolver',
+    description: 'the DNS server that resolves an undeclared host, decided by egressPolicies per address as serve does (repeatable)',
+    example: '--dns-server 127.0.0.1:15053',
+  },
+  output: outputFlag(['text', 'json'], 'the decision record as text or JSON', '-o json'),
+  help: HELP_FLAG,
+} as const satisfies FlagTable;
 
 export interface CheckInput {
   from: string;
@@ -216,7 +285,7 @@ function readCases(file: string): CaseSpec[] {
   try {
     data = parseYaml(text);
   } catch (err) {
-    throw new PortcullisError('PCL_CLI_BAD_VALUE', `--cases ${file}: ${(err as Error).message}`);
+    throw new PortcullisError('PCL_CLI_BAD_VALUE', `--cases ${file}: ${messageOf(err)}`, { where: file });
   }
   if (!Array.isArray(data)) throw new PortcullisError('PCL_CLI_BAD_VALUE', `--cases ${file}: expected a YAML list of {from, to, expect}`);
   return data.map((c, i) => {
@@ -237,28 +306,12 @@ function readCases(file: string): CaseSpec[] {
 }
 
 export async function run(argv: string[], io: Io): Promise<number> {
-  const flags = parseFlags('check', USAGE, argv, {
-    config: { type: 'string' },
-    settings: { type: 'string' },
-    from: { type: 'string' },
-    to: { type: 'string' },
-    'source-ip': { type: 'string' },
-    method: { type: 'string' },
-    path: { type: 'string' },
-    header: { type: 'string', multiple: true },
-    cases: { type: 'string' },
-    'dns-server': { type: 'string', multiple: true },
-    output: { type: 'string', short: 'o', default: 'text' },
-    help: { type: 'boolean', short: 'h' },
-  });
+  const flags = parseFlags('check', USAGE, argv, FLAGS);
   if (flags.help) {
-    io.stdout.write(`Usage: ${USAGE}\n`);
+    io.stdout.write(renderHelp('check', SUMMARY, USAGE, FLAGS, 'Exit codes: 0 allow (or every case passed), 1 deny (or a case failed), 2 bad input.'));
     return 0;
   }
-  const output = flags.output ?? 'text';
-  if (output !== 'text' && output !== 'json') {
-    throw new PortcullisError('PCL_CLI_BAD_VALUE', `portcullis check: -o must be text or json (got "${output}")`);
-  }
+  const output = flags.output;
   const config = required('check', USAGE, 'config', flags.config);
   const dnsServers = (flags['dns-server'] ?? []).map((text) => {
     const server = parseDnsServer(text);
@@ -268,7 +321,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const opts: CheckOptions = { resolver: createDnsResolver({ servers: dnsServers, cache: false }) };
   if (flags.cases !== undefined) {
     const cases = readCases(flags.cases);
-    const snap = await loadSnapshot(config, flags.settings);
+    const snap = await loadSnapshot(config, flags.settings, io);
     for (const line of configBanner(snap.diagnostics.filter((d) => d.severity === 'error').length, [])) io.stdout.write(`${line}\n`);
     let passed = 0;
     let failed = 0;
@@ -282,7 +335,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
         detail = `${r.code}: ${r.reason}`;
       } catch (err) {
         got = 'error';
-        detail = (err as Error).message;
+        detail = messageOf(err);
       }
       if (got === c.expect) {
         passed++;
@@ -300,10 +353,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const headers: Record<string, string> = {};
   for (const h of flags.header ?? []) {
     const eq = h.indexOf('=');
-    if (eq <= 0) throw new PortcullisError('PCL_CLI_BAD_VALUE', `--header "${h}": expected name=value`);
+    if (eq <= 0) throw badValue('check', 'header', `--header "${h}": expected NAME=VALUE`);
     headers[h.slice(0, eq)] = h.slice(eq + 1);
   }
-  const snap = await loadSnapshot(config, flags.settings);
+  const snap = await loadSnapshot(config, flags.settings, io);
   const result = await runCheck(snap, {
     from,
     to,

@@ -6,23 +6,94 @@ import { stringify } from 'yaml';
 import { PortcullisError } from '../errors/catalogue.ts';
 import { DEFAULT_CA_ADDRESS } from '../identity/istiod-client.ts';
 import { installManifests, type InstallOptions } from '../install/manifests.ts';
-import { type Io, parseFlags, required } from './args.ts';
+import { type FlagTable, HELP_FLAG, type Io, parseFlags, required } from './args.ts';
+import { renderHelp } from './help.ts';
+import { VERSION } from './version.ts';
 
 const USAGE = `portcullis install --gateway NS/NAME [--class portcullis] [--image IMAGE] [--replicas 2] [--max-replicas N]
          [--secret-namespace NS]... [--config-map NAME] [--ca-address HOST:PORT] [--expose-admin] [--audit-role]
-         [--waypoint-for service]
+         [--waypoint-for service]`;
+const SUMMARY = 'print the manifests that run a gateway in a cluster, for kubectl apply -f -';
 
-  --gateway           the Gateway this Deployment serves; its ServiceAccount is named after it, so the pods'
-                      identity is spiffe://<td>/ns/NS/sa/NAME, the waypoint identity ztunnel expects
-  --class             the GatewayClass (controllerName portcullis.dev/gateway-controller) to create
-  --image             the container image (npm run image builds one)
-  --replicas          pods at least (HorizontalPodAutoscaler minimum); --max-replicas at most (default 4x)
-  --secret-namespace  a namespace whose Secrets DestinationRules name (repeatable; default the Gateway's)
-  --config-map        take the configuration from this ConfigMap (mounted as --config) instead of the Kubernetes API
-  --ca-address        istiod's certificate service (default ${DEFAULT_CA_ADDRESS})
-  --expose-admin      put the admin port (15000: metrics, config dump) on the pod IP and in the Service
-  --audit-role        also print the ClusterRole 'portcullis-audit' for 'portcullis audit --kube' (not bound)
-  --waypoint-for      the GatewayClass's istio.io/waypoint-for label: service (default), workload, all, none`;
+export const FLAGS = {
+  gateway: {
+    type: 'string',
+    value: 'NS/NAME',
+    defaultText: 'none (required)',
+    description: "the Gateway this Deployment serves; its ServiceAccount is named after it, so the pods' identity is spiffe://<td>/ns/NS/sa/NAME",
+    example: '--gateway istio-egress/egress-gateway',
+  },
+  class: {
+    type: 'string',
+    value: 'NAME',
+    default: 'portcullis',
+    description: 'the GatewayClass (controllerName portcullis.dev/gateway-controller) to create',
+    example: '--class portcullis',
+  },
+  image: {
+    type: 'string',
+    value: 'IMAGE',
+    defaultText: `localhost/portcullis:${VERSION}`,
+    description: 'the container image (npm run image builds one)',
+    example: '--image registry.example/portcullis:0.1.0',
+  },
+  replicas: {
+    type: 'string',
+    value: 'N',
+    default: '2',
+    description: 'pods at least (the HorizontalPodAutoscaler minimum)',
+    example: '--replicas 3',
+  },
+  'max-replicas': {
+    type: 'string',
+    value: 'N',
+    defaultText: '4 × --replicas',
+    description: 'pods at most (the HorizontalPodAutoscaler maximum)',
+    example: '--max-replicas 8',
+  },
+  'secret-namespace': {
+    type: 'string',
+    multiple: true,
+    value: 'NS',
+    defaultText: "the Gateway's namespace",
+    description: 'a namespace whose Secrets DestinationRules name: a Role there lets the gateway read them (repeatable)',
+    example: '--secret-namespace team-namespace',
+  },
+  'config-map': {
+    type: 'string',
+    value: 'NAME',
+    defaultText: 'none: the configuration is read from the Kubernetes API',
+    description: 'take the configuration from this ConfigMap (mounted as --config) instead of the Kubernetes API',
+    example: '--config-map portcullis-config',
+  },
+  'ca-address': {
+    type: 'string',
+    value: 'HOST:PORT',
+    default: DEFAULT_CA_ADDRESS,
+    description: "istiod's certificate service, where the pods get their certificates",
+    example: '--ca-address istiod.istio-system.svc:15012',
+  },
+  'expose-admin': {
+    type: 'boolean',
+    defaultText: 'off',
+    description: 'put the admin port (15000: metrics, config dump) on the pod IP and in the Service',
+    example: '--expose-admin',
+  },
+  'audit-role': {
+    type: 'boolean',
+    defaultText: 'off',
+    description: "also print the ClusterRole 'portcullis-audit' for 'portcullis audit --kube' (not bound)",
+    example: '--audit-role',
+  },
+  'waypoint-for': {
+    type: 'string',
+    default: 'service',
+    choices: ['service', 'workload', 'all', 'none'],
+    description: "the GatewayClass's istio.io/waypoint-for label",
+    example: '--waypoint-for service',
+  },
+  help: HELP_FLAG,
+} as const satisfies FlagTable;
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
@@ -39,20 +110,7 @@ function count(flag: string, text: string | undefined, fallback: number): number
 
 /** The options from the command line; every value checked before anything is printed. */
 export function installOptions(argv: string[]): InstallOptions | 'help' {
-  const flags = parseFlags('install', USAGE, argv, {
-    gateway: { type: 'string' },
-    class: { type: 'string' },
-    image: { type: 'string' },
-    replicas: { type: 'string' },
-    'max-replicas': { type: 'string' },
-    'secret-namespace': { type: 'string', multiple: true },
-    'config-map': { type: 'string' },
-    'ca-address': { type: 'string' },
-    'expose-admin': { type: 'boolean' },
-    'audit-role': { type: 'boolean' },
-    'waypoint-for': { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  });
+  const flags = parseFlags('install', USAGE, argv, FLAGS);
   if (flags.help) return 'help';
   const ref = required('install', USAGE, 'gateway', flags.gateway);
   const [namespace, name, ...rest] = ref.split('/');
@@ -61,7 +119,7 @@ export function installOptions(argv: string[]): InstallOptions | 'help' {
   }
   const className = flags.class ?? 'portcullis';
   if (!DNS_SUBDOMAIN.test(className) || className.length > 253) throw bad(`--class "${className}": expected a lower-case DNS name`);
-  const image = flags.image ?? 'localhost/portcullis:0.1.0';
+  const image = flags.image ?? `localhost/portcullis:${VERSION}`;
   if (!/^[A-Za-z0-9][A-Za-z0-9._\-/:@]*$/.test(image)) throw bad(`--image "${image}": not an image reference`);
   const replicas = count('replicas', flags.replicas, 2);
   const maxReplicas = count('max-replicas', flags['max-replicas'], Math.max(replicas * 4, 2));
@@ -98,7 +156,7 @@ export function installOptions(argv: string[]): InstallOptions | 'help' {
 export async function run(argv: string[], io: Io): Promise<number> {
   const options = installOptions(argv);
   if (options === 'help') {
-    io.stdout.write(`Usage: ${USAGE}\n`);
+    io.stdout.write(renderHelp('install', SUMMARY, USAGE, FLAGS, 'Prints only; apply, diff and remove with kubectl. Exit codes: 0 printed, 2 bad input.'));
     return 0;
   }
   const docs = installManifests(options).map((o) => stringify(o, { lineWidth: 0 }));

@@ -1,67 +1,84 @@
-/** `portcullis`: dispatch to one command. Each command module exports `run(argv, io) => Promise<exit code>`. */
-import { PortcullisError, describe } from '../errors/catalogue.ts';
-import type { Io } from './args.ts';
+/** `portcullis`: dispatch to one command, loading only that command's modules. Each exports `run(argv, io)`. */
+import { enableCompileCache } from 'node:module';
+import { type Io } from './args.ts';
+import { watchParent } from './parent-watch.ts';
+import { renderDiagnostic, renderError } from './render-error.ts';
 
-const HELP = `portcullis: identity-based egress control for Istio ambient meshes
+type Command = (argv: string[], io: Io) => Promise<number>;
+
+/** Every command: its one-line summary, and how to load it (a dynamic import, so `check` never loads the data plane). */
+export const COMMANDS: Record<string, { readonly summary: string; readonly subcommands?: readonly string[]; load(): Promise<Command> }> = {
+  serve: { summary: 'run the HBONE egress gateway (control plane, data plane, admin port)', load: async () => (await import('./serve-command.ts')).run },
+  agent: {
+    summary: "carry a workload's outbound traffic to the gateway over HBONE with its SPIFFE certificate",
+    load: async () => (await import('./agent-command.ts')).run,
+  },
+  check: {
+    summary: 'explain the allow/deny decision for one connection (or run a file of policy test cases)',
+    load: async () => (await import('./check-command.ts')).run,
+  },
+  status: { summary: "show every resource's status conditions and every configuration error", load: async () => (await import('./status-command.ts')).run },
+  audit: { summary: 'audit the five-layer egress fence and print who can reach what outside', load: async () => (await import('./audit-command.ts')).run },
+  install: {
+    summary: 'print the manifests that run a gateway in a cluster (kubectl apply -f -)',
+    load: async () => (await import('./install-command.ts')).run,
+  },
+  ca: { summary: "run a development CA: 'ca init' and 'ca issue'", subcommands: ['init', 'issue'], load: async () => (await import('./ca-command.ts')).run },
+};
+
+function help(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length)) + 2;
+  return `portcullis: identity-based egress control for Istio ambient meshes
 
 Usage: portcullis <command> [flags]
 
 Commands:
-  serve    run the HBONE egress gateway (control plane, data plane, admin port)
-  agent    carry a workload's outbound traffic to the gateway over HBONE with its SPIFFE certificate
-  check    explain the allow/deny decision for one connection (or run a file of policy test cases)
-  status   show every resource's status conditions and every configuration error
-  audit    audit the five-layer egress fence and print who can reach what outside
-  install  print the manifests that run a gateway in a cluster (kubectl apply -f -)
-  ca       run a development CA: 'ca init' and 'ca issue'
+${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)} ${c.summary}`).join('\n')}
 
-Run 'portcullis <command> --help' for a command's flags.
+Run 'portcullis <command> --help' for a command's flags, each with its default and an example.
 `;
-
-type Command = (argv: string[], io: Io) => Promise<number>;
-
-const COMMANDS: Record<string, () => Promise<Command>> = {
-  status: async () => (await import('./status-command.ts')).run,
-  check: async () => (await import('./check-command.ts')).run,
-  ca: async () => (await import('../identity/ca-cli.ts')).runCaCommand,
-  serve: async () => (await import('./serve-command.ts')).run,
-  agent: async () => (await import('./agent-command.ts')).run,
-  audit: async () => (await import('./audit-command.ts')).run,
-  install: async () => (await import('./install-command.ts')).run,
-};
+}
 
 export async function main(argv: string[], io: Io): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    io.stdout.write(HELP);
+    io.stdout.write(help());
     return name === undefined ? 2 : 0;
   }
   if (name === '--version' || name === 'version') {
-    io.stdout.write('portcullis 0.1.0\n');
+    io.stdout.write(`portcullis ${(await import('./version.ts')).VERSION}\n`);
     return 0;
   }
-  const load = COMMANDS[name];
-  if (!load) {
-    io.stderr.write(`portcullis: unknown command "${name}"\n\n${HELP}`);
+  const command = COMMANDS[name];
+  if (!command) {
+    const { didYouMean } = await import('../config/did-you-mean.ts');
+    const guess = didYouMean(name, Object.keys(COMMANDS));
+    const hint = `${guess ? `did you mean 'portcullis ${guess}'? ` : ''}commands: ${Object.keys(COMMANDS).join(', ')}`;
+    io.stderr.write(`${renderDiagnostic('error', 'PCL_CLI_USAGE', `unknown command "${name}"`, name, hint)}\n${help()}`);
     return 2;
   }
   try {
-    const command = await load();
-    return await command(rest, io);
+    return await (await command.load())(rest, io);
   } catch (err) {
-    if (err instanceof PortcullisError) {
-      io.stderr.write(`${err.message}\n`);
-      const info = describe(err.code);
-      if (err.code !== 'PCL_CLI_USAGE') io.stderr.write(`[${err.code}] ${info.fix}\n`);
-      return 2;
-    }
-    io.stderr.write(`portcullis ${name}: ${(err as Error).stack ?? String(err)}\n`);
-    return 1;
+    const sub = command.subcommands?.includes(rest[0] ?? '') ? `${name} ${rest[0]}` : name;
+    const rendered = renderError(err, sub);
+    io.stderr.write(rendered.text);
+    return rendered.exitCode;
   }
 }
 
-if (import.meta.main) {
+/** Run as the `portcullis` process (bin/portcullis.mjs, or `node src/cli/main.ts`): argv, real stdio, exit code. */
+export async function runAsProcess(): Promise<void> {
+  // Cache compiled code (TypeScript stripped, V8 bytecode) across runs: it roughly halves a short command's start-up.
+  // The commands are imported dynamically, after this call, so they are what the cache holds.
+  enableCompileCache?.();
+  watchParent(process.env);
   const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr });
-  // Long-running commands (serve, agent) return only when they stop.
+  // Long-running commands (serve, agent) return only when they stop. A failure exits at once: a half-started
+  // gateway's watchers, a cluster worker's IPC channel or its workers must not keep a failed command alive.
+  // (stderr and stdout are synchronous for files and pipes on Linux, so what was written is out.)
+  if (code !== 0) process.exit(code);
   process.exitCode = code;
 }
+
+if (import.meta.main) await runAsProcess();

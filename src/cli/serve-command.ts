@@ -2,26 +2,115 @@
  * `portcullis serve`: run the HBONE egress gateway for every served Gateway in --config, until SIGTERM/SIGINT,
  * then drain and exit 0. Prints one line once ready (tests and scripts wait for it).
  */
-import { statSync } from 'node:fs';
-import { isIP } from 'node:net';
+import { createServer, isIP } from 'node:net';
 import { PortcullisError } from '../errors/catalogue.ts';
 import { assertSettingsValid, loadConfigDir } from '../config/load.ts';
 import { startGateway, type HostPort } from '../gateway/gateway.ts';
 import { parseDnsServer } from '../dataplane/resolver.ts';
-import { parseTtl } from '../identity/ttl.ts';
+import { formatTtl, parseTtl } from '../identity/ttl.ts';
+import { DEFAULT_IDLE_TIMEOUT_MS } from '../dataplane/tunnel-pipe.ts';
+import { DEFAULT_HBONE_LIMITS } from '../hbone/settings.ts';
 import { availableParallelism } from 'node:os';
 import { runPrimary, serveAsWorker, stopSignal, WORKER_ADMIN_ENV, WORKER_ENV, WORKER_LISTEN_ENV } from '../gateway/workers.ts';
-import { type Io, parseFlags, required } from './args.ts';
+import { type FlagTable, HELP_FLAG, type Io, parseFlags, required } from './args.ts';
 import { istiodFromFlags, ISTIOD_FLAG_OPTIONS, ISTIOD_USAGE } from './ca-flags.ts';
 import { inPod } from '../identity/pod-identity.ts';
 import { HEALTH_PORT } from '../gateway/health-server.ts';
 import { DEV_CA_WARNING } from '../gateway/gateway-cert.ts';
+import { CA_DIR_FLAG, CERT_FLAG, CONFIG_FLAG, KEY_FLAG, SETTINGS_FLAG, TRUST_BUNDLE_FLAG } from './common-flags.ts';
+import { checkConfigPath } from './config-path.ts';
+import { renderHelp } from './help.ts';
+import { listenFailure } from './render-error.ts';
 
 const USAGE =
-  'portcullis serve --config DIR (--ca-address HOST:PORT | --cert F --key F --trust-bundle F | --ca-dir D) [--settings F]\n' +
+  'portcullis serve --config PATH (--ca-address HOST:PORT | --cert F --key F --trust-bundle F | --ca-dir D) [--settings F]\n' +
   `       ${ISTIOD_USAGE} [--gateway NS/NAME]... [--health 0.0.0.0:15021]\n` +
   '       [--listen 0.0.0.0:15008] [--admin 127.0.0.1:15000] [--dns-server IP[:PORT]]... [--drain-seconds N]\n' +
   '       [--idle-timeout 1h] [--max-tunnels N] [--log-file F] [--workers N (default: the number of cores)]';
+const SUMMARY = 'run the HBONE egress gateway (control plane, data plane, admin port) until SIGTERM/SIGINT';
+
+export const FLAGS = {
+  config: CONFIG_FLAG,
+  'ca-dir': CA_DIR_FLAG,
+  settings: SETTINGS_FLAG,
+  listen: {
+    type: 'string',
+    value: 'IP:PORT',
+    default: '0.0.0.0:15008',
+    description: "the HBONE listener ztunnel connects to (port 0 picks a free one); '[::]:15008' for IPv6",
+    example: '--listen 127.0.0.1:15008',
+  },
+  admin: {
+    type: 'string',
+    value: 'IP:PORT',
+    default: '127.0.0.1:15000',
+    description: 'the admin port: /ready, /healthz, /metrics (Prometheus), /config_dump',
+    example: '--admin 127.0.0.1:15000',
+  },
+  'dns-server': {
+    type: 'string',
+    multiple: true,
+    value: 'IP[:PORT]',
+    defaultText: "the system's resolvers",
+    description: 'a DNS server for resolving DNS-resolution ServiceEntry hosts ([v6]:PORT for IPv6)',
+    example: '--dns-server 127.0.0.1:5353',
+  },
+  'drain-seconds': {
+    type: 'string',
+    value: 'N',
+    default: '5',
+    description: 'on SIGTERM, how long open tunnels may finish before they are closed (0 closes at once)',
+    example: '--drain-seconds 30',
+  },
+  'idle-timeout': {
+    type: 'string',
+    value: 'DURATION',
+    defaultText: formatTtl(DEFAULT_IDLE_TIMEOUT_MS),
+    description: 'close a tunnel that has carried no bytes in either direction for this long',
+    example: '--idle-timeout 30m',
+  },
+  'max-tunnels': {
+    type: 'string',
+    value: 'N',
+    defaultText: String(DEFAULT_HBONE_LIMITS.maxTunnels),
+    description: 'the most tunnels one worker carries at once; more are refused with 503 PCL_HBONE_TOO_MANY_TUNNELS',
+    example: '--max-tunnels 20000',
+  },
+  'log-file': {
+    type: 'string',
+    value: 'FILE',
+    defaultText: 'stdout',
+    description: 'write the access log (pino JSON, one line per tunnel or request) to this file, appending',
+    example: '--log-file /var/log/portcullis/access.log',
+  },
+  workers: {
+    type: 'string',
+    value: 'N',
+    defaultText: 'the number of cores',
+    description: 'worker processes sharing the HBONE port (SO_REUSEPORT); 1 runs everything in one process',
+    example: '--workers 2',
+  },
+  cert: CERT_FLAG,
+  key: KEY_FLAG,
+  'trust-bundle': TRUST_BUNDLE_FLAG,
+  ...ISTIOD_FLAG_OPTIONS,
+  gateway: {
+    type: 'string',
+    multiple: true,
+    value: 'NS/NAME',
+    defaultText: 'every Gateway of a served class',
+    description: "a Gateway whose pods this process is (repeatable); the start fails when the certificate cannot name it",
+    example: '--gateway istio-egress/egress-gateway',
+  },
+  health: {
+    type: 'string',
+    value: 'IP:PORT',
+    defaultText: '0.0.0.0:15021 in a pod; otherwise off',
+    description: "the kubelet's health port (/healthz/ready, /healthz/live only); the admin port stays on loopback",
+    example: '--health 0.0.0.0:15021',
+  },
+  help: HELP_FLAG,
+} as const satisfies FlagTable;
 
 /** Parse `host:port` / `[v6]:port` (port 0 = any free port). */
 export function parseHostPort(flag: string, text: string): HostPort {
@@ -29,7 +118,7 @@ export function parseHostPort(flag: string, text: string): HostPort {
   const host = m ? (m[1] ?? m[2]) : '';
   const port = m ? Number(m[3]) : -1;
   if (!m || port > 65535 || (m[1] !== undefined && isIP(host) !== 6) || (m[2] !== undefined && isIP(host) === 0 && host !== 'localhost')) {
-    throw new PortcullisError('PCL_CLI_BAD_VALUE', `--${flag} "${text}": expected IP:PORT, e.g. 0.0.0.0:15008 or [::]:15008`);
+    throw new PortcullisError('PCL_CLI_BAD_VALUE', `--${flag} "${text}": expected IP:PORT, e.g. 0.0.0.0:15008 or [::]:15008`, { where: `--${flag}` });
   }
   return { host, port };
 }
@@ -42,46 +131,42 @@ function positiveInt(flag: string, text: string | undefined, allowZero = false):
   return Number(text);
 }
 
-export async function run(argv: string[], io: Io): Promise<number> {
-  const flags = parseFlags('serve', USAGE, argv, {
-    config: { type: 'string' },
-    'ca-dir': { type: 'string' },
-    settings: { type: 'string' },
-    listen: { type: 'string', default: '0.0.0.0:15008' },
-    admin: { type: 'string', default: '127.0.0.1:15000' },
-    'dns-server': { type: 'string', multiple: true },
-    'drain-seconds': { type: 'string' },
-    'idle-timeout': { type: 'string' },
-    'max-tunnels': { type: 'string' },
-    'log-file': { type: 'string' },
-    workers: { type: 'string' },
-    cert: { type: 'string' },
-    key: { type: 'string' },
-    'trust-bundle': { type: 'string' },
-    ...ISTIOD_FLAG_OPTIONS,
-    gateway: { type: 'string', multiple: true },
-    health: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
+/** Which flag chose the address a listen error names. */
+function hostPortFlag(err: unknown, listen: HostPort, admin: HostPort): string | undefined {
+  const port = (err as { port?: number }).port;
+  return port === listen.port ? '--listen' : port === admin.port ? '--admin' : undefined;
+}
+
+/** Bind and release `addr` (exclusively), throwing the listen failure named after `flag`. */
+async function probeListen(addr: HostPort, flag: string): Promise<void> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(listenFailure(err, flag) ?? err));
+    server.listen({ host: addr.host, port: addr.port, exclusive: true }, () => server.close(() => resolve()));
   });
+}
+
+export async function run(argv: string[], io: Io): Promise<number> {
+  const flags = parseFlags('serve', USAGE, argv, FLAGS);
   if (flags.help) {
-    io.stdout.write(`Usage: ${USAGE}\n`);
+    io.stdout.write(renderHelp('serve', SUMMARY, USAGE, FLAGS, 'Prints one line on stderr once ready. Exit codes: 0 stopped by a signal, 1 a failure, 2 bad input.'));
     return 0;
   }
   const configDir = required('serve', USAGE, 'config', flags.config);
-  let isDir = false;
-  try {
-    isDir = statSync(configDir).isDirectory();
-  } catch {
-    isDir = false;
-  }
-  if (!isDir) throw new PortcullisError('PCL_CLI_CONFIG_MISSING', `--config ${configDir}: no such folder`);
+  checkConfigPath(configDir, flags.settings, io);
   const certFlags = [flags.cert, flags.key, flags['trust-bundle']];
   const someCert = certFlags.some((f) => f !== undefined);
   if (someCert && certFlags.some((f) => f === undefined)) {
-    throw new PortcullisError('PCL_CLI_USAGE', `portcullis serve: --cert, --key and --trust-bundle go together\n\nUsage: ${USAGE}`);
+    throw new PortcullisError('PCL_CLI_USAGE', 'portcullis serve: --cert, --key and --trust-bundle go together', {
+      where: certFlags[0] === undefined ? '--cert' : certFlags[1] === undefined ? '--key' : '--trust-bundle',
+      hint: 'give all three (the chain, its key and the mesh root), or use --ca-dir instead',
+    });
   }
   if (someCert && flags['ca-dir'] !== undefined) {
-    throw new PortcullisError('PCL_CLI_USAGE', `portcullis serve: give one certificate source: --cert/--key/--trust-bundle or --ca-dir, not both\n\nUsage: ${USAGE}`);
+    throw new PortcullisError('PCL_CLI_USAGE', 'portcullis serve: give one certificate source: --cert/--key/--trust-bundle or --ca-dir, not both', {
+      where: '--ca-dir',
+      hint: 'keep --cert, --key and --trust-bundle (files), or --ca-dir (a development CA), not both',
+    });
   }
   const istiod = istiodFromFlags('serve', flags, someCert ? '--cert' : flags['ca-dir'] !== undefined ? '--ca-dir' : null, process.env);
   if (!someCert && flags['ca-dir'] === undefined && istiod === undefined) {
@@ -121,8 +206,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
   }
   const drainSeconds = positiveInt('drain-seconds', flags['drain-seconds'], true) ?? 5;
 
-  const listen = parseHostPort('listen', flags.listen ?? '0.0.0.0:15008');
-  const admin = parseHostPort('admin', flags.admin ?? '127.0.0.1:15000');
+  const listen = parseHostPort('listen', flags.listen);
+  const admin = parseHostPort('admin', flags.admin);
   const workers = positiveInt('workers', flags.workers) ?? availableParallelism();
   const isWorker = process.env[WORKER_ENV] === '1';
   const devCa = flags['ca-dir'] !== undefined && !someCert && istiod === undefined;
@@ -130,8 +215,11 @@ export async function run(argv: string[], io: Io): Promise<number> {
   if (workers > 1 && !isWorker) {
     // Invalid settings refuse the start here, before any worker is forked (exit 2 with file:line).
     assertSettingsValid(await loadConfigDir(configDir, { settingsFile: flags.settings, env: process.env }));
+    // Try both addresses first, so a busy port is one clear error from here rather than one per worker.
+    await probeListen(listen, '--listen');
+    if (admin.port !== 0) await probeListen(admin, '--admin');
     const readyNote = devCa ? `warning: PCL_IDENTITY_DEV_CA_KEY: ${DEV_CA_WARNING}` : undefined;
-    return runPrimary({ workers, listen, admin, health, readyNote, drainMs: drainSeconds * 1000, out: io.stdout, err: io.stderr });
+    return runPrimary({ workers, listen, admin, health, readyNote, drainMs: drainSeconds * 1000, out: io.stderr, err: io.stderr });
   }
   const gateway = await startGateway({
     configDir,
@@ -152,9 +240,11 @@ export async function run(argv: string[], io: Io): Promise<number> {
     maxTunnels: positiveInt('max-tunnels', flags['max-tunnels']),
     log: flags['log-file'],
     env: process.env,
+  }).catch((err: unknown) => {
+    throw listenFailure(err, isWorker ? undefined : hostPortFlag(err, listen, admin)) ?? err;
   });
   if (isWorker) serveAsWorker(gateway.registry, gateway.snapshot, gateway.hboneAddress, gateway.identityProblem);
-  else io.stdout.write(`portcullis serve: listening on ${gateway.hboneAddress} (HBONE), admin on ${gateway.adminAddress}\n`);
+  else io.stderr.write(`portcullis serve: listening on ${gateway.hboneAddress} (HBONE), admin on ${gateway.adminAddress}\n`);
 
   await stopSignal();
   await gateway.close();

@@ -1,38 +1,42 @@
 /**
- * `portcullis status --config DIR [--settings FILE] [-o table|json|yaml] [--fail-on error|warning]`: conditions,
+ * `portcullis status --config PATH [--settings FILE] [-o table|json|yaml] [--fail-on error|warning]`: conditions,
  * errors and warnings (policies whose targets do not resolve or that attach to nothing count as warnings).
  * Exit 1 on any error, and on any warning with `--fail-on warning` (as `audit`); 2 on bad input.
  */
 import { stringify } from 'yaml';
-import { PortcullisError } from '../errors/catalogue.ts';
 import { policyWarnings } from '../mesh/config-health.ts';
 import { formatStatusTable, statusReport } from '../mesh/status.ts';
-import { type Io, parseFlags, required } from './args.ts';
+import { type FlagTable, HELP_FLAG, type Io, parseFlags, required } from './args.ts';
+import { CONFIG_FLAG, outputFlag, SETTINGS_FLAG } from './common-flags.ts';
+import { renderHelp } from './help.ts';
 import { loadSnapshot } from './load-snapshot.ts';
 
-const USAGE = 'portcullis status --config DIR [--settings FILE] [-o table|json|yaml] [--fail-on error|warning]';
+const USAGE = 'portcullis status --config PATH [--settings FILE] [-o table|json|yaml] [--fail-on error|warning]';
+const SUMMARY = "show every resource's status conditions and every configuration error";
+
+export const FLAGS = {
+  config: CONFIG_FLAG,
+  settings: SETTINGS_FLAG,
+  output: outputFlag(['table', 'json', 'yaml'], 'the report format: a table for people, JSON or YAML for scripts', '-o json'),
+  'fail-on': {
+    type: 'string',
+    default: 'error',
+    choices: ['error', 'warning'],
+    description: 'the lowest severity that makes the exit code 1 (warnings: unresolved policy targets, unattached policies)',
+    example: '--fail-on warning',
+  },
+  help: HELP_FLAG,
+} as const satisfies FlagTable;
 
 export async function run(argv: string[], io: Io): Promise<number> {
-  const flags = parseFlags('status', USAGE, argv, {
-    config: { type: 'string' },
-    settings: { type: 'string' },
-    output: { type: 'string', short: 'o', default: 'table' },
-    'fail-on': { type: 'string', default: 'error' },
-    help: { type: 'boolean', short: 'h' },
-  });
+  const flags = parseFlags('status', USAGE, argv, FLAGS);
   if (flags.help) {
-    io.stdout.write(`Usage: ${USAGE}\n`);
+    io.stdout.write(renderHelp('status', SUMMARY, USAGE, FLAGS, 'Exit codes: 0 no errors, 1 a configuration error, 2 bad input.'));
     return 0;
   }
-  const output = flags.output ?? 'table';
-  if (!['table', 'json', 'yaml'].includes(output)) {
-    throw new PortcullisError('PCL_CLI_BAD_VALUE', `portcullis status: -o must be table, json or yaml (got "${output}")`);
-  }
-  const failOn = flags['fail-on'] ?? 'error';
-  if (failOn !== 'error' && failOn !== 'warning') {
-    throw new PortcullisError('PCL_CLI_BAD_VALUE', `portcullis status: --fail-on must be error or warning (got "${failOn}")`);
-  }
-  const snap = await loadSnapshot(required('status', USAGE, 'config', flags.config), flags.settings);
+  const output = flags.output;
+  const failOn = flags['fail-on'];
+  const snap = await loadSnapshot(required('status', USAGE, 'config', flags.config), flags.settings, io);
   const report = statusReport(snap);
   const policies = policyWarnings(snap);
   const warningDiagnostics = snap.diagnostics.filter((d) => d.severity === 'warning');

@@ -8,6 +8,7 @@ import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Diagnostic } from './types.ts';
 import type { ConfigFile } from './yaml-documents.ts';
+import { messageOf } from '../errors/message-of.ts';
 
 /** The settings file name in the root of a --config directory. */
 export const SETTINGS_FILE_NAME = 'portcullis.yaml';
@@ -21,7 +22,7 @@ export interface ConfigDirContents {
 }
 
 function readFailed(file: string, err: unknown, code: 'PCL_CONFIG_READ_FAILED' | 'PCL_SETTINGS_READ_FAILED'): Diagnostic {
-  const message = err instanceof Error ? err.message : String(err);
+  const message = messageOf(err);
   // Line 0 / column 0: the problem is the file as a whole, not a place in it.
   return { code, severity: 'error', file, line: 0, column: 0, message: `cannot read ${file}: ${message}` };
 }
@@ -73,12 +74,23 @@ export async function listManifestPaths(root: string, diagnostics: Diagnostic[] 
   return out;
 }
 
+/** Whether `--config` names one file (as `kubectl apply -f file.yaml` does) rather than a folder. */
+export async function isConfigFile(config: string): Promise<boolean> {
+  try {
+    return (await stat(config)).isFile();
+  } catch {
+    return false;
+  }
+}
+
 /**
- * Read the manifests and the settings file. `settingsFile` (the --settings flag) wins over `portcullis.yaml` in
- * the directory root, which is never read as a manifest.
+ * Read the manifests and the settings file. `dir` is a folder, or one manifest file (then only --settings, never a
+ * neighbouring portcullis.yaml, supplies settings). `settingsFile` (the --settings flag) wins over
+ * `portcullis.yaml` in the directory root, which is never read as a manifest.
  */
 export async function readConfigDir(dir: string, settingsFile?: string): Promise<ConfigDirContents> {
   const diagnostics: Diagnostic[] = [];
+  if (await isConfigFile(dir)) return readConfigFile(dir, settingsFile, diagnostics);
   const paths = (await listManifestPaths(dir, diagnostics)).filter((p) => p !== SETTINGS_FILE_NAME);
   const files: ConfigFile[] = [];
   for (const rel of paths) {
@@ -90,11 +102,7 @@ export async function readConfigDir(dir: string, settingsFile?: string): Promise
   }
   let settings: ConfigFile | null = null;
   if (settingsFile !== undefined) {
-    try {
-      settings = { path: settingsFile, text: await readFile(settingsFile, 'utf8') };
-    } catch (err) {
-      diagnostics.push(readFailed(settingsFile, err, 'PCL_SETTINGS_READ_FAILED'));
-    }
+    settings = await readSettingsFile(settingsFile, diagnostics);
   } else {
     try {
       settings = { path: SETTINGS_FILE_NAME, text: await readFile(path.join(dir, SETTINGS_FILE_NAME), 'utf8') };
@@ -103,4 +111,27 @@ export async function readConfigDir(dir: string, settingsFile?: string): Promise
     }
   }
   return { files, settings, diagnostics };
+}
+
+/** One manifest file as the whole configuration; it is named by its base name, as a folder's files are by theirs. */
+async function readConfigFile(file: string, settingsFile: string | undefined, diagnostics: Diagnostic[]): Promise<ConfigDirContents> {
+  const files: ConfigFile[] = [];
+  const name = path.basename(file);
+  try {
+    files.push({ path: name, text: await readFile(file, 'utf8') });
+  } catch (err) {
+    diagnostics.push(readFailed(name, err, 'PCL_CONFIG_READ_FAILED'));
+  }
+  const settings = settingsFile === undefined ? null : await readSettingsFile(settingsFile, diagnostics);
+  return { files, settings, diagnostics };
+}
+
+/** The --settings file, or null with a diagnostic when it cannot be read. */
+async function readSettingsFile(settingsFile: string, diagnostics: Diagnostic[]): Promise<ConfigFile | null> {
+  try {
+    return { path: settingsFile, text: await readFile(settingsFile, 'utf8') };
+  } catch (err) {
+    diagnostics.push(readFailed(settingsFile, err, 'PCL_SETTINGS_READ_FAILED'));
+    return null;
+  }
 }

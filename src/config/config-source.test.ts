@@ -104,3 +104,22 @@ test('close() stops watching', async (t) => {
   assert.equal(labelOf(source.current as LoadResult), 'v1');
   await assert.rejects(source.start(), /closed/);
 });
+
+test('one manifest file as the configuration: read, and followed when it is replaced', async (t) => {
+  const dir = await tempDir(t);
+  const file = path.join(dir, 'egress.yaml');
+  await writeFile(file, ns('a', 'v1'));
+  // A neighbour that is not the configuration: never read.
+  await writeFile(path.join(dir, 'other.yaml'), ns('b', 'other'));
+  const source = new ConfigSource({ dir: file, env: {}, debounceMs: 50 });
+  t.after(() => source.close());
+  const first = await source.start();
+  assert.deepEqual(first.resources.map((r) => r.metadata.name), ['a']);
+  assert.deepEqual(first.files, ['egress.yaml']);
+
+  const update = nextUpdate(source);
+  // Editors replace a file rather than write it in place.
+  await writeFile(path.join(dir, '.egress.yaml.swp'), ns('a', 'v2'));
+  await rename(path.join(dir, '.egress.yaml.swp'), file);
+  assert.equal(labelOf(await update), 'v2');
+});

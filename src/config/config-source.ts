@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import path from 'node:path';
-import { readConfigDir } from './config-dir.ts';
+import { isConfigFile, readConfigDir } from './config-dir.ts';
 import { loadConfigTexts } from './load.ts';
 import { OffThreadParser } from './parse-off-thread.ts';
 import type { LoadResult } from './load.ts';
@@ -69,7 +69,9 @@ export class ConfigSource extends EventEmitter<ConfigSourceEvents> {
   /** Load once, emit it, then watch. Resolves with the first result. */
   async start(): Promise<LoadResult> {
     if (this.#closed) throw new Error('ConfigSource is closed');
-    this.#watch(this.#dir, true);
+    // A single manifest file: watch its folder, since editors replace a file rather than write it in place.
+    if (await isConfigFile(this.#dir)) this.#watch(path.dirname(this.#dir), false);
+    else this.#watch(this.#dir, true);
     if (this.#settingsFile !== undefined && !this.#isInsideDir(this.#settingsFile)) {
       // Watch the settings file's directory: editors and kubelet replace files rather than write them in place.
       this.#watch(path.dirname(this.#settingsFile), false);

@@ -1,4 +1,5 @@
 /** The shape of `portcullis.yaml`, after defaults are applied. Loading and validation live in settings.ts. */
+import type { SourcePos } from './types.ts';
 
 /** How Portcullis serves a GatewayClass: the L4 egress gateway of seed 000 or the L7 egress waypoint of seed 002. */
 export type GatewayMode = 'egress' | 'waypoint';
@@ -26,6 +27,8 @@ export interface PerimeterSettings {
 export interface Settings {
   /** Where the settings came from, or null for built-in defaults. */
   readonly source: string | null;
+  /** Where each top-level field was set in the settings file (absent for defaults and the environment). */
+  readonly positions?: Readonly<Record<string, SourcePos>>;
   readonly trustDomain: string;
   readonly rootNamespace: string;
   /** GatewayClass name → mode. Default: solo-ztunnel-egress → egress, istio-waypoint → waypoint. */

@@ -98,6 +98,7 @@ export function parseSettings(
         report('PCL_SETTINGS_INVALID', doc.start, 'the settings file must be a mapping of setting names to values; using the defaults');
       } else {
         applySettings(doc.value, settings, (path) => doc.posOf(path), report);
+        settings.positions = fieldPositions(doc.value, (path) => doc.posOf(path));
       }
       if (parsed.documents.length > 1) {
         report('PCL_SETTINGS_INVALID', parsed.documents[1].start, 'the settings file must hold one document; later documents are ignored');
@@ -156,6 +157,13 @@ function applySettings(
     const n = pathNormalization.normalization;
     settings.pathNormalization = { normalization: n === 'DEFAULT' ? 'BASE' : (n as PathNormalization) };
   }
+}
+
+/** Each top-level field's position in the file, so findings and errors about a setting can name its line. */
+function fieldPositions(value: Record<string, unknown>, posOf: (path: readonly (string | number)[]) => SourcePos): Record<string, SourcePos> {
+  const out: Record<string, SourcePos> = {};
+  for (const key of Object.keys(value)) out[key] = posOf([key]);
+  return out;
 }
 
 /** Merge the environment variable's entries into the file's list, keeping order and dropping duplicates. */

@@ -11,6 +11,7 @@ import { validateSchema } from './schema/validate.ts';
 import type { IssueKind } from './schema/validate.ts';
 import { SEMANTIC_RULES } from './rules/index.ts';
 import type { RuleContext } from './rules/rule-context.ts';
+import { messageOf } from '../errors/message-of.ts';
 
 const ISSUE_CODES: Readonly<Record<IssueKind, ErrorCode>> = {
   required: 'PCL_CONFIG_REQUIRED',
@@ -103,7 +104,7 @@ export function validateDocument(
       rule(doc, ctx);
     } catch (err) {
       // A rule bug must not take the whole load down; the document is refused so nothing unchecked applies.
-      reporter.report('error', 'PCL_CONFIG_RULE_FAILED', [], `validation rule ${rule.name || '(anonymous)'} failed: ${err instanceof Error ? err.message : String(err)}`);
+      reporter.report('error', 'PCL_CONFIG_RULE_FAILED', [], `validation rule ${rule.name || '(anonymous)'} failed: ${messageOf(err)}`);
     }
   }
   return reporter.errorCount === 0;

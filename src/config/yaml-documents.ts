@@ -8,6 +8,7 @@ import { LineCounter, Scalar, isMap, isScalar, isSeq, parseAllDocuments, visit }
 import type { Document, Node } from 'yaml';
 import type { ErrorCode } from '../errors/catalogue.ts';
 import type { FieldPath, SourcePos } from './types.ts';
+import { messageOf } from '../errors/message-of.ts';
 
 /** A file to load: `path` is what messages show (relative to the --config directory when loaded from one). */
 export interface ConfigFile {
@@ -183,7 +184,7 @@ export function parseYamlPortable(file: ConfigFile, limits: ParseLimits): Portab
     try {
       value = doc.toJS({ maxAliasCount: 100 });
     } catch (err) {
-      errors.push({ ...at(contents.range?.[0] ?? 0), message: err instanceof Error ? err.message : String(err) });
+      errors.push({ ...at(contents.range?.[0] ?? 0), message: messageOf(err) });
       return;
     }
     documents.push({ index, value, start: at(contents.range?.[0] ?? 0), offsets: walked.offsets });

@@ -24,6 +24,7 @@ import { resolveAuthority } from '../mesh/destination.ts';
 import type { CredentialStore } from '../waypoint/credentials.ts';
 import { handleHttpTunnel, type ServiceEntryDestination } from '../waypoint/http-tunnel.ts';
 import { namesToResolve, planUpstream, vetAddresses, type UpstreamAddress, type UpstreamPlan } from './upstream-plan.ts';
+import { messageOf } from '../errors/message-of.ts';
 
 /** An open tunnel, as the gateway tracks it for re-decision and shutdown. */
 export interface OpenTunnel extends DecidedTunnel {
@@ -174,7 +175,7 @@ export async function handleTunnel(ctx: TunnelContext): Promise<void> {
       ips = await ctx.resolver.resolve(authority.host);
     } catch (err) {
       log.decided(decision.dest, record);
-      const failed: DecisionRecord = { decision: 'deny', code: 'PCL_DATAPLANE_DNS_FAILED', reason: `${authority.host}: ${(err as Error).message}`, layers: record.layers };
+      const failed: DecisionRecord = { decision: 'deny', code: 'PCL_DATAPLANE_DNS_FAILED', reason: `${authority.host}: ${messageOf(err)}`, layers: record.layers };
       refuse(ctx, log, 503, 'DF', failed, 'deny');
       return;
     }
@@ -215,7 +216,7 @@ export async function forwardL4(input: ForwardInput): Promise<void> {
     try {
       resolutions.set(name, await ctx.resolver.resolve(name));
     } catch (err) {
-      fail(503, 'DF', 'PCL_DATAPLANE_DNS_FAILED', `${name}: ${(err as Error).message}`, 'allow');
+      fail(503, 'DF', 'PCL_DATAPLANE_DNS_FAILED', `${name}: ${messageOf(err)}`, 'allow');
       return;
     }
   }

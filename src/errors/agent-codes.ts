@@ -58,10 +58,6 @@ export const agentCodes = defineCodes({
     summary: 'The --workloads file is not a YAML list of {namespace, serviceAccount, listen, forward?} entries.',
     fix: 'Write one entry per workload, e.g. `- {namespace: bookinfo, serviceAccount: bookinfo-productpage, listen: 127.0.0.1:15001}`.',
   },
-  PCL_AGENT_LISTEN_FAILED: {
-    summary: 'The agent could not listen on an address (in use, or not a local address).',
-    fix: 'Choose a free local address with --listen / --forward / the workloads file, or stop what already listens there.',
-  },
 });
 
 export type AgentCode = keyof typeof agentCodes;

@@ -43,6 +43,7 @@ import { CLIENT_HELLO_TIMEOUT_MS } from '../dataplane/sni-check.ts';
 import { handleTunnel, type OpenTunnel } from '../dataplane/tunnel-handler.ts';
 import { DEFAULT_IDLE_TIMEOUT_MS } from '../dataplane/tunnel-pipe.ts';
 import { CONNECT_TIMEOUT_MS } from '../dataplane/upstream-dial.ts';
+import { messageOf } from '../errors/message-of.ts';
 
 export interface HostPort {
   readonly host: string;
@@ -135,7 +136,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const instance = newInstanceId();
   const cleanups: (() => unknown)[] = [];
   const problem = (code: Parameters<typeof publish.problem>[0]['code'], err: unknown): void =>
-    publish.problem({ instance, code, message: err instanceof Error ? err.message : String(err) });
+    publish.problem({ instance, code, message: messageOf(err) });
 
   const accessLog: AccessLog | null = opts.log === null ? null : startAccessLog({ instance, destination: opts.log });
   const metrics: GatewayMetrics = startMetrics(instance);

@@ -14,6 +14,7 @@ import { configDump } from '../admin/config-dump.ts';
 import { readyLines } from '../mesh/config-health.ts';
 import type { Snapshot } from '../mesh/snapshot.ts';
 import type { HostPort } from './gateway.ts';
+import { messageOf } from '../errors/message-of.ts';
 
 const READY = 'portcullis:worker-ready';
 const DUMP_REQ = 'portcullis:config-dump-req';
@@ -137,7 +138,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
   } catch (e) {
     stopping = true;
     for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGKILL');
-    opts.err.write(`portcullis serve: ${(e as Error).message}\n`);
+    opts.err.write(`portcullis serve: ${messageOf(e)}\n`);
     return 1;
   }
 

@@ -25,6 +25,7 @@ import {
   MAX_SESSION_MEMORY_MB,
   STREAM_WINDOW_SIZE,
 } from './settings.ts';
+import { messageOf } from '../errors/message-of.ts';
 
 const { NGHTTP2_CANCEL } = http2.constants;
 const MAX_ERROR_BODY = 4096;
@@ -165,7 +166,7 @@ export class HboneClient {
       stream = pooled.session.request(headers, { endStream: false, signal: options.signal });
     } catch (err) {
       release();
-      throw new PortcullisError('PCL_HBONE_CONNECT_FAILED', `cannot open an HBONE stream: ${(err as Error).message}`, { cause: err });
+      throw new PortcullisError('PCL_HBONE_CONNECT_FAILED', `cannot open an HBONE stream: ${messageOf(err)}`, { cause: err });
     }
     stream.once('close', release);
     return new Promise<HboneTunnel>((resolve, reject) => {

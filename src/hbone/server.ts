@@ -25,6 +25,7 @@ import {
   STREAM_WINDOW_SIZE,
   type HboneLimits,
 } from './settings.ts';
+import { messageOf } from '../errors/message-of.ts';
 
 const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR } = http2.constants;
 
@@ -554,7 +555,7 @@ export class HboneServer extends EventEmitter {
       pending = Promise.reject(err);
     }
     pending.catch((err: unknown) => {
-      const reason = `handler failed: ${err instanceof Error ? err.message : String(err)}`;
+      const reason = `handler failed: ${messageOf(err)}`;
       if (!created.responded && !stream.closed && !stream.destroyed) {
         refuse('PCL_HBONE_HANDLER_FAILED', 503, reason);
       } else {

@@ -6,6 +6,7 @@ import { createSecureContext } from 'node:tls';
 import { basename, dirname, join } from 'node:path';
 import { PortcullisError } from '../errors/catalogue.ts';
 import { ISSUED_FILES } from './ca.ts';
+import { messageOf } from '../errors/message-of.ts';
 
 /** PEM material for one TLS identity. */
 export interface TlsMaterial {
@@ -179,14 +180,14 @@ export class FileCertificateSource extends EventEmitter implements CertificateSo
       ]);
       material = { certChainPem, keyPem, rootCertPem };
     } catch (err) {
-      throw new PortcullisError('PCL_IDENTITY_CERT_LOAD_FAILED', `cannot read certificate files: ${(err as Error).message}`, { cause: err });
+      throw new PortcullisError('PCL_IDENTITY_CERT_LOAD_FAILED', `cannot read certificate files: ${messageOf(err)}`, { cause: err });
     }
     try {
       validateMaterial(material);
     } catch (err) {
       throw new PortcullisError(
         'PCL_IDENTITY_CERT_LOAD_FAILED',
-        `${certChainFile} / ${keyFile} / ${rootCertFile} are not a usable TLS identity: ${(err as Error).message}`,
+        `${certChainFile} / ${keyFile} / ${rootCertFile} are not a usable TLS identity: ${messageOf(err)}`,
         { cause: err },
       );
     }

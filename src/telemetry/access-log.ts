@@ -4,6 +4,7 @@
  * and never runs on the data path itself.
  */
 import pino from 'pino';
+import { LOG_FORMAT } from './logger.ts';
 import type { Writable } from 'node:stream';
 import {
   CHANNELS,
@@ -97,14 +98,7 @@ export function startAccessLog(options: AccessLogOptions): AccessLog {
     typeof options.destination === 'string'
       ? pino.destination({ dest: options.destination, sync: false, mkdir: true, append: true })
       : (options.destination ?? pino.destination({ dest: 1, sync: false }));
-  const logger = pino(
-    {
-      base: null,
-      timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
-    },
-    dest,
-  );
+  const logger = pino(LOG_FORMAT, dest);
   const { instance } = options;
   const unsubscribe = [
     subscribe<TunnelRecord>(CHANNELS.tunnelClosed, instance, (r) => {

@@ -15,6 +15,7 @@ import type { UpstreamAddress } from '../upstream/plan.ts';
 import { vettedAgent } from '../upstream/vetted-agent.ts';
 import type { TlsPlan } from './origination.ts';
 import { CA_SUFFIX, readCredential, subjectText, type CredentialMaterial, type CredentialResult } from './secret-keys.ts';
+import { messageOf } from '../errors/message-of.ts';
 
 /** TLS settings resolved for one request: what the pool key and the handshake need. */
 export interface ResolvedTls {
@@ -196,7 +197,7 @@ export class CredentialStore {
         subject = subjectText(cert);
       }
     } catch (err) {
-      return { ok: false, code: 'PCL_WAYPOINT_TLS_UNSUPPORTED', reason: `cannot read DestinationRule certificate files: ${(err as Error).message}` };
+      return { ok: false, code: 'PCL_WAYPOINT_TLS_UNSUPPORTED', reason: `cannot read DestinationRule certificate files: ${messageOf(err)}` };
     }
     const credId = material ? `${material.ref}#${material.hash}` : certPem ? `file#${this.#digest(certPem + keyPem)}` : 'none';
     const caId = caPem === null ? 'system' : this.#digest(caPem);
@@ -209,7 +210,7 @@ export class CredentialStore {
           ...(caPem ? { ca: caPem } : {}),
         });
       } catch (err) {
-        return { ok: false, code: 'PCL_WAYPOINT_SECRET_KEY_MISMATCH', reason: `cannot build a TLS context from ${material?.ref ?? 'the DestinationRule files'}: ${(err as Error).message}` };
+        return { ok: false, code: 'PCL_WAYPOINT_SECRET_KEY_MISMATCH', reason: `cannot build a TLS context from ${material?.ref ?? 'the DestinationRule files'}: ${messageOf(err)}` };
       }
       this.#contexts.set(ctxId, secureContext);
     }

@@ -6,6 +6,7 @@
 import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import type { Resource } from '../config/types.ts';
 import type { WaypointCode } from '../errors/waypoint-codes.ts';
+import { messageOf } from '../errors/message-of.ts';
 
 export const GENERIC_CERT = 'cert';
 export const GENERIC_KEY = 'key';
@@ -133,7 +134,7 @@ export function readCredential(lookup: SecretLookup, namespace: string, name: st
       return {
         ok: false,
         code: 'PCL_WAYPOINT_SECRET_KEY_MISMATCH',
-        reason: `secret ${ref}: cannot read the certificate or key: ${(err as Error).message}`,
+        reason: `secret ${ref}: cannot read the certificate or key: ${messageOf(err)}`,
       };
     }
     hash.update(certPem).update('\0').update(keyPem).update('\0');

@@ -42,13 +42,14 @@ export async function startServe(args: string[], logFile: string): Promise<Serve
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const match = await new Promise<RegExpExecArray>((resolve, reject) => {
     const check = (): void => {
-      const m = READY.exec(out);
+      // The ready line is a human line, on stderr (stdout is the JSON access log when no --log-file is given).
+      const m = READY.exec(err);
       if (m) {
-        child.stdout!.off('data', check);
+        child.stderr!.off('data', check);
         resolve(m);
       }
     };
-    child.stdout!.on('data', check);
+    child.stderr!.on('data', check);
     void exited.then((code) => reject(new Error(`portcullis serve exited ${code} before it was ready:\n${out}\n${err}`)));
   });
   const logLines = (): Record<string, unknown>[] => readLogLines(logFile);

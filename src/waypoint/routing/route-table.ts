@@ -8,6 +8,7 @@ import type { HTTPRoute, HTTPRouteFilter, HTTPRouteRule } from '../../config/api
 import type { ServiceEntryModel, Snapshot } from '../../mesh/snapshot.ts';
 import { resolveBackendRef, type BackendChoice, type HostLookup } from './backend.ts';
 import { compileMatch, type CompiledMatch, type RouteRequest } from './match.ts';
+import { messageOf } from '../../errors/message-of.ts';
 
 /** One rule of one route, with its backends resolved. */
 export interface CompiledRule {
@@ -96,7 +97,7 @@ export function buildRouteTable(
         try {
           entries.push({ rule: compiled, matchIndex, match: compileMatch(m), createdAt });
         } catch (err) {
-          errors.push(`${ref} rules[${ruleIndex}].matches[${matchIndex}]: ${(err as Error).message}`);
+          errors.push(`${ref} rules[${ruleIndex}].matches[${matchIndex}]: ${messageOf(err)}`);
         }
       });
     });

@@ -5,12 +5,12 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
-import { runCaCommand } from './ca-cli.ts';
+import { main } from './main.ts';
 
 async function run(argv: string[]) {
   let stdout = '';
   let stderr = '';
-  const code = await runCaCommand(argv, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } });
+  const code = await main(['ca', ...argv], { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } });
   return { code, stdout, stderr };
 }
 
@@ -53,8 +53,8 @@ test('refusals exit 2 with a message that says what to do', async (t) => {
   assert.equal((await run(['init', '--dir', ca])).code, 0);
 
   const cases: Array<[string[], RegExp]> = [
-    [['init', '--dir', ca], /already exists.*--force|PCL_IDENTITY_CA_EXISTS/s],
-    [['init', '--dir', ca, '--bogus'], /Unknown option '--bogus'/],
+    [['init', '--dir', ca], /error\[PCL_IDENTITY_CA_EXISTS\]: .*already exists.*hint: .*--force/s],
+    [['init', '--dir', ca, '--bogus'], /error\[PCL_CLI_USAGE\]: unknown flag --bogus/],
     [['init'], /--dir is required/],
     [['issue', '--dir', ca, '--spiffe', 'spiffe://cluster.local/ns/a/sa', '--out', join(dir, 'x')], /spiffe:\/\/<trust-domain>\/ns\/<namespace>\/sa\/<service-account>/],
     [['issue', '--dir', ca, '--spiffe', 'spiffe://cluster.local/ns/a/sa/b?x', '--out', join(dir, 'x')], /query string/],
