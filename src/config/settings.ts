@@ -6,13 +6,14 @@ import type { ErrorCode } from '../errors/catalogue.ts';
 import { formatPath } from './types.ts';
 import type { Diagnostic, SourcePos } from './types.ts';
 import { DEFAULT_GATEWAY_CLASSES, DEFAULT_SYSTEM_NAMESPACES } from './settings-types.ts';
-import type { Settings } from './settings-types.ts';
+import type { GatewayLimits, Settings } from './settings-types.ts';
 import { parseYamlFile } from './yaml-documents.ts';
 import type { ConfigFile } from './yaml-documents.ts';
-import { arr, bool, map, obj, str, strings } from './schema/dsl.ts';
+import { arr, bool, int, map, obj, str, strings } from './schema/dsl.ts';
 import { isPlainObject, validateSchema } from './schema/validate.ts';
 import { checkDns1123Label } from './schema/common.ts';
 import { checkCidrOrAddress } from '../net/ip-syntax.ts';
+import { parseDuration } from './rules/duration.ts';
 
 /** The environment variable Solo's istiod reads (reference §4.1): comma-separated `namespace/serviceaccount`. */
 export const PERMIT_CROSS_NAMESPACE_ENV = 'PERMIT_CROSS_NAMESPACE_RESOURCE_ACCESS';
@@ -37,6 +38,7 @@ const SETTINGS_SCHEMA = obj({
   allowedPrivateCidrs: cidrList(),
   systemNamespaces: strings({}, str({ check: checkDns1123Label })),
   perimeter: obj({ podCidrs: cidrList(), podEgressDropped: bool(), snatAddresses: cidrList() }),
+  limits: limitsSchema(),
 });
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -129,6 +131,8 @@ function applySettings(
   if (Array.isArray(system)) settings.systemNamespaces = system as string[];
   const perimeter = take('perimeter');
   if (isPlainObject(perimeter)) settings.perimeter = perimeter as Settings['perimeter'];
+  const limits = take('limits');
+  if (isPlainObject(limits)) settings.limits = readLimits(limits);
 }
 
 /** Merge the environment variable's entries into the file's list, keeping order and dropping duplicates. */
@@ -151,4 +155,33 @@ function mergePermitEnv(
     if (!merged.includes(entry)) merged.push(entry);
   }
   settings.permitCrossNamespaceResourceAccess = merged;
+}
+
+// ---- limits: counts are positive integers, durations Go-style (`10s`, `5m`) and at least 1 ms ----
+
+const LIMIT_COUNTS = ['maxConnections', 'maxPendingHandshakes', 'maxPendingHandshakesPerSource', 'maxTunnels', 'maxTunnelsPerIdentity', 'maxTunnelsPerSession'] as const;
+/** YAML name → field (milliseconds). */
+const LIMIT_DURATIONS = { handshakeTimeout: 'handshakeTimeoutMs', tcpIdleTimeout: 'tcpIdleTimeoutMs', httpIdleTimeout: 'httpIdleTimeoutMs' } as const;
+
+function checkLimitDuration(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const ns = parseDuration(value);
+  return ns !== undefined && ns >= 1e6 ? undefined : 'must be a duration of at least 1ms, e.g. "10s", "5m" or "1h"';
+}
+
+function limitsSchema() {
+  const fields: Record<string, ReturnType<typeof int> | ReturnType<typeof str>> = {};
+  for (const k of LIMIT_COUNTS) fields[k] = int({ minimum: 1 });
+  for (const k of Object.keys(LIMIT_DURATIONS)) fields[k] = str({ check: checkLimitDuration });
+  return obj(fields);
+}
+
+function readLimits(value: Record<string, unknown>): Partial<GatewayLimits> {
+  const out: Partial<Record<keyof GatewayLimits, number>> = {};
+  for (const k of LIMIT_COUNTS) if (typeof value[k] === 'number') out[k] = value[k];
+  for (const [yamlName, field] of Object.entries(LIMIT_DURATIONS)) {
+    const text = value[yamlName];
+    if (typeof text === 'string') out[field] = Math.round((parseDuration(text) ?? 0) / 1e6);
+  }
+  return out;
 }
