@@ -159,9 +159,15 @@ function mergePermitEnv(
 
 // ---- limits: counts are positive integers, durations Go-style (`10s`, `5m`) and at least 1 ms ----
 
-const LIMIT_COUNTS = ['maxConnections', 'maxPendingHandshakes', 'maxPendingHandshakesPerSource', 'maxTunnels', 'maxTunnelsPerIdentity', 'maxTunnelsPerSession'] as const;
+// Functions, not constants: SETTINGS_SCHEMA above is built while this module loads, before a const here exists.
+function limitCounts() {
+  return ['maxConnections', 'maxPendingHandshakes', 'maxPendingHandshakesPerSource', 'maxTunnels', 'maxTunnelsPerIdentity', 'maxTunnelsPerSession'] as const;
+}
+
 /** YAML name → field (milliseconds). */
-const LIMIT_DURATIONS = { handshakeTimeout: 'handshakeTimeoutMs', tcpIdleTimeout: 'tcpIdleTimeoutMs', httpIdleTimeout: 'httpIdleTimeoutMs' } as const;
+function limitDurations() {
+  return { handshakeTimeout: 'handshakeTimeoutMs', tcpIdleTimeout: 'tcpIdleTimeoutMs', httpIdleTimeout: 'httpIdleTimeoutMs' } as const;
+}
 
 function checkLimitDuration(value: unknown): string | undefined {
   if (typeof value !== 'string') return undefined;
@@ -171,15 +177,15 @@ function checkLimitDuration(value: unknown): string | undefined {
 
 function limitsSchema() {
   const fields: Record<string, ReturnType<typeof int> | ReturnType<typeof str>> = {};
-  for (const k of LIMIT_COUNTS) fields[k] = int({ minimum: 1 });
-  for (const k of Object.keys(LIMIT_DURATIONS)) fields[k] = str({ check: checkLimitDuration });
+  for (const k of limitCounts()) fields[k] = int({ minimum: 1 });
+  for (const k of Object.keys(limitDurations())) fields[k] = str({ check: checkLimitDuration });
   return obj(fields);
 }
 
 function readLimits(value: Record<string, unknown>): Partial<GatewayLimits> {
   const out: Partial<Record<keyof GatewayLimits, number>> = {};
-  for (const k of LIMIT_COUNTS) if (typeof value[k] === 'number') out[k] = value[k];
-  for (const [yamlName, field] of Object.entries(LIMIT_DURATIONS)) {
+  for (const k of limitCounts()) if (typeof value[k] === 'number') out[k] = value[k];
+  for (const [yamlName, field] of Object.entries(limitDurations())) {
     const text = value[yamlName];
     if (typeof text === 'string') out[field] = Math.round((parseDuration(text) ?? 0) / 1e6);
   }

@@ -1,5 +1,5 @@
 /** ztunnel's HTTP/2 and transport constants for HBONE (ztunnel src/config.rs, src/proxy/h2.rs, src/proxy.rs). */
-import { DEFAULT_GATEWAY_LIMITS } from '../config/settings-types.ts';
+import { DEFAULT_GATEWAY_LIMITS, type GatewayLimits } from '../config/settings-types.ts';
 import type { TlsMaterial } from '../identity/cert-store.ts';
 
 const KiB = 1024;
@@ -101,3 +101,16 @@ export const DEFAULT_HBONE_LIMITS: HboneLimits = {
   maxTunnelsPerIdentity: DEFAULT_GATEWAY_LIMITS.maxTunnelsPerIdentity,
   maxTunnelsPerSession: DEFAULT_GATEWAY_LIMITS.maxTunnelsPerSession,
 };
+
+/** The part of portcullis.yaml's `limits:` the HBONE server enforces. */
+export function hboneLimitsFrom(limits: GatewayLimits): Partial<HboneLimits> {
+  return {
+    maxConnections: limits.maxConnections,
+    maxPendingHandshakes: limits.maxPendingHandshakes,
+    maxPendingHandshakesPerSource: limits.maxPendingHandshakesPerSource,
+    handshakeTimeoutMs: limits.handshakeTimeoutMs,
+    maxTunnels: limits.maxTunnels,
+    maxTunnelsPerIdentity: limits.maxTunnelsPerIdentity,
+    maxTunnelsPerSession: limits.maxTunnelsPerSession,
+  };
+}
