@@ -19,11 +19,13 @@ import { spiffeIdentities } from '../identity/peer-identity.ts';
 import { parseIdentityArg } from '../identity/spiffe-id.ts';
 import { compileSnapshot } from '../mesh/compile.ts';
 import type { Snapshot } from '../mesh/snapshot.ts';
+import { parseTtl } from '../identity/ttl.ts';
 import { type Io, parseFlags, required } from './args.ts';
 
 const USAGE = `portcullis agent --gateway HOST:PORT --config DIR
          (--ca-dir DIR (--spiffe ID | --workloads FILE) | --cert FILE --key FILE --trust-bundle FILE)
          [--listen 127.0.0.1:15001] [--forward LOCAL_ADDR=HOST:PORT]... [--settings FILE] [--log-level info]
+         [--handshake-timeout 10s]
 
   --gateway       the egress gateway's HBONE listener (port 15008 by convention)
   --config        the manifests folder the gateway serves; the agent routes by the same ServiceEntries (watched)
@@ -32,7 +34,8 @@ const USAGE = `portcullis agent --gateway HOST:PORT --config DIR
   --workloads     YAML list of {namespace, serviceAccount, listen, forward?}: one identity and proxy port each
   --cert/--key/--trust-bundle   an existing workload certificate chain, its key and the mesh root (reloaded on change)
   --listen        the proxy port: HTTP CONNECT, absolute-form HTTP and SOCKS5 (default 127.0.0.1:15001)
-  --forward       a plain TCP port that always tunnels to HOST:PORT (repeatable)`;
+  --forward       a plain TCP port that always tunnels to HOST:PORT (repeatable)
+  --handshake-timeout   time a proxy-port client has from connecting to complete its SOCKS5 or HTTP request (10s)`;
 
 const DEFAULT_LISTEN = '127.0.0.1:15001';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -59,6 +62,7 @@ export async function run(argv: string[], io: Io, signal?: AbortSignal): Promise
     listen: { type: 'string' },
     forward: { type: 'string', multiple: true },
     'log-level': { type: 'string' },
+    'handshake-timeout': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (flags.help) {
@@ -96,6 +100,12 @@ export async function run(argv: string[], io: Io, signal?: AbortSignal): Promise
       if (!p.ok) throw bad(`--forward ${p.reason}`);
       forwards.push(p.value);
     }
+  }
+  let handshakeTimeoutMs: number | undefined;
+  if (flags['handshake-timeout'] !== undefined) {
+    const ms = parseTtl(flags['handshake-timeout']);
+    if (ms === null) throw bad(`--handshake-timeout "${flags['handshake-timeout']}": expected a duration such as 10s or 1m`);
+    handshakeTimeoutMs = ms;
   }
   const level = flags['log-level'] ?? 'info';
   if (!LOG_LEVELS.includes(level)) throw bad(`--log-level must be one of ${LOG_LEVELS.join(', ')} (got "${level}")`);
@@ -170,7 +180,7 @@ export async function run(argv: string[], io: Io, signal?: AbortSignal): Promise
 
     let agent;
     try {
-      agent = await startAgent({ gateway: { host: gw.authority.host, port: gw.authority.port }, snapshot: () => snapshot, workloads, logger: log });
+      agent = await startAgent({ gateway: { host: gw.authority.host, port: gw.authority.port }, snapshot: () => snapshot, workloads, logger: log, handshakeTimeoutMs });
     } catch (err) {
       const code = (err as Error & { code?: string }).code;
       if (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL' || code === 'EACCES') {
