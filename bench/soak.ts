@@ -118,15 +118,10 @@ export async function runSoak(pki: BenchPki, opts: SoakOptions, log: (line: stri
     typeof l7 === 'string'
       ? []
       : l7.workloadCerts.map((c) => new HboneClient({ certificates: c, gateway: l7.gateway.hbone, expectedSans: [WAYPOINT_SAN], keepaliveIntervalMs: 0 }));
-  let opened = 0;
-  let closed = 0;
-  let exchanges = 0;
-  let l7Requests = 0;
-  let l7Wrong = 0;
-  let errors = 0;
+  const n = { opened: 0, closed: 0, exchanges: 0, l7Requests: 0, l7Wrong: 0, errors: 0 };
   let firstError: string | null = null;
   const fail = (err: unknown): void => {
-    errors++;
+    n.errors++;
     firstError ??= err instanceof Error ? err.message : String(err);
   };
   const authority = `${host}:${echo.port}`;
@@ -162,7 +157,7 @@ export async function runSoak(pki: BenchPki, opts: SoakOptions, log: (line: stri
       let t: HboneTunnel;
       try {
         t = await client.connect(authority, { forwarded: false });
-        opened++;
+        n.opened++;
       } catch (err) {
         fail(err);
         await sleep(100);
@@ -174,7 +169,7 @@ export async function runSoak(pki: BenchPki, opts: SoakOptions, log: (line: stri
       try {
         while (!stopping && performance.now() < until) {
           await exchange(t);
-          exchanges++;
+          n.exchanges++;
           await sleep(Math.min(opts.exchangeMs, Math.max(0, until - performance.now())));
         }
         await new Promise<void>((resolve) => {
@@ -182,7 +177,7 @@ export async function runSoak(pki: BenchPki, opts: SoakOptions, log: (line: stri
           t.stream.resume();
           t.stream.end();
         });
-        closed++;
+        n.closed++;
       } catch (err) {
         fail(err);
         t.stream.destroy();
@@ -197,8 +192,8 @@ export async function runSoak(pki: BenchPki, opts: SoakOptions, log: (line: stri
       try {
         conn ??= new HttpConn((await c.connect('my-nginx.foo.bar:80')).stream);
         const body = await conn.get();
-        l7Requests++;
-        if (!body.includes(subject)) l7Wrong++;
+        n.l7Requests++;
+        if (!body.includes(subject)) n.l7Wrong++;
       } catch (err) {
         fail(err);
         conn?.close();
@@ -225,7 +220,7 @@ export async function runSoak(pki: BenchPki, opts: SoakOptions, log: (line: stri
     const endAt = performance.now() + opts.seconds * 1000;
     while (performance.now() < endAt) {
       await sleep(Math.min(30_000, endAt - performance.now()));
-      log(`soak: ${Math.round((endAt - performance.now()) / 1000)} s left; ${opened} opened, ${closed} closed, ${exchanges} exchanges, ${l7Requests} L7 requests, ${errors} errors`);
+      log(`soak: ${Math.round((endAt - performance.now()) / 1000)} s left; ${n.opened} opened, ${n.closed} closed, ${n.exchanges} exchanges, ${n.l7Requests} L7 requests, ${n.errors} errors`);
     }
     await resetLoopDelay(gateway);
     if (typeof l7 !== 'string') await resetLoopDelay(l7.gateway);
@@ -236,12 +231,12 @@ export async function runSoak(pki: BenchPki, opts: SoakOptions, log: (line: stri
     await Promise.all(work);
     return {
       options: opts,
-      opened,
-      closed,
-      exchanges,
-      l7Requests,
-      l7WrongSubject: l7Wrong,
-      errors,
+      opened: n.opened,
+      closed: n.closed,
+      exchanges: n.exchanges,
+      l7Requests: n.l7Requests,
+      l7WrongSubject: n.l7Wrong,
+      errors: n.errors,
       firstError,
       gateway: { start: gwStart, end: gwEnd },
       waypoint: wpStart === null || wpEnd === null ? (l7 as string) : { start: wpStart, end: wpEnd },
