@@ -449,6 +449,27 @@ hostTest('limits.tcpIdleTimeout closes a silent tunnel with SI and PCL_DATAPLANE
   }
 });
 
+hostTest('limits.httpIdleTimeout closes an L7 tunnel that carries no request', { skip: SKIP, timeout: 60_000 }, async () => {
+  // The quickstart (both seeds on one gateway): an L7 tunnel is answered 200 at once, before any request.
+  const settings = readFileSync(join(EXAMPLES, 'quickstart', 'portcullis.yaml'), 'utf8') + '\nlimits:\n  httpIdleTimeout: 1s\n';
+  const cfg = configFrom('quickstart', { extra: { 'portcullis.yaml': settings } });
+  cleanups.push(cfg.cleanup);
+  const logFile7 = join(mkdtempSync(join(tmpdir(), 'portcullis-l7idle-')), 'access.log');
+  const gw7 = await startGateway({ configDir: cfg.dir, caDir: env.pki.caDir, listen: { host: '127.0.0.1', port: 0 }, admin: null, dnsServers: [env.dns.server], log: logFile7, drainMs: 0 });
+  cleanups.push(() => gw7.close());
+  const app1 = caller(await env.pki.workload('team-namespace', 'app1'), { host: '127.0.0.1', port: gw7.hbonePort }, 'spiffe://cluster.local/ns/istio-egress/sa/egress-waypoint');
+  cleanups.push(() => app1.close());
+  const r = await app1.connect('my-nginx.foo.bar:80');
+  assert.ok(r.ok, r.ok ? '' : `${r.status} ${r.reason}`);
+  r.tunnel.stream.on('error', () => {});
+  r.tunnel.stream.resume();
+  await new Promise<void>((resolve) => r.tunnel.stream.once('close', () => resolve()));
+  const line = await waitForLogLine(logFile7, (l) => l.code === 'PCL_DATAPLANE_IDLE_TIMEOUT', 'the L7 idle close');
+  assert.equal(line.response_flags, 'SI');
+  assert.equal(line.authority, 'my-nginx.foo.bar:80');
+  assert.match(line.reason as string, /no bytes either way for 1000 ms/);
+});
+
 // ---- the cases above that name non-loopback addresses, run where no packet can leave ----
 
 hostTest('the cases naming non-loopback addresses pass in a network namespace holding only loopback', { skip: SKIP || netnsUnavailable(), timeout: 240_000 }, async () => {
