@@ -23,7 +23,7 @@ export const SERVER_MAX_HEADER_LIST_SIZE = 64 * KiB;
 export const KEEPALIVE_INTERVAL_MS = 10_000;
 /** A PING unanswered for this long drops the connection. */
 export const KEEPALIVE_TIMEOUT_MS = 20_000;
-/** `CONNECTION_TIMEOUT`: TCP connect (and, here, the TLS handshake) budget. */
+/** `CONNECTION_TIMEOUT`: the client's TCP connect and TLS handshake budget (the server's is `handshakeTimeoutMs`). */
 export const CONNECT_TIMEOUT_MS = 10_000;
 /** HBONE's port by Istio convention. */
 export const HBONE_PORT = 15008;
