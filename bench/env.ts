@@ -154,7 +154,9 @@ export function writeL4Config(dir: string, dests: readonly TcpDestination[]): st
   mkdirSync(configDir, { recursive: true });
   writeFileSync(
     join(configDir, 'portcullis.yaml'),
-    'egressPolicies:\n- matchCidrs: [0.0.0.0/0, ::/0]\n  policy: Deny\negressGateway:\n  defaultDeny: true\nallowedPrivateCidrs: [127.0.0.0/8]\n',
+    'egressPolicies:\n- matchCidrs: [0.0.0.0/0, ::/0]\n  policy: Deny\negressGateway:\n  defaultDeny: true\nallowedPrivateCidrs: [127.0.0.0/8]\n' +
+      // One bench identity carries every tunnel (10,000 in the memory and soak sections): lift the per-identity share.
+      'limits:\n  maxTunnels: 100000\n  maxTunnelsPerIdentity: 100000\n  maxConnections: 100000\n',
   );
   const docs = [
     `apiVersion: gateway.networking.k8s.io/v1

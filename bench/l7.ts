@@ -15,8 +15,8 @@ import { cpuSeconds, freePort, NODE, REPO, startChild, startServe, waitForOutput
 import { percentile } from './stats.ts';
 
 const HOUR = 3_600_000;
-const WAYPOINT_SAN = 'spiffe://cluster.local/ns/istio-egress/sa/egress-waypoint';
-const APPS = ['app1', 'app2'] as const;
+export const WAYPOINT_SAN = 'spiffe://cluster.local/ns/istio-egress/sa/egress-waypoint';
+export const APPS = ['app1', 'app2'] as const;
 const REQUEST = Buffer.from('GET /subject HTTP/1.1\r\nHost: my-nginx.foo.bar\r\n\r\n');
 
 export interface L7Result {
@@ -33,7 +33,7 @@ export interface L7Result {
 }
 
 /** HTTP/1.1 request/response over one byte stream, keep-alive; responses framed by Content-Length or chunked. */
-class HttpConn {
+export class HttpConn {
   readonly #io: Duplex;
   #buf = '';
   #done: ((body: string) => void) | null = null;

@@ -1,7 +1,8 @@
 /**
  * `npm run bench` (issue 8): Portcullis and its references measured in the same run, all on 127.0.0.1, printed as one
  * table (absolute numbers, ratios, targets) plus JSON. `--toy` runs every section at a tiny size (what `npm test`
- * does, with no timing assertions); `--json FILE` writes the JSON; `--only a,b` picks sections.
+ * does, with no timing assertions); `--json FILE` writes the JSON; `--only a,b` picks sections; `--soak-tunnels N`
+ * and `--soak-seconds S` size the soak (default 10,000 tunnels for 600 s).
  */
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -29,8 +30,9 @@ import { idleTunnelMemory, type MemoryResult } from './memory.ts';
 import { startupTimes, timeInstalled } from './startup.ts';
 import { round } from './stats.ts';
 import { hboneTunnelRate, mtlsHandshakeRate, type RateResult } from './tunnels.ts';
+import { FULL_SOAK, runSoak, TOY_SOAK, type SoakOptions, type SoakResult } from './soak.ts';
 
-export const SECTIONS = ['throughput', 'latency', 'tunnels', 'l7', 'control', 'memory', 'startup'] as const;
+export const SECTIONS = ['throughput', 'latency', 'tunnels', 'l7', 'control', 'memory', 'startup', 'soak'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 /** One line of the table. `status` is MET/MISSED against the issue's target, or why the row has no number. */
@@ -444,7 +446,33 @@ async function benchStartup(scale: Scale, rows: Row[]): Promise<Record<string, u
   return { ...r };
 }
 
-export async function runBench(opts: { toy: boolean; only?: readonly Section[]; log?: (line: string) => void }): Promise<BenchReport> {
+/**
+ * The soak's rows. Growth is judged against noise: RSS within 10 % + 32 MiB of the start, descriptors within 2 % +
+ * 64 (tunnels churn, so the count moves), event-loop p99 under 100 ms at the end.
+ */
+function benchSoakRows(r: SoakResult, toy: boolean, rows: Row[]): void {
+  const { start, end } = r.gateway;
+  const o = r.options;
+  const what = `${o.tunnels} tunnels, churn ${o.churnPerSecond}/s, ${o.seconds} s`;
+  rows.push({ section: 'soak', measure: `errors (${what}; ${r.exchanges} exchanges, ${r.l7Requests} L7 requests)`, value: r.errors, unit: 'errors', reference: r.firstError ?? '', target: '0', status: status(toy, r.errors === 0 && r.l7WrongSubject === 0) });
+  rows.push({ section: 'soak', measure: 'gateway RSS, start → end', value: round(end.rssMiB, 1), unit: 'MiB', reference: `start ${round(start.rssMiB, 1)} MiB`, target: 'no growth beyond noise', status: status(toy, end.rssMiB <= start.rssMiB * 1.1 + 32) });
+  rows.push({ section: 'soak', measure: 'gateway open descriptors (/proc/<pid>/fd), start → end', value: end.fds, unit: 'fds', reference: `start ${start.fds}`, target: 'no growth beyond noise', status: status(toy, end.fds <= start.fds * 1.02 + 64) });
+  rows.push({ section: 'soak', measure: 'gateway event-loop delay p99, start → end', value: round(end.loopDelayP99Ms, 2), unit: 'ms', reference: `start ${round(start.loopDelayP99Ms, 2)} ms; max at end ${round(end.loopDelayMaxMs, 2)} ms`, target: '< 100 ms', status: status(toy, end.loopDelayP99Ms < 100) });
+  if (typeof r.waypoint === 'string') {
+    rows.push({ section: 'soak', measure: 'waypoint (L7 keep-alive, 2 identities)', value: null, unit: 'MiB', status: r.waypoint });
+  } else {
+    const w = r.waypoint;
+    rows.push({ section: 'soak', measure: 'waypoint RSS, start → end', value: round(w.end.rssMiB, 1), unit: 'MiB', reference: `start ${round(w.start.rssMiB, 1)} MiB; fds ${w.start.fds} → ${w.end.fds}; loop p99 ${round(w.end.loopDelayP99Ms, 2)} ms`, target: 'no growth beyond noise', status: status(toy, w.end.rssMiB <= w.start.rssMiB * 1.1 + 32) });
+  }
+}
+
+export async function runBench(opts: {
+  toy: boolean;
+  only?: readonly Section[];
+  log?: (line: string) => void;
+  /** Soak size and duration (`--soak-tunnels`, `--soak-seconds`); default the full or toy size. */
+  soak?: Partial<SoakOptions>;
+}): Promise<BenchReport> {
   const scale = opts.toy ? TOY_SCALE : FULL_SCALE;
   const only = new Set<Section>(opts.only ?? SECTIONS);
   const log = opts.log ?? (() => {});
@@ -492,6 +520,13 @@ export async function runBench(opts: { toy: boolean; only?: readonly Section[]; 
       log('7. start-up');
       sections.startup = await benchStartup(scale, rows);
     }
+    if (only.has('soak')) {
+      const soakOptions: SoakOptions = { ...(opts.toy ? TOY_SOAK : FULL_SOAK), ...opts.soak };
+      log(`8. soak (${soakOptions.tunnels} tunnels for ${soakOptions.seconds} s)`);
+      const r = await runSoak(pki, soakOptions, log);
+      sections.soak = { ...r };
+      benchSoakRows(r, opts.toy, rows);
+    }
   } finally {
     await stopAllChildren();
     pki.cleanup();
@@ -509,7 +544,7 @@ export async function runBench(opts: { toy: boolean; only?: readonly Section[]; 
 /** The report as one plain-text table (also pasted into BENCHMARKS.md). */
 export function formatTable(report: BenchReport): string {
   const head = ['#', 'measure', 'value', 'unit', 'reference', 'ratio', 'target', 'status'];
-  const num: Record<Section, string> = { throughput: '1', latency: '2', tunnels: '3', l7: '4', control: '5', memory: '6', startup: '7' };
+  const num: Record<Section, string> = { throughput: '1', latency: '2', tunnels: '3', l7: '4', control: '5', memory: '6', startup: '7', soak: '8' };
   const body = report.rows.map((r) => [num[r.section], r.measure, r.value === null ? '—' : String(r.value), r.unit, r.reference ?? '', r.ratio ?? '', r.target ?? '', r.status]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
@@ -517,13 +552,22 @@ export function formatTable(report: BenchReport): string {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { toy: { type: 'boolean' }, json: { type: 'string' }, only: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { toy: { type: 'boolean' }, json: { type: 'string' }, only: { type: 'string' }, 'soak-tunnels': { type: 'string' }, 'soak-seconds': { type: 'string' } },
+  });
+  const soak: { tunnels?: number; seconds?: number } = {};
+  for (const [flag, key] of [['soak-tunnels', 'tunnels'], ['soak-seconds', 'seconds']] as const) {
+    const text = values[flag];
+    if (text === undefined) continue;
+    if (!/^[1-9]\d*$/.test(text)) throw new Error(`--${flag} "${text}": expected a positive whole number`);
+    soak[key] = Number(text);
+  }
   const only = values.only?.split(',').map((s) => s.trim()) as Section[] | undefined;
   for (const s of only ?? []) {
     if (!SECTIONS.includes(s)) throw new Error(`--only: unknown section "${s}" (sections: ${SECTIONS.join(', ')})`);
   }
   const started = Date.now();
-  const report = await runBench({ toy: values.toy === true, only, log: (l) => process.stderr.write(`bench: ${l}\n`) });
+  const report = await runBench({ toy: values.toy === true, only, soak, log: (l) => process.stderr.write(`bench: ${l}\n`) });
   const m = report.machine;
   process.stdout.write(
     `Portcullis benchmarks (${report.scale}), ${report.date}\n${m.nproc} × ${m.cpu}, ${m.ramGiB} GiB RAM, Node ${m.node}; throughput tool: ${report.tools.throughput}\n\n` +

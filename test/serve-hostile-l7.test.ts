@@ -36,8 +36,8 @@ const APP2 = 'spiffe://cluster.local/ns/team/sa/app2';
 const API = { host: 'api.example.com' };
 
 if (!IN_LOOPBACK_NETNS) {
-  test('the hostile L7 cases pass inside a network namespace holding only loopback', { skip: loopbackNetnsUnavailable(), timeout: 600_000 }, () => {
-    const run = runInLoopbackNetns(import.meta.filename, 580_000);
+  test('the hostile L7 cases pass inside a network namespace holding only loopback', { skip: loopbackNetnsUnavailable(), timeout: 600_000 }, async () => {
+    const run = await runInLoopbackNetns(import.meta.filename, 580_000);
     assert.equal(run.failed, 0, run.output);
     assert.equal(run.status, 0, run.output);
     assert.ok(run.passed >= 10, `expected every hostile case to run inside the namespace:\n${run.output}`);

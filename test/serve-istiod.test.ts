@@ -292,13 +292,13 @@ test('agent --ca-address: its workload certificate from istiod, used over HBONE'
       '--ca-address', agentIstiod.address, '--ca-root-cert', root, '--ca-token-file', token, '--identity', 'bookinfo/bookinfo-productpage',
       '--listen', '127.0.0.1:0',
     ], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
+    // The human ready line goes to stderr; stdout carries only the JSON log.
     let err = '';
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    child.stdout!.resume();
     const line = await new Promise<string>((resolve, reject) => {
-      child!.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        const l = out.split('\n').find((x) => x.includes(' listening on '));
+      child!.stderr!.on('data', (d: Buffer) => {
+        err += d.toString();
+        const l = err.split('\n').find((x) => x.includes(' listening on '));
         if (l !== undefined) resolve(l);
       });
       child!.once('exit', (code) => reject(new Error(`agent exited (${code}):\n${err}`)));

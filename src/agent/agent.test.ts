@@ -337,6 +337,56 @@ test('clients that disconnect mid-handshake are cleaned up and the next client i
   assert.deepEqual(agent.stats().map((s) => s.openStreams), [0, 0]);
 });
 
+test('the agent\'s own port written as IPv4-mapped IPv6 is refused as a loop, not tunnelled into itself', async () => {
+  for (const target of [`[::ffff:127.0.0.1]:${proxyPort}`, `[::ffff:7f00:1]:${proxyPort}`, `[0:0:0:0:0:ffff:127.0.0.1]:${forwardPort}`]) {
+    const r = await httpConnect(proxyPort, target);
+    assert.equal(r.head.status, 400, target);
+    assert.equal(r.head.headers['x-portcullis-code'], 'PCL_AGENT_SELF_CONNECT', target);
+  }
+  const socks = await exchange(proxyPort, Buffer.concat([Buffer.from([0x05, 0x01, 0x00]), socksRequest({ ipv6: Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1]) }, proxyPort)]));
+  assert.notEqual(socks[3], 0x00, 'SOCKS5 is refused too');
+});
+
+test('half-sent SOCKS5 and HTTP handshakes are closed at the handshake timeout; a complete one is unaffected', async () => {
+  const quick = await startAgent({
+    gateway: { host: '127.0.0.1', port: gw.port },
+    snapshot: snap,
+    logger: log.logger,
+    handshakeTimeoutMs: 300,
+    workloads: [{ identity: PRODUCTPAGE, certificates: await pki.workload(PRODUCTPAGE), listen: [{ host: '127.0.0.1', port: 0 }] }],
+  });
+  try {
+    const port = Number(quick.addresses[0].address.split(':')[1]);
+    const silent = await connectTo(port);
+    const partialHttp = await connectTo(port);
+    partialHttp.write('CONNECT httpbin.org:443 HTTP/1.1\r\nHost: httpbin.org\r\n');
+    const partialSocks = await connectTo(port);
+    partialSocks.write(Buffer.from([0x05, 0x01, 0x00, 0x05, 0x01]));
+    // A trickler: one byte of a CONNECT line every 50 ms keeps an inactivity timer alive forever.
+    const trickler = await connectTo(port);
+    const line = 'CONNECT httpbin.org:443 HTTP/1.1\r\nX-Slow: ' + 'a'.repeat(200);
+    let i = 0;
+    const drip = setInterval(() => {
+      if (!trickler.destroyed) trickler.write(line[i++ % line.length]);
+    }, 50);
+    try {
+      const all = [silent, partialHttp, partialSocks, trickler];
+      for (const s of all) s.on('error', () => {}).resume(); // read, so the agent's FIN is seen and the socket closes
+      await Promise.all(all.map((s) => new Promise<void>((resolve) => (s.destroyed ? resolve() : s.once('close', () => resolve())))));
+    } finally {
+      clearInterval(drip);
+    }
+    const timeouts = log.lines().filter((l) => l.code === 'PCL_AGENT_HANDSHAKE_TIMEOUT');
+    assert.ok(timeouts.length >= 4, `four handshakes cut, saw ${timeouts.length}`);
+    const ok = await httpConnect(port, 'httpbin.org:443');
+    assert.equal(ok.head.status, 200);
+    assert.equal(await echoThrough(ok.socket, 'after the deadline'), 'after the deadline', 'an open tunnel outlives the handshake deadline');
+    ok.socket.destroy();
+  } finally {
+    await quick.close();
+  }
+});
+
 test('two workloads present their own identities on separate HTTP/2 sessions', async () => {
   const before = gw.seen.length;
   const a = await httpConnect(proxyPort, 'httpbin.org:443');

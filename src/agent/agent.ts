@@ -3,7 +3,6 @@
  * gets its own certificate, its own HBONE client pool (ztunnel keys its pool by source identity, so sessions are
  * never shared between identities), its own proxy port and its forward ports.
  */
-import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { createLogger } from '../telemetry/logger.ts';
 import { HboneClient, type HboneClientOptions, type HboneGateway } from '../hbone/client.ts';
@@ -12,6 +11,7 @@ import type { CertificateSource, TlsMaterial } from '../identity/cert-store.ts';
 import { parseSpiffeId } from '../identity/spiffe-id.ts';
 import type { Snapshot } from '../mesh/snapshot.ts';
 import { startForwardListener, startProxyListener, type ListenAddress, type RunningListener } from './listeners.ts';
+import { OwnListeners } from './own-listeners.ts';
 import { ProxyContext } from './proxy-context.ts';
 import type { AgentTarget } from './route.ts';
 import { systemResolver, TunnelOpener, type Resolver } from './tunnel-opener.ts';
@@ -44,6 +44,8 @@ export interface StartAgentOptions {
   readonly hbone?: Omit<HboneClientOptions, 'certificates' | 'gateway' | 'expectedSans'>;
   /** Budget for a direct (egressPolicies Allow) connection. Default 10 s, ztunnel's CONNECTION_TIMEOUT. */
   readonly directConnectTimeoutMs?: number;
+  /** Time a proxy-port client has to complete its SOCKS5 or HTTP request from connecting. Default 10 s; 0 = none. */
+  readonly handshakeTimeoutMs?: number;
 }
 
 export interface AgentListenerInfo {
@@ -80,12 +82,8 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
   }
   const log = options.logger ?? defaultAgentLogger();
   const snapshot = typeof options.snapshot === 'function' ? options.snapshot : ((s: Snapshot) => () => s)(options.snapshot);
-  const own = new Set<string>();
-  const isSelf = (ip: string, port: number): boolean => {
-    if (own.has(formatAuthority(ip, port))) return true;
-    // A listener on a wildcard address answers on every local address.
-    return own.has(formatAuthority('0.0.0.0', port)) || own.has(formatAuthority('::', port));
-  };
+  const own = new OwnListeners();
+  const isSelf = (ip: string, port: number): boolean => own.has(ip, port);
 
   const units: { ctx: ProxyContext; client: HboneClient; listeners: RunningListener[]; identity: string }[] = [];
   const addresses: AgentListenerInfo[] = [];
@@ -114,19 +112,19 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
         directConnectTimeoutMs: options.directConnectTimeoutMs ?? 10_000,
         isSelf,
       });
-      const ctx = new ProxyContext(opener, log.child({ identity: w.identity }));
+      const ctx = new ProxyContext(opener, log.child({ identity: w.identity }), options.handshakeTimeoutMs);
       const unit = { ctx, client, listeners: [] as RunningListener[], identity: w.identity };
       units.push(unit);
       for (const at of w.listen) {
         const l = await startProxyListener(ctx, at);
         unit.listeners.push(l);
-        own.add(selfKey(l));
+        own.add(l.host, l.port);
         addresses.push({ identity: w.identity, kind: 'proxy', address: l.address });
       }
       for (const f of w.forwards ?? []) {
         const l = await startForwardListener(ctx, f.listen, f.target);
         unit.listeners.push(l);
-        own.add(selfKey(l));
+        own.add(l.host, l.port);
         addresses.push({ identity: w.identity, kind: 'forward', address: l.address, target: formatAuthority(f.target.host, f.target.port) });
       }
     }
@@ -142,9 +140,4 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     stats: () => units.map((u) => ({ identity: u.identity, hboneSessions: u.client.sessionCount, openStreams: u.ctx.openStreams })),
     close: () => (closed ??= closeAll()),
   };
-}
-
-function selfKey(l: RunningListener): string {
-  const host = isIP(l.host) === 6 && l.host.startsWith('::ffff:') ? l.host.slice(7) : l.host;
-  return formatAuthority(host, l.port);
 }

@@ -80,8 +80,16 @@ export function createHttpProxy(ctx: ProxyContext): http.Server {
   });
   const agents = new WeakMap<Socket, TunnelAgent>();
 
-  server.on('connect', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void onConnect(ctx, req, socket as Socket, head));
-  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => onRequest(ctx, agents, req, res));
+  // A request head arrived: the proxy handshake is done. (Node's own headersTimeout is checked only by a server
+  // that listens; this one is handed its sockets, so the deadline is the ProxyContext's.)
+  server.on('connect', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    ctx.handshakeDone(socket);
+    void onConnect(ctx, req, socket as Socket, head);
+  });
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    ctx.handshakeDone(req.socket);
+    onRequest(ctx, agents, req, res);
+  });
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex) => {
     const refusal: Refusal = { kind: 'badRequest', code: 'PCL_AGENT_BAD_REQUEST', reason: 'protocol upgrades through HTTP_PROXY are not supported; use CONNECT' };
     ctx.refused('http', clientOf(socket as Socket), req.url ?? null, refusal);

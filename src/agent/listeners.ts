@@ -62,6 +62,7 @@ async function listen(ctx: ProxyContext, at: ListenAddress, onSocket: (socket: n
 export function startProxyListener(ctx: ProxyContext, at: ListenAddress): Promise<RunningListener> {
   const http = createHttpProxy(ctx);
   return listen(ctx, at, (socket) => {
+    ctx.startHandshake(socket);
     const onReadable = (): void => {
       const first = socket.read(1) as Buffer | null;
       if (first === null) {

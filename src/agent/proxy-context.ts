@@ -8,15 +8,54 @@ import type { ClientAddress, OpenResult, TunnelOpener } from './tunnel-opener.ts
 
 export type ProxyProtocol = 'connect' | 'http' | 'socks5' | 'forward' | 'unknown';
 
+/**
+ * How long a client of a proxy port has, from connecting, to name its destination (first byte, SOCKS5 greeting and
+ * request, or an HTTP request head): the gateway's TLS handshake budget, ztunnel's CONNECTION_TIMEOUT (10 s).
+ */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+
 export class ProxyContext {
   readonly opener: TunnelOpener;
   readonly log: Logger;
+  readonly handshakeTimeoutMs: number;
   readonly #streams = new Set<Duplex>();
+  readonly #deadlines = new WeakMap<Duplex, NodeJS.Timeout>();
   #closed = false;
 
-  constructor(opener: TunnelOpener, log: Logger) {
+  constructor(opener: TunnelOpener, log: Logger, handshakeTimeoutMs = DEFAULT_HANDSHAKE_TIMEOUT_MS) {
     this.opener = opener;
     this.log = log;
+    this.handshakeTimeoutMs = handshakeTimeoutMs;
+  }
+
+  /**
+   * Start a client's handshake deadline. It runs from the connection, not from the last byte, so a client that
+   * trickles its request a byte at a time is cut as surely as a silent one.
+   */
+  startHandshake(socket: Duplex & { remoteAddress?: string; remotePort?: number }): void {
+    if (this.handshakeTimeoutMs <= 0) return;
+    const client = clientOf(socket);
+    const timer = setTimeout(() => {
+      this.#deadlines.delete(socket);
+      if (socket.destroyed) return;
+      this.refused('unknown', client, null, {
+        kind: 'badRequest',
+        code: 'PCL_AGENT_HANDSHAKE_TIMEOUT',
+        reason: `no complete proxy request (SOCKS5 or HTTP) within ${this.handshakeTimeoutMs} ms of connecting`,
+      });
+      socket.destroy();
+    }, this.handshakeTimeoutMs);
+    timer.unref();
+    this.#deadlines.set(socket, timer);
+    socket.once('close', () => this.handshakeDone(socket));
+  }
+
+  /** The client named its destination: its deadline no longer applies. */
+  handshakeDone(socket: Duplex): void {
+    const timer = this.#deadlines.get(socket);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.#deadlines.delete(socket);
   }
 
   get identity(): string {

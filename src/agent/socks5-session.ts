@@ -49,6 +49,7 @@ export function handleSocks5(ctx: ProxyContext, socket: Socket): void {
     const r = parseRequest(buf);
     if (r.status === 'incomplete') return void (buf.length > MAX_HANDSHAKE && socket.destroy());
     if (r.status === 'error') return refuse(r.reason, r.reply);
+    ctx.handshakeDone(socket);
     detach();
     socket.pause();
     void connect(ctx, socket, r.value, buf.subarray(r.consumed));

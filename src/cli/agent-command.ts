@@ -18,6 +18,7 @@ import { spiffeIdentities } from '../identity/peer-identity.ts';
 import { parseIdentityArg } from '../identity/spiffe-id.ts';
 import { compileSnapshot } from '../mesh/compile.ts';
 import type { Snapshot } from '../mesh/snapshot.ts';
+import { parseTtl } from '../identity/ttl.ts';
 import { badValue, type FlagTable, HELP_FLAG, type Io, parseFlags, required } from './args.ts';
 import { istiodFromFlags, ISTIOD_FLAG_OPTIONS } from './ca-flags.ts';
 import { startIstiodIdentity, type IstiodIdentity } from '../identity/istiod-identity.ts';
@@ -29,7 +30,8 @@ import { listenFailure } from './render-error.ts';
 const USAGE = `portcullis agent --gateway HOST:PORT --config PATH
          (--ca-address HOST:PORT [--ca-root-cert F] [--ca-token-file F] [--cert-ttl 24h] [--identity NS/SA]
           | --cert FILE --key FILE --trust-bundle FILE | --ca-dir DIR (--spiffe ID | --workloads FILE))
-         [--listen 127.0.0.1:15001] [--forward LOCAL_ADDR=HOST:PORT]... [--settings FILE] [--log-level info]`;
+         [--listen 127.0.0.1:15001] [--forward LOCAL_ADDR=HOST:PORT]... [--settings FILE] [--log-level info]
+         [--handshake-timeout 10s]`;
 const SUMMARY = "carry a workload's outbound traffic to the gateway over HBONE with its SPIFFE certificate (as ztunnel does)";
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -77,6 +79,13 @@ export const FLAGS = {
     defaultText: 'none',
     description: 'a plain TCP port that always tunnels to HOST:PORT',
     example: '--forward 127.0.0.1:5432=db.partner.example:5432',
+  },
+  'handshake-timeout': {
+    type: 'string',
+    value: 'DURATION',
+    defaultText: '10s',
+    description: 'how long a proxy-port client has, from connecting, to complete its SOCKS5 or HTTP request',
+    example: '--handshake-timeout 30s',
   },
   'log-level': {
     type: 'string',
@@ -159,6 +168,12 @@ export async function run(argv: string[], io: Io, signal?: AbortSignal): Promise
       forwards.push(p.value);
     }
   }
+  let handshakeTimeoutMs: number | undefined;
+  if (flags['handshake-timeout'] !== undefined) {
+    const ms = parseTtl(flags['handshake-timeout']);
+    if (ms === null) throw bad('handshake-timeout', `--handshake-timeout "${flags['handshake-timeout']}": expected a duration such as 10s or 1m`);
+    handshakeTimeoutMs = ms;
+  }
   checkConfigPath(configDir, flags.settings, io);
   const log = defaultAgentLogger(flags['log-level']);
 
@@ -240,7 +255,7 @@ export async function run(argv: string[], io: Io, signal?: AbortSignal): Promise
       workloads.push({ identity: ids[0].uri, certificates: files, listen: [listen!], forwards });
     }
 
-    const agent = await startAgent({ gateway: { host: gw.authority.host, port: gw.authority.port }, snapshot: () => snapshot, workloads, logger: log }).catch(
+    const agent = await startAgent({ gateway: { host: gw.authority.host, port: gw.authority.port }, snapshot: () => snapshot, workloads, logger: log, handshakeTimeoutMs }).catch(
       (err: unknown) => {
         // A busy or foreign address: name it with the flag (or file) that chose it.
         const port = (err as { port?: number }).port;

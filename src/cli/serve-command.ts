@@ -8,7 +8,7 @@ import { assertSettingsValid, loadConfigDir } from '../config/load.ts';
 import { startGateway, type HostPort } from '../gateway/gateway.ts';
 import { parseDnsServer } from '../dataplane/resolver.ts';
 import { formatTtl, parseTtl } from '../identity/ttl.ts';
-import { DEFAULT_IDLE_TIMEOUT_MS } from '../dataplane/tunnel-pipe.ts';
+import { DEFAULT_GATEWAY_LIMITS } from '../config/settings-types.ts';
 import { DEFAULT_HBONE_LIMITS } from '../hbone/settings.ts';
 import { availableParallelism } from 'node:os';
 import { runPrimary, serveAsWorker, stopSignal, WORKER_ADMIN_ENV, WORKER_ENV, WORKER_LISTEN_ENV } from '../gateway/workers.ts';
@@ -26,7 +26,7 @@ const USAGE =
   'portcullis serve --config PATH (--ca-address HOST:PORT | --cert F --key F --trust-bundle F | --ca-dir D) [--settings F]\n' +
   `       ${ISTIOD_USAGE} [--gateway NS/NAME]... [--health 0.0.0.0:15021]\n` +
   '       [--listen 0.0.0.0:15008] [--admin 127.0.0.1:15000] [--dns-server IP[:PORT]]... [--drain-seconds N]\n' +
-  '       [--idle-timeout 1h] [--max-tunnels N] [--log-file F] [--workers N (default: the number of cores)]';
+  '       [--idle-timeout 10m] [--max-tunnels N] [--log-file F] [--workers N (default: the number of cores)]';
 const SUMMARY = 'run the HBONE egress gateway (control plane, data plane, admin port) until SIGTERM/SIGINT';
 
 export const FLAGS = {
@@ -65,7 +65,7 @@ export const FLAGS = {
   'idle-timeout': {
     type: 'string',
     value: 'DURATION',
-    defaultText: formatTtl(DEFAULT_IDLE_TIMEOUT_MS),
+    defaultText: `${formatTtl(DEFAULT_GATEWAY_LIMITS.tcpIdleTimeoutMs)} (limits.tcpIdleTimeout in portcullis.yaml)`,
     description: 'close a tunnel that has carried no bytes in either direction for this long',
     example: '--idle-timeout 30m',
   },

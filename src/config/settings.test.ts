@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseSettings } from './settings.ts';
-import { DEFAULT_GATEWAY_CLASSES, DEFAULT_SYSTEM_NAMESPACES } from './settings-types.ts';
+import { DEFAULT_GATEWAY_CLASSES, DEFAULT_GATEWAY_LIMITS, DEFAULT_SYSTEM_NAMESPACES, gatewayLimits } from './settings-types.ts';
 
 const file = (text: string) => ({ path: 'portcullis.yaml', text });
 
@@ -139,4 +139,39 @@ test('PERMIT_CROSS_NAMESPACE_RESOURCE_ACCESS is merged into the file list, bad e
 test('the environment variable works without a settings file', () => {
   const { settings } = parseSettings(null, { PERMIT_CROSS_NAMESPACE_RESOURCE_ACCESS: 'a/b' });
   assert.deepEqual(settings.permitCrossNamespaceResourceAccess, ['a/b']);
+});
+
+// ---- limits ----
+
+test('limits: counts and durations are read; the rest keep their defaults', () => {
+  const { settings, diagnostics } = parseSettings(file('limits:\n  maxTunnelsPerIdentity: 50\n  handshakeTimeout: 2.5s\n  tcpIdleTimeout: 1h30m\n'));
+  assert.deepEqual(diagnostics, []);
+  assert.deepEqual(settings.limits, { maxTunnelsPerIdentity: 50, handshakeTimeoutMs: 2500, tcpIdleTimeoutMs: 5_400_000 });
+  const limits = gatewayLimits(settings);
+  assert.equal(limits.maxTunnelsPerIdentity, 50);
+  assert.equal(limits.maxTunnelsPerSession, DEFAULT_GATEWAY_LIMITS.maxTunnelsPerSession);
+  assert.equal(limits.httpIdleTimeoutMs, 5 * 60_000);
+  assert.equal(gatewayLimits(parseSettings(null).settings).tcpIdleTimeoutMs, 10 * 60_000, 'far shorter than an hour by default');
+});
+
+test('limits: zero, negative, fractional counts, bad durations and unknown names are refused with their line; defaults stay', () => {
+  for (const [text, line, path] of [
+    ['limits:\n  maxTunnels: 0\n', 2, 'limits.maxTunnels'],
+    ['limits:\n  maxConnections: -5\n', 2, 'limits.maxConnections'],
+    ['limits:\n  maxTunnelsPerSession: 1.5\n', 2, 'limits.maxTunnelsPerSession'],
+    ['limits:\n  maxTunnels: 5\n  handshakeTimeout: 10\n', 3, 'limits.handshakeTimeout'],
+    ['limits:\n  httpIdleTimeout: 0s\n', 2, 'limits.httpIdleTimeout'],
+    ['limits:\n  tcpIdleTimeout: forever\n', 2, 'limits.tcpIdleTimeout'],
+  ] as const) {
+    const { settings, diagnostics } = parseSettings(file(text));
+    assert.equal(diagnostics.length, 1, text);
+    assert.equal(diagnostics[0].code, 'PCL_SETTINGS_INVALID', text);
+    assert.equal(diagnostics[0].line, line, text);
+    assert.equal(diagnostics[0].path, path, text);
+    assert.equal(settings.limits, undefined, `${text}: the whole block keeps its defaults`);
+    assert.deepEqual(gatewayLimits(settings), DEFAULT_GATEWAY_LIMITS);
+  }
+  const unknown = parseSettings(file('limits:\n  maxTunelsPerIdentity: 5\n')).diagnostics;
+  assert.equal(unknown[0].code, 'PCL_SETTINGS_UNKNOWN_FIELD');
+  assert.match(unknown[0].message, /maxTunnelsPerIdentity/);
 });

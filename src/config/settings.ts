@@ -6,13 +6,14 @@ import type { ErrorCode } from '../errors/catalogue.ts';
 import { formatPath } from './types.ts';
 import type { Diagnostic, SourcePos } from './types.ts';
 import { DEFAULT_CONTROLLER_NAME, DEFAULT_GATEWAY_CLASSES, DEFAULT_SYSTEM_NAMESPACES } from './settings-types.ts';
-import type { PathNormalization, Settings } from './settings-types.ts';
+import type { GatewayLimits, PathNormalization, Settings } from './settings-types.ts';
 import { DEFAULT_PARSE_LIMITS, parseYamlFile } from './yaml-documents.ts';
 import type { ConfigFile } from './yaml-documents.ts';
 import { arr, bool, int, map, num, obj, str, strings } from './schema/dsl.ts';
 import { isPlainObject, validateSchema } from './schema/validate.ts';
 import { checkDns1123Label } from './schema/common.ts';
 import { checkCidrOrAddress } from '../net/ip-syntax.ts';
+import { parseDuration } from './rules/duration.ts';
 
 /** The environment variable Solo's istiod reads (reference §4.1): comma-separated `namespace/serviceaccount`. */
 export const PERMIT_CROSS_NAMESPACE_ENV = 'PERMIT_CROSS_NAMESPACE_RESOURCE_ACCESS';
@@ -53,6 +54,7 @@ const SETTINGS_SCHEMA = obj({
   // Gateway API: "a domain-prefixed path" (GatewayClass spec.controllerName's own pattern).
   controllerName: str({ pattern: CONTROLLER_NAME_PATTERN }),
   pathNormalization: obj({ normalization: str({ enum: ['DEFAULT', 'NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES'] }) }),
+  limits: limitsSchema(),
 });
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -157,6 +159,8 @@ function applySettings(
     const n = pathNormalization.normalization;
     settings.pathNormalization = { normalization: n === 'DEFAULT' ? 'BASE' : (n as PathNormalization) };
   }
+  const limits = take('limits');
+  if (isPlainObject(limits)) settings.limits = readLimits(limits);
 }
 
 /** Each top-level field's position in the file, so findings and errors about a setting can name its line. */
@@ -186,4 +190,39 @@ function mergePermitEnv(
     if (!merged.includes(entry)) merged.push(entry);
   }
   settings.permitCrossNamespaceResourceAccess = merged;
+}
+
+// ---- limits: counts are positive integers, durations Go-style (`10s`, `5m`) and at least 1 ms ----
+
+// Functions, not constants: SETTINGS_SCHEMA above is built while this module loads, before a const here exists.
+function limitCounts() {
+  return ['maxConnections', 'maxPendingHandshakes', 'maxPendingHandshakesPerSource', 'maxTunnels', 'maxTunnelsPerIdentity', 'maxTunnelsPerSession'] as const;
+}
+
+/** YAML name → field (milliseconds). */
+function limitDurations() {
+  return { handshakeTimeout: 'handshakeTimeoutMs', tcpIdleTimeout: 'tcpIdleTimeoutMs', httpIdleTimeout: 'httpIdleTimeoutMs' } as const;
+}
+
+function checkLimitDuration(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const ns = parseDuration(value);
+  return ns !== undefined && ns >= 1e6 ? undefined : 'must be a duration of at least 1ms, e.g. "10s", "5m" or "1h"';
+}
+
+function limitsSchema() {
+  const fields: Record<string, ReturnType<typeof int> | ReturnType<typeof str>> = {};
+  for (const k of limitCounts()) fields[k] = int({ minimum: 1 });
+  for (const k of Object.keys(limitDurations())) fields[k] = str({ check: checkLimitDuration });
+  return obj(fields);
+}
+
+function readLimits(value: Record<string, unknown>): Partial<GatewayLimits> {
+  const out: Partial<Record<keyof GatewayLimits, number>> = {};
+  for (const k of limitCounts()) if (typeof value[k] === 'number') out[k] = value[k];
+  for (const [yamlName, field] of Object.entries(limitDurations())) {
+    const text = value[yamlName];
+    if (typeof text === 'string') out[field] = Math.round((parseDuration(text) ?? 0) / 1e6);
+  }
+  return out;
 }

@@ -11,17 +11,25 @@ import type { DecisionRecord } from '../policy/engine.ts';
 import { decideUnknownDestination, type CompiledEgressPolicies } from '../policy/egress-policies.ts';
 import type { AuthzRequest } from '../policy/request.ts';
 
+/** A ServiceEntry that declares no such port. */
+export type NoSuchPortDestination = Extract<Destination, { kind: 'noSuchPort' }>;
+/** A destination a tunnel can be forwarded to: a ServiceEntry port, or an unknown destination egressPolicies allow. */
+export type RoutableDestination = Extract<Destination, { kind: 'serviceEntry' | 'unknown' }>;
+/** An unknown destination named by host (no IP): decided on the addresses it resolves to. */
+export type UnresolvedDestination = Extract<Destination, { kind: 'unknown' }> & { readonly ip: null; readonly host: string };
+
+/** Each verdict carries its destination narrowed to what that verdict implies, so no caller needs a cast. */
 export type TunnelDecision =
   /** Denied by policy (or by a Gateway this process does not serve): 401. */
   | { readonly kind: 'deny'; readonly dest: Destination; readonly record: DecisionRecord }
   /** Allowed, but the ServiceEntry declares no such port: 503. */
-  | { readonly kind: 'noSuchPort'; readonly dest: Destination; readonly record: DecisionRecord }
-  | { readonly kind: 'allow'; readonly dest: Destination; readonly record: DecisionRecord }
+  | { readonly kind: 'noSuchPort'; readonly dest: NoSuchPortDestination; readonly record: DecisionRecord }
+  | { readonly kind: 'allow'; readonly dest: RoutableDestination; readonly record: DecisionRecord }
   /**
    * An unknown destination named by host while egressPolicies have Allow entries: it can only be decided on the
    * addresses the name resolves to (decideUnknownAddresses). With no Allow entry it is denied without a lookup.
    */
-  | { readonly kind: 'resolveFirst'; readonly dest: Destination; readonly record: DecisionRecord };
+  | { readonly kind: 'resolveFirst'; readonly dest: UnresolvedDestination; readonly record: DecisionRecord };
 
 /** The address policy sees as `destination.ip`: the authority IP, else the ServiceEntry host's VIP (IPv4 first). */
 export function destinationIpOf(authority: Authority, dest: Destination): string {
@@ -47,6 +55,10 @@ function notServed(dest: Extract<Destination, { kind: 'serviceEntry' | 'noSuchPo
     `${dest.serviceEntry.ref} is bound to Gateway ${dest.gateway.ref}, whose class "${dest.gateway.className}" ` +
     'this gateway does not serve';
   return { decision: 'deny', code: 'PCL_DATAPLANE_GATEWAY_NOT_SERVED', reason, layers: [] };
+}
+
+function isUnresolved(dest: Destination): dest is UnresolvedDestination {
+  return dest.kind === 'unknown' && dest.ip === null && dest.host !== null;
 }
 
 /** Does some egressPolicies entry allow? Without one every address of an undeclared host is denied, unresolved. */
@@ -77,7 +89,7 @@ export function decideTunnel(
     return { decision: { kind: 'deny', dest, record: notServed(dest) }, request };
   }
   const record = decideConnection(snap, dest, request);
-  if (dest.kind === 'unknown' && dest.ip === null && dest.host !== null && dest.invalid === undefined && hasEgressAllow(snap)) {
+  if (isUnresolved(dest) && dest.invalid === undefined && hasEgressAllow(snap)) {
     return { decision: { kind: 'resolveFirst', dest, record }, request };
   }
   if (record.decision === 'deny') return { decision: { kind: 'deny', dest, record }, request };

@@ -1,9 +1,11 @@
 /**
  * One HBONE tunnel, from CONNECT to close: decide (both policy layers, or egressPolicies), answer 401/503 or pick
  * and dial a checked upstream, answer 200 only once it is connected (ztunnel inbound), check the SNI on TLS ports,
- * then pipe bytes. `handleTunnel` decides and chooses a forwarder; `forwardL4` is the L4 one. Gateways of mode
- * `waypoint` are forwarded at L4 here as well: the L7 forwarder branches in `handleTunnel` on the port's protocol.
+ * then pipe bytes. `handleTunnel` decides and chooses a forwarder; `forwardL4` is the L4 one, and an `OpenTunnel` is
+ * an allowed L4 tunnel from its 200 to its close. Gateways of mode `waypoint` are forwarded at L4 here as well: the
+ * L7 forwarder branches in `handleTunnel` on the port's protocol.
  */
+import type { Socket } from 'node:net';
 import type { HboneRequest } from '../hbone/server.ts';
 import { REASON_HEADER } from '../hbone/server.ts';
 import type { ErrorCode } from '../errors/catalogue.ts';
@@ -17,7 +19,7 @@ import type { DecidedTunnel } from './policy-recheck.ts';
 import type { AddressGuard } from './private-address-guard.ts';
 import type { NameResolver } from './resolver.ts';
 import { checkSni, needsSniCheck, readClientHello } from './sni-check.ts';
-import { decideTunnel, decideUnknownAddresses } from './tunnel-decision.ts';
+import { decideTunnel, decideUnknownAddresses, type RoutableDestination } from './tunnel-decision.ts';
 import { pipeTunnel, type TunnelPipe } from './tunnel-pipe.ts';
 import { dialFirst, formatAddress } from './upstream-dial.ts';
 import { resolveAuthority } from '../mesh/destination.ts';
@@ -25,13 +27,6 @@ import type { CredentialStore } from '../waypoint/credentials.ts';
 import { handleHttpTunnel, type ServiceEntryDestination } from '../waypoint/http-tunnel.ts';
 import { namesToResolve, planUpstream, vetAddresses, type UpstreamAddress, type UpstreamPlan } from './upstream-plan.ts';
 import { messageOf } from '../errors/message-of.ts';
-
-/** An open tunnel, as the gateway tracks it for re-decision and shutdown. */
-export interface OpenTunnel extends DecidedTunnel {
-  readonly tunnelId: number;
-  /** Close it with a final verdict (policy change, shutdown); the access-log line records that verdict. */
-  close(code: ErrorCode, reason: string, flag: ResponseFlag, layers?: readonly LayerRecord[]): void;
-}
 
 /** What a tunnel needs from the gateway. Everything is read at the moment of use, so reloads apply at once. */
 export interface TunnelContext {
@@ -41,7 +36,10 @@ export interface TunnelContext {
   guard(): AddressGuard;
   readonly resolver: NameResolver;
   readonly open: Set<OpenTunnel>;
+  /** An L4 tunnel with no byte either way for this long is closed (limits.tcpIdleTimeout). */
   readonly idleTimeoutMs: number;
+  /** The same for an L7 (HTTP) tunnel (limits.httpIdleTimeout); 0 = never. */
+  readonly httpIdleTimeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly clientHelloTimeoutMs: number;
   /** The L7 waypoint's per-credential TLS contexts and pools (one per gateway process). */
@@ -139,7 +137,7 @@ export interface ForwardInput {
   readonly log: TunnelLog;
   readonly authority: Authority;
   readonly authz: AuthzRequest;
-  readonly dest: Destination;
+  readonly dest: RoutableDestination;
   readonly record: DecisionRecord;
   /** The unknown destination was named by host and decided on the addresses it resolved to (reused, never re-resolved). */
   readonly resolved: ReadonlyMap<string, readonly string[]> | null;
@@ -165,9 +163,20 @@ export async function handleTunnel(ctx: TunnelContext): Promise<void> {
     return;
   }
   const { decision, request: authz } = decideTunnel(snap, authority, null, r.peer.uri, r.peerAddress, dest);
+  if (decision.kind === 'deny') {
+    log.decided(decision.dest, decision.record);
+    refuse(ctx, log, 401, 'UAEX', decision.record, 'deny');
+    return;
+  }
+  if (decision.kind === 'noSuchPort') {
+    const d = decision.dest;
+    log.decided(d, decision.record);
+    const noPort: DecisionRecord = { ...decision.record, code: 'PCL_MESH_NO_SUCH_PORT', reason: `${d.serviceEntry.ref} declares no port ${d.port}` };
+    refuse(ctx, log, 503, 'NR', noPort, 'allow');
+    return;
+  }
   let record = decision.record;
   let resolved: Map<string, readonly string[]> | null = null;
-
   if (decision.kind === 'resolveFirst') {
     // An undeclared name: resolve it once and decide on every address (all must be allowed by egressPolicies).
     let ips: string[] = [];
@@ -187,13 +196,6 @@ export async function handleTunnel(ctx: TunnelContext): Promise<void> {
     refuse(ctx, log, 401, 'UAEX', record, 'deny');
     return;
   }
-  if (decision.kind === 'noSuchPort') {
-    const d = decision.dest as Extract<Destination, { kind: 'noSuchPort' }>;
-    const noPort: DecisionRecord = { ...record, code: 'PCL_MESH_NO_SUCH_PORT', reason: `${d.serviceEntry.ref} declares no port ${d.port}` };
-    refuse(ctx, log, 503, 'NR', noPort, 'allow');
-    return;
-  }
-  // The seam for L7: a waypoint-mode Gateway's HTTP port gets its own forwarder; everything else is forwarded at L4.
   await forwardL4({ ctx, log, authority, authz, dest: decision.dest, record, resolved });
 }
 
@@ -244,39 +246,89 @@ export async function forwardL4(input: ForwardInput): Promise<void> {
     return;
   }
 
-  // The final verdict can be replaced while the tunnel runs (policy change, shutdown).
-  let verdict: { code: ErrorCode; reason: string; flag: ResponseFlag; layers: readonly LayerRecord[]; decision: 'allow' | 'deny' } | null = null;
-  let pipe: TunnelPipe | null = null;
-  let closedEarly = false;
-  const open: OpenTunnel = {
-    tunnelId: r.tunnelId,
-    authority,
-    request: authz,
-    upstream: {
-      ip: dialled.address.ip,
-      port: dialled.address.port,
-      trusted: plan.targets.some((t) => t.kind === 'trusted' && t.ip === dialled.address.ip),
-      egressCheck: plan.egressCheck,
-    },
-    close(code, reason, flag, layers) {
-      if (verdict !== null) return;
-      verdict = { code, reason, flag, layers: layers ?? record.layers, decision: flag === 'LR' ? 'allow' : 'deny' };
-      if (pipe !== null) pipe.destroy(() => r.close(reason));
-      else {
-        closedEarly = true;
-        r.close(reason);
-        upstream.destroy();
-      }
-    },
-  };
-  ctx.open.add(open);
+  const tunnel = new OpenTunnel(ctx, log, record, authority, authz, upstream, {
+    ip: dialled.address.ip,
+    port: dialled.address.port,
+    trusted: plan.targets.some((t) => t.kind === 'trusted' && t.ip === dialled.address.ip),
+    egressCheck: plan.egressCheck,
+  });
+  ctx.open.add(tunnel);
   try {
+    await tunnel.run(dest);
+  } finally {
+    ctx.open.delete(tunnel);
+  }
+}
+
+/** The final verdict of a tunnel closed from outside while it ran (policy change, shutdown). */
+interface Verdict {
+  readonly code: ErrorCode;
+  readonly reason: string;
+  readonly flag: ResponseFlag;
+  readonly layers: readonly LayerRecord[];
+  readonly decision: 'allow' | 'deny';
+}
+
+/**
+ * An allowed L4 tunnel from its 200 to its close, as the gateway tracks it for re-decision and shutdown: it checks
+ * the SNI on TLS ports, pipes bytes until a side ends or it idles out, and writes the tunnel's one access-log line.
+ * `close` may come at any point of that (the SNI read or the pipe); the verdict it records is the final one.
+ */
+export class OpenTunnel implements DecidedTunnel {
+  readonly tunnelId: number;
+  readonly authority: Authority;
+  readonly request: AuthzRequest;
+  readonly upstream: DecidedTunnel['upstream'];
+  readonly #ctx: TunnelContext;
+  readonly #log: TunnelLog;
+  readonly #record: DecisionRecord;
+  readonly #socket: Socket;
+  #verdict: Verdict | null = null;
+  #pipe: TunnelPipe | null = null;
+
+  constructor(
+    ctx: TunnelContext,
+    log: TunnelLog,
+    record: DecisionRecord,
+    authority: Authority,
+    request: AuthzRequest,
+    socket: Socket,
+    upstream: DecidedTunnel['upstream'],
+  ) {
+    this.tunnelId = ctx.request.tunnelId;
+    this.authority = authority;
+    this.request = request;
+    this.upstream = upstream;
+    this.#ctx = ctx;
+    this.#log = log;
+    this.#record = record;
+    this.#socket = socket;
+  }
+
+  /** Close it with a final verdict (policy change, shutdown); the access-log line records that verdict. */
+  close(code: ErrorCode, reason: string, flag: ResponseFlag, layers?: readonly LayerRecord[]): void {
+    if (this.#verdict !== null) return;
+    this.#verdict = { code, reason, flag, layers: layers ?? this.#record.layers, decision: flag === 'LR' ? 'allow' : 'deny' };
+    const r = this.#ctx.request;
+    if (this.#pipe !== null) {
+      this.#pipe.destroy(() => r.close(reason));
+    } else {
+      r.close(reason);
+      this.#socket.destroy();
+    }
+  }
+
+  /** Check the SNI (TLS ports), then pipe; resolves once the tunnel is over and logged. */
+  async run(dest: RoutableDestination): Promise<void> {
+    const { request: r, idleTimeoutMs } = this.#ctx;
+    const log = this.#log;
+    const record = this.#record;
     let head: Buffer | undefined;
-    const port = dest.kind === 'serviceEntry' ? dest.port : null;
-    if (dest.kind === 'serviceEntry' && needsSniCheck(port?.protocol)) {
-      const hello = await readClientHello(r.stream, ctx.clientHelloTimeoutMs);
-      if (closedEarly) {
-        finishClosed(log, verdict!, { bytesReceived: 0, bytesSent: 0 });
+    if (dest.kind === 'serviceEntry' && needsSniCheck(dest.port.protocol)) {
+      const hello = await readClientHello(r.stream, this.#ctx.clientHelloTimeoutMs);
+      const early = this.#verdict;
+      if (early !== null) {
+        finishClosed(log, early, { bytesReceived: 0, bytesSent: 0 });
         return;
       }
       const verdictSni = hello.ok ? checkSni(hello.hello, dest.serviceEntry.hosts) : hello;
@@ -284,29 +336,28 @@ export async function forwardL4(input: ForwardInput): Promise<void> {
       if (!verdictSni.ok) {
         // Refused after the 200: reset the stream (ztunnel closes the connection the same way) and log it.
         r.close(verdictSni.reason);
-        upstream.destroy();
+        this.#socket.destroy();
         const flags: ResponseFlag = !hello.ok && hello.ended ? 'DC' : 'NR';
         log.finish({ status: 200, decision: 'deny', code: verdictSni.code, reason: verdictSni.reason, layers: record.layers, flags });
         return;
       }
       head = hello.ok ? hello.buffered : undefined;
     }
-    pipe = pipeTunnel(r.stream, upstream, ctx.idleTimeoutMs, head);
-    const outcome = await pipe.done;
+    this.#pipe = pipeTunnel(r.stream, this.#socket, idleTimeoutMs, head);
+    const outcome = await this.#pipe.done;
     const counts = { bytesReceived: outcome.bytesReceived, bytesSent: outcome.bytesSent };
-    if (verdict !== null) {
-      finishClosed(log, verdict, counts);
+    const closed = this.#verdict;
+    if (closed !== null) {
+      finishClosed(log, closed, counts);
       return;
     }
     if (outcome.end === 'idle') {
-      r.close(`idle for ${ctx.idleTimeoutMs} ms`);
-      log.finish({ status: 200, decision: 'allow', code: 'PCL_DATAPLANE_IDLE_TIMEOUT', reason: `no bytes either way for ${ctx.idleTimeoutMs} ms`, layers: record.layers, flags: 'SI', ...counts });
+      r.close(`idle for ${idleTimeoutMs} ms`);
+      log.finish({ status: 200, decision: 'allow', code: 'PCL_DATAPLANE_IDLE_TIMEOUT', reason: `no bytes either way for ${idleTimeoutMs} ms`, layers: record.layers, flags: 'SI', ...counts });
       return;
     }
     const flags: ResponseFlag = outcome.end === 'downstream' ? 'DC' : outcome.end === 'upstream' ? 'UC' : '-';
     log.finish({ status: 200, decision: 'allow', code: record.code, reason: record.reason, layers: record.layers, flags, ...counts });
-  } finally {
-    ctx.open.delete(open);
   }
 }
 
@@ -326,6 +377,15 @@ async function forwardHttp(ctx: TunnelContext, log: TunnelLog, dest: ServiceEntr
   }
   let bytesReceived = 0;
   let bytesSent = 0;
+  // No byte either way on the tunnel for httpIdleTimeoutMs (HTTP/2 streams time reads and writes alike): close it,
+  // as Envoy's stream_idle_timeout does for a stream. Requests in flight are cut with it.
+  let idled = false;
+  if (ctx.httpIdleTimeoutMs > 0) {
+    r.stream.setTimeout(ctx.httpIdleTimeoutMs, () => {
+      idled = true;
+      r.close(`idle for ${ctx.httpIdleTimeoutMs} ms`);
+    });
+  }
   await handleHttpTunnel({
     stream: r.stream,
     peer: r.peer,
@@ -344,6 +404,11 @@ async function forwardHttp(ctx: TunnelContext, log: TunnelLog, dest: ServiceEntr
       publish.requestCompleted({ ...event, instance: ctx.instance });
     },
   });
+  if (idled) {
+    const reason = `no bytes either way for ${ctx.httpIdleTimeoutMs} ms`;
+    log.finish({ status: 200, decision: 'allow', code: 'PCL_DATAPLANE_IDLE_TIMEOUT', reason, layers: [], flags: 'SI', bytesReceived, bytesSent });
+    return;
+  }
   log.finish({ status: 200, decision: 'allow', code: record.code, reason: record.reason, layers: [], flags: '-', bytesReceived, bytesSent });
 }
 

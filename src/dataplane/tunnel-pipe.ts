@@ -6,8 +6,6 @@
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 
-export const DEFAULT_IDLE_TIMEOUT_MS = 60 * 60_000;
-
 /** How the pipe ended: normally (both directions ended), a side failed or reset, idle, or closed from outside. */
 export type PipeEnd = 'complete' | 'downstream' | 'upstream' | 'idle' | 'external';
 

@@ -54,6 +54,10 @@ export const agentCodes = defineCodes({
     summary: 'A client went away before its tunnel was set up; the tunnel was cancelled.',
     fix: 'Nothing to do on the agent; check the client if it happens often.',
   },
+  PCL_AGENT_HANDSHAKE_TIMEOUT: {
+    summary: 'A client of a proxy port did not complete its SOCKS5 or HTTP request in time after connecting; the connection was closed.',
+    fix: 'Point HTTPS_PROXY / ALL_PROXY clients at the port as usual; raise --handshake-timeout only for a client known to be that slow.',
+  },
   PCL_AGENT_WORKLOADS_INVALID: {
     summary: 'The --workloads file is not a YAML list of {namespace, serviceAccount, listen, forward?} entries.',
     fix: 'Write one entry per workload, e.g. `- {namespace: bookinfo, serviceAccount: bookinfo-productpage, listen: 127.0.0.1:15001}`.',

@@ -66,4 +66,20 @@ export const hboneCodes = defineCodes({
     summary: 'The gateway closed an open tunnel (policy change, drain or shutdown).',
     fix: 'See the reason in the event; after a policy change the caller must be allowed again before it reconnects.',
   },
+  PCL_HBONE_HANDSHAKE_LIMIT: {
+    summary: 'Too many connections were still in the TLS handshake (maxPendingHandshakes in all, or maxPendingHandshakesPerSource from one address); one was closed.',
+    fix: 'Find the address that opens connections without finishing TLS (a scanner, a broken client); raise the limits in portcullis.yaml `limits:` only for a known burst of real workloads.',
+  },
+  PCL_HBONE_CONNECTION_LIMIT: {
+    summary: 'The gateway holds maxConnections connections; the oldest one still in the TLS handshake was closed, or, with every connection established, the new one was refused.',
+    fix: 'Run more gateway replicas or raise limits.maxConnections in portcullis.yaml if the host has the descriptors.',
+  },
+  PCL_HBONE_IDENTITY_TUNNEL_LIMIT: {
+    summary: 'One SPIFFE identity already holds maxTunnelsPerIdentity tunnels; the stream was answered 503.',
+    fix: 'Find why the workload keeps so many tunnels open (a leak, no pooling); raise limits.maxTunnelsPerIdentity only for a workload known to need it.',
+  },
+  PCL_HBONE_SESSION_TUNNEL_LIMIT: {
+    summary: 'One HTTP/2 connection already carries maxTunnelsPerSession tunnels; the stream was answered 503.',
+    fix: 'Open another connection for more tunnels (ztunnel does at 100 streams per connection), or raise limits.maxTunnelsPerSession.',
+  },
 });

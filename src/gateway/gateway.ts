@@ -14,7 +14,8 @@ import { assertSettingsValid, type LoadResult } from '../config/load.ts';
 import { PortcullisError } from '../errors/catalogue.ts';
 import type { HboneRefusal } from '../events/hbone-events.ts';
 import { createHboneServer, REASON_HEADER, type HboneServer } from '../hbone/server.ts';
-import type { HboneLimits } from '../hbone/settings.ts';
+import { hboneLimitsFrom, type HboneLimits } from '../hbone/settings.ts';
+import { gatewayLimits } from '../config/settings-types.ts';
 import { loadCa } from '../identity/ca.ts';
 import { FileCertificateSource, type CertificateSource } from '../identity/cert-store.ts';
 import { compileSnapshot } from '../mesh/compile.ts';
@@ -41,7 +42,6 @@ import { compileAddressGuard, type AddressGuard, type ListenerAddress } from '..
 import { createDnsResolver, type NameResolver } from '../dataplane/resolver.ts';
 import { CLIENT_HELLO_TIMEOUT_MS } from '../dataplane/sni-check.ts';
 import { handleTunnel, type OpenTunnel } from '../dataplane/tunnel-handler.ts';
-import { DEFAULT_IDLE_TIMEOUT_MS } from '../dataplane/tunnel-pipe.ts';
 import { CONNECT_TIMEOUT_MS } from '../dataplane/upstream-dial.ts';
 import { messageOf } from '../errors/message-of.ts';
 
@@ -234,10 +234,16 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     let draining = false;
     let listening = false;
 
+    // portcullis.yaml `limits:` (reloadable), then what the command line or the caller fixed.
+    const hboneLimitsOf = (s: Snapshot): Partial<HboneLimits> => ({
+      ...hboneLimitsFrom(gatewayLimits(s.settings)),
+      ...opts.hboneLimits,
+      ...(opts.maxTunnels !== undefined ? { maxTunnels: opts.maxTunnels } : {}),
+    });
     const hbone: HboneServer = createHboneServer({
       certificates,
       trustDomain,
-      limits: { ...opts.hboneLimits, ...(opts.maxTunnels !== undefined ? { maxTunnels: opts.maxTunnels } : {}) },
+      limits: hboneLimitsOf(snap),
       handler: (request) => {
         const expired = certProblem();
         if (expired !== null) {
@@ -251,7 +257,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           guard: () => guard,
           resolver,
           open,
-          idleTimeoutMs: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+          idleTimeoutMs: opts.idleTimeoutMs ?? gatewayLimits(snap.settings).tcpIdleTimeoutMs,
+          httpIdleTimeoutMs: gatewayLimits(snap.settings).httpIdleTimeoutMs,
           connectTimeoutMs: opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
           clientHelloTimeoutMs: opts.clientHelloTimeoutMs ?? CLIENT_HELLO_TIMEOUT_MS,
           credentials,
@@ -260,6 +267,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     });
     hbone.on('refused', (r: HboneRefusal) => publish.hboneRefused({ ...r, instance }));
     hbone.on('error', (err: unknown) => problem('PCL_HBONE_HANDLER_FAILED', err));
+    metrics.watchConnections(() => ({ pendingHandshakes: hbone.pendingHandshakes, connections: hbone.connectionCount }));
     const listen = opts.listen ?? { host: '0.0.0.0', port: 15008 };
     const hboneInfo = await hbone.listen(listen.port, listen.host, { reusePort: opts.reusePort === true });
     cleanups.push(() => hbone.destroy());
@@ -319,6 +327,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       }
       snap = next;
       guard = compileGuard(next);
+      hbone.setLimits(hboneLimitsOf(next));
       let closed = 0;
       for (const t of [...open]) {
         const verdict = recheckTunnel(next, t, guard);

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import * as http2 from 'node:http2';
+import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { issueClientCert, issueWorkloadCert, initCa } from '../identity/ca.ts';
 import { join } from 'node:path';
@@ -254,4 +255,48 @@ test('tunnels over the server-wide limit are answered 503', async (t) => {
   await assert.rejects(c.connect('10.0.0.2:443'), (err: unknown) => err instanceof HboneStatusError && err.status === 503);
   assert.equal((await srv.refusal('PCL_HBONE_TOO_MANY_TUNNELS')).status, 503);
   first.stream.destroy();
+});
+
+/** A raw TCP connection to the server from `source` (another 127/8 address is another peer). */
+function tcpFrom(port: number, source = '127.0.0.1'): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host: '127.0.0.1', port, localAddress: source }, () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+test('a TLS handshake begun after the handshake deadline is closed and its CONNECT never answered 200', async (t) => {
+  const pki = await makePki(t);
+  const srv = await startServer(t, pki, echo, { handshakeTimeoutMs: 300 });
+  const late = await tcpFrom(srv.port);
+  late.on('error', () => {});
+  // Read while waiting (nothing arrives before a ClientHello), so a close by the server is seen.
+  late.resume();
+  await new Promise((r) => setTimeout(r, 900));
+  if (!late.destroyed) {
+    // Still open: begin the handshake now, well after the deadline. It must not become a tunnel.
+    late.pause();
+    const got = await rawAttempt({ ...clientTls(pki, srv.port), socket: late }, { ':method': 'CONNECT', ':authority': '10.0.0.1:443' });
+    assert.equal(got.kind, 'error', `a late handshake got ${JSON.stringify(got)}`);
+  }
+  const refusal = await srv.refusal('PCL_HBONE_HANDSHAKE_TIMEOUT');
+  assert.match(refusal.reason, /no verified client certificate 300 ms after connecting/);
+  assert.equal(srv.server.sessionCount, 0);
+});
+
+test('handshakes are bounded per source and in all; the oldest gives way and a fresh workload is served', async (t) => {
+  const pki = await makePki(t);
+  const srv = await startServer(t, pki, echo, { maxPendingHandshakes: 6, maxPendingHandshakesPerSource: 2, maxConnections: 8, handshakeTimeoutMs: 60_000 });
+  const held: net.Socket[] = [];
+  t.after(() => held.forEach((s) => s.destroy()));
+  for (let i = 0; i < 5; i++) held.push(await tcpFrom(srv.port, '127.0.0.2'));
+  for (let a = 3; a < 9; a++) held.push(await tcpFrom(srv.port, `127.0.0.${a}`), await tcpFrom(srv.port, `127.0.0.${a}`));
+  for (const s of held) s.on('error', () => {}).resume();
+  await srv.refusal('PCL_HBONE_HANDSHAKE_LIMIT');
+  assert.ok(srv.server.pendingHandshakes <= 6, `pending ${srv.server.pendingHandshakes}`);
+  assert.ok(srv.refusals.some((r) => /from 127\.0\.0\.2 .*maxPendingHandshakesPerSource 2/.test(r.reason)), 'the third from 127.0.0.2 was refused');
+  assert.ok(srv.refusals.some((r) => /maxPendingHandshakes 6 reached: closed the connection longest in the TLS handshake/.test(r.reason)));
+  const c = await rawAttempt(clientTls(pki, srv.port), { ':method': 'CONNECT', ':authority': '10.0.0.1:443' });
+  assert.equal(c.kind, 'response');
+  assert.equal(c.kind === 'response' && c.status, 200);
 });

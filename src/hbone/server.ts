@@ -5,6 +5,7 @@
 import { EventEmitter } from 'node:events';
 import * as http2 from 'node:http2';
 import type { IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
+import * as net from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import * as tls from 'node:tls';
 import type { ErrorCode } from '../errors/catalogue.ts';
@@ -75,6 +76,15 @@ export interface HboneServerOptions {
   readonly limits?: Partial<HboneLimits>;
 }
 
+/** What the server emits (see events/hbone-events.ts); typed so a listener with the wrong payload does not compile. */
+export interface HboneServerEvents {
+  refused: [refusal: HboneRefusal];
+  session: [info: HboneSessionInfo];
+  'session-closed': [info: HboneSessionInfo];
+  'tunnel-closed': [event: HboneTunnelClosed];
+  error: [err: unknown];
+}
+
 interface SessionState {
   readonly id: number;
   readonly peer: SpiffeId;
@@ -84,6 +94,8 @@ interface SessionState {
   readonly localPort: number;
   readonly session: ServerHttp2Session;
   openStreams: number;
+  /** Tunnels handed to the handler and not yet closed (refused streams are not counted). */
+  tunnels: number;
   resets: number;
   resetWindowStart: number;
   idleTimer: NodeJS.Timeout | null;
@@ -94,6 +106,20 @@ interface SessionState {
 interface PendingPeer {
   readonly peer: SpiffeId;
   readonly socket: tls.TLSSocket;
+}
+
+/** A TCP connection that has not yet shown a verified certificate. */
+interface Handshake {
+  readonly socket: Socket;
+  readonly source: string;
+  readonly peerPort: number;
+  readonly timer: NodeJS.Timeout;
+}
+
+/** The source address a per-source limit counts by: an IPv4-mapped IPv6 address is its IPv4 address. */
+function sourceOf(address: string | undefined): string {
+  const a = (address ?? '').toLowerCase();
+  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
 }
 
 /** RFC 9113 §6.5.2 header list size: name + value + 32 octets per field. */
@@ -217,14 +243,22 @@ function answerAndClose(stream: ServerHttp2Stream, status: number, headers: Read
  * The HBONE listener. Create with `createHboneServer`. Refusals and lifecycle are reported as events (see
  * events.ts); one session's failure never touches another, and no input makes the server throw.
  */
-export class HboneServer extends EventEmitter {
-  readonly limits: HboneLimits;
+export class HboneServer extends EventEmitter<HboneServerEvents> {
+  #limits: HboneLimits;
   readonly #options: HboneServerOptions;
+  /** The listener. Connections reach the TLS server only once admitted (the HTTP/2 layer is fed the same way). */
+  readonly #tcp: net.Server;
   readonly #tls: tls.Server;
   readonly #h2: http2.Http2Server;
   readonly #sessions = new Set<SessionState>();
   readonly #tunnels = new Set<Tunnel>();
   readonly #sockets = new Set<Socket>();
+  /** Connections in the TLS handshake, oldest first (a Map keeps insertion order). */
+  readonly #handshakes = new Map<Socket, Handshake>();
+  readonly #handshakesBySource = new Map<string, number>();
+  readonly #tunnelsByPeer = new Map<string, number>();
+  /** Connections the server closed during the handshake (limit or deadline), already reported. */
+  readonly #cut = new WeakSet<Socket>();
   #pending: PendingPeer | null = null;
   #nextSessionId = 1;
   #nextTunnelId = 1;
@@ -233,7 +267,7 @@ export class HboneServer extends EventEmitter {
   constructor(options: HboneServerOptions) {
     super();
     this.#options = options;
-    this.limits = { ...DEFAULT_HBONE_LIMITS, ...options.limits };
+    this.#limits = { ...DEFAULT_HBONE_LIMITS, ...options.limits };
     this.#tls = tls.createServer({
       ...this.#contextOptions(options.certificates.current()),
       requestCert: true,
@@ -241,24 +275,24 @@ export class HboneServer extends EventEmitter {
       // Exactly h2 (ztunnel `alpn_protocols = [h2]`). Returning undefined makes OpenSSL send the fatal
       // no_application_protocol alert, so an http/1.1-only client is refused during the handshake.
       ALPNCallback: ({ protocols }) => (protocols.includes(HBONE_ALPN) ? HBONE_ALPN : undefined),
-      handshakeTimeout: this.limits.handshakeTimeoutMs,
+      // node's own handshakeTimeout (default 120 s) is an inactivity timer that a client trickling a byte at a time
+      // never hits, and it only reports, leaving the socket open: the server keeps its own deadline (#admit).
     });
-    this.#tls.maxConnections = this.limits.maxConnections;
-    this.#tls.on('connection', (socket: Socket) => {
-      void socket.remoteAddress; // cache the peer address now; it is unreadable once the socket is destroyed
-      // Tunnels carry request/response traffic: with Nagle on, a frame written while the previous one is unacked
-      // waits for the peer's delayed ACK (tens of ms). ztunnel sets TCP_NODELAY on its sockets too.
-      socket.setNoDelay(true);
-      this.#sockets.add(socket);
-      socket.once('close', () => this.#sockets.delete(socket));
-    });
+    // Tunnels carry request/response traffic: with Nagle on, a frame written while the previous one is unacked
+    // waits for the peer's delayed ACK (tens of ms). ztunnel sets TCP_NODELAY on its sockets too.
+    this.#tcp = net.createServer({ noDelay: true }, (socket: Socket) => this.#admit(socket));
     this.#tls.on('secureConnection', (socket: tls.TLSSocket) => this.#onSecureConnection(socket));
     this.#tls.on('tlsClientError', (err: Error & { code?: string }, socket: tls.TLSSocket) => {
+      // node leaves a failed handshake's socket to the listener: close it, or it holds a descriptor.
+      socket.destroy();
       // With rejectUnauthorized, node completes the handshake, records OpenSSL's verify result in
       // `authorizationError` and destroys the socket, so `err` only says "socket hang up": report the real reason.
       const verifyError = (socket as tls.TLSSocket & { authorizationError?: string }).authorizationError;
       // A failed TLSSocket no longer knows its address; the TCP socket underneath does (node keeps it as `_parent`).
       const raw = (socket as tls.TLSSocket & { _parent?: Socket })._parent;
+      // One closed for a limit or the deadline was reported then; its reset is no news.
+      if (raw !== undefined && this.#cut.has(raw)) return;
+      if (raw !== undefined) this.#endHandshake(raw);
       this.#refuse({
         code: verifyError ? 'PCL_HBONE_TLS_HANDSHAKE_FAILED' : tlsErrorCode(err),
         stage: 'tls',
@@ -268,6 +302,7 @@ export class HboneServer extends EventEmitter {
       });
     });
     // Server-socket errors after listen() (rare: EMFILE) are reported to 'error' listeners, never thrown.
+    this.#tcp.on('error', (err) => this.#emitError(err));
     this.#tls.on('error', (err) => this.#emitError(err));
 
     // The HTTP/2 layer never listens: it only receives sockets that passed the TLS and identity checks.
@@ -275,8 +310,8 @@ export class HboneServer extends EventEmitter {
       settings: {
         initialWindowSize: STREAM_WINDOW_SIZE,
         maxFrameSize: MAX_FRAME_SIZE,
-        maxConcurrentStreams: this.limits.maxStreamsPerSession,
-        maxHeaderListSize: this.limits.maxHeaderListSize,
+        maxConcurrentStreams: this.#limits.maxStreamsPerSession,
+        maxHeaderListSize: this.#limits.maxHeaderListSize,
         enablePush: false,
       },
       maxSessionMemory: MAX_SESSION_MEMORY_MB,
@@ -303,18 +338,41 @@ export class HboneServer extends EventEmitter {
   listen(port: number, host = '0.0.0.0', options: { readonly reusePort?: boolean } = {}): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
-      this.#tls.once('error', onError);
+      this.#tcp.once('error', onError);
       const reuse = options.reusePort === true;
-      this.#tls.listen({ port, host, ...(reuse ? { reusePort: true, exclusive: true } : {}) }, () => {
-        this.#tls.off('error', onError);
-        resolve(this.#tls.address() as AddressInfo);
+      this.#tcp.listen({ port, host, ...(reuse ? { reusePort: true, exclusive: true } : {}) }, () => {
+        this.#tcp.off('error', onError);
+        resolve(this.#tcp.address() as AddressInfo);
       });
     });
   }
 
   address(): AddressInfo | null {
-    const addr = this.#tls.address();
+    const addr = this.#tcp.address();
     return addr !== null && typeof addr === 'object' ? addr : null;
+  }
+
+  /** The limits in force. */
+  get limits(): HboneLimits {
+    return this.#limits;
+  }
+
+  /**
+   * Apply new limits (a reloaded portcullis.yaml). Counts apply to the next connection or stream; nothing already
+   * admitted is cut. SETTINGS_MAX_CONCURRENT_STREAMS and the header list size are fixed at start.
+   */
+  setLimits(limits: Partial<HboneLimits>): void {
+    this.#limits = { ...this.#limits, ...limits };
+  }
+
+  /** Connections still in the TLS handshake (a gauge for operators). */
+  get pendingHandshakes(): number {
+    return this.#handshakes.size;
+  }
+
+  /** TCP connections held, in the handshake or established. */
+  get connectionCount(): number {
+    return this.#sockets.size;
   }
 
   /** Open tunnels (for the data plane to close those a new policy no longer allows). */
@@ -333,9 +391,11 @@ export class HboneServer extends EventEmitter {
   close(): Promise<void> {
     this.#options.certificates.off('update', this.#onCertificates);
     const closed = new Promise<void>((resolve) => {
-      if (!this.#tls.listening) resolve();
-      else this.#tls.close(() => resolve());
+      if (!this.#tcp.listening) resolve();
+      else this.#tcp.close(() => resolve());
     });
+    // Nobody in the handshake can still become a session worth draining.
+    for (const h of [...this.#handshakes.values()]) h.socket.destroy();
     for (const state of this.#sessions) {
       state.closing = true;
       if (!state.session.closed) state.session.close();
@@ -364,10 +424,95 @@ export class HboneServer extends EventEmitter {
     this.emit('refused', refusal);
   }
 
+  /**
+   * Admit a TCP connection into the TLS handshake, or refuse it; arm its deadline. What an unauthenticated peer can
+   * hold is bounded three ways: per source address, in all, and against maxConnections, where connections still in
+   * the handshake give way (oldest first) before an established workload's connection is ever refused.
+   */
+  #admit(socket: Socket): void {
+    const source = sourceOf(socket.remoteAddress); // read now: a destroyed socket no longer knows it
+    const peerPort = socket.remotePort ?? 0;
+    socket.on('error', () => {}); // resets while in the handshake surface as 'close'
+    const refuse = (code: ErrorCode, reason: string): void => {
+      this.#refuse({ code, stage: 'tls', reason, peerAddress: source, peerPort });
+      socket.destroy();
+    };
+    const limits = this.#limits;
+    const fromSource = this.#handshakesBySource.get(source) ?? 0;
+    if (fromSource >= limits.maxPendingHandshakesPerSource) {
+      refuse('PCL_HBONE_HANDSHAKE_LIMIT', `${fromSource} connections from ${source} are still in the TLS handshake (maxPendingHandshakesPerSource ${limits.maxPendingHandshakesPerSource})`);
+      return;
+    }
+    if (this.#handshakes.size >= limits.maxPendingHandshakes) {
+      this.#evictOldestHandshake('PCL_HBONE_HANDSHAKE_LIMIT', `maxPendingHandshakes ${limits.maxPendingHandshakes} reached`);
+    }
+    if (this.#sockets.size >= limits.maxConnections) {
+      if (!this.#evictOldestHandshake('PCL_HBONE_CONNECTION_LIMIT', `maxConnections ${limits.maxConnections} reached`)) {
+        refuse('PCL_HBONE_CONNECTION_LIMIT', `the gateway holds its maximum of ${limits.maxConnections} established connections (maxConnections)`);
+        return;
+      }
+    }
+    this.#sockets.add(socket);
+    socket.once('close', () => {
+      this.#sockets.delete(socket);
+      this.#endHandshake(socket);
+    });
+    const timer = setTimeout(() => {
+      if (!this.#handshakes.has(socket)) return;
+      this.#endHandshake(socket);
+      this.#cut.add(socket);
+      this.#refuse({
+        code: 'PCL_HBONE_HANDSHAKE_TIMEOUT',
+        stage: 'tls',
+        reason: `no verified client certificate ${limits.handshakeTimeoutMs} ms after connecting`,
+        peerAddress: source,
+        peerPort,
+      });
+      socket.destroy();
+    }, limits.handshakeTimeoutMs);
+    timer.unref();
+    this.#handshakes.set(socket, { socket, source, peerPort, timer });
+    this.#handshakesBySource.set(source, fromSource + 1);
+    this.#tls.emit('connection', socket);
+  }
+
+  /** The handshake of `socket` is over (verified, failed or closed): stop counting it. Idempotent. */
+  #endHandshake(socket: Socket): boolean {
+    const h = this.#handshakes.get(socket);
+    if (h === undefined) return false;
+    clearTimeout(h.timer);
+    this.#handshakes.delete(socket);
+    const n = (this.#handshakesBySource.get(h.source) ?? 1) - 1;
+    if (n <= 0) this.#handshakesBySource.delete(h.source);
+    else this.#handshakesBySource.set(h.source, n);
+    return true;
+  }
+
+  /** Close the connection that has been in the handshake longest; false when none is. */
+  #evictOldestHandshake(code: ErrorCode, why: string): boolean {
+    const oldest = this.#handshakes.values().next();
+    if (oldest.done === true) return false;
+    const h = oldest.value;
+    this.#endHandshake(h.socket);
+    this.#sockets.delete(h.socket); // its 'close' comes later; the slot is free now
+    this.#cut.add(h.socket);
+    this.#refuse({ code, stage: 'tls', reason: `${why}: closed the connection longest in the TLS handshake`, peerAddress: h.source, peerPort: h.peerPort });
+    h.socket.destroy();
+    return true;
+  }
+
   #onSecureConnection(socket: tls.TLSSocket): void {
     const peerAddress = socket.remoteAddress;
     const peerPort = socket.remotePort;
     socket.on('error', () => {}); // the HTTP/2 session reports errors of accepted sockets; refused ones are destroyed
+    const raw = (socket as tls.TLSSocket & { _parent?: Socket })._parent;
+    // A handshake that finished after its deadline (or after it was displaced) was already closed and reported:
+    // it never becomes a session, whatever arrived in between.
+    if (raw === undefined || this.#cut.has(raw) || raw.destroyed) {
+      socket.destroy();
+      return;
+    }
+    this.#endHandshake(raw);
     if (socket.alpnProtocol !== HBONE_ALPN) {
       // A client that offered no ALPN at all never reaches the ALPN callback; refuse it here.
       this.#refuse({ code: 'PCL_HBONE_ALPN_REFUSED', stage: 'tls', reason: 'client did not negotiate ALPN h2', peerAddress, peerPort });
@@ -411,6 +556,7 @@ export class HboneServer extends EventEmitter {
       localPort: socket.localPort ?? 0,
       session,
       openStreams: 0,
+      tunnels: 0,
       resets: 0,
       resetWindowStart: 0,
       idleTimer: null,
@@ -440,10 +586,10 @@ export class HboneServer extends EventEmitter {
       this.#sessions.delete(state);
       this.emit('session-closed', info);
     });
-    state.stopKeepalive = startKeepalive(session, this.limits.keepaliveIntervalMs, this.limits.keepaliveTimeoutMs, () => {
+    state.stopKeepalive = startKeepalive(session, this.#limits.keepaliveIntervalMs, this.#limits.keepaliveTimeoutMs, () => {
       if (state.closing) return;
       state.closing = true;
-      this.#refuse({ ...base, code: 'PCL_HBONE_KEEPALIVE_TIMEOUT', stage: 'session', reason: `no PING answer in ${this.limits.keepaliveTimeoutMs} ms` });
+      this.#refuse({ ...base, code: 'PCL_HBONE_KEEPALIVE_TIMEOUT', stage: 'session', reason: `no PING answer in ${this.#limits.keepaliveTimeoutMs} ms` });
       session.destroy();
     });
     this.#armIdle(state);
@@ -453,7 +599,7 @@ export class HboneServer extends EventEmitter {
   #armIdle(state: SessionState): void {
     if (state.idleTimer !== null) clearTimeout(state.idleTimer);
     state.idleTimer = null;
-    if (this.limits.sessionIdleTimeoutMs <= 0 || state.openStreams > 0 || state.closing) return;
+    if (this.#limits.sessionIdleTimeoutMs <= 0 || state.openStreams > 0 || state.closing) return;
     state.idleTimer = setTimeout(() => {
       state.idleTimer = null;
       if (state.openStreams > 0 || state.closing) return;
@@ -461,14 +607,14 @@ export class HboneServer extends EventEmitter {
       this.#refuse({
         code: 'PCL_HBONE_SESSION_IDLE',
         stage: 'session',
-        reason: `no tunnel for ${this.limits.sessionIdleTimeoutMs} ms`,
+        reason: `no tunnel for ${this.#limits.sessionIdleTimeoutMs} ms`,
         peer: state.peer.uri,
         peerAddress: state.peerAddress,
         peerPort: state.peerPort,
         sessionId: state.id,
       });
       state.session.close();
-    }, this.limits.sessionIdleTimeoutMs);
+    }, this.#limits.sessionIdleTimeoutMs);
     state.idleTimer.unref();
   }
 
@@ -476,17 +622,17 @@ export class HboneServer extends EventEmitter {
   #countReset(state: SessionState): void {
     if (state.closing) return;
     const now = Date.now();
-    if (now - state.resetWindowStart >= this.limits.resetWindowMs) {
+    if (now - state.resetWindowStart >= this.#limits.resetWindowMs) {
       state.resetWindowStart = now;
       state.resets = 0;
     }
     state.resets++;
-    if (state.resets <= this.limits.maxResetsPerWindow) return;
+    if (state.resets <= this.#limits.maxResetsPerWindow) return;
     state.closing = true;
     this.#refuse({
       code: 'PCL_HBONE_RAPID_RESET',
       stage: 'session',
-      reason: `${state.resets} streams reset before an answer within ${this.limits.resetWindowMs} ms (limit ${this.limits.maxResetsPerWindow})`,
+      reason: `${state.resets} streams reset before an answer within ${this.#limits.resetWindowMs} ms (limit ${this.#limits.maxResetsPerWindow})`,
       peer: state.peer.uri,
       peerAddress: state.peerAddress,
       peerPort: state.peerPort,
@@ -504,7 +650,13 @@ export class HboneServer extends EventEmitter {
     let tunnel: Tunnel | null = null;
     stream.once('close', () => {
       state.openStreams--;
-      if (tunnel !== null) this.#tunnels.delete(tunnel);
+      if (tunnel !== null) {
+        this.#tunnels.delete(tunnel);
+        state.tunnels--;
+        const n = (this.#tunnelsByPeer.get(state.peer.uri) ?? 1) - 1;
+        if (n <= 0) this.#tunnelsByPeer.delete(state.peer.uri);
+        else this.#tunnelsByPeer.set(state.peer.uri, n);
+      }
       if (!stream.headersSent) this.#countReset(state);
       this.#armIdle(state);
     });
@@ -525,13 +677,23 @@ export class HboneServer extends EventEmitter {
       answerAndClose(stream, status, { [REASON_HEADER]: headerSafe(reason) });
     };
 
-    if (this.#tunnels.size >= this.limits.maxTunnels) {
-      refuse('PCL_HBONE_TOO_MANY_TUNNELS', 503, `gateway carries its maximum of ${this.limits.maxTunnels} tunnels`);
+    const limits = this.#limits;
+    const peerTunnels = this.#tunnelsByPeer.get(state.peer.uri) ?? 0;
+    if (state.tunnels >= limits.maxTunnelsPerSession) {
+      refuse('PCL_HBONE_SESSION_TUNNEL_LIMIT', 503, `this connection carries its maximum of ${limits.maxTunnelsPerSession} tunnels (maxTunnelsPerSession)`);
+      return;
+    }
+    if (peerTunnels >= limits.maxTunnelsPerIdentity) {
+      refuse('PCL_HBONE_IDENTITY_TUNNEL_LIMIT', 503, `${state.peer.uri} holds its maximum of ${limits.maxTunnelsPerIdentity} tunnels (maxTunnelsPerIdentity)`);
+      return;
+    }
+    if (this.#tunnels.size >= limits.maxTunnels) {
+      refuse('PCL_HBONE_TOO_MANY_TUNNELS', 503, `gateway carries its maximum of ${limits.maxTunnels} tunnels (maxTunnels)`);
       return;
     }
     const size = headerListSize(rawHeaders);
-    if (size > this.limits.maxHeaderListSize) {
-      refuse('PCL_HBONE_HEADERS_TOO_LARGE', 431, `header list of ${size} bytes exceeds ${this.limits.maxHeaderListSize}`);
+    if (size > this.#limits.maxHeaderListSize) {
+      refuse('PCL_HBONE_HEADERS_TOO_LARGE', 431, `header list of ${size} bytes exceeds ${this.#limits.maxHeaderListSize}`);
       return;
     }
     const method = firstHeader(headers[':method']);
@@ -548,6 +710,8 @@ export class HboneServer extends EventEmitter {
     const created = new Tunnel(this, this.#nextTunnelId++, state, parsed.authority, stream, headers);
     tunnel = created;
     this.#tunnels.add(created);
+    state.tunnels++;
+    this.#tunnelsByPeer.set(state.peer.uri, peerTunnels + 1);
     let pending: Promise<void>;
     try {
       pending = this.#options.handler(created);

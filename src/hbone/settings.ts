@@ -1,4 +1,5 @@
 /** ztunnel's HTTP/2 and transport constants for HBONE (ztunnel src/config.rs, src/proxy/h2.rs, src/proxy.rs). */
+import { DEFAULT_GATEWAY_LIMITS, type GatewayLimits } from '../config/settings-types.ts';
 import type { TlsMaterial } from '../identity/cert-store.ts';
 
 const KiB = 1024;
@@ -22,7 +23,7 @@ export const SERVER_MAX_HEADER_LIST_SIZE = 64 * KiB;
 export const KEEPALIVE_INTERVAL_MS = 10_000;
 /** A PING unanswered for this long drops the connection. */
 export const KEEPALIVE_TIMEOUT_MS = 20_000;
-/** `CONNECTION_TIMEOUT`: TCP connect (and, here, the TLS handshake) budget. */
+/** `CONNECTION_TIMEOUT`: the client's TCP connect and TLS handshake budget (the server's is `handshakeTimeoutMs`). */
 export const CONNECT_TIMEOUT_MS = 10_000;
 export { HBONE_PORT } from '../net/hbone-port.ts';
 /** The only ALPN protocol HBONE speaks. */
@@ -59,27 +60,56 @@ export interface HboneLimits {
   /** Streams a client may reset (or abandon) before they are answered, per `resetWindowMs`, before GOAWAY. */
   readonly maxResetsPerWindow: number;
   readonly resetWindowMs: number;
-  /** TLS handshake budget. */
+  /** From TCP accept to a verified peer, however the bytes trickle in; then the connection is closed. */
   readonly handshakeTimeoutMs: number;
   /** A session with no open tunnel for this long gets GOAWAY (0 = never). */
   readonly sessionIdleTimeoutMs: number;
   readonly keepaliveIntervalMs: number;
   readonly keepaliveTimeoutMs: number;
-  /** Concurrent TCP connections accepted (node `server.maxConnections`). */
+  /**
+   * TCP connections, in the handshake or established. At the limit a new connection first displaces the oldest one
+   * still in the handshake; only when every connection is established is the newcomer refused.
+   */
   readonly maxConnections: number;
+  /** Connections in the TLS handshake; at the limit the oldest of them is closed to admit a new one. */
+  readonly maxPendingHandshakes: number;
+  /** Connections in the TLS handshake from one source address; more from that address are refused at once. */
+  readonly maxPendingHandshakesPerSource: number;
+  /** Tunnels of one SPIFFE identity across all its sessions; more are answered 503. */
+  readonly maxTunnelsPerIdentity: number;
+  /** Tunnels on one session; more are answered 503 (below SETTINGS_MAX_CONCURRENT_STREAMS, so the reason is sent). */
+  readonly maxTunnelsPerSession: number;
 }
 
+/** The limits portcullis.yaml also sets come from its defaults (config/settings-types.ts), one home per number. */
 export const DEFAULT_HBONE_LIMITS: HboneLimits = {
-  maxTunnels: 10_000,
+  maxTunnels: DEFAULT_GATEWAY_LIMITS.maxTunnels,
   maxStreamsPerSession: SERVER_MAX_CONCURRENT_STREAMS,
   maxHeaderListSize: SERVER_MAX_HEADER_LIST_SIZE,
   // A conforming client resets a stream only when its own caller gives up; 100 per second is far above that.
   maxResetsPerWindow: 100,
   resetWindowMs: 1000,
-  handshakeTimeoutMs: CONNECT_TIMEOUT_MS,
+  handshakeTimeoutMs: DEFAULT_GATEWAY_LIMITS.handshakeTimeoutMs,
   // ztunnel's client pool releases an unused connection after 5 minutes (POOL_UNUSED_RELEASE_TIMEOUT).
   sessionIdleTimeoutMs: 5 * 60_000,
   keepaliveIntervalMs: KEEPALIVE_INTERVAL_MS,
   keepaliveTimeoutMs: KEEPALIVE_TIMEOUT_MS,
-  maxConnections: 10_000,
+  maxConnections: DEFAULT_GATEWAY_LIMITS.maxConnections,
+  maxPendingHandshakes: DEFAULT_GATEWAY_LIMITS.maxPendingHandshakes,
+  maxPendingHandshakesPerSource: DEFAULT_GATEWAY_LIMITS.maxPendingHandshakesPerSource,
+  maxTunnelsPerIdentity: DEFAULT_GATEWAY_LIMITS.maxTunnelsPerIdentity,
+  maxTunnelsPerSession: DEFAULT_GATEWAY_LIMITS.maxTunnelsPerSession,
 };
+
+/** The part of portcullis.yaml's `limits:` the HBONE server enforces. */
+export function hboneLimitsFrom(limits: GatewayLimits): Partial<HboneLimits> {
+  return {
+    maxConnections: limits.maxConnections,
+    maxPendingHandshakes: limits.maxPendingHandshakes,
+    maxPendingHandshakesPerSource: limits.maxPendingHandshakesPerSource,
+    handshakeTimeoutMs: limits.handshakeTimeoutMs,
+    maxTunnels: limits.maxTunnels,
+    maxTunnelsPerIdentity: limits.maxTunnelsPerIdentity,
+    maxTunnelsPerSession: limits.maxTunnelsPerSession,
+  };
+}

@@ -1,11 +1,22 @@
 /**
  * Prometheus metrics with Istio's standard TCP names and labels (ztunnel src/proxy/metrics.rs), so existing Istio
- * dashboards work, plus `portcullis_authz_decisions_total`. Fed only by the data plane's channels, on a Registry of
- * its own (never prom-client's global one, so two gateways in one process do not share counters).
+ * dashboards work, plus `portcullis_authz_decisions_total` and what an operator watches for exhaustion: open tunnels,
+ * connections still in the TLS handshake, refusals by limit and event-loop delay. Fed by the data plane's channels
+ * (and, at scrape time, the listener's counts), on a Registry of its own (never prom-client's global one, so two
+ * gateways in one process do not share counters).
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { KNOWN_KINDS } from '../config/types.ts';
-import { CHANNELS, subscribe, type ConfigEvent, type TunnelDecidedEvent, type TunnelIdentity, type TunnelRecord } from '../events/diagnostics.ts';
+import {
+  CHANNELS,
+  subscribe,
+  type ConfigEvent,
+  type HboneRefusalEvent,
+  type TunnelDecidedEvent,
+  type TunnelIdentity,
+  type TunnelRecord,
+} from '../events/diagnostics.ts';
 
 const ISTIO_LABELS = [
   'reporter',
@@ -18,10 +29,21 @@ const ISTIO_LABELS = [
   'connection_security_policy',
 ] as const;
 
+/** The HBONE listener's connection counts, read at each scrape. */
+export interface ConnectionCounts {
+  readonly pendingHandshakes: number;
+  readonly connections: number;
+}
+
 export interface GatewayMetrics {
   readonly registry: Registry;
+  /** Report the listener's connections (in the TLS handshake, established) from `counts` at each scrape. */
+  watchConnections(counts: () => ConnectionCounts): void;
   close(): void;
 }
+
+/** Resolution of the event-loop delay histogram (perf_hooks monitorEventLoopDelay), in ms. */
+const LOOP_DELAY_RESOLUTION_MS = 10;
 
 /** The namespace of a SPIFFE ID (`spiffe://td/ns/<ns>/sa/<sa>`), or 'unknown'. */
 function namespaceOf(principal: string): string {
@@ -79,13 +101,69 @@ export function startMetrics(instance: number): GatewayMetrics {
     registers: [registry],
   });
 
+  const openTunnels = new Gauge({
+    name: 'portcullis_open_tunnels',
+    help: "Tunnels allowed and not yet closed, per Gateway and source identity's namespace",
+    labelNames: ['gateway', 'source_workload_namespace'] as const,
+    registers: [registry],
+  });
+  // tunnelId -> its labels, so the close decrements exactly what the open incremented.
+  const open = new Map<number, { gateway: string; source_workload_namespace: string }>();
+  let connectionCounts: (() => ConnectionCounts) | null = null;
+  new Gauge({
+    name: 'portcullis_hbone_connections',
+    help: 'TCP connections on the HBONE port: state="handshake" have not finished TLS, state="established" have',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    collect() {
+      if (connectionCounts === null) return;
+      const c = connectionCounts();
+      this.set({ state: 'handshake' }, c.pendingHandshakes);
+      this.set({ state: 'established' }, Math.max(0, c.connections - c.pendingHandshakes));
+    },
+  });
+  const refusals = new Counter({
+    name: 'portcullis_hbone_refusals_total',
+    help: 'Connections, sessions and streams the HBONE layer refused or closed, by code (each limit has its own) and stage',
+    labelNames: ['code', 'stage'] as const,
+    registers: [registry],
+  });
+  const loop = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
+  loop.enable();
+  new Gauge({
+    name: 'portcullis_event_loop_delay_seconds',
+    help: 'Event-loop delay since the previous scrape (perf_hooks monitorEventLoopDelay): p50, p99 and max',
+    labelNames: ['quantile'] as const,
+    registers: [registry],
+    // Workers are separate event loops: the primary reports the worst of them, not a sum.
+    aggregator: 'max',
+    collect() {
+      const seconds = (ns: number): number => (Number.isFinite(ns) ? ns / 1e9 : 0);
+      this.set({ quantile: '0.5' }, seconds(loop.percentile(50)));
+      this.set({ quantile: '0.99' }, seconds(loop.percentile(99)));
+      this.set({ quantile: 'max' }, seconds(loop.max));
+      loop.reset();
+    },
+  });
+
   const unsubscribe = [
     // ztunnel counts a connection as opened before RBAC runs (ConnectionOpen), so denied ones are counted too.
     subscribe<TunnelDecidedEvent>(CHANNELS.tunnelDecided, instance, (e) => {
       opened.inc(istioLabels(e, '-'));
       for (const l of e.layers) decisions.inc({ decision: l.decision, layer: l.layer, code: l.code });
+      if (e.decision === 'allow' && !open.has(e.tunnelId)) {
+        const labels = { gateway: e.gateway ?? 'none', source_workload_namespace: namespaceOf(e.sourcePrincipal) };
+        open.set(e.tunnelId, labels);
+        openTunnels.inc(labels);
+      }
     }),
+    subscribe<HboneRefusalEvent>(CHANNELS.hboneRefused, instance, (r) => refusals.inc({ code: r.code, stage: r.stage })),
     subscribe<TunnelRecord>(CHANNELS.tunnelClosed, instance, (r) => {
+      const was = open.get(r.tunnelId);
+      if (was !== undefined) {
+        open.delete(r.tunnelId);
+        openTunnels.dec(was);
+      }
       const labels = istioLabels(r, r.responseFlags);
       closed.inc(labels);
       if (r.bytesSent > 0) sent.inc(labels, r.bytesSent);
@@ -99,8 +177,12 @@ export function startMetrics(instance: number): GatewayMetrics {
   unsubscribe.push(observeConfig(registry, instance));
   return {
     registry,
+    watchConnections(counts) {
+      connectionCounts = counts;
+    },
     close(): void {
       for (const u of unsubscribe) u();
+      loop.disable();
     },
   };
 }

@@ -1,25 +1,23 @@
 /**
- * Run a test file inside a fresh network namespace holding only loopback (`unshare --net`, then `ip link set lo up`),
- * so a test that names a non-loopback address (metadata, private ranges) can never send a packet off the machine,
- * even when the code under test regresses and dials it. The outer run re-executes the file in the namespace and
- * passes when every test inside passed.
+ * Run a test file again inside a fresh network namespace holding only loopback (`unshare --net`, then
+ * `ip link set lo up`; root only), so a test that feeds the gateway a non-loopback address (the metadata address,
+ * private ranges, a VIP) can never send a packet off the machine, whatever a regression makes the gateway dial. The
+ * outer run re-executes the file in the namespace and passes when every test inside passed.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFile, spawnSync } from 'node:child_process';
 import { networkInterfaces } from 'node:os';
 
 const MARK = 'PORTCULLIS_LOOPBACK_NETNS';
 
-/** True inside the namespace (the re-executed run). */
+/** True in the copy of a test file running inside the namespace. */
 export const IN_LOOPBACK_NETNS = process.env[MARK] === '1';
 
-/** Why the namespace cannot be made here (a plain message for `skip`), or false. */
+/** Why the namespace cannot be made here (a plain message for `skip`: not root, no unshare or ip), or false. */
 export function loopbackNetnsUnavailable(): string | false {
-  if (process.getuid?.() !== 0) return 'needs root for unshare --net (CI runs as root)';
-  for (const tool of ['/usr/bin/unshare', '/usr/sbin/ip']) {
-    if (!existsSync(tool) && !existsSync(tool.replace('/usr', ''))) {
-      return `${tool.split('/').pop()} not installed (util-linux, iproute2)`;
-    }
+  if (process.getuid?.() !== 0) return 'not root: unshare --net needs CAP_SYS_ADMIN (CI runs as root)';
+  const probe = spawnSync('unshare', ['--net', '--', 'ip', 'link', 'set', 'lo', 'up'], { encoding: 'utf8' });
+  if (probe.error !== undefined || probe.status !== 0) {
+    return `unshare --net / ip link unavailable (util-linux, iproute2): ${probe.error?.message ?? probe.stderr.trim()}`;
   }
   return false;
 }
@@ -29,7 +27,12 @@ export function interfaceNames(): string[] {
   return Object.keys(networkInterfaces()).sort();
 }
 
-/** The environment of the inner run: marked, and without the outer test runner's context (it would skip the file). */
+/** Inside the namespace: the interfaces are `lo` only (the tests check it before they send anything). */
+export function onlyLoopback(): boolean {
+  return interfaceNames().every((name) => name === 'lo');
+}
+
+/** The environment of the copy: marked, and without the test runner's own marker (node:test would refuse to nest). */
 function childEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, [MARK]: '1' };
   delete env.NODE_TEST_CONTEXT;
@@ -39,18 +42,24 @@ function childEnv(): NodeJS.ProcessEnv {
 export interface NetnsRun {
   readonly status: number | null;
   readonly output: string;
+  /** The TAP summary's counts (-1 when the run printed none). */
   readonly passed: number;
   readonly failed: number;
 }
 
-/** Re-run `file` with `node --test` in a new network namespace whose only interface is loopback, brought up. */
-export function runInLoopbackNetns(file: string, timeoutMs: number): NetnsRun {
-  const r = spawnSync(
-    'unshare',
-    ['--net', '--', 'sh', '-c', 'ip link set lo up && exec "$0" --test-reporter=tap "$1"', process.execPath, file],
-    { env: childEnv(), encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 },
-  );
-  const output = `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? `\n${r.error.message}` : ''}`;
-  const count = (what: string): number => Number(new RegExp(`^# ${what} (\\d+)$`, 'm').exec(output)?.[1] ?? -1);
-  return { status: r.status, output, passed: count('pass'), failed: count('fail') };
+/** Run `node --test file` in a fresh loopback-only namespace (without blocking this process's event loop). */
+export function runInLoopbackNetns(file: string, timeoutMs: number): Promise<NetnsRun> {
+  return new Promise((resolve) => {
+    execFile(
+      'unshare',
+      ['--net', '--', 'sh', '-c', 'ip link set lo up && exec "$0" --test --test-reporter=tap "$1"', process.execPath, file],
+      { encoding: 'utf8', timeout: timeoutMs, env: childEnv(), maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const status = err === null ? 0 : typeof err.code === 'number' ? err.code : null;
+        const output = `${stdout}\n${stderr}${err && status === null ? `\n${err.message}` : ''}`;
+        const count = (what: string): number => Number(new RegExp(`^# ${what} (\\d+)$`, 'm').exec(output)?.[1] ?? -1);
+        resolve({ status, output, passed: count('pass'), failed: count('fail') });
+      },
+    );
+  });
 }
