@@ -33,6 +33,7 @@ export const LAYER_RANK: Record<string, number> = {
   policy: 2,
   mesh: 3,
   hbone: 4,
+  learn: 4,
   waypoint: 5,
   dataplane: 6,
   telemetry: 7,

@@ -13,6 +13,7 @@ Commands:
   status   show every resource's status conditions and every configuration error
   audit    audit the five-layer egress fence and print who can reach what outside
   ca       run a development CA: 'ca init' and 'ca issue'
+  suggest  write the policy that allows exactly the observed egress (from access logs or a running gateway)
 
 Run 'portcullis <command> --help' for a command's flags.
 `;
@@ -26,6 +27,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   serve: async () => (await import('./serve-command.ts')).run,
   agent: async () => (await import('./agent-command.ts')).run,
   audit: async () => (await import('./audit-command.ts')).run,
+  suggest: async () => (await import('./suggest-command.ts')).run,
 };
 
 export async function main(argv: string[], io: Io): Promise<number> {

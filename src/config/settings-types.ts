@@ -34,6 +34,11 @@ export interface Settings {
   /** Namespaces that are not workload namespaces (for audit). */
   readonly systemNamespaces: readonly string[];
   readonly perimeter?: PerimeterSettings;
+  /**
+   * Learn mode: policy denials are logged as `would-deny` and allowed (Istio's dry-run, for the whole gateway).
+   * Never applies to the gateway's own protections (private-address guard, its own ports, malformed input).
+   */
+  readonly learn?: boolean;
 }
 
 export const DEFAULT_GATEWAY_CLASSES: Readonly<Record<string, GatewayMode>> = {

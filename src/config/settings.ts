@@ -37,6 +37,7 @@ const SETTINGS_SCHEMA = obj({
   allowedPrivateCidrs: cidrList(),
   systemNamespaces: strings({}, str({ check: checkDns1123Label })),
   perimeter: obj({ podCidrs: cidrList(), podEgressDropped: bool(), snatAddresses: cidrList() }),
+  learn: bool(),
 });
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -129,6 +130,7 @@ function applySettings(
   if (Array.isArray(system)) settings.systemNamespaces = system as string[];
   const perimeter = take('perimeter');
   if (isPlainObject(perimeter)) settings.perimeter = perimeter as Settings['perimeter'];
+  if (take('learn') === true) settings.learn = true;
 }
 
 /** Merge the environment variable's entries into the file's list, keeping order and dropping duplicates. */

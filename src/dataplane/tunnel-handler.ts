@@ -22,6 +22,7 @@ import { dialFirst, formatAddress } from './upstream-dial.ts';
 import { resolveAuthority } from '../mesh/destination.ts';
 import type { CredentialStore } from '../waypoint/credentials.ts';
 import { handleHttpTunnel, type ServiceEntryDestination } from '../waypoint/http-tunnel.ts';
+import { applyLearnMode, egressPoliciesFor } from '../learn/learn-mode.ts';
 import { namesToResolve, planUpstream, vetAddresses, type UpstreamAddress, type UpstreamPlan } from './upstream-plan.ts';
 
 /** An open tunnel, as the gateway tracks it for re-decision and shutdown. */
@@ -181,6 +182,7 @@ export async function handleTunnel(ctx: TunnelContext): Promise<void> {
     record = decideUnknownAddresses(snap.egressPolicies, ips, authority.port);
     resolved = new Map([[authority.host, ips]]);
   }
+  record = applyLearnMode(snap.settings, record);
   log.decided(decision.dest, record);
   if (record.decision === 'deny') {
     refuse(ctx, log, 401, 'UAEX', record, 'deny');
@@ -219,7 +221,7 @@ export async function forwardL4(input: ForwardInput): Promise<void> {
       return;
     }
   }
-  const vetted = vetAddresses(plan, resolutions, ctx.guard(), snap.egressPolicies);
+  const vetted = vetAddresses(plan, resolutions, ctx.guard(), egressPoliciesFor(snap));
   if (!vetted.ok) {
     if (vetted.code === 'PCL_DATAPLANE_DNS_FAILED') fail(503, 'DF', vetted.code, vetted.reason, 'allow');
     else fail(401, 'UAEX', vetted.code, vetted.reason, 'deny');

@@ -122,6 +122,8 @@ export interface ConfigEvent extends InstanceEvent {
   readonly warnings: number;
   /** Tunnels closed because the new snapshot no longer allows them. */
   readonly tunnelsClosed: number;
+  /** Learn mode is on: policy denials are allowed and logged as would-deny. */
+  readonly learn?: boolean;
 }
 
 export interface GatewayProblemEvent extends InstanceEvent {

@@ -32,6 +32,7 @@ import { CLIENT_HELLO_TIMEOUT_MS } from '../dataplane/sni-check.ts';
 import { handleTunnel, type OpenTunnel } from '../dataplane/tunnel-handler.ts';
 import { DEFAULT_IDLE_TIMEOUT_MS } from '../dataplane/tunnel-pipe.ts';
 import { CONNECT_TIMEOUT_MS } from '../dataplane/upstream-dial.ts';
+import { applyLearnMode, LEARN_BANNER } from '../learn/learn-mode.ts';
 
 export interface HostPort {
   readonly host: string;
@@ -268,7 +269,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
             draining
               ? { ready: false, why: 'draining' }
               : listening
-                ? { ready: true, why: `ready: generation ${snap.generation}, ${snap.servedGateways().length} gateway(s) served` }
+                ? { ready: true, why: `${snap.settings.learn === true ? `${LEARN_BANNER}\n` : ''}ready: generation ${snap.generation}, ${snap.servedGateways().length} gateway(s) served` }
                 : { ready: false, why: 'HBONE listener not up' },
         ),
         adminAt.host,
@@ -300,21 +301,21 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       let closed = 0;
       for (const t of [...open]) {
         const verdict = recheckTunnel(next, t, guard);
-        if (verdict.keep) continue;
+        if (verdict.keep || applyLearnMode(next.settings, verdict.record).decision === 'allow') continue;
         closed++;
         t.close('PCL_DATAPLANE_POLICY_CHANGED', `${POLICY_CHANGE_REASON} (${verdict.record.code}: ${verdict.record.reason})`, 'UAEX', verdict.record.layers);
       }
       if (issued !== null) void issued.update(served(next));
       const errors = next.diagnostics.filter((d) => d.severity === 'error').length;
       const warnings = next.diagnostics.filter((d) => d.severity === 'warning').length;
-      publish.configApplied({ instance, generation: next.generation, servedGateways: next.servedGateways().map((g) => g.ref), errors, warnings, tunnelsClosed: closed });
+      publish.configApplied({ instance, generation: next.generation, servedGateways: next.servedGateways().map((g) => g.ref), errors, warnings, tunnelsClosed: closed, learn: next.settings.learn === true });
     };
     const unsubscribe = source.onUpdate(apply);
     cleanups.push(unsubscribe);
     {
       const errors = snap.diagnostics.filter((d) => d.severity === 'error').length;
       const warnings = snap.diagnostics.filter((d) => d.severity === 'warning').length;
-      publish.configApplied({ instance, generation: snap.generation, servedGateways: snap.servedGateways().map((g) => g.ref), errors, warnings, tunnelsClosed: 0 });
+      publish.configApplied({ instance, generation: snap.generation, servedGateways: snap.servedGateways().map((g) => g.ref), errors, warnings, tunnelsClosed: 0, learn: snap.settings.learn === true });
     }
 
     let closing: Promise<void> | null = null;

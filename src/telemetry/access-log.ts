@@ -14,6 +14,7 @@ import {
   type HboneRefusalEvent,
   type TunnelRecord,
 } from '../events/diagnostics.ts';
+import { isWouldDeny, LEARN_BANNER, WOULD_DENY } from '../learn/learn-mode.ts';
 
 export interface AccessLogOptions {
   readonly instance: number;
@@ -45,7 +46,7 @@ export function accessLogFields(r: TunnelRecord): Record<string, unknown> {
     port: r.port,
     upstream_address: r.upstreamAddress,
     status: r.status,
-    decision: r.decision,
+    decision: isWouldDeny(r.decision, r.layers) ? WOULD_DENY : r.decision,
     code: r.code,
     reason: r.reason,
     policies: r.layers.map((l) => ({ layer: l.layer, target: l.target, decision: l.decision, code: l.code, policy: l.policy, reason: l.reason })),
@@ -96,9 +97,12 @@ export function startAccessLog(options: AccessLogOptions): AccessLog {
     typeof options.destination === 'string'
       ? pino.destination({ dest: options.destination, sync: false, mkdir: true, append: true })
       : (options.destination ?? pino.destination({ dest: 1, sync: false }));
+  // Learn mode marks every line, so no one mistakes a learning gateway's log for an enforcing one's.
+  let learning = false;
   const logger = pino(
     {
       base: null,
+      mixin: () => (learning ? { mode: 'learn', learn: LEARN_BANNER } : {}),
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
@@ -128,6 +132,7 @@ export function startAccessLog(options: AccessLogOptions): AccessLog {
       );
     }),
     subscribe<ConfigEvent>(CHANNELS.configApplied, instance, (e) => {
+      learning = e.learn === true;
       logger.info(
         {
           type: 'config',

@@ -16,6 +16,7 @@ import type { SpiffeId } from '../identity/spiffe-id.ts';
 import type { Destination } from '../mesh/destination.ts';
 import type { Snapshot } from '../mesh/snapshot.ts';
 import { decideEgress } from '../policy/engine.ts';
+import { applyLearnMode } from '../learn/learn-mode.ts';
 import type { CredentialStore, ResolvedTls } from './credentials.ts';
 import { endpointsFor } from './endpoints.ts';
 import { planOrigination } from './origination.ts';
@@ -337,13 +338,13 @@ async function serveRequest(
   const headers = headerMap(lines);
 
   // ---- authorization: both layers, with every HTTP attribute ----
-  const decision = decideEgress([snap.gatewayLayer(gw.key), snap.serviceEntryLayer(se.key)], {
+  const decision = applyLearnMode(snap.settings, decideEgress([snap.gatewayLayer(gw.key), snap.serviceEntryLayer(se.key)], {
     principal: ctx.peer.uri,
     sourceIp: ctx.peerAddress,
     destinationIp: ctx.destination.ip ?? '',
     destinationPort: servicePort.number,
     http: { method, host: authority, path: target, headers: Object.fromEntries(headers) },
-  });
+  }), trace.warnings);
   const decidingLayer = decision.layers.find((l) => l.decision === 'deny') ?? decision.layers.find((l) => l.policy !== null);
   trace.policy = decidingLayer?.policy ?? null;
   if (decision.decision === 'deny') {
