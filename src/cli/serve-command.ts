@@ -111,7 +111,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     log: flags['log-file'],
     env: process.env,
   });
-  if (isWorker) serveAsWorker(gateway.registry, gateway.snapshot, gateway.hboneAddress);
+  if (isWorker) serveAsWorker(gateway.registry, gateway.snapshot, gateway.hboneAddress, { instance: gateway.instance, startedMs: gateway.startedMs });
   else io.stdout.write(`portcullis serve: listening on ${gateway.hboneAddress} (HBONE), admin on ${gateway.adminAddress}\n`);
 
   await stopSignal();

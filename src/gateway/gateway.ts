@@ -9,6 +9,9 @@ import type { AddressInfo } from 'node:net';
 import type { Writable } from 'node:stream';
 import type { Registry } from 'prom-client';
 import { gatewaySources, startAdminServer, type AdminServer } from '../admin/admin-server.ts';
+import { startFlowFeed } from '../admin/flow-feed.ts';
+import { FlowHub } from '../admin/flow-hub.ts';
+import { uiRoutes } from '../admin/ui-routes.ts';
 import { ConfigSource } from '../config/config-source.ts';
 import type { LoadResult } from '../config/load.ts';
 import { PortcullisError } from '../errors/catalogue.ts';
@@ -80,6 +83,9 @@ export interface RunningGateway {
   /** `host:port` of the admin server, or null. */
   readonly adminAddress: string | null;
   readonly registry: Registry;
+  /** The instance number its events carry (a worker feeds them to its primary's flow map). */
+  readonly instance: number;
+  readonly startedMs: number;
   /** The snapshot in force. */
   snapshot(): Snapshot;
   /** Open tunnels (allowed and carrying bytes). */
@@ -168,6 +174,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     throw new PortcullisError('PCL_DATAPLANE_CERT_ISSUE_FAILED', 'the gateway needs --ca-dir, or --cert, --key and --trust-bundle');
   }
   const instance = newInstanceId();
+  const startedMs = Date.now();
   const cleanups: (() => unknown)[] = [];
   const problem = (code: Parameters<typeof publish.problem>[0]['code'], err: unknown): void =>
     publish.problem({ instance, code, message: err instanceof Error ? err.message : String(err) });
@@ -261,8 +268,11 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     let admin: AdminServer | null = null;
     const adminAt = opts.admin === undefined ? { host: '127.0.0.1', port: 15000 } : opts.admin;
     if (adminAt !== null) {
+      // The flow map: this process's decisions, aggregated for the admin port's UI.
+      const hub = new FlowHub();
+      cleanups.push(() => hub.close(), startFlowFeed({ instance, snapshot: () => snap, startedMs, sink: hub.sink('gateway') }));
       admin = await startAdminServer(
-        gatewaySources(
+        { ui: uiRoutes(hub), ...gatewaySources(
           metrics.registry,
           () => snap,
           () =>
@@ -271,7 +281,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
               : listening
                 ? { ready: true, why: `${snap.settings.learn === true ? `${LEARN_BANNER}\n` : ''}ready: generation ${snap.generation}, ${snap.servedGateways().length} gateway(s) served` }
                 : { ready: false, why: 'HBONE listener not up' },
-        ),
+        ) },
         adminAt.host,
         adminAt.port,
       );
@@ -343,6 +353,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       hbonePort: hboneInfo.port,
       adminAddress: admin === null ? null : formatHostPort(admin.address),
       registry: metrics.registry,
+      instance,
+      startedMs,
       snapshot: () => snap,
       openTunnels: () => open.size,
       reload: () => source.reload(),

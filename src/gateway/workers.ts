@@ -10,6 +10,11 @@ import { createServer as createNetServer } from 'node:net';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import { startAdminServer, type AdminServer } from '../admin/admin-server.ts';
 import { configDump } from '../admin/config-dump.ts';
+import { startFlowFeed } from '../admin/flow-feed.ts';
+import { FlowHub } from '../admin/flow-hub.ts';
+import { applyFlowMessage, isFlowMessage, workerFlowSink } from '../admin/flow-ipc.ts';
+import { uiRoutes } from '../admin/ui-routes.ts';
+import { LEARN_BANNER } from '../learn/learn-mode.ts';
 import type { Snapshot } from '../mesh/snapshot.ts';
 import type { HostPort } from './gateway.ts';
 
@@ -80,6 +85,8 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
   const aggregator = new AggregatorRegistry();
   let nextRequest = 1;
   const pendingDumps = new Map<number, (dump: unknown) => void>();
+  // The flow map of every worker's decisions: each worker feeds its batches over IPC.
+  const hub = new FlowHub();
 
   let markStarted: () => void = () => {};
   let failStart: (e: Error) => void = () => {};
@@ -90,7 +97,8 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
   const fork = (): Worker => {
     const w = cluster.fork(env);
     w.on('message', (m: { type?: string; id?: number; dump?: unknown; generation?: number; served?: number }) => {
-      if (m.type === READY) {
+      if (isFlowMessage(m)) applyFlowMessage(hub.sink(`worker-${w.id}`), m);
+      else if (m.type === READY) {
         ready.add(w.id);
         status = `generation ${m.generation}, ${m.served} gateway(s) served`;
         if (!started && ready.size >= opts.workers) {
@@ -104,6 +112,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
     });
     w.on('exit', (code, signal) => {
       ready.delete(w.id);
+      hub.dropFeed(`worker-${w.id}`);
       if (stopping) return;
       if (!started) {
         failStart(new Error(`worker ${w.id} exited (${signal ?? code}) before it was ready`));
@@ -129,6 +138,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
   if (admin !== null) {
     adminServer = await startAdminServer(
       {
+        ui: uiRoutes(hub),
         metrics: async () => ({ contentType: aggregator.contentType, text: await aggregator.clusterMetrics() }),
         configDump: () =>
           new Promise((resolve) => {
@@ -143,7 +153,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
           stopping
             ? { ready: false, why: 'draining' }
             : ready.size >= opts.workers
-              ? { ready: true, why: `ready: ${status}, ${ready.size} worker(s)` }
+              ? { ready: true, why: `${hub.status()?.learn === true ? `${LEARN_BANNER}\n` : ''}ready: ${status}, ${ready.size} worker(s)` }
               : { ready: false, why: `${ready.size} of ${opts.workers} worker(s) ready` },
       },
       admin.host,
@@ -163,11 +173,13 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
   await Promise.all(exits);
   clearTimeout(deadline);
   await adminServer?.close();
+  hub.close();
   return 0;
 }
 
 /** Worker side: report ready (and each new snapshot), answer the primary's config-dump and metrics requests. */
-export function serveAsWorker(registry: Registry, snapshot: () => Snapshot, hboneAddress: string): void {
+export function serveAsWorker(registry: Registry, snapshot: () => Snapshot, hboneAddress: string, flows?: { instance: number; startedMs: number }): void {
+  if (flows !== undefined) startFlowFeed({ ...flows, snapshot, sink: workerFlowSink((m) => process.send?.(m)) });
   // Constructing an AggregatorRegistry installs prom-client's worker-side listener; then say which registry to report.
   new AggregatorRegistry();
   AggregatorRegistry.setRegistries([registry]);

@@ -46,7 +46,9 @@ export interface FlowEdge {
 export function rangeOf(layers: readonly FlowLayer[]): string | null {
   const egress = layers.find((l) => l.layer === 'egressPolicies');
   if (!egress) return null;
-  return /egressPolicies\[\d+\] \S+/.exec(egress.reason)?.[0] ?? 'egressPolicies: no range matched';
+  const range = /egressPolicies\[\d+\] \S+/.exec(egress.reason)?.[0];
+  if (range !== undefined) return range;
+  return /no IP address/.test(egress.reason) ? 'egressPolicies: no address to match' : 'egressPolicies: no range matched';
 }
 
 function destinationOf(f: ObservedFlow): string {
