@@ -57,9 +57,12 @@ function hostOfAuthority(authority: string): string {
   return m ? m[1] : authority;
 }
 
-/** Whether the destination was named only by an IP address (no host name to write a ServiceEntry for). */
+/**
+ * Whether the destination was named only by an IP address (no host name to write a ServiceEntry for). A VIP
+ * authority (what ztunnel sends) still has its ServiceEntry host, so the host decides, not the authority.
+ */
 export function isIpOnly(f: Pick<ObservedFlow, 'host' | 'authority'>): boolean {
-  return f.host === null ? true : isIP(f.host) !== 0 || isIP(hostOfAuthority(f.authority)) !== 0;
+  return f.host === null || isIP(f.host) !== 0;
 }
 
 function layersOf(layers: readonly LayerSummary[]): FlowLayer[] {

@@ -145,7 +145,7 @@ function drawMap(view) {
     edgeLayer.append(path);
     // Counts sit on the curve near the destination, at a height that depends on the source, so edges into one
     // destination do not print over each other.
-    const tt = 0.78, ct = 1 - tt;
+    const tt = 0.62, ct = 1 - tt;
     const lx = ct ** 3 * x1 + 3 * ct * ct * tt * mx + 3 * ct * tt * tt * mx + tt ** 3 * x2;
     const ly = (ct ** 3 + 3 * ct * ct * tt) * y1 + (3 * ct * tt * tt + tt ** 3) * y2;
     const t = el('svg:text', { class: 'count', x: lx, y: ly - 5, 'text-anchor': 'middle' });
