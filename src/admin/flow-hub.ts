@@ -107,6 +107,10 @@ export class FlowHub {
     return true;
   }
 
+  hasRoom(): boolean {
+    return this.#watchers.size < this.#maxWatchers;
+  }
+
   watchers(): number {
     return this.#watchers.size;
   }

@@ -87,13 +87,12 @@ export function uiRoutes(hub: FlowHub, assetDir = join(import.meta.dirname, 'ui'
         send(200, 'application/json', JSON.stringify(hub.snapshot(filterOf(url))));
       } else if (path === '/flows/edges') {
         send(200, 'application/json', JSON.stringify({ edges: hub.map.edges(), droppedEdges: hub.map.droppedEdges }));
+      } else if (!hub.hasRoom()) {
+        send(503, 'text/plain; charset=utf-8', `${hub.watchers()} browsers are watching already: close one and reload\n`);
       } else {
         res.writeHead(200, { ...headers, 'content-type': 'text/event-stream', connection: 'keep-alive' });
-        if (req.method === 'HEAD') {
-          res.end();
-        } else if (!hub.watch(res, filterOf(url))) {
-          res.end('event: refused\ndata: too many browsers are watching\n\n');
-        }
+        if (req.method === 'HEAD') res.end();
+        else hub.watch(res, filterOf(url));
       }
       return true;
     },
