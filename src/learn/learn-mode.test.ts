@@ -50,3 +50,15 @@ test('learn mode: resolved addresses are re-checked against allowing egressPolic
   assert.equal(decideUnknownDestination(learning, '2001:4860::1', 443).decision, 'allow');
   assert.equal(decideUnknownDestination(enforced, '93.184.216.34', 443).decision, 'deny');
 });
+
+test('learn setting: `learn: true` turns it on; anything but a boolean is an error naming the line, and enforcement stays', async () => {
+  const { parseSettings } = await import('../config/settings.ts');
+  assert.equal(parseSettings({ path: 'portcullis.yaml', text: 'learn: true\n' }).settings.learn, true);
+  assert.equal(parseSettings({ path: 'portcullis.yaml', text: 'learn: false\n' }).settings.learn, undefined);
+  assert.equal(parseSettings(null).settings.learn, undefined);
+  const bad = parseSettings({ path: 'portcullis.yaml', text: 'egressPolicies: []\nlearn: "yes"\n' });
+  assert.equal(bad.settings.learn, undefined, 'a malformed learn setting never turns enforcement off');
+  assert.equal(bad.diagnostics.length, 1);
+  assert.equal(bad.diagnostics[0].code, 'PCL_SETTINGS_INVALID');
+  assert.equal(bad.diagnostics[0].line, 2);
+});
