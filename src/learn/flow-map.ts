@@ -283,8 +283,12 @@ export function buildView(map: FlowMap, filter: FlowFilter = {}, limits: ViewLim
   const edges: ViewEdge[] = [];
   let otherMembers = 0;
   for (const [id, n] of dstOrder) if (!keptDst.has(id)) otherMembers += n.members.size;
+  let skipped = 0;
   for (const { v } of agg.values()) {
-    if (!keptSrc.has(v.from)) continue;
+    if (!keptSrc.has(v.from)) {
+      skipped++;
+      continue;
+    }
     edges.push(keptDst.has(v.to) ? v : { ...v, to: 'other' });
   }
   // Merge edges that now point at "other".
@@ -341,7 +345,7 @@ export function buildView(map: FlowMap, filter: FlowFilter = {}, limits: ViewLim
     sources,
     destinations: dests,
     edges: shown,
-    hiddenEdges: ranked.length - shown.length,
+    hiddenEdges: ranked.length - shown.length + skipped,
     rows,
     matchingRows,
   };
