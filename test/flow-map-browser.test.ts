@@ -2,10 +2,10 @@
  * The flow map in a real browser: Debian's chromium driven by playwright-core (the system browser; nothing is
  * downloaded). The quickstart's seed-000 shapes go through an in-process gateway, then the page on the admin port
  * must show them with the right counts, name deny-default-egress on the denied flow, filter, and stay inside its
- * Content-Security-Policy. Saves docs/flow-map.png for the README.
+ * Content-Security-Policy. `UPDATE_SCREENSHOT=1` saves docs/flow-map.png for the README.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -118,7 +118,10 @@ test('flow map: the quickstart traffic appears in chromium with its counts, deny
     await page.waitForFunction(() => document.querySelectorAll('#rows tbody tr').length === 5, undefined, { timeout: 30_000 });
 
     await page.locator('#f-identity').blur();
-    await page.screenshot({ path: join(REPO, 'docs', 'flow-map.png'), fullPage: true });
+    // docs/flow-map.png is the README's picture: rewritten only when asked, so a test run leaves the tree clean.
+    const shot = process.env.UPDATE_SCREENSHOT === '1' ? join(REPO, 'docs', 'flow-map.png') : join(profile, 'flow-map.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    assert.ok(statSync(shot).size > 10_000, 'the screenshot has content');
     assert.deepEqual(problems, [], 'the page logged errors (a CSP violation shows here)');
   } finally {
     await context?.close();
