@@ -72,52 +72,38 @@ function layersOf(layers: readonly LayerSummary[]): FlowLayer[] {
 /** The code the data plane gives an L7 tunnel before any request in it is decided: not a decision of its own. */
 export const HTTP_TUNNEL_CODE = 'PCL_DATAPLANE_HTTP_TUNNEL';
 
-/** A decided tunnel (counted once, no bytes yet). */
-export function flowFromDecided(e: TunnelDecidedEvent): ObservedFlow | null {
-  if (e.code === HTTP_TUNNEL_CODE) return null;
+/** The fields a decided and a closed tunnel share. */
+function tunnelFlow(e: TunnelDecidedEvent | TunnelRecord, t: number, counted: boolean): ObservedFlow {
+  const closed = 'durationMs' in e;
   return {
-    t: e.startMs,
+    t,
     kind: 'tunnel',
-    counted: true,
+    counted,
     source: e.sourcePrincipal,
     gateway: e.gateway,
     serviceEntry: e.serviceEntry,
     host: e.host,
     authority: e.authority,
     port: e.port,
-    upstream: null,
-    sni: null,
+    upstream: closed ? e.upstreamAddress : null,
+    sni: closed ? e.sni : null,
     decision: isWouldDeny(e.decision, e.layers) ? WOULD_DENY : e.decision,
     code: e.code,
     reason: e.reason,
     layers: layersOf(e.layers),
-    bytesIn: 0,
-    bytesOut: 0,
+    bytesIn: closed ? e.bytesReceived : 0,
+    bytesOut: closed ? e.bytesSent : 0,
   };
+}
+
+/** A decided tunnel (counted once, no bytes yet). */
+export function flowFromDecided(e: TunnelDecidedEvent): ObservedFlow | null {
+  return e.code === HTTP_TUNNEL_CODE ? null : tunnelFlow(e, e.startMs, true);
 }
 
 /** A closed tunnel: its bytes (its decision was counted when it was decided). */
 export function flowFromClosed(e: TunnelRecord): ObservedFlow | null {
-  if (e.code === HTTP_TUNNEL_CODE) return null;
-  return {
-    t: e.startMs + e.durationMs,
-    kind: 'tunnel',
-    counted: false,
-    source: e.sourcePrincipal,
-    gateway: e.gateway,
-    serviceEntry: e.serviceEntry,
-    host: e.host,
-    authority: e.authority,
-    port: e.port,
-    upstream: e.upstreamAddress,
-    sni: e.sni,
-    decision: isWouldDeny(e.decision, e.layers) ? WOULD_DENY : e.decision,
-    code: e.code,
-    reason: e.reason,
-    layers: layersOf(e.layers),
-    bytesIn: e.bytesReceived,
-    bytesOut: e.bytesSent,
-  };
+  return e.code === HTTP_TUNNEL_CODE ? null : tunnelFlow(e, e.startMs + e.durationMs, false);
 }
 
 function requestDecision(status: number, code: string | null, warnings: readonly string[]): FlowDecision {
