@@ -10,6 +10,10 @@ import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { startAdminServer } from '../src/admin/admin-server.ts';
+import { FlowHub } from '../src/admin/flow-hub.ts';
+import { uiRoutes } from '../src/admin/ui-routes.ts';
+import type { ObservedFlow } from '../src/learn/observed-flow.ts';
 import { REPO } from './support/cli.ts';
 import { driveQuickstartShapes, startFlowEnv } from './support/flow-traffic.ts';
 
@@ -127,5 +131,64 @@ test('flow map: the quickstart traffic appears in chromium with its counts, deny
     await context?.close();
     rmSync(profile, { recursive: true, force: true });
     await env.close();
+  }
+});
+
+test('flow map: a thousand identities and ten thousand edges render clustered by namespace, bounded', { skip: SKIP, timeout: 180_000 }, async () => {
+  const { chromium } = await import('playwright-core');
+  const hub = new FlowHub({ minIntervalMs: 200 });
+  const admin = await startAdminServer(
+    { ui: uiRoutes(hub), metrics: async () => ({ contentType: 'text/plain', text: '' }), configDump: async () => null, ready: () => ({ ready: true, why: 'ok' }) },
+    '127.0.0.1',
+    0,
+  );
+  const profile = mkdtempSync(join(tmpdir(), 'portcullis-chromium-'));
+  let context: Awaited<ReturnType<typeof chromium.launchPersistentContext>> | null = null;
+  try {
+    const flows: ObservedFlow[] = [];
+    for (let i = 0; i < 10_000; i++) {
+      const id = i % 1000;
+      const h = (id * 10 + Math.floor(i / 1000)) % 500;
+      flows.push({
+        t: Date.now(),
+        kind: 'tunnel',
+        counted: true,
+        source: `spiffe://cluster.local/ns/team-${id % 30}/sa/app-${id}`,
+        gateway: 'istio-system/ztunnel-egress',
+        serviceEntry: `ext/h${h}`,
+        host: `h${h}.example.com`,
+        authority: `h${h}.example.com:443`,
+        port: 443,
+        upstream: null,
+        sni: null,
+        decision: i % 97 === 0 ? 'deny' : 'allow',
+        code: i % 97 === 0 ? 'PCL_AUTHZ_DENIED_NOT_ALLOWED' : 'PCL_AUTHZ_ALLOWED_BY_POLICY',
+        reason: '',
+        layers: [],
+        bytesIn: 100,
+        bytesOut: 1000,
+      });
+    }
+    hub.addFlows(flows);
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    const page = context.pages()[0] ?? (await context.newPage());
+    await page.goto(`http://127.0.0.1:${admin.address.port}/`);
+    await page.waitForSelector('#live.on', { timeout: 60_000 });
+    assert.match((await page.locator('#totals').textContent()) ?? '', /^1000 identities in 30 namespaces · 500 destinations · 10000 edges · 10000 decisions/);
+    assert.match((await page.locator('#hidden').textContent()) ?? '', /clustered by namespace/);
+    const drawn = await page.locator('#map path.edge').count();
+    assert.ok(drawn > 0 && drawn <= 150, `${drawn} edges drawn`);
+    assert.ok((await page.locator('#map g.node.namespace').count()) <= 40);
+    assert.ok((await page.locator('#rows tbody tr').count()) <= 200);
+    assert.ok((await page.locator('#map path.edge.deny').count()) > 0, 'denied edges are among those drawn');
+  } finally {
+    await context?.close();
+    rmSync(profile, { recursive: true, force: true });
+    await admin.close();
+    hub.close();
   }
 });
