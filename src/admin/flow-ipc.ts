@@ -18,7 +18,10 @@ export function isFlowMessage(m: unknown): m is FlowMessage {
   return (x.type === FLOWS && Array.isArray(x.flows) && typeof x.dropped === 'number') || (x.type === STATUS && typeof x.status === 'object' && x.status !== null);
 }
 
-/** The sink a worker's feed reports to: each batch and status change is one message to the primary. */
+/**
+ * The sink a worker's feed reports to: each batch and status change is one message to the primary. `send` must drop
+ * messages once the channel is closed (a worker draining after `disconnect`), or Node raises an uncaught error.
+ */
 export function workerFlowSink(send: (m: FlowMessage) => unknown): FlowSink {
   return {
     flows: (batch, dropped) => send({ type: FLOWS, flows: batch, dropped }),

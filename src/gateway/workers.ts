@@ -179,7 +179,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
 
 /** Worker side: report ready (and each new snapshot), answer the primary's config-dump and metrics requests. */
 export function serveAsWorker(registry: Registry, snapshot: () => Snapshot, hboneAddress: string, flows?: { instance: number; startedMs: number }): void {
-  if (flows !== undefined) startFlowFeed({ ...flows, snapshot, sink: workerFlowSink((m) => process.send?.(m)) });
+  if (flows !== undefined) startFlowFeed({ ...flows, snapshot, sink: workerFlowSink((m) => process.connected && process.send?.(m)) });
   // Constructing an AggregatorRegistry installs prom-client's worker-side listener; then say which registry to report.
   new AggregatorRegistry();
   AggregatorRegistry.setRegistries([registry]);
