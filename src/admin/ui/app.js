@@ -143,6 +143,8 @@ function drawMap(view) {
     });
     path.append(el('svg:title', {}, `${e.allowed} allowed, ${e.denied} denied, ${e.wouldDeny} would-deny, ${bytes(e.bytes)}\n${layersText(e.last)}`));
     edgeLayer.append(path);
+    // With many edges the counts would pile up: the edges table and each edge's tooltip carry them instead.
+    if (view.edges.length > 40) continue;
     // Counts sit on the curve near the destination, at a height that depends on the source, so edges into one
     // destination do not print over each other.
     const tt = 0.62, ct = 1 - tt;
