@@ -16,7 +16,11 @@ import type { Snapshot } from '../mesh/snapshot.ts';
 import { flowFromClosed, flowFromDecided, flowFromRequest, type ObservedFlow } from '../learn/observed-flow.ts';
 
 /** Decisions that mean a layer failed closed on a fault rather than on a policy. */
-const FAIL_CLOSED_CODES = new Set(['PCL_AUTHZ_DENIED_CUSTOM_UNSUPPORTED', 'PCL_AUTHZ_DENIED_NO_LAYERS', 'PCL_DATAPLANE_GATEWAY_NOT_SERVED']);
+const FAIL_CLOSED_CODES = new Set([
+  'PCL_AUTHZ_DENIED_CUSTOM_UNSUPPORTED',
+  'PCL_AUTHZ_DENIED_NO_LAYERS',
+  'PCL_DATAPLANE_GATEWAY_NOT_SERVED',
+]);
 
 export interface ConfigErrorView {
   readonly code: string;
@@ -57,7 +61,12 @@ const MAX_PROBLEMS = 20;
 const MAX_FAIL_CLOSED = 50;
 
 /** The status of a snapshot, for the banner. */
-export function statusOf(snap: Snapshot, startedMs: number, problems: GatewayStatusView['problems'], failClosed: readonly string[]): GatewayStatusView {
+export function statusOf(
+  snap: Snapshot,
+  startedMs: number,
+  problems: GatewayStatusView['problems'],
+  failClosed: readonly string[],
+): GatewayStatusView {
   const errors = snap.diagnostics.filter((d) => d.severity === 'error');
   return {
     gateways: snap.servedGateways().map((g) => g.ref),
@@ -107,7 +116,9 @@ export function startFlowFeed(opts: FlowFeedOptions): () => void {
       push(flowFromDecided(e));
     }),
     subscribe<TunnelRecord>(CHANNELS.tunnelClosed, opts.instance, (e) => push(flowFromClosed(e))),
-    subscribe<WaypointRequestRecord>(CHANNELS.requestCompleted, opts.instance, (e) => push(flowFromRequest(e, servicePort.get(e.serviceEntry) ?? 80))),
+    subscribe<WaypointRequestRecord>(CHANNELS.requestCompleted, opts.instance, (e) =>
+      push(flowFromRequest(e, servicePort.get(e.serviceEntry) ?? 80)),
+    ),
     subscribe<ConfigEvent>(CHANNELS.configApplied, opts.instance, () => {
       statusDirty = true;
       if (servicePort.size > 10_000) servicePort = new Map();

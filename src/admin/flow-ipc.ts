@@ -15,7 +15,8 @@ export type FlowMessage =
 export function isFlowMessage(m: unknown): m is FlowMessage {
   if (typeof m !== 'object' || m === null) return false;
   const x = m as Record<string, unknown>;
-  return (x.type === FLOWS && Array.isArray(x.flows) && typeof x.dropped === 'number') || (x.type === STATUS && typeof x.status === 'object' && x.status !== null);
+  if (x.type === FLOWS) return Array.isArray(x.flows) && typeof x.dropped === 'number';
+  return x.type === STATUS && typeof x.status === 'object' && x.status !== null;
 }
 
 /**

@@ -76,7 +76,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
   }
   const logs = flags['from-log'] ?? [];
   if ((logs.length === 0) === (flags.admin === undefined)) {
-    throw new PortcullisError('PCL_CLI_USAGE', `portcullis suggest: give --from-log (one or more) or --admin, not both\n\nUsage: ${USAGE}`);
+    throw new PortcullisError(
+      'PCL_CLI_USAGE',
+      `portcullis suggest: give --from-log (one or more) or --admin, not both\n\nUsage: ${USAGE}`,
+    );
   }
   if (flags.gateway !== undefined && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(flags.gateway)) {
     throw new PortcullisError('PCL_CLI_BAD_VALUE', `--gateway "${flags.gateway}": expected NAMESPACE/NAME of the egress Gateway`);
@@ -97,7 +100,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
     );
   }
   // The same private-address guard the gateway runs, with the gateway's own exceptions when --config names them.
-  const guard = compileAddressGuard({ allowedPrivateCidrs: snap?.settings.allowedPrivateCidrs ?? [], listeners: [], localAddresses: [] });
+  const allowedPrivateCidrs = snap?.settings.allowedPrivateCidrs ?? [];
+  const guard = compileAddressGuard({ allowedPrivateCidrs, listeners: [], localAddresses: [] });
   const suggestion = suggestPolicy(edges, {
     defaultGateway: defaultGateway ?? 'istio-system/ztunnel-egress',
     includeDenied: flags['include-denied'] === true,

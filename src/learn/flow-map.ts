@@ -239,17 +239,33 @@ export function buildView(map: FlowMap, filter: FlowFilter = {}, limits: ViewLim
   const clustered = selectedSources.size > limits.maxSourceNodes;
 
   // Aggregate into display edges: identity (or namespace) → destination node.
-  const agg = new Map<string, { from: string; to: string; v: ViewEdge & { allowed: number; denied: number; wouldDeny: number; bytes: number; edges: number; lastMs: number; last: FlowEdge['last'] } }>();
-  const srcNodes = new Map<string, { label: string; kind: ViewNode['kind']; group: string; members: Set<string>; weight: number }>();
-  const dstNodes = new Map<string, { label: string; kind: ViewNode['kind']; members: Set<string>; weight: number; denied: number }>();
+  type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+  interface NodeAcc {
+    label: string;
+    kind: ViewNode['kind'];
+    group: string;
+    members: Set<string>;
+    weight: number;
+    denied: number;
+  }
+  const agg = new Map<string, { from: string; to: string; v: Mutable<ViewEdge> }>();
+  const srcNodes = new Map<string, NodeAcc>();
+  const dstNodes = new Map<string, NodeAcc>();
   for (const e of selected) {
     const from = clustered ? `ns:${e.namespace}` : `id:${e.source}`;
     const d = destinationNode(e);
-    const s = srcNodes.get(from) ?? { label: clustered ? e.namespace : e.source, kind: clustered ? 'namespace' : 'identity', group: e.namespace, members: new Set(), weight: 0 };
+    const s = srcNodes.get(from) ?? {
+      label: clustered ? e.namespace : e.source,
+      kind: clustered ? 'namespace' : 'identity',
+      group: e.namespace,
+      members: new Set<string>(),
+      weight: 0,
+      denied: 0,
+    };
     s.members.add(e.source);
     s.weight += e.allowed + e.denied + e.wouldDeny;
     srcNodes.set(from, s);
-    const t = dstNodes.get(d.id) ?? { label: d.label, kind: d.kind, members: new Set(), weight: 0, denied: 0 };
+    const t = dstNodes.get(d.id) ?? { label: d.label, kind: d.kind, group: d.kind, members: new Set<string>(), weight: 0, denied: 0 };
     t.members.add(e.destination);
     t.weight += e.allowed + e.denied + e.wouldDeny;
     t.denied += e.denied;
@@ -260,7 +276,17 @@ export function buildView(map: FlowMap, filter: FlowFilter = {}, limits: ViewLim
       agg.set(key, {
         from,
         to: d.id,
-        v: { from, to: d.id, allowed: e.allowed, denied: e.denied, wouldDeny: e.wouldDeny, bytes: e.bytesIn + e.bytesOut, edges: 1, last: e.last, lastMs: e.lastMs },
+        v: {
+          from,
+          to: d.id,
+          allowed: e.allowed,
+          denied: e.denied,
+          wouldDeny: e.wouldDeny,
+          bytes: e.bytesIn + e.bytesOut,
+          edges: 1,
+          last: e.last,
+          lastMs: e.lastMs,
+        },
       });
     } else {
       a.v.allowed += e.allowed;
@@ -275,7 +301,9 @@ export function buildView(map: FlowMap, filter: FlowFilter = {}, limits: ViewLim
     }
   }
   // Keep the destinations that matter most (denied first, then busiest); fold the rest into one "other" node.
-  const dstOrder = [...dstNodes.entries()].sort((a, b) => b[1].denied - a[1].denied || b[1].weight - a[1].weight || a[0].localeCompare(b[0]));
+  const dstOrder = [...dstNodes.entries()].sort(
+    (a, b) => b[1].denied - a[1].denied || b[1].weight - a[1].weight || a[0].localeCompare(b[0]),
+  );
   const keptDst = new Set(dstOrder.slice(0, limits.maxDestinationNodes - 1).map(([id]) => id));
   if (dstOrder.length <= limits.maxDestinationNodes) for (const [id] of dstOrder) keptDst.add(id);
   const srcOrder = [...srcNodes.entries()].sort((a, b) => b[1].weight - a[1].weight || a[0].localeCompare(b[0]));
@@ -310,7 +338,11 @@ export function buildView(map: FlowMap, filter: FlowFilter = {}, limits: ViewLim
       });
   }
   const ranked = [...merged.values()].sort(
-    (a, b) => b.denied - a.denied || b.wouldDeny - a.wouldDeny || b.allowed - a.allowed || `${a.from}${a.to}`.localeCompare(`${b.from}${b.to}`),
+    (a, b) =>
+      b.denied - a.denied ||
+      b.wouldDeny - a.wouldDeny ||
+      b.allowed - a.allowed ||
+      `${a.from}${a.to}`.localeCompare(`${b.from}${b.to}`),
   );
   const shown = ranked.slice(0, limits.maxEdges);
   const usedSrc = new Set(shown.map((e) => e.from));
@@ -323,7 +355,9 @@ export function buildView(map: FlowMap, filter: FlowFilter = {}, limits: ViewLim
     .filter(([id]) => usedDst.has(id))
     .map(([id, n]) => ({ id, label: n.label, kind: n.kind, group: n.kind, members: n.members.size }))
     .sort((a, b) => a.kind.localeCompare(b.kind) || a.label.localeCompare(b.label));
-  if (usedDst.has('other')) dests.push({ id: 'other', label: `${otherMembers} more destinations`, kind: 'other', group: 'other', members: otherMembers });
+  if (usedDst.has('other')) {
+    dests.push({ id: 'other', label: `${otherMembers} more destinations`, kind: 'other', group: 'other', members: otherMembers });
+  }
 
   const rows: ObservedFlow[] = [];
   let matchingRows = 0;

@@ -7,30 +7,12 @@ import { CredentialStore } from '../waypoint/credentials.ts';
 import { send, snapshotFrom, startTunnelListener, type TunnelListener } from '../../test/support/waypoint-harness.ts';
 import { flowFromRequest } from './observed-flow.ts';
 
-const CONFIG = `
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: waypoint, namespace: egress}
-spec:
-  gatewayClassName: istio-waypoint
-  listeners: [{name: mesh, port: 15008, protocol: HBONE}]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: api, namespace: egress, labels: {istio.io/use-waypoint: waypoint}}
-spec:
-  hosts: [api.example.com]
-  ports: [{number: 80, name: http, protocol: HTTP}]
-  resolution: DNS
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: deny-admin, namespace: egress}
-spec:
-  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: api}]
-  action: DENY
-  rules: [{to: [{operation: {paths: ["/admin*"]}}]}]
-`;
+// A waypoint, one HTTP ServiceEntry bound to it, and a DENY on its /admin paths (one document per line).
+const CONFIG = [
+  '{apiVersion: gateway.networking.k8s.io/v1, kind: Gateway, metadata: {name: wp, namespace: shop}, spec: {gatewayClassName: istio-waypoint, listeners: [{name: mesh, port: 15008, protocol: HBONE}]}}',
+  '{apiVersion: networking.istio.io/v1, kind: ServiceEntry, metadata: {name: api, namespace: shop, labels: {istio.io/use-waypoint: wp}}, spec: {hosts: [api.example.com], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}}',
+  '{apiVersion: security.istio.io/v1, kind: AuthorizationPolicy, metadata: {name: deny-admin, namespace: shop}, spec: {targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: api}], action: DENY, rules: [{to: [{operation: {paths: ["/admin*"]}}]}]}}',
+].join('\n---\n');
 
 const credentials = new CredentialStore();
 const cleanups: (() => unknown)[] = [];
@@ -75,7 +57,7 @@ test('learn mode at L7: enforce answers 403; learn forwards the same request and
   assert.equal(learned.status, 200);
   assert.deepEqual(learn.seen, ['/admin/users']);
   const event = learn.l.events.at(-1)!;
-  assert.match(event.warnings.join('\n'), /^would-deny: PCL_AUTHZ_DENIED_EXPLICIT: explicitly denied by: egress\/deny-admin/);
-  assert.equal(event.policy, 'egress/deny-admin', 'the policy that would have denied is named');
+  assert.match(event.warnings.join('\n'), /^would-deny: PCL_AUTHZ_DENIED_EXPLICIT: explicitly denied by: shop\/deny-admin/);
+  assert.equal(event.policy, 'shop/deny-admin', 'the policy that would have denied is named');
   assert.equal(flowFromRequest({ ...event, instance: 1 }, 80).decision, 'would-deny');
 });

@@ -47,6 +47,9 @@ const ALLOW_ALL: CompiledEgressPolicies = compileEgressPolicies([{ matchCidrs: [
  * The egressPolicies the data plane re-checks resolved addresses against: in learn mode they allow (the decision
  * that would have denied was already logged as would-deny); the private-address guard still applies beside them.
  */
-export function egressPoliciesFor(snap: { readonly settings: { readonly learn?: boolean }; readonly egressPolicies: CompiledEgressPolicies }): CompiledEgressPolicies {
+export function egressPoliciesFor(snap: {
+  readonly settings: { readonly learn?: boolean };
+  readonly egressPolicies: CompiledEgressPolicies;
+}): CompiledEgressPolicies {
   return snap.settings.learn === true ? ALLOW_ALL : snap.egressPolicies;
 }

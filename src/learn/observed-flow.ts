@@ -66,7 +66,14 @@ export function isIpOnly(f: Pick<ObservedFlow, 'host' | 'authority'>): boolean {
 }
 
 function layersOf(layers: readonly LayerSummary[]): FlowLayer[] {
-  return layers.map((l) => ({ layer: l.layer, target: l.target, decision: l.decision, code: l.code, policy: l.policy, reason: l.reason }));
+  return layers.map((l) => ({
+    layer: l.layer,
+    target: l.target,
+    decision: l.decision,
+    code: l.code,
+    policy: l.policy,
+    reason: l.reason,
+  }));
 }
 
 /** The code the data plane gives an L7 tunnel before any request in it is decided: not a decision of its own. */
@@ -135,7 +142,9 @@ export function flowFromRequest(e: WaypointRequestRecord, port: number): Observe
     decision,
     code: e.code ?? 'PCL_AUTHZ_ALLOWED_BY_POLICY',
     reason: e.reason ?? (e.warnings.find((w) => w.startsWith(WOULD_DENY)) ?? `${e.method} ${e.path} answered ${e.status}`),
-    layers: e.policy ? [{ layer: 'http', target: e.serviceEntry, decision: decision === 'deny' ? 'deny' : 'allow', code: e.code ?? '', policy: e.policy, reason: e.reason ?? '' }] : [],
+    layers: e.policy
+      ? [{ layer: 'http', target: e.serviceEntry, decision: decision === 'deny' ? 'deny' : 'allow', code: e.code ?? '', policy: e.policy, reason: e.reason ?? '' }]
+      : [],
     bytesIn: e.bytesReceived,
     bytesOut: e.bytesSent,
     method: e.method,
@@ -213,7 +222,8 @@ export function flowFromLogLine(line: string): ObservedFlow | null {
       }))
     : [];
   const logged = str(r, 'decision');
-  const decision: FlowDecision = logged === WOULD_DENY || isWouldDeny(logged ?? '', layers) ? WOULD_DENY : logged === 'allow' ? 'allow' : 'deny';
+  const learned = logged === WOULD_DENY || isWouldDeny(logged ?? '', layers);
+  const decision: FlowDecision = learned ? WOULD_DENY : logged === 'allow' ? 'allow' : 'deny';
   return {
     t,
     kind: 'tunnel',

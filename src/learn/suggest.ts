@@ -156,7 +156,9 @@ export function suggestPolicy(edges: readonly FlowEdge[], opts: SuggestOptions):
       spec: {
         targetRefs: [{ kind: 'ServiceEntry', group: 'networking.istio.io', name }],
         action: 'ALLOW',
-        rules: [{ from: [{ source: { principals: principals.map(istioPrincipal) } }], to: [{ operation: { ports: [String(d.port)] } }] }],
+        rules: [
+          { from: [{ source: { principals: principals.map(istioPrincipal) } }], to: [{ operation: { ports: [String(d.port)] } }] },
+        ],
       },
     });
     const g = gatewayPrincipals.get(d.gateway) ?? new Set<string>();
@@ -202,5 +204,6 @@ export function suggestPolicy(edges: readonly FlowEdge[], opts: SuggestOptions):
   const body = docs.map((d) => stringify(d, { lineWidth: 0 })).join('---\n');
   const yaml = `${header.join('\n')}\n${body === '' ? '# (no flow to allow)\n' : body}`;
   const casesYaml = cases.length === 0 ? '[]\n' : stringify(cases, { lineWidth: 0 });
-  return { yaml, cases, casesYaml, notAllowed, serviceEntries: serviceEntries.length, policies: policies.length + gatewayPolicies.length };
+  const policyCount = policies.length + gatewayPolicies.length;
+  return { yaml, cases, casesYaml, notAllowed, serviceEntries: serviceEntries.length, policies: policyCount };
 }
