@@ -34,6 +34,7 @@ export const LAYER_RANK: Record<string, number> = {
   mesh: 3,
   hbone: 4,
   upstream: 4,
+  learn: 4,
   waypoint: 5,
   dataplane: 6,
   telemetry: 7,

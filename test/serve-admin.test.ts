@@ -66,7 +66,7 @@ test('admin: /healthz, /ready, /metrics, /config_dump; anything else 404', { ski
   assert.ok(deny.conditions.length > 0);
 
   assert.equal((await gw.admin_get('/stats')).status, 404);
-  assert.equal((await gw.admin_get('/')).status, 404);
+  assert.equal((await gw.admin_get('/')).status, 200, '/ is the flow map');
   const post = await fetch(`http://${gw.admin}/metrics`, { method: 'POST' });
   assert.equal(post.status, 405);
   assert.equal(await gw.stop(), 0);

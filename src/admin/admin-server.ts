@@ -9,6 +9,7 @@ import type { Snapshot } from '../mesh/snapshot.ts';
 import { readyLines } from '../mesh/config-health.ts';
 import { configDump } from './config-dump.ts';
 import { messageOf } from '../errors/message-of.ts';
+import type { UiRoutes } from './ui-routes.ts';
 
 export interface AdminSources {
   /** The Prometheus exposition (one gateway's registry, or every worker's aggregated). */
@@ -17,6 +18,8 @@ export interface AdminSources {
   configDump(): Promise<unknown | null>;
   /** Ready: a snapshot is loaded, the HBONE listener is up, and the gateway is not draining. */
   ready(): { readonly ready: boolean; readonly why: string };
+  /** The flow map (`/`, `/ui/*`, `/flows*`), when this admin server has one. */
+  readonly ui?: UiRoutes;
 }
 
 /** Admin sources for one in-process gateway. */
@@ -50,6 +53,7 @@ export async function startAdminServer(sources: AdminSources, host: string, port
       res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
       res.end(req.method === 'HEAD' ? undefined : body);
     };
+    if (sources.ui?.handle(req, res, path)) return;
     const known = ['/metrics', '/healthz', '/ready', '/config_dump'];
     if (!known.includes(path)) {
       send(404, 'text/plain; charset=utf-8', `not found: ${path}\nendpoints: ${known.join(' ')}\n`);

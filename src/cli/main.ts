@@ -19,6 +19,10 @@ export const COMMANDS: Record<string, { readonly summary: string; readonly subco
   },
   status: { summary: "show every resource's status conditions and every configuration error", load: async () => (await import('./status-command.ts')).run },
   audit: { summary: 'audit the five-layer egress fence and print who can reach what outside', load: async () => (await import('./audit-command.ts')).run },
+  suggest: {
+    summary: 'write the policy that allows exactly the observed egress (from access logs or a running gateway)',
+    load: async () => (await import('./suggest-command.ts')).run,
+  },
   install: {
     summary: 'print the manifests that run a gateway in a cluster (kubectl apply -f -)',
     load: async () => (await import('./install-command.ts')).run,

@@ -243,7 +243,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   }).catch((err: unknown) => {
     throw listenFailure(err, isWorker ? undefined : hostPortFlag(err, listen, admin)) ?? err;
   });
-  if (isWorker) serveAsWorker(gateway.registry, gateway.snapshot, gateway.hboneAddress, gateway.identityProblem);
+  if (isWorker) serveAsWorker(gateway.registry, gateway.snapshot, gateway.hboneAddress, gateway.identityProblem, { instance: gateway.instance, startedMs: gateway.startedMs });
   else io.stderr.write(`portcullis serve: listening on ${gateway.hboneAddress} (HBONE), admin on ${gateway.adminAddress}\n`);
 
   await stopSignal();

@@ -51,6 +51,11 @@ export interface Settings {
   readonly pathNormalization?: { readonly normalization: PathNormalization };
   /** `limits:` as written (only the fields present); `gatewayLimits()` fills in the defaults. */
   readonly limits?: Readonly<Partial<GatewayLimits>>;
+  /**
+   * Learn mode: policy denials are logged as `would-deny` and allowed (Istio's dry-run, for the whole gateway).
+   * Never applies to the gateway's own protections (private-address guard, its own ports, malformed input).
+   */
+  readonly learn?: boolean;
 }
 
 export interface ConfigLimits {

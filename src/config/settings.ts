@@ -55,6 +55,7 @@ const SETTINGS_SCHEMA = obj({
   controllerName: str({ pattern: CONTROLLER_NAME_PATTERN }),
   pathNormalization: obj({ normalization: str({ enum: ['DEFAULT', 'NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES'] }) }),
   limits: limitsSchema(),
+  learn: bool(),
 });
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -161,6 +162,7 @@ function applySettings(
   }
   const limits = take('limits');
   if (isPlainObject(limits)) settings.limits = readLimits(limits);
+  if (take('learn') === true) settings.learn = true;
 }
 
 /** Each top-level field's position in the file, so findings and errors about a setting can name its line. */

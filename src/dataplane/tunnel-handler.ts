@@ -25,6 +25,7 @@ import { dialFirst, formatAddress } from './upstream-dial.ts';
 import { resolveAuthority } from '../mesh/destination.ts';
 import type { CredentialStore } from '../waypoint/credentials.ts';
 import { handleHttpTunnel, type ServiceEntryDestination } from '../waypoint/http-tunnel.ts';
+import { applyLearnMode, egressPoliciesFor } from '../learn/learn-mode.ts';
 import { namesToResolve, planUpstream, vetAddresses, type UpstreamAddress, type UpstreamPlan } from './upstream-plan.ts';
 import { messageOf } from '../errors/message-of.ts';
 
@@ -164,6 +165,14 @@ export async function handleTunnel(ctx: TunnelContext): Promise<void> {
   }
   const { decision, request: authz } = decideTunnel(snap, authority, null, r.peer.uri, r.peerAddress, dest);
   if (decision.kind === 'deny') {
+    // Learn mode turns only a policy denial into a logged would-deny allow; it still goes through every guard below.
+    const learned = applyLearnMode(snap.settings, decision.record);
+    const dest = decision.dest;
+    if (learned.decision === 'allow' && (dest.kind === 'serviceEntry' || dest.kind === 'unknown')) {
+      log.decided(dest, learned);
+      await forwardL4({ ctx, log, authority, authz, dest, record: learned, resolved: null });
+      return;
+    }
     log.decided(decision.dest, decision.record);
     refuse(ctx, log, 401, 'UAEX', decision.record, 'deny');
     return;
@@ -191,6 +200,7 @@ export async function handleTunnel(ctx: TunnelContext): Promise<void> {
     record = decideUnknownAddresses(snap.egressPolicies, ips, authority.port);
     resolved = new Map([[authority.host, ips]]);
   }
+  record = applyLearnMode(snap.settings, record);
   log.decided(decision.dest, record);
   if (record.decision === 'deny') {
     refuse(ctx, log, 401, 'UAEX', record, 'deny');
@@ -222,7 +232,7 @@ export async function forwardL4(input: ForwardInput): Promise<void> {
       return;
     }
   }
-  const vetted = vetAddresses(plan, resolutions, ctx.guard(), snap.egressPolicies);
+  const vetted = vetAddresses(plan, resolutions, ctx.guard(), egressPoliciesFor(snap));
   if (!vetted.ok) {
     if (vetted.code === 'PCL_DATAPLANE_DNS_FAILED') fail(503, 'DF', vetted.code, vetted.reason, 'allow');
     else fail(401, 'UAEX', vetted.code, vetted.reason, 'deny');

@@ -128,6 +128,8 @@ export interface ConfigEvent extends InstanceEvent {
   readonly errorsByKind?: Readonly<Record<string, number>>;
   /** Epoch ms of the reload that produced this snapshot. */
   readonly reloadedAtMs?: number;
+  /** Learn mode is on: policy denials are allowed and logged as would-deny. */
+  readonly learn?: boolean;
 }
 
 /** A configuration error that appeared (logged as an error) or was fixed (logged as info), with its place and code. */

@@ -9,6 +9,9 @@ import type { AddressInfo } from 'node:net';
 import type { Writable } from 'node:stream';
 import type { Registry } from 'prom-client';
 import { gatewaySources, startAdminServer, type AdminServer } from '../admin/admin-server.ts';
+import { startFlowFeed } from '../admin/flow-feed.ts';
+import { FlowHub } from '../admin/flow-hub.ts';
+import { uiRoutes } from '../admin/ui-routes.ts';
 import { ConfigSource } from '../config/config-source.ts';
 import { assertSettingsValid, type LoadResult } from '../config/load.ts';
 import { PortcullisError } from '../errors/catalogue.ts';
@@ -44,6 +47,7 @@ import { CLIENT_HELLO_TIMEOUT_MS } from '../dataplane/sni-check.ts';
 import { handleTunnel, type OpenTunnel } from '../dataplane/tunnel-handler.ts';
 import { CONNECT_TIMEOUT_MS } from '../dataplane/upstream-dial.ts';
 import { messageOf } from '../errors/message-of.ts';
+import { applyLearnMode, LEARN_BANNER } from '../learn/learn-mode.ts';
 
 export interface HostPort {
   readonly host: string;
@@ -97,6 +101,9 @@ export interface RunningGateway {
   /** `host:port` of the admin server, or null. */
   readonly adminAddress: string | null;
   readonly registry: Registry;
+  /** The instance number its events carry (a worker feeds them to its primary's flow map). */
+  readonly instance: number;
+  readonly startedMs: number;
   /** The snapshot in force. */
   snapshot(): Snapshot;
   /** Open tunnels (allowed and carrying bytes). */
@@ -134,6 +141,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     throw new PortcullisError('PCL_DATAPLANE_CERT_ISSUE_FAILED', 'the gateway needs --ca-address, or --cert, --key and --trust-bundle, or --ca-dir');
   }
   const instance = newInstanceId();
+  const startedMs = Date.now();
   const cleanups: (() => unknown)[] = [];
   const problem = (code: Parameters<typeof publish.problem>[0]['code'], err: unknown): void =>
     publish.problem({ instance, code, message: messageOf(err) });
@@ -150,6 +158,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     const first = await source.start();
     assertSettingsValid(first);
     let snap = compileSnapshot(first, { previous: null });
+    accessLog?.setLearn(snap.settings.learn === true);
     // Each configuration error is logged once when it appears and once when it is fixed (config-health.ts).
     let issues: ConfigIssue[] = [];
     const announce = (next: Snapshot): Record<string, number> => {
@@ -285,7 +294,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         : expired !== null
           ? { ready: false, why: expired }
           : listening
-            ? { ready: true, why: `ready: generation ${snap.generation}, ${snap.servedGateways().length} gateway(s) served` }
+            ? { ready: true, why: `${snap.settings.learn === true ? `${LEARN_BANNER}\n` : ''}ready: generation ${snap.generation}, ${snap.servedGateways().length} gateway(s) served` }
             : { ready: false, why: 'HBONE listener not up' };
       return { ready: r.ready, why: `${r.why}${devCaNote}` };
     };
@@ -295,12 +304,11 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       listeners.push({ ip: health.address.address, port: health.address.port });
     }
     if (adminAt !== null) {
+      // The flow map: this process's decisions, aggregated for the admin port's UI.
+      const hub = new FlowHub();
+      cleanups.push(() => hub.close(), startFlowFeed({ instance, snapshot: () => snap, startedMs, sink: hub.sink('gateway') }));
       admin = await startAdminServer(
-        gatewaySources(
-          metrics.registry,
-          () => snap,
-          readiness,
-        ),
+        { ui: uiRoutes(hub), ...gatewaySources(metrics.registry, () => snap, readiness) },
         adminAt.host,
         adminAt.port,
       );
@@ -331,7 +339,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       let closed = 0;
       for (const t of [...open]) {
         const verdict = recheckTunnel(next, t, guard);
-        if (verdict.keep) continue;
+        if (verdict.keep || applyLearnMode(next.settings, verdict.record).decision === 'allow') continue;
         closed++;
         t.close('PCL_DATAPLANE_POLICY_CHANGED', `${POLICY_CHANGE_REASON} (${verdict.record.code}: ${verdict.record.reason})`, 'UAEX', verdict.record.layers);
       }
@@ -339,7 +347,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       const errors = next.diagnostics.filter((d) => d.severity === 'error').length;
       const warnings = next.diagnostics.filter((d) => d.severity === 'warning').length;
       const byKind = announce(next);
-      publish.configApplied({ instance, generation: next.generation, servedGateways: next.servedGateways().map((g) => g.ref), errors, warnings, tunnelsClosed: closed, errorsByKind: byKind, reloadedAtMs: Date.now() });
+      publish.configApplied({ instance, generation: next.generation, servedGateways: next.servedGateways().map((g) => g.ref), errors, warnings, tunnelsClosed: closed, errorsByKind: byKind, reloadedAtMs: Date.now(), learn: next.settings.learn === true });
     };
     const unsubscribe = source.onUpdate(apply);
     cleanups.push(unsubscribe);
@@ -347,7 +355,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       const errors = snap.diagnostics.filter((d) => d.severity === 'error').length;
       const warnings = snap.diagnostics.filter((d) => d.severity === 'warning').length;
       const byKind = announce(snap);
-      publish.configApplied({ instance, generation: snap.generation, servedGateways: snap.servedGateways().map((g) => g.ref), errors, warnings, tunnelsClosed: 0, errorsByKind: byKind, reloadedAtMs: Date.now() });
+      publish.configApplied({ instance, generation: snap.generation, servedGateways: snap.servedGateways().map((g) => g.ref), errors, warnings, tunnelsClosed: 0, errorsByKind: byKind, reloadedAtMs: Date.now(), learn: snap.settings.learn === true });
     }
 
     let closing: Promise<void> | null = null;
@@ -375,6 +383,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       hbonePort: hboneInfo.port,
       adminAddress: admin === null ? null : formatHostPort(admin.address),
       registry: metrics.registry,
+      instance,
+      startedMs,
       snapshot: () => snap,
       openTunnels: () => open.size,
       identityProblem: certProblem,

@@ -12,6 +12,11 @@ import { startAdminServer, type AdminServer } from '../admin/admin-server.ts';
 import { startHealthServer } from './health-server.ts';
 import { configDump } from '../admin/config-dump.ts';
 import { readyLines } from '../mesh/config-health.ts';
+import { startFlowFeed } from '../admin/flow-feed.ts';
+import { FlowHub } from '../admin/flow-hub.ts';
+import { applyFlowMessage, isFlowMessage, workerFlowSink } from '../admin/flow-ipc.ts';
+import { uiRoutes } from '../admin/ui-routes.ts';
+import { LEARN_BANNER } from '../learn/learn-mode.ts';
 import type { Snapshot } from '../mesh/snapshot.ts';
 import type { HostPort } from './gateway.ts';
 import { messageOf } from '../errors/message-of.ts';
@@ -93,6 +98,8 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
   const aggregator = new AggregatorRegistry();
   let nextRequest = 1;
   const pendingDumps = new Map<number, (dump: unknown) => void>();
+  // The flow map of every worker's decisions: each worker feeds its batches over IPC.
+  const hub = new FlowHub();
 
   let markStarted: () => void = () => {};
   let failStart: (e: Error) => void = () => {};
@@ -103,7 +110,8 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
   const fork = (): Worker => {
     const w = cluster.fork(env);
     w.on('message', (m: { type?: string; id?: number; dump?: unknown; generation?: number; served?: number; errors?: string[]; problem?: string | null }) => {
-      if (m.type === READY) {
+      if (isFlowMessage(m)) applyFlowMessage(hub.sink(`worker-${w.id}`), m);
+      else if (m.type === READY) {
         ready.add(w.id);
         if (typeof m.problem === 'string') problems.set(w.id, m.problem);
         else problems.delete(w.id);
@@ -121,6 +129,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
     w.on('exit', (code, signal) => {
       ready.delete(w.id);
       problems.delete(w.id);
+      hub.dropFeed(`worker-${w.id}`);
       if (stopping) return;
       if (!started) {
         failStart(new Error(`worker ${w.id} exited (${signal ?? code}) before it was ready`));
@@ -150,12 +159,13 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
       : problems.size > 0
         ? { ready: false, why: `${[...problems].map(([id, p]) => `worker ${id}: ${p}`).join('\n')}${note}` }
         : ready.size >= opts.workers
-        ? { ready: true, why: [`ready: ${status}, ${ready.size} worker(s)`, ...errorLines].join('\n') + note }
+        ? { ready: true, why: [`${hub.status()?.learn === true ? `${LEARN_BANNER}\n` : ''}ready: ${status}, ${ready.size} worker(s)`, ...errorLines].join('\n') + note }
         : { ready: false, why: `${ready.size} of ${opts.workers} worker(s) ready${note}` };
   const health = opts.health === undefined || opts.health === null ? null : await startHealthServer(readiness, opts.health.host, opts.health.port);
   if (admin !== null) {
     adminServer = await startAdminServer(
       {
+        ui: uiRoutes(hub),
         metrics: async () => ({ contentType: aggregator.contentType, text: await aggregator.clusterMetrics() }),
         configDump: () =>
           new Promise((resolve) => {
@@ -186,11 +196,19 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
   clearTimeout(deadline);
   await adminServer?.close();
   await health?.close();
+  hub.close();
   return 0;
 }
 
 /** Worker side: report ready (and each new snapshot), answer the primary's config-dump and metrics requests. */
-export function serveAsWorker(registry: Registry, snapshot: () => Snapshot, hboneAddress: string, problem: () => string | null = () => null): void {
+export function serveAsWorker(
+  registry: Registry,
+  snapshot: () => Snapshot,
+  hboneAddress: string,
+  problem: () => string | null = () => null,
+  flows?: { instance: number; startedMs: number },
+): void {
+  if (flows !== undefined) startFlowFeed({ ...flows, snapshot, sink: workerFlowSink((m) => process.connected && process.send?.(m)) });
   // Constructing an AggregatorRegistry installs prom-client's worker-side listener; then say which registry to report.
   new AggregatorRegistry();
   AggregatorRegistry.setRegistries([registry]);

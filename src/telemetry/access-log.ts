@@ -16,6 +16,7 @@ import {
   type HboneRefusalEvent,
   type TunnelRecord,
 } from '../events/diagnostics.ts';
+import { isWouldDeny, LEARN_BANNER, WOULD_DENY } from '../learn/learn-mode.ts';
 
 export interface AccessLogOptions {
   readonly instance: number;
@@ -24,6 +25,8 @@ export interface AccessLogOptions {
 }
 
 export interface AccessLog {
+  /** Mark every line from now on as learn mode (set from the first snapshot, before anything else is logged). */
+  setLearn(on: boolean): void;
   /** Write out what is buffered (called before the process exits). */
   flush(): void;
   /** Unsubscribe and flush. */
@@ -47,7 +50,7 @@ export function accessLogFields(r: TunnelRecord): Record<string, unknown> {
     port: r.port,
     upstream_address: r.upstreamAddress,
     status: r.status,
-    decision: r.decision,
+    decision: isWouldDeny(r.decision, r.layers) ? WOULD_DENY : r.decision,
     code: r.code,
     reason: r.reason,
     policies: r.layers.map((l) => ({ layer: l.layer, target: l.target, decision: l.decision, code: l.code, policy: l.policy, reason: l.reason })),
@@ -98,7 +101,9 @@ export function startAccessLog(options: AccessLogOptions): AccessLog {
     typeof options.destination === 'string'
       ? pino.destination({ dest: options.destination, sync: false, mkdir: true, append: true })
       : (options.destination ?? pino.destination({ dest: 1, sync: false }));
-  const logger = pino(LOG_FORMAT, dest);
+  // Learn mode marks every line, so no one mistakes a learning gateway's log for an enforcing one's.
+  let learning = false;
+  const logger = pino({ ...LOG_FORMAT, mixin: () => (learning ? { mode: 'learn', learn: LEARN_BANNER } : {}) }, dest);
   const { instance } = options;
   const unsubscribe = [
     subscribe<TunnelRecord>(CHANNELS.tunnelClosed, instance, (r) => {
@@ -123,6 +128,7 @@ export function startAccessLog(options: AccessLogOptions): AccessLog {
       );
     }),
     subscribe<ConfigEvent>(CHANNELS.configApplied, instance, (e) => {
+      learning = e.learn === true;
       logger.info(
         {
           type: 'config',
@@ -159,6 +165,9 @@ export function startAccessLog(options: AccessLogOptions): AccessLog {
     }
   };
   return {
+    setLearn(on: boolean): void {
+      learning = on;
+    },
     flush,
     close(): void {
       for (const u of unsubscribe) u();

@@ -21,6 +21,7 @@ import type { AddressGuard } from '../upstream/private-address-guard.ts';
 import { formatAddress } from '../upstream/dial.ts';
 import type { UpstreamAddress } from '../upstream/plan.ts';
 import type { VettedRequestOptions } from '../upstream/vetted-agent.ts';
+import { applyLearnMode } from '../learn/learn-mode.ts';
 import type { CredentialStore, ResolvedTls } from './credentials.ts';
 import { frameRequest, type Framed } from './framing.ts';
 import { planOrigination } from './origination.ts';
@@ -204,7 +205,7 @@ function authorize(ctx: HttpTunnelContext, v: RequestView, trace: Trace): Staged
   const servicePort = se.ports.find((p) => p.number === ctx.destination.port.number);
   if (!servicePort) return gone(`no longer declares port ${ctx.destination.port.number}`);
   const { target } = v.framed;
-  const decision = decideEgress([v.snap.gatewayLayer(gw.key), v.snap.serviceEntryLayer(se.key)], {
+  const decision = applyLearnMode(v.snap.settings, decideEgress([v.snap.gatewayLayer(gw.key), v.snap.serviceEntryLayer(se.key)], {
     principal: ctx.peer.uri,
     sourceIp: ctx.peerAddress,
     destinationIp: ctx.destination.ip ?? '',
@@ -216,7 +217,7 @@ function authorize(ctx: HttpTunnelContext, v: RequestView, trace: Trace): Staged
       path: target.query === '' ? target.path : `${target.path}?${target.query}`,
       headers: Object.fromEntries(v.headers),
     },
-  });
+  }), trace.warnings);
   const denying = decision.layers.find((l) => l.decision === 'deny');
   trace.policy = (denying ?? decision.layers.find((l) => l.policy !== null))?.policy ?? null;
   if (decision.decision === 'deny') {
