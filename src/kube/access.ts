@@ -49,6 +49,11 @@ export const LEASE_RESOURCE: KubeResource = {
   group: 'coordination.k8s.io', version: 'v1', kind: 'Lease', resource: 'leases', namespaced: true, verbs: ['get', 'create', 'update'], usedBy: 'serve',
 };
 
+/** The Service whose ClusterIP `--publish-service NS/NAME` publishes as the Gateways' address (read by name only). */
+export const SERVICE_RESOURCE: KubeResource = {
+  group: '', version: 'v1', kind: 'Service', resource: 'services', namespaced: true, verbs: ['get'], usedBy: 'serve',
+};
+
 /** What `audit --kube` reads on top of the config kinds; a missing CRD (Kyverno) is a finding, not a crash. */
 export const AUDIT_RESOURCES: readonly KubeResource[] = [
   { group: 'networking.k8s.io', version: 'v1', kind: 'NetworkPolicy', resource: 'networkpolicies', namespaced: true, verbs: ['get', 'list'], usedBy: 'audit' },
