@@ -15,6 +15,7 @@ import { auditCodes } from './audit-codes.ts';
 import { cliCodes } from './cli-codes.ts';
 import { waypointCodes } from './waypoint-codes.ts';
 import { agentCodes } from './agent-codes.ts';
+import { kubeCodes } from './kube-codes.ts';
 
 export const CATALOGUE = {
   ...configCodes,
@@ -28,6 +29,7 @@ export const CATALOGUE = {
   ...cliCodes,
   ...waypointCodes,
   ...agentCodes,
+  ...kubeCodes,
 } as const satisfies Record<string, CodeInfo>;
 
 export type ErrorCode = keyof typeof CATALOGUE;
