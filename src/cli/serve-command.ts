@@ -10,12 +10,14 @@ import { parseDnsServer } from '../dataplane/resolver.ts';
 import { parseTtl } from '../identity/ttl.ts';
 import { availableParallelism } from 'node:os';
 import { runPrimary, serveAsWorker, stopSignal, WORKER_ADMIN_ENV, WORKER_ENV, WORKER_LISTEN_ENV } from '../gateway/workers.ts';
-import { type Io, parseFlags, required } from './args.ts';
+import { type Io, parseFlags } from './args.ts';
+import { chooseSource, KUBE_SERVE_FLAGS, KUBE_SERVE_USAGE, kubeServeSource } from '../kube/kube-flags.ts';
 
 const USAGE =
-  'portcullis serve --config DIR (--ca-dir D | --cert F --key F --trust-bundle F) [--settings F]\n' +
+  'portcullis serve (--config DIR | --kube [--kubeconfig F]) (--ca-dir D | --cert F --key F --trust-bundle F) [--settings F]\n' +
   '       [--listen 0.0.0.0:15008] [--admin 127.0.0.1:15000] [--dns-server IP[:PORT]]... [--drain-seconds N]\n' +
-  '       [--idle-timeout 1h] [--max-tunnels N] [--log-file F] [--workers N (default: the number of cores)]';
+  '       [--idle-timeout 1h] [--max-tunnels N] [--log-file F] [--workers N (default: the number of cores)]\n' +
+  KUBE_SERVE_USAGE;
 
 /** Parse `host:port` / `[v6]:port` (port 0 = any free port). */
 export function parseHostPort(flag: string, text: string): HostPort {
@@ -53,15 +55,17 @@ export async function run(argv: string[], io: Io): Promise<number> {
     key: { type: 'string' },
     'trust-bundle': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
+    ...KUBE_SERVE_FLAGS,
   });
   if (flags.help) {
     io.stdout.write(`Usage: ${USAGE}\n`);
     return 0;
   }
-  const configDir = required('serve', USAGE, 'config', flags.config);
-  let isDir = false;
+  const kube = chooseSource('serve', USAGE, flags);
+  const configDir = flags.config;
+  let isDir = kube;
   try {
-    isDir = statSync(configDir).isDirectory();
+    isDir ||= statSync(configDir!).isDirectory();
   } catch {
     isDir = false;
   }
@@ -95,7 +99,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
     return runPrimary({ workers, listen, admin, drainMs: drainSeconds * 1000, out: io.stdout, err: io.stderr });
   }
   const gateway = await startGateway({
-    configDir,
+    configDir: kube ? undefined : configDir,
+    source: kube ? kubeServeSource(flags, process.env, (line) => io.stderr.write(`portcullis serve: ${line}\n`)) : undefined,
     settingsFile: flags.settings,
     caDir: someCert ? undefined : flags['ca-dir'],
     certFiles: someCert ? { cert: flags.cert!, key: flags.key!, trustBundle: flags['trust-bundle']! } : undefined,

@@ -239,7 +239,7 @@ export class KubeSource extends EventEmitter<KubeSourceEvents> {
       // Resumes the watch from the last resourceVersion, or lists again when there is none (or it is 410 Gone).
       if (!feed.stopped && !this.#closed) void feed.informer.start().catch((e: unknown) => this.#failed(feed, e, namespace));
     }, delay);
-    feed.timer.unref();
+    // Not unref'd: while start() waits for the API, this timer is what keeps the process alive (close() clears it).
   }
 
   #recovered(feed: Feed): void {

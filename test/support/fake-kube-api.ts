@@ -113,6 +113,31 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
   return out;
 }
 
+/**
+ * Server-side apply, as far as status needs it: maps merge, and lists of objects keyed by `type` (conditions) or
+ * `name` (listeners) merge item by item, so an applier's conditions sit beside another manager's (the Gateway API
+ * CRDs declare these lists `x-kubernetes-list-type: map`). Other lists are replaced.
+ */
+export function applyPatch(target: unknown, patch: unknown): unknown {
+  if (Array.isArray(patch) && Array.isArray(target)) {
+    const keyOf = (v: unknown): string | undefined => (isObject(v) ? (typeof v.type === 'string' ? `type=${v.type}` : typeof v.name === 'string' ? `name=${v.name}` : undefined) : undefined);
+    if (patch.length > 0 && patch.every((p) => keyOf(p) !== undefined) && target.every((t) => keyOf(t) !== undefined)) {
+      const out = target.map((t) => clone(t));
+      for (const p of patch) {
+        const i = out.findIndex((t) => keyOf(t) === keyOf(p));
+        if (i >= 0) out[i] = applyPatch(out[i], p);
+        else out.push(clone(p));
+      }
+      return out;
+    }
+    return clone(patch);
+  }
+  if (!isObject(patch)) return clone(patch);
+  const out: Record<string, unknown> = isObject(target) ? { ...target } : {};
+  for (const [k, v] of Object.entries(patch)) out[k] = v === null ? null : applyPatch(out[k], v);
+  return out;
+}
+
 /** `key=value,key!=value` label and field selectors (what kubectl and informers send). */
 function selector(text: string | null, get: (o: KubeObject, key: string) => string | undefined): (o: KubeObject) => boolean {
   if (text === null || text === '') return () => true;
@@ -517,7 +542,7 @@ export class FakeKubeApi {
         if (sub !== undefined) return notFound();
         return send(201, this.#create(r, incoming, namespace));
       }
-      return send(200, this.#update(r, mergePatch(current, incoming) as KubeObject, current, part));
+      return send(200, this.#update(r, applyPatch(current, incoming) as KubeObject, current, part));
     }
     if (contentType !== 'application/merge-patch+json' && contentType !== 'application/strategic-merge-patch+json') {
       return send(415, status(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml`));
