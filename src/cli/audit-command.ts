@@ -8,10 +8,12 @@ import { PortcullisError } from '../errors/catalogue.ts';
 import { auditReportJson, reachesFailOn, runAudit } from '../audit/audit.ts';
 import { formatAuditTable } from '../audit/format-table.ts';
 import { toSarif } from '../audit/sarif.ts';
-import { type Io, parseFlags, required } from './args.ts';
+import { type Io, parseFlags } from './args.ts';
+import { compareFindings, type Finding } from '../audit/finding.ts';
+import { chooseSource, KUBE_FLAGS, KUBE_USAGE, kubeSnapshotFromFlags } from '../kube/kube-flags.ts';
 import { loadSnapshot } from './load-snapshot.ts';
 
-const USAGE = 'portcullis audit --config DIR [--settings FILE] [-o table|json|sarif] [--fail-on error|warning]';
+const USAGE = `portcullis audit ${KUBE_USAGE} [--settings FILE] [-o table|json|sarif] [--fail-on error|warning]`;
 const VERSION = '0.1.0';
 
 export async function run(argv: string[], io: Io): Promise<number> {
@@ -21,6 +23,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     output: { type: 'string', short: 'o', default: 'table' },
     'fail-on': { type: 'string', default: 'error' },
     help: { type: 'boolean', short: 'h' },
+    ...KUBE_FLAGS,
   });
   if (flags.help) {
     io.stdout.write(`Usage: ${USAGE}\n`);
@@ -34,15 +37,30 @@ export async function run(argv: string[], io: Io): Promise<number> {
   if (failOn !== 'error' && failOn !== 'warning') {
     throw new PortcullisError('PCL_CLI_BAD_VALUE', `portcullis audit: --fail-on must be error or warning (got "${failOn}")`);
   }
-  const configDir = required('audit', USAGE, 'config', flags.config);
-  const snap = await loadSnapshot(configDir, flags.settings);
-  const report = runAudit(snap);
+  const kube = chooseSource('audit', USAGE, flags);
+  const configDir = flags.config ?? '';
+  let report;
+  if (kube) {
+    // A kind the cluster does not serve (Kyverno not installed) is a finding: the layer it would add is absent.
+    const { snapshot, missing } = await kubeSnapshotFromFlags(flags, process.env, { audit: true });
+    const base = runAudit(snapshot);
+    const extra: Finding[] = missing.map((r) => ({
+      code: 'PCL_KUBE_CRD_MISSING',
+      layer: 'config',
+      severity: 'warning',
+      resource: { kind: 'CustomResourceDefinition', namespace: '', name: `${r.resource}.${r.group}` },
+      message: `the API server does not serve ${r.kind} (${r.group}/${r.version}): no ${r.kind} is considered`,
+      fix: `# install the ${r.group} CRDs if you rely on ${r.kind} objects`,
+      location: null,
+    }));
+    report = { ...base, findings: [...base.findings, ...extra].sort(compareFindings) };
+  } else report = runAudit(await loadSnapshot(configDir, flags.settings));
 
   if (output === 'json') io.stdout.write(JSON.stringify(auditReportJson(report), null, 2) + '\n');
   else if (output === 'sarif') {
     // Manifest files are named relative to --config; an explicit --settings file is named as given.
     const uriOf = (file: string): string =>
-      (file === flags.settings ? file : path.join(configDir, file)).split(path.sep).join('/');
+      (file === flags.settings || kube ? file : path.join(configDir, file)).split(path.sep).join('/');
     io.stdout.write(JSON.stringify(toSarif(report, { toolVersion: VERSION, uriOf }), null, 2) + '\n');
   } else io.stdout.write(formatAuditTable(report));
   return reachesFailOn(report, failOn) ? 1 : 0;

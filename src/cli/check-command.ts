@@ -15,11 +15,12 @@ import type { DecisionRecord } from '../policy/engine.ts';
 import type { AuthzRequest } from '../policy/request.ts';
 import { type Io, parseFlags, required } from './args.ts';
 import { loadSnapshot } from './load-snapshot.ts';
+import { chooseSource, KUBE_FLAGS, KUBE_USAGE, kubeSnapshotFromFlags } from '../kube/kube-flags.ts';
 
 const USAGE =
-  'portcullis check --config DIR --from <spiffe://td/ns/X/sa/Y | ns/sa> [--source-ip IP] --to <host|ip>:<port> ' +
+  `portcullis check ${KUBE_USAGE} --from <spiffe://td/ns/X/sa/Y | ns/sa> [--source-ip IP] --to <host|ip>:<port> ` +
   '[--method M] [--path P] [--header k=v]... [-o text|json]\n' +
-  '       portcullis check --config DIR --cases FILE';
+  `       portcullis check ${KUBE_USAGE} --cases FILE`;
 
 export interface CheckInput {
   from: string;
@@ -189,6 +190,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     cases: { type: 'string' },
     output: { type: 'string', short: 'o', default: 'text' },
     help: { type: 'boolean', short: 'h' },
+    ...KUBE_FLAGS,
   });
   if (flags.help) {
     io.stdout.write(`Usage: ${USAGE}\n`);
@@ -198,10 +200,11 @@ export async function run(argv: string[], io: Io): Promise<number> {
   if (output !== 'text' && output !== 'json') {
     throw new PortcullisError('PCL_CLI_BAD_VALUE', `portcullis check: -o must be text or json (got "${output}")`);
   }
-  const config = required('check', USAGE, 'config', flags.config);
+  const kube = chooseSource('check', USAGE, flags);
+  const load = async () => (kube ? (await kubeSnapshotFromFlags(flags, process.env)).snapshot : loadSnapshot(flags.config!, flags.settings));
   if (flags.cases !== undefined) {
     const cases = readCases(flags.cases);
-    const snap = await loadSnapshot(config, flags.settings);
+    const snap = await load();
     let passed = 0;
     let failed = 0;
     for (const [i, c] of cases.entries()) {
@@ -235,7 +238,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     if (eq <= 0) throw new PortcullisError('PCL_CLI_BAD_VALUE', `--header "${h}": expected name=value`);
     headers[h.slice(0, eq)] = h.slice(eq + 1);
   }
-  const snap = await loadSnapshot(config, flags.settings);
+  const snap = await load();
   const result = runCheck(snap, {
     from,
     to,

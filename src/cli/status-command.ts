@@ -2,10 +2,11 @@
 import { stringify } from 'yaml';
 import { PortcullisError } from '../errors/catalogue.ts';
 import { formatStatusTable, statusReport } from '../mesh/status.ts';
-import { type Io, parseFlags, required } from './args.ts';
+import { type Io, parseFlags } from './args.ts';
+import { chooseSource, KUBE_FLAGS, KUBE_USAGE, kubeSnapshotFromFlags } from '../kube/kube-flags.ts';
 import { loadSnapshot } from './load-snapshot.ts';
 
-const USAGE = 'portcullis status --config DIR [--settings FILE] [-o table|json|yaml]';
+const USAGE = `portcullis status ${KUBE_USAGE} [--settings FILE] [-o table|json|yaml]`;
 
 export async function run(argv: string[], io: Io): Promise<number> {
   const flags = parseFlags('status', USAGE, argv, {
@@ -13,6 +14,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     settings: { type: 'string' },
     output: { type: 'string', short: 'o', default: 'table' },
     help: { type: 'boolean', short: 'h' },
+    ...KUBE_FLAGS,
   });
   if (flags.help) {
     io.stdout.write(`Usage: ${USAGE}\n`);
@@ -22,7 +24,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
   if (!['table', 'json', 'yaml'].includes(output)) {
     throw new PortcullisError('PCL_CLI_BAD_VALUE', `portcullis status: -o must be table, json or yaml (got "${output}")`);
   }
-  const snap = await loadSnapshot(required('status', USAGE, 'config', flags.config), flags.settings);
+  const snap = chooseSource('status', USAGE, flags)
+    ? (await kubeSnapshotFromFlags(flags, process.env)).snapshot
+    : await loadSnapshot(flags.config!, flags.settings);
   const report = statusReport(snap);
   if (output === 'json') io.stdout.write(JSON.stringify(report, null, 2) + '\n');
   else if (output === 'yaml') io.stdout.write(stringify(report));

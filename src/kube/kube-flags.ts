@@ -9,6 +9,7 @@ import type { ConfigFile } from '../config/yaml-documents.ts';
 import { parseTtl } from '../identity/ttl.ts';
 import { KubeClient, loadKubeConfig } from './kube-client.ts';
 import { KubeGatewaySource } from './kube-gateway-source.ts';
+import { loadKubeSnapshot, type KubeSnapshot } from './kube-snapshot.ts';
 
 /** parseArgs options of every command that reads the API. */
 export const KUBE_FLAGS = {
@@ -35,7 +36,10 @@ export const KUBE_SERVE_USAGE =
 /** Exactly one of `--config DIR` and `--kube`; returns whether it is --kube. */
 export function chooseSource(command: string, usage: string, flags: { config?: string; kube?: boolean; kubeconfig?: string }): boolean {
   const kube = flags.kube === true;
-  if (kube === (flags.config !== undefined)) {
+  if (!kube && flags.config === undefined) {
+    throw new PortcullisError('PCL_CLI_USAGE', `portcullis ${command}: --config is required (or --kube to read the Kubernetes API)\n\nUsage: ${usage}`);
+  }
+  if (kube && flags.config !== undefined) {
     throw new PortcullisError('PCL_CLI_USAGE', `portcullis ${command}: give exactly one of --config DIR and --kube\n\nUsage: ${usage}`);
   }
   if (!kube && flags.kubeconfig !== undefined) throw new PortcullisError('PCL_CLI_USAGE', `portcullis ${command}: --kubeconfig goes with --kube\n\nUsage: ${usage}`);
@@ -103,4 +107,15 @@ export function kubeServeSource(flags: KubeServeFlags, env: Record<string, strin
     controllerName,
     log,
   });
+}
+
+/** The read-only commands' `--kube` load: credentials from the flags, `--settings`, one read of the API. */
+export async function kubeSnapshotFromFlags(
+  flags: { kubeconfig?: string; settings?: string },
+  env: Record<string, string | undefined>,
+  opts: { audit?: boolean } = {},
+): Promise<KubeSnapshot> {
+  const settings = readSettingsFile(flags.settings);
+  const { client } = kubeClient(flags, env);
+  return loadKubeSnapshot(client, { settings, env, audit: opts.audit });
 }
