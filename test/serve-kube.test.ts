@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
-import { SERVE_RESOURCES, DEFAULT_CONTROLLER_NAME } from '../src/kube/access.ts';
+import { DEFAULT_CONTROLLER_NAME, LEASE_RESOURCE, SECRET_RESOURCE, SERVE_RESOURCES, SERVICE_RESOURCE, type KubeResource } from '../src/kube/access.ts';
 import { EXAMPLES } from './support/cli.ts';
 import { hasDnsmasq, startDnsmasq, type Dnsmasq } from './support/dnsmasq.ts';
 import { kubectlMissing, startFakeCluster, type FakeCluster } from './support/fake-cluster.ts';
@@ -55,6 +55,10 @@ before(async () => {
   cluster.api.put({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'solo-ztunnel-egress' }, spec: { controllerName: DEFAULT_CONTROLLER_NAME } });
   cluster.api.put({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'istio-waypoint' }, spec: { controllerName: 'istio.io/waypoint-controller' } });
   cluster.api.put({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'portcullis', namespace: 'istio-system' }, spec: { clusterIP: CLUSTER_IP, ports: [{ port: 15008 }] } });
+  // A DestinationRule naming a Secret (for a host the tests never call): the gateway watches that one Secret.
+  cluster.api.put({ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'other-tls', namespace: 'istio-system' }, spec: { host: 'other.example', trafficPolicy: { tls: { mode: 'MUTUAL', credentialName: 'other-cert' } } } });
+  cluster.api.put({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'other-cert', namespace: 'istio-system' }, type: 'kubernetes.io/tls', data: {} });
+  cluster.api.put({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'unrelated', namespace: 'istio-system' }, data: {} });
 });
 after(async () => {
   for (const c of cleanups.reverse()) await c();
@@ -227,4 +231,43 @@ test('the API server unreachable at start: not ready, a clear log, retried until
   await cluster.api.start();
   await until('/ready to recover', async () => !(await gw.admin_get('/ready')).text.includes('degraded'));
   await gw.stop();
+});
+
+/** The RBAC verb of a recorded request, and the resource (with `/status`) it is on. */
+function verbOf(r: { method: string; path: string; query: URLSearchParams }): { resource: string; group: string; verb: string } {
+  const parts = r.path.split('/').filter((p) => p !== '');
+  const [group, rest] = parts[0] === 'api' ? ['', parts.slice(2)] : [parts[1], parts.slice(3)];
+  const tail = rest[0] === 'namespaces' && rest.length >= 3 ? rest.slice(2) : rest;
+  const [plural, name, sub] = tail;
+  const verb = r.method === 'GET' ? (name !== undefined ? 'get' : r.query.get('watch') === 'true' ? 'watch' : 'list') : ({ POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' } as Record<string, string>)[r.method];
+  return { resource: sub ? `${plural}/${sub}` : plural, group, verb };
+}
+
+test('what serve --kube called is exactly what src/kube/access.ts lists (the RBAC install generates)', { skip: SKIP, timeout: 30_000 }, () => {
+  const table = new Map<string, Set<string>>();
+  const add = (r: KubeResource, resource: string, verbs: readonly string[]): void => {
+    table.set(`${r.group}|${resource}`, new Set(verbs));
+  };
+  for (const r of [...SERVE_RESOURCES, LEASE_RESOURCE, SERVICE_RESOURCE]) {
+    add(r, r.resource, r.verbs);
+    if (r.statusVerbs) add(r, `${r.resource}/status`, r.statusVerbs);
+  }
+  // The gateway lists and watches Secrets; `get` is for the read-only commands (test/kube-commands.test.ts).
+  add(SECRET_RESOURCE, SECRET_RESOURCE.resource, SECRET_RESOURCE.verbs.filter((v) => v !== 'get'));
+  const used = new Map<string, Set<string>>();
+  for (const q of cluster.api.requests) {
+    if (q.user !== `token:${cluster.token}`) continue;
+    if (q.path === '/api' || q.path === '/apis' || q.path.startsWith('/openapi')) continue;
+    const { resource, group, verb } = verbOf(q);
+    const key = `${group}|${resource}`;
+    assert.ok(table.get(key)?.has(verb), `serve called ${verb} on ${resource} (${group || 'core'}), which access.ts does not list`);
+    if (!used.has(key)) used.set(key, new Set());
+    used.get(key)!.add(verb);
+  }
+  for (const [key, verbs] of table) for (const v of verbs) assert.ok(used.get(key)?.has(v), `access.ts lists ${v} on ${key} but serve never called it`);
+  // Secrets: only the one named, in its namespace, by name.
+  for (const q of cluster.api.requests.filter((x) => x.user === `token:${cluster.token}` && x.path.includes('/secrets'))) {
+    assert.equal(q.path, '/api/v1/namespaces/istio-system/secrets');
+    assert.equal(q.query.get('fieldSelector'), 'metadata.name=other-cert');
+  }
 });

@@ -23,14 +23,14 @@ export function kubectlMissing(): string | false {
 export interface FakeCluster {
   readonly api: FakeKubeApi;
   readonly dir: string;
-  /** kubeconfig with a bearer token. */
+  /** kubeconfig with a bearer token (kubectl uses another one: `requests[].user` tells them apart). */
   readonly kubeconfig: string;
   /** kubeconfig with a client certificate and no token. */
   readonly certKubeconfig: string;
   readonly token: string;
   /** The CA that signed the API server's certificate (PEM). */
   readonly caPem: string;
-  /** Run kubectl with the token kubeconfig (asynchronously: the fake lives in this process); rejects with its stderr. */
+  /** Run kubectl with its own token kubeconfig (asynchronously: the fake lives in this process); rejects with its stderr. */
   kubectl(args: readonly string[], input?: string): Promise<string>;
   /** kubectl, asynchronously (for `get --watch`). */
   kubectlAsync(args: readonly string[]): ReturnType<typeof spawn>;
@@ -43,10 +43,12 @@ export async function startFakeCluster(opts: { bookmarkIntervalMs?: number; reso
   const serving = await issueServerCert(ca, { ipAddresses: ['127.0.0.1'], dnsNames: ['localhost'], ttl: 3_600_000 });
   const client = await issueClientCert(ca, { subject: 'CN=portcullis', ttl: 3_600_000 });
   const token = `fake-token-${Math.random().toString(36).slice(2)}`;
+  // kubectl has its own token, so a test can tell Portcullis's requests from the ones it made with kubectl.
+  const kubectlToken = `kubectl-token-${Math.random().toString(36).slice(2)}`;
   const api = new FakeKubeApi({
     certPem: serving.certChainPem,
     keyPem: serving.keyPem,
-    tokens: [token],
+    tokens: [token, kubectlToken],
     clientCaPem: ca.rootCertPem,
     resources: opts.resources ?? ALL_RESOURCES,
     bookmarkIntervalMs: opts.bookmarkIntervalMs,
@@ -70,7 +72,7 @@ export async function startFakeCluster(opts: { bookmarkIntervalMs?: number; reso
   };
   const kubeconfig = writeConfig('kubeconfig', { token });
   const certKubeconfig = writeConfig('kubeconfig-cert', { 'client-certificate-data': b64(client.certPem), 'client-key-data': b64(client.keyPem) });
-  const env = { ...process.env, KUBECONFIG: kubeconfig, HOME: dir };
+  const env = { ...process.env, KUBECONFIG: writeConfig('kubeconfig-kubectl', { token: kubectlToken }), HOME: dir };
   return {
     api,
     dir,

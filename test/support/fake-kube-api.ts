@@ -36,6 +36,8 @@ export interface RecordedRequest {
   readonly contentType: string | undefined;
   readonly accept: string | undefined;
   readonly body: string;
+  /** Who asked: `token:<token>` or `cert:<subject CN>` (anonymous requests are refused before they are recorded). */
+  readonly user: string;
 }
 
 export interface FakeKubeApiOptions {
@@ -405,16 +407,17 @@ export class FakeKubeApi {
     for await (const c of req) chunks.push(c as Buffer);
     const body = Buffer.concat(chunks).toString('utf8');
     const url = new URL(req.url ?? '/', 'https://fake');
-    this.requests.push({ method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, contentType: req.headers['content-type'], accept: req.headers.accept, body });
     const send = (code: number, obj: unknown): void => {
       if (res.headersSent) return;
       res.writeHead(code, { 'content-type': 'application/json' });
       res.end(JSON.stringify(obj));
     };
-    if (!this.#authenticated(req)) {
+    const user = this.#authenticated(req);
+    if (user === null) {
       send(401, status(401, 'Unauthorized', 'Unauthorized'));
       return;
     }
+    this.requests.push({ method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, contentType: req.headers['content-type'], accept: req.headers.accept, body, user });
     try {
       this.#route(req, res, url, body, send);
     } catch (err) {
@@ -422,11 +425,12 @@ export class FakeKubeApi {
     }
   }
 
-  #authenticated(req: IncomingMessage): boolean {
+  #authenticated(req: IncomingMessage): string | null {
     const auth = req.headers.authorization;
-    if (auth !== undefined && auth.startsWith('Bearer ') && this.#opts.tokens.includes(auth.slice(7))) return true;
+    if (auth !== undefined && auth.startsWith('Bearer ') && this.#opts.tokens.includes(auth.slice(7))) return `token:${auth.slice(7)}`;
     const tls = req.socket as TLSSocket;
-    return this.#opts.clientCaPem !== undefined && tls.authorized === true;
+    if (this.#opts.clientCaPem === undefined || tls.authorized !== true) return null;
+    return `cert:${String(tls.getPeerCertificate().subject?.CN ?? '')}`;
   }
 
   #route(req: IncomingMessage, res: ServerResponse, url: URL, body: string, send: (code: number, obj: unknown) => void): void {
