@@ -34,6 +34,8 @@ export interface Settings {
   /** Namespaces that are not workload namespaces (for audit). */
   readonly systemNamespaces: readonly string[];
   readonly perimeter?: PerimeterSettings;
+  /** `serve --kube`: GatewayClasses with this `spec.controllerName` get Portcullis's `Accepted`; unset = portcullis.dev/gateway-controller. */
+  readonly controllerName?: string;
 }
 
 export const DEFAULT_GATEWAY_CLASSES: Readonly<Record<string, GatewayMode>> = {

@@ -37,6 +37,8 @@ const SETTINGS_SCHEMA = obj({
   allowedPrivateCidrs: cidrList(),
   systemNamespaces: strings({}, str({ check: checkDns1123Label })),
   perimeter: obj({ podCidrs: cidrList(), podEgressDropped: bool(), snatAddresses: cidrList() }),
+  // The Gateway API's controllerName: DOMAIN/PATH (gateway-api apis/v1/shared_types.go GatewayController).
+  controllerName: str({ minLength: 1, maxLength: 253, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\\/[A-Za-z0-9\\/\\-._~%!$&\'()*+,;=:]+$' }),
 });
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -127,6 +129,8 @@ function applySettings(
   if (Array.isArray(allowed)) settings.allowedPrivateCidrs = allowed as string[];
   const system = take('systemNamespaces');
   if (Array.isArray(system)) settings.systemNamespaces = system as string[];
+  const controllerName = take('controllerName');
+  if (typeof controllerName === 'string') settings.controllerName = controllerName;
   const perimeter = take('perimeter');
   if (isPlainObject(perimeter)) settings.perimeter = perimeter as Settings['perimeter'];
 }

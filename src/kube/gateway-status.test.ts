@@ -73,3 +73,11 @@ test('statusHolds: an applied status holds (whatever other conditions sit beside
   assert.ok(!statusHolds(applied, bumped.status));
   assert.ok(!statusHolds(undefined, first.status));
 });
+
+test('controllerName is settable in portcullis.yaml; a malformed one is a settings error', () => {
+  const settings = (text: string) => loadApiObjects([], { settings: { path: 'portcullis.yaml', text } });
+  assert.equal(settings('controllerName: example.com/egress\n').settings.controllerName, 'example.com/egress');
+  const bad = settings('controllerName: no-slash\n');
+  assert.equal(bad.settings.controllerName, undefined);
+  assert.ok(bad.diagnostics.some((d) => d.code === 'PCL_SETTINGS_INVALID' && d.path === 'controllerName'));
+});

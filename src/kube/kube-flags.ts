@@ -31,7 +31,7 @@ export const KUBE_SERVE_FLAGS = {
 export const KUBE_USAGE = '(--config DIR | --kube [--kubeconfig FILE])';
 export const KUBE_SERVE_USAGE =
   '       [--lease-namespace NS (default $POD_NAMESPACE)] [--lease-duration 15s] [--publish-address IP | --publish-service NS/NAME]\n' +
-  '       [--controller-name portcullis.dev/gateway-controller]';
+  '       [--controller-name NAME (default: controllerName in portcullis.yaml, else portcullis.dev/gateway-controller)]';
 
 /** Exactly one of `--config DIR` and `--kube`; returns whether it is --kube. */
 export function chooseSource(command: string, usage: string, flags: { config?: string; kube?: boolean; kubeconfig?: string }): boolean {

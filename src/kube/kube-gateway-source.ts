@@ -7,7 +7,6 @@ import { Gauge, type Registry } from 'prom-client';
 import type { LoadResult } from '../config/load.ts';
 import type { ConfigFile } from '../config/yaml-documents.ts';
 import type { Snapshot } from '../mesh/snapshot.ts';
-import { DEFAULT_CONTROLLER_NAME } from './access.ts';
 import type { KubeClient } from './kube-client.ts';
 import { KubeSource } from './kube-source.ts';
 import { LeaderLease } from './leader-lease.ts';
@@ -40,7 +39,7 @@ export class KubeGatewaySource {
       client: opts.client,
       publishAddress: opts.publishAddress,
       publishService: opts.publishService,
-      controllerName: opts.controllerName ?? DEFAULT_CONTROLLER_NAME,
+      controllerName: opts.controllerName,
       log: opts.log,
       retryMs: opts.retryBaseMs !== undefined ? opts.retryBaseMs * 5 : undefined,
     });

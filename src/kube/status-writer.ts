@@ -4,7 +4,7 @@
  * conditions stay istiod's. Writes only when the leader, only what differs, and retries a failed write.
  */
 import { isIP } from 'node:net';
-import { FIELD_MANAGER, SERVE_RESOURCES, SERVICE_RESOURCE } from './access.ts';
+import { DEFAULT_CONTROLLER_NAME, FIELD_MANAGER, SERVE_RESOURCES, SERVICE_RESOURCE } from './access.ts';
 import { desiredStatuses, statusHolds, type StatusTarget } from './gateway-status.ts';
 import { resourcePath, statusMessage, type KubeClient } from './kube-client.ts';
 import type { Snapshot } from '../mesh/snapshot.ts';
@@ -15,7 +15,8 @@ export interface StatusWriterOptions {
   readonly publishAddress?: string;
   /** `--publish-service NS/NAME`: its ClusterIP is published. */
   readonly publishService?: { readonly namespace: string; readonly name: string };
-  readonly controllerName: string;
+  /** `--controller-name`; else `controllerName` in portcullis.yaml; else DEFAULT_CONTROLLER_NAME. */
+  readonly controllerName?: string;
   readonly log?: (line: string) => void;
   /** Delay before retrying a failed write. Default 5 s. */
   readonly retryMs?: number;
@@ -93,7 +94,8 @@ export class StatusWriter {
     } catch (err) {
       failed = err instanceof Error ? err.message : String(err);
     }
-    const targets = desiredStatuses(snap, { address, controllerName: this.#opts.controllerName, now: new Date().toISOString().replace(/\.\d+Z$/, 'Z') });
+    const controllerName = this.#opts.controllerName ?? snap.settings.controllerName ?? DEFAULT_CONTROLLER_NAME;
+    const targets = desiredStatuses(snap, { address, controllerName, now: new Date().toISOString().replace(/\.\d+Z$/, 'Z') });
     for (const t of targets) {
       if (!this.#leader || this.#closed) return;
       const current = snap.load.resources.find((r) => r.kind === t.kind && r.metadata.name === t.name && (t.namespace === undefined || r.metadata.namespace === t.namespace));
