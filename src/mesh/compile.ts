@@ -33,7 +33,7 @@ import type {
   ServiceEntryModel,
   Snapshot,
 } from './snapshot.ts';
-import { allocateVips, type VipAllocations } from './vip-allocator.ts';
+import { allocateVips, istiodAddresses, type VipAllocations } from './vip-allocator.ts';
 import { bindWaypoint, routesAllow, trafficTypeOf, USE_WAYPOINT } from './waypoint-binding.ts';
 
 export interface CompileOptions {
@@ -223,10 +223,14 @@ function buildTopology(
   const seResources = seList;
   const reserved = new Set<string>();
   for (const se of seResources) for (const a of se.spec.addresses ?? []) reserved.add(a);
+  // istiod's addresses win: a ServiceEntry whose status.addresses istiod filled keeps them; allocate only where none.
+  const fromIstiod = new Map(seResources.map((se) => [se.key, istiodAddresses(se.status, se.spec.hosts)]));
+  for (const list of fromIstiod.values()) for (const a of list) reserved.add(a.value);
   const requests: { key: string }[] = [];
   for (const se of seResources) {
     const resolution = se.spec.resolution ?? 'NONE';
     if (resolution === 'NONE') continue;
+    if ((fromIstiod.get(se.key) ?? []).length > 0) continue;
     if (se.metadata.labels[AUTOALLOCATE_LABEL] === 'false') continue;
     if ((se.spec.addresses ?? []).length > 0) continue;
     for (const host of se.spec.hosts) {
@@ -250,8 +254,8 @@ function buildTopology(
   }
   const serviceEntries = new Map<string, ServiceEntryModel>();
   for (const se of seResources) {
-    const vips: { host: string; value: string }[] = [];
-    for (const host of se.spec.hosts) {
+    const vips: { host: string; value: string }[] = [...(fromIstiod.get(se.key) ?? [])];
+    if (vips.length === 0) for (const host of se.spec.hosts) {
       const pair = allocations.get(`${se.key}#${host}`);
       if (pair) vips.push({ value: pair.v4, host }, { value: pair.v6, host });
     }

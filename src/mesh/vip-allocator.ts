@@ -70,3 +70,21 @@ export function allocateVips(
   }
   return out;
 }
+
+/**
+ * The addresses istiod's ipallocate controller wrote into a ServiceEntry's `status.addresses` (`{value, host}`,
+ * istio/api networking/v1alpha3 ServiceEntryAddress), for hosts the ServiceEntry declares. ztunnel sends these VIPs as
+ * the CONNECT authority, so they win over any address of our own. Entries that are not an IP of a declared host are
+ * left out.
+ */
+export function istiodAddresses(status: unknown, hosts: readonly string[]): { host: string; value: string }[] {
+  const list = (status as { addresses?: unknown } | null | undefined)?.addresses;
+  if (!Array.isArray(list)) return [];
+  const out: { host: string; value: string }[] = [];
+  for (const a of list) {
+    const { value, host } = (a ?? {}) as { value?: unknown; host?: unknown };
+    if (typeof value !== 'string' || typeof host !== 'string' || !hosts.includes(host) || parseIp(value) === null) continue;
+    out.push({ host, value });
+  }
+  return out;
+}
