@@ -39,6 +39,18 @@ test('status --kube lists the objects and their conditions; a malformed object i
   cluster.api.remove('authorizationpolicies', 'security.istio.io', 'bookinfo', 'broken');
 });
 
+test('status --kube reads a Secret a DestinationRule names by name (get), and no other', { timeout: 60_000 }, async () => {
+  cluster.api.put({ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'other-tls', namespace: 'istio-system' }, spec: { host: 'other.example', trafficPolicy: { tls: { mode: 'MUTUAL', credentialName: 'other-cert' } } } });
+  cluster.api.put({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'other-cert', namespace: 'istio-system' }, type: 'kubernetes.io/tls', data: {} });
+  const before = cluster.api.requests.length;
+  const r = await runCli(['status', ...kube(), '-o', 'json']);
+  const report = JSON.parse(r.stdout) as { resources: { kind: string; name: string }[] };
+  assert.ok(report.resources.some((x) => x.kind === 'Secret' && x.name === 'other-cert'), r.stdout);
+  const secretCalls = cluster.api.requests.slice(before).filter((q) => q.path.includes('/secrets'));
+  assert.deepEqual(secretCalls.map((q) => `${q.method} ${q.path}`), ['GET /api/v1/namespaces/istio-system/secrets/other-cert']);
+  cluster.api.remove('destinationrules', 'networking.istio.io', 'istio-system', 'other-tls');
+});
+
 test('check --kube decides as the gateway does', { timeout: 60_000 }, async () => {
   const allow = await runCli(['check', ...kube(), '--from', 'bookinfo/bookinfo-productpage', '--to', 'httpbin.org:443']);
   assert.equal(allow.code, 0, allow.stdout + allow.stderr);

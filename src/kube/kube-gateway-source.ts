@@ -8,7 +8,7 @@ import type { LoadResult } from '../config/load.ts';
 import type { ConfigFile } from '../config/yaml-documents.ts';
 import type { Snapshot } from '../mesh/snapshot.ts';
 import type { KubeClient } from './kube-client.ts';
-import { KubeSource } from './kube-source.ts';
+import { KubeSource, secretsOf } from './kube-source.ts';
 import { LeaderLease } from './leader-lease.ts';
 import { StatusWriter } from './status-writer.ts';
 
@@ -93,7 +93,7 @@ export class KubeGatewaySource {
 
   /** Each snapshot in force: follow the Secrets it names, and write the status it implies (when leader). */
   applied(snap: Snapshot): void {
-    void this.source.watchSecrets(this.source.secretsOf(snap));
+    void this.source.watchSecrets(secretsOf(snap));
     this.writer.update(snap);
   }
 

@@ -12,7 +12,7 @@ import { compileSnapshot } from '../mesh/compile.ts';
 import type { Snapshot } from '../mesh/snapshot.ts';
 import { AUDIT_RESOURCES, SECRET_RESOURCE, SERVE_RESOURCES, type KubeResource } from './access.ts';
 import { resourcePath, statusMessage, type KubeClient } from './kube-client.ts';
-import { classify } from './kube-source.ts';
+import { classify, secretsOf } from './kube-source.ts';
 
 export interface KubeSnapshot {
   readonly snapshot: Snapshot;
@@ -56,11 +56,10 @@ export async function loadKubeSnapshot(
   const load = (extra: readonly ApiObject[]) => loadApiObjects([...objects, ...extra], { settings: opts.settings ?? null, env: opts.env ?? process.env });
   let snapshot = compileSnapshot(load([]));
   // The Secrets the DestinationRules name, each read by name (as the gateway watches them).
-  const refs = new Set<string>();
-  for (const dr of snapshot.destinationRules.values()) if (dr.credential) refs.add(`${dr.credential.namespace}/${dr.credential.name}`);
-  if (refs.size > 0) {
+  const refs = secretsOf(snapshot);
+  if (refs.length > 0) {
     const secrets: ApiObject[] = [];
-    for (const ref of [...refs].sort()) {
+    for (const ref of refs) {
       const [namespace, name] = [ref.slice(0, ref.indexOf('/')), ref.slice(ref.indexOf('/') + 1)];
       const res = await client.request('GET', resourcePath(SECRET_RESOURCE, namespace, name));
       if (res.status === 200) secrets.push({ apiVersion: 'v1', kind: 'Secret', ...res.body });

@@ -47,6 +47,13 @@ interface Feed {
   stopped: boolean;
 }
 
+/** The Secrets (`namespace/name`) the DestinationRules of a snapshot name: the only ones Portcullis reads. */
+export function secretsOf(snap: Snapshot): string[] {
+  const out = new Set<string>();
+  for (const dr of snap.destinationRules.values()) if (dr.credential) out.add(`${dr.credential.namespace}/${dr.credential.name}`);
+  return [...out].sort();
+}
+
 /** `group/resource` as RBAC and error messages name it. */
 function groupResource(r: KubeResource): string {
   return r.group === '' ? r.resource : `${r.resource}.${r.group}`;
@@ -134,12 +141,6 @@ export class KubeSource extends EventEmitter<KubeSourceEvents> {
     await this.#until(() => added.every((f) => f.synced || f.failure !== null || f.stopped));
   }
 
-  /** What the gateway's data plane follows: the Secrets named by the DestinationRules of a snapshot. */
-  secretsOf(snap: Snapshot): string[] {
-    const out = new Set<string>();
-    for (const dr of snap.destinationRules.values()) if (dr.credential) out.add(`${dr.credential.namespace}/${dr.credential.name}`);
-    return [...out].sort();
-  }
 
   onUpdate(listener: (result: LoadResult) => void): () => void {
     this.on('update', listener);
