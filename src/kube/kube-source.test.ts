@@ -168,3 +168,23 @@ test('credentials: --kubeconfig with a client certificate; in-cluster ServiceAcc
   const wrongCa = loadKubeConfig({ env: { KUBERNETES_SERVICE_HOST: url.hostname, KUBERNETES_SERVICE_PORT: url.port }, serviceAccountDir: sa });
   await assert.rejects(new KubeClient(wrongCa.config).request('GET', '/api/v1/namespaces'));
 });
+
+test('a kind the API server does not serve (no CRD): not started, the log says to install it', { timeout: 60_000 }, async () => {
+  const logs: string[] = [];
+  const { startFakeCluster: start } = await import('../../test/support/fake-cluster.ts');
+  const bare = await start();
+  try {
+    bare.api.removeResource('referencegrants', 'gateway.networking.k8s.io');
+    const { config } = loadKubeConfig({ kubeconfig: bare.kubeconfig, env: {} });
+    const s = new KubeSource({ client: new KubeClient(config), retryBaseMs: 100, retryMaxMs: 400, log: (l) => logs.push(l) });
+    sources.push(s);
+    let started = false;
+    void s.start().then(() => (started = true), () => undefined);
+    while (!logs.some((l) => l.includes('PCL_KUBE_CRD_MISSING'))) await sleep(25);
+    assert.match(logs.find((l) => l.includes('PCL_KUBE_CRD_MISSING'))!, /does not serve referencegrants\.gateway\.networking\.k8s\.io \(gateway\.networking\.k8s\.io\/v1\): install its CRD/);
+    assert.equal(started, false);
+    s.close();
+  } finally {
+    await bare.close();
+  }
+});

@@ -71,6 +71,7 @@ export function classify(err: unknown, r: KubeResource, server: string, namespac
   const what = `${groupResource(r)}${namespace !== undefined ? ` in namespace ${namespace}` : ''}`;
   const detail = err instanceof Error ? err.message : String(err);
   if (status === 403) return { code: 'PCL_KUBE_FORBIDDEN', message: `list/watch ${what} is forbidden (${detail}): the ServiceAccount needs the RBAC rule ${missingRule(r, namespace)}` };
+  if (status === 404) return { code: 'PCL_KUBE_CRD_MISSING', message: `the API server does not serve ${what} (${r.group === '' ? '' : `${r.group}/`}${r.version}): install its CRD` };
   if (status === 401) return { code: 'PCL_KUBE_UNAUTHORIZED', message: `${server} refused the credentials (401) for ${what}` };
   if (status !== undefined) return { code: 'PCL_KUBE_REQUEST_FAILED', message: `list/watch ${what}: HTTP ${status}: ${detail}` };
   const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
