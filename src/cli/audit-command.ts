@@ -14,14 +14,17 @@ import { type FlagTable, HELP_FLAG, type Io, parseFlags, required } from './args
 import { CONFIG_FLAG, outputFlag, SETTINGS_FLAG } from './common-flags.ts';
 import { configBanner } from './config-banner.ts';
 import { renderHelp } from './help.ts';
+import { KUBE_FLAG_ROWS } from './kube-flag-rows.ts';
+import { chooseSource, KUBE_USAGE, kubeSnapshotFromFlags } from '../kube/kube-flags.ts';
 import { loadSnapshot } from './load-snapshot.ts';
 import { VERSION } from './version.ts';
 
-const USAGE = 'portcullis audit --config PATH [--settings FILE] [-o table|json|sarif] [--fail-on error|warning]';
+const USAGE = `portcullis audit ${KUBE_USAGE} [--settings FILE] [-o table|json|sarif] [--fail-on error|warning]`;
 const SUMMARY = 'audit the five-layer egress fence and print who can reach what outside';
 
 export const FLAGS = {
-  config: CONFIG_FLAG,
+  config: { ...CONFIG_FLAG, defaultText: 'none (required without --kube)' },
+  ...KUBE_FLAG_ROWS,
   settings: SETTINGS_FLAG,
   output: outputFlag(['table', 'json', 'sarif'], 'the report format: a table, JSON, or SARIF 2.1.0 for code-scanning tools', '-o sarif'),
   'fail-on': {
@@ -41,9 +44,21 @@ export async function run(argv: string[], io: Io): Promise<number> {
     return 0;
   }
   const output = flags.output;
-  const config = required('audit', USAGE, 'config', flags.config);
-  const snap = await loadSnapshot(config, flags.settings, io);
+  const kube = chooseSource('audit', USAGE, flags);
+  const config = flags.config ?? '';
+  const loaded = kube ? await kubeSnapshotFromFlags(flags, process.env, { audit: true }) : null;
+  const snap = loaded !== null ? loaded.snapshot : await loadSnapshot(config, flags.settings, io);
   const audited = runAudit(snap);
+  // A kind the cluster does not serve (Kyverno not installed) is a finding: the layer it would add is absent.
+  const missingKinds: Finding[] = (loaded?.missing ?? []).map((r) => ({
+    code: 'PCL_KUBE_CRD_MISSING',
+    layer: 'config',
+    severity: 'warning',
+    resource: { kind: 'CustomResourceDefinition', namespace: '', name: `${r.resource}.${r.group}` },
+    message: `the API server does not serve ${r.kind} (${r.group}/${r.version}): no ${r.kind} is considered`,
+    fix: `# install the ${r.group} CRDs if you rely on ${r.kind} objects`,
+    location: null,
+  }));
   // An invalid policy whose targets do not exist denies nothing yet: a warning (TargetNotFound), as in `status`.
   const targetNotFound: Finding[] = snap.diagnostics
     .filter((d) => d.code === 'PCL_MESH_INVALID_TARGET_NOT_FOUND')
@@ -56,7 +71,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
       fix: `# ${describe(d.code).fix}`,
       location: { file: d.file, line: d.line, column: d.column },
     }));
-  const report = { ...audited, findings: [...audited.findings, ...targetNotFound].sort(compareFindings) };
+  const report = { ...audited, findings: [...audited.findings, ...missingKinds, ...targetNotFound].sort(compareFindings) };
   // The banner: how many errors, and which invalid resources fail closed (and so shape the reachability table).
   const banner = configBanner(
     snap.diagnostics.filter((d) => d.severity === 'error').length,
@@ -69,10 +84,11 @@ export async function run(argv: string[], io: Io): Promise<number> {
   if (output === 'json') io.stdout.write(JSON.stringify(auditReportJson(report), null, 2) + '\n');
   else if (output === 'sarif') {
     // Manifest files are named relative to the --config folder (or, for one file, its folder); an explicit
-    // --settings file is named as given.
-    const root = statSync(config).isFile() ? path.dirname(config) : config;
-    const uriOf = (file: string): string => (file === flags.settings ? file : path.join(root, file)).split(path.sep).join('/');
-    io.stdout.write(JSON.stringify(toSarif(report, { toolVersion: VERSION, uriOf, fallbackUri: config.split(path.sep).join('/') }), null, 2) + '\n');
+    // --settings file is named as given; objects read from the API are named as Kind namespace/name.
+    const root = kube ? '' : statSync(config).isFile() ? path.dirname(config) : config;
+    const uriOf = (file: string): string => (file === flags.settings || kube ? file : path.join(root, file)).split(path.sep).join('/');
+    const fallbackUri = kube ? 'kubernetes-api' : config.split(path.sep).join('/');
+    io.stdout.write(JSON.stringify(toSarif(report, { toolVersion: VERSION, uriOf, fallbackUri }), null, 2) + '\n');
   } else io.stdout.write(formatAuditTable(report));
   return reachesFailOn(report, flags['fail-on'] as 'error' | 'warning') ? 1 : 0;
 }

@@ -25,15 +25,18 @@ import { CONFIG_FLAG, outputFlag, SETTINGS_FLAG } from './common-flags.ts';
 import { renderHelp } from './help.ts';
 import { configBanner } from './config-banner.ts';
 import { loadSnapshot } from './load-snapshot.ts';
+import { KUBE_FLAG_ROWS } from './kube-flag-rows.ts';
+import { chooseSource, KUBE_USAGE, kubeSnapshotFromFlags } from '../kube/kube-flags.ts';
 
 const USAGE =
-  'portcullis check --config PATH --from <spiffe://td/ns/X/sa/Y | ns/sa> [--source-ip IP] --to <host|ip>:<port> ' +
+  `portcullis check ${KUBE_USAGE} --from <spiffe://td/ns/X/sa/Y | ns/sa> [--source-ip IP] --to <host|ip>:<port> ` +
   '[--method M] [--path P] [--header k=v]... [--dns-server IP[:PORT]]... [-o text|json]\n' +
-  '       portcullis check --config PATH --cases FILE [--dns-server IP[:PORT]]...';
+  `       portcullis check ${KUBE_USAGE} --cases FILE [--dns-server IP[:PORT]]...`;
 const SUMMARY = 'explain the allow/deny decision for one connection (or run a file of policy test cases)';
 
 export const FLAGS = {
-  config: CONFIG_FLAG,
+  config: { ...CONFIG_FLAG, defaultText: 'none (required without --kube)' },
+  ...KUBE_FLAG_ROWS,
   settings: SETTINGS_FLAG,
   from: {
     type: 'string',
@@ -312,7 +315,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
     return 0;
   }
   const output = flags.output;
-  const config = required('check', USAGE, 'config', flags.config);
+  const kube = chooseSource('check', USAGE, flags);
+  const load = async () => (kube ? (await kubeSnapshotFromFlags(flags, process.env)).snapshot : loadSnapshot(flags.config!, flags.settings, io));
   const dnsServers = (flags['dns-server'] ?? []).map((text) => {
     const server = parseDnsServer(text);
     if (server === null) throw new PortcullisError('PCL_CLI_BAD_VALUE', `--dns-server "${text}": expected IP or IP:PORT ([v6]:PORT for IPv6)`);
@@ -321,7 +325,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const opts: CheckOptions = { resolver: createDnsResolver({ servers: dnsServers, cache: false }) };
   if (flags.cases !== undefined) {
     const cases = readCases(flags.cases);
-    const snap = await loadSnapshot(config, flags.settings, io);
+    const snap = await load();
     for (const line of configBanner(snap.diagnostics.filter((d) => d.severity === 'error').length, [])) io.stdout.write(`${line}\n`);
     let passed = 0;
     let failed = 0;
@@ -356,7 +360,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     if (eq <= 0) throw badValue('check', 'header', `--header "${h}": expected NAME=VALUE`);
     headers[h.slice(0, eq)] = h.slice(eq + 1);
   }
-  const snap = await loadSnapshot(config, flags.settings, io);
+  const snap = await load();
   const result = await runCheck(snap, {
     from,
     to,

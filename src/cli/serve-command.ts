@@ -21,16 +21,21 @@ import { CA_DIR_FLAG, CERT_FLAG, CONFIG_FLAG, KEY_FLAG, SETTINGS_FLAG, TRUST_BUN
 import { checkConfigPath } from './config-path.ts';
 import { renderHelp } from './help.ts';
 import { listenFailure } from './render-error.ts';
+import { KUBE_SERVE_FLAG_ROWS } from './kube-flag-rows.ts';
+import { chooseSource, KUBE_SERVE_USAGE, kubeServeSource } from '../kube/kube-flags.ts';
 
 const USAGE =
-  'portcullis serve --config PATH (--ca-address HOST:PORT | --cert F --key F --trust-bundle F | --ca-dir D) [--settings F]\n' +
+  'portcullis serve (--config PATH | --kube [--kubeconfig F]) (--ca-address HOST:PORT | --cert F --key F --trust-bundle F | --ca-dir D)\n' +
+  '       [--settings F]\n' +
   `       ${ISTIOD_USAGE} [--gateway NS/NAME]... [--health 0.0.0.0:15021]\n` +
   '       [--listen 0.0.0.0:15008] [--admin 127.0.0.1:15000] [--dns-server IP[:PORT]]... [--drain-seconds N]\n' +
-  '       [--idle-timeout 10m] [--max-tunnels N] [--log-file F] [--workers N (default: the number of cores)]';
+  '       [--idle-timeout 10m] [--max-tunnels N] [--log-file F] [--workers N (default: the number of cores)]\n' +
+  KUBE_SERVE_USAGE;
 const SUMMARY = 'run the HBONE egress gateway (control plane, data plane, admin port) until SIGTERM/SIGINT';
 
 export const FLAGS = {
-  config: CONFIG_FLAG,
+  config: { ...CONFIG_FLAG, defaultText: 'none (required without --kube)' },
+  ...KUBE_SERVE_FLAG_ROWS,
   'ca-dir': CA_DIR_FLAG,
   settings: SETTINGS_FLAG,
   listen: {
@@ -152,8 +157,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
     io.stdout.write(renderHelp('serve', SUMMARY, USAGE, FLAGS, 'Prints one line on stderr once ready. Exit codes: 0 stopped by a signal, 1 a failure, 2 bad input.'));
     return 0;
   }
-  const configDir = required('serve', USAGE, 'config', flags.config);
-  checkConfigPath(configDir, flags.settings, io);
+  const kube = chooseSource('serve', USAGE, flags);
+  const configDir = flags.config ?? '';
+  if (!kube) checkConfigPath(configDir, flags.settings, io);
   const certFlags = [flags.cert, flags.key, flags['trust-bundle']];
   const someCert = certFlags.some((f) => f !== undefined);
   if (someCert && certFlags.some((f) => f === undefined)) {
@@ -214,7 +220,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   if (devCa && !isWorker) io.stderr.write(`portcullis serve: warning: PCL_IDENTITY_DEV_CA_KEY: ${DEV_CA_WARNING}\n`);
   if (workers > 1 && !isWorker) {
     // Invalid settings refuse the start here, before any worker is forked (exit 2 with file:line).
-    assertSettingsValid(await loadConfigDir(configDir, { settingsFile: flags.settings, env: process.env }));
+    if (!kube) assertSettingsValid(await loadConfigDir(configDir, { settingsFile: flags.settings, env: process.env }));
     // Try both addresses first, so a busy port is one clear error from here rather than one per worker.
     await probeListen(listen, '--listen');
     if (admin.port !== 0) await probeListen(admin, '--admin');
@@ -222,7 +228,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
     return runPrimary({ workers, listen, admin, health, readyNote, drainMs: drainSeconds * 1000, out: io.stderr, err: io.stderr });
   }
   const gateway = await startGateway({
-    configDir,
+    configDir: kube ? undefined : configDir,
+    source: kube ? kubeServeSource(flags, process.env, (line) => io.stderr.write(`portcullis serve: ${line}\n`)) : undefined,
     settingsFile: flags.settings,
     caDir: someCert || istiod !== undefined ? undefined : flags['ca-dir'],
     istiod,

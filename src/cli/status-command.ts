@@ -6,16 +6,19 @@
 import { stringify } from 'yaml';
 import { policyWarnings } from '../mesh/config-health.ts';
 import { formatStatusTable, statusReport } from '../mesh/status.ts';
-import { type FlagTable, HELP_FLAG, type Io, parseFlags, required } from './args.ts';
+import { type FlagTable, HELP_FLAG, type Io, parseFlags } from './args.ts';
 import { CONFIG_FLAG, outputFlag, SETTINGS_FLAG } from './common-flags.ts';
 import { renderHelp } from './help.ts';
 import { loadSnapshot } from './load-snapshot.ts';
+import { KUBE_FLAG_ROWS } from './kube-flag-rows.ts';
+import { chooseSource, KUBE_USAGE, kubeSnapshotFromFlags } from '../kube/kube-flags.ts';
 
-const USAGE = 'portcullis status --config PATH [--settings FILE] [-o table|json|yaml] [--fail-on error|warning]';
+const USAGE = `portcullis status ${KUBE_USAGE} [--settings FILE] [-o table|json|yaml] [--fail-on error|warning]`;
 const SUMMARY = "show every resource's status conditions and every configuration error";
 
 export const FLAGS = {
-  config: CONFIG_FLAG,
+  config: { ...CONFIG_FLAG, defaultText: 'none (required without --kube)' },
+  ...KUBE_FLAG_ROWS,
   settings: SETTINGS_FLAG,
   output: outputFlag(['table', 'json', 'yaml'], 'the report format: a table for people, JSON or YAML for scripts', '-o json'),
   'fail-on': {
@@ -36,7 +39,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
   }
   const output = flags.output;
   const failOn = flags['fail-on'];
-  const snap = await loadSnapshot(required('status', USAGE, 'config', flags.config), flags.settings, io);
+  const snap = chooseSource('status', USAGE, flags)
+    ? (await kubeSnapshotFromFlags(flags, process.env)).snapshot
+    : await loadSnapshot(flags.config!, flags.settings, io);
   const report = statusReport(snap);
   const policies = policyWarnings(snap);
   const warningDiagnostics = snap.diagnostics.filter((d) => d.severity === 'warning');

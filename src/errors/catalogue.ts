@@ -16,6 +16,7 @@ import { cliCodes } from './cli-codes.ts';
 import { waypointCodes } from './waypoint-codes.ts';
 import { agentCodes } from './agent-codes.ts';
 import { learnCodes } from './learn-codes.ts';
+import { kubeCodes } from './kube-codes.ts';
 
 export const CATALOGUE = {
   ...configCodes,
@@ -30,6 +31,7 @@ export const CATALOGUE = {
   ...waypointCodes,
   ...agentCodes,
   ...learnCodes,
+  ...kubeCodes,
 } as const satisfies Record<string, CodeInfo>;
 
 export type ErrorCode = keyof typeof CATALOGUE;

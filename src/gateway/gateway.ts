@@ -54,9 +54,28 @@ export interface HostPort {
   readonly port: number;
 }
 
+/**
+ * A configuration source other than the folder (`serve --kube`: src/kube/kube-gateway-source.ts): ConfigSource's
+ * contract, plus what only a remote source has.
+ */
+export interface ExternalConfigSource {
+  start(): Promise<LoadResult>;
+  onUpdate(listener: (result: LoadResult) => void): () => void;
+  onError(listener: (error: Error) => void): () => void;
+  reload(): Promise<void>;
+  close(): void | Promise<void>;
+  /** Why the configuration in force may be stale (its source is unreachable), or null; `/ready` shows it. */
+  degraded?(): string | null;
+  registerMetrics?(registry: Registry): void;
+  /** Called with each snapshot put in force (the Kubernetes source writes Gateway status from it). */
+  applied?(snap: Snapshot): void;
+}
+
 export interface GatewayOptions {
-  /** The --config folder (watched; changes apply without a restart). */
-  readonly configDir: string;
+  /** The --config folder (watched; changes apply without a restart). Exactly one of this and `source`. */
+  readonly configDir?: string;
+  /** Another configuration source (the Kubernetes API). */
+  readonly source?: ExternalConfigSource;
   readonly settingsFile?: string;
   /** Istio cacerts folder to issue the serving certificate from. */
   readonly caDir?: string;
@@ -140,6 +159,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   if (opts.caDir === undefined && opts.certFiles === undefined && opts.istiod === undefined) {
     throw new PortcullisError('PCL_DATAPLANE_CERT_ISSUE_FAILED', 'the gateway needs --ca-address, or --cert, --key and --trust-bundle, or --ca-dir');
   }
+  if ((opts.configDir === undefined) === (opts.source === undefined)) {
+    throw new PortcullisError('PCL_CLI_USAGE', 'the gateway needs exactly one configuration source: a --config folder or --kube');
+  }
   const instance = newInstanceId();
   const startedMs = Date.now();
   const cleanups: (() => unknown)[] = [];
@@ -152,8 +174,10 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
 
   try {
     // ---- configuration ----
-    const source = new ConfigSource({ dir: opts.configDir, settingsFile: opts.settingsFile, env: opts.env, debounceMs: opts.configDebounceMs });
+    const source: ExternalConfigSource =
+      opts.source ?? new ConfigSource({ dir: opts.configDir ?? '', settingsFile: opts.settingsFile, env: opts.env, debounceMs: opts.configDebounceMs });
     cleanups.push(() => source.close());
+    opts.source?.registerMetrics?.(metrics.registry);
     source.onError((err) => problem('PCL_DATAPLANE_CONFIG_RELOAD_FAILED', err));
     const first = await source.start();
     assertSettingsValid(first);
@@ -175,7 +199,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     if (served(snap).length === 0 && opts.caDir !== undefined && opts.certFiles === undefined && opts.istiod === undefined) {
       throw new PortcullisError(
         'PCL_DATAPLANE_NO_GATEWAY',
-        `${opts.configDir} has no Gateway whose class is one of ${Object.keys(snap.settings.gatewayClasses).join(', ')}`,
+        `${opts.configDir ?? 'the Kubernetes API'} has no Gateway whose class is one of ${Object.keys(snap.settings.gatewayClasses).join(', ')}`,
       );
     }
 
@@ -284,6 +308,11 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     listeners.push({ ip: hboneInfo.address, port: hboneInfo.port });
 
     // ---- admin ----
+    // A remote source that went away leaves the last snapshot serving (ready), said plainly on /ready.
+    const degradedNote = (): string => {
+      const why = opts.source?.degraded?.() ?? null;
+      return why === null ? '' : `; degraded: ${why}`;
+    };
     let admin: AdminServer | null = null;
     const adminAt = opts.admin === undefined ? { host: '127.0.0.1', port: 15000 } : opts.admin;
     const devCaNote = opts.caDir !== undefined && opts.certFiles === undefined && opts.istiod === undefined ? `\nwarning: PCL_IDENTITY_DEV_CA_KEY: ${DEV_CA_WARNING}` : '';
@@ -294,7 +323,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         : expired !== null
           ? { ready: false, why: expired }
           : listening
-            ? { ready: true, why: `${snap.settings.learn === true ? `${LEARN_BANNER}\n` : ''}ready: generation ${snap.generation}, ${snap.servedGateways().length} gateway(s) served` }
+            ? { ready: true, why: `${snap.settings.learn === true ? `${LEARN_BANNER}\n` : ''}ready: generation ${snap.generation}, ${snap.servedGateways().length} gateway(s) served${degradedNote()}` }
             : { ready: false, why: 'HBONE listener not up' };
       return { ready: r.ready, why: `${r.why}${devCaNote}` };
     };
@@ -344,6 +373,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         t.close('PCL_DATAPLANE_POLICY_CHANGED', `${POLICY_CHANGE_REASON} (${verdict.record.code}: ${verdict.record.reason})`, 'UAEX', verdict.record.layers);
       }
       if (issued !== null) void issued.update(served(next));
+      opts.source?.applied?.(next);
       const errors = next.diagnostics.filter((d) => d.severity === 'error').length;
       const warnings = next.diagnostics.filter((d) => d.severity === 'warning').length;
       const byKind = announce(next);
@@ -351,6 +381,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     };
     const unsubscribe = source.onUpdate(apply);
     cleanups.push(unsubscribe);
+    opts.source?.applied?.(snap);
     {
       const errors = snap.diagnostics.filter((d) => d.severity === 'error').length;
       const warnings = snap.diagnostics.filter((d) => d.severity === 'warning').length;
@@ -362,7 +393,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     const close = (options: { drainMs?: number } = {}): Promise<void> => {
       closing ??= (async () => {
         draining = true;
-        source.close();
+        void source.close();
         const drainMs = options.drainMs ?? opts.drainMs ?? 5000;
         const drained = hbone.close();
         let timer: NodeJS.Timeout | undefined;

@@ -24,12 +24,14 @@ export interface KubeResource {
   readonly usedBy: 'serve' | 'audit';
 }
 
-const LIST_WATCH = ['get', 'list', 'watch'] as const;
+// Exactly the verbs the code uses (a test compares them with the fake API server's request log): informers list
+// and watch, and never get one object of these kinds.
+const LIST_WATCH = ['list', 'watch'] as const;
 
 /** Config kinds the gateway watches (`serve --kube`, `status --kube`, `check --kube`). */
 export const SERVE_RESOURCES: readonly KubeResource[] = [
-  { group: 'gateway.networking.k8s.io', version: 'v1', kind: 'Gateway', resource: 'gateways', namespaced: true, verbs: LIST_WATCH, statusVerbs: ['get', 'patch', 'update'], usedBy: 'serve' },
-  { group: 'gateway.networking.k8s.io', version: 'v1', kind: 'GatewayClass', resource: 'gatewayclasses', namespaced: false, verbs: LIST_WATCH, statusVerbs: ['get', 'patch', 'update'], usedBy: 'serve' },
+  { group: 'gateway.networking.k8s.io', version: 'v1', kind: 'Gateway', resource: 'gateways', namespaced: true, verbs: LIST_WATCH, statusVerbs: ['patch'], usedBy: 'serve' },
+  { group: 'gateway.networking.k8s.io', version: 'v1', kind: 'GatewayClass', resource: 'gatewayclasses', namespaced: false, verbs: LIST_WATCH, statusVerbs: ['patch'], usedBy: 'serve' },
   { group: 'gateway.networking.k8s.io', version: 'v1', kind: 'HTTPRoute', resource: 'httproutes', namespaced: true, verbs: LIST_WATCH, usedBy: 'serve' },
   { group: 'gateway.networking.k8s.io', version: 'v1', kind: 'ReferenceGrant', resource: 'referencegrants', namespaced: true, verbs: LIST_WATCH, usedBy: 'serve' },
   { group: 'networking.istio.io', version: 'v1', kind: 'ServiceEntry', resource: 'serviceentries', namespaced: true, verbs: LIST_WATCH, usedBy: 'serve' },
@@ -39,7 +41,10 @@ export const SERVE_RESOURCES: readonly KubeResource[] = [
   { group: '', version: 'v1', kind: 'Namespace', resource: 'namespaces', namespaced: false, verbs: LIST_WATCH, usedBy: 'serve' },
 ];
 
-/** Secrets: read one by one (`get` and a `watch` with a fieldSelector on the name), in the namespaces named. */
+/**
+ * Secrets: read one by one, in the namespaces named: the gateway lists and watches each with a fieldSelector on its
+ * name; `status`/`check`/`audit --kube` get it by name.
+ */
 export const SECRET_RESOURCE: KubeResource = {
   group: '', version: 'v1', kind: 'Secret', resource: 'secrets', namespaced: true, verbs: ['get', 'list', 'watch'], usedBy: 'serve',
 };
@@ -49,18 +54,23 @@ export const LEASE_RESOURCE: KubeResource = {
   group: 'coordination.k8s.io', version: 'v1', kind: 'Lease', resource: 'leases', namespaced: true, verbs: ['get', 'create', 'update'], usedBy: 'serve',
 };
 
+/** The Service whose ClusterIP `--publish-service NS/NAME` publishes as the Gateways' address (read by name only). */
+export const SERVICE_RESOURCE: KubeResource = {
+  group: '', version: 'v1', kind: 'Service', resource: 'services', namespaced: true, verbs: ['get'], usedBy: 'serve',
+};
+
 /** What `audit --kube` reads on top of the config kinds; a missing CRD (Kyverno) is a finding, not a crash. */
 export const AUDIT_RESOURCES: readonly KubeResource[] = [
-  { group: 'networking.k8s.io', version: 'v1', kind: 'NetworkPolicy', resource: 'networkpolicies', namespaced: true, verbs: ['get', 'list'], usedBy: 'audit' },
-  { group: '', version: 'v1', kind: 'Pod', resource: 'pods', namespaced: true, verbs: ['get', 'list'], usedBy: 'audit' },
-  { group: 'apps', version: 'v1', kind: 'Deployment', resource: 'deployments', namespaced: true, verbs: ['get', 'list'], usedBy: 'audit' },
-  { group: 'apps', version: 'v1', kind: 'StatefulSet', resource: 'statefulsets', namespaced: true, verbs: ['get', 'list'], usedBy: 'audit' },
-  { group: 'apps', version: 'v1', kind: 'DaemonSet', resource: 'daemonsets', namespaced: true, verbs: ['get', 'list'], usedBy: 'audit' },
-  { group: 'batch', version: 'v1', kind: 'Job', resource: 'jobs', namespaced: true, verbs: ['get', 'list'], usedBy: 'audit' },
-  { group: 'batch', version: 'v1', kind: 'CronJob', resource: 'cronjobs', namespaced: true, verbs: ['get', 'list'], usedBy: 'audit' },
-  { group: 'admissionregistration.k8s.io', version: 'v1', kind: 'ValidatingAdmissionPolicy', resource: 'validatingadmissionpolicies', namespaced: false, verbs: ['get', 'list'], usedBy: 'audit' },
-  { group: 'admissionregistration.k8s.io', version: 'v1', kind: 'ValidatingAdmissionPolicyBinding', resource: 'validatingadmissionpolicybindings', namespaced: false, verbs: ['get', 'list'], usedBy: 'audit' },
-  { group: 'kyverno.io', version: 'v1', kind: 'ClusterPolicy', resource: 'clusterpolicies', namespaced: false, verbs: ['get', 'list'], usedBy: 'audit' },
+  { group: 'networking.k8s.io', version: 'v1', kind: 'NetworkPolicy', resource: 'networkpolicies', namespaced: true, verbs: ['list'], usedBy: 'audit' },
+  { group: '', version: 'v1', kind: 'Pod', resource: 'pods', namespaced: true, verbs: ['list'], usedBy: 'audit' },
+  { group: 'apps', version: 'v1', kind: 'Deployment', resource: 'deployments', namespaced: true, verbs: ['list'], usedBy: 'audit' },
+  { group: 'apps', version: 'v1', kind: 'StatefulSet', resource: 'statefulsets', namespaced: true, verbs: ['list'], usedBy: 'audit' },
+  { group: 'apps', version: 'v1', kind: 'DaemonSet', resource: 'daemonsets', namespaced: true, verbs: ['list'], usedBy: 'audit' },
+  { group: 'batch', version: 'v1', kind: 'Job', resource: 'jobs', namespaced: true, verbs: ['list'], usedBy: 'audit' },
+  { group: 'batch', version: 'v1', kind: 'CronJob', resource: 'cronjobs', namespaced: true, verbs: ['list'], usedBy: 'audit' },
+  { group: 'admissionregistration.k8s.io', version: 'v1', kind: 'ValidatingAdmissionPolicy', resource: 'validatingadmissionpolicies', namespaced: false, verbs: ['list'], usedBy: 'audit' },
+  { group: 'admissionregistration.k8s.io', version: 'v1', kind: 'ValidatingAdmissionPolicyBinding', resource: 'validatingadmissionpolicybindings', namespaced: false, verbs: ['list'], usedBy: 'audit' },
+  { group: 'kyverno.io', version: 'v1', kind: 'ClusterPolicy', resource: 'clusterpolicies', namespaced: false, verbs: ['list'], usedBy: 'audit' },
 ];
 
 /** The controller name Portcullis's GatewayClasses carry (settable in portcullis.yaml as `controllerName`). */

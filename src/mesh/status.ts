@@ -55,7 +55,8 @@ export function statusReport(snap: Snapshot): StatusReport {
       apiVersion: r.apiVersion,
       namespace: r.metadata.namespace,
       name: r.metadata.name,
-      source: `${r.source.file}:${r.source.line}`,
+      // An object read from the Kubernetes API has no line: its name is the place.
+      source: r.source.line > 0 ? `${r.source.file}:${r.source.line}` : r.source.file,
       conditions: [...(snap.conditions.get(r.key) ?? [])],
     };
     if (r.kind === 'ServiceEntry') {
@@ -107,8 +108,9 @@ export function formatStatusTable(report: StatusReport): string {
     if (list.length === 0) return;
     lines.push('', `${label}:`);
     for (const d of list) {
-      const who = d.kind ? ` ${d.kind} ${d.namespace ? d.namespace + '/' : ''}${d.name ?? ''}` : '';
-      lines.push(`    ${d.file}:${d.line}:${d.column} ${d.code}${who}${d.path ? ` ${d.path}` : ''}: ${d.message}`);
+      const who = d.kind && d.line > 0 ? ` ${d.kind} ${d.namespace ? d.namespace + '/' : ''}${d.name ?? ''}` : '';
+      const where = d.line > 0 ? `${d.file}:${d.line}:${d.column}` : d.file;
+      lines.push(`    ${where} ${d.code}${who}${d.path ? ` ${d.path}` : ''}: ${d.message}`);
     }
   };
   diag('Errors', report.errors);

@@ -31,14 +31,17 @@ function splitHostPort(text: string): { host: string; port: number } {
   return { host: text.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(text.slice(i + 1)) };
 }
 
-export async function startServe(args: string[], logFile: string): Promise<ServeProcess> {
+export async function startServe(args: string[], logFile: string, opts: { onStderr?: (all: string) => void } = {}): Promise<ServeProcess> {
   const child = spawn(NODE, [join(REPO, 'src', 'cli', 'main.ts'), 'serve', '--log-file', logFile, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (err += d));
+  child.stderr!.on('data', (d) => {
+    err += d;
+    opts.onStderr?.(err);
+  });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const match = await new Promise<RegExpExecArray>((resolve, reject) => {
     const check = (): void => {
