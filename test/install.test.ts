@@ -161,14 +161,17 @@ test('the pod is locked down: non-root, read-only root, no capabilities, seccomp
   assert.equal(one(docs, 'PodDisruptionBudget').spec.maxUnavailable, 1);
 });
 
-test('the container arguments are flags serve accepts', async () => {
-  const docs = await install('--gateway', 'istio-egress/egress-gateway', '--config-map', 'portcullis-config');
-  const args: string[] = one(docs, 'Deployment').spec.template.spec.containers[0].args;
-  assert.equal(args[0], 'serve');
-  // --help after the flags: parsed strictly (an unknown flag fails), then usage printed without starting.
-  const r = await runCli([...args, '--help']);
-  assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /^Usage: portcullis serve/m);
+test('the container arguments are flags serve accepts (the Kubernetes API source, and a ConfigMap)', async () => {
+  for (const extra of [[], ['--config-map', 'portcullis-config']]) {
+    const docs = await install('--gateway', 'istio-egress/egress-gateway', ...extra);
+    const args: string[] = one(docs, 'Deployment').spec.template.spec.containers[0].args;
+    assert.equal(args[0], 'serve');
+    assert.equal(args.includes('--kube'), extra.length === 0, args.join(' '));
+    // --help after the flags: parsed strictly (an unknown flag fails), then usage printed without starting.
+    const r = await runCli([...args, '--help']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^Usage: portcullis serve/m);
+  }
 });
 
 const key = (group: string, resource: string, verbs: readonly string[]): string => `${group}|${resource}|${[...verbs].sort().join(',')}`;
