@@ -15,7 +15,7 @@ import { decideConnection } from '../mesh/decide.ts';
 import { resolveAuthority, type Destination } from '../mesh/destination.ts';
 import type { InvalidResourceModel, Snapshot } from '../mesh/snapshot.ts';
 import { parseAuthority } from '../net/authority.ts';
-import { compileAddressGuard } from '../dataplane/private-address-guard.ts';
+import { compileAddressGuard } from '../upstream/private-address-guard.ts';
 import { createDnsResolver, parseDnsServer, type NameResolver } from '../dataplane/resolver.ts';
 import { decideUnknownAddresses, hasEgressAllow } from '../dataplane/tunnel-decision.ts';
 import type { DecisionRecord } from '../policy/engine.ts';

@@ -6,7 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { PortcullisError } from '../errors/catalogue.ts';
 import { messageOf } from '../errors/message-of.ts';
-import { compileAddressGuard } from '../dataplane/private-address-guard.ts';
+import { compileAddressGuard } from '../upstream/private-address-guard.ts';
 import { FlowMap, type FlowEdge } from '../learn/flow-map.ts';
 import { BadLogLine, flowFromLogLine } from '../learn/observed-flow.ts';
 import { suggestPolicy } from '../learn/suggest.ts';

@@ -8,7 +8,7 @@ import type { Snapshot } from '../mesh/snapshot.ts';
 import type { DecisionRecord } from '../policy/engine.ts';
 import { decideUnknownDestination } from '../policy/egress-policies.ts';
 import type { AuthzRequest } from '../policy/request.ts';
-import type { AddressGuard } from './private-address-guard.ts';
+import type { AddressGuard } from '../upstream/private-address-guard.ts';
 import { decideTunnel, decideUnknownAddresses } from './tunnel-decision.ts';
 
 /** ztunnel's words for a connection a new policy no longer allows. */

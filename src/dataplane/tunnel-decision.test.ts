@@ -8,9 +8,9 @@ import { compileSnapshot } from '../mesh/compile.ts';
 import type { Authority } from '../mesh/destination.ts';
 import type { Snapshot } from '../mesh/snapshot.ts';
 import { recheckTunnel } from './policy-recheck.ts';
-import { compileAddressGuard } from './private-address-guard.ts';
+import { compileAddressGuard } from '../upstream/private-address-guard.ts';
 import { decideTunnel, decideUnknownAddresses } from './tunnel-decision.ts';
-import { namesToResolve, planUpstream, upstreamPort, vetAddresses } from './upstream-plan.ts';
+import { namesToResolve, planUpstream, upstreamPort, vetAddresses } from '../upstream/plan.ts';
 
 const examples = join(import.meta.dirname, '..', '..', 'examples', 'seed-000');
 const PRODUCTPAGE = 'spiffe://cluster.local/ns/bookinfo/sa/bookinfo-productpage';

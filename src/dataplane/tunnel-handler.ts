@@ -16,17 +16,17 @@ import type { DecisionRecord, LayerRecord } from '../policy/engine.ts';
 import type { AuthzRequest } from '../policy/request.ts';
 import { publish, type LayerSummary, type ResponseFlag, type TunnelIdentity } from '../events/diagnostics.ts';
 import type { DecidedTunnel } from './policy-recheck.ts';
-import type { AddressGuard } from './private-address-guard.ts';
+import type { AddressGuard } from '../upstream/private-address-guard.ts';
 import type { NameResolver } from './resolver.ts';
 import { checkSni, needsSniCheck, readClientHello } from './sni-check.ts';
 import { decideTunnel, decideUnknownAddresses, type RoutableDestination } from './tunnel-decision.ts';
 import { pipeTunnel, type TunnelPipe } from './tunnel-pipe.ts';
-import { dialFirst, formatAddress } from './upstream-dial.ts';
+import { dialFirst, formatAddress } from '../upstream/dial.ts';
 import { resolveAuthority } from '../mesh/destination.ts';
 import type { CredentialStore } from '../waypoint/credentials.ts';
 import { handleHttpTunnel, type ServiceEntryDestination } from '../waypoint/http-tunnel.ts';
 import { applyLearnMode, egressPoliciesFor } from '../learn/learn-mode.ts';
-import { namesToResolve, planUpstream, vetAddresses, type UpstreamAddress, type UpstreamPlan } from './upstream-plan.ts';
+import { namesToResolve, planUpstream, vetAddresses, type UpstreamAddress, type UpstreamPlan } from '../upstream/plan.ts';
 import { messageOf } from '../errors/message-of.ts';
 
 /** What a tunnel needs from the gateway. Everything is read at the moment of use, so reloads apply at once. */

@@ -41,11 +41,11 @@ import {
 import { startHealthServer } from './health-server.ts';
 import { startIstiodIdentity, type IstiodSettings } from '../identity/istiod-identity.ts';
 import { POLICY_CHANGE_REASON, recheckTunnel } from '../dataplane/policy-recheck.ts';
-import { compileAddressGuard, type AddressGuard, type ListenerAddress } from '../dataplane/private-address-guard.ts';
+import { compileAddressGuard, type AddressGuard, type ListenerAddress } from '../upstream/private-address-guard.ts';
 import { createDnsResolver, type NameResolver } from '../dataplane/resolver.ts';
 import { CLIENT_HELLO_TIMEOUT_MS } from '../dataplane/sni-check.ts';
 import { handleTunnel, type OpenTunnel } from '../dataplane/tunnel-handler.ts';
-import { CONNECT_TIMEOUT_MS } from '../dataplane/upstream-dial.ts';
+import { CONNECT_TIMEOUT_MS } from '../upstream/dial.ts';
 import { messageOf } from '../errors/message-of.ts';
 import { applyLearnMode, LEARN_BANNER } from '../learn/learn-mode.ts';
 
