@@ -9,7 +9,7 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
-import { BufferOnlyStream } from '../hbone/buffer-only-stream.ts';
+import { buffersOnly } from './buffer-writes.ts';
 import type { Duplex } from 'node:stream';
 import type { HTTPRouteFilter } from '../config/api-types.ts';
 import type { WaypointCode } from '../errors/waypoint-codes.ts';
@@ -127,7 +127,7 @@ export function handleHttpTunnel(ctx: HttpTunnelContext): Promise<void> {
 
   // node's HTTP server writes its response head as a latin1 string; Node 26's HTTP/2 stream corrupts a queued string
   // write (the first 16 bytes arrive as garbage), so the tunnel is only ever handed Buffers.
-  const stream = new BufferOnlyStream(ctx.stream);
+  const stream = buffersOnly(ctx.stream);
   return new Promise<void>((resolve) => {
     let done = false;
     const finish = () => {
@@ -366,8 +366,9 @@ function forward(
       const port = socket.remotePort ?? first.port;
       trace.upstreamAddress = formatAddress({ ip: socket.remoteAddress, port, from: null });
     };
-    note();
-    socket.once('connect', note);
+    // A pooled socket is connected already: a 'connect' listener on it would never fire and pile up per request.
+    if (socket.remoteAddress !== undefined) note();
+    else socket.once('connect', note);
   });
   up.on('error', (err: Error & { code?: string }) => {
     if (flight.aborted !== null) {
@@ -449,6 +450,16 @@ function requestEvent(
   };
 }
 
+/** The values of every line named `name` (lower case), as node's `headersDistinct[name]` without building the rest. */
+function linesNamed(raw: readonly string[], name: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const n = raw[i];
+    if (n.length === name.length && n.toLowerCase() === name) out.push(raw[i + 1]);
+  }
+  return out;
+}
+
 async function serveRequest(
   ctx: HttpTunnelContext,
   state: TunnelState,
@@ -458,8 +469,9 @@ async function serveRequest(
 ): Promise<void> {
   const t0 = performance.now();
   const startTime = new Date().toISOString();
+  const hostLines = linesNamed(req.rawHeaders, 'host');
   const trace: Trace = {
-    authority: req.headersDistinct.host?.[0] ?? '',
+    authority: hostLines[0] ?? '',
     path: req.url ?? '',
     route: null,
     backend: null,
@@ -514,8 +526,8 @@ async function serveRequest(
         url: req.url ?? '',
         httpVersionMajor: req.httpVersionMajor,
         httpVersion: req.httpVersion,
-        hostLines: req.headersDistinct.host ?? [],
-        connectionLines: req.headersDistinct.connection ?? [],
+        hostLines,
+        connectionLines: linesNamed(req.rawHeaders, 'connection'),
         transferEncoding: req.headers['transfer-encoding'],
         contentLength: req.headers['content-length'],
       },
