@@ -1,5 +1,6 @@
 /** buffersOnly: the stream below sees Buffers only, whichever way a string was written. */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { Duplex } from 'node:stream';
 import { test } from 'node:test';
 import { buffersOnly } from './buffer-writes.ts';
@@ -41,6 +42,7 @@ test('strings written, corked or ended reach the stream as Buffers with their by
   stream.uncork();
   stream.end('last');
   await ended;
+  await once(stream, 'finish');
   assert.equal(called, 2, 'callbacks given in either position still run');
   assert.ok(seen.every((c) => Buffer.isBuffer(c)), `non-Buffer chunk reached the stream: ${seen.map((c) => typeof c)}`);
   assert.deepEqual(
