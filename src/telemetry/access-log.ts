@@ -91,20 +91,43 @@ export function requestLogFields(e: WaypointRequestRecord): Record<string, unkno
   };
 }
 
+/** Lines wait until this many bytes are buffered (sonic-boom `minLength`)... */
+const BATCH_BYTES = 4096;
+/** ...or until this many milliseconds passed, so a quiet gateway's lines still appear. */
+const FLUSH_MS = 100;
+
 /** Start writing the access log of one gateway instance. */
 export function startAccessLog(options: AccessLogOptions): AccessLog {
+  // Lines are written in batches of at least BATCH_BYTES, and whatever is waiting at least every FLUSH_MS: one write
+  // system call per L7 request was ~4 % of the waypoint's CPU. `flush()` (and `close()`) still write out at once.
+  const batching = { minLength: BATCH_BYTES };
   const dest =
     typeof options.destination === 'string'
-      ? pino.destination({ dest: options.destination, sync: false, mkdir: true, append: true })
-      : (options.destination ?? pino.destination({ dest: 1, sync: false }));
+      ? pino.destination({ dest: options.destination, sync: false, mkdir: true, append: true, ...batching })
+      : (options.destination ?? pino.destination({ dest: 1, sync: false, ...batching }));
   const logger = pino(
     {
       base: null,
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
+      hooks: {
+        logMethod(args, method) {
+          pending = true;
+          method.apply(this, args);
+        },
+      },
     },
     dest,
   );
+  // Only when something waits: sonic-boom's own periodicFlush writes an empty string every period even when idle.
+  let pending = false;
+  const timer = setInterval(() => {
+    if (!pending) return;
+    pending = false;
+    const d = dest as { flush?: () => void; destroyed?: boolean };
+    if (d.destroyed !== true) d.flush?.();
+  }, FLUSH_MS);
+  timer.unref();
   const { instance } = options;
   const unsubscribe = [
     subscribe<TunnelRecord>(CHANNELS.tunnelClosed, instance, (r) => {
@@ -167,6 +190,7 @@ export function startAccessLog(options: AccessLogOptions): AccessLog {
   return {
     flush,
     close(): void {
+      clearInterval(timer);
       for (const u of unsubscribe) u();
       flush();
     },
