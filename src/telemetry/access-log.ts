@@ -166,8 +166,14 @@ export function startAccessLog(options: AccessLogOptions): AccessLog {
     }),
     subscribe<WaypointRequestRecord>(CHANNELS.requestCompleted, instance, (e) => {
       const fields = requestLogFields(e);
-      if (e.status < 400 && e.warnings.length === 0) logger.info(fields, 'request');
-      else logger.warn(fields, e.reason ?? e.warnings.join('; ') ?? 'request');
+      if (e.status < 400 && e.warnings.length === 0) {
+        // The one line per L7 request, the hot path: the same JSON line pino writes (level, time, fields, msg), built
+        // by one native JSON.stringify instead of pino's key-by-key serializer (~3 % of the waypoint's CPU).
+        pending = true;
+        dest.write(`{"level":"info","time":"${new Date().toISOString()}",${JSON.stringify(fields).slice(1, -1)},"msg":"request"}\n`);
+      } else {
+        logger.warn(fields, e.reason ?? e.warnings.join('; ') ?? 'request');
+      }
     }),
     subscribe<ConfigIssueEvent>(CHANNELS.configIssue, instance, (e) => {
       const fields = { type: 'config_error', state: e.state, code: e.code, kind: e.kind, ref: e.ref, file: e.file, line: e.line, generation: e.generation };
