@@ -102,7 +102,8 @@ interface TunnelState {
  * remembered. Per tunnel, so per caller identity.
  */
 interface OriginateMemo {
-  readonly snap: Snapshot;
+  /** Weak: an idle tunnel must not keep a replaced snapshot (its indexes, every model) alive. */
+  readonly snap: WeakRef<Snapshot>;
   readonly gw: GatewayModel;
   readonly serviceEntry: ServiceEntryModel;
   readonly port: BackendTarget['port'];
@@ -323,7 +324,7 @@ function originate(
 ): Staged<Originated> {
   const m = state.originated;
   const b = r.backend;
-  if (m !== null && m.snap === v.snap && m.gw === a.gw && m.serviceEntry === b.serviceEntry && m.port === b.port && m.host === b.host) {
+  if (m !== null && m.snap.deref() === v.snap && m.gw === a.gw && m.serviceEntry === b.serviceEntry && m.port === b.port && m.host === b.host) {
     trace.destinationRule = m.destinationRule;
     if (m.result.tls) noteTls(ctx, m.result.tls, m.destinationRule, trace);
     return m.result;
@@ -331,7 +332,7 @@ function originate(
   const fresh = originateFresh(ctx, v, a, r, trace);
   if (!(fresh instanceof Refusal) && !fresh.files) {
     const result: Originated = { plan: fresh.plan, tls: fresh.tls };
-    state.originated = { snap: v.snap, gw: a.gw, serviceEntry: b.serviceEntry, port: b.port, host: b.host, result, destinationRule: trace.destinationRule };
+    state.originated = { snap: new WeakRef(v.snap), gw: a.gw, serviceEntry: b.serviceEntry, port: b.port, host: b.host, result, destinationRule: trace.destinationRule };
     return result;
   }
   return fresh;
