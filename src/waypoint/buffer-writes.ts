@@ -3,8 +3,7 @@
  * write that has to wait in its queue (the first 16 bytes arrive as garbage; node's HTTP server writes each response
  * head as a latin1 string), so `write` and `end` of this one stream turn a string into a Buffer before Writable sees
  * it: Writable hands `_write`/`_writev` only what came through those two methods. Unlike a wrapping Duplex this adds
- * no stream layer per tunnel, and node's HTTP server can then consume the HTTP/2 stream's native handle directly
- * (lib/_http_server.js `connectionListenerInternal`: `parser.consume(socket._handle)`), as it does a TCP socket.
+ * no stream layer per tunnel: every chunk in either direction passed through one more Readable/Writable before.
  */
 import type { Duplex } from 'node:stream';
 
