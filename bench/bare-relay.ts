@@ -124,6 +124,14 @@ if (mode === 'l4-gateway') {
     const uri = /URI:(spiffe:\/\/[^,\s]+)/.exec(peer?.subjectaltname ?? '')?.[1] ?? '';
     stream.respond({ ':status': 200 });
     identities.set(stream, uri);
+    // node's HTTP server writes its response head as a latin1 string, and Node 26's HTTP/2 stream corrupts a string
+    // write that has to wait in its queue: the floor hands the stream Buffers only, as the waypoint must.
+    const write = stream.write as (chunk: unknown, enc?: unknown, cb?: unknown) => boolean;
+    stream.write = function (this: http2.ServerHttp2Stream, chunk: unknown, enc?: unknown, cb?: unknown): boolean {
+      if (typeof chunk !== 'string') return write.call(this, chunk, enc, cb);
+      const encoding = typeof enc === 'string' ? (enc as BufferEncoding) : 'utf8';
+      return write.call(this, Buffer.from(chunk, encoding), typeof enc === 'function' ? enc : cb);
+    } as typeof stream.write;
     inner.emit('connection', stream);
   });
   server.listen(0, '127.0.0.1', () => {

@@ -11,7 +11,7 @@ import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { HboneClient } from '../src/hbone/client.ts';
 import { issueClientCert, issueServerCert, issueWorkloadCert, type IssuedCertificate } from '../src/identity/ca.ts';
-import { cpuSeconds, freePort, NODE, REPO, startChild, startServe, waitForOutput, type BenchPki, type Child, type ServeChild } from './env.ts';
+import { cpuSeconds, freePort, NODE, nodeFlags, REPO, startChild, startServe, waitForOutput, type BenchPki, type Child, type ServeChild } from './env.ts';
 import { percentile } from './stats.ts';
 
 const HOUR = 3_600_000;
@@ -210,6 +210,7 @@ export async function l7ThroughHbone(
 /**
  * The bare Node L7 relay (bench/bare-relay.ts l7-gateway): the TLS front door, an HTTP/1.1 server on each CONNECT
  * stream, HTTPS keep-alive upstream with the caller's mapped client certificate. Node's own floor for the L7 row.
+ * `PORTCULLIS_BENCH_PROF=bare-l7` profiles it (bench/profiles), to compare with the gateway's profile of the same run.
  */
 export async function startBareL7Relay(env: L7Env, pki: BenchPki, upstreamPort = 443): Promise<Child & { port: number }> {
   const dir = join(pki.dir, 'bare-l7');
@@ -223,7 +224,7 @@ export async function startBareL7Relay(env: L7Env, pki: BenchPki, upstreamPort =
     writeFileSync(join(dir, `${app}.key`), env.clientCerts[i].keyPem);
   });
   const child = startChild(NODE, [
-    join(REPO, 'bench', 'bare-relay.ts'), 'l7-gateway', join(dir, 'gw.crt'), join(dir, 'gw.key'), join(dir, 'root.pem'),
+    ...nodeFlags('bare-l7'), join(REPO, 'bench', 'bare-relay.ts'), 'l7-gateway', join(dir, 'gw.crt'), join(dir, 'gw.key'), join(dir, 'root.pem'),
     env.upstreamIp, String(upstreamPort), dir,
   ]);
   const m = await waitForOutput(child, /bare l7 gateway listening on (\d+)/, 'bare L7 relay');

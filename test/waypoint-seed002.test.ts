@@ -383,3 +383,46 @@ test('seed 002 against nginx (ssl_verify_client, $ssl_client_s_dn), the seed\'s 
   await interleaved(w, 10);
   assert.equal(w.app1.events.at(-1)?.externalIdentity, 'CN=team-namespace.app1');
 });
+
+test('one keep-alive tunnel follows each new snapshot: a rotated Secret, a removed Secret and a narrowed route apply to the next request', async () => {
+  const port = await startSubjectServer(server);
+  const rotated = await issueClientCert(ca, { subject: 'CN=team-namespace.app1-rotated', ttl: 3_600_000 });
+  const base = [...seedFiles, { path: 'app2.yaml', text: APP2_YAML }];
+  const withSecret = (c: IssuedCertificate | null, generation: number) =>
+    snapshotFrom(c === null ? base : [...base, { path: 'secret.yaml', text: tlsSecret('app1-client-mtls-secret', c) }], seedSettings, generation);
+  const snaps = [withSecret(app1, 1), withSecret(rotated, 2), withSecret(null, 3), withSecret(app1, 4)];
+  let current = snaps[0];
+  const credentials = new CredentialStore();
+  closers.push(() => credentials.close());
+  const l = await startTunnelListener({
+    peer: APP1,
+    snapshot: () => current,
+    authority: 'my-nginx.foo.bar:80',
+    credentials,
+    hosts: { 'my-nginx.foo.bar': ['127.0.0.1'] },
+    ports: { 443: port },
+  });
+  closers.push(() => l.close());
+  const a = agent();
+  const subjectOf = async (): Promise<{ status: number; body: string; localPort: number }> => send(l.port, a, { path: '/subject', headers: HOST });
+
+  const r1 = await subjectOf();
+  const r1b = await subjectOf();
+  assert.deepEqual([r1.status, JSON.parse(r1.body)], [200, { subject: 'CN=team-namespace.app1' }]);
+  assert.equal(r1b.localPort, r1.localPort, 'the same tunnel carries both requests');
+  current = snaps[1];
+  const r2 = await subjectOf();
+  assert.equal(r2.localPort, r1.localPort, 'still the same tunnel');
+  assert.deepEqual([r2.status, JSON.parse(r2.body)], [200, { subject: 'CN=team-namespace.app1-rotated' }], 'the rotated Secret applies at once');
+  current = snaps[2];
+  const r3 = await subjectOf();
+  assert.equal(r3.status, 503, r3.body);
+  assert.match(r3.body, /app1-client-mtls-secret/);
+  current = snaps[3];
+  const r4 = await subjectOf();
+  assert.deepEqual([r4.status, JSON.parse(r4.body)], [200, { subject: 'CN=team-namespace.app1' }]);
+  // A snapshot without app1's route: the tunnel's next request is not routed by what the old snapshot said.
+  current = snapshotFrom(seedFiles.filter((f) => !/app1/.test(f.path)), seedSettings, 5);
+  const r5 = await subjectOf();
+  assert.notEqual(r5.status, 200, r5.body);
+});

@@ -95,15 +95,47 @@ export function requestLogFields(e: WaypointRequestRecord): Record<string, unkno
   };
 }
 
+/**
+ * Lines wait until this many bytes are buffered (sonic-boom `minLength`; one write of ~40 request lines: each write
+ * wakes a libuv thread, which on a busy machine cost as much as the bytes)...
+ */
+const BATCH_BYTES = 32 * 1024;
+/** ...or until this many milliseconds passed, so a quiet gateway's lines still appear. */
+const FLUSH_MS = 100;
+
 /** Start writing the access log of one gateway instance. */
 export function startAccessLog(options: AccessLogOptions): AccessLog {
+  // Lines are written in batches of at least BATCH_BYTES, and whatever is waiting at least every FLUSH_MS: one write
+  // system call per L7 request was ~5 % of the waypoint's CPU. `flush()` (and `close()`) still write out at once.
+  const batching = { minLength: BATCH_BYTES, maxWrite: 2 * BATCH_BYTES };
   const dest =
     typeof options.destination === 'string'
-      ? pino.destination({ dest: options.destination, sync: false, mkdir: true, append: true })
-      : (options.destination ?? pino.destination({ dest: 1, sync: false }));
+      ? pino.destination({ dest: options.destination, sync: false, mkdir: true, append: true, ...batching })
+      : (options.destination ?? pino.destination({ dest: 1, sync: false, ...batching }));
   // Learn mode marks every line, so no one mistakes a learning gateway's log for an enforcing one's.
   let learning = false;
-  const logger = pino({ ...LOG_FORMAT, mixin: () => (learning ? { mode: 'learn', learn: LEARN_BANNER } : {}) }, dest);
+  const logger = pino(
+    {
+      ...LOG_FORMAT,
+      mixin: () => (learning ? { mode: 'learn', learn: LEARN_BANNER } : {}),
+      hooks: {
+        logMethod(args, method) {
+          pending = true;
+          method.apply(this, args);
+        },
+      },
+    },
+    dest,
+  );
+  // Only when something waits: sonic-boom's own periodicFlush writes an empty string every period even when idle.
+  let pending = false;
+  const timer = setInterval(() => {
+    if (!pending) return;
+    pending = false;
+    const d = dest as { flush?: () => void; destroyed?: boolean };
+    if (d.destroyed !== true) d.flush?.();
+  }, FLUSH_MS);
+  timer.unref();
   const { instance } = options;
   const unsubscribe = [
     subscribe<TunnelRecord>(CHANNELS.tunnelClosed, instance, (r) => {
@@ -143,8 +175,16 @@ export function startAccessLog(options: AccessLogOptions): AccessLog {
     }),
     subscribe<WaypointRequestRecord>(CHANNELS.requestCompleted, instance, (e) => {
       const fields = requestLogFields(e);
-      if (e.status < 400 && e.warnings.length === 0) logger.info(fields, 'request');
-      else logger.warn(fields, e.reason ?? e.warnings.join('; ') ?? 'request');
+      if (e.status < 400 && e.warnings.length === 0 && !learning) {
+        // The one line per L7 request, the hot path: the same JSON line pino writes (level, time, fields, msg), built
+        // by one native JSON.stringify instead of pino's key-by-key serializer (~3 % of the waypoint's CPU). In learn
+        // mode the line goes through pino, whose mixin marks it.
+        pending = true;
+        dest.write(`{"level":"info","time":"${new Date().toISOString()}",${JSON.stringify(fields).slice(1, -1)},"msg":"request"}\n`);
+      } else {
+        if (e.status < 400 && e.warnings.length === 0) logger.info(fields, 'request');
+        else logger.warn(fields, e.reason ?? e.warnings.join('; ') ?? 'request');
+      }
     }),
     subscribe<ConfigIssueEvent>(CHANNELS.configIssue, instance, (e) => {
       const fields = { type: 'config_error', state: e.state, code: e.code, kind: e.kind, ref: e.ref, file: e.file, line: e.line, generation: e.generation };
@@ -170,6 +210,7 @@ export function startAccessLog(options: AccessLogOptions): AccessLog {
     },
     flush,
     close(): void {
+      clearInterval(timer);
       for (const u of unsubscribe) u();
       flush();
     },

@@ -101,6 +101,7 @@ export class CredentialStore {
   #credentialCache = new Map<string, { secret: Resource | null; caSecret: Resource | null; result: CredentialResult }>();
   /** PEM text → its short digest: the same PEM strings come back on every request, hashing them was 1 % of CPU. */
   #digests = new Map<string, string>();
+  #poolGeneration = 0;
 
   constructor(options: CredentialStoreOptions = {}) {
     this.#options = options;
@@ -138,6 +139,7 @@ export class CredentialStore {
         if (key.includes(`|${oldId}|`)) {
           agent.destroy();
           this.#agents.delete(key);
+          this.#poolGeneration++;
         }
       }
     }
@@ -261,6 +263,14 @@ export class CredentialStore {
     return agent;
   }
 
+  /**
+   * Changes whenever a pool is retired (a rotated Secret, `close`): an agent a caller remembered from `agent` is
+   * current only while this is the value it saw then.
+   */
+  get poolGeneration(): number {
+    return this.#poolGeneration;
+  }
+
   /** How many pools exist (for tests and the admin dump). */
   get poolCount(): number {
     return this.#agents.size;
@@ -270,6 +280,7 @@ export class CredentialStore {
   close(): void {
     for (const a of this.#agents.values()) a.destroy();
     this.#agents.clear();
+    this.#poolGeneration++;
     this.#contexts.clear();
   }
 }

@@ -9,7 +9,7 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
-import { BufferOnlyStream } from '../hbone/buffer-only-stream.ts';
+import { buffersOnly } from './buffer-writes.ts';
 import type { Duplex } from 'node:stream';
 import type { HTTPRouteFilter } from '../config/api-types.ts';
 import type { WaypointCode } from '../errors/waypoint-codes.ts';
@@ -23,6 +23,7 @@ import type { UpstreamAddress } from '../upstream/plan.ts';
 import type { VettedRequestOptions } from '../upstream/vetted-agent.ts';
 import { applyLearnMode } from '../learn/learn-mode.ts';
 import type { CredentialStore, ResolvedTls } from './credentials.ts';
+import type { TlsPlan } from './origination.ts';
 import { frameRequest, type Framed } from './framing.ts';
 import { planOrigination } from './origination.ts';
 import {
@@ -89,6 +90,36 @@ const sharedRoutes = new RouteTableCache();
 interface TunnelState {
   /** The response of the request being read, while its request body may still fail to parse. */
   current: { res: ServerResponse; abort: (why: string) => void } | null;
+  /** The last "originate" result, valid for the snapshot (and backend) it was computed from. */
+  originated: OriginateMemo | null;
+  /** The last upstream pool, valid for the TLS settings, port and vetted addresses it was looked up with. */
+  pool: PoolMemo | null;
+}
+
+/**
+ * What "originate" computed for one backend on one snapshot. Everything it reads (the ServiceEntry, DestinationRule,
+ * Secret, settings) lives in the snapshot, and snapshots are never mutated, so the same snapshot object and backend
+ * give the same answer; certificate files named by path can change under an unchanged snapshot and are never
+ * remembered. Per tunnel, so per caller identity.
+ */
+interface OriginateMemo {
+  /** Weak: an idle tunnel must not keep a replaced snapshot (its indexes, every model) alive. */
+  readonly snap: WeakRef<Snapshot>;
+  readonly gw: GatewayModel;
+  readonly serviceEntry: ServiceEntryModel;
+  readonly port: BackendTarget['port'];
+  readonly host: string;
+  readonly result: Originated;
+  readonly destinationRule: string | null;
+}
+
+/** The agent `CredentialStore.agent` returned for this tunnel's identity, TLS settings, port and addresses. */
+interface PoolMemo {
+  readonly tls: ResolvedTls | null;
+  readonly port: number;
+  readonly ips: readonly string[];
+  readonly generation: number;
+  readonly agent: http.Agent;
 }
 
 /**
@@ -100,7 +131,7 @@ interface TunnelState {
  * }
  */
 export function handleHttpTunnel(ctx: HttpTunnelContext): Promise<void> {
-  const state: TunnelState = { current: null };
+  const state: TunnelState = { current: null, originated: null, pool: null };
   const server = http.createServer({
     maxHeaderSize: MAX_HEADER_BYTES,
     requireHostHeader: false,
@@ -128,7 +159,7 @@ export function handleHttpTunnel(ctx: HttpTunnelContext): Promise<void> {
 
   // node's HTTP server writes its response head as a latin1 string; Node 26's HTTP/2 stream corrupts a queued string
   // write (the first 16 bytes arrive as garbage), so the tunnel is only ever handed Buffers.
-  const stream = new BufferOnlyStream(ctx.stream);
+  const stream = buffersOnly(ctx.stream);
   return new Promise<void>((resolve) => {
     let done = false;
     const finish = () => {
@@ -284,7 +315,54 @@ interface Originated {
 }
 
 /** Stage "originate": plan the backend's addresses, then its DestinationRule's TLS with this caller's credential. */
-function originate(ctx: HttpTunnelContext, v: RequestView, a: Authorized, r: Routed, trace: Trace): Staged<Originated> {
+function originate(
+  ctx: HttpTunnelContext,
+  state: TunnelState,
+  v: RequestView,
+  a: Authorized,
+  r: Routed,
+  trace: Trace,
+): Staged<Originated> {
+  const m = state.originated;
+  const b = r.backend;
+  if (m !== null && m.snap.deref() === v.snap && m.gw === a.gw && m.serviceEntry === b.serviceEntry && m.port === b.port && m.host === b.host) {
+    trace.destinationRule = m.destinationRule;
+    if (m.result.tls) noteTls(ctx, m.result.tls, m.destinationRule, trace);
+    return m.result;
+  }
+  const fresh = originateFresh(ctx, v, a, r, trace);
+  if (!(fresh instanceof Refusal) && !fresh.files) {
+    const result: Originated = { plan: fresh.plan, tls: fresh.tls };
+    state.originated = { snap: new WeakRef(v.snap), gw: a.gw, serviceEntry: b.serviceEntry, port: b.port, host: b.host, result, destinationRule: trace.destinationRule };
+    return result;
+  }
+  return fresh;
+}
+
+/** The request's trace (and the operator's warning) for the TLS settings a request is sent with. */
+function noteTls(ctx: HttpTunnelContext, tls: ResolvedTls, destinationRule: string | null, trace: Trace): void {
+  trace.externalIdentity = tls.subject;
+  trace.secret = tls.secret;
+  trace.sni = tls.servername;
+  if (tls.warning) {
+    trace.warnings.push(tls.warning);
+    ctx.warn?.(`${destinationRule}: ${tls.warning}`);
+  }
+}
+
+/** A TLS plan that reads certificate files by path (re-read when they change, so never remembered per snapshot). */
+function readsFiles(tls: TlsPlan): boolean {
+  const isPath = (v: string | null): boolean => v !== null && !v.includes('-----BEGIN');
+  return isPath(tls.caCertificates) || isPath(tls.clientCertificate) || isPath(tls.privateKey);
+}
+
+function originateFresh(
+  ctx: HttpTunnelContext,
+  v: RequestView,
+  a: Authorized,
+  r: Routed,
+  trace: Trace,
+): Staged<Originated & { readonly files: boolean }> {
   const own = r.backend.serviceEntry === a.se;
   const byName = !own || ctx.destination.via === 'host';
   const plan = planBackend(r.backend, own ? ctx.destination.ip : null, byName, trace.backend ?? r.backend.host);
@@ -292,18 +370,12 @@ function originate(ctx: HttpTunnelContext, v: RequestView, a: Authorized, r: Rou
   const origination = planOrigination(v.snap, a.gw, r.backend, firstEndpointName(plan));
   trace.destinationRule = origination.destinationRule;
   if (!origination.ok) return new Refusal(503, origination.code, origination.reason, 'UF');
-  if (!origination.tls) return { plan, tls: null };
+  if (!origination.tls) return { plan, tls: null, files: false };
   const resolved = ctx.credentials.resolve(v.snap, origination.tls);
   if (!resolved.ok) return new Refusal(503, resolved.code, resolved.reason, 'UF');
   const tls = resolved.tls;
-  trace.externalIdentity = tls.subject;
-  trace.secret = tls.secret;
-  trace.sni = tls.servername;
-  if (tls.warning) {
-    trace.warnings.push(tls.warning);
-    ctx.warn?.(`${origination.destinationRule}: ${tls.warning}`);
-  }
-  return { plan, tls };
+  noteTls(ctx, tls, origination.destinationRule, trace);
+  return { plan, tls, files: readsFiles(origination.tls) };
 }
 
 /** The per-request state the forward stage and the tunnel's parser error handler share. */
@@ -317,8 +389,30 @@ interface InFlight {
  * from the route) and framing the gateway wrote (the body's own Content-Length, or chunked, never none when a body
  * may follow), on a connection pooled for this caller alone; the response streams back to this request only.
  */
+/** The keep-alive pool of this tunnel's caller for these TLS settings and vetted addresses (remembered per tunnel). */
+function poolFor(
+  ctx: HttpTunnelContext,
+  state: TunnelState,
+  tls: ResolvedTls | null,
+  addresses: readonly UpstreamAddress[],
+  port: number,
+): http.Agent {
+  const m = state.pool;
+  const generation = ctx.credentials.poolGeneration;
+  if (m !== null && m.tls === tls && m.port === port && m.generation === generation && m.ips.length === addresses.length) {
+    let same = true;
+    for (let i = 0; i < addresses.length && same; i++) same = m.ips[i] === addresses[i].ip;
+    if (same) return m.agent;
+  }
+  // The pool key always holds the verified identity: no connection ever carries two callers' requests.
+  const agent = ctx.credentials.agent(ctx.peer.uri, tls, addresses, port);
+  state.pool = { tls, port, ips: addresses.map((a) => a.ip), generation, agent };
+  return agent;
+}
+
 function forward(
   ctx: HttpTunnelContext,
+  state: TunnelState,
   req: IncomingMessage,
   res: ServerResponse,
   v: RequestView,
@@ -341,7 +435,7 @@ function forward(
   const first = addresses[0];
   trace.upstreamAddress = formatAddress(first);
   const options: https.RequestOptions & VettedRequestOptions = {
-    agent: ctx.credentials.agent(ctx.peer.uri, tls, addresses, first.port),
+    agent: poolFor(ctx, state, tls, addresses, first.port),
     host: first.ip,
     port: first.port,
     method: framed.method,
@@ -367,8 +461,9 @@ function forward(
       const port = socket.remotePort ?? first.port;
       trace.upstreamAddress = formatAddress({ ip: socket.remoteAddress, port, from: null });
     };
-    note();
-    socket.once('connect', note);
+    // A pooled socket is connected already: a 'connect' listener on it would never fire and pile up per request.
+    if (socket.remoteAddress !== undefined) note();
+    else socket.once('connect', note);
   });
   up.on('error', (err: Error & { code?: string }) => {
     if (flight.aborted !== null) {
@@ -390,10 +485,13 @@ function forward(
     let resLines = outgoingResponseHeaders(headerLines(upRes.rawHeaders));
     resLines = applyModifiers(resLines, r.filters, 'ResponseHeaderModifier');
     res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, flat(resLines));
+    // `pipe` without its bookkeeping (res 'close' above already ends the upstream side): count, write, back-pressure.
     upRes.on('data', (chunk: Buffer) => {
       trace.bytesSent += chunk.length;
+      if (!res.write(chunk)) upRes.pause();
     });
-    upRes.pipe(res);
+    res.on('drain', () => upRes.resume());
+    upRes.once('end', () => res.end());
     upRes.once('aborted', () => res.destroy());
     upRes.once('error', () => res.destroy());
   });
@@ -405,6 +503,12 @@ function forward(
     // see a request that looks complete.
     if (!req.complete) up.destroy(new Error('client request incomplete'));
   });
+  if (req.complete && !framed.chunked && framed.contentLength === null) {
+    // No body framing and the request is already complete (a GET): nothing to stream; the request is sent whole.
+    req.resume();
+    up.end();
+    return;
+  }
   // Counted here, not earlier: a 'data' listener starts the flow, and the body must wait for the upstream.
   req.on('data', (chunk: Buffer) => {
     trace.bytesReceived += chunk.length;
@@ -450,6 +554,16 @@ function requestEvent(
   };
 }
 
+/** The values of every line named `name` (lower case), as node's `headersDistinct[name]` without building the rest. */
+function linesNamed(raw: readonly string[], name: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const n = raw[i];
+    if (n.length === name.length && n.toLowerCase() === name) out.push(raw[i + 1]);
+  }
+  return out;
+}
+
 async function serveRequest(
   ctx: HttpTunnelContext,
   state: TunnelState,
@@ -459,8 +573,9 @@ async function serveRequest(
 ): Promise<void> {
   const t0 = performance.now();
   const startTime = new Date().toISOString();
+  const hostLines = linesNamed(req.rawHeaders, 'host');
   const trace: Trace = {
-    authority: req.headersDistinct.host?.[0] ?? '',
+    authority: hostLines[0] ?? '',
     path: req.url ?? '',
     route: null,
     backend: null,
@@ -515,8 +630,8 @@ async function serveRequest(
         url: req.url ?? '',
         httpVersionMajor: req.httpVersionMajor,
         httpVersion: req.httpVersion,
-        hostLines: req.headersDistinct.host ?? [],
-        connectionLines: req.headersDistinct.connection ?? [],
+        hostLines,
+        connectionLines: linesNamed(req.rawHeaders, 'connection'),
         transferEncoding: req.headers['transfer-encoding'],
         contentLength: req.headers['content-length'],
       },
@@ -532,7 +647,7 @@ async function serveRequest(
     if (authorized instanceof Refusal) return authorized;
     const routed = route(ctx, view, authorized, trace);
     if (routed instanceof Refusal) return routed;
-    const originated = originate(ctx, view, authorized, routed, trace);
+    const originated = originate(ctx, state, view, authorized, routed, trace);
     if (originated instanceof Refusal) return originated;
     if (expectContinue) {
       // As Envoy does by default: the proxy answers 100 itself once it will forward, and strips Expect upstream.
@@ -548,7 +663,7 @@ async function serveRequest(
     });
     if (flight.aborted !== null) return null;
     if (addresses instanceof Refusal) return addresses;
-    forward(ctx, req, res, view, routed, originated, addresses, flight, trace, answer);
+    forward(ctx, state, req, res, view, routed, originated, addresses, flight, trace, answer);
     return null;
   };
   const refusal = await stages();

@@ -1,0 +1,89 @@
+/** The access log's L7 request lines: pino's line shape on both paths, written in batches yet promptly. */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { test } from 'node:test';
+import { publish, type WaypointRequestRecord } from '../events/diagnostics.ts';
+import { startAccessLog } from './access-log.ts';
+
+function record(instance: number, over: Partial<WaypointRequestRecord> = {}): WaypointRequestRecord {
+  return {
+    type: 'waypoint.request',
+    instance,
+    startTime: '2026-01-02T03:04:05.006Z',
+    method: 'GET',
+    authority: 'my-nginx.foo.bar',
+    path: '/a"b\n\u2028c',
+    status: 200,
+    code: null,
+    reason: null,
+    responseFlags: '-',
+    principal: 'spiffe://cluster.local/ns/team-namespace/sa/app1',
+    peerAddress: '127.0.0.1',
+    gateway: 'istio-egress/egress-waypoint',
+    serviceEntry: 'istio-egress/nginx-mesh-external-se',
+    route: { name: 'team-namespace/r', rule: 0 },
+    backend: 'app1.example:443',
+    destinationRule: 'team-namespace/dr',
+    externalIdentity: 'CN=team-namespace.app1',
+    secret: 'team-namespace/app1-client-mtls-secret',
+    upstreamAddress: '127.0.0.1:443',
+    sni: 'my-nginx.foo.bar',
+    policy: null,
+    bytesReceived: 0,
+    bytesSent: 37,
+    durationMs: 1.25,
+    warnings: [],
+    ...over,
+  };
+}
+
+test('an allowed and a refused request give the same JSON line shape (level, time, fields, msg), values intact', async () => {
+  const out = new PassThrough();
+  let text = '';
+  out.on('data', (d: Buffer) => (text += d.toString()));
+  const log = startAccessLog({ instance: 9101, destination: out });
+  publish.requestCompleted(record(9101));
+  publish.requestCompleted(record(9101, { status: 403, code: 'PCL_WAYPOINT_DENIED', reason: 'RBAC: access denied', responseFlags: 'UAEX' }));
+  log.close();
+  await new Promise((r) => setImmediate(r));
+  const lines = text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.equal(lines.length, 2);
+  assert.deepEqual(Object.keys(lines[0]), Object.keys(lines[1]));
+  assert.equal(lines[0].level, 'info');
+  assert.equal(lines[0].msg, 'request');
+  assert.equal(lines[0].path, '/a"b\n\u2028c', 'escaped, one line per request');
+  assert.equal(lines[0].route, 'team-namespace/r#0');
+  assert.ok(!Number.isNaN(Date.parse(lines[0].time as string)));
+  assert.equal(lines[1].level, 'warn');
+  assert.equal(lines[1].msg, 'RBAC: access denied');
+  assert.equal(lines[1].code, 'PCL_WAYPOINT_DENIED');
+});
+
+test('a batched line reaches the file without any flush call (within the flush period), and close writes the rest', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pcl-access-log-'));
+  try {
+    const file = join(dir, 'access.log');
+    const log = startAccessLog({ instance: 9102, destination: file });
+    publish.requestCompleted(record(9102));
+    const deadline = Date.now() + 10_000;
+    let text = '';
+    while (Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch {
+        continue;
+      }
+      if (text.includes('"msg":"request"')) break;
+    }
+    assert.match(text, /"msg":"request"/, 'the line was written by the periodic flush');
+    publish.requestCompleted(record(9102, { path: '/second' }));
+    log.close();
+    assert.match(readFileSync(file, 'utf8'), /"path":"\/second"/, 'close flushes synchronously');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
