@@ -23,10 +23,22 @@ export async function startBareL4Relay(pki: BenchPki, targets: readonly string[]
   const relay = join(REPO, 'bench', 'bare-relay.ts');
   const gateway = startChild(NODE, [relay, 'l4-gateway', f('gw.crt'), f('gw.key'), f('root.pem')]);
   const port = Number((await waitForOutput(gateway, /bare gateway listening on (\d+)/, 'bare relay gateway'))[1]);
-  const agent = startChild(NODE, [relay, 'l4-agent', f('client.crt'), f('client.key'), f('root.pem'), String(port), ...targets]);
+  const agent = startChild(NODE, [
+    relay,
+    'l4-agent',
+    f('client.crt'),
+    f('client.key'),
+    f('root.pem'),
+    String(port),
+    ...targets,
+  ]);
   const entries = new Map<string, number>();
   for (const t of targets) {
-    const m = await waitForOutput(agent, new RegExp(`bare agent (\\d+) -> ${t.replace(/\./g, '\\.')}\\n`), 'bare relay agent');
+    const m = await waitForOutput(
+      agent,
+      new RegExp(`bare agent (\\d+) -> ${t.replace(/\./g, '\\.')}\\n`),
+      'bare relay agent',
+    );
     entries.set(t, Number(m[1]));
   }
   return {

@@ -29,7 +29,15 @@ const ca = readFileSync(rootFile, 'utf8');
 process.on('SIGTERM', () => process.exit(0));
 
 function frontDoor(onStream: (stream: http2.ServerHttp2Stream, authority: string) => void): http2.Http2SecureServer {
-  const server = http2.createSecureServer({ cert, key, ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3', ALPNProtocols: ['h2'] });
+  const server = http2.createSecureServer({
+    cert,
+    key,
+    ca,
+    requestCert: true,
+    rejectUnauthorized: true,
+    minVersion: 'TLSv1.3',
+    ALPNProtocols: ['h2'],
+  });
   server.on('stream', (stream: http2.ServerHttp2Stream, headers) => {
     stream.on('error', () => stream.destroy());
     const authority = headers[':authority'];
@@ -62,7 +70,15 @@ if (mode === 'l4-gateway') {
   });
 } else if (mode === 'l4-agent') {
   const [gatewayPort, ...targets] = rest;
-  const session = http2.connect(`https://127.0.0.1:${gatewayPort}`, { cert, key, ca, minVersion: 'TLSv1.3', ALPNProtocols: ['h2'], rejectUnauthorized: true, checkServerIdentity: () => undefined });
+  const session = http2.connect(`https://127.0.0.1:${gatewayPort}`, {
+    cert,
+    key,
+    ca,
+    minVersion: 'TLSv1.3',
+    ALPNProtocols: ['h2'],
+    rejectUnauthorized: true,
+    checkServerIdentity: () => undefined,
+  });
   session.on('error', (err) => {
     process.stderr.write(`bare agent session: ${err.message}\n`);
     process.exit(1);
@@ -92,7 +108,10 @@ if (mode === 'l4-gateway') {
       const sa = spiffe.slice(spiffe.lastIndexOf('/') + 1);
       let pair: { cert: string; key: string };
       try {
-        pair = { cert: readFileSync(join(clientsDir, `${sa}.crt`), 'utf8'), key: readFileSync(join(clientsDir, `${sa}.key`), 'utf8') };
+        pair = {
+          cert: readFileSync(join(clientsDir, `${sa}.crt`), 'utf8'),
+          key: readFileSync(join(clientsDir, `${sa}.key`), 'utf8'),
+        };
       } catch {
         return undefined;
       }

@@ -38,11 +38,6 @@ function quantile(sorted: Float64Array, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))];
 }
 
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
 export function runControlPlane(scale: 'toy' | 'full'): ControlPlaneResult {
   const size = scale === 'full' ? FULL : TOY;
   const files = syntheticConfig(size);
@@ -59,7 +54,9 @@ export function runControlPlane(scale: 'toy' | 'full'): ControlPlaneResult {
   const reloads = 5;
   const runs: { total: number; load: number; compile: number }[] = [];
   for (let i = 0; i < reloads; i++) {
-    const changed = files.map((f) => (f.path === 'policies-0.yaml' ? { ...f, text: f.text.replace('ap-0,', `ap-0-renamed-${i},`) } : f));
+    const changed = files.map((f) =>
+      f.path === 'policies-0.yaml' ? { ...f, text: f.text.replace('ap-0,', `ap-0-renamed-${i},`) } : f,
+    );
     const t0 = performance.now();
     const reloaded = loadConfigTexts(changed, { env: {}, previous: load });
     const t1 = performance.now();
@@ -91,7 +88,8 @@ export function runControlPlane(scale: 'toy' | 'full'): ControlPlaneResult {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc) gc();
   let allowed = 0;
-  for (let i = 0; i < Math.min(n, 20_000); i++) if (decideConnection(snap, dests[i % m], reqs[i % m]).decision === 'allow') allowed++;
+  for (let i = 0; i < Math.min(n, 20_000); i++)
+    if (decideConnection(snap, dests[i % m], reqs[i % m]).decision === 'allow') allowed++;
 
   // Batched: B calls between two reads of the clock, the per-call time is the batch mean.
   const B = 100;
@@ -101,7 +99,8 @@ export function runControlPlane(scale: 'toy' | 'full'): ControlPlaneResult {
   let k = 0;
   for (let b = 0; b < batches; b++) {
     const s = performance.now();
-    for (let j = 0; j < B; j++, k++) if (decideConnection(snap, dests[k % m], reqs[k % m]).decision === 'allow') allowed++;
+    for (let j = 0; j < B; j++, k++)
+      if (decideConnection(snap, dests[k % m], reqs[k % m]).decision === 'allow') allowed++;
     batchMeans[b] = ((performance.now() - s) * 1000) / B;
   }
   const totalS = (performance.now() - start) / 1000;

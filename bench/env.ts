@@ -9,7 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfigDir } from '../src/config/load.ts';
 import { compileSnapshot } from '../src/mesh/compile.ts';
-import { initCa, issueWorkloadCert, loadCa, writeIssued, type CertificateAuthority, type IssuedCertificate } from '../src/identity/ca.ts';
+import {
+  initCa,
+  issueWorkloadCert,
+  loadCa,
+  writeIssued,
+  type CertificateAuthority,
+  type IssuedCertificate,
+} from '../src/identity/ca.ts';
 
 export const REPO = join(import.meta.dirname, '..');
 export const NODE = process.execPath;
@@ -59,7 +66,12 @@ export async function stopAllChildren(): Promise<void> {
 }
 
 /** Wait until the child's output matches `pattern`; reject when it exits first or after `timeoutMs`. */
-export function waitForOutput(child: Child, pattern: RegExp, what: string, timeoutMs = 30_000): Promise<RegExpExecArray> {
+export function waitForOutput(
+  child: Child,
+  pattern: RegExp,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<RegExpExecArray> {
   return new Promise((resolve, reject) => {
     const check = (): boolean => {
       const m = pattern.exec(child.output());
@@ -207,20 +219,43 @@ export interface ServeChild extends Child {
 }
 
 /** `portcullis serve` as a child, access log to a file in the temp dir (as in production: logging on). */
-export async function startServe(configDir: string, caDir: string, logFile: string, extra: readonly string[] = []): Promise<ServeChild> {
+export async function startServe(
+  configDir: string,
+  caDir: string,
+  logFile: string,
+  extra: readonly string[] = [],
+): Promise<ServeChild> {
   // The gateway gets certificate files, as in a mesh: the CA key stays with the bench, never with serve.
   const serving = mkdtempSync(join(caDir, '..', 'serving-'));
-  const served = compileSnapshot(await loadConfigDir(configDir, { env: {} })).servedGateways().map((g) => g.identity);
-  await writeIssued(serving, await issueWorkloadCert(await loadCa(caDir), { spiffe: served.length > 0 ? served : [GATEWAY_SAN], ttl: HOUR }));
+  const served = compileSnapshot(await loadConfigDir(configDir, { env: {} }))
+    .servedGateways()
+    .map((g) => g.identity);
+  await writeIssued(
+    serving,
+    await issueWorkloadCert(await loadCa(caDir), { spiffe: served.length > 0 ? served : [GATEWAY_SAN], ttl: HOUR }),
+  );
   const child = startChild(NODE, [
     ...nodeFlags('serve'),
-    MAIN, 'serve', '--config', configDir,
-    '--cert', join(serving, 'cert-chain.pem'), '--key', join(serving, 'key.pem'), '--trust-bundle', join(serving, 'root-cert.pem'),
-    '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0',
-    '--log-file', logFile,
+    MAIN,
+    'serve',
+    '--config',
+    configDir,
+    '--cert',
+    join(serving, 'cert-chain.pem'),
+    '--key',
+    join(serving, 'key.pem'),
+    '--trust-bundle',
+    join(serving, 'root-cert.pem'),
+    '--listen',
+    '127.0.0.1:0',
+    '--admin',
+    '127.0.0.1:0',
+    '--log-file',
+    logFile,
     // One worker by default: on this 2-core machine the load generators need the other core, and RSS per tunnel is
     // read from one process. PORTCULLIS_BENCH_WORKERS=2 measures `serve --workers 2` instead.
-    '--workers', process.env.PORTCULLIS_BENCH_WORKERS ?? '1',
+    '--workers',
+    process.env.PORTCULLIS_BENCH_WORKERS ?? '1',
     ...extra,
   ]);
   const m = await waitForOutput(child, /listening on 127\.0\.0\.1:(\d+) \(HBONE\)/, 'portcullis serve');
@@ -241,14 +276,30 @@ export async function startAgentChild(
 ): Promise<AgentChild> {
   const args = [
     ...nodeFlags('agent'),
-    MAIN, 'agent', '--gateway', `${gateway.host}:${gateway.port}`, '--config', configDir, '--ca-dir', caDir,
-    '--spiffe', CLIENT_SPIFFE, '--listen', '127.0.0.1:0', '--log-level', 'warn',
+    MAIN,
+    'agent',
+    '--gateway',
+    `${gateway.host}:${gateway.port}`,
+    '--config',
+    configDir,
+    '--ca-dir',
+    caDir,
+    '--spiffe',
+    CLIENT_SPIFFE,
+    '--listen',
+    '127.0.0.1:0',
+    '--log-level',
+    'warn',
   ];
   for (const t of targets) args.push('--forward', `127.0.0.1:0=${t}`);
   const child = startChild(NODE, args);
   const forwards = new Map<string, number>();
   for (const t of targets) {
-    const m = await waitForOutput(child, new RegExp(`listening on 127\\.0\\.0\\.1:(\\d+) \\(forwarding to ${t.replace(/\./g, '\\.')}\\)`), 'portcullis agent');
+    const m = await waitForOutput(
+      child,
+      new RegExp(`listening on 127\\.0\\.0\\.1:(\\d+) \\(forwarding to ${t.replace(/\./g, '\\.')}\\)`),
+      'portcullis agent',
+    );
     forwards.set(t, Number(m[1]));
   }
   return { ...child, stop: child.stop, output: child.output, forwards };

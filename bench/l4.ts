@@ -24,7 +24,11 @@ export async function iperf3(port: number, streams: number, seconds: number): Pr
       // iperf3's server runs one test at a time and refuses a client while the previous test is still closing. It
       // says "server is busy" and closes the control connection with the client's cookie unread, which is a TCP RST:
       // through any proxy (haproxy's or ours) the RST can overtake the busy byte, so the client sees a reset instead.
-      if (attempt >= 20 || !/server is busy|unable to receive control message|Connection reset by peer/.test((err as Error).message)) throw err;
+      if (
+        attempt >= 20 ||
+        !/server is busy|unable to receive control message|Connection reset by peer/.test((err as Error).message)
+      )
+        throw err;
       await sleep(500);
     }
   }
@@ -32,7 +36,11 @@ export async function iperf3(port: number, streams: number, seconds: number): Pr
 
 function iperf3Once(port: number, streams: number, seconds: number): Promise<ThroughputResult> {
   return new Promise((resolve, reject) => {
-    const p = spawn('iperf3', ['-c', '127.0.0.1', '-p', String(port), '-P', String(streams), '-t', String(seconds), '-J'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(
+      'iperf3',
+      ['-c', '127.0.0.1', '-p', String(port), '-P', String(streams), '-t', String(seconds), '-J'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
     p.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -40,10 +48,15 @@ function iperf3Once(port: number, streams: number, seconds: number): Promise<Thr
     p.once('exit', (code) => {
       try {
         const json = JSON.parse(out) as { error?: string; end?: { sum_received?: { bits_per_second: number } } };
-        if (json.error !== undefined || json.end?.sum_received === undefined) throw new Error(json.error ?? 'no sum_received');
+        if (json.error !== undefined || json.end?.sum_received === undefined)
+          throw new Error(json.error ?? 'no sum_received');
         resolve({ gbps: json.end.sum_received.bits_per_second / 1e9, tool: 'iperf3' });
       } catch (err) {
-        reject(new Error(`iperf3 -c :${port} -P ${streams} failed (exit ${code}): ${(err as Error).message}\n${out.slice(0, 2000)}`));
+        reject(
+          new Error(
+            `iperf3 -c :${port} -P ${streams} failed (exit ${code}): ${(err as Error).message}\n${out.slice(0, 2000)}`,
+          ),
+        );
       }
     });
   });
@@ -58,21 +71,23 @@ export async function nodeBlast(port: number, streams: number, seconds: number):
   let bytes = 0;
   const end = Date.now() + seconds * 1000;
   await Promise.all(
-    Array.from({ length: streams }, () =>
-      new Promise<void>((resolve, reject) => {
-        const s = net.connect({ port, host: '127.0.0.1', noDelay: true });
-        s.on('error', reject);
-        s.on('data', () => {});
-        const pump = (): void => {
-          while (Date.now() < end) {
-            bytes += chunk.length;
-            if (!s.write(chunk)) return void s.once('drain', pump);
-          }
-          s.end();
-          s.once('close', () => resolve());
-        };
-        s.once('connect', pump);
-      }),
+    Array.from(
+      { length: streams },
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const s = net.connect({ port, host: '127.0.0.1', noDelay: true });
+          s.on('error', reject);
+          s.on('data', () => {});
+          const pump = (): void => {
+            while (Date.now() < end) {
+              bytes += chunk.length;
+              if (!s.write(chunk)) return void s.once('drain', pump);
+            }
+            s.end();
+            s.once('close', () => resolve());
+          };
+          s.once('connect', pump);
+        }),
     ),
   );
   return { gbps: (bytes * 8) / seconds / 1e9, tool: 'node' };
@@ -114,12 +129,14 @@ class EchoConn {
 
 async function openConns(port: number, n: number, size: number): Promise<EchoConn[]> {
   const conns = await Promise.all(
-    Array.from({ length: n }, () =>
-      new Promise<EchoConn>((resolve, reject) => {
-        const s = net.connect({ port, host: '127.0.0.1', noDelay: true });
-        s.once('connect', () => resolve(new EchoConn(s, size)));
-        s.once('error', reject);
-      }),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<EchoConn>((resolve, reject) => {
+          const s = net.connect({ port, host: '127.0.0.1', noDelay: true });
+          s.once('connect', () => resolve(new EchoConn(s, size)));
+          s.once('error', reject);
+        }),
     ),
   );
   // One exchange each so the tunnels are up end to end before anything is timed.
@@ -129,7 +146,10 @@ async function openConns(port: number, n: number, size: number): Promise<EchoCon
 }
 
 /** Closed loop: `conns` connections each sending the next request as soon as the last answer arrived. */
-export async function latencyMax(port: number, opts: { conns: number; ms: number; size: number; warmupMs: number }): Promise<LatencyResult> {
+export async function latencyMax(
+  port: number,
+  opts: { conns: number; ms: number; size: number; warmupMs: number },
+): Promise<LatencyResult> {
   const conns = await openConns(port, opts.conns, opts.size);
   const payload = Buffer.alloc(opts.size, 0x63);
   const samples: number[] = [];
@@ -149,7 +169,12 @@ export async function latencyMax(port: number, opts: { conns: number; ms: number
   );
   const elapsedS = (Math.max(performance.now(), end) - warmEnd) / 1000;
   for (const c of conns) c.socket.destroy();
-  return { requests: samples.length, rps: samples.length / elapsedS, p50us: percentile(samples, 0.5), p99us: percentile(samples, 0.99) };
+  return {
+    requests: samples.length,
+    rps: samples.length / elapsedS,
+    p50us: percentile(samples, 0.5),
+    p99us: percentile(samples, 0.99),
+  };
 }
 
 /**
@@ -157,7 +182,10 @@ export async function latencyMax(port: number, opts: { conns: number; ms: number
  * connection from the pool, or queued until one is free; latency counts from issue, so a stall is charged to every
  * request queued behind it.
  */
-export async function latencyAtRate(port: number, opts: { rate: number; conns: number; ms: number; size: number; warmupMs: number }): Promise<LatencyResult> {
+export async function latencyAtRate(
+  port: number,
+  opts: { rate: number; conns: number; ms: number; size: number; warmupMs: number },
+): Promise<LatencyResult> {
   const conns = await openConns(port, opts.conns, opts.size);
   const idle = [...conns];
   const queue: number[] = [];
@@ -193,5 +221,10 @@ export async function latencyAtRate(port: number, opts: { rate: number; conns: n
   }
   while (inflight > 0) await sleep(1);
   for (const c of conns) c.socket.destroy();
-  return { requests: samples.length, rps: samples.length / (opts.ms / 1000), p50us: percentile(samples, 0.5), p99us: percentile(samples, 0.99) };
+  return {
+    requests: samples.length,
+    rps: samples.length / (opts.ms / 1000),
+    p50us: percentile(samples, 0.5),
+    p99us: percentile(samples, 0.99),
+  };
 }

@@ -14,7 +14,14 @@ const [host, port, cert, key, ca] = process.argv.slice(2);
 const subjects = new WeakMap<TLSSocket, string>();
 let handshakes = 0;
 const server = createServer(
-  { cert: readFileSync(cert, 'utf8'), key: readFileSync(key, 'utf8'), ca: readFileSync(ca, 'utf8'), requestCert: true, rejectUnauthorized: true, keepAliveTimeout: 60_000 },
+  {
+    cert: readFileSync(cert, 'utf8'),
+    key: readFileSync(key, 'utf8'),
+    ca: readFileSync(ca, 'utf8'),
+    requestCert: true,
+    rejectUnauthorized: true,
+    keepAliveTimeout: 60_000,
+  },
   (req, res) => {
     const socket = req.socket as TLSSocket;
     let subject = subjects.get(socket);
@@ -24,7 +31,10 @@ const server = createServer(
       subjects.set(socket, subject);
     }
     const body = req.url === '/subject' ? `${JSON.stringify({ subject })}\n` : 'not found\n';
-    res.writeHead(req.url === '/subject' ? 200 : 404, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.writeHead(req.url === '/subject' ? 200 : 404, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(body),
+    });
     res.end(body);
   },
 );

@@ -11,7 +11,19 @@ import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { HboneClient } from '../src/hbone/client.ts';
 import { issueClientCert, issueServerCert, issueWorkloadCert, type IssuedCertificate } from '../src/identity/ca.ts';
-import { cpuSeconds, freePort, NODE, nodeFlags, REPO, startChild, startServe, waitForOutput, type BenchPki, type Child, type ServeChild } from './env.ts';
+import {
+  cpuSeconds,
+  freePort,
+  NODE,
+  nodeFlags,
+  REPO,
+  startChild,
+  startServe,
+  waitForOutput,
+  type BenchPki,
+  type Child,
+  type ServeChild,
+} from './env.ts';
 import { percentile } from './stats.ts';
 
 const HOUR = 3_600_000;
@@ -79,7 +91,12 @@ export class HttpConn {
   }
 }
 
-async function closedLoop(conns: { conn: HttpConn; subject: string }[], ms: number, warmupMs: number, cpuPid?: number): Promise<L7Result> {
+async function closedLoop(
+  conns: { conn: HttpConn; subject: string }[],
+  ms: number,
+  warmupMs: number,
+  cpuPid?: number,
+): Promise<L7Result> {
   const samples: number[] = [];
   let wrong = 0;
   const warmEnd = performance.now() + warmupMs;
@@ -155,15 +172,31 @@ data: {tls.crt: ${b64(c.certChainPem)}, tls.key: ${b64(c.keyPem)}, ca.crt: ${b64
   // The seed's ServiceEntries name port 443, so the stand-in needs 443 on a loopback address of its own.
   const upstreamIp = `127.0.${10 + Math.floor(Math.random() * 200)}.${10 + Math.floor(Math.random() * 200)}`;
   const upstream = startChild(NODE, [
-    join(REPO, 'bench', 'l7-upstream.ts'), upstreamIp, '443', join(pki.dir, 'nginx-cert.pem'), join(pki.dir, 'nginx-key.pem'), join(pki.dir, 'root.pem'),
+    join(REPO, 'bench', 'l7-upstream.ts'),
+    upstreamIp,
+    '443',
+    join(pki.dir, 'nginx-cert.pem'),
+    join(pki.dir, 'nginx-key.pem'),
+    join(pki.dir, 'root.pem'),
   ]);
-  const m = await waitForOutput(upstream, /subject server (?:listening on \S+, dns on 127\.0\.0\.1:(\d+)|failed: (\S+))/, 'subject server');
+  const m = await waitForOutput(
+    upstream,
+    /subject server (?:listening on \S+, dns on 127\.0\.0\.1:(\d+)|failed: (\S+))/,
+    'subject server',
+  );
   if (m[1] === undefined) {
     await upstream.stop();
     return `skipped: the seed-002 upstream needs port 443 on loopback (${m[2]}): run as root or sysctl net.ipv4.ip_unprivileged_port_start=443`;
   }
-  const gateway = await startServe(configDir, pki.caDir, join(pki.dir, 'access-l7.log'), ['--dns-server', `127.0.0.1:${m[1]}`]);
-  const workloadCerts = await Promise.all(APPS.map((a) => issueWorkloadCert(pki.ca, { spiffe: `spiffe://cluster.local/ns/team-namespace/sa/${a}`, ttl: HOUR })));
+  const gateway = await startServe(configDir, pki.caDir, join(pki.dir, 'access-l7.log'), [
+    '--dns-server',
+    `127.0.0.1:${m[1]}`,
+  ]);
+  const workloadCerts = await Promise.all(
+    APPS.map((a) =>
+      issueWorkloadCert(pki.ca, { spiffe: `spiffe://cluster.local/ns/team-namespace/sa/${a}`, ttl: HOUR }),
+    ),
+  );
   return {
     gateway,
     upstream,
@@ -179,7 +212,10 @@ data: {tls.crt: ${b64(c.certChainPem)}, tls.key: ${b64(c.keyPem)}, ca.crt: ${b64
 }
 
 /** `perIdentity` tunnels for each of app1 and app2 (interleaved in the connection list), closed loop. */
-export async function l7ThroughWaypoint(env: L7Env, opts: { perIdentity: number; ms: number; warmupMs: number }): Promise<L7Result> {
+export async function l7ThroughWaypoint(
+  env: L7Env,
+  opts: { perIdentity: number; ms: number; warmupMs: number },
+): Promise<L7Result> {
   return l7ThroughHbone(env, { ...env.gateway.hbone, pid: env.gateway.pid }, opts);
 }
 
@@ -190,7 +226,13 @@ export async function l7ThroughHbone(
   opts: { perIdentity: number; ms: number; warmupMs: number },
 ): Promise<L7Result> {
   const clients = env.workloadCerts.map(
-    (c) => new HboneClient({ certificates: c, gateway: { host: gateway.host, port: gateway.port }, expectedSans: [WAYPOINT_SAN], keepaliveIntervalMs: 0 }),
+    (c) =>
+      new HboneClient({
+        certificates: c,
+        gateway: { host: gateway.host, port: gateway.port },
+        expectedSans: [WAYPOINT_SAN],
+        keepaliveIntervalMs: 0,
+      }),
   );
   const conns: { conn: HttpConn; subject: string }[] = [];
   try {
@@ -212,7 +254,11 @@ export async function l7ThroughHbone(
  * stream, HTTPS keep-alive upstream with the caller's mapped client certificate. Node's own floor for the L7 row.
  * `PORTCULLIS_BENCH_PROF=bare-l7` profiles it (bench/profiles), to compare with the gateway's profile of the same run.
  */
-export async function startBareL7Relay(env: L7Env, pki: BenchPki, upstreamPort = 443): Promise<Child & { port: number }> {
+export async function startBareL7Relay(
+  env: L7Env,
+  pki: BenchPki,
+  upstreamPort = 443,
+): Promise<Child & { port: number }> {
   const dir = join(pki.dir, 'bare-l7');
   mkdirSync(dir, { recursive: true });
   const gw = await issueWorkloadCert(pki.ca, { spiffe: WAYPOINT_SAN, ttl: HOUR });
@@ -224,8 +270,15 @@ export async function startBareL7Relay(env: L7Env, pki: BenchPki, upstreamPort =
     writeFileSync(join(dir, `${app}.key`), env.clientCerts[i].keyPem);
   });
   const child = startChild(NODE, [
-    ...nodeFlags('bare-l7'), join(REPO, 'bench', 'bare-relay.ts'), 'l7-gateway', join(dir, 'gw.crt'), join(dir, 'gw.key'), join(dir, 'root.pem'),
-    env.upstreamIp, String(upstreamPort), dir,
+    ...nodeFlags('bare-l7'),
+    join(REPO, 'bench', 'bare-relay.ts'),
+    'l7-gateway',
+    join(dir, 'gw.crt'),
+    join(dir, 'gw.key'),
+    join(dir, 'root.pem'),
+    env.upstreamIp,
+    String(upstreamPort),
+    dir,
   ]);
   const m = await waitForOutput(child, /bare l7 gateway listening on (\d+)/, 'bare L7 relay');
   return { ...child, stop: child.stop, output: child.output, port: Number(m[1]) };
@@ -328,7 +381,15 @@ export async function l7ThroughNginx(
       for (let a = 0; a < APPS.length; a++) {
         const c = env.workloadCerts[a];
         const socket = await new Promise<tls.TLSSocket>((resolve, reject) => {
-          const s = tls.connect({ host: '127.0.0.1', port: peer.ports[a], cert: c.certChainPem, key: c.keyPem, ca: env.rootPem, checkServerIdentity: () => undefined, ALPNProtocols: ['http/1.1'] });
+          const s = tls.connect({
+            host: '127.0.0.1',
+            port: peer.ports[a],
+            cert: c.certChainPem,
+            key: c.keyPem,
+            ca: env.rootPem,
+            checkServerIdentity: () => undefined,
+            ALPNProtocols: ['http/1.1'],
+          });
           s.once('secureConnect', () => resolve(s));
           s.once('error', reject);
         });
@@ -352,14 +413,25 @@ function nginxWorkerPid(masterPid: number): number {
 }
 
 /** The same request loop over direct mTLS connections with the apps' own client certificates. */
-export async function l7Direct(env: L7Env, opts: { perIdentity: number; ms: number; warmupMs: number }): Promise<L7Result> {
+export async function l7Direct(
+  env: L7Env,
+  opts: { perIdentity: number; ms: number; warmupMs: number },
+): Promise<L7Result> {
   const conns: { conn: HttpConn; subject: string }[] = [];
   try {
     for (let i = 0; i < opts.perIdentity; i++) {
       for (let a = 0; a < APPS.length; a++) {
         const c = env.clientCerts[a];
         const socket = await new Promise<tls.TLSSocket>((resolve, reject) => {
-          const s = tls.connect({ host: env.upstreamIp, port: 443, servername: 'my-nginx.foo.bar', cert: c.certChainPem, key: c.keyPem, ca: env.rootPem, ALPNProtocols: ['http/1.1'] });
+          const s = tls.connect({
+            host: env.upstreamIp,
+            port: 443,
+            servername: 'my-nginx.foo.bar',
+            cert: c.certChainPem,
+            key: c.keyPem,
+            ca: env.rootPem,
+            ALPNProtocols: ['http/1.1'],
+          });
           s.once('secureConnect', () => resolve(s));
           s.once('error', reject);
         });

@@ -32,14 +32,29 @@ export interface MemoryResult {
   readonly bytesPerTunnel: number;
 }
 
-export async function idleTunnelMemory(pki: BenchPki, configDir: string, authority: string, tunnels: number): Promise<MemoryResult> {
-  const gw = await startServe(configDir, pki.caDir, join(pki.dir, 'access-memory.log'), ['--max-tunnels', String(tunnels * 2)]);
-  const client = new HboneClient({ certificates: pki.client, gateway: gw.hbone, expectedSans: [GATEWAY_SAN], keepaliveIntervalMs: 0 });
+export async function idleTunnelMemory(
+  pki: BenchPki,
+  configDir: string,
+  authority: string,
+  tunnels: number,
+): Promise<MemoryResult> {
+  const gw = await startServe(configDir, pki.caDir, join(pki.dir, 'access-memory.log'), [
+    '--max-tunnels',
+    String(tunnels * 2),
+  ]);
+  const client = new HboneClient({
+    certificates: pki.client,
+    gateway: gw.hbone,
+    expectedSans: [GATEWAY_SAN],
+    keepaliveIntervalMs: 0,
+  });
   const open: ClientHttp2Stream[] = [];
   try {
     // Warm up: one full session's worth, opened and closed, so code and pools are in place before the baseline.
     const warm = await Promise.all(Array.from({ length: 100 }, () => client.connect(authority, { forwarded: false })));
-    await Promise.all(warm.map((t) => new Promise((resolve) => (t.stream.once('close', resolve), t.stream.resume(), t.stream.end()))));
+    await Promise.all(
+      warm.map((t) => new Promise((resolve) => (t.stream.once('close', resolve), t.stream.resume(), t.stream.end()))),
+    );
     await sleep(1000);
     const before = rssBytes(gw.pid);
     let next = 0;

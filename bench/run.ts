@@ -25,7 +25,16 @@ import {
 import { HAPROXY_SKIP, haproxyInstalled, startHaproxyChain, type HaproxyChain } from './haproxy.ts';
 import { iperf3, latencyAtRate, latencyMax, nodeBlast, type LatencyResult, type ThroughputResult } from './l4.ts';
 import { startBareL4Relay, type BareL4Relay } from './bare-l4.ts';
-import { l7Direct, l7ThroughHbone, l7ThroughNginx, l7ThroughWaypoint, startBareL7Relay, startL7Env, startNginxL7Peer, type L7Result } from './l7.ts';
+import {
+  l7Direct,
+  l7ThroughHbone,
+  l7ThroughNginx,
+  l7ThroughWaypoint,
+  startBareL7Relay,
+  startL7Env,
+  startNginxL7Peer,
+  type L7Result,
+} from './l7.ts';
 import { idleTunnelMemory, type MemoryResult } from './memory.ts';
 import { startupTimes, timeInstalled } from './startup.ts';
 import { round } from './stats.ts';
@@ -67,8 +76,26 @@ interface Scale {
   readonly memoryTunnels: number;
 }
 
-const FULL_SCALE: Scale = { toy: false, throughputSeconds: 5, latencyMs: 5000, latencyWarmupMs: 1000, latencyRate: 1000, rateMs: 3000, l7Ms: 5000, memoryTunnels: 10_000 };
-const TOY_SCALE: Scale = { toy: true, throughputSeconds: 1, latencyMs: 300, latencyWarmupMs: 100, latencyRate: 200, rateMs: 300, l7Ms: 300, memoryTunnels: 100 };
+const FULL_SCALE: Scale = {
+  toy: false,
+  throughputSeconds: 5,
+  latencyMs: 5000,
+  latencyWarmupMs: 1000,
+  latencyRate: 1000,
+  rateMs: 3000,
+  l7Ms: 5000,
+  memoryTunnels: 10_000,
+};
+const TOY_SCALE: Scale = {
+  toy: true,
+  throughputSeconds: 1,
+  latencyMs: 300,
+  latencyWarmupMs: 100,
+  latencyRate: 200,
+  rateMs: 300,
+  l7Ms: 300,
+  memoryTunnels: 100,
+};
 
 const ECHO_HOST = 'echo.bench.internal';
 const BULK_HOST = 'bulk.bench.internal';
@@ -79,7 +106,8 @@ function status(toy: boolean, met: boolean): string {
   return met ? 'MET' : 'MISSED';
 }
 
-const x = (a: number, b: number): string => (Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? `${round(a / b, 2)}×` : '—');
+const x = (a: number, b: number): string =>
+  Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? `${round(a / b, 2)}×` : '—';
 
 /** The L4 surroundings shared by throughput, latency and tunnel setup. */
 interface L4Env {
@@ -114,7 +142,10 @@ async function startL4Env(pki: BenchPki, needHaproxy: boolean): Promise<L4Env> {
     { name: 'bulk', host: BULK_HOST, port: bulkPort },
   ]);
   const gateway = await startServe(configDir, pki.caDir, `${pki.dir}/access-l4.log`);
-  const agent = await startAgentChild(configDir, pki.caDir, gateway.hbone, [`${ECHO_HOST}:${echo.port}`, `${BULK_HOST}:${bulkPort}`]);
+  const agent = await startAgentChild(configDir, pki.caDir, gateway.hbone, [
+    `${ECHO_HOST}:${echo.port}`,
+    `${BULK_HOST}:${bulkPort}`,
+  ]);
   const haproxy = needHaproxy && haproxyInstalled() ? await startHaproxyChain(pki, [echo.port, bulkPort]) : null;
   const bare = await startBareL4Relay(pki, [`${ECHO_HOST}:${echo.port}`, `${BULK_HOST}:${bulkPort}`]);
   return {
@@ -133,22 +164,57 @@ async function startL4Env(pki: BenchPki, needHaproxy: boolean): Promise<L4Env> {
 
 async function benchThroughput(env: L4Env, scale: Scale, rows: Row[]): Promise<Record<string, unknown>> {
   const blast = (port: number, streams: number): Promise<ThroughputResult> =>
-    env.tool === 'iperf3' ? iperf3(port, streams, scale.throughputSeconds) : nodeBlast(port, streams, scale.throughputSeconds);
+    env.tool === 'iperf3'
+      ? iperf3(port, streams, scale.throughputSeconds)
+      : nodeBlast(port, streams, scale.throughputSeconds);
   const out: Record<string, unknown> = { tool: env.tool, seconds: scale.throughputSeconds };
   for (const streams of [1, 8]) {
     const direct = (await blast(env.bulkPort, streams)).gbps;
     const haproxy = env.haproxy ? (await blast(env.haproxy.entries.get(env.bulkPort)!, streams)).gbps : null;
     const bare = (await blast(env.bare.entries.get(`${BULK_HOST}:${env.bulkPort}`)!, streams)).gbps;
     const portcullis = (await blast(env.agentBulk, streams)).gbps;
-    out[`streams${streams}`] = { directGbps: direct, haproxyGbps: haproxy, bareRelayGbps: bare, portcullisGbps: portcullis };
+    out[`streams${streams}`] = {
+      directGbps: direct,
+      haproxyGbps: haproxy,
+      bareRelayGbps: bare,
+      portcullisGbps: portcullis,
+    };
     const label = `${streams} stream${streams > 1 ? 's' : ''}`;
-    rows.push({ section: 'throughput', measure: `direct, ${label} (${env.tool})`, value: round(direct), unit: 'Gbps', status: 'ceiling' });
+    rows.push({
+      section: 'throughput',
+      measure: `direct, ${label} (${env.tool})`,
+      value: round(direct),
+      unit: 'Gbps',
+      status: 'ceiling',
+    });
     rows.push(
       haproxy === null
-        ? { section: 'throughput', measure: `haproxy mTLS chain, ${label}`, value: null, unit: 'Gbps', status: HAPROXY_SKIP }
-        : { section: 'throughput', measure: `haproxy mTLS chain, ${label}`, value: round(haproxy), unit: 'Gbps', reference: 'direct', ratio: x(haproxy, direct), status: 'reference' },
+        ? {
+            section: 'throughput',
+            measure: `haproxy mTLS chain, ${label}`,
+            value: null,
+            unit: 'Gbps',
+            status: HAPROXY_SKIP,
+          }
+        : {
+            section: 'throughput',
+            measure: `haproxy mTLS chain, ${label}`,
+            value: round(haproxy),
+            unit: 'Gbps',
+            reference: 'direct',
+            ratio: x(haproxy, direct),
+            status: 'reference',
+          },
     );
-    rows.push({ section: 'throughput', measure: `bare Node HBONE relay pair, ${label}`, value: round(bare), unit: 'Gbps', reference: 'direct', ratio: x(bare, direct), status: 'reference' });
+    rows.push({
+      section: 'throughput',
+      measure: `bare Node HBONE relay pair, ${label}`,
+      value: round(bare),
+      unit: 'Gbps',
+      reference: 'direct',
+      ratio: x(bare, direct),
+      status: 'reference',
+    });
     const met = (haproxy === null || portcullis >= haproxy) && portcullis >= 0.95 * bare;
     rows.push({
       section: 'throughput',
@@ -156,7 +222,9 @@ async function benchThroughput(env: L4Env, scale: Scale, rows: Row[]): Promise<R
       value: round(portcullis),
       unit: 'Gbps',
       reference: haproxy === null ? 'bare relay / direct' : 'haproxy / bare relay / direct',
-      ratio: [haproxy === null ? null : x(portcullis, haproxy), x(portcullis, bare), x(portcullis, direct)].filter((r) => r !== null).join(' / '),
+      ratio: [haproxy === null ? null : x(portcullis, haproxy), x(portcullis, bare), x(portcullis, direct)]
+        .filter((r) => r !== null)
+        .join(' / '),
       target: '≥ 1.0× haproxy and ≥ 0.95× bare relay',
       status: haproxy === null ? HAPROXY_SKIP : status(scale.toy, met),
     });
@@ -176,8 +244,25 @@ async function benchLatency(env: L4Env, scale: Scale, rows: Row[]): Promise<Reco
   const at: Record<string, LatencyResult | null> = {};
   const max: Record<string, LatencyResult | null> = {};
   for (const [name, port] of paths) {
-    at[name] = port === null ? null : await latencyAtRate(port, { rate: scale.latencyRate, conns: 16, ms: scale.latencyMs, size, warmupMs: scale.latencyWarmupMs });
-    max[name] = port === null ? null : await latencyMax(port, { conns: 8, ms: Math.min(scale.latencyMs, 3000), size, warmupMs: scale.latencyWarmupMs });
+    at[name] =
+      port === null
+        ? null
+        : await latencyAtRate(port, {
+            rate: scale.latencyRate,
+            conns: 16,
+            ms: scale.latencyMs,
+            size,
+            warmupMs: scale.latencyWarmupMs,
+          });
+    max[name] =
+      port === null
+        ? null
+        : await latencyMax(port, {
+            conns: 8,
+            ms: Math.min(scale.latencyMs, 3000),
+            size,
+            warmupMs: scale.latencyWarmupMs,
+          });
   }
   out.atRate = at;
   out.maxRate = max;
@@ -186,17 +271,36 @@ async function benchLatency(env: L4Env, scale: Scale, rows: Row[]): Promise<Reco
   const addedP50 = p.p50us - d.p50us;
   const addedP99 = p.p99us - d.p99us;
   out.addedAtRate = { p50us: addedP50, p99us: addedP99 };
-  out.addedAtMax = { p50us: max.portcullis!.p50us - max.direct!.p50us, p99us: max.portcullis!.p99us - max.direct!.p99us };
+  out.addedAtMax = {
+    p50us: max.portcullis!.p50us - max.direct!.p50us,
+    p99us: max.portcullis!.p99us - max.direct!.p99us,
+  };
   const fmt = (r: LatencyResult): string => `p50 ${round(r.p50us / 1000, 3)} ms, p99 ${round(r.p99us / 1000, 3)} ms`;
   for (const [name] of paths) {
     const a = at[name];
     const m = max[name];
-    const label = { portcullis: 'Portcullis', haproxy: 'haproxy mTLS chain', bare: 'bare Node HBONE relay pair', direct: 'direct' }[name] ?? name;
+    const label =
+      { portcullis: 'Portcullis', haproxy: 'haproxy mTLS chain', bare: 'bare Node HBONE relay pair', direct: 'direct' }[
+        name
+      ] ?? name;
     if (a === null || m === null) {
-      rows.push({ section: 'latency', measure: `${label}, 1 KiB @ ${scale.latencyRate}/s`, value: null, unit: 'ms p99', status: HAPROXY_SKIP });
+      rows.push({
+        section: 'latency',
+        measure: `${label}, 1 KiB @ ${scale.latencyRate}/s`,
+        value: null,
+        unit: 'ms p99',
+        status: HAPROXY_SKIP,
+      });
       continue;
     }
-    rows.push({ section: 'latency', measure: `${label}, 1 KiB @ ${scale.latencyRate}/s`, value: round(a.p99us / 1000, 3), unit: 'ms p99', reference: fmt(a), status: 'recorded' });
+    rows.push({
+      section: 'latency',
+      measure: `${label}, 1 KiB @ ${scale.latencyRate}/s`,
+      value: round(a.p99us / 1000, 3),
+      unit: 'ms p99',
+      reference: fmt(a),
+      status: 'recorded',
+    });
     rows.push({
       section: 'latency',
       measure: `${label}, 1 KiB at max rate (8 conns)`,
@@ -216,7 +320,9 @@ async function benchLatency(env: L4Env, scale: Scale, rows: Row[]): Promise<Reco
     ratio: [
       at.haproxy ? `haproxy adds p99 ${round((at.haproxy.p99us - d.p99us) / 1000, 3)} ms` : null,
       at.bare ? `bare relay adds p99 ${round((at.bare.p99us - d.p99us) / 1000, 3)} ms` : null,
-    ].filter((r) => r !== null).join('; '),
+    ]
+      .filter((r) => r !== null)
+      .join('; '),
     target: '≤ 0.5 ms p99 added',
     status: status(scale.toy, addedP99 <= 500),
   });
@@ -233,8 +339,16 @@ async function benchLatency(env: L4Env, scale: Scale, rows: Row[]): Promise<Reco
 
 async function benchTunnels(env: L4Env, scale: Scale, rows: Row[]): Promise<Record<string, unknown>> {
   const authority = `${ECHO_HOST}:${env.echo.port}`;
-  const tunnels = await hboneTunnelRate(env.gateway.hbone, env.pki.client, authority, { ms: scale.rateMs, concurrency: 64, gatewayPid: env.gateway.pid });
-  const bare = await hboneTunnelRate(env.bare.gateway, env.pki.client, authority, { ms: scale.rateMs, concurrency: 64, gatewayPid: env.bare.gatewayPid });
+  const tunnels = await hboneTunnelRate(env.gateway.hbone, env.pki.client, authority, {
+    ms: scale.rateMs,
+    concurrency: 64,
+    gatewayPid: env.gateway.pid,
+  });
+  const bare = await hboneTunnelRate(env.bare.gateway, env.pki.client, authority, {
+    ms: scale.rateMs,
+    concurrency: 64,
+    gatewayPid: env.bare.gatewayPid,
+  });
   const mtls = await mtlsHandshakeRate(env.gateway.hbone, env.pki.client, { ms: scale.rateMs, concurrency: 16 });
   rows.push({
     section: 'tunnels',
@@ -263,7 +377,13 @@ async function benchTunnels(env: L4Env, scale: Scale, rows: Row[]): Promise<Reco
     target: '≥ 10,000/CPU-s',
     status: status(scale.toy, perCpu >= 10_000),
   });
-  rows.push({ section: 'tunnels', measure: 'new mTLS connections (TLS 1.3, client cert, no resumption), 16 in flight', value: round(mtls.perSecond, 0), unit: 'conns/s', status: 'recorded' });
+  rows.push({
+    section: 'tunnels',
+    measure: 'new mTLS connections (TLS 1.3, client cert, no resumption), 16 in flight',
+    value: round(mtls.perSecond, 0),
+    unit: 'conns/s',
+    status: 'recorded',
+  });
   return { hbone: tunnels, bareRelay: bare, mtls: mtls satisfies RateResult };
 }
 
@@ -295,7 +415,8 @@ async function benchL7(pki: BenchPki, scale: Scale, rows: Row[]): Promise<Record
     }
     const wrong = waypoint.wrongSubject + direct.wrongSubject + bare.wrongSubject + (nginx?.wrongSubject ?? 0);
     if (wrong > 0) throw new Error(`L7: ${wrong} answers carried the wrong client identity`);
-    const perCore = (r: L7Result): string => (r.perGatewayCore === undefined ? '—' : `${round(r.perGatewayCore, 0)}/CPU-s`);
+    const perCore = (r: L7Result): string =>
+      r.perGatewayCore === undefined ? '—' : `${round(r.perGatewayCore, 0)}/CPU-s`;
     rows.push({
       section: 'l7',
       measure: 'bare Node L7 relay (HTTP/1.1 on CONNECT → HTTPS keep-alive, mapped client cert)',
@@ -306,7 +427,13 @@ async function benchL7(pki: BenchPki, scale: Scale, rows: Row[]): Promise<Record
     });
     rows.push(
       nginx === null
-        ? { section: 'l7', measure: 'nginx L7 peer (mTLS in, mapped mTLS out, keep-alive pool per identity)', value: null, unit: 'req/s', status: nginxPeer as string }
+        ? {
+            section: 'l7',
+            measure: 'nginx L7 peer (mTLS in, mapped mTLS out, keep-alive pool per identity)',
+            value: null,
+            unit: 'req/s',
+            status: nginxPeer as string,
+          }
         : {
             section: 'l7',
             measure: 'nginx L7 peer (mTLS in, mapped mTLS out, keep-alive pool per identity)',
@@ -316,7 +443,14 @@ async function benchL7(pki: BenchPki, scale: Scale, rows: Row[]): Promise<Record
             status: 'peer',
           },
     );
-    rows.push({ section: 'l7', measure: 'direct HTTPS (mTLS), 2 identities × 8 conns', value: round(direct.rps, 0), unit: 'req/s', reference: `p50 ${round(direct.p50ms, 2)} ms, p99 ${round(direct.p99ms, 2)} ms`, status: 'ceiling' });
+    rows.push({
+      section: 'l7',
+      measure: 'direct HTTPS (mTLS), 2 identities × 8 conns',
+      value: round(direct.rps, 0),
+      unit: 'req/s',
+      reference: `p50 ${round(direct.p50ms, 2)} ms, p99 ${round(direct.p99ms, 2)} ms`,
+      status: 'ceiling',
+    });
     rows.push({
       section: 'l7',
       measure: 'waypoint, identity-mapped mTLS, 2 identities interleaved × 8 tunnels',
@@ -336,7 +470,9 @@ async function benchL7(pki: BenchPki, scale: Scale, rows: Row[]): Promise<Record
         ratio: [
           bare.perGatewayCore === undefined ? null : `${x(waypoint.perGatewayCore, bare.perGatewayCore)} of bare relay`,
           nginx?.perGatewayCore === undefined ? null : `${x(waypoint.perGatewayCore, nginx.perGatewayCore)} of nginx`,
-        ].filter((r) => r !== null).join('; '),
+        ]
+          .filter((r) => r !== null)
+          .join('; '),
         target: '≥ 8,000/CPU-s',
         status: status(scale.toy, waypoint.perGatewayCore >= 8000),
       });
@@ -360,8 +496,21 @@ function benchControl(scale: Scale, rows: Row[]): ControlPlaneResult {
   const r = runControlPlane(scale.toy ? 'toy' : 'full');
   const s = r.size;
   const what = `${s.serviceEntries} SE + ${s.policies} policies + ${s.routes} routes`;
-  rows.push({ section: 'control', measure: `load (parse + validate) ${what}`, value: round(r.loadMs, 0), unit: 'ms', status: 'recorded' });
-  rows.push({ section: 'control', measure: `compile ${what}`, value: round(r.compileMs, 0), unit: 'ms', target: '< 1 s', status: status(scale.toy, r.compileMs < 1000) });
+  rows.push({
+    section: 'control',
+    measure: `load (parse + validate) ${what}`,
+    value: round(r.loadMs, 0),
+    unit: 'ms',
+    status: 'recorded',
+  });
+  rows.push({
+    section: 'control',
+    measure: `compile ${what}`,
+    value: round(r.compileMs, 0),
+    unit: 'ms',
+    target: '< 1 s',
+    status: status(scale.toy, r.compileMs < 1000),
+  });
   rows.push({
     section: 'control',
     measure: 'reload after one changed policy (load + compile)',
@@ -405,18 +554,36 @@ async function benchMemory(pki: BenchPki, env: L4Env | null, scale: Scale, rows:
 }
 
 function machine(): BenchReport['machine'] {
-  return { nproc: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', ramGiB: round(totalmem() / 2 ** 30, 1), node: process.version };
+  return {
+    nproc: cpus().length,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    ramGiB: round(totalmem() / 2 ** 30, 1),
+    node: process.version,
+  };
 }
 
 /** `portcullis check` on seed 000 against `node -e 0`, on Node 26 and through the re-exec from an older system Node. */
 async function benchStartup(scale: Scale, rows: Row[]): Promise<Record<string, unknown>> {
   if (!timeInstalled()) {
-    rows.push({ section: 'startup', measure: 'portcullis check, seed 000 (Node 26)', value: null, unit: 'ms', status: 'skipped: GNU time not installed (apt-get install time)' });
+    rows.push({
+      section: 'startup',
+      measure: 'portcullis check, seed 000 (Node 26)',
+      value: null,
+      unit: 'ms',
+      status: 'skipped: GNU time not installed (apt-get install time)',
+    });
     return { skipped: 'GNU time not installed' };
   }
   const r = await startupTimes(scale.toy ? 2 : 15);
   const cpu = (s: { cpuMs: number }): string => `CPU ${round(s.cpuMs, 0)} ms`;
-  rows.push({ section: 'startup', measure: `node -e 0 (Node ${process.versions.node})`, value: round(r.nodeEmpty.wallMs, 0), unit: 'ms', reference: cpu(r.nodeEmpty), status: 'floor' });
+  rows.push({
+    section: 'startup',
+    measure: `node -e 0 (Node ${process.versions.node})`,
+    value: round(r.nodeEmpty.wallMs, 0),
+    unit: 'ms',
+    reference: cpu(r.nodeEmpty),
+    status: 'floor',
+  });
   rows.push({
     section: 'startup',
     measure: 'portcullis check, seed 000 (Node 26)',
@@ -428,10 +595,23 @@ async function benchStartup(scale: Scale, rows: Row[]): Promise<Record<string, u
     status: status(scale.toy, r.check.wallMs < 120),
   });
   if (r.systemNode === null) {
-    rows.push({ section: 'startup', measure: 'portcullis check via re-exec from an older system Node', value: null, unit: 'ms', status: 'skipped: the system node is not older than 26' });
+    rows.push({
+      section: 'startup',
+      measure: 'portcullis check via re-exec from an older system Node',
+      value: null,
+      unit: 'ms',
+      status: 'skipped: the system node is not older than 26',
+    });
   } else {
     const s = r.systemNode;
-    rows.push({ section: 'startup', measure: `node -e 0 (system Node ${s.version})`, value: round(s.nodeEmpty.wallMs, 0), unit: 'ms', reference: cpu(s.nodeEmpty), status: 'floor' });
+    rows.push({
+      section: 'startup',
+      measure: `node -e 0 (system Node ${s.version})`,
+      value: round(s.nodeEmpty.wallMs, 0),
+      unit: 'ms',
+      reference: cpu(s.nodeEmpty),
+      status: 'floor',
+    });
     rows.push({
       section: 'startup',
       measure: `portcullis check, seed 000 (re-exec from Node ${s.version})`,
@@ -454,15 +634,61 @@ function benchSoakRows(r: SoakResult, toy: boolean, rows: Row[]): void {
   const { start, end } = r.gateway;
   const o = r.options;
   const what = `${o.tunnels} tunnels, churn ${o.churnPerSecond}/s, ${o.seconds} s`;
-  rows.push({ section: 'soak', measure: `errors (${what}; ${r.exchanges} exchanges, ${r.l7Requests} L7 requests)`, value: r.errors, unit: 'errors', reference: r.firstError ?? '', target: '0', status: status(toy, r.errors === 0 && r.l7WrongSubject === 0) });
-  rows.push({ section: 'soak', measure: 'gateway RSS, start → end', value: round(end.rssMiB, 1), unit: 'MiB', reference: `start ${round(start.rssMiB, 1)} MiB`, target: 'no growth beyond noise', status: status(toy, end.rssMiB <= start.rssMiB * 1.1 + 32) });
-  rows.push({ section: 'soak', measure: 'gateway open descriptors (/proc/<pid>/fd), start → end', value: end.fds, unit: 'fds', reference: `start ${start.fds}`, target: 'no growth beyond noise', status: status(toy, end.fds <= start.fds * 1.02 + 64) });
-  rows.push({ section: 'soak', measure: 'gateway event-loop delay p99, start → end', value: round(end.loopDelayP99Ms, 2), unit: 'ms', reference: `start ${round(start.loopDelayP99Ms, 2)} ms; max at end ${round(end.loopDelayMaxMs, 2)} ms`, target: '< 100 ms', status: status(toy, end.loopDelayP99Ms < 100) });
+  rows.push({
+    section: 'soak',
+    measure: `errors (${what}; ${r.exchanges} exchanges, ${r.l7Requests} L7 requests)`,
+    value: r.errors,
+    unit: 'errors',
+    reference: r.firstError ?? '',
+    target: '0',
+    status: status(toy, r.errors === 0 && r.l7WrongSubject === 0),
+  });
+  rows.push({
+    section: 'soak',
+    measure: 'gateway RSS, start → end',
+    value: round(end.rssMiB, 1),
+    unit: 'MiB',
+    reference: `start ${round(start.rssMiB, 1)} MiB`,
+    target: 'no growth beyond noise',
+    status: status(toy, end.rssMiB <= start.rssMiB * 1.1 + 32),
+  });
+  rows.push({
+    section: 'soak',
+    measure: 'gateway open descriptors (/proc/<pid>/fd), start → end',
+    value: end.fds,
+    unit: 'fds',
+    reference: `start ${start.fds}`,
+    target: 'no growth beyond noise',
+    status: status(toy, end.fds <= start.fds * 1.02 + 64),
+  });
+  rows.push({
+    section: 'soak',
+    measure: 'gateway event-loop delay p99, start → end',
+    value: round(end.loopDelayP99Ms, 2),
+    unit: 'ms',
+    reference: `start ${round(start.loopDelayP99Ms, 2)} ms; max at end ${round(end.loopDelayMaxMs, 2)} ms`,
+    target: '< 100 ms',
+    status: status(toy, end.loopDelayP99Ms < 100),
+  });
   if (typeof r.waypoint === 'string') {
-    rows.push({ section: 'soak', measure: 'waypoint (L7 keep-alive, 2 identities)', value: null, unit: 'MiB', status: r.waypoint });
+    rows.push({
+      section: 'soak',
+      measure: 'waypoint (L7 keep-alive, 2 identities)',
+      value: null,
+      unit: 'MiB',
+      status: r.waypoint,
+    });
   } else {
     const w = r.waypoint;
-    rows.push({ section: 'soak', measure: 'waypoint RSS, start → end', value: round(w.end.rssMiB, 1), unit: 'MiB', reference: `start ${round(w.start.rssMiB, 1)} MiB; fds ${w.start.fds} → ${w.end.fds}; loop p99 ${round(w.end.loopDelayP99Ms, 2)} ms`, target: 'no growth beyond noise', status: status(toy, w.end.rssMiB <= w.start.rssMiB * 1.1 + 32) });
+    rows.push({
+      section: 'soak',
+      measure: 'waypoint RSS, start → end',
+      value: round(w.end.rssMiB, 1),
+      unit: 'MiB',
+      reference: `start ${round(w.start.rssMiB, 1)} MiB; fds ${w.start.fds} → ${w.end.fds}; loop p99 ${round(w.end.loopDelayP99Ms, 2)} ms`,
+      target: 'no growth beyond noise',
+      status: status(toy, w.end.rssMiB <= w.start.rssMiB * 1.1 + 32),
+    });
   }
 }
 
@@ -544,8 +770,26 @@ export async function runBench(opts: {
 /** The report as one plain-text table (also pasted into BENCHMARKS.md). */
 export function formatTable(report: BenchReport): string {
   const head = ['#', 'measure', 'value', 'unit', 'reference', 'ratio', 'target', 'status'];
-  const num: Record<Section, string> = { throughput: '1', latency: '2', tunnels: '3', l7: '4', control: '5', memory: '6', startup: '7', soak: '8' };
-  const body = report.rows.map((r) => [num[r.section], r.measure, r.value === null ? '—' : String(r.value), r.unit, r.reference ?? '', r.ratio ?? '', r.target ?? '', r.status]);
+  const num: Record<Section, string> = {
+    throughput: '1',
+    latency: '2',
+    tunnels: '3',
+    l7: '4',
+    control: '5',
+    memory: '6',
+    startup: '7',
+    soak: '8',
+  };
+  const body = report.rows.map((r) => [
+    num[r.section],
+    r.measure,
+    r.value === null ? '—' : String(r.value),
+    r.unit,
+    r.reference ?? '',
+    r.ratio ?? '',
+    r.target ?? '',
+    r.status,
+  ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
   return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
@@ -553,10 +797,19 @@ export function formatTable(report: BenchReport): string {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { toy: { type: 'boolean' }, json: { type: 'string' }, only: { type: 'string' }, 'soak-tunnels': { type: 'string' }, 'soak-seconds': { type: 'string' } },
+    options: {
+      toy: { type: 'boolean' },
+      json: { type: 'string' },
+      only: { type: 'string' },
+      'soak-tunnels': { type: 'string' },
+      'soak-seconds': { type: 'string' },
+    },
   });
   const soak: { tunnels?: number; seconds?: number } = {};
-  for (const [flag, key] of [['soak-tunnels', 'tunnels'], ['soak-seconds', 'seconds']] as const) {
+  for (const [flag, key] of [
+    ['soak-tunnels', 'tunnels'],
+    ['soak-seconds', 'seconds'],
+  ] as const) {
     const text = values[flag];
     if (text === undefined) continue;
     if (!/^[1-9]\d*$/.test(text)) throw new Error(`--${flag} "${text}": expected a positive whole number`);
@@ -567,7 +820,12 @@ async function main(): Promise<void> {
     if (!SECTIONS.includes(s)) throw new Error(`--only: unknown section "${s}" (sections: ${SECTIONS.join(', ')})`);
   }
   const started = Date.now();
-  const report = await runBench({ toy: values.toy === true, only, soak, log: (l) => process.stderr.write(`bench: ${l}\n`) });
+  const report = await runBench({
+    toy: values.toy === true,
+    only,
+    soak,
+    log: (l) => process.stderr.write(`bench: ${l}\n`),
+  });
   const m = report.machine;
   process.stdout.write(
     `Portcullis benchmarks (${report.scale}), ${report.date}\n${m.nproc} × ${m.cpu}, ${m.ramGiB} GiB RAM, Node ${m.node}; throughput tool: ${report.tools.throughput}\n\n` +

@@ -91,7 +91,8 @@ function metricSum(text: string, name: string, labelFilter = ''): number {
 async function sample(gw: ServeChild): Promise<ProcessSample> {
   const admin = /admin on (127\.0\.0\.1:\d+)/.exec(gw.output())?.[1];
   const text = admin === undefined ? '' : await (await fetch(`http://${admin}/metrics`)).text();
-  const ms = (quantile: string): number => metricSum(text, 'portcullis_event_loop_delay_seconds', `quantile="${quantile}"`) * 1000;
+  const ms = (quantile: string): number =>
+    metricSum(text, 'portcullis_event_loop_delay_seconds', `quantile="${quantile}"`) * 1000;
   return {
     rssMiB: rssBytes(gw.pid) / 2 ** 20,
     fds: readdirSync(`/proc/${gw.pid}/fd`).length,
@@ -107,17 +108,34 @@ async function resetLoopDelay(gw: ServeChild): Promise<void> {
   await sample(gw);
 }
 
-export async function runSoak(pki: BenchPki, opts: SoakOptions, log: (line: string) => void = () => {}): Promise<SoakResult> {
+export async function runSoak(
+  pki: BenchPki,
+  opts: SoakOptions,
+  log: (line: string) => void = () => {},
+): Promise<SoakResult> {
   const echo = await startEcho('echo');
   const host = 'soak.bench.internal';
   const configDir = writeL4Config(join(pki.dir, 'soak'), [{ name: 'soak', host, port: echo.port }]);
   const gateway = await startServe(configDir, pki.caDir, join(pki.dir, 'access-soak.log'));
   const l7 = await startL7Env(pki);
-  const client = new HboneClient({ certificates: pki.client, gateway: gateway.hbone, expectedSans: [GATEWAY_SAN], keepaliveIntervalMs: 0 });
+  const client = new HboneClient({
+    certificates: pki.client,
+    gateway: gateway.hbone,
+    expectedSans: [GATEWAY_SAN],
+    keepaliveIntervalMs: 0,
+  });
   const l7Clients =
     typeof l7 === 'string'
       ? []
-      : l7.workloadCerts.map((c) => new HboneClient({ certificates: c, gateway: l7.gateway.hbone, expectedSans: [WAYPOINT_SAN], keepaliveIntervalMs: 0 }));
+      : l7.workloadCerts.map(
+          (c) =>
+            new HboneClient({
+              certificates: c,
+              gateway: l7.gateway.hbone,
+              expectedSans: [WAYPOINT_SAN],
+              keepaliveIntervalMs: 0,
+            }),
+        );
   const n = { opened: 0, closed: 0, exchanges: 0, l7Requests: 0, l7Wrong: 0, errors: 0 };
   let firstError: string | null = null;
   const fail = (err: unknown): void => {
@@ -205,7 +223,9 @@ export async function runSoak(pki: BenchPki, opts: SoakOptions, log: (line: stri
   };
 
   try {
-    log(`soak: opening ${opts.tunnels} tunnels (churn ${opts.churnPerSecond}/s) and ${opts.l7PerIdentity * APPS.length} L7 keep-alive tunnels`);
+    log(
+      `soak: opening ${opts.tunnels} tunnels (churn ${opts.churnPerSecond}/s) and ${opts.l7PerIdentity * APPS.length} L7 keep-alive tunnels`,
+    );
     const work: Promise<void>[] = [];
     for (let i = 0; i < opts.tunnels; i++) work.push(slot(i));
     for (let i = 0; i < opts.l7PerIdentity; i++) {
@@ -220,7 +240,9 @@ export async function runSoak(pki: BenchPki, opts: SoakOptions, log: (line: stri
     const endAt = performance.now() + opts.seconds * 1000;
     while (performance.now() < endAt) {
       await sleep(Math.min(30_000, endAt - performance.now()));
-      log(`soak: ${Math.round((endAt - performance.now()) / 1000)} s left; ${n.opened} opened, ${n.closed} closed, ${n.exchanges} exchanges, ${n.l7Requests} L7 requests, ${n.errors} errors`);
+      log(
+        `soak: ${Math.round((endAt - performance.now()) / 1000)} s left; ${n.opened} opened, ${n.closed} closed, ${n.exchanges} exchanges, ${n.l7Requests} L7 requests, ${n.errors} errors`,
+      );
     }
     await resetLoopDelay(gateway);
     if (typeof l7 !== 'string') await resetLoopDelay(l7.gateway);

@@ -10,7 +10,15 @@ import { percentile } from './stats.ts';
 
 const REPO = join(import.meta.dirname, '..');
 const BIN = join(REPO, 'bin', 'portcullis.mjs');
-const CHECK = ['check', '--config', join(REPO, 'examples', 'seed-000'), '--from', 'bookinfo/bookinfo-productpage', '--to', 'httpbin.org:443'];
+const CHECK = [
+  'check',
+  '--config',
+  join(REPO, 'examples', 'seed-000'),
+  '--from',
+  'bookinfo/bookinfo-productpage',
+  '--to',
+  'httpbin.org:443',
+];
 
 export interface StartupSample {
   readonly wallMs: number;
@@ -22,7 +30,11 @@ export interface StartupResult {
   readonly nodeEmpty: StartupSample;
   readonly check: StartupSample;
   /** Null when the machine's own `node` is Node 26 or newer (no re-exec happens) or is absent. */
-  readonly systemNode: { readonly version: string; readonly nodeEmpty: StartupSample; readonly check: StartupSample } | null;
+  readonly systemNode: {
+    readonly version: string;
+    readonly nodeEmpty: StartupSample;
+    readonly check: StartupSample;
+  } | null;
 }
 
 /** One run: wall time from spawn to exit, and the child's user + system CPU time as GNU time reports it. */
@@ -84,6 +96,13 @@ export async function startupTimes(runs: number): Promise<StartupResult> {
     runs,
     nodeEmpty,
     check,
-    systemNode: sys === null ? null : { version: sys.version, nodeEmpty: await sample(sys.path, ['-e', '0'], runs), check: await sample(sys.path, [BIN, ...CHECK], runs) },
+    systemNode:
+      sys === null
+        ? null
+        : {
+            version: sys.version,
+            nodeEmpty: await sample(sys.path, ['-e', '0'], runs),
+            check: await sample(sys.path, [BIN, ...CHECK], runs),
+          },
   };
 }

@@ -15,7 +15,8 @@ export const TOY: SyntheticSize = { serviceEntries: 50, policies: 50, routes: 10
 export function syntheticConfig(size: SyntheticSize): ConfigFile[] {
   const files: ConfigFile[] = [];
   const chunk = (name: string, docs: string[]) => {
-    for (let i = 0; i < docs.length; i += 50) files.push({ path: `${name}-${i / 50}.yaml`, text: docs.slice(i, i + 50).join('---\n') });
+    for (let i = 0; i < docs.length; i += 50)
+      files.push({ path: `${name}-${i / 50}.yaml`, text: docs.slice(i, i + 50).join('---\n') });
   };
   const gateways: string[] = [];
   for (let g = 0; g < size.gateways; g++) {

@@ -72,7 +72,12 @@ export async function hboneTunnelRate(
     const r = await runFor(opts.ms, opts.concurrency, () => openAndClose(client, authority));
     if (opts.gatewayPid === undefined) return { ...r, sessions: client.sessionCount };
     const cpu = cpuSeconds(opts.gatewayPid) - cpu0;
-    return { ...r, sessions: client.sessionCount, gatewayCpuSeconds: cpu, perGatewayCpuSecond: cpu > 0 ? r.count / cpu : undefined };
+    return {
+      ...r,
+      sessions: client.sessionCount,
+      gatewayCpuSeconds: cpu,
+      perGatewayCpuSecond: cpu > 0 ? r.count / cpu : undefined,
+    };
   } finally {
     client.destroy();
   }
@@ -83,7 +88,13 @@ export async function mtlsHandshakeRate(
   cert: IssuedCertificate,
   opts: { ms: number; concurrency: number },
 ): Promise<RateResult> {
-  const secureContext = tls.createSecureContext({ cert: cert.certChainPem, key: cert.keyPem, ca: cert.rootCertPem, minVersion: 'TLSv1.3', ciphers: HBONE_CIPHERS });
+  const secureContext = tls.createSecureContext({
+    cert: cert.certChainPem,
+    key: cert.keyPem,
+    ca: cert.rootCertPem,
+    minVersion: 'TLSv1.3',
+    ciphers: HBONE_CIPHERS,
+  });
   const one = (): Promise<void> =>
     new Promise((resolve, reject) => {
       const s = tls.connect({

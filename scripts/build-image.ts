@@ -6,7 +6,17 @@
  *   node scripts/build-image.ts [--tag localhost/portcullis:<version>] [--stage-only DIR]
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -53,15 +63,24 @@ export function stageImage(stage: string): { rootfs: string; version: string } {
   for (const lib of sharedLibraries(NODE_BIN)) copyInto(rootfs, lib);
 
   const app = join(rootfs, 'app');
-  for (const entry of ['package.json', 'LICENSE', 'bin', 'proto', 'src']) copyInto(rootfs, join(REPO, entry), join('/app', entry));
+  for (const entry of ['package.json', 'LICENSE', 'bin', 'proto', 'src'])
+    copyInto(rootfs, join(REPO, entry), join('/app', entry));
   // Tests stay out of the image.
-  for (const file of run('find', [join(app, 'src'), '-name', '*.test.ts']).split('\n').filter(Boolean)) rmSync(file);
+  for (const file of run('find', [join(app, 'src'), '-name', '*.test.ts'])
+    .split('\n')
+    .filter(Boolean))
+    rmSync(file);
   // Only the production dependencies, as npm resolves them.
-  const prod = run('npm', ['ls', '--omit=dev', '--all', '--parseable']).split('\n').filter((p) => p.startsWith(join(REPO, 'node_modules') + '/'));
+  const prod = run('npm', ['ls', '--omit=dev', '--all', '--parseable'])
+    .split('\n')
+    .filter((p) => p.startsWith(join(REPO, 'node_modules') + '/'));
   for (const dir of prod) copyInto(rootfs, dir, join('/app', relative(REPO, dir)));
 
   mkdirSync(join(rootfs, 'etc'), { recursive: true });
-  writeFileSync(join(rootfs, 'etc', 'passwd'), `root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:${IMAGE_UID}:${IMAGE_UID}:nonroot:/home/nonroot:/sbin/nologin\n`);
+  writeFileSync(
+    join(rootfs, 'etc', 'passwd'),
+    `root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:${IMAGE_UID}:${IMAGE_UID}:nonroot:/home/nonroot:/sbin/nologin\n`,
+  );
   writeFileSync(join(rootfs, 'etc', 'group'), `root:x:0:\nnonroot:x:${IMAGE_UID}:\n`);
   mkdirSync(join(rootfs, 'tmp'), { recursive: true });
   chmodSync(join(rootfs, 'tmp'), 0o1777);
@@ -92,6 +111,8 @@ if (import.meta.main) {
     const version = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
     const tag = values.tag ?? `localhost/portcullis:${version}`;
     const id = buildImage(tag);
-    process.stdout.write(`built ${tag} (${id})\npush it: buildah push ${tag} docker://<registry>/portcullis:${version}\n`);
+    process.stdout.write(
+      `built ${tag} (${id})\npush it: buildah push ${tag} docker://<registry>/portcullis:${version}\n`,
+    );
   }
 }

@@ -55,7 +55,10 @@ for (const file of files) {
   const text = readFileSync(file, 'utf8');
   const deps: string[] = [];
   for (const m of text.matchAll(importRe)) deps.push(resolve(dirname(file), m[1]));
-  graph.set(file, deps.filter((d) => graph.has(d) || files.includes(d)));
+  graph.set(
+    file,
+    deps.filter((d) => graph.has(d) || files.includes(d)),
+  );
 }
 
 const layerErrors: string[] = [];
@@ -67,13 +70,17 @@ for (const file of files) {
   for (const m of text.matchAll(importRe)) {
     const target = resolve(dirname(file), m[1]);
     if (!target.startsWith(srcDir + '/')) {
-      layerErrors.push(`${relative(root, file)} imports ${m[1]}: product code never reaches outside src/ (test support lives in test/)`);
+      layerErrors.push(
+        `${relative(root, file)} imports ${m[1]}: product code never reaches outside src/ (test support lives in test/)`,
+      );
       continue;
     }
     const to = folderOf(target);
     if (to === from) continue;
     if ((LAYER_RANK[to] ?? 99) >= (LAYER_RANK[from] ?? -1)) {
-      layerErrors.push(`${relative(root, file)} imports ${relative(root, target)}: src/${from} (rank ${LAYER_RANK[from]}) may not import src/${to} (rank ${LAYER_RANK[to]})`);
+      layerErrors.push(
+        `${relative(root, file)} imports ${relative(root, target)}: src/${from} (rank ${LAYER_RANK[from]}) may not import src/${to} (rank ${LAYER_RANK[to]})`,
+      );
     }
   }
 }

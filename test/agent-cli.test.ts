@@ -42,12 +42,37 @@ test('bad flags and values exit 2 with a message naming the problem', async () =
     [[...base, '--gateway', '127.0.0.1:15008'], /--ca-dir needs --spiffe or --workloads/],
     [[...base, '--gateway', '127.0.0.1:15008', '--spiffe', 'a/b', '--cert', 'c.pem'], /either --ca-dir or --cert/],
     [['agent', '--config', cfg, '--gateway', '127.0.0.1:15008'], /an identity is required/],
-    [[...base, '--gateway', '127.0.0.1:15008', '--spiffe', 'a/b', '--listen', 'nowhere'], /--listen "nowhere" is not a listen address/],
-    [[...base, '--gateway', '127.0.0.1:15008', '--spiffe', 'a/b', '--forward', '127.0.0.1:5432'], /--forward .*expected LOCAL_ADDR=HOST:PORT/],
-    [[...base, '--gateway', '127.0.0.1:15008', '--spiffe', 'a/b', '--forward', '127.0.0.1:5432=db:0'], /port 0 is out of range/],
+    [
+      [...base, '--gateway', '127.0.0.1:15008', '--spiffe', 'a/b', '--listen', 'nowhere'],
+      /--listen "nowhere" is not a listen address/,
+    ],
+    [
+      [...base, '--gateway', '127.0.0.1:15008', '--spiffe', 'a/b', '--forward', '127.0.0.1:5432'],
+      /--forward .*expected LOCAL_ADDR=HOST:PORT/,
+    ],
+    [
+      [...base, '--gateway', '127.0.0.1:15008', '--spiffe', 'a/b', '--forward', '127.0.0.1:5432=db:0'],
+      /port 0 is out of range/,
+    ],
     [[...base, '--gateway', '127.0.0.1:15008', '--spiffe', 'not/an/id'], /--spiffe "not\/an\/id"/],
-    [[...base, '--gateway', '127.0.0.1:15008', '--spiffe', 'a/b', '--bogus'], /error\[PCL_CLI_USAGE\]: unknown flag --bogus/],
-    [['agent', '--config', join(cfg, 'missing'), '--ca-dir', pki.ca.dir, '--gateway', '127.0.0.1:15008', '--spiffe', 'a/b'], /no such file or folder/],
+    [
+      [...base, '--gateway', '127.0.0.1:15008', '--spiffe', 'a/b', '--bogus'],
+      /error\[PCL_CLI_USAGE\]: unknown flag --bogus/,
+    ],
+    [
+      [
+        'agent',
+        '--config',
+        join(cfg, 'missing'),
+        '--ca-dir',
+        pki.ca.dir,
+        '--gateway',
+        '127.0.0.1:15008',
+        '--spiffe',
+        'a/b',
+      ],
+      /no such file or folder/,
+    ],
   ];
   for (const [argv, message] of cases) {
     const r = await runCli(argv);
@@ -66,8 +91,13 @@ test('bad flags and values exit 2 with a message naming the problem', async () =
 });
 
 /** Start the real program; resolves with the child and the `listening on` lines once all `expected` are printed. */
-function startAgentProcess(args: string[], expected: number): Promise<{ child: ChildProcess; lines: string[]; stderr: () => string; stdout: () => string }> {
-  const child = spawn(process.execPath, [join(REPO, 'src', 'cli', 'main.ts'), 'agent', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+function startAgentProcess(
+  args: string[],
+  expected: number,
+): Promise<{ child: ChildProcess; lines: string[]; stderr: () => string; stdout: () => string }> {
+  const child = spawn(process.execPath, [join(REPO, 'src', 'cli', 'main.ts'), 'agent', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.push(child);
   let out = '';
   let err = '';
@@ -98,10 +128,26 @@ function stop(child: ChildProcess): Promise<number | null> {
 
 test('--ca-dir --spiffe: one workload, its proxy port and a forward, over HBONE with its own identity', async () => {
   const { child, lines, stdout } = await startAgentProcess(
-    ['--gateway', `127.0.0.1:${gw.port}`, '--config', cfg, '--ca-dir', pki.ca.dir, '--spiffe', 'bookinfo/bookinfo-productpage', '--listen', '127.0.0.1:0', '--forward', '127.0.0.1:0=db.partner.example:5432'],
+    [
+      '--gateway',
+      `127.0.0.1:${gw.port}`,
+      '--config',
+      cfg,
+      '--ca-dir',
+      pki.ca.dir,
+      '--spiffe',
+      'bookinfo/bookinfo-productpage',
+      '--listen',
+      '127.0.0.1:0',
+      '--forward',
+      '127.0.0.1:0=db.partner.example:5432',
+    ],
     2,
   );
-  assert.match(lines[0], /^portcullis agent: spiffe:\/\/cluster\.local\/ns\/bookinfo\/sa\/bookinfo-productpage listening on 127\.0\.0\.1:\d+$/);
+  assert.match(
+    lines[0],
+    /^portcullis agent: spiffe:\/\/cluster\.local\/ns\/bookinfo\/sa\/bookinfo-productpage listening on 127\.0\.0\.1:\d+$/,
+  );
   assert.match(lines[1], /listening on 127\.0\.0\.1:\d+ \(forwarding to db\.partner\.example:5432\)$/);
   const r = await httpConnect(portOf(lines[0]), 'httpbin.org:443');
   assert.equal(r.head.status, 200);
@@ -114,7 +160,9 @@ test('--ca-dir --spiffe: one workload, its proxy port and a forward, over HBONE 
   assert.equal(gw.seen[gw.seen.length - 1].authority, 'db.partner.example:5432');
   assert.equal(await stop(child), 0);
   // stdout is the JSON log only, in the format serve's access log uses: ISO time, level names.
-  const logLines = stdout().split('\n').filter((l) => l !== '');
+  const logLines = stdout()
+    .split('\n')
+    .filter((l) => l !== '');
   assert.ok(logLines.length >= 2, stdout());
   for (const line of logLines) {
     const entry = JSON.parse(line) as { level: unknown; time: unknown };
@@ -127,10 +175,17 @@ test('--workloads: each entry its own identity, port and HTTP/2 session', async 
   const wl = join(cfg, '..', `workloads-${process.pid}.yaml`);
   writeFileSync(
     wl,
-    ['- {namespace: team-namespace, serviceAccount: app1, listen: "127.0.0.1:0"}', '- {namespace: team-namespace, serviceAccount: app2, listen: "127.0.0.1:0"}', ''].join('\n'),
+    [
+      '- {namespace: team-namespace, serviceAccount: app1, listen: "127.0.0.1:0"}',
+      '- {namespace: team-namespace, serviceAccount: app2, listen: "127.0.0.1:0"}',
+      '',
+    ].join('\n'),
   );
   try {
-    const { child, lines } = await startAgentProcess(['--gateway', `127.0.0.1:${gw.port}`, '--config', cfg, '--ca-dir', pki.ca.dir, '--workloads', wl], 2);
+    const { child, lines } = await startAgentProcess(
+      ['--gateway', `127.0.0.1:${gw.port}`, '--config', cfg, '--ca-dir', pki.ca.dir, '--workloads', wl],
+      2,
+    );
     const seen: { peer: string; sessionId: number }[] = [];
     for (const line of lines) {
       const r = await httpConnect(portOf(line), 'httpbin.org:443');

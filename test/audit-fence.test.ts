@@ -49,11 +49,15 @@ function variant(edit: Record<string, (text: string) => string | null>): string 
 async function audit(dir: string, ...flags: string[]) {
   const r = await runCli(['audit', '--config', dir, '-o', 'json', ...flags]);
   assert.ok(r.code === 0 || r.code === 1, `exit ${r.code}: ${r.stderr}`);
-  const report = JSON.parse(r.stdout) as { findings: JsonFinding[]; reachability: { identity: string; destinations: { host: string; port: number }[]; bypass: number[] }[] };
+  const report = JSON.parse(r.stdout) as {
+    findings: JsonFinding[];
+    reachability: { identity: string; destinations: { host: string; port: number }[]; bypass: number[] }[];
+  };
   return { code: r.code, report, significant: report.findings.filter((f) => f.severity !== 'info') };
 }
 
-const show = (fs: JsonFinding[]) => fs.map((f) => `${f.code} ${f.resource.kind}/${f.resource.namespace}/${f.resource.name}`);
+const show = (fs: JsonFinding[]) =>
+  fs.map((f) => `${f.code} ${f.resource.kind}/${f.resource.namespace}/${f.resource.name}`);
 
 test('the complete fixture audits clean, exit 0', async () => {
   const { code, report } = await audit(COMPLETE, '--fail-on', 'warning');
@@ -64,14 +68,23 @@ test('the complete fixture audits clean, exit 0', async () => {
 test("the complete fixture's reachability table: bookinfo-productpage → httpbin.org:443 only, the others nothing", async () => {
   const { report } = await audit(COMPLETE);
   assert.deepEqual(report.reachability, [
-    { identity: 'spiffe://cluster.local/ns/bookinfo/sa/bookinfo-productpage', destinations: [{ host: 'httpbin.org', port: 443 }], bypass: [] },
+    {
+      identity: 'spiffe://cluster.local/ns/bookinfo/sa/bookinfo-productpage',
+      destinations: [{ host: 'httpbin.org', port: 443 }],
+      bypass: [],
+    },
     { identity: 'spiffe://cluster.local/ns/bookinfo/sa/bookinfo-reviews', destinations: [], bypass: [] },
     { identity: 'spiffe://cluster.local/ns/default/sa/sleep', destinations: [], bypass: [] },
   ]);
 });
 
 const BOOKINFO_NS = /(name: bookinfo\n  labels:\n)([\s\S]*?)(---)/;
-const dropLabel = (label: string) => (t: string) => t.replace(BOOKINFO_NS, (_m, head: string, labels: string, tail: string) => head + labels.replace(new RegExp(`    ${label}: \\S+\\n`), '') + tail);
+const dropLabel = (label: string) => (t: string) =>
+  t.replace(
+    BOOKINFO_NS,
+    (_m, head: string, labels: string, tail: string) =>
+      head + labels.replace(new RegExp(`    ${label}: \\S+\\n`), '') + tail,
+  );
 const HOST_NETWORK_POD = `apiVersion: v1
 kind: Pod
 metadata:
@@ -104,7 +117,8 @@ spec:
     - ports: [{port: 53, protocol: UDP}, {port: 53, protocol: TCP}]
     - to: [{podSelector: {}}]
 `;
-const dropSkipAnnotation = (t: string) => t.replace(/  annotations:\n    solo\.io\/sidecar-skip-waypoint: "true"\n/, '');
+const dropSkipAnnotation = (t: string) =>
+  t.replace(/  annotations:\n    solo\.io\/sidecar-skip-waypoint: "true"\n/, '');
 
 interface Break {
   name: string;
@@ -126,7 +140,9 @@ const BREAKS: Break[] = [
   },
   {
     name: 'weaken the Kyverno policy to Audit',
-    edit: { 'require-ambient.yaml': (t) => t.replace('validationFailureAction: Enforce', 'validationFailureAction: Audit') },
+    edit: {
+      'require-ambient.yaml': (t) => t.replace('validationFailureAction: Enforce', 'validationFailureAction: Audit'),
+    },
     expect: 'PCL_AUDIT_ADMISSION_NOT_ENFORCED ClusterPolicy//require-ambient-dataplane-mode',
     layer: 1,
     severity: 'warning',
@@ -142,7 +158,13 @@ const BREAKS: Break[] = [
   },
   {
     name: "widen bookinfo's NetworkPolicy with an ipBlock 0.0.0.0/0",
-    edit: { 'networkpolicy.yaml': (t) => t.replace('        - podSelector: {}\n---', '        - podSelector: {}\n    - to:\n        - ipBlock:\n            cidr: 0.0.0.0/0\n---') },
+    edit: {
+      'networkpolicy.yaml': (t) =>
+        t.replace(
+          '        - podSelector: {}\n---',
+          '        - podSelector: {}\n    - to:\n        - ipBlock:\n            cidr: 0.0.0.0/0\n---',
+        ),
+    },
     expect: 'PCL_AUDIT_FENCE_IPBLOCK_OPEN NetworkPolicy/bookinfo/workload-egress',
     layer: 2,
     severity: 'error',
@@ -182,7 +204,10 @@ const BREAKS: Break[] = [
   },
   {
     name: 'drop default-deny (the chart flag and the policy)',
-    edit: { 'portcullis.yaml': (t) => t.replace('defaultDeny: true', 'defaultDeny: false'), 'default-deny.yaml': () => null },
+    edit: {
+      'portcullis.yaml': (t) => t.replace('defaultDeny: true', 'defaultDeny: false'),
+      'default-deny.yaml': () => null,
+    },
     expect: 'PCL_AUDIT_NO_DEFAULT_DENY Gateway/istio-system/ztunnel-egress',
     layer: 'config',
     severity: 'error',
@@ -207,7 +232,8 @@ for (const b of BREAKS) {
     assert.equal(f.severity, b.severity);
     assert.match(f.fix, b.fix);
     assert.equal(code, b.severity === 'error' ? 1 : 0, 'exit 1 only when a finding reaches --fail-on error');
-    if (b.severity === 'warning') assert.equal((await audit(variant(b.edit), '--fail-on', 'warning')).code, 1, '--fail-on warning');
+    if (b.severity === 'warning')
+      assert.equal((await audit(variant(b.edit), '--fail-on', 'warning')).code, 1, '--fail-on warning');
   });
 }
 

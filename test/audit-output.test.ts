@@ -22,12 +22,16 @@ function withExtra(files: Record<string, string>): string {
 async function runAudit(argv: string[]) {
   let stdout = '';
   let stderr = '';
-  const code = await run(argv, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } });
+  const code = await run(argv, {
+    stdout: { write: (s: string) => (stdout += s) },
+    stderr: { write: (s: string) => (stderr += s) },
+  });
   return { code, stdout, stderr };
 }
 
 const BROKEN = 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: broken\n  namespace: bookinfo\nspec: [unclosed\n';
-const HOST_NETWORK = 'apiVersion: v1\nkind: Pod\nmetadata: {name: node-agent, namespace: bookinfo}\nspec:\n  hostNetwork: true\n  containers: [{name: c, image: busybox}]\n';
+const HOST_NETWORK =
+  'apiVersion: v1\nkind: Pod\nmetadata: {name: node-agent, namespace: bookinfo}\nspec:\n  hostNetwork: true\n  containers: [{name: c, image: busybox}]\n';
 
 test('JSON has exactly the documented keys', async () => {
   const dir = withExtra({ 'node-agent.yaml': HOST_NETWORK });
@@ -89,16 +93,20 @@ test('malformed manifests do not stop the audit: the broken file is a finding, t
   assert.equal(significant[0].code, 'PCL_CONFIG_YAML_SYNTAX');
   assert.equal(significant[0].layer, 'config');
   assert.match(significant[0].message, /^broken\.yaml:\d+:\d+: /);
-  assert.deepEqual(json.reachability.find((x: { identity: string }) => x.identity.endsWith('/sa/bookinfo-productpage')).destinations, [
-    { host: 'httpbin.org', port: 443 },
-  ]);
+  assert.deepEqual(
+    json.reachability.find((x: { identity: string }) => x.identity.endsWith('/sa/bookinfo-productpage')).destinations,
+    [{ host: 'httpbin.org', port: 443 }],
+  );
 });
 
 test('the table names every layer with findings, the fix, and the reachability rows', async () => {
   const dir = withExtra({ 'node-agent.yaml': HOST_NETWORK });
   const r = await runAudit(['--config', dir]);
   assert.equal(r.code, 1);
-  assert.match(r.stdout, /== layer 4 hostNetwork ==\nERROR\s+PCL_AUDIT_HOST_NETWORK_POD  Pod bookinfo\/node-agent  \(node-agent\.yaml:5\)/);
+  assert.match(
+    r.stdout,
+    /== layer 4 hostNetwork ==\nERROR\s+PCL_AUDIT_HOST_NETWORK_POD  Pod bookinfo\/node-agent  \(node-agent\.yaml:5\)/,
+  );
   assert.match(r.stdout, /fix:\n\s+# Patch for Pod bookinfo\/node-agent/);
   assert.match(r.stdout, /spiffe:\/\/cluster\.local\/ns\/bookinfo\/sa\/bookinfo-productpage\s+httpbin\.org:443\s+no\n/);
   assert.match(r.stdout, /spiffe:\/\/cluster\.local\/ns\/bookinfo\/sa\/default\s+\(nothing\)\s+yes: layer 4 open\n/);
@@ -124,24 +132,41 @@ test('bad flags exit 2 with the usage or a clear message', async () => {
 test('SARIF on every shipped example: each result has a physical location with a file and a line', async () => {
   for (const example of ['seed-000', 'seed-002', 'quickstart']) {
     const r = await runAudit(['--config', join(EXAMPLES, example), '-o', 'sarif']);
-    const results = JSON.parse(r.stdout).runs[0].results as { ruleId: string; locations: { physicalLocation?: { artifactLocation: { uri: string }; region?: { startLine: number } } }[] }[];
+    const results = JSON.parse(r.stdout).runs[0].results as {
+      ruleId: string;
+      locations: { physicalLocation?: { artifactLocation: { uri: string }; region?: { startLine: number } } }[];
+    }[];
     assert.ok(results.length > 0, example);
     for (const res of results) {
       const phys = res.locations[0].physicalLocation;
       assert.ok(phys, `${example}: ${res.ruleId} has no physical location`);
-      assert.match(phys.artifactLocation.uri, new RegExp(`examples/${example}/[^/]+\\.yaml$`), `${example}: ${res.ruleId}`);
+      assert.match(
+        phys.artifactLocation.uri,
+        new RegExp(`examples/${example}/[^/]+\\.yaml$`),
+        `${example}: ${res.ruleId}`,
+      );
       assert.ok((phys.region?.startLine ?? 0) >= 1, `${example}: ${res.ruleId} has a line`);
     }
     // The missing admission policy points at the ambient label it would make mandatory.
     const admission = results.find((x) => x.ruleId === 'PCL_AUDIT_ADMISSION_NOT_ENFORCED');
-    if (admission) assert.notEqual(admission.locations[0].physicalLocation!.region!.startLine, 1, `${example}: admission finding at a label`);
+    if (admission)
+      assert.notEqual(
+        admission.locations[0].physicalLocation!.region!.startLine,
+        1,
+        `${example}: admission finding at a label`,
+      );
   }
 });
 
 test('a settings finding points at the line of the field it is about', async () => {
-  const dir = withExtra({ 'portcullis.yaml': '# settings\ntrustDomain: cluster.local\nperimeter:\n  podEgressDropped: false\n' });
+  const dir = withExtra({
+    'portcullis.yaml': '# settings\ntrustDomain: cluster.local\nperimeter:\n  podEgressDropped: false\n',
+  });
   const r = await runAudit(['--config', dir, '-o', 'sarif']);
-  const results = JSON.parse(r.stdout).runs[0].results as { ruleId: string; locations: { physicalLocation: { artifactLocation: { uri: string }; region: { startLine: number } } }[] }[];
+  const results = JSON.parse(r.stdout).runs[0].results as {
+    ruleId: string;
+    locations: { physicalLocation: { artifactLocation: { uri: string }; region: { startLine: number } } }[];
+  }[];
   const perimeter = results.find((f) => f.ruleId.startsWith('PCL_AUDIT_PERIMETER'));
   assert.ok(perimeter, JSON.stringify(results.map((f) => f.ruleId)));
   const phys = perimeter.locations[0].physicalLocation;

@@ -23,7 +23,9 @@ test('npm run bench --toy: every section runs and reports numbers', { timeout: 1
     assert.ok(rows.length > 0, `section ${section} has no table rows`);
     const skipped = rows.filter((r) => r.status.startsWith('skipped'));
     // A peer may be absent (the row says so); everything else must carry a finite number.
-    for (const r of rows) if (!r.status.startsWith('skipped')) assert.ok(r.value !== null && Number.isFinite(r.value), `${section}: "${r.measure}" has no number`);
+    for (const r of rows)
+      if (!r.status.startsWith('skipped'))
+        assert.ok(r.value !== null && Number.isFinite(r.value), `${section}: "${r.measure}" has no number`);
     if (skipped.length === rows.length) continue;
     const nums = numbers(data);
     assert.ok(nums.length > 0, `section ${section} has no numeric fields`);

@@ -39,17 +39,53 @@ function assertBusy(r: { code: number; stderr: string }, flag: string): void {
 
 for (const workers of ['1', '2']) {
   test(`serve --workers ${workers} on a busy --listen port`, { timeout: 60_000 }, async () => {
-    const r = await runBin(['serve', '--config', SEED, '--ca-dir', join(dir, 'ca'), '--workers', workers, '--listen', `127.0.0.1:${busy}`, '--admin', '127.0.0.1:0']);
+    const r = await runBin([
+      'serve',
+      '--config',
+      SEED,
+      '--ca-dir',
+      join(dir, 'ca'),
+      '--workers',
+      workers,
+      '--listen',
+      `127.0.0.1:${busy}`,
+      '--admin',
+      '127.0.0.1:0',
+    ]);
     assertBusy(r, '--listen');
   });
 
   test(`serve --workers ${workers} on a busy --admin port`, { timeout: 60_000 }, async () => {
-    const r = await runBin(['serve', '--config', SEED, '--ca-dir', join(dir, 'ca'), '--workers', workers, '--listen', '127.0.0.1:0', '--admin', `127.0.0.1:${busy}`]);
+    const r = await runBin([
+      'serve',
+      '--config',
+      SEED,
+      '--ca-dir',
+      join(dir, 'ca'),
+      '--workers',
+      workers,
+      '--listen',
+      '127.0.0.1:0',
+      '--admin',
+      `127.0.0.1:${busy}`,
+    ]);
     assertBusy(r, '--admin');
   });
 }
 
 test('agent on a busy --listen port', { timeout: 60_000 }, async () => {
-  const r = await runBin(['agent', '--gateway', '127.0.0.1:15008', '--config', SEED, '--ca-dir', join(dir, 'ca'), '--spiffe', 'bookinfo/bookinfo-productpage', '--listen', `127.0.0.1:${busy}`]);
+  const r = await runBin([
+    'agent',
+    '--gateway',
+    '127.0.0.1:15008',
+    '--config',
+    SEED,
+    '--ca-dir',
+    join(dir, 'ca'),
+    '--spiffe',
+    'bookinfo/bookinfo-productpage',
+    '--listen',
+    `127.0.0.1:${busy}`,
+  ]);
   assertBusy(r, '--listen');
 });

@@ -64,7 +64,12 @@ test('allow-bookinfo-egress plus the ServiceEntry-layer policy lets bookinfo rea
   const dir = config(['default-deny.yaml', 'gateway-policies.yaml', 'serviceentry-policies.yaml']);
   const r = await decide(dir, 'bookinfo/bookinfo-productpage', 'httpbin.org:443');
   assert.equal(r.decision, 'allow');
-  assert.deepEqual(r.destination, { host: 'httpbin.org', port: 443, serviceEntry: 'bookinfo/httpbin-org', gateway: 'istio-system/ztunnel-egress' });
+  assert.deepEqual(r.destination, {
+    host: 'httpbin.org',
+    port: 443,
+    serviceEntry: 'bookinfo/httpbin-org',
+    gateway: 'istio-system/ztunnel-egress',
+  });
   assert.deepEqual(
     r.layers.map((l: { layer: string; decision: string; policy: string }) => [l.layer, l.decision, l.policy]),
     [
@@ -105,7 +110,11 @@ spec:
   action: ALLOW
   rules: [{from: [{source: {namespaces: ["bookinfo"]}}], to: [{operation: {ports: ["443"]}}]}]
 `;
-  const dir = config(['default-deny.yaml'], { 'serviceentry.yaml': se80, 'https-only.yaml': httpsOnly, 'se.yaml': SE_ALLOW_BOOKINFO });
+  const dir = config(['default-deny.yaml'], {
+    'serviceentry.yaml': se80,
+    'https-only.yaml': httpsOnly,
+    'se.yaml': SE_ALLOW_BOOKINFO,
+  });
   const on443 = await decide(dir, 'bookinfo/bookinfo-productpage', 'httpbin.org:443');
   assert.equal(on443.decision, 'allow');
   assert.equal(on443.layers[0].policy, 'istio-system/allow-bookinfo-https-only');
@@ -125,7 +134,10 @@ spec:
   action: ALLOW
   rules: [{}]
 `;
-  const dir = config(['gateway-policies.yaml'], { 'allow.yaml': allowAll, 'se-any.yaml': SE_ALLOW_BOOKINFO.replace('namespaces: ["bookinfo"]', 'namespaces: ["*"]') });
+  const dir = config(['gateway-policies.yaml'], {
+    'allow.yaml': allowAll,
+    'se-any.yaml': SE_ALLOW_BOOKINFO.replace('namespaces: ["bookinfo"]', 'namespaces: ["*"]'),
+  });
   const r = await decide(dir, 'default/sleep', 'httpbin.org:443');
   assert.equal(r.decision, 'deny');
   assert.equal(r.code, 'PCL_AUTHZ_DENIED_EXPLICIT');
@@ -175,19 +187,30 @@ test('--cases runs a list of policy test cases and prints N passed, N failed', a
   assert.match(r.stdout, /^2 passed, 1 failed$/m);
 });
 
-
 test('bad input to check: exit 2 with a clear message', async () => {
   const dir = config(['default-deny.yaml']);
   const cases: [string[], RegExp][] = [
-    [['--from', 'spiffe://cluster.local/bookinfo/x', '--to', 'httpbin.org:443'], /--from "spiffe:\/\/cluster.local\/bookinfo\/x": .*spiffe:\/\/<trust-domain>\/ns\/<namespace>\/sa\/<service-account>/],
-    [['--from', 'bookinfo/a', '--to', 'httpbin.org:70000'], /--to "httpbin.org:70000": .*port 70000 is out of range 1-65535/],
+    [
+      ['--from', 'spiffe://cluster.local/bookinfo/x', '--to', 'httpbin.org:443'],
+      /--from "spiffe:\/\/cluster.local\/bookinfo\/x": .*spiffe:\/\/<trust-domain>\/ns\/<namespace>\/sa\/<service-account>/,
+    ],
+    [
+      ['--from', 'bookinfo/a', '--to', 'httpbin.org:70000'],
+      /--to "httpbin.org:70000": .*port 70000 is out of range 1-65535/,
+    ],
     // The gateway's own parser: the gateway answers 400 "partial IP address" to this authority, so check refuses it too.
-    [['--from', 'bookinfo/a', '--to', '1.2.3:443'], /--to "1.2.3:443": .*"1.2.3" looks like a partial IP address \(the gateway answers 400/],
+    [
+      ['--from', 'bookinfo/a', '--to', '1.2.3:443'],
+      /--to "1.2.3:443": .*"1.2.3" looks like a partial IP address \(the gateway answers 400/,
+    ],
     [['--from', 'bookinfo/a', '--to', 'httpbin.org:443', '--dns-server', 'nowhere'], /--dns-server "nowhere"/],
     [['--from', 'bookinfo/a', '--to', 'httpbin.org'], /--to "httpbin.org"/],
     [['--from', 'bookinfo/a'], /--to is required/],
     [['--from', 'bookinfo/a', '--to', 'httpbin.org:443', '--bogus'], /error\[PCL_CLI_USAGE\]: unknown flag --bogus/],
-    [['--from', 'bookinfo/a', '--to', 'httpbin.org:443', '--source-ip', 'not-an-ip'], /--source-ip "not-an-ip" is not an IP address/],
+    [
+      ['--from', 'bookinfo/a', '--to', 'httpbin.org:443', '--source-ip', 'not-an-ip'],
+      /--source-ip "not-an-ip" is not an IP address/,
+    ],
   ];
   for (const [args, re] of cases) {
     const r = await runCli(['check', '--config', dir, ...args]);
@@ -216,7 +239,19 @@ test('an undeclared host is decided by egressPolicies as serve does: seed 000 de
   await new Promise<void>((r) => counter.bind(0, '127.0.0.1', r));
   t.after(() => counter.close());
   const dns = `127.0.0.1:${counter.address().port}`;
-  const out = await runCli(['check', '--config', dir, '--from', 'bookinfo/bookinfo-productpage', '--to', 'nowhere.invalid:443', '--dns-server', dns, '-o', 'json']);
+  const out = await runCli([
+    'check',
+    '--config',
+    dir,
+    '--from',
+    'bookinfo/bookinfo-productpage',
+    '--to',
+    'nowhere.invalid:443',
+    '--dns-server',
+    dns,
+    '-o',
+    'json',
+  ]);
   assert.equal(out.code, 1, out.stderr);
   const r = JSON.parse(out.stdout);
   assert.equal(r.decision, 'deny');
@@ -232,7 +267,10 @@ test('an undeclared host is decided by egressPolicies as serve does: seed 000 de
 });
 
 test('with an Allow in egressPolicies an undeclared host is resolved (--dns-server) and every address decided', async (t) => {
-  const dns = await startDnsServer({ 'ok.example.test': ['127.0.0.5'], 'mixed.example.test': ['127.0.0.5', '127.0.0.9'] });
+  const dns = await startDnsServer({
+    'ok.example.test': ['127.0.0.5'],
+    'mixed.example.test': ['127.0.0.5', '127.0.0.9'],
+  });
   t.after(() => dns.close());
   const settings = [
     'egressPolicies:',
@@ -242,11 +280,26 @@ test('with an Allow in egressPolicies an undeclared host is resolved (--dns-serv
     'allowedPrivateCidrs: [127.0.0.0/8]',
     '',
   ].join('\n');
-  const c = configFrom('seed-000', { files: ['gateway.yaml', 'serviceentry.yaml', 'namespace.yaml'], extra: { 'portcullis.yaml': settings } });
+  const c = configFrom('seed-000', {
+    files: ['gateway.yaml', 'serviceentry.yaml', 'namespace.yaml'],
+    extra: { 'portcullis.yaml': settings },
+  });
   cleanups.push(c.cleanup);
   const server = `127.0.0.1:${dns.address.port}`;
   const run = async (to: string) => {
-    const r = await runCli(['check', '--config', c.dir, '--from', 'bookinfo/a', '--to', to, '--dns-server', server, '-o', 'json']);
+    const r = await runCli([
+      'check',
+      '--config',
+      c.dir,
+      '--from',
+      'bookinfo/a',
+      '--to',
+      to,
+      '--dns-server',
+      server,
+      '-o',
+      'json',
+    ]);
     assert.ok(r.code === 0 || r.code === 1, r.stderr);
     return JSON.parse(r.stdout);
   };
@@ -266,11 +319,26 @@ test('with an Allow in egressPolicies an undeclared host is resolved (--dns-serv
     extra: { 'portcullis.yaml': settings.replace('allowedPrivateCidrs: [127.0.0.0/8]\n', '') },
   });
   cleanups.push(guarded.cleanup);
-  const g = await runCli(['check', '--config', guarded.dir, '--from', 'bookinfo/a', '--to', 'ok.example.test:443', '--dns-server', server, '-o', 'json']);
+  const g = await runCli([
+    'check',
+    '--config',
+    guarded.dir,
+    '--from',
+    'bookinfo/a',
+    '--to',
+    'ok.example.test:443',
+    '--dns-server',
+    server,
+    '-o',
+    'json',
+  ]);
   assert.equal(g.code, 1, g.stderr);
   assert.equal(JSON.parse(g.stdout).code, 'PCL_DATAPLANE_PRIVATE_ADDRESS');
   const cases = join(c.dir, 'cases.yaml');
-  writeFileSync(cases, '- {from: bookinfo/a, to: "ok.example.test:443", expect: allow}\n- {from: bookinfo/a, to: "mixed.example.test:443", expect: deny}\n');
+  writeFileSync(
+    cases,
+    '- {from: bookinfo/a, to: "ok.example.test:443", expect: allow}\n- {from: bookinfo/a, to: "mixed.example.test:443", expect: deny}\n',
+  );
   const r = await runCli(['check', '--config', c.dir, '--cases', cases, '--dns-server', server]);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /^2 passed, 0 failed$/m);
@@ -278,19 +346,38 @@ test('with an Allow in egressPolicies an undeclared host is resolved (--dns-serv
 
 // The typo a new user makes (support/policy-fixtures.ts): dropping the policy would let reviews out.
 test('a DENY policy with a typo (principles) denies the gateway layer with the reason, never lets reviews out', async () => {
-  const dir = config(['default-deny.yaml', 'gateway-policies.yaml', 'serviceentry-policies.yaml'], { 'deny-reviews.yaml': DENY_REVIEWS_TYPO });
+  const dir = config(['default-deny.yaml', 'gateway-policies.yaml', 'serviceentry-policies.yaml'], {
+    'deny-reviews.yaml': DENY_REVIEWS_TYPO,
+  });
   for (const from of ['bookinfo/bookinfo-reviews', 'bookinfo/bookinfo-productpage']) {
     const r = await decide(dir, from, 'httpbin.org:443');
     assert.equal(r.decision, 'deny', from);
     assert.equal(r.code, 'PCL_AUTHZ_INVALID_POLICY');
-    assert.match(r.reason, /AuthorizationPolicy istio-system\/deny-reviews-egress is invalid \(deny-reviews\.yaml:\d+: \[PCL_CONFIG_UNKNOWN_FIELD\]/);
+    assert.match(
+      r.reason,
+      /AuthorizationPolicy istio-system\/deny-reviews-egress is invalid \(deny-reviews\.yaml:\d+: \[PCL_CONFIG_UNKNOWN_FIELD\]/,
+    );
     assert.match(r.reason, /principles/);
     assert.equal(r.layers[0].policy, 'istio-system/deny-reviews-egress');
     assert.ok(r.configErrors >= 1);
-    assert.deepEqual(r.invalidResources.map((i: { ref: string }) => i.ref), ['istio-system/deny-reviews-egress']);
+    assert.deepEqual(
+      r.invalidResources.map((i: { ref: string }) => i.ref),
+      ['istio-system/deny-reviews-egress'],
+    );
   }
-  const text = await runCli(['check', '--config', dir, '--from', 'bookinfo/bookinfo-reviews', '--to', 'httpbin.org:443']);
+  const text = await runCli([
+    'check',
+    '--config',
+    dir,
+    '--from',
+    'bookinfo/bookinfo-reviews',
+    '--to',
+    'httpbin.org:443',
+  ]);
   assert.equal(text.code, 1);
   assert.match(text.stdout, /^! configuration has \d+ error\(s\)/m);
-  assert.match(text.stdout, /^! {3}decided by invalid AuthorizationPolicy istio-system\/deny-reviews-egress \(deny-reviews\.yaml:\d+\)/m);
+  assert.match(
+    text.stdout,
+    /^! {3}decided by invalid AuthorizationPolicy istio-system\/deny-reviews-egress \(deny-reviews\.yaml:\d+\)/m,
+  );
 });

@@ -9,7 +9,9 @@ import { defaultOf } from '../src/cli/help.ts';
 import { COMMANDS } from '../src/cli/main.ts';
 import { runCli } from './support/cli.ts';
 
-const PATHS: string[][] = Object.entries(COMMANDS).flatMap(([name, c]) => (c.subcommands ? c.subcommands.map((s) => [name, s]) : [[name]]));
+const PATHS: string[][] = Object.entries(COMMANDS).flatMap(([name, c]) =>
+  c.subcommands ? c.subcommands.map((s) => [name, s]) : [[name]],
+);
 
 test('the walk covers every command', () => {
   assert.ok(PATHS.length >= 7, PATHS.map((p) => p.join(' ')).join(', '));
@@ -37,9 +39,13 @@ for (const path of PATHS) {
       assert.ok(block.includes(`example: ${spec.example}`), `--${flag}'s example is printed`);
       // The example names its own flag, and the parser accepts it as written.
       const words = spec.example.split(' ');
-      assert.ok(words[0] === `--${flag}` || words[0] === `-${spec.short}`, `--${flag}'s example starts with the flag: ${spec.example}`);
+      assert.ok(
+        words[0] === `--${flag}` || words[0] === `-${spec.short}`,
+        `--${flag}'s example starts with the flag: ${spec.example}`,
+      );
       assert.doesNotThrow(() => parseFlags(`${name} (example)`, '', words, entry.table), spec.example);
-      if (spec.choices) assert.ok(spec.choices.includes(words[1]), `${spec.example} is one of ${spec.choices.join(', ')}`);
+      if (spec.choices)
+        assert.ok(spec.choices.includes(words[1]), `${spec.example} is one of ${spec.choices.join(', ')}`);
     }
   });
 
@@ -47,7 +53,10 @@ for (const path of PATHS) {
     const r = await runCli([...path, '--no-such-flag']);
     assert.equal(r.code, 2);
     assert.equal(r.stdout, '');
-    assert.match(r.stderr, /^error\[PCL_CLI_USAGE\]: unknown flag --no-such-flag\n {2}--> --no-such-flag\n {2}hint: .*--help/);
+    assert.match(
+      r.stderr,
+      /^error\[PCL_CLI_USAGE\]: unknown flag --no-such-flag\n {2}--> --no-such-flag\n {2}hint: .*--help/,
+    );
   });
 
   test(`portcullis ${name}: a misspelt flag gets a did-you-mean, a flag without its value says so`, async () => {
@@ -57,10 +66,18 @@ for (const path of PATHS) {
     const typo = `--${flag.slice(0, 2)}${flag.slice(3)}`; // one letter dropped
     const r = await runCli([...path, typo, 'x']);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, new RegExp(`^error\\[PCL_CLI_USAGE\\]: unknown flag ${typo}\\n.*\\n {2}hint: did you mean --${flag}\\?`));
+    assert.match(
+      r.stderr,
+      new RegExp(`^error\\[PCL_CLI_USAGE\\]: unknown flag ${typo}\\n.*\\n {2}hint: did you mean --${flag}\\?`),
+    );
     const missing = await runCli([...path, `--${flag}`]);
     assert.equal(missing.code, 2);
-    assert.match(missing.stderr, new RegExp(`^error\\[PCL_CLI_USAGE\\]: --${flag} needs a value\\n {2}--> --${flag}\\n {2}hint: for example --${flag} `));
+    assert.match(
+      missing.stderr,
+      new RegExp(
+        `^error\\[PCL_CLI_USAGE\\]: --${flag} needs a value\\n {2}--> --${flag}\\n {2}hint: for example --${flag} `,
+      ),
+    );
   });
 
   test(`portcullis ${name}: a value outside a flag's set names the set and suggests the near miss`, async () => {
@@ -70,7 +87,12 @@ for (const path of PATHS) {
       const near = spec.choices[0].slice(0, -1);
       const r = await runCli([...path, `--${flag}`, near]);
       assert.equal(r.code, 2);
-      assert.match(r.stderr, new RegExp(`^error\\[PCL_CLI_BAD_VALUE\\]: .*--${flag} must be one of ${spec.choices.join(', ')} \\(got "${near}"\\)`));
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `^error\\[PCL_CLI_BAD_VALUE\\]: .*--${flag} must be one of ${spec.choices.join(', ')} \\(got "${near}"\\)`,
+        ),
+      );
       assert.match(r.stderr, new RegExp(`hint: did you mean --${flag} ${spec.choices[0]}\\?`));
     }
   });
@@ -79,7 +101,10 @@ for (const path of PATHS) {
 test('an unknown command suggests the near one', async () => {
   const r = await runCli(['stauts']);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /^error\[PCL_CLI_USAGE\]: unknown command "stauts"\n.*\n {2}hint: did you mean 'portcullis status'\?/);
+  assert.match(
+    r.stderr,
+    /^error\[PCL_CLI_USAGE\]: unknown command "stauts"\n.*\n {2}hint: did you mean 'portcullis status'\?/,
+  );
 });
 
 test('--version prints the version of package.json', async () => {

@@ -20,7 +20,13 @@ test('check --config FILE decides with the manifests of that file', async () => 
   // All of seed 000 in one file: the same decision as the folder gives.
   const all = join(tmp, 'seed-000.yaml');
   const dir = join(EXAMPLES, 'seed-000');
-  writeFileSync(all, readdirSync(dir).filter((f) => f !== 'portcullis.yaml').map((f) => readFileSync(join(dir, f), 'utf8')).join('\n---\n'));
+  writeFileSync(
+    all,
+    readdirSync(dir)
+      .filter((f) => f !== 'portcullis.yaml')
+      .map((f) => readFileSync(join(dir, f), 'utf8'))
+      .join('\n---\n'),
+  );
   const args = ['--from', 'default/sleep', '--to', 'httpbin.org:443'];
   const fromFile = await runCli(['check', '--config', all, '--settings', join(dir, 'portcullis.yaml'), ...args]);
   const fromDir = await runCli(['check', '--config', dir, ...args]);
@@ -36,7 +42,12 @@ test('an empty --config folder or a blank file is a warning on stderr, with the 
   for (const config of [empty, blank]) {
     const r = await runCli(['status', '--config', config]);
     assert.equal(r.code, 0);
-    assert.match(r.stderr, new RegExp(`^warning\\[PCL_CLI_CONFIG_EMPTY\\]: --config ${config} holds no manifests .*every connection will be denied\\n {2}--> --config\\n {2}hint: `));
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `^warning\\[PCL_CLI_CONFIG_EMPTY\\]: --config ${config} holds no manifests .*every connection will be denied\\n {2}--> --config\\n {2}hint: `,
+      ),
+    );
     assert.match(r.stdout, /0 resources/);
   }
 });

@@ -97,7 +97,14 @@ ${valid ? secretData : '  tls.crt: 5\n'}`;
 /** What the gateway would do, read from the snapshot in force by the data plane's own functions. */
 function tunnel(snap: Snapshot, host: string): { kind: string; code: string; reason: string } {
   const authority = { host, port: 443, isIp: false };
-  const d = decideTunnel(snap, authority, null, PRODUCTPAGE, '10.0.0.1', resolveAuthority(snap, null, authority)).decision;
+  const d = decideTunnel(
+    snap,
+    authority,
+    null,
+    PRODUCTPAGE,
+    '10.0.0.1',
+    resolveAuthority(snap, null, authority),
+  ).decision;
   return { kind: d.kind, code: d.record.code, reason: d.record.reason };
 }
 
@@ -126,7 +133,10 @@ const CASES: Case[] = [
       const r = tunnel(snap, 'httpbin.org');
       if (failedClosed) {
         assert.deepEqual([r.kind, r.code], ['deny', 'PCL_AUTHZ_INVALID_POLICY']);
-        assert.match(r.reason, /AuthorizationPolicy bookinfo\/allow-bookinfo-to-httpbin is invalid \(ap\.yaml:\d+: .*principles/);
+        assert.match(
+          r.reason,
+          /AuthorizationPolicy bookinfo\/allow-bookinfo-to-httpbin is invalid \(ap\.yaml:\d+: .*principles/,
+        );
       } else assert.deepEqual([r.kind, r.code], ['allow', 'PCL_AUTHZ_ALLOWED_BY_POLICY']);
       // Other traffic: the other ServiceEntry on the same gateway.
       assert.equal(tunnel(snap, 'api.example.com').kind, 'allow');
@@ -158,7 +168,10 @@ const CASES: Case[] = [
       if (failedClosed) {
         // Its ServiceEntries are denied as invalid, never left unbound for egressPolicies to decide.
         assert.deepEqual([r.kind, r.code], ['deny', 'PCL_MESH_INVALID_SERVICE_ENTRY']);
-        assert.match(r.reason, /ServiceEntry istio-egress\/partner is bound to Gateway istio-egress\/egress-waypoint is invalid \(waypoint\.yaml:\d+/);
+        assert.match(
+          r.reason,
+          /ServiceEntry istio-egress\/partner is bound to Gateway istio-egress\/egress-waypoint is invalid \(waypoint\.yaml:\d+/,
+        );
       } else assert.equal(r.kind, 'allow');
       assert.equal(tunnel(snap, 'httpbin.org').kind, 'allow');
     },
@@ -189,7 +202,10 @@ const CASES: Case[] = [
       const table = routeTableFor(snap, 'ServiceEntry/istio-egress/partner', 443, lookup);
       if (failedClosed) {
         assert.equal(table.invalid.length, 1);
-        assert.match(table.invalid[0], /^HTTPRoute istio-egress\/partner-route: HTTPRoute istio-egress\/partner-route is invalid \(route\.yaml:\d+/);
+        assert.match(
+          table.invalid[0],
+          /^HTTPRoute istio-egress\/partner-route: HTTPRoute istio-egress\/partner-route is invalid \(route\.yaml:\d+/,
+        );
       } else assert.deepEqual([table.invalid.length, table.routeCount], [0, 1]);
       assert.equal(routeTableFor(snap, 'ServiceEntry/istio-egress/other', 443, lookup).invalid.length, 0);
     },
@@ -241,7 +257,9 @@ async function metric(gw: RunningGateway, kind: string): Promise<number> {
 }
 
 for (const c of CASES) {
-  test(`fails closed: ${c.kind} invalid at first load, fixed, then invalid again (last good kept)`, { timeout: 120_000 }, async () => {
+  test(`fails closed: ${c.kind} invalid at first load, fixed, then invalid again (last good kept)`, {
+    timeout: 120_000,
+  }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'portcullis-failclosed-'));
     const logFile = join(dir, 'access.log');
     const config = join(dir, 'config');
@@ -265,7 +283,10 @@ for (const c of CASES) {
       // 1. Invalid with no last good version: fails closed, said in the log, the metric and /ready (still 200).
       c.probe(gw.snapshot(), true);
       const appeared = await waitForLogLine(logFile, (l) => isMine(l, 'appeared'), `${c.kind} error appeared`);
-      assert.match(String(appeared.msg), new RegExp(`^configuration error \\(fails closed\\): ${c.file}:\\d+ \\[PCL_[A-Z_]+\\] ${c.kind} `));
+      assert.match(
+        String(appeared.msg),
+        new RegExp(`^configuration error \\(fails closed\\): ${c.file}:\\d+ \\[PCL_[A-Z_]+\\] ${c.kind} `),
+      );
       assert.equal(typeof appeared.line, 'number');
       assert.equal(await metric(gw, c.kind), 1);
       const ready = await fetch(`http://${gw.adminAddress}/ready`);
@@ -273,9 +294,18 @@ for (const c of CASES) {
       const body = await ready.text();
       assert.match(body, /configuration errors: 1 /);
       assert.match(body, new RegExp(`${c.file}:\\d+ \\[PCL_`));
-      const dump = (await (await fetch(`http://${gw.adminAddress}/config_dump`)).json()) as { errors: { file: string }[]; invalid: { kind: string }[] };
-      assert.deepEqual(dump.errors.map((e) => e.file), [c.file]);
-      assert.deepEqual(dump.invalid.map((i) => i.kind), [c.kind]);
+      const dump = (await (await fetch(`http://${gw.adminAddress}/config_dump`)).json()) as {
+        errors: { file: string }[];
+        invalid: { kind: string }[];
+      };
+      assert.deepEqual(
+        dump.errors.map((e) => e.file),
+        [c.file],
+      );
+      assert.deepEqual(
+        dump.invalid.map((i) => i.kind),
+        [c.kind],
+      );
 
       // 2. Fixed: in force, the error logged as fixed once, the metric back to 0, /ready without errors.
       writeFileSync(join(config, c.file), c.valid());
@@ -290,12 +320,22 @@ for (const c of CASES) {
       await gw.reload();
       c.probe(gw.snapshot(), false);
       assert.ok(gw.snapshot().diagnostics.some((d) => d.code === 'PCL_CONFIG_KEPT_LAST_GOOD' && d.file === c.file));
-      await waitForLogLine(logFile, (l) => isMine(l, 'appeared') && l.generation === gw.snapshot().generation, `${c.kind} error again`);
+      await waitForLogLine(
+        logFile,
+        (l) => isMine(l, 'appeared') && l.generation === gw.snapshot().generation,
+        `${c.kind} error again`,
+      );
       assert.equal(await metric(gw, c.kind), 1);
       // Once each: the first error, its fix, the second error.
       const mine = readLogLines(logFile).filter((l) => l.type === 'config_error' && l.kind === c.kind);
-      assert.deepEqual(mine.map((l) => l.state), ['appeared', 'fixed', 'appeared']);
-      assert.match(await (await fetch(`http://${gw.adminAddress}/metrics`)).text(), /^portcullis_config_generation 3$/m);
+      assert.deepEqual(
+        mine.map((l) => l.state),
+        ['appeared', 'fixed', 'appeared'],
+      );
+      assert.match(
+        await (await fetch(`http://${gw.adminAddress}/metrics`)).text(),
+        /^portcullis_config_generation 3$/m,
+      );
     } finally {
       await gw.close({ drainMs: 100 });
       rmSync(dir, { recursive: true, force: true });
@@ -303,7 +343,9 @@ for (const c of CASES) {
   });
 }
 
-test('portcullis.yaml: invalid at first load, serve refuses to start (exit 2, file:line); on reload the last good settings stay', { timeout: 120_000 }, async () => {
+test('portcullis.yaml: invalid at first load, serve refuses to start (exit 2, file:line); on reload the last good settings stay', {
+  timeout: 120_000,
+}, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-failclosed-'));
   const config = join(dir, 'config');
   mkdirSync(config);
@@ -311,14 +353,35 @@ test('portcullis.yaml: invalid at first load, serve refuses to start (exit 2, fi
   const bad = 'egressPolicies:\n- matchCidrs: [0.0.0.0/0]\n  policy: Alow\n';
   try {
     writeFileSync(join(config, 'portcullis.yaml'), bad);
-    const r = await runCli(['serve', '--config', config, '--ca-dir', pki.caDir, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--workers', '1']);
+    const r = await runCli([
+      'serve',
+      '--config',
+      config,
+      '--ca-dir',
+      pki.caDir,
+      '--listen',
+      '127.0.0.1:0',
+      '--admin',
+      '127.0.0.1:0',
+      '--workers',
+      '1',
+    ]);
     assert.equal(r.code, 2, r.stdout + r.stderr);
     assert.match(r.stderr, /the settings are invalid, so the gateway does not start/);
     assert.match(r.stderr, /portcullis\.yaml:3:\d+: \[PCL_SETTINGS_INVALID\] egressPolicies\[0\]\.policy/);
 
     writeFileSync(join(config, 'portcullis.yaml'), seed('portcullis.yaml'));
     const logFile = join(dir, 'access.log');
-    const gw = await startGateway({ configDir: config, caDir: pki.caDir, listen: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 }, log: logFile, env: {}, configDebounceMs: 60_000, resolver: NO_DNS });
+    const gw = await startGateway({
+      configDir: config,
+      caDir: pki.caDir,
+      listen: { host: '127.0.0.1', port: 0 },
+      admin: { host: '127.0.0.1', port: 0 },
+      log: logFile,
+      env: {},
+      configDebounceMs: 60_000,
+      resolver: NO_DNS,
+    });
     try {
       assert.equal(await metric(gw, 'Settings'), 0);
       writeFileSync(join(config, 'portcullis.yaml'), bad);
@@ -327,16 +390,30 @@ test('portcullis.yaml: invalid at first load, serve refuses to start (exit 2, fi
       assert.deepEqual(gw.snapshot().settings.egressPolicies, [{ matchCidrs: ['0.0.0.0/0', '::/0'], policy: 'Deny' }]);
       assert.equal(tunnel(gw.snapshot(), 'undeclared.example').kind, 'deny');
       assert.equal(tunnel(gw.snapshot(), 'httpbin.org').kind, 'allow');
-      const line = await waitForLogLine(logFile, (l) => l.type === 'config_error' && l.state === 'appeared' && l.kind === 'Settings', 'settings error');
+      const line = await waitForLogLine(
+        logFile,
+        (l) => l.type === 'config_error' && l.state === 'appeared' && l.kind === 'Settings',
+        'settings error',
+      );
       assert.equal(line.code, 'PCL_SETTINGS_INVALID');
       assert.equal(line.line, 3);
       assert.equal(await metric(gw, 'Settings'), 1);
-      assert.match(await (await fetch(`http://${gw.adminAddress}/metrics`)).text(), /^portcullis_config_last_reload_success 0$/m);
+      assert.match(
+        await (await fetch(`http://${gw.adminAddress}/metrics`)).text(),
+        /^portcullis_config_last_reload_success 0$/m,
+      );
       writeFileSync(join(config, 'portcullis.yaml'), seed('portcullis.yaml'));
       await gw.reload();
-      await waitForLogLine(logFile, (l) => l.type === 'config_error' && l.state === 'fixed' && l.kind === 'Settings', 'settings fixed');
+      await waitForLogLine(
+        logFile,
+        (l) => l.type === 'config_error' && l.state === 'fixed' && l.kind === 'Settings',
+        'settings fixed',
+      );
       assert.equal(await metric(gw, 'Settings'), 0);
-      assert.match(await (await fetch(`http://${gw.adminAddress}/metrics`)).text(), /^portcullis_config_last_reload_success 1$/m);
+      assert.match(
+        await (await fetch(`http://${gw.adminAddress}/metrics`)).text(),
+        /^portcullis_config_last_reload_success 1$/m,
+      );
     } finally {
       await gw.close({ drainMs: 100 });
     }

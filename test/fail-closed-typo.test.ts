@@ -39,7 +39,9 @@ function configWith(files: Record<string, string>): string {
   return dir;
 }
 
-test('serve: the typo denies reviews (and every caller of the layer) with the reason; log and /ready say so', { timeout: 120_000 }, async () => {
+test('serve: the typo denies reviews (and every caller of the layer) with the reason; log and /ready say so', {
+  timeout: 120_000,
+}, async () => {
   const dir = configWith({ 'deny-reviews.yaml': TYPO });
   const logFile = join(dir, 'access.log');
   const gw = await startGateway({
@@ -60,20 +62,37 @@ test('serve: the typo denies reviews (and every caller of the layer) with the re
       const r = await who.connect('httpbin.org:443');
       assert.ok(!r.ok, 'refused');
       assert.equal(r.status, 401);
-      assert.match(r.reason, /^PCL_AUTHZ_INVALID_POLICY: AuthorizationPolicy istio-system\/deny-reviews-egress is invalid \(deny-reviews\.yaml:\d+: \[PCL_CONFIG_UNKNOWN_FIELD\] .*principles/);
+      assert.match(
+        r.reason,
+        /^PCL_AUTHZ_INVALID_POLICY: AuthorizationPolicy istio-system\/deny-reviews-egress is invalid \(deny-reviews\.yaml:\d+: \[PCL_CONFIG_UNKNOWN_FIELD\] .*principles/,
+      );
     }
-    const line = await waitForLogLine(logFile, (l) => l.type === 'tunnel' && l.source_principal === REVIEWS, 'the reviews tunnel');
+    const line = await waitForLogLine(
+      logFile,
+      (l) => l.type === 'tunnel' && l.source_principal === REVIEWS,
+      'the reviews tunnel',
+    );
     assert.equal(line.decision, 'deny');
     assert.equal(line.code, 'PCL_AUTHZ_INVALID_POLICY');
-    const error = await waitForLogLine(logFile, (l) => l.type === 'config_error' && l.state === 'appeared', 'the configuration error');
+    const error = await waitForLogLine(
+      logFile,
+      (l) => l.type === 'config_error' && l.state === 'appeared',
+      'the configuration error',
+    );
     assert.equal(error.file, 'deny-reviews.yaml');
     assert.equal(error.code, 'PCL_CONFIG_UNKNOWN_FIELD');
     const ready = await fetch(`http://${gw.adminAddress}/ready`);
     assert.equal(ready.status, 200);
     const body = await ready.text();
     assert.match(body, /^ready: generation 1/);
-    assert.match(body, /deny-reviews\.yaml:\d+ \[PCL_CONFIG_UNKNOWN_FIELD\] AuthorizationPolicy istio-system\/deny-reviews-egress/);
-    assert.match(body, /fails closed: AuthorizationPolicy istio-system\/deny-reviews-egress: it targets Gateway ztunnel-egress: every connection and request through Gateway istio-system\/ztunnel-egress is denied/);
+    assert.match(
+      body,
+      /deny-reviews\.yaml:\d+ \[PCL_CONFIG_UNKNOWN_FIELD\] AuthorizationPolicy istio-system\/deny-reviews-egress/,
+    );
+    assert.match(
+      body,
+      /fails closed: AuthorizationPolicy istio-system\/deny-reviews-egress: it targets Gateway ztunnel-egress: every connection and request through Gateway istio-system\/ztunnel-egress is denied/,
+    );
 
     // Fixed: reviews is denied by the policy itself, productpage gets past the gateway layer again.
     writeFileSync(join(dir, 'config', 'deny-reviews.yaml'), TYPO.replace('principles', 'principals'));
@@ -89,7 +108,9 @@ test('serve: the typo denies reviews (and every caller of the layer) with the re
   }
 });
 
-test('audit: the typo empties the reachability of the layer and the banner names the policy', { timeout: 120_000 }, async () => {
+test('audit: the typo empties the reachability of the layer and the banner names the policy', {
+  timeout: 120_000,
+}, async () => {
   const clean = await runCli(['audit', '--config', configWith({}) + '/config', '-o', 'json']);
   const reach = (out: string, sa: string) =>
     JSON.parse(out).reachability.find((x: { identity: string }) => x.identity.endsWith(`/sa/${sa}`)).destinations;
@@ -102,6 +123,9 @@ test('audit: the typo empties the reachability of the layer and the banner names
   assert.deepEqual(reach(json.stdout, 'bookinfo-reviews'), []);
   assert.match(json.stderr, /^! configuration has 1 error\(s\)/m);
   const table = await runCli(['audit', '--config', dir]);
-  assert.match(table.stdout, /^! {3}decided by invalid AuthorizationPolicy istio-system\/deny-reviews-egress \(deny-reviews\.yaml:\d+\) \[PCL_CONFIG_UNKNOWN_FIELD\]/m);
+  assert.match(
+    table.stdout,
+    /^! {3}decided by invalid AuthorizationPolicy istio-system\/deny-reviews-egress \(deny-reviews\.yaml:\d+\) \[PCL_CONFIG_UNKNOWN_FIELD\]/m,
+  );
   assert.ok(readFileSync(join(dir, 'deny-reviews.yaml'), 'utf8').includes('principles'));
 });

@@ -47,7 +47,10 @@ function snapshotWith(edit: (text: string) => string): Snapshot {
   return compileSnapshot(loadConfigTexts(edited, { settings: { path: 'portcullis.yaml', text: settings }, env: {} }));
 }
 
-async function request(snap: Snapshot, peer: string): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
+async function request(
+  snap: Snapshot,
+  peer: string,
+): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
   const credentials = new CredentialStore();
   const listener = await startTunnelListener({
     peer,

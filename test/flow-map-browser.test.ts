@@ -19,7 +19,9 @@ import { driveQuickstartShapes, startFlowEnv } from './support/flow-traffic.ts';
 
 // Functions passed to the page run in the browser (the project's types have no DOM library).
 declare const document: {
-  querySelectorAll(selector: string): ArrayLike<{ readonly textContent: string | null; readonly classList: { contains(c: string): boolean } }>;
+  querySelectorAll(
+    selector: string,
+  ): ArrayLike<{ readonly textContent: string | null; readonly classList: { contains(c: string): boolean } }>;
 };
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -35,7 +37,10 @@ async function waitFor<T>(what: string, fn: () => Promise<T | null>, timeoutMs =
   }
 }
 
-test('flow map: the quickstart traffic appears in chromium with its counts, deny-default-egress, a working filter', { skip: SKIP, timeout: 180_000 }, async () => {
+test('flow map: the quickstart traffic appears in chromium with its counts, deny-default-egress, a working filter', {
+  skip: SKIP,
+  timeout: 180_000,
+}, async () => {
   const { chromium } = await import('playwright-core');
   const env = await startFlowEnv({ learn: false });
   const profile = mkdtempSync(join(tmpdir(), 'portcullis-chromium-'));
@@ -67,7 +72,16 @@ test('flow map: the quickstart traffic appears in chromium with its counts, deny
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
       viewport: { width: 1280, height: 900 },
     });
     const page = context.pages()[0] ?? (await context.newPage());
@@ -90,9 +104,15 @@ test('flow map: the quickstart traffic appears in chromium with its counts, deny
     assert.match((await deniedEdge.textContent()) ?? '', /gateway: deny istio-system\/deny-default-egress/);
     // Unknown destinations are drawn under the egressPolicies range that decided them: the bare IP under 0.0.0.0/0;
     // the undeclared name was denied before any address was looked up (no Allow range could match it).
-    const byRange = edge('spiffe://cluster.local/ns/bookinfo/sa/bookinfo-productpage', 'unknown: egressPolicies[0] 0.0.0.0/0');
+    const byRange = edge(
+      'spiffe://cluster.local/ns/bookinfo/sa/bookinfo-productpage',
+      'unknown: egressPolicies[0] 0.0.0.0/0',
+    );
     assert.equal(await byRange.locator('td.denied').textContent(), '1');
-    const noRange = edge('spiffe://cluster.local/ns/bookinfo/sa/bookinfo-productpage', 'unknown: egressPolicies: no address to match');
+    const noRange = edge(
+      'spiffe://cluster.local/ns/bookinfo/sa/bookinfo-productpage',
+      'unknown: egressPolicies: no address to match',
+    );
     assert.equal(await noRange.locator('td.denied').textContent(), '1');
     // The map draws the denied edge as a denied (dashed red) path with the same counts.
     const deniedPath = page.locator('#map path.edge.deny[data-from="id:spiffe://cluster.local/ns/default/sa/sleep"]');
@@ -101,29 +121,43 @@ test('flow map: the quickstart traffic appears in chromium with its counts, deny
 
     // The decision table explains the denied row as `check` does.
     const denyRow = page.locator('#rows tbody tr.deny', { hasText: 'ns/default/sa/sleep' }).first();
-    assert.match((await denyRow.textContent()) ?? '', /PCL_AUTHZ_DENIED_EXPLICIT: explicitly denied by: istio-system\/deny-default-egress/);
+    assert.match(
+      (await denyRow.textContent()) ?? '',
+      /PCL_AUTHZ_DENIED_EXPLICIT: explicitly denied by: istio-system\/deny-default-egress/,
+    );
     assert.match((await denyRow.textContent()) ?? '', /layer gateway\s+deny/);
 
     // Filter by identity: only sleep's decisions and edge remain.
     await page.fill('#f-identity', 'sa/sleep');
-    await page.waitForFunction(() => {
-      const rows = Array.from(document.querySelectorAll('#rows tbody tr'));
-      return rows.length > 0 && rows.every((r) => (r.textContent ?? '').includes('sa/sleep'));
-    }, undefined, { timeout: 30_000 });
+    await page.waitForFunction(
+      () => {
+        const rows = Array.from(document.querySelectorAll('#rows tbody tr'));
+        return rows.length > 0 && rows.every((r) => (r.textContent ?? '').includes('sa/sleep'));
+      },
+      undefined,
+      { timeout: 30_000 },
+    );
     assert.equal(await page.locator('#edges tbody tr').count(), 1);
     // Filter by decision: allow shows only productpage's allowed edge.
     await page.fill('#f-identity', '');
     await page.selectOption('#f-decision', 'allow');
-    await page.waitForFunction(() => {
-      const rows = Array.from(document.querySelectorAll('#rows tbody tr'));
-      return rows.length === 2 && rows.every((r) => r.classList.contains('allow'));
-    }, undefined, { timeout: 30_000 });
+    await page.waitForFunction(
+      () => {
+        const rows = Array.from(document.querySelectorAll('#rows tbody tr'));
+        return rows.length === 2 && rows.every((r) => r.classList.contains('allow'));
+      },
+      undefined,
+      { timeout: 30_000 },
+    );
     await page.selectOption('#f-decision', '');
-    await page.waitForFunction(() => document.querySelectorAll('#rows tbody tr').length === 5, undefined, { timeout: 30_000 });
+    await page.waitForFunction(() => document.querySelectorAll('#rows tbody tr').length === 5, undefined, {
+      timeout: 30_000,
+    });
 
     await page.locator('#f-identity').blur();
     // docs/flow-map.png is the README's picture: rewritten only when asked, so a test run leaves the tree clean.
-    const shot = process.env.UPDATE_SCREENSHOT === '1' ? join(REPO, 'docs', 'flow-map.png') : join(profile, 'flow-map.png');
+    const shot =
+      process.env.UPDATE_SCREENSHOT === '1' ? join(REPO, 'docs', 'flow-map.png') : join(profile, 'flow-map.png');
     await page.screenshot({ path: shot, fullPage: true });
     assert.ok(statSync(shot).size > 10_000, 'the screenshot has content');
     assert.deepEqual(problems, [], 'the page logged errors (a CSP violation shows here)');
@@ -134,11 +168,19 @@ test('flow map: the quickstart traffic appears in chromium with its counts, deny
   }
 });
 
-test('flow map: a thousand identities and ten thousand edges render clustered by namespace, bounded', { skip: SKIP, timeout: 180_000 }, async () => {
+test('flow map: a thousand identities and ten thousand edges render clustered by namespace, bounded', {
+  skip: SKIP,
+  timeout: 180_000,
+}, async () => {
   const { chromium } = await import('playwright-core');
   const hub = new FlowHub({ minIntervalMs: 200 });
   const admin = await startAdminServer(
-    { ui: uiRoutes(hub), metrics: async () => ({ contentType: 'text/plain', text: '' }), configDump: async () => null, ready: () => ({ ready: true, why: 'ok' }) },
+    {
+      ui: uiRoutes(hub),
+      metrics: async () => ({ contentType: 'text/plain', text: '' }),
+      configDump: async () => null,
+      ready: () => ({ ready: true, why: 'ok' }),
+    },
     '127.0.0.1',
     0,
   );
@@ -173,12 +215,24 @@ test('flow map: a thousand identities and ten thousand edges render clustered by
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     const page = context.pages()[0] ?? (await context.newPage());
     await page.goto(`http://127.0.0.1:${admin.address.port}/`);
     await page.waitForSelector('#live.on', { timeout: 60_000 });
-    assert.match((await page.locator('#totals').textContent()) ?? '', /^1000 identities in 30 namespaces · 500 destinations · 10000 edges · 10000 decisions/);
+    assert.match(
+      (await page.locator('#totals').textContent()) ?? '',
+      /^1000 identities in 30 namespaces · 500 destinations · 10000 edges · 10000 decisions/,
+    );
     assert.match((await page.locator('#hidden').textContent()) ?? '', /clustered by namespace/);
     const drawn = await page.locator('#map path.edge').count();
     assert.ok(drawn > 0 && drawn <= 150, `${drawn} edges drawn`);

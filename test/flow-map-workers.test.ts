@@ -28,7 +28,10 @@ interface Edge {
   denied: number;
 }
 
-test('flow map: serve --workers 2 aggregates every worker’s decisions on the primary’s admin port', { skip: SKIP, timeout: 120_000 }, async () => {
+test('flow map: serve --workers 2 aggregates every worker’s decisions on the primary’s admin port', {
+  skip: SKIP,
+  timeout: 120_000,
+}, async () => {
   const pki = await makeTestPki();
   cleanups.push(() => pki.cleanup());
   const upstream = await startTlsUpstream(await pki.server('httpbin.org'), '127.0.0.1', 0);
@@ -36,14 +39,35 @@ test('flow map: serve --workers 2 aggregates every worker’s decisions on the p
   const dns = await startDnsmasq({ 'httpbin.org': '127.0.0.1' });
   cleanups.push(() => dns.stop());
   const cfg = configFrom('seed-000', {
-    files: ['gateway.yaml', 'namespace.yaml', 'default-deny.yaml', 'gateway-policies.yaml', 'serviceentry-policies.yaml'],
+    files: [
+      'gateway.yaml',
+      'namespace.yaml',
+      'default-deny.yaml',
+      'gateway-policies.yaml',
+      'serviceentry-policies.yaml',
+    ],
     extra: { 'portcullis.yaml': seedSettings(false), 'serviceentry.yaml': seedServiceEntry(upstream.port) },
   });
   cleanups.push(cfg.cleanup);
   const logDir = mkdtempSync(join(tmpdir(), 'portcullis-log-'));
   cleanups.push(() => rmSync(logDir, { recursive: true, force: true }));
   const gw = await startServe(
-    ['--config', cfg.dir, '--ca-dir', pki.caDir, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--dns-server', dns.server, '--drain-seconds', '1', '--workers', '2'],
+    [
+      '--config',
+      cfg.dir,
+      '--ca-dir',
+      pki.caDir,
+      '--listen',
+      '127.0.0.1:0',
+      '--admin',
+      '127.0.0.1:0',
+      '--dns-server',
+      dns.server,
+      '--drain-seconds',
+      '1',
+      '--workers',
+      '2',
+    ],
     join(logDir, 'access.log'),
   );
   cleanups.push(() => gw.stop());
@@ -69,7 +93,10 @@ test('flow map: serve --workers 2 aggregates every worker’s decisions on the p
   type Status = { gateways: string[]; generation: number } | null;
   let status: Status = null;
   for (let i = 0; i < 200; i++) {
-    const snap = JSON.parse((await gw.admin_get('/flows')).text) as { status: Status; view: { totals: { decisions: number } } };
+    const snap = JSON.parse((await gw.admin_get('/flows')).text) as {
+      status: Status;
+      view: { totals: { decisions: number } };
+    };
     status = snap.status;
     if (snap.view.totals.decisions >= 6) {
       edges = (JSON.parse((await gw.admin_get('/flows/edges')).text) as { edges: Edge[] }).edges;

@@ -17,7 +17,10 @@ function buildah(...args: string[]): { code: number | null; stdout: string; stde
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-test('the image builds FROM scratch, runs as non-root, and answers --version and check', { skip: SKIP, timeout: 180_000 }, async (t) => {
+test('the image builds FROM scratch, runs as non-root, and answers --version and check', {
+  skip: SKIP,
+  timeout: 180_000,
+}, async (t) => {
   const tag = `localhost/portcullis-test:${process.pid}`;
   buildImage(tag);
   t.after(() => buildah('rmi', '--force', tag));
@@ -26,7 +29,9 @@ test('the image builds FROM scratch, runs as non-root, and answers --version and
   const container = from.stdout.trim().split('\n').at(-1)!;
   t.after(() => buildah('rm', container));
 
-  const config = JSON.parse(buildah('inspect', '--type', 'container', container).stdout) as { OCIv1: { config: { User: string; Entrypoint: string[] } } };
+  const config = JSON.parse(buildah('inspect', '--type', 'container', container).stdout) as {
+    OCIv1: { config: { User: string; Entrypoint: string[] } };
+  };
   assert.equal(config.OCIv1.config.User, `${IMAGE_UID}:${IMAGE_UID}`);
   const entry = config.OCIv1.config.Entrypoint;
 
@@ -35,17 +40,67 @@ test('the image builds FROM scratch, runs as non-root, and answers --version and
   assert.match(version.stdout, /^portcullis \d+\.\d+\.\d+\n$/);
 
   const check = buildah(
-    'run', '--isolation', 'chroot', '-v', `${join(EXAMPLES, 'seed-000')}:/config:ro`, container, '--',
-    ...entry, 'check', '--config', '/config', '--from', 'bookinfo/bookinfo-productpage', '--to', 'httpbin.org:443',
+    'run',
+    '--isolation',
+    'chroot',
+    '-v',
+    `${join(EXAMPLES, 'seed-000')}:/config:ro`,
+    container,
+    '--',
+    ...entry,
+    'check',
+    '--config',
+    '/config',
+    '--from',
+    'bookinfo/bookinfo-productpage',
+    '--to',
+    'httpbin.org:443',
   );
   assert.equal(check.code, 0, check.stderr);
-  assert.match(check.stdout, /^ALLOW {2}spiffe:\/\/cluster\.local\/ns\/bookinfo\/sa\/bookinfo-productpage -> httpbin\.org:443/);
-  const denied = buildah('run', '--isolation', 'chroot', '-v', `${join(EXAMPLES, 'seed-000')}:/config:ro`, container, '--', ...entry, 'check', '--config', '/config', '--from', 'default/sleep', '--to', 'httpbin.org:443');
+  assert.match(
+    check.stdout,
+    /^ALLOW {2}spiffe:\/\/cluster\.local\/ns\/bookinfo\/sa\/bookinfo-productpage -> httpbin\.org:443/,
+  );
+  const denied = buildah(
+    'run',
+    '--isolation',
+    'chroot',
+    '-v',
+    `${join(EXAMPLES, 'seed-000')}:/config:ro`,
+    container,
+    '--',
+    ...entry,
+    'check',
+    '--config',
+    '/config',
+    '--from',
+    'default/sleep',
+    '--to',
+    'httpbin.org:443',
+  );
   assert.match(denied.stdout, /^DENY/);
 
-  const who = buildah('run', '--isolation', 'chroot', container, '--', '/usr/local/bin/node', '-e', 'console.log(process.getuid(), process.getgid())');
+  const who = buildah(
+    'run',
+    '--isolation',
+    'chroot',
+    container,
+    '--',
+    '/usr/local/bin/node',
+    '-e',
+    'console.log(process.getuid(), process.getgid())',
+  );
   assert.equal(who.stdout.trim(), `${IMAGE_UID} ${IMAGE_UID}`);
   // Only production dependencies: the compiler and the test runner's helpers are not in the image.
-  const ls = buildah('run', '--isolation', 'chroot', container, '--', '/usr/local/bin/node', '-e', 'const fs=require("fs");console.log(fs.existsSync("/app/node_modules/typescript"),fs.existsSync("/app/node_modules/@grpc/grpc-js"),fs.existsSync("/app/src/cli/main.test.ts"))');
+  const ls = buildah(
+    'run',
+    '--isolation',
+    'chroot',
+    container,
+    '--',
+    '/usr/local/bin/node',
+    '-e',
+    'const fs=require("fs");console.log(fs.existsSync("/app/node_modules/typescript"),fs.existsSync("/app/node_modules/@grpc/grpc-js"),fs.existsSync("/app/src/cli/main.test.ts"))',
+  );
   assert.equal(ls.stdout.trim(), 'false true false');
 });

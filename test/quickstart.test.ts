@@ -23,7 +23,9 @@ function sh(cmd: string): Promise<{ code: number; out: string }> {
   });
 }
 
-test('npm start: every command of the printed guide gives the result the guide states', { timeout: 120_000 }, async (t) => {
+test('npm start: every command of the printed guide gives the result the guide states', {
+  timeout: 120_000,
+}, async (t) => {
   if (spawnSync('curl', ['--version']).status !== 0) {
     t.skip('curl not installed: apt-get install curl');
     return;
@@ -87,7 +89,9 @@ test('npm start: every command of the printed guide gives the result the guide s
     assert.deepEqual(JSON.parse(run[7].out), { subject: 'CN=team-namespace.app2' });
   } catch (err) {
     const detail = commands.map((c, i) => `$ ${c}\n${run[i].out}`).join('\n');
-    throw new Error(`${(err as Error).message}\n--- commands ---\n${detail}\n--- quickstart ---\n${output}`, { cause: err });
+    throw new Error(`${(err as Error).message}\n--- commands ---\n${detail}\n--- quickstart ---\n${output}`, {
+      cause: err,
+    });
   }
 
   // README.md's own curl commands (step 4), as written; the README names the default state folder.
@@ -96,7 +100,11 @@ test('npm start: every command of the printed guide gives the result the guide s
   for (const c of readme) {
     const r = await sh(`cd ${REPO} && ${c.command.replaceAll('.portcullis/quickstart', state)} --max-time 10 -sS`);
     assert.ok(c.expected.length > 0, `${c.where}: ${c.command} promises no output`);
-    assert.deepEqual(missingLines(r.out, c.expected), [], `${c.where}: ${c.command}\n${r.out}\n--- quickstart ---\n${output}`);
+    assert.deepEqual(
+      missingLines(r.out, c.expected),
+      [],
+      `${c.where}: ${c.command}\n${r.out}\n--- quickstart ---\n${output}`,
+    );
   }
 
   // The decisions are in the access log, with the deciding policy.
@@ -104,7 +112,11 @@ test('npm start: every command of the printed guide gives the result the guide s
   const logFile = join(state, 'access.log');
   const denied = await waitForLogLine(logFile, (l) => l.code === 'PCL_AUTHZ_DENIED_EXPLICIT', 'the DENY policy line');
   assert.deepEqual((denied.policies as { policy: string | null }[])[0].policy, 'istio-system/deny-default-egress');
-  const app1 = await waitForLogLine(logFile, (l) => l.type === 'request' && l.external_identity === 'CN=team-namespace.app1', 'app1 request line');
+  const app1 = await waitForLogLine(
+    logFile,
+    (l) => l.type === 'request' && l.external_identity === 'CN=team-namespace.app1',
+    'app1 request line',
+  );
   assert.equal(app1.source_principal, 'spiffe://cluster.local/ns/team-namespace/sa/app1');
 
   // Ctrl-C stops everything.
@@ -155,7 +167,9 @@ const STOPS: { signal: NodeJS.Signals; to: 'npm' | 'quickstart' }[] = [
 ];
 
 for (const stop of STOPS) {
-  test(`npm start stopped by ${stop.signal} to ${stop.to}: every process it started stops`, { timeout: 150_000 }, async (t) => {
+  test(`npm start stopped by ${stop.signal} to ${stop.to}: every process it started stops`, {
+    timeout: 150_000,
+  }, async (t) => {
     if (process.getuid?.() !== 0) {
       t.skip('the quickstart binds its stand-in hosts on port 443 of loopback addresses: run as root (CI does)');
       return;
@@ -165,7 +179,11 @@ for (const stop of STOPS) {
       return;
     }
     const state = mkdtempSync(join(tmpdir(), 'portcullis-quickstart-'));
-    const npm = spawn('npm', ['start'], { cwd: REPO, env: { ...process.env, PORTCULLIS_QUICKSTART_DIR: state }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const npm = spawn('npm', ['start'], {
+      cwd: REPO,
+      env: { ...process.env, PORTCULLIS_QUICKSTART_DIR: state },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     npm.stdout.on('data', (d) => (output += d));
     npm.stderr.on('data', (d) => (output += d));
@@ -196,18 +214,27 @@ for (const stop of STOPS) {
     const quickstart = tree[commands.findIndex((c) => c.includes('scripts/quickstart.ts'))];
     assert.ok(quickstart, commands.join('\n'));
     assert.ok(commands.filter((c) => c.includes(' serve ')).length >= 1, commands.join('\n'));
-    assert.ok(commands.some((c) => c.includes(' agent ')), commands.join('\n'));
+    assert.ok(
+      commands.some((c) => c.includes(' agent ')),
+      commands.join('\n'),
+    );
     assert.ok(tree.length >= 5, commands.join('\n'));
 
     process.kill(stop.to === 'npm' ? npm.pid! : quickstart, stop.signal);
     const deadline = Date.now() + 60_000;
     while (tree.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
     const left = tree.filter(alive).map((pid) => `${pid}: ${commands[tree.indexOf(pid)]}`);
-    assert.deepEqual(left, [], `still running after ${stop.signal} to ${stop.to}:\n${left.join('\n')}\n--- output ---\n${output}`);
+    assert.deepEqual(
+      left,
+      [],
+      `still running after ${stop.signal} to ${stop.to}:\n${left.join('\n')}\n--- output ---\n${output}`,
+    );
   });
 }
 
-test('npm start with one of its ports busy: says which address and what to do, exits 1, starts nothing', { timeout: 60_000 }, async (t) => {
+test('npm start with one of its ports busy: says which address and what to do, exits 1, starts nothing', {
+  timeout: 60_000,
+}, async (t) => {
   const holder = createServer();
   const held = await new Promise<boolean>((resolve) => {
     holder.once('error', () => resolve(false));
@@ -222,7 +249,11 @@ test('npm start with one of its ports busy: says which address and what to do, e
     holder.close();
     rmSync(state, { recursive: true, force: true });
   });
-  const r = spawnSync(process.execPath, [join(REPO, 'scripts', 'quickstart.ts')], { env: { ...process.env, PORTCULLIS_QUICKSTART_DIR: state }, encoding: 'utf8', timeout: 50_000 });
+  const r = spawnSync(process.execPath, [join(REPO, 'scripts', 'quickstart.ts')], {
+    env: { ...process.env, PORTCULLIS_QUICKSTART_DIR: state },
+    encoding: 'utf8',
+    timeout: 50_000,
+  });
   assert.equal(r.status, 1, r.stderr);
   assert.match(
     r.stderr,

@@ -18,9 +18,14 @@ after(() => rmSync(linkDir, { recursive: true, force: true }));
 
 function bash(command: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile('bash', ['-c', command], { cwd: REPO, timeout: 120_000, env: { ...process.env, PATH: `${linkDir}:${process.env.PATH}` } }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      'bash',
+      ['-c', command],
+      { cwd: REPO, timeout: 120_000, env: { ...process.env, PATH: `${linkDir}:${process.env.PATH}` } },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -28,7 +33,13 @@ const commands = readmeCommands(['npx', 'portcullis']);
 
 test('README.md shows portcullis commands with the output they print', () => {
   assert.ok(commands.length >= 6, `found ${commands.length}`);
-  assert.ok(commands.every((c) => c.expected.length > 0), commands.filter((c) => c.expected.length === 0).map((c) => c.where).join(', '));
+  assert.ok(
+    commands.every((c) => c.expected.length > 0),
+    commands
+      .filter((c) => c.expected.length === 0)
+      .map((c) => c.where)
+      .join(', '),
+  );
 });
 
 for (const c of commands) {

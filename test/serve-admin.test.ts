@@ -25,19 +25,36 @@ after(async () => {
 });
 
 async function serve(drainSeconds: number): Promise<ServeProcess> {
-  const cfg = configFrom('seed-000', { extra: { 'portcullis.yaml': SEED_SETTINGS, 'serviceentry.yaml': env.serviceEntry() } });
+  const cfg = configFrom('seed-000', {
+    extra: { 'portcullis.yaml': SEED_SETTINGS, 'serviceentry.yaml': env.serviceEntry() },
+  });
   cleanups.push(cfg.cleanup);
   const logDir = mkdtempSync(join(tmpdir(), 'portcullis-log-'));
   cleanups.push(() => rmSync(logDir, { recursive: true, force: true }));
   const p = await startServe(
-    ['--config', cfg.dir, ...(await env.pki.servingFlags(GATEWAY_ID)), '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--dns-server', env.dns.server, '--drain-seconds', String(drainSeconds)],
+    [
+      '--config',
+      cfg.dir,
+      ...(await env.pki.servingFlags(GATEWAY_ID)),
+      '--listen',
+      '127.0.0.1:0',
+      '--admin',
+      '127.0.0.1:0',
+      '--dns-server',
+      env.dns.server,
+      '--drain-seconds',
+      String(drainSeconds),
+    ],
     join(logDir, 'access.log'),
   );
   cleanups.push(() => p.stop('SIGKILL'));
   return p;
 }
 
-test('admin: /healthz, /ready, /metrics, /config_dump; anything else 404', { skip: SKIP, timeout: 60_000 }, async () => {
+test('admin: /healthz, /ready, /metrics, /config_dump; anything else 404', {
+  skip: SKIP,
+  timeout: 60_000,
+}, async () => {
   const gw = await serve(1);
   assert.deepEqual(await gw.admin_get('/healthz'), { status: 200, text: 'ok\n' });
   const ready = await gw.admin_get('/ready');
@@ -72,7 +89,10 @@ test('admin: /healthz, /ready, /metrics, /config_dump; anything else 404', { ski
   assert.equal(await gw.stop(), 0);
 });
 
-test('SIGTERM: not ready and no new sessions while an open tunnel drains; exit 0 once it ends', { skip: SKIP, timeout: 60_000 }, async () => {
+test('SIGTERM: not ready and no new sessions while an open tunnel drains; exit 0 once it ends', {
+  skip: SKIP,
+  timeout: 60_000,
+}, async () => {
   const gw = await serve(60);
   const productpage = caller(await env.pki.workload('bookinfo', 'bookinfo-productpage'), gw.hbone, GATEWAY_ID);
   cleanups.push(() => productpage.close());
@@ -98,6 +118,9 @@ test('SIGTERM: not ready and no new sessions while an open tunnel drains; exit 0
 
   productpage.close();
   assert.equal(await gw.exited(), 0);
-  const line = await gw.waitForLog((l) => l.type === 'tunnel' && l.authority === 'httpbin.org:443', 'the drained tunnel');
+  const line = await gw.waitForLog(
+    (l) => l.type === 'tunnel' && l.authority === 'httpbin.org:443',
+    'the drained tunnel',
+  );
   assert.equal(line.decision, 'allow');
 });

@@ -66,7 +66,9 @@ before(async () => {
   if (SKIP) return;
   env = await startSeedEnv();
   cleanups.push(() => env.close());
-  const cfg = configFrom('seed-000', { extra: { 'portcullis.yaml': SEED_SETTINGS, 'serviceentry.yaml': env.serviceEntry() } });
+  const cfg = configFrom('seed-000', {
+    extra: { 'portcullis.yaml': SEED_SETTINGS, 'serviceentry.yaml': env.serviceEntry() },
+  });
   cleanups.push(cfg.cleanup);
   configDir = cfg.dir;
   gw = await startGateway({
@@ -86,7 +88,11 @@ after(async () => {
 });
 
 async function openTls(): Promise<TLSSocket> {
-  const pp = caller(await env.pki.workload('bookinfo', 'bookinfo-productpage'), { host: '127.0.0.1', port: gw.hbonePort }, GATEWAY_ID);
+  const pp = caller(
+    await env.pki.workload('bookinfo', 'bookinfo-productpage'),
+    { host: '127.0.0.1', port: gw.hbonePort },
+    GATEWAY_ID,
+  );
   cleanups.push(() => pp.close());
   const r = await pp.connect('httpbin.org:443');
   assert.ok(r.ok, r.ok ? '' : `${r.status} ${r.reason}`);
@@ -103,7 +109,10 @@ async function waitForDiagnostic(code: string): Promise<{ file: string; message:
   }
 }
 
-test('an open tunnel keeps moving bytes while a file of 63k keys is parsed; the file is refused, the rest serves', { skip: SKIP, timeout: 180_000 }, async () => {
+test('an open tunnel keeps moving bytes while a file of 63k keys is parsed; the file is refused, the rest serves', {
+  skip: SKIP,
+  timeout: 180_000,
+}, async () => {
   const sock = await openTls();
   assert.equal(await keepAliveGet(sock), 200);
 
@@ -133,9 +142,15 @@ test('an open tunnel keeps moving bytes while a file of 63k keys is parsed; the 
     stop = true;
     await pump;
     assert.ok(sawParse, 'the hostile file was parsed on the worker');
-    assert.ok(duringParse > 0, `requests on the open tunnel completed while the file was parsed (${duringParse} of ${total})`);
+    assert.ok(
+      duringParse > 0,
+      `requests on the open tunnel completed while the file was parsed (${duringParse} of ${total})`,
+    );
     assert.equal(refused.file, 'hostile.yaml');
-    assert.match(refused.message, /hostile\.yaml: a mapping holds 63000 keys, more than the limit configLimits\.maxKeysPerMapping \(10000\)/);
+    assert.match(
+      refused.message,
+      /hostile\.yaml: a mapping holds 63000 keys, more than the limit configLimits\.maxKeysPerMapping \(10000\)/,
+    );
   } finally {
     stop = true;
     unsubscribe(CONFIG_PARSE_CHANNEL, onParse);
@@ -146,28 +161,54 @@ test('an open tunnel keeps moving bytes while a file of 63k keys is parsed; the 
   assert.equal(await keepAliveGet(fresh), 200);
 });
 
-test('a file over maxFileBytes is refused with the file and the limit named; the rest still serves', { skip: SKIP, timeout: 120_000 }, async () => {
+test('a file over maxFileBytes is refused with the file and the limit named; the rest still serves', {
+  skip: SKIP,
+  timeout: 120_000,
+}, async () => {
   const sock = await openTls();
   // Just over the default 4 MiB: a comment, so only the size check can refuse it.
-  writeFileSync(join(configDir, 'huge.yaml'), `# ${'x'.repeat(4 * 1024 * 1024)}\napiVersion: v1\nkind: Namespace\nmetadata: {name: huge}\n`);
+  writeFileSync(
+    join(configDir, 'huge.yaml'),
+    `# ${'x'.repeat(4 * 1024 * 1024)}\napiVersion: v1\nkind: Namespace\nmetadata: {name: huge}\n`,
+  );
   const refused = await waitForDiagnostic('PCL_CONFIG_FILE_TOO_LARGE');
   assert.equal(refused.file, 'huge.yaml');
-  assert.match(refused.message, /^huge\.yaml is \d+ bytes, more than the limit configLimits\.maxFileBytes \(4194304 bytes\)/);
+  assert.match(
+    refused.message,
+    /^huge\.yaml is \d+ bytes, more than the limit configLimits\.maxFileBytes \(4194304 bytes\)/,
+  );
   assert.ok(!gw.snapshot().load.resources.some((r) => r.metadata.name === 'huge'));
   assert.equal(await keepAliveGet(sock), 200);
   assert.equal(await keepAliveGet(await openTls()), 200);
 });
 
-test('SIGTERM during a long parse: portcullis serve exits instead of waiting for the parse', { timeout: 180_000 }, async () => {
+test('SIGTERM during a long parse: portcullis serve exits instead of waiting for the parse', {
+  timeout: 180_000,
+}, async () => {
   const pki = await makeTestPki();
   const cfg = configFrom('seed-000', {
     // Limits raised so the worker really parses the big file (the defaults would refuse it at once).
-    extra: { 'portcullis.yaml': `${SEED_SETTINGS}\nconfigLimits: {maxKeysPerMapping: 10000000, maxFileBytes: 100000000}\n` },
+    extra: {
+      'portcullis.yaml': `${SEED_SETTINGS}\nconfigLimits: {maxKeysPerMapping: 10000000, maxFileBytes: 100000000}\n`,
+    },
   });
   const logDir = mkdtempSync(join(tmpdir(), 'portcullis-log-'));
   try {
     const serve = await startServe(
-      ['--config', cfg.dir, '--ca-dir', pki.caDir, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--workers', '1', '--drain-seconds', '1'],
+      [
+        '--config',
+        cfg.dir,
+        '--ca-dir',
+        pki.caDir,
+        '--listen',
+        '127.0.0.1:0',
+        '--admin',
+        '127.0.0.1:0',
+        '--workers',
+        '1',
+        '--drain-seconds',
+        '1',
+      ],
       join(logDir, 'access.log'),
     );
     // 150k keys: the old parser's duplicate-key check alone needed about 10^10 comparisons for this file.

@@ -18,7 +18,12 @@ import { startGateway, type RunningGateway } from '../src/gateway/gateway.ts';
 import { parseAuthority } from '../src/net/authority.ts';
 import { CredentialStore } from '../src/waypoint/credentials.ts';
 import { caller } from './support/hbone-caller.ts';
-import { interfaceNames, IN_LOOPBACK_NETNS, loopbackNetnsUnavailable, runInLoopbackNetns } from './support/loopback-netns.ts';
+import {
+  interfaceNames,
+  IN_LOOPBACK_NETNS,
+  loopbackNetnsUnavailable,
+  runInLoopbackNetns,
+} from './support/loopback-netns.ts';
 import { makeTestPki, type TestPki } from './support/pki.ts';
 import {
   closedPort,
@@ -36,7 +41,10 @@ const APP2 = 'spiffe://cluster.local/ns/team/sa/app2';
 const API = { host: 'api.example.com' };
 
 if (!IN_LOOPBACK_NETNS) {
-  test('the hostile L7 cases pass inside a network namespace holding only loopback', { skip: loopbackNetnsUnavailable(), timeout: 600_000 }, async () => {
+  test('the hostile L7 cases pass inside a network namespace holding only loopback', {
+    skip: loopbackNetnsUnavailable(),
+    timeout: 600_000,
+  }, async () => {
     const run = await runInLoopbackNetns(import.meta.filename, 580_000);
     assert.equal(run.failed, 0, run.output);
     assert.equal(run.status, 0, run.output);
@@ -81,7 +89,11 @@ async function recordingUpstream(): Promise<{ port: number; seen: Seen[]; close(
   return {
     port: (server.address() as net.AddressInfo).port,
     seen,
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -116,7 +128,8 @@ function conversation(stream: Duplex) {
         }
       }
       if (ended) throw new Error(`the stream ended before a complete response (${buffered.length} bytes)`);
-      if (Date.now() > deadline) throw new Error(`no complete response within ${timeoutMs} ms (${buffered.length} bytes)`);
+      if (Date.now() > deadline)
+        throw new Error(`no complete response within ${timeoutMs} ms (${buffered.length} bytes)`);
       await new Promise<void>((resolve) => {
         wake = resolve;
         setTimeout(resolve, 100);
@@ -155,7 +168,10 @@ function hostileCases(): void {
 
   before(async () => {
     upstream = await recordingUpstream();
-    closers.push(() => upstream.close(), () => credentials.close());
+    closers.push(
+      () => upstream.close(),
+      () => credentials.close(),
+    );
   });
   after(async () => {
     for (const c of closers.reverse()) await c();
@@ -171,7 +187,14 @@ function hostileCases(): void {
       { path: 'extra.yaml', text: extra },
     ]);
     const authority = 'api.example.com:80';
-    const l = await startTunnelListener({ peer, snapshot: () => snap, authority, credentials, hosts, ports: { 80: upstream.port } });
+    const l = await startTunnelListener({
+      peer,
+      snapshot: () => snap,
+      authority,
+      credentials,
+      hosts,
+      ports: { 80: upstream.port },
+    });
     closers.push(() => l.close());
     return l;
   }
@@ -180,16 +203,25 @@ function hostileCases(): void {
     assert.deepEqual(interfaceNames(), ['lo']);
   });
 
-  test('path policy bypass: the normalised path is authorized, routed and forwarded, %2e%2e included', { timeout: 60_000 }, async () => {
+  test('path policy bypass: the normalised path is authorized, routed and forwarded, %2e%2e included', {
+    timeout: 60_000,
+  }, async () => {
     const policies =
-      l7Policy('deny-admin', 'api', 'DENY', '{paths: ["/admin*"]}') + l7Policy('public-only', 'waypoint', 'ALLOW', '{paths: ["/public/*"]}');
+      l7Policy('deny-admin', 'api', 'DENY', '{paths: ["/admin*"]}') +
+      l7Policy('public-only', 'waypoint', 'ALLOW', '{paths: ["/public/*"]}');
     const l = await tunnel(APP1, policies);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     closers.push(() => agent.destroy());
     const from = upstream.seen.length;
     const ok = await sendWithin(l.port, agent, { path: '/public/ok', headers: API });
     assert.equal(ok.status, 200);
-    for (const path of ['/public/../admin', '/public/%2e%2e/admin', '/public/%2E%2E/admin', '/public/./../internal/delete', '/public/..%2fx/../../admin']) {
+    for (const path of [
+      '/public/../admin',
+      '/public/%2e%2e/admin',
+      '/public/%2E%2E/admin',
+      '/public/./../internal/delete',
+      '/public/..%2fx/../../admin',
+    ]) {
       const r = await sendWithin(l.port, agent, { path, headers: API });
       assert.equal(r.status, 403, `${path} must be decided as the path it would be forwarded as`);
       assert.equal(r.headers['x-portcullis-code'], 'PCL_WAYPOINT_DENIED', path);
@@ -205,7 +237,9 @@ function hostileCases(): void {
     assert.deepEqual(urls, ['/public/ok', '/public/a%2F..%2Fadmin']);
   });
 
-  test('smuggling through Connection: content-length is refused and app2 is never captured by app1', { timeout: 60_000 }, async () => {
+  test('smuggling through Connection: content-length is refused and app2 is never captured by app1', {
+    timeout: 60_000,
+  }, async () => {
     const app1 = await tunnel(APP1);
     const app2 = await tunnel(APP2);
     const from = upstream.seen.length;
@@ -223,30 +257,48 @@ function hostileCases(): void {
     // app2's next request, credentials included, must reach the upstream as its own request and get its own answer.
     const agent2 = new http.Agent({ keepAlive: true, maxSockets: 1 });
     closers.push(() => agent2.destroy());
-    const r2 = await sendWithin(app2.port, agent2, { path: '/mine', headers: { ...API, authorization: 'Bearer app2-secret' } });
+    const r2 = await sendWithin(app2.port, agent2, {
+      path: '/mine',
+      headers: { ...API, authorization: 'Bearer app2-secret' },
+    });
     assert.equal(r2.status, 200);
     assert.deepEqual(JSON.parse(r2.body), { url: '/mine', authorization: 'Bearer app2-secret' });
     const seen = upstream.seen.slice(from);
-    assert.deepEqual(seen.map((s) => s.url), ['/mine']);
-    assert.ok(!seen.some((s) => s.body.includes('app2-secret')), 'app2\'s request never became the body of another request');
+    assert.deepEqual(
+      seen.map((s) => s.url),
+      ['/mine'],
+    );
+    assert.ok(
+      !seen.some((s) => s.body.includes('app2-secret')),
+      "app2's request never became the body of another request",
+    );
   });
 
-  test('a body is always forwarded with explicit framing: a GET body holding a request stays a body', { timeout: 60_000 }, async () => {
+  test('a body is always forwarded with explicit framing: a GET body holding a request stays a body', {
+    timeout: 60_000,
+  }, async () => {
     const l = await tunnel(APP1);
     const from = upstream.seen.length;
     const inner = 'POST /internal/delete HTTP/1.1\r\nHost: api.example.com\r\nContent-Length: 0\r\n\r\n';
     const s = await rawConnect(l.port);
     closers.push(() => s.destroy());
     const talk = conversation(s);
-    const withLength = await talk(`GET /with-body HTTP/1.1\r\nHost: api.example.com\r\nContent-Length: ${inner.length}\r\n\r\n${inner}`);
+    const withLength = await talk(
+      `GET /with-body HTTP/1.1\r\nHost: api.example.com\r\nContent-Length: ${inner.length}\r\n\r\n${inner}`,
+    );
     assert.equal(withLength.status, 200);
     const chunk = inner.length.toString(16);
-    const chunked = await talk(`DELETE /chunked HTTP/1.1\r\nHost: api.example.com\r\nTransfer-Encoding: chunked\r\n\r\n${chunk}\r\n${inner}\r\n0\r\n\r\n`);
+    const chunked = await talk(
+      `DELETE /chunked HTTP/1.1\r\nHost: api.example.com\r\nTransfer-Encoding: chunked\r\n\r\n${chunk}\r\n${inner}\r\n0\r\n\r\n`,
+    );
     assert.equal(chunked.status, 200);
     const post = await talk('POST /empty HTTP/1.1\r\nHost: api.example.com\r\n\r\n');
     assert.equal(post.status, 200);
     const seen = upstream.seen.slice(from);
-    assert.deepEqual(seen.map((x) => x.url), ['/with-body', '/chunked', '/empty']);
+    assert.deepEqual(
+      seen.map((x) => x.url),
+      ['/with-body', '/chunked', '/empty'],
+    );
     assert.equal(seen[0].headers['content-length'], String(inner.length));
     assert.equal(seen[0].body, inner);
     assert.equal(seen[1].headers['transfer-encoding'], 'chunked');
@@ -261,7 +313,10 @@ function hostileCases(): void {
     const from = upstream.seen.length;
     const a1 = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const a2 = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    closers.push(() => a1.destroy(), () => a2.destroy());
+    closers.push(
+      () => a1.destroy(),
+      () => a2.destroy(),
+    );
     for (let i = 0; i < 3; i++) {
       assert.equal((await sendWithin(app1.port, a1, { path: `/app1/${i}`, headers: API })).status, 200);
       assert.equal((await sendWithin(app2.port, a2, { path: `/app2/${i}`, headers: API })).status, 200);
@@ -270,12 +325,17 @@ function hostileCases(): void {
     const ports = (who: string) => new Set(seen.filter((s) => s.url.startsWith(`/${who}/`)).map((s) => s.remotePort));
     const p1 = ports('app1');
     const p2 = ports('app2');
-    assert.equal(p1.size, 1, 'app1\'s requests share app1\'s pooled connection');
-    assert.equal(p2.size, 1, 'app2\'s requests share app2\'s pooled connection');
-    assert.ok(![...p1].some((p) => p2.has(p)), `app1 and app2 came on different upstream connections (${[...p1]} vs ${[...p2]})`);
+    assert.equal(p1.size, 1, "app1's requests share app1's pooled connection");
+    assert.equal(p2.size, 1, "app2's requests share app2's pooled connection");
+    assert.ok(
+      ![...p1].some((p) => p2.has(p)),
+      `app1 and app2 came on different upstream connections (${[...p1]} vs ${[...p2]})`,
+    );
   });
 
-  test('an unasked upstream response on an idle pooled connection is never given to the next request', { timeout: 60_000 }, async () => {
+  test('an unasked upstream response on an idle pooled connection is never given to the next request', {
+    timeout: 60_000,
+  }, async () => {
     // A hostile upstream: answers each request, then sends a second, unasked response a moment later.
     const sockets = new Set<net.Socket>();
     const evil = net.createServer((sock) => {
@@ -292,7 +352,13 @@ function hostileCases(): void {
       sock.on('error', () => {});
     });
     await new Promise<void>((r) => evil.listen(0, '127.0.0.1', r));
-    closers.push(() => new Promise<void>((r) => { for (const s of sockets) s.destroy(); evil.close(() => r()); }));
+    closers.push(
+      () =>
+        new Promise<void>((r) => {
+          for (const s of sockets) s.destroy();
+          evil.close(() => r());
+        }),
+    );
     const snap = snapshotFrom([{ path: 'base.yaml', text: BASE }]);
     const l = await startTunnelListener({
       peer: APP1,
@@ -313,7 +379,9 @@ function hostileCases(): void {
     }
   });
 
-  test('a name whose answer holds any refused address is refused whole (L7 as L4), metadata included', { timeout: 60_000 }, async () => {
+  test('a name whose answer holds any refused address is refused whole (L7 as L4), metadata included', {
+    timeout: 60_000,
+  }, async () => {
     const from = upstream.seen.length;
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     closers.push(() => agent.destroy());
@@ -321,7 +389,10 @@ function hostileCases(): void {
     const r = await sendWithin(mixed.port, agent, { path: '/', headers: API });
     assert.equal(r.status, 503);
     assert.equal(r.headers['x-portcullis-code'], 'PCL_WAYPOINT_NO_ENDPOINT');
-    assert.match(r.body, /PCL_DATAPLANE_PRIVATE_ADDRESS: api\.example\.com resolves to 10\.1\.2\.3 is private \(RFC 1918\)/);
+    assert.match(
+      r.body,
+      /PCL_DATAPLANE_PRIVATE_ADDRESS: api\.example\.com resolves to 10\.1\.2\.3 is private \(RFC 1918\)/,
+    );
     const agent2 = new http.Agent({ keepAlive: true, maxSockets: 1 });
     closers.push(() => agent2.destroy());
     const metadata = await tunnel(APP1, '', { 'api.example.com': ['169.254.169.254'] });
@@ -331,7 +402,9 @@ function hostileCases(): void {
     assert.equal(upstream.seen.length, from, 'nothing reached the upstream');
   });
 
-  test('an authority port with a leading zero is refused (HBONE :authority and L7 Host)', { timeout: 60_000 }, async () => {
+  test('an authority port with a leading zero is refused (HBONE :authority and L7 Host)', {
+    timeout: 60_000,
+  }, async () => {
     const p = parseAuthority('api.example.com:0443');
     assert.equal(p.ok, false);
     if (!p.ok) assert.match(p.reason, /without leading zeros/);
@@ -398,7 +471,9 @@ spec:
     return c;
   }
 
-  test('an open L7 tunnel uses the current guard: after allowedPrivateCidrs shrinks, its next request is refused', { timeout: 120_000 }, async () => {
+  test('an open L7 tunnel uses the current guard: after allowedPrivateCidrs shrinks, its next request is refused', {
+    timeout: 120_000,
+  }, async () => {
     const c = await app();
     const t = await c.connect('internal.example:80');
     assert.ok(t.ok, t.ok ? '' : `${t.status} ${t.reason}`);
@@ -415,13 +490,18 @@ spec:
     assert.equal(two.status, 503, two.head);
     assert.match(two.head, /x-portcullis-code: PCL_WAYPOINT_NO_ENDPOINT/i);
     assert.match(two.body, /127\.0\.0\.1 is loopback/);
-    assert.deepEqual(upstream.seen.map((s) => s.url), ['/one']);
+    assert.deepEqual(
+      upstream.seen.map((s) => s.url),
+      ['/one'],
+    );
     t.tunnel.stream.destroy();
     writeFileSync(join(dir, 'portcullis.yaml'), settings('127.0.0.0/8'));
     await gw.reload();
   });
 
-  test('an L7 backend that resolves to the gateway\'s own HBONE port is refused (the guard gets the port)', { timeout: 120_000 }, async () => {
+  test("an L7 backend that resolves to the gateway's own HBONE port is refused (the guard gets the port)", {
+    timeout: 120_000,
+  }, async () => {
     await until(() => gw.snapshot().settings.allowedPrivateCidrs[0] === '127.0.0.0/8');
     const c = await app();
     const t = await c.connect('self.example:80');
@@ -433,7 +513,9 @@ spec:
     t.tunnel.stream.destroy();
   });
 
-  test('CONNECT to a port written with a leading zero is refused with 400 by the HBONE server', { timeout: 60_000 }, async () => {
+  test('CONNECT to a port written with a leading zero is refused with 400 by the HBONE server', {
+    timeout: 60_000,
+  }, async () => {
     // The project's HBONE client refuses such an authority itself, so the CONNECT is written with node's HTTP/2 client.
     const cert = await pki.workload('team', 'app1');
     const session = http2.connect(`https://127.0.0.1:${gw.hbonePort}`, {

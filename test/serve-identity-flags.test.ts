@@ -20,15 +20,27 @@ test('serve and agent: one certificate source, and each istiod flag checked', as
   const serve = ['serve', '--config', SEED];
   const agent = ['agent', '--config', SEED, '--gateway', '127.0.0.1:15008'];
   for (const [argv, message] of [
-    [[...serve, '--ca-address', 'istiod:15012', '--ca-dir', '/tmp'], /give one certificate source: --ca-address or --ca-dir, not both/],
-    [[...serve, '--ca-address', 'istiod:15012', '--cert', 'c', '--key', 'k', '--trust-bundle', 't'], /--ca-address or --cert, not both/],
+    [
+      [...serve, '--ca-address', 'istiod:15012', '--ca-dir', '/tmp'],
+      /give one certificate source: --ca-address or --ca-dir, not both/,
+    ],
+    [
+      [...serve, '--ca-address', 'istiod:15012', '--cert', 'c', '--key', 'k', '--trust-bundle', 't'],
+      /--ca-address or --cert, not both/,
+    ],
     [[...serve, '--ca-dir', '/tmp', '--ca-root-cert', '/r.pem'], /--ca-root-cert go with --ca-address/],
     [[...serve, '--ca-address', 'istiod'], /--ca-address "istiod": expected HOST:PORT/],
     [[...serve, '--ca-address', 'istiod:99999'], /--ca-address "istiod:99999"/],
     [[...serve, '--ca-address', 'istiod:15012', '--cert-ttl', 'a day'], /--cert-ttl "a day": expected a duration/],
     [[...serve, '--ca-dir', '/tmp', '--identity', 'a/b'], /--identity goes with --ca-address/],
-    [[...serve, '--ca-dir', '/tmp', '--gateway', 'a/b'], /--gateway names the Gateways of one identity: it goes with --ca-address or --cert/],
-    [[...serve, '--ca-address', 'istiod:15012', '--gateway', 'Not_A/Ref'], /--gateway "Not_A\/Ref": expected NAMESPACE\/NAME/],
+    [
+      [...serve, '--ca-dir', '/tmp', '--gateway', 'a/b'],
+      /--gateway names the Gateways of one identity: it goes with --ca-address or --cert/,
+    ],
+    [
+      [...serve, '--ca-address', 'istiod:15012', '--gateway', 'Not_A/Ref'],
+      /--gateway "Not_A\/Ref": expected NAMESPACE\/NAME/,
+    ],
     [[...serve, '--ca-address', 'istiod:15012', '--health', 'everywhere'], /--health "everywhere": expected IP:PORT/],
     [[...agent, '--ca-address', 'istiod:15012', '--spiffe', 'a/b'], /--spiffe and --workloads need --ca-dir/],
     [[...agent, '--ca-dir', '/tmp', '--spiffe', 'a/b', '--identity', 'a/b'], /--identity goes with --ca-address/],
@@ -40,7 +52,9 @@ test('serve and agent: one certificate source, and each istiod flag checked', as
   }
 });
 
-test('serve --ca-dir warns once that it holds a signing key: stderr, the log and /ready', { timeout: 60_000 }, async (t) => {
+test('serve --ca-dir warns once that it holds a signing key: stderr, the log and /ready', {
+  timeout: 60_000,
+}, async (t) => {
   const pki = await makeTestPki();
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-devca-'));
   t.after(() => {
@@ -48,7 +62,23 @@ test('serve --ca-dir warns once that it holds a signing key: stderr, the log and
     rmSync(dir, { recursive: true, force: true });
   });
   const log = join(dir, 'access.log');
-  const gw = await startServe(['--config', SEED, '--ca-dir', pki.caDir, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--workers', '1', '--drain-seconds', '0'], log);
+  const gw = await startServe(
+    [
+      '--config',
+      SEED,
+      '--ca-dir',
+      pki.caDir,
+      '--listen',
+      '127.0.0.1:0',
+      '--admin',
+      '127.0.0.1:0',
+      '--workers',
+      '1',
+      '--drain-seconds',
+      '0',
+    ],
+    log,
+  );
   t.after(() => gw.stop());
   assert.equal(gw.stderr().match(/PCL_IDENTITY_DEV_CA_KEY/g)?.length, 1, gw.stderr());
   assert.match(gw.stderr(), /holds a CA signing key \(--ca-dir\): for development only/);
@@ -60,7 +90,9 @@ test('serve --ca-dir warns once that it holds a signing key: stderr, the log and
   assert.equal(readLogLines(log).filter((l) => l.code === 'PCL_IDENTITY_DEV_CA_KEY').length, 1, 'warned once');
 });
 
-test('health port for the kubelet: /healthz/ready and /healthz/live only; admin stays on loopback', { timeout: 60_000 }, async (t) => {
+test('health port for the kubelet: /healthz/ready and /healthz/live only; admin stays on loopback', {
+  timeout: 60_000,
+}, async (t) => {
   const pki = await makeTestPki();
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-health-'));
   t.after(() => {
@@ -69,7 +101,21 @@ test('health port for the kubelet: /healthz/ready and /healthz/live only; admin 
   });
   const health = await freePort();
   const gw = await startServe(
-    ['--config', SEED, ...(await pki.servingFlags(GATEWAY_ID)), '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--health', `127.0.0.1:${health}`, '--workers', '1', '--drain-seconds', '0'],
+    [
+      '--config',
+      SEED,
+      ...(await pki.servingFlags(GATEWAY_ID)),
+      '--listen',
+      '127.0.0.1:0',
+      '--admin',
+      '127.0.0.1:0',
+      '--health',
+      `127.0.0.1:${health}`,
+      '--workers',
+      '1',
+      '--drain-seconds',
+      '0',
+    ],
     join(dir, 'access.log'),
   );
   t.after(() => gw.stop());

@@ -52,7 +52,9 @@ before(async () => {
   tokenFile = join(dir, 'istio-token');
   writeFileSync(rootFile, env.pki.ca.rootCertPem);
   writeFileSync(tokenFile, istiod.token);
-  const cfg = configFrom('seed-000', { extra: { 'portcullis.yaml': SEED_SETTINGS, 'serviceentry.yaml': env.serviceEntry() } });
+  const cfg = configFrom('seed-000', {
+    extra: { 'portcullis.yaml': SEED_SETTINGS, 'serviceentry.yaml': env.serviceEntry() },
+  });
   cleanups.push(cfg.cleanup);
   configDir = cfg.dir;
 });
@@ -67,17 +69,35 @@ after(async () => {
 async function presented(port: number): Promise<{ serial: string; ids: string[] }> {
   const client = await env.pki.workload('bookinfo', 'bookinfo-productpage');
   return new Promise((resolve, reject) => {
-    const s = tls.connect({ host: '127.0.0.1', port, cert: client.certChainPem, key: client.keyPem, ALPNProtocols: ['h2'], rejectUnauthorized: false }, () => {
-      const peer = s.getPeerX509Certificate()!;
-      resolve({ serial: peer.serialNumber, ids: spiffeIdentities(peer.raw).map((i) => i.uri) });
-      s.destroy();
-    });
+    const s = tls.connect(
+      {
+        host: '127.0.0.1',
+        port,
+        cert: client.certChainPem,
+        key: client.keyPem,
+        ALPNProtocols: ['h2'],
+        rejectUnauthorized: false,
+      },
+      () => {
+        const peer = s.getPeerX509Certificate()!;
+        resolve({ serial: peer.serialNumber, ids: spiffeIdentities(peer.raw).map((i) => i.uri) });
+        s.destroy();
+      },
+    );
     s.once('error', reject);
   });
 }
 
 function settings(extra: Partial<IstiodSettings> = {}): IstiodSettings {
-  return { address: istiod.address, rootCertFile: rootFile, tokenFile, identity: 'istio-system/ztunnel-egress', minBackoffMs: 200, maxBackoffMs: 1000, ...extra };
+  return {
+    address: istiod.address,
+    rootCertFile: rootFile,
+    tokenFile,
+    identity: 'istio-system/ztunnel-egress',
+    minBackoffMs: 200,
+    maxBackoffMs: 1000,
+    ...extra,
+  };
 }
 
 async function inProcess(extra: Partial<IstiodSettings>, logFile: string): Promise<RunningGateway> {
@@ -110,13 +130,37 @@ async function until<T>(what: string, probe: () => Promise<T | null>, timeoutMs 
   }
 }
 
-test('serve --ca-address: the certificate names the asked identity, a caller trusting only the root gets through, kubelet health on its own port', { skip: SKIP, timeout: 60_000 }, async () => {
+test('serve --ca-address: the certificate names the asked identity, a caller trusting only the root gets through, kubelet health on its own port', {
+  skip: SKIP,
+  timeout: 60_000,
+}, async () => {
   const health = await freePort();
   const gw = await startServe(
     [
-      '--config', configDir, '--ca-address', istiod.address, '--ca-root-cert', rootFile, '--ca-token-file', tokenFile,
-      '--identity', 'istio-system/ztunnel-egress', '--gateway', GATEWAY_REF, '--health', `127.0.0.1:${health}`,
-      '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--dns-server', env.dns.server, '--drain-seconds', '0', '--workers', '1',
+      '--config',
+      configDir,
+      '--ca-address',
+      istiod.address,
+      '--ca-root-cert',
+      rootFile,
+      '--ca-token-file',
+      tokenFile,
+      '--identity',
+      'istio-system/ztunnel-egress',
+      '--gateway',
+      GATEWAY_REF,
+      '--health',
+      `127.0.0.1:${health}`,
+      '--listen',
+      '127.0.0.1:0',
+      '--admin',
+      '127.0.0.1:0',
+      '--dns-server',
+      env.dns.server,
+      '--drain-seconds',
+      '0',
+      '--workers',
+      '1',
     ],
     join(dir, 'access-cli.log'),
   );
@@ -137,17 +181,33 @@ test('serve --ca-address: the certificate names the asked identity, a caller tru
   const probe = await fetch(`http://127.0.0.1:${health}/healthz/ready`);
   assert.equal(probe.status, 200);
   assert.match(await probe.text(), /^ready: generation/);
-  assert.equal((await fetch(`http://127.0.0.1:${health}/config_dump`)).status, 404, 'the health port shows nothing else');
+  assert.equal(
+    (await fetch(`http://127.0.0.1:${health}/config_dump`)).status,
+    404,
+    'the health port shows nothing else',
+  );
   assert.doesNotMatch((await gw.admin_get('/ready')).text, /PCL_IDENTITY_DEV_CA_KEY/);
-  const expiresAt = Number(/^portcullis_serving_certificate_expiry_timestamp_seconds (\d+)$/m.exec((await gw.admin_get('/metrics')).text)?.[1]);
-  assert.ok(expiresAt > Date.now() / 1000 + 23 * 3600 && expiresAt <= Date.now() / 1000 + 24 * 3600 + 60, `expiry ${expiresAt}`);
+  const expiresAt = Number(
+    /^portcullis_serving_certificate_expiry_timestamp_seconds (\d+)$/m.exec((await gw.admin_get('/metrics')).text)?.[1],
+  );
+  assert.ok(
+    expiresAt > Date.now() / 1000 + 23 * 3600 && expiresAt <= Date.now() / 1000 + 24 * 3600 + 60,
+    `expiry ${expiresAt}`,
+  );
 });
 
-test('a short lifetime: renewed at half life, new handshakes get the new certificate, an open tunnel carries on', { skip: SKIP, timeout: 60_000 }, async () => {
+test('a short lifetime: renewed at half life, new handshakes get the new certificate, an open tunnel carries on', {
+  skip: SKIP,
+  timeout: 60_000,
+}, async () => {
   const before = istiod.requests.length;
   const gw = await inProcess({ ttlMs: 8000 }, join(dir, 'access-renew.log'));
   const first = await presented(gw.hbonePort);
-  const productpage = caller(await env.pki.workload('bookinfo', 'bookinfo-productpage'), { host: '127.0.0.1', port: gw.hbonePort }, GATEWAY_ID);
+  const productpage = caller(
+    await env.pki.workload('bookinfo', 'bookinfo-productpage'),
+    { host: '127.0.0.1', port: gw.hbonePort },
+    GATEWAY_ID,
+  );
   cleanups.push(() => productpage.close());
   const ok = await productpage.connect('httpbin.org:443');
   assert.ok(ok.ok, ok.ok ? '' : `refused ${ok.status}: ${ok.reason}`);
@@ -166,36 +226,67 @@ test('a short lifetime: renewed at half life, new handshakes get the new certifi
   await gw.close();
 });
 
-test('istiod down at renewal: the old certificate stays until it expires, then not ready and new tunnels refused; back when istiod is', { skip: SKIP, timeout: 90_000 }, async () => {
+test('istiod down at renewal: the old certificate stays until it expires, then not ready and new tunnels refused; back when istiod is', {
+  skip: SKIP,
+  timeout: 90_000,
+}, async () => {
   const logFile = join(dir, 'access-down.log');
   const gw = await inProcess({ ttlMs: 10_000 }, logFile);
   const first = await presented(gw.hbonePort);
   await istiod.stop();
   try {
-    const failure = await waitForLogLine(logFile, (l) => l.type === 'problem' && l.code === 'PCL_IDENTITY_ISTIOD_FAILED', 'a failed renewal');
+    const failure = await waitForLogLine(
+      logFile,
+      (l) => l.type === 'problem' && l.code === 'PCL_IDENTITY_ISTIOD_FAILED',
+      'a failed renewal',
+    );
     assert.match(JSON.stringify(failure), /istiod at 127\.0\.0\.1:\d+/);
     // With istiod down nothing can replace it: the certificate served is the first one, until and after expiry.
-    assert.equal((await presented(gw.hbonePort)).serial, first.serial, 'the old certificate is served while renewal fails');
+    assert.equal(
+      (await presented(gw.hbonePort)).serial,
+      first.serial,
+      'the old certificate is served while renewal fails',
+    );
     const notReady = await until('not ready after expiry', async () => {
       const x = await ready(gw);
       return x.status === 503 ? x : null;
     });
     assert.match(notReady.text, /PCL_IDENTITY_CERT_EXPIRED: the serving certificate expired at/);
     // A new tunnel is refused: a caller that checks the certificate will not accept it ...
-    const late = caller(await env.pki.workload('bookinfo', 'bookinfo-productpage'), { host: '127.0.0.1', port: gw.hbonePort }, GATEWAY_ID);
+    const late = caller(
+      await env.pki.workload('bookinfo', 'bookinfo-productpage'),
+      { host: '127.0.0.1', port: gw.hbonePort },
+      GATEWAY_ID,
+    );
     cleanups.push(() => late.close());
-    const attempt = await late.connect('httpbin.org:443').catch((err: Error) => ({ ok: false as const, status: 0, reason: err.message }));
+    const attempt = await late
+      .connect('httpbin.org:443')
+      .catch((err: Error) => ({ ok: false as const, status: 0, reason: err.message }));
     assert.equal(attempt.ok, false);
     // ... and one that does not look gets 503 from the gateway itself, naming the reason.
     const client = await env.pki.workload('bookinfo', 'bookinfo-productpage');
     const raw = await rawAttempt(
-      { host: '127.0.0.1', port: gw.hbonePort, cert: client.certChainPem, key: client.keyPem, rejectUnauthorized: false, ALPNProtocols: ['h2'] },
+      {
+        host: '127.0.0.1',
+        port: gw.hbonePort,
+        cert: client.certChainPem,
+        key: client.keyPem,
+        rejectUnauthorized: false,
+        ALPNProtocols: ['h2'],
+      },
       { ':method': 'CONNECT', ':authority': 'httpbin.org:443' },
     );
     assert.equal(raw.kind, 'response', JSON.stringify(raw));
     assert.equal(raw.kind === 'response' ? raw.status : 0, 503);
-    assert.match(raw.kind === 'response' ? String(raw.headers['x-portcullis-reason']) : '', /^PCL_IDENTITY_CERT_EXPIRED: the serving certificate expired at /);
-    await waitForLogLine(logFile, (l) => l.type === 'problem' && l.code === 'PCL_IDENTITY_CERT_EXPIRED', 'the expiry problem line');
+    assert.match(
+      raw.kind === 'response' ? String(raw.headers['x-portcullis-reason']) : '',
+      /^PCL_IDENTITY_CERT_EXPIRED: the serving certificate expired at /,
+    );
+    await waitForLogLine(
+      logFile,
+      (l) => l.type === 'problem' && l.code === 'PCL_IDENTITY_CERT_EXPIRED',
+      'the expiry problem line',
+    );
   } finally {
     await istiod.restart();
   }
@@ -204,13 +295,37 @@ test('istiod down at renewal: the old certificate stays until it expires, then n
   await gw.close();
 });
 
-test('serve --workers 2: a worker whose certificate expired makes the primary not ready, until istiod answers', { skip: SKIP, timeout: 90_000 }, async () => {
+test('serve --workers 2: a worker whose certificate expired makes the primary not ready, until istiod answers', {
+  skip: SKIP,
+  timeout: 90_000,
+}, async () => {
   const health = await freePort();
   const gw = await startServe(
     [
-      '--config', configDir, '--ca-address', istiod.address, '--ca-root-cert', rootFile, '--ca-token-file', tokenFile,
-      '--identity', 'istio-system/ztunnel-egress', '--cert-ttl', '8s', '--health', `127.0.0.1:${health}`,
-      '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--dns-server', env.dns.server, '--drain-seconds', '0', '--workers', '2',
+      '--config',
+      configDir,
+      '--ca-address',
+      istiod.address,
+      '--ca-root-cert',
+      rootFile,
+      '--ca-token-file',
+      tokenFile,
+      '--identity',
+      'istio-system/ztunnel-egress',
+      '--cert-ttl',
+      '8s',
+      '--health',
+      `127.0.0.1:${health}`,
+      '--listen',
+      '127.0.0.1:0',
+      '--admin',
+      '127.0.0.1:0',
+      '--dns-server',
+      env.dns.server,
+      '--drain-seconds',
+      '0',
+      '--workers',
+      '2',
     ],
     join(dir, 'access-workers.log'),
   );
@@ -232,12 +347,30 @@ test('serve --workers 2: a worker whose certificate expired makes the primary no
   assert.equal(await gw.stop(), 0);
 });
 
-test('a wrong token, an empty chain and a wrong SAN stop the start with a clear error', { skip: SKIP, timeout: 60_000 }, async () => {
+test('a wrong token, an empty chain and a wrong SAN stop the start with a clear error', {
+  skip: SKIP,
+  timeout: 60_000,
+}, async () => {
   const bad = join(dir, 'bad-token');
   writeFileSync(bad, 'wrong');
   const r = await runCli([
-    'serve', '--config', configDir, '--ca-address', istiod.address, '--ca-root-cert', rootFile, '--ca-token-file', bad,
-    '--identity', 'istio-system/ztunnel-egress', '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--workers', '1',
+    'serve',
+    '--config',
+    configDir,
+    '--ca-address',
+    istiod.address,
+    '--ca-root-cert',
+    rootFile,
+    '--ca-token-file',
+    bad,
+    '--identity',
+    'istio-system/ztunnel-egress',
+    '--listen',
+    '127.0.0.1:0',
+    '--admin',
+    '127.0.0.1:0',
+    '--workers',
+    '1',
   ]);
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /PCL_IDENTITY_ISTIOD_FAILED/);
@@ -245,7 +378,10 @@ test('a wrong token, an empty chain and a wrong SAN stop the start with a clear 
 
   for (const [mode, pattern] of [
     ['empty-chain', /empty certificate chain/],
-    ['wrong-san', /signed a certificate for spiffe:\/\/cluster\.local\/ns\/other\/sa\/someone-else when spiffe:\/\/cluster\.local\/ns\/istio-system\/sa\/ztunnel-egress was asked for/],
+    [
+      'wrong-san',
+      /signed a certificate for spiffe:\/\/cluster\.local\/ns\/other\/sa\/someone-else when spiffe:\/\/cluster\.local\/ns\/istio-system\/sa\/ztunnel-egress was asked for/,
+    ],
   ] as const) {
     istiod.mode = mode;
     try {
@@ -256,7 +392,10 @@ test('a wrong token, an empty chain and a wrong SAN stop the start with a clear 
   }
 });
 
-test('--gateway naming a Gateway the certificate cannot name is refused, saying which and why', { skip: SKIP, timeout: 60_000 }, async () => {
+test('--gateway naming a Gateway the certificate cannot name is refused, saying which and why', {
+  skip: SKIP,
+  timeout: 60_000,
+}, async () => {
   await assert.rejects(
     startGateway({
       configDir,
@@ -268,13 +407,19 @@ test('--gateway naming a Gateway the certificate cannot name is refused, saying 
     }),
     (err: Error & { code?: string }) => {
       assert.equal(err.code, 'PCL_IDENTITY_GATEWAY_NOT_NAMED');
-      assert.match(err.message, /Gateway istio-system\/ztunnel-egress needs the identity spiffe:\/\/cluster\.local\/ns\/istio-system\/sa\/ztunnel-egress, but the serving certificate names spiffe:\/\/cluster\.local\/ns\/istio-system\/sa\/someone-else/);
+      assert.match(
+        err.message,
+        /Gateway istio-system\/ztunnel-egress needs the identity spiffe:\/\/cluster\.local\/ns\/istio-system\/sa\/ztunnel-egress, but the serving certificate names spiffe:\/\/cluster\.local\/ns\/istio-system\/sa\/someone-else/,
+      );
       return true;
     },
   );
 });
 
-test('agent --ca-address: its workload certificate from istiod, used over HBONE', { skip: SKIP, timeout: 60_000 }, async () => {
+test('agent --ca-address: its workload certificate from istiod, used over HBONE', {
+  skip: SKIP,
+  timeout: 60_000,
+}, async () => {
   const pki = await createTestPki();
   const fake = await startFakeGateway(pki);
   const agentIstiod = await startFakeIstiod(pki.ca);
@@ -287,11 +432,28 @@ test('agent --ca-address: its workload certificate from istiod, used over HBONE'
   writeFileSync(token, agentIstiod.token);
   let child: ChildProcess | null = null;
   try {
-    child = spawn(process.execPath, [
-      join(REPO, 'src', 'cli', 'main.ts'), 'agent', '--gateway', `127.0.0.1:${fake.port}`, '--config', cfg,
-      '--ca-address', agentIstiod.address, '--ca-root-cert', root, '--ca-token-file', token, '--identity', 'bookinfo/bookinfo-productpage',
-      '--listen', '127.0.0.1:0',
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(
+      process.execPath,
+      [
+        join(REPO, 'src', 'cli', 'main.ts'),
+        'agent',
+        '--gateway',
+        `127.0.0.1:${fake.port}`,
+        '--config',
+        cfg,
+        '--ca-address',
+        agentIstiod.address,
+        '--ca-root-cert',
+        root,
+        '--ca-token-file',
+        token,
+        '--identity',
+        'bookinfo/bookinfo-productpage',
+        '--listen',
+        '127.0.0.1:0',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     // The human ready line goes to stderr; stdout carries only the JSON log.
     let err = '';
     child.stdout!.resume();
@@ -303,7 +465,10 @@ test('agent --ca-address: its workload certificate from istiod, used over HBONE'
       });
       child!.once('exit', (code) => reject(new Error(`agent exited (${code}):\n${err}`)));
     });
-    assert.match(line, /^portcullis agent: spiffe:\/\/cluster\.local\/ns\/bookinfo\/sa\/bookinfo-productpage listening on 127\.0\.0\.1:(\d+)$/);
+    assert.match(
+      line,
+      /^portcullis agent: spiffe:\/\/cluster\.local\/ns\/bookinfo\/sa\/bookinfo-productpage listening on 127\.0\.0\.1:(\d+)$/,
+    );
     assert.deepEqual(agentIstiod.requests.at(-1)!.uris, ['spiffe://cluster.local/ns/bookinfo/sa/bookinfo-productpage']);
     const port = Number(/:(\d+)$/.exec(line)![1]);
     const r = await httpConnect(port, 'httpbin.org:443');

@@ -54,7 +54,19 @@ async function serve(dir: string): Promise<ServeProcess> {
   const logDir = mkdtempSync(join(tmpdir(), 'portcullis-log-'));
   cleanups.push(() => rmSync(logDir, { recursive: true, force: true }));
   const p = await startServe(
-    ['--config', dir, ...(await pki.servingFlags(GATEWAY_ID)), '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--dns-server', dns.server, '--drain-seconds', '1'],
+    [
+      '--config',
+      dir,
+      ...(await pki.servingFlags(GATEWAY_ID)),
+      '--listen',
+      '127.0.0.1:0',
+      '--admin',
+      '127.0.0.1:0',
+      '--dns-server',
+      dns.server,
+      '--drain-seconds',
+      '1',
+    ],
     join(logDir, 'access.log'),
   );
   cleanups.push(() => p.stop());
@@ -71,13 +83,19 @@ function serviceEntry(extraPorts = ''): string {
   return se.replace('      protocol: TLS\n', `      protocol: TLS\n${target}${extraPorts}`);
 }
 
-test('seed 000: productpage gets through, default is denied, an undeclared host is denied; log and metrics show it', { skip: SKIP, timeout: 60_000 }, async () => {
+test('seed 000: productpage gets through, default is denied, an undeclared host is denied; log and metrics show it', {
+  skip: SKIP,
+  timeout: 60_000,
+}, async () => {
   const cfg = configFrom('seed-000', { extra: { 'portcullis.yaml': SETTINGS, 'serviceentry.yaml': serviceEntry() } });
   cleanups.push(cfg.cleanup);
   const gw = await serve(cfg.dir);
   const productpage = caller(await pki.workload('bookinfo', 'bookinfo-productpage'), gw.hbone, GATEWAY_ID);
   const sleepDefault = caller(await pki.workload('default', 'sleep'), gw.hbone, GATEWAY_ID);
-  cleanups.push(() => productpage.close(), () => sleepDefault.close());
+  cleanups.push(
+    () => productpage.close(),
+    () => sleepDefault.close(),
+  );
 
   // bookinfo-productpage: a real TLS handshake with SNI httpbin.org through the tunnel, and GET /get answered.
   const ok = await productpage.connect('httpbin.org:443');
@@ -103,7 +121,10 @@ test('seed 000: productpage gets through, default is denied, an undeclared host 
   assert.match(undeclared.reason, /^PCL_EGRESS_/);
 
   // The access log has one line per tunnel with the decision, code and per-layer policy.
-  const allowLine = await gw.waitForLog((l) => l.type === 'tunnel' && l.source_principal === PRODUCTPAGE && l.authority === 'httpbin.org:443', 'the allowed tunnel');
+  const allowLine = await gw.waitForLog(
+    (l) => l.type === 'tunnel' && l.source_principal === PRODUCTPAGE && l.authority === 'httpbin.org:443',
+    'the allowed tunnel',
+  );
   assert.equal(allowLine.decision, 'allow');
   assert.equal(allowLine.service_entry, 'bookinfo/httpbin-org');
   assert.equal(allowLine.status, 200);
@@ -111,29 +132,59 @@ test('seed 000: productpage gets through, default is denied, an undeclared host 
   assert.equal(allowLine.upstream_address, `${upstreamIp}:${upstream.port}`);
   assert.ok((allowLine.bytes_received as number) > 0 && (allowLine.bytes_sent as number) > 0);
   const layers = allowLine.policies as { layer: string; decision: string; policy: string | null }[];
-  assert.deepEqual(layers.map((l) => [l.layer, l.decision]), [['gateway', 'allow'], ['serviceentry', 'allow']]);
-  const denyLine = await gw.waitForLog((l) => l.type === 'tunnel' && l.source_principal === 'spiffe://cluster.local/ns/default/sa/sleep', 'the denied tunnel');
+  assert.deepEqual(
+    layers.map((l) => [l.layer, l.decision]),
+    [
+      ['gateway', 'allow'],
+      ['serviceentry', 'allow'],
+    ],
+  );
+  const denyLine = await gw.waitForLog(
+    (l) => l.type === 'tunnel' && l.source_principal === 'spiffe://cluster.local/ns/default/sa/sleep',
+    'the denied tunnel',
+  );
   assert.equal(denyLine.decision, 'deny');
   assert.equal(denyLine.code, 'PCL_AUTHZ_DENIED_EXPLICIT');
   assert.equal(denyLine.status, 401);
   assert.equal(denyLine.response_flags, 'UAEX');
-  const undeclaredLine = await gw.waitForLog((l) => l.type === 'tunnel' && l.authority === 'undeclared.example:443', 'the undeclared host');
+  const undeclaredLine = await gw.waitForLog(
+    (l) => l.type === 'tunnel' && l.authority === 'undeclared.example:443',
+    'the undeclared host',
+  );
   assert.equal(undeclaredLine.decision, 'deny');
   assert.equal(undeclaredLine.service_entry, null);
 
   // /metrics counts each decision by layer and code, with Istio's TCP metrics beside them.
   const metrics = (await gw.admin_get('/metrics')).text;
-  assert.match(metrics, /portcullis_authz_decisions_total\{decision="allow",layer="gateway",code="PCL_AUTHZ_ALLOWED_BY_POLICY"\} [1-9]/);
-  assert.match(metrics, /portcullis_authz_decisions_total\{decision="deny",layer="gateway",code="PCL_AUTHZ_DENIED_EXPLICIT"\} [1-9]/);
-  assert.match(metrics, /portcullis_authz_decisions_total\{decision="deny",layer="egressPolicies",code="PCL_EGRESS_[A-Z_]+"\} [1-9]/);
-  assert.match(metrics, /istio_tcp_connections_opened_total\{[^}]*source_principal="spiffe:\/\/cluster.local\/ns\/bookinfo\/sa\/bookinfo-productpage"[^}]*destination_service="httpbin.org"/);
-  assert.match(metrics, /istio_tcp_connections_closed_total\{[^}]*source_workload_namespace="default"[^}]*response_flags="UAEX"/);
+  assert.match(
+    metrics,
+    /portcullis_authz_decisions_total\{decision="allow",layer="gateway",code="PCL_AUTHZ_ALLOWED_BY_POLICY"\} [1-9]/,
+  );
+  assert.match(
+    metrics,
+    /portcullis_authz_decisions_total\{decision="deny",layer="gateway",code="PCL_AUTHZ_DENIED_EXPLICIT"\} [1-9]/,
+  );
+  assert.match(
+    metrics,
+    /portcullis_authz_decisions_total\{decision="deny",layer="egressPolicies",code="PCL_EGRESS_[A-Z_]+"\} [1-9]/,
+  );
+  assert.match(
+    metrics,
+    /istio_tcp_connections_opened_total\{[^}]*source_principal="spiffe:\/\/cluster.local\/ns\/bookinfo\/sa\/bookinfo-productpage"[^}]*destination_service="httpbin.org"/,
+  );
+  assert.match(
+    metrics,
+    /istio_tcp_connections_closed_total\{[^}]*source_workload_namespace="default"[^}]*response_flags="UAEX"/,
+  );
   assert.match(metrics, /istio_tcp_received_bytes_total\{[^}]*destination_service="httpbin.org"[^}]*\} [1-9]/);
 
   assert.equal(await gw.stop(), 0);
 });
 
-test('seed 000: with the ServiceEntry also declaring port 80, port 80 is denied under the https-only policy alone', { skip: SKIP, timeout: 60_000 }, async () => {
+test('seed 000: with the ServiceEntry also declaring port 80, port 80 is denied under the https-only policy alone', {
+  skip: SKIP,
+  timeout: 60_000,
+}, async () => {
   // Only the https-only Gateway policy (plus the default-deny) and the seed's ServiceEntry-layer policies.
   const gatewayPolicies = readFileSync(join(EXAMPLES, 'seed-000', 'gateway-policies.yaml'), 'utf8')
     .split(/^---$/m)

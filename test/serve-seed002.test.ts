@@ -39,8 +39,13 @@ function keepAliveClient(stream: Duplex) {
     waiting?.();
   });
   const more = () => new Promise<void>((resolve) => (waiting = resolve));
-  return async (path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: string; body: string }> => {
-    const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  return async (
+    path: string,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; headers: string; body: string }> => {
+    const extra = Object.entries(headers)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('');
     stream.write(Buffer.from(`GET ${path} HTTP/1.1\r\nHost: my-nginx.foo.bar\r\n${extra}\r\n`));
     for (;;) {
       const end = buffered.indexOf('\r\n\r\n');
@@ -58,7 +63,10 @@ function keepAliveClient(stream: Duplex) {
   };
 }
 
-test('seed 002 through portcullis serve: app1 and app2 get their own external identities, interleaved on keep-alive', { skip: SKIP, timeout: 90_000 }, async (t) => {
+test('seed 002 through portcullis serve: app1 and app2 get their own external identities, interleaved on keep-alive', {
+  skip: SKIP,
+  timeout: 90_000,
+}, async (t) => {
   const pki = await makeTestPki();
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-seed002-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -69,7 +77,13 @@ test('seed 002 through portcullis serve: app1 and app2 get their own external id
   const serverCert = await pki.server('my-nginx.foo.bar');
   const seen: string[] = [];
   const server: Server = createServer(
-    { cert: serverCert.certChainPem, key: serverCert.keyPem, ca: pki.ca.rootCertPem, requestCert: true, rejectUnauthorized: true },
+    {
+      cert: serverCert.certChainPem,
+      key: serverCert.keyPem,
+      ca: pki.ca.rootCertPem,
+      requestCert: true,
+      rejectUnauthorized: true,
+    },
     (req, res) => {
       seen.push(...Object.keys(req.headers));
       const raw = (req.socket as TLSSocket).getPeerCertificate().raw;
@@ -96,14 +110,27 @@ test('seed 002 through portcullis serve: app1 and app2 get their own external id
     );
   }
   writeFileSync(join(config, 'secrets.yaml'), secrets.join('---\n'));
-  writeFileSync(join(config, 'portcullis.yaml'), readFileSync(join(config, 'portcullis.yaml'), 'utf8') + '\nallowedPrivateCidrs: [127.0.0.0/8]\n');
+  writeFileSync(
+    join(config, 'portcullis.yaml'),
+    readFileSync(join(config, 'portcullis.yaml'), 'utf8') + '\nallowedPrivateCidrs: [127.0.0.0/8]\n',
+  );
   assert.ok(readdirSync(config).includes('envoyfilter.yaml'), 'the seed EnvoyFilter is part of the config, verbatim');
 
   // ztunnel would dial the ServiceEntry's VIP: take it from the same compile the gateway does.
   const snap = compileSnapshot(await loadConfigDir(config, { env: {} }));
   const vip = snap.serviceEntries.get('ServiceEntry/istio-egress/nginx-mesh-external-se')!.vips[0].value;
   const serve = await startServe(
-    ['--config', config, ...(await pki.servingFlags('spiffe://cluster.local/ns/istio-egress/sa/egress-waypoint')), '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--dns-server', dns.server],
+    [
+      '--config',
+      config,
+      ...(await pki.servingFlags('spiffe://cluster.local/ns/istio-egress/sa/egress-waypoint')),
+      '--listen',
+      '127.0.0.1:0',
+      '--admin',
+      '127.0.0.1:0',
+      '--dns-server',
+      dns.server,
+    ],
     join(dir, 'access.log'),
   );
   t.after(() => serve.stop());
@@ -126,14 +153,22 @@ test('seed 002 through portcullis serve: app1 and app2 get their own external id
     }
   }
   // app2 claiming app1's identity in the pseudo-header is still app2, and the header never leaves the gateway.
-  const forged = await apps[1].get('/subject', { '%%source.principal%%': 'spiffe://cluster.local/ns/team-namespace/sa/app1' });
+  const forged = await apps[1].get('/subject', {
+    '%%source.principal%%': 'spiffe://cluster.local/ns/team-namespace/sa/app1',
+  });
   assert.equal(JSON.parse(forged.body).subject, 'CN=team-namespace.app2');
   assert.ok(!seen.includes('%%source.principal%%'), `the upstream saw: ${[...new Set(seen)].join(', ')}`);
 
   // One access-log line per request, naming the route and the external identity used.
-  const line = await serve.waitForLog((l) => l.type === 'request' && l.external_identity === 'CN=team-namespace.app2', 'app2 request line');
+  const line = await serve.waitForLog(
+    (l) => l.type === 'request' && l.external_identity === 'CN=team-namespace.app2',
+    'app2 request line',
+  );
   assert.equal(line.route, 'team-namespace/app2-api-partner-com-httproute#0');
   assert.equal(line.source_principal, 'spiffe://cluster.local/ns/team-namespace/sa/app2');
   const metrics = await serve.admin_get('/metrics');
-  assert.match(metrics.text, /istio_requests_total\{[^}]*source_principal="spiffe:\/\/cluster.local\/ns\/team-namespace\/sa\/app1"[^}]*response_code="200"[^}]*\} 10/);
+  assert.match(
+    metrics.text,
+    /istio_requests_total\{[^}]*source_principal="spiffe:\/\/cluster.local\/ns\/team-namespace\/sa\/app1"[^}]*response_code="200"[^}]*\} 10/,
+  );
 });

@@ -19,7 +19,11 @@ const SKIP = hasDnsmasq() ? false : 'dnsmasq not installed: apt-get install dnsm
 
 function workerPids(primary: number): number[] {
   try {
-    return execFileSync('pgrep', ['-P', String(primary)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+    return execFileSync('pgrep', ['-P', String(primary)], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
   } catch {
     return [];
   }
@@ -29,19 +33,36 @@ function workerPids(primary: number): number[] {
 async function startWorkers(t: TestContext, names: Readonly<Record<string, string>> = {}) {
   const env = await startSeedEnv(names);
   t.after(() => env.close());
-  const cfg = configFrom('seed-000', { extra: { 'portcullis.yaml': SEED_SETTINGS, 'serviceentry.yaml': env.serviceEntry() } });
+  const cfg = configFrom('seed-000', {
+    extra: { 'portcullis.yaml': SEED_SETTINGS, 'serviceentry.yaml': env.serviceEntry() },
+  });
   t.after(cfg.cleanup);
   const logDir = mkdtempSync(join(tmpdir(), 'portcullis-log-'));
   t.after(() => rmSync(logDir, { recursive: true, force: true }));
   const gw = await startServe(
-    ['--workers', '2', '--config', cfg.dir, ...(await env.pki.servingFlags(GATEWAY_ID)), '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--dns-server', env.dns.server],
+    [
+      '--workers',
+      '2',
+      '--config',
+      cfg.dir,
+      ...(await env.pki.servingFlags(GATEWAY_ID)),
+      '--listen',
+      '127.0.0.1:0',
+      '--admin',
+      '127.0.0.1:0',
+      '--dns-server',
+      env.dns.server,
+    ],
     join(logDir, 'access.log'),
   );
   t.after(() => gw.stop('SIGKILL'));
   return { env, cfg, gw };
 }
 
-test('two workers serve one port; metrics add up across them; a killed worker is replaced', { skip: SKIP, timeout: 60_000 }, async (t) => {
+test('two workers serve one port; metrics add up across them; a killed worker is replaced', {
+  skip: SKIP,
+  timeout: 60_000,
+}, async (t) => {
   const { env, gw } = await startWorkers(t);
   assert.match(gw.stderr(), /2 workers share the HBONE port/);
   assert.equal(workerPids(gw.child.pid!).length, 2);
@@ -57,8 +78,11 @@ test('two workers serve one port; metrics add up across them; a killed worker is
     if (!r.ok) assert.equal(r.status, 401);
   }
   const metrics = (await gw.admin_get('/metrics')).text;
-  const m = /portcullis_authz_decisions_total\{decision="deny",layer="gateway",code="PCL_AUTHZ_DENIED_EXPLICIT"\} (\d+)/.exec(metrics);
-  assert.equal(Number(m?.[1]), 20, 'the primary sums every worker\'s counters');
+  const m =
+    /portcullis_authz_decisions_total\{decision="deny",layer="gateway",code="PCL_AUTHZ_DENIED_EXPLICIT"\} (\d+)/.exec(
+      metrics,
+    );
+  assert.equal(Number(m?.[1]), 20, "the primary sums every worker's counters");
   const dump = JSON.parse((await gw.admin_get('/config_dump')).text);
   assert.equal(dump.generation, 1);
 
@@ -78,7 +102,10 @@ test('two workers serve one port; metrics add up across them; a killed worker is
   assert.equal(await gw.stop('SIGTERM'), 0);
 });
 
-test("a worker's guard refuses the primary's admin port as a destination, like the gateway's own sockets", { skip: SKIP, timeout: 60_000 }, async (t) => {
+test("a worker's guard refuses the primary's admin port as a destination, like the gateway's own sockets", {
+  skip: SKIP,
+  timeout: 60_000,
+}, async (t) => {
   const { env, cfg, gw } = await startWorkers(t, { 'admin.trap.example': '127.0.0.1' });
   const adminPort = Number(gw.admin.slice(gw.admin.lastIndexOf(':') + 1));
   // Loopback is allowed by the test settings, so only the own-socket rule can refuse this (the config is live).

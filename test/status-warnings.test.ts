@@ -8,7 +8,10 @@ const cleanups: (() => void)[] = [];
 after(() => cleanups.forEach((c) => c()));
 
 function config(extra: Record<string, string>): string {
-  const c = configFrom('seed-000', { files: ['gateway.yaml', 'serviceentry.yaml', 'namespace.yaml', 'portcullis.yaml', 'default-deny.yaml'], extra });
+  const c = configFrom('seed-000', {
+    files: ['gateway.yaml', 'serviceentry.yaml', 'namespace.yaml', 'portcullis.yaml', 'default-deny.yaml'],
+    extra,
+  });
   cleanups.push(c.cleanup);
   return c.dir;
 }
@@ -35,9 +38,18 @@ test('an unresolved target and an unattached policy are warnings: exit 0, or 1 w
   const r = await runCli(['status', '--config', dir]);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /^Policy warnings:$/m);
-  assert.match(r.stdout, /policies\.yaml:\d+ AuthorizationPolicy bookinfo\/allow-missing \(unresolved-target\): TargetNotFound: /);
-  assert.match(r.stdout, /policies\.yaml:\d+ AuthorizationPolicy bookinfo\/selector-only \(unattached\): NoTargetRefs: /);
-  assert.match(r.stdout, /^\d+ resources, 0 errors, [2-9]\d* warnings \(1 unresolved policy targets, 1 unattached policies\)$/m);
+  assert.match(
+    r.stdout,
+    /policies\.yaml:\d+ AuthorizationPolicy bookinfo\/allow-missing \(unresolved-target\): TargetNotFound: /,
+  );
+  assert.match(
+    r.stdout,
+    /policies\.yaml:\d+ AuthorizationPolicy bookinfo\/selector-only \(unattached\): NoTargetRefs: /,
+  );
+  assert.match(
+    r.stdout,
+    /^\d+ resources, 0 errors, [2-9]\d* warnings \(1 unresolved policy targets, 1 unattached policies\)$/m,
+  );
   const strict = await runCli(['status', '--config', dir, '--fail-on', 'warning']);
   assert.equal(strict.code, 1);
   const json = JSON.parse((await runCli(['status', '--config', dir, '-o', 'json'])).stdout);
@@ -52,5 +64,8 @@ test('an invalid policy is an error (exit 1) and is listed with what fails close
   const r = await runCli(['status', '--config', dir]);
   assert.equal(r.code, 1);
   assert.match(r.stdout, /^Fails closed \(invalid, no last good version\):$/m);
-  assert.match(r.stdout, /deny-reviews\.yaml:\d+ AuthorizationPolicy istio-system\/deny-reviews-egress: it targets Gateway ztunnel-egress: every connection and request through Gateway istio-system\/ztunnel-egress is denied/);
+  assert.match(
+    r.stdout,
+    /deny-reviews\.yaml:\d+ AuthorizationPolicy istio-system\/deny-reviews-egress: it targets Gateway ztunnel-egress: every connection and request through Gateway istio-system\/ztunnel-egress is denied/,
+  );
 });

@@ -16,11 +16,23 @@ import tls from 'node:tls';
 import { after, before, test } from 'node:test';
 import { readConfigDir } from '../src/config/config-dir.ts';
 import type { ConfigFile } from '../src/config/load.ts';
-import { initCa, issueClientCert, issueServerCert, type CertificateAuthority, type IssuedCertificate } from '../src/identity/ca.ts';
+import {
+  initCa,
+  issueClientCert,
+  issueServerCert,
+  type CertificateAuthority,
+  type IssuedCertificate,
+} from '../src/identity/ca.ts';
 import { CredentialStore } from '../src/waypoint/credentials.ts';
 import { SOURCE_PRINCIPAL_HEADER } from '../src/waypoint/principal-header.ts';
 import { subjectText } from '../src/waypoint/secret-keys.ts';
-import { closedPort, send, snapshotFrom, startTunnelListener, type TunnelListener } from './support/waypoint-harness.ts';
+import {
+  closedPort,
+  send,
+  snapshotFrom,
+  startTunnelListener,
+  type TunnelListener,
+} from './support/waypoint-harness.ts';
 
 const SEED_DIR = join(import.meta.dirname, '..', 'examples', 'seed-002');
 const APP1 = 'spiffe://cluster.local/ns/team-namespace/sa/app1';
@@ -106,7 +118,10 @@ async function startSubjectServer(cert: IssuedCertificate): Promise<number> {
     (req, res) => {
       const peer = (req.socket as tls.TLSSocket).getPeerCertificate();
       const subject = peer.raw ? subjectText(new X509Certificate(peer.raw)) : '';
-      upstreamSeen.push({ subject, headerNames: req.rawHeaders.filter((_, i) => i % 2 === 0).map((h) => h.toLowerCase()) });
+      upstreamSeen.push({
+        subject,
+        headerNames: req.rawHeaders.filter((_, i) => i % 2 === 0).map((h) => h.toLowerCase()),
+      });
       req.resume();
       req.on('end', () => {
         res.writeHead(200, { 'content-type': 'application/json' });
@@ -115,7 +130,13 @@ async function startSubjectServer(cert: IssuedCertificate): Promise<number> {
     },
   );
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  closers.push(() => new Promise<void>((r) => { s.closeAllConnections(); s.close(() => r()); }));
+  closers.push(
+    () =>
+      new Promise<void>((r) => {
+        s.closeAllConnections();
+        s.close(() => r());
+      }),
+  );
   return (s.address() as net.AddressInfo).port;
 }
 
@@ -127,11 +148,18 @@ interface World {
 }
 
 /** Both apps' tunnels (and an unmapped app3) over a snapshot of the seed plus `extra` files. */
-async function world(opts: { secrets?: string[]; extra?: string[]; settings?: string; port443: number }): Promise<World> {
+async function world(opts: {
+  secrets?: string[];
+  extra?: string[];
+  settings?: string;
+  port443: number;
+}): Promise<World> {
   const files: ConfigFile[] = [
     ...seedFiles,
     { path: 'app2.yaml', text: APP2_YAML },
-    ...(opts.secrets ?? [tlsSecret('app1-client-mtls-secret', app1), tlsSecret('app2-client-mtls-secret', app2)]).map((text, i) => ({ path: `secret-${i}.yaml`, text })),
+    ...(opts.secrets ?? [tlsSecret('app1-client-mtls-secret', app1), tlsSecret('app2-client-mtls-secret', app2)]).map(
+      (text, i) => ({ path: `secret-${i}.yaml`, text }),
+    ),
     ...(opts.extra ?? []).map((text, i) => ({ path: `extra-${i}.yaml`, text })),
   ];
   const snap = snapshotFrom(files, opts.settings ?? seedSettings);
@@ -181,7 +209,10 @@ test('seed 002: app1 is seen as CN=team-namespace.app1 and app2 as CN=team-names
   await interleaved(w, 25);
   const seen = upstreamSeen.slice(before);
   assert.equal(seen.length, 50);
-  assert.ok(seen.every((s) => !s.headerNames.includes(SOURCE_PRINCIPAL_HEADER)), 'the upstream never receives %%source.principal%%');
+  assert.ok(
+    seen.every((s) => !s.headerNames.includes(SOURCE_PRINCIPAL_HEADER)),
+    'the upstream never receives %%source.principal%%',
+  );
   assert.equal(w.credentials.poolCount, 2, 'one pool per credential');
   const e1 = w.app1.events.at(-1)!;
   assert.equal(e1.status, 200);
@@ -228,7 +259,10 @@ spec:
   const s = await send(secretRefused.app1.port, agent(), { path: '/subject', headers: HOST });
   assert.equal(s.status, 503);
   assert.equal(s.headers['x-portcullis-code'], 'PCL_WAYPOINT_CREDENTIAL_NOT_PERMITTED');
-  assert.match(s.body, /Secret team-namespace\/app1-client-mtls-secret is in another namespace than waypoint istio-egress\/egress-waypoint/);
+  assert.match(
+    s.body,
+    /Secret team-namespace\/app1-client-mtls-secret is in another namespace than waypoint istio-egress\/egress-waypoint/,
+  );
   assert.match(s.body, /add "istio-egress\/egress-waypoint" to permitCrossNamespaceResourceAccess/);
 });
 
@@ -266,14 +300,21 @@ test('seed 002 credential errors answer 503 with the reason: missing Secret, wro
 });
 
 test('seed 002 upstream errors: SAN mismatch and unknown CA (503), unreachable (503), invalid response (502)', async () => {
-  const wrongName = await startSubjectServer(await issueServerCert(ca, { dnsNames: ['someone-else.example'], ttl: 3_600_000 }));
+  const wrongName = await startSubjectServer(
+    await issueServerCert(ca, { dnsNames: ['someone-else.example'], ttl: 3_600_000 }),
+  );
   const san = await world({ port443: wrongName });
   const r1 = await send(san.app1.port, agent(), { path: '/subject', headers: HOST });
   assert.equal(r1.status, 503);
   assert.equal(r1.headers['x-portcullis-code'], 'PCL_WAYPOINT_UPSTREAM_SAN');
-  assert.match(r1.body, /expected one of \[app1\.team-namespace\.my-nginx\.foo\.bar\.invalid, my-nginx\.foo\.bar\], certificate has DNS:someone-else\.example/);
+  assert.match(
+    r1.body,
+    /expected one of \[app1\.team-namespace\.my-nginx\.foo\.bar\.invalid, my-nginx\.foo\.bar\], certificate has DNS:someone-else\.example/,
+  );
 
-  const foreign = await startSubjectServer(await issueServerCert(otherCa, { dnsNames: ['my-nginx.foo.bar'], ttl: 3_600_000 }));
+  const foreign = await startSubjectServer(
+    await issueServerCert(otherCa, { dnsNames: ['my-nginx.foo.bar'], ttl: 3_600_000 }),
+  );
   const caw = await world({ port443: foreign });
   const r2 = await send(caw.app1.port, agent(), { path: '/subject', headers: HOST });
   assert.equal(r2.status, 503);
@@ -352,7 +393,9 @@ http {
 }
 `;
   writeFileSync(join(dir, 'nginx.conf'), conf);
-  const proc = spawn('nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir, '-g', 'error_log stderr;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn('nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir, '-g', 'error_log stderr;'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   proc.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
   closers.push(() => {
@@ -373,7 +416,7 @@ http {
   }
 }
 
-test('seed 002 against nginx (ssl_verify_client, $ssl_client_s_dn), the seed\'s own reference server', async (t) => {
+test("seed 002 against nginx (ssl_verify_client, $ssl_client_s_dn), the seed's own reference server", async (t) => {
   if (spawnSync('which', ['nginx']).status !== 0) {
     t.skip('nginx not installed: apt-get install nginx-light');
     return;
@@ -389,7 +432,11 @@ test('one keep-alive tunnel follows each new snapshot: a rotated Secret, a remov
   const rotated = await issueClientCert(ca, { subject: 'CN=team-namespace.app1-rotated', ttl: 3_600_000 });
   const base = [...seedFiles, { path: 'app2.yaml', text: APP2_YAML }];
   const withSecret = (c: IssuedCertificate | null, generation: number) =>
-    snapshotFrom(c === null ? base : [...base, { path: 'secret.yaml', text: tlsSecret('app1-client-mtls-secret', c) }], seedSettings, generation);
+    snapshotFrom(
+      c === null ? base : [...base, { path: 'secret.yaml', text: tlsSecret('app1-client-mtls-secret', c) }],
+      seedSettings,
+      generation,
+    );
   const snaps = [withSecret(app1, 1), withSecret(rotated, 2), withSecret(null, 3), withSecret(app1, 4)];
   let current = snaps[0];
   const credentials = new CredentialStore();
@@ -404,7 +451,8 @@ test('one keep-alive tunnel follows each new snapshot: a rotated Secret, a remov
   });
   closers.push(() => l.close());
   const a = agent();
-  const subjectOf = async (): Promise<{ status: number; body: string; localPort: number }> => send(l.port, a, { path: '/subject', headers: HOST });
+  const subjectOf = async (): Promise<{ status: number; body: string; localPort: number }> =>
+    send(l.port, a, { path: '/subject', headers: HOST });
 
   const r1 = await subjectOf();
   const r1b = await subjectOf();
@@ -413,7 +461,11 @@ test('one keep-alive tunnel follows each new snapshot: a rotated Secret, a remov
   current = snaps[1];
   const r2 = await subjectOf();
   assert.equal(r2.localPort, r1.localPort, 'still the same tunnel');
-  assert.deepEqual([r2.status, JSON.parse(r2.body)], [200, { subject: 'CN=team-namespace.app1-rotated' }], 'the rotated Secret applies at once');
+  assert.deepEqual(
+    [r2.status, JSON.parse(r2.body)],
+    [200, { subject: 'CN=team-namespace.app1-rotated' }],
+    'the rotated Secret applies at once',
+  );
   current = snaps[2];
   const r3 = await subjectOf();
   assert.equal(r3.status, 503, r3.body);
@@ -422,7 +474,11 @@ test('one keep-alive tunnel follows each new snapshot: a rotated Secret, a remov
   const r4 = await subjectOf();
   assert.deepEqual([r4.status, JSON.parse(r4.body)], [200, { subject: 'CN=team-namespace.app1' }]);
   // A snapshot without app1's route: the tunnel's next request is not routed by what the old snapshot said.
-  current = snapshotFrom(seedFiles.filter((f) => !/app1/.test(f.path)), seedSettings, 5);
+  current = snapshotFrom(
+    seedFiles.filter((f) => !/app1/.test(f.path)),
+    seedSettings,
+    5,
+  );
   const r5 = await subjectOf();
   assert.notEqual(r5.status, 200, r5.body);
 });

@@ -23,7 +23,11 @@ export interface AdminSources {
 }
 
 /** Admin sources for one in-process gateway. */
-export function gatewaySources(registry: Registry, snapshot: () => Snapshot | null, ready: AdminSources['ready']): AdminSources {
+export function gatewaySources(
+  registry: Registry,
+  snapshot: () => Snapshot | null,
+  ready: AdminSources['ready'],
+): AdminSources {
   return {
     metrics: async () => ({ contentType: registry.contentType, text: await registry.metrics() }),
     configDump: async () => {

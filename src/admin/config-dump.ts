@@ -45,7 +45,14 @@ export function configDump(snap: Snapshot): Record<string, unknown> {
     })),
     egressPolicies: snap.settings.egressPolicies,
     // Every error (file:line, code) and what fails closed because of each invalid resource.
-    errors: configIssues(snap).map((i) => ({ kind: i.kind, ref: i.ref, file: i.file, line: i.line, code: i.code, message: i.message })),
+    errors: configIssues(snap).map((i) => ({
+      kind: i.kind,
+      ref: i.ref,
+      file: i.file,
+      line: i.line,
+      code: i.code,
+      message: i.message,
+    })),
     invalid: snap.invalid,
     diagnostics: snap.diagnostics,
   };

@@ -19,11 +19,19 @@ after(async () => {
 async function server(): Promise<string> {
   if (!admin) {
     admin = await startAdminServer(
-      { ui: uiRoutes(hub), metrics: async () => ({ contentType: 'text/plain', text: '' }), configDump: async () => null, ready: () => ({ ready: true, why: 'ok' }) },
+      {
+        ui: uiRoutes(hub),
+        metrics: async () => ({ contentType: 'text/plain', text: '' }),
+        configDump: async () => null,
+        ready: () => ({ ready: true, why: 'ok' }),
+      },
       '127.0.0.1',
       0,
     );
-    closers.push(() => admin.close(), () => hub.close());
+    closers.push(
+      () => admin.close(),
+      () => hub.close(),
+    );
   }
   return `127.0.0.1:${admin.address.port}`;
 }
@@ -49,7 +57,16 @@ const flow = (source: string, decision: ObservedFlow['decision']): ObservedFlow 
 });
 
 /** Open an event stream and collect its `flows` events. */
-function stream(at: string, query = ''): Promise<{ res: IncomingMessage; events: unknown[]; next(n: number): Promise<unknown[]>; raw(): string; ended: Promise<void> }> {
+function stream(
+  at: string,
+  query = '',
+): Promise<{
+  res: IncomingMessage;
+  events: unknown[];
+  next(n: number): Promise<unknown[]>;
+  raw(): string;
+  ended: Promise<void>;
+}> {
   return new Promise((resolve, reject) => {
     get(`http://${at}/flows/events${query}`, { agent: false }, (res) => {
       let buf = '';
@@ -95,7 +112,10 @@ test('flow hub: a browser gets the view at once, then an update only when someth
   const at = await server();
   const all = await stream(at);
   const denied = await stream(at, '?decision=deny');
-  closers.push(() => all.res.destroy(), () => denied.res.destroy());
+  closers.push(
+    () => all.res.destroy(),
+    () => denied.res.destroy(),
+  );
   assert.equal(all.res.headers['content-type'], 'text/event-stream');
   assert.equal(all.res.headers['content-security-policy'], UI_CSP);
   await all.next(1);
@@ -103,7 +123,10 @@ test('flow hub: a browser gets the view at once, then an update only when someth
   const events = (await all.next(2)) as { view: { totals: { decisions: number }; rows: unknown[] } }[];
   assert.equal(events[1].view.totals.decisions, 2);
   const d = (await denied.next(2)) as { view: { rows: { source: string }[] } }[];
-  assert.deepEqual(d[1].view.rows.map((r) => r.source), ['spiffe://cluster.local/ns/b/sa/y']);
+  assert.deepEqual(
+    d[1].view.rows.map((r) => r.source),
+    ['spiffe://cluster.local/ns/b/sa/y'],
+  );
   // Nothing changed: no further event within several intervals.
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(all.events.length, 2);
@@ -132,7 +155,11 @@ test('flow routes: strict headers on the page, GET and HEAD only, other hosts re
   assert.equal(page.headers['content-security-policy'], UI_CSP);
   assert.equal(page.headers['x-frame-options'], 'DENY');
   assert.match(page.body, /<script src="\/ui\/app\.js" defer><\/script>/);
-  assert.doesNotMatch(page.body, /<script>|\sstyle=|\son[a-z]+=/, 'no inline script, style or handler the CSP would have to allow');
+  assert.doesNotMatch(
+    page.body,
+    /<script>|\sstyle=|\son[a-z]+=/,
+    'no inline script, style or handler the CSP would have to allow',
+  );
   assert.equal((await call('GET', '/ui/app.js')).headers['content-type'], 'text/javascript; charset=utf-8');
   assert.equal((await call('POST', '/flows')).status, 405);
   assert.equal((await call('GET', '/flows', 'evil.example')).status, 403);
@@ -147,7 +174,16 @@ test('flow feed: a gateway instance’s events reach the hub in batches, with it
   const local = new FlowHub({ minIntervalMs: 10_000 });
   const snap = {
     generation: 7,
-    diagnostics: [{ code: 'PCL_SCHEMA_UNKNOWN_FIELD', severity: 'error', file: 'a.yaml', line: 3, column: 1, message: 'unknown field' }],
+    diagnostics: [
+      {
+        code: 'PCL_SCHEMA_UNKNOWN_FIELD',
+        severity: 'error',
+        file: 'a.yaml',
+        line: 3,
+        column: 1,
+        message: 'unknown field',
+      },
+    ],
     settings: { learn: true },
     servedGateways: () => [{ ref: 'istio-system/g' }],
   } as unknown as Snapshot;
@@ -168,8 +204,30 @@ test('flow feed: a gateway instance’s events reach the hub in batches, with it
     host: 'httpbin.org',
     port: 443,
   };
-  publish.tunnelDecided({ ...base, decision: 'deny', code: 'PCL_AUTHZ_DENIED_CUSTOM_UNSUPPORTED', reason: 'custom', layers: [{ layer: 'gateway', target: 'Gateway g', decision: 'deny', code: 'PCL_AUTHZ_DENIED_CUSTOM_UNSUPPORTED', policy: 'x/y', reason: 'custom' }] });
-  publish.tunnelDecided({ ...base, instance: instance + 1000, decision: 'allow', code: 'PCL_AUTHZ_ALLOWED_BY_POLICY', reason: '', layers: [] });
+  publish.tunnelDecided({
+    ...base,
+    decision: 'deny',
+    code: 'PCL_AUTHZ_DENIED_CUSTOM_UNSUPPORTED',
+    reason: 'custom',
+    layers: [
+      {
+        layer: 'gateway',
+        target: 'Gateway g',
+        decision: 'deny',
+        code: 'PCL_AUTHZ_DENIED_CUSTOM_UNSUPPORTED',
+        policy: 'x/y',
+        reason: 'custom',
+      },
+    ],
+  });
+  publish.tunnelDecided({
+    ...base,
+    instance: instance + 1000,
+    decision: 'allow',
+    code: 'PCL_AUTHZ_ALLOWED_BY_POLICY',
+    reason: '',
+    layers: [],
+  });
   publish.problem({ instance, code: 'PCL_DATAPLANE_CONFIG_RELOAD_FAILED', message: 'bad yaml' });
   stop();
   assert.equal(local.map.decisions, 1, 'only this instance’s events');

@@ -88,13 +88,21 @@ export class FlowHub {
       configErrors: newest.configErrors,
       configErrorCount: newest.configErrorCount,
       warnings: newest.warnings,
-      problems: all.flatMap((s) => s.problems).sort((a, b) => b.t - a.t).slice(0, 20),
+      problems: all
+        .flatMap((s) => s.problems)
+        .sort((a, b) => b.t - a.t)
+        .slice(0, 20),
       failClosed: [...new Set(all.flatMap((s) => s.failClosed))].sort(),
     };
   }
 
   snapshot(filter: FlowFilter = {}): FlowSnapshot {
-    return { now: Date.now(), status: this.status(), droppedEvents: this.#droppedEvents, view: buildView(this.map, filter) };
+    return {
+      now: Date.now(),
+      status: this.status(),
+      droppedEvents: this.#droppedEvents,
+      view: buildView(this.map, filter),
+    };
   }
 
   /** Start streaming to a browser; false when too many are watching already. */

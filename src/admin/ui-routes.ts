@@ -74,7 +74,11 @@ export function uiRoutes(hub: FlowHub, assetDir = join(import.meta.dirname, 'ui'
         return true;
       }
       if (!hostAllowed(req)) {
-        send(403, 'text/plain; charset=utf-8', 'the flow map answers only requests addressed to an IP address or localhost\n');
+        send(
+          403,
+          'text/plain; charset=utf-8',
+          'the flow map answers only requests addressed to an IP address or localhost\n',
+        );
         return true;
       }
       const a = ASSETS[path];
@@ -88,7 +92,11 @@ export function uiRoutes(hub: FlowHub, assetDir = join(import.meta.dirname, 'ui'
       } else if (path === '/flows/edges') {
         send(200, 'application/json', JSON.stringify({ edges: hub.map.edges(), droppedEdges: hub.map.droppedEdges }));
       } else if (!hub.hasRoom()) {
-        send(503, 'text/plain; charset=utf-8', `${hub.watchers()} browsers are watching already: close one and reload\n`);
+        send(
+          503,
+          'text/plain; charset=utf-8',
+          `${hub.watchers()} browsers are watching already: close one and reload\n`,
+        );
       } else {
         res.writeHead(200, { ...headers, 'content-type': 'text/event-stream', connection: 'keep-alive' });
         if (req.method === 'HEAD') res.end();

@@ -14,7 +14,10 @@ test('listen addresses', () => {
 test('forwards', () => {
   assert.deepEqual(parseForward('127.0.0.1:5432=db.partner.example:5432'), {
     ok: true,
-    value: { listen: { host: '127.0.0.1', port: 5432 }, target: { host: 'db.partner.example', port: 5432, isIp: false } },
+    value: {
+      listen: { host: '127.0.0.1', port: 5432 },
+      target: { host: 'db.partner.example', port: 5432, isIp: false },
+    },
   });
   assert.deepEqual(parseForward('127.0.0.1:0=[2001:db8::1]:443').ok, true);
   for (const bad of ['127.0.0.1:5432', '=db:5432', '127.0.0.1:5432=db', '127.0.0.1:5432=db:0', 'x:1=db:5432']) {
@@ -51,8 +54,14 @@ test('a workloads file is refused with the entry and the problem', () => {
     ['- {namespace: a, listen: "127.0.0.1:1"}', /entry 1: "serviceAccount" is required/],
     ['- {namespace: a, serviceAccount: b, listen: "127.0.0.1:1", lisen: x}', /unknown field "lisen"/],
     ['- {namespace: "a/b", serviceAccount: b, listen: "127.0.0.1:1"}', /entry 1: a SPIFFE ID must be/],
-    ['- {namespace: a, serviceAccount: b, listen: "127.0.0.1:1"}\n- {namespace: a, serviceAccount: b, listen: "127.0.0.1:2"}', /entry 2: a\/b is listed twice/],
-    ['- {namespace: a, serviceAccount: b, listen: "127.0.0.1:1"}\n- {namespace: a, serviceAccount: c, listen: "127.0.0.1:1"}', /entry 2: address 127\.0\.0\.1:1 is used twice/],
+    [
+      '- {namespace: a, serviceAccount: b, listen: "127.0.0.1:1"}\n- {namespace: a, serviceAccount: b, listen: "127.0.0.1:2"}',
+      /entry 2: a\/b is listed twice/,
+    ],
+    [
+      '- {namespace: a, serviceAccount: b, listen: "127.0.0.1:1"}\n- {namespace: a, serviceAccount: c, listen: "127.0.0.1:1"}',
+      /entry 2: address 127\.0\.0\.1:1 is used twice/,
+    ],
     ['- {namespace: a, serviceAccount: b, listen: "127.0.0.1:1", forward: "x"}', /"forward" must be a list/],
     ['- [unclosed', /not YAML/],
   ];

@@ -20,7 +20,8 @@ export function parseListenAddress(text: string): Parsed<ListenAddress> {
   const host = m[1] ?? m[2];
   const port = Number(m[3]);
   if (port > 65535) return { ok: false, reason: `"${text}": port ${port} is out of range 0-65535` };
-  if (m[1] !== undefined && isIP(host) !== 6) return { ok: false, reason: `"${text}": "${host}" is not an IPv6 address` };
+  if (m[1] !== undefined && isIP(host) !== 6)
+    return { ok: false, reason: `"${text}": "${host}" is not an IPv6 address` };
   if (m[1] === undefined && isIP(host) !== 4 && host !== 'localhost') {
     return { ok: false, reason: `"${text}": "${host}" is not an IP address (the agent listens on a local address)` };
   }
@@ -30,11 +31,16 @@ export function parseListenAddress(text: string): Parsed<ListenAddress> {
 /** `LOCAL_ADDR=HOST:PORT`: a local listen address and the destination every connection to it goes to. */
 export function parseForward(text: string): Parsed<ForwardSpec> {
   const eq = text.indexOf('=');
-  if (eq < 0) return { ok: false, reason: `"${text}" is not a forward (expected LOCAL_ADDR=HOST:PORT, e.g. 127.0.0.1:5432=db.partner.example:5432)` };
+  if (eq < 0)
+    return {
+      ok: false,
+      reason: `"${text}" is not a forward (expected LOCAL_ADDR=HOST:PORT, e.g. 127.0.0.1:5432=db.partner.example:5432)`,
+    };
   const listen = parseListenAddress(text.slice(0, eq));
   if (!listen.ok) return listen;
   const dest = parseAuthority(text.slice(eq + 1));
-  if (!dest.ok) return { ok: false, reason: `"${text}": ${dest.reason.replace(/^malformed :authority/, 'bad destination')}` };
+  if (!dest.ok)
+    return { ok: false, reason: `"${text}": ${dest.reason.replace(/^malformed :authority/, 'bad destination')}` };
   const { host, port, isIp } = dest.authority;
   return { ok: true, value: { listen: listen.value, target: { host, port, isIp } } };
 }
@@ -66,13 +72,16 @@ export function parseWorkloads(text: string, trustDomain: string): Parsed<Worklo
   for (let i = 0; i < doc.length; i++) {
     const e = doc[i] as unknown;
     const at = `entry ${i + 1}`;
-    if (typeof e !== 'object' || e === null || Array.isArray(e)) return { ok: false, reason: `${at}: expected a mapping` };
+    if (typeof e !== 'object' || e === null || Array.isArray(e))
+      return { ok: false, reason: `${at}: expected a mapping` };
     const entry = e as Record<string, unknown>;
     for (const k of Object.keys(entry)) {
-      if (!WORKLOAD_KEYS.includes(k)) return { ok: false, reason: `${at}: unknown field "${k}" (allowed: ${WORKLOAD_KEYS.join(', ')})` };
+      if (!WORKLOAD_KEYS.includes(k))
+        return { ok: false, reason: `${at}: unknown field "${k}" (allowed: ${WORKLOAD_KEYS.join(', ')})` };
     }
     for (const k of ['namespace', 'serviceAccount', 'listen']) {
-      if (typeof entry[k] !== 'string' || entry[k] === '') return { ok: false, reason: `${at}: "${k}" is required and must be a string` };
+      if (typeof entry[k] !== 'string' || entry[k] === '')
+        return { ok: false, reason: `${at}: "${k}" is required and must be a string` };
     }
     const namespace = entry.namespace as string;
     const serviceAccount = entry.serviceAccount as string;

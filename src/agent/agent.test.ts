@@ -6,15 +6,32 @@ import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import { after, before, test } from 'node:test';
 import { startAgent, type RunningAgent } from './agent.ts';
-import { connectTo, echoThrough, exchange, httpConnect, parseHead, readUntil, socks5Connect, socksRequest } from '../../test/support/agent-clients.ts';
+import {
+  connectTo,
+  echoThrough,
+  exchange,
+  httpConnect,
+  parseHead,
+  readUntil,
+  socks5Connect,
+  socksRequest,
+} from '../../test/support/agent-clients.ts';
 import { testSnapshot } from '../../test/support/agent-config.ts';
-import { createTestPki, memoryLogger, startEchoServer, startFakeGateway, type FakeGateway, type TestPki } from '../../test/support/fake-gateway.ts';
+import {
+  createTestPki,
+  memoryLogger,
+  startEchoServer,
+  startFakeGateway,
+  type FakeGateway,
+  type TestPki,
+} from '../../test/support/fake-gateway.ts';
 
 const PRODUCTPAGE = 'spiffe://cluster.local/ns/bookinfo/sa/bookinfo-productpage';
 const REVIEWS = 'spiffe://cluster.local/ns/bookinfo/sa/bookinfo-reviews';
 const snap = testSnapshot();
 const vip = (host: string): string =>
-  [...snap.serviceEntries.values()].flatMap((se) => se.vips).find((v) => v.host === host && !v.value.includes(':'))!.value;
+  [...snap.serviceEntries.values()].flatMap((se) => se.vips).find((v) => v.host === host && !v.value.includes(':'))!
+    .value;
 
 let pki: TestPki;
 let gw: FakeGateway;
@@ -36,7 +53,15 @@ before(async () => {
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ method: req.method, url: req.url, host: req.headers.host, proxyConnection: req.headers['proxy-connection'] ?? null, body }));
+      res.end(
+        JSON.stringify({
+          method: req.method,
+          url: req.url,
+          host: req.headers.host,
+          proxyConnection: req.headers['proxy-connection'] ?? null,
+          body,
+        }),
+      );
     });
   });
   await new Promise<void>((r) => httpUpstream.listen(0, '127.0.0.1', r));
@@ -60,7 +85,9 @@ before(async () => {
         identity: PRODUCTPAGE,
         certificates: await pki.workload(PRODUCTPAGE),
         listen: [{ host: '127.0.0.1', port: 0 }],
-        forwards: [{ listen: { host: '127.0.0.1', port: 0 }, target: { host: 'db.partner.example', port: 5432, isIp: false } }],
+        forwards: [
+          { listen: { host: '127.0.0.1', port: 0 }, target: { host: 'db.partner.example', port: 5432, isIp: false } },
+        ],
       },
       { identity: REVIEWS, certificates: await pki.workload(REVIEWS), listen: [{ host: '127.0.0.1', port: 0 }] },
     ],
@@ -111,11 +138,22 @@ test('absolute-form HTTP goes through a tunnel to host:80 in origin-form, keep-a
   const agentHttp = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const get = (path: string): Promise<{ status: number; json: Record<string, unknown> }> =>
     new Promise((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: proxyPort, path, agent: agentHttp, headers: { host: 'httpbin.org', 'proxy-connection': 'keep-alive' } }, (res) => {
-        let body = '';
-        res.on('data', (c: Buffer) => (body += c.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(body) as Record<string, unknown> }));
-      });
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port: proxyPort,
+          path,
+          agent: agentHttp,
+          headers: { host: 'httpbin.org', 'proxy-connection': 'keep-alive' },
+        },
+        (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, json: JSON.parse(body) as Record<string, unknown> }),
+          );
+        },
+      );
       req.on('error', reject);
       req.end();
     });
@@ -140,7 +178,10 @@ test('absolute-form POST bodies are forwarded', async () => {
   );
   const head = parseHead(res)!;
   assert.equal(head.status, 200);
-  const json = JSON.parse(head.rest.toString('utf8').replace(/^[0-9a-f]+\r\n|\r\n0\r\n\r\n$/g, '')) as Record<string, unknown>;
+  const json = JSON.parse(head.rest.toString('utf8').replace(/^[0-9a-f]+\r\n|\r\n0\r\n\r\n$/g, '')) as Record<
+    string,
+    unknown
+  >;
   assert.deepEqual([json.method, json.url, json.body], ['POST', '/post', 'hello']);
 });
 
@@ -179,7 +220,10 @@ test('an unknown destination denied by egressPolicies is refused locally with th
   const nowhere = await httpConnect(proxyPort, 'nowhere.test:443');
   assert.equal(nowhere.head.status, 403, 'a name that does not resolve fails closed');
   assert.equal(nowhere.head.headers['x-portcullis-code'], 'PCL_EGRESS_NO_MATCH');
-  assert.match(nowhere.head.headers['x-portcullis-reason'], /^nowhere\.test: it does not resolve \(ENOTFOUND\); no ServiceEntry declares/);
+  assert.match(
+    nowhere.head.headers['x-portcullis-reason'],
+    /^nowhere\.test: it does not resolve \(ENOTFOUND\); no ServiceEntry declares/,
+  );
   const socks = await socks5Connect(proxyPort, { domain: 'far.test' }, 443);
   assert.equal(socks.reply, 0x02, 'SOCKS5: connection not allowed by ruleset');
   socks.socket.destroy();
@@ -204,14 +248,20 @@ test('an unknown destination allowed by egressPolicies is connected directly', a
 test('the gateway refusing (401 + reason) reaches CONNECT, HTTP and SOCKS5 clients in their words', async () => {
   gw.answer = () => ({
     status: 401,
-    headers: { 'x-portcullis-reason': 'allow policies exist, but none allowed', 'x-portcullis-code': 'PCL_AUTHZ_NOT_ALLOWED' },
+    headers: {
+      'x-portcullis-reason': 'allow policies exist, but none allowed',
+      'x-portcullis-code': 'PCL_AUTHZ_NOT_ALLOWED',
+    },
   });
   try {
     const r = await httpConnect(proxyPort, 'httpbin.org:443');
     assert.equal(r.head.status, 403);
     assert.equal(r.head.headers['x-portcullis-reason'], 'allow policies exist, but none allowed');
     assert.equal(r.head.headers['x-portcullis-code'], 'PCL_AUTHZ_NOT_ALLOWED');
-    assert.match(r.body, /refused by the gateway \(HBONE 401\): allow policies exist, but none allowed \[PCL_AUTHZ_NOT_ALLOWED\]/);
+    assert.match(
+      r.body,
+      /refused by the gateway \(HBONE 401\): allow policies exist, but none allowed \[PCL_AUTHZ_NOT_ALLOWED\]/,
+    );
 
     const h = parseHead(await exchange(proxyPort, 'GET http://httpbin.org/get HTTP/1.1\r\nHost: httpbin.org\r\n\r\n'))!;
     assert.equal(h.status, 403);
@@ -222,7 +272,12 @@ test('the gateway refusing (401 + reason) reaches CONNECT, HTTP and SOCKS5 clien
     s.socket.destroy();
 
     // The gateway's own form: `x-portcullis-reason: <code>: <reason>`.
-    gw.answer = () => ({ status: 401, headers: { 'x-portcullis-reason': 'PCL_AUTHZ_EXPLICIT_DENY: explicitly denied by: istio-system/deny-default-egress' } });
+    gw.answer = () => ({
+      status: 401,
+      headers: {
+        'x-portcullis-reason': 'PCL_AUTHZ_EXPLICIT_DENY: explicitly denied by: istio-system/deny-default-egress',
+      },
+    });
     const g = await httpConnect(reviewsPort, 'httpbin.org:443');
     assert.equal(g.head.status, 403);
     assert.equal(g.head.headers['x-portcullis-code'], 'PCL_AUTHZ_EXPLICIT_DENY');
@@ -257,7 +312,13 @@ test('a gateway that is down is 502 Bad Gateway', async () => {
     gateway: { host: '127.0.0.1', port },
     snapshot: snap,
     logger: memoryLogger().logger,
-    workloads: [{ identity: PRODUCTPAGE, certificates: await pki.workload(PRODUCTPAGE), listen: [{ host: '127.0.0.1', port: 0 }] }],
+    workloads: [
+      {
+        identity: PRODUCTPAGE,
+        certificates: await pki.workload(PRODUCTPAGE),
+        listen: [{ host: '127.0.0.1', port: 0 }],
+      },
+    ],
   });
   try {
     const p = Number(lonely.addresses[0].address.split(':')[1]);
@@ -278,7 +339,9 @@ test('bad client input is answered, never crashes the agent', async () => {
   const originForm = parseHead(await exchange(proxyPort, 'GET /path HTTP/1.1\r\nHost: x\r\n\r\n'))!;
   assert.equal(originForm.status, 400);
   assert.match(originForm.rest.toString(), /absolute-form/);
-  const huge = parseHead(await exchange(proxyPort, `GET http://httpbin.org/ HTTP/1.1\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`))!;
+  const huge = parseHead(
+    await exchange(proxyPort, `GET http://httpbin.org/ HTTP/1.1\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`),
+  )!;
   assert.equal(huge.status, 431);
   for (const target of ['httpbin.org:0', 'httpbin.org:70000', 'httpbin.org', '[::1:443']) {
     const r = await httpConnect(proxyPort, target);
@@ -294,23 +357,44 @@ test('bad client input is answered, never crashes the agent', async () => {
   assert.equal((await exchange(proxyPort, Buffer.from([0x16, 0x03, 0x01]))).length, 0);
   // SOCKS5: a method other than no-auth, BIND, and an unknown address type.
   assert.deepEqual([...(await exchange(proxyPort, Buffer.from([0x05, 0x01, 0x02])))], [0x05, 0xff]);
-  const bind = await exchange(proxyPort, Buffer.concat([Buffer.from([0x05, 0x01, 0x00]), socksRequest({ ipv4: '1.2.3.4' }, 80, 0x02)]));
+  const bind = await exchange(
+    proxyPort,
+    Buffer.concat([Buffer.from([0x05, 0x01, 0x00]), socksRequest({ ipv4: '1.2.3.4' }, 80, 0x02)]),
+  );
   assert.equal(bind[3], 0x07, 'command not supported');
   const atyp = await exchange(proxyPort, Buffer.from([0x05, 0x01, 0x00, 0x05, 0x01, 0x00, 0x09, 1, 2]));
   assert.equal(atyp[3], 0x08, 'address type not supported');
-  const port0 = await exchange(proxyPort, Buffer.concat([Buffer.from([0x05, 0x01, 0x00]), socksRequest({ domain: 'httpbin.org' }, 0)]));
+  const port0 = await exchange(
+    proxyPort,
+    Buffer.concat([Buffer.from([0x05, 0x01, 0x00]), socksRequest({ domain: 'httpbin.org' }, 0)]),
+  );
   assert.equal(port0[3], 0x01);
   // The agent still serves.
   const ok = await httpConnect(proxyPort, 'httpbin.org:443');
   assert.equal(ok.head.status, 200);
   ok.socket.destroy();
-  const codes = new Set(log.lines().filter((l) => l.event === 'refused').map((l) => l.code));
-  for (const c of ['PCL_AGENT_BAD_REQUEST', 'PCL_AGENT_HEADERS_TOO_LARGE', 'PCL_AGENT_UNKNOWN_PROTOCOL', 'PCL_AGENT_SOCKS_UNSUPPORTED']) assert.ok(codes.has(c), c);
+  const codes = new Set(
+    log
+      .lines()
+      .filter((l) => l.event === 'refused')
+      .map((l) => l.code),
+  );
+  for (const c of [
+    'PCL_AGENT_BAD_REQUEST',
+    'PCL_AGENT_HEADERS_TOO_LARGE',
+    'PCL_AGENT_UNKNOWN_PROTOCOL',
+    'PCL_AGENT_SOCKS_UNSUPPORTED',
+  ])
+    assert.ok(codes.has(c), c);
 });
 
 test('clients that disconnect mid-handshake are cleaned up and the next client is served', async () => {
   // Half a CONNECT, half a SOCKS5 greeting, and half a SOCKS5 request: then gone.
-  for (const partial of ['CONNECT httpbin.org:4', Buffer.from([0x05, 0x02]), Buffer.from([0x05, 0x01, 0x00, 0x05, 0x01, 0x00, 0x03, 0x20, 0x61])]) {
+  for (const partial of [
+    'CONNECT httpbin.org:4',
+    Buffer.from([0x05, 0x02]),
+    Buffer.from([0x05, 0x01, 0x00, 0x05, 0x01, 0x00, 0x03, 0x20, 0x61]),
+  ]) {
     const s = await connectTo(proxyPort);
     s.write(partial);
     s.destroy();
@@ -334,16 +418,29 @@ test('clients that disconnect mid-handshake are cleaned up and the next client i
   await readUntil(ok.socket, () => false);
   // Everything the agent held for these clients is released once they are gone.
   await waitFor(() => agent.stats().every((s) => s.openStreams === 0));
-  assert.deepEqual(agent.stats().map((s) => s.openStreams), [0, 0]);
+  assert.deepEqual(
+    agent.stats().map((s) => s.openStreams),
+    [0, 0],
+  );
 });
 
-test('the agent\'s own port written as IPv4-mapped IPv6 is refused as a loop, not tunnelled into itself', async () => {
-  for (const target of [`[::ffff:127.0.0.1]:${proxyPort}`, `[::ffff:7f00:1]:${proxyPort}`, `[0:0:0:0:0:ffff:127.0.0.1]:${forwardPort}`]) {
+test("the agent's own port written as IPv4-mapped IPv6 is refused as a loop, not tunnelled into itself", async () => {
+  for (const target of [
+    `[::ffff:127.0.0.1]:${proxyPort}`,
+    `[::ffff:7f00:1]:${proxyPort}`,
+    `[0:0:0:0:0:ffff:127.0.0.1]:${forwardPort}`,
+  ]) {
     const r = await httpConnect(proxyPort, target);
     assert.equal(r.head.status, 400, target);
     assert.equal(r.head.headers['x-portcullis-code'], 'PCL_AGENT_SELF_CONNECT', target);
   }
-  const socks = await exchange(proxyPort, Buffer.concat([Buffer.from([0x05, 0x01, 0x00]), socksRequest({ ipv6: Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1]) }, proxyPort)]));
+  const socks = await exchange(
+    proxyPort,
+    Buffer.concat([
+      Buffer.from([0x05, 0x01, 0x00]),
+      socksRequest({ ipv6: Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1]) }, proxyPort),
+    ]),
+  );
   assert.notEqual(socks[3], 0x00, 'SOCKS5 is refused too');
 });
 
@@ -353,7 +450,13 @@ test('half-sent SOCKS5 and HTTP handshakes are closed at the handshake timeout; 
     snapshot: snap,
     logger: log.logger,
     handshakeTimeoutMs: 300,
-    workloads: [{ identity: PRODUCTPAGE, certificates: await pki.workload(PRODUCTPAGE), listen: [{ host: '127.0.0.1', port: 0 }] }],
+    workloads: [
+      {
+        identity: PRODUCTPAGE,
+        certificates: await pki.workload(PRODUCTPAGE),
+        listen: [{ host: '127.0.0.1', port: 0 }],
+      },
+    ],
   });
   try {
     const port = Number(quick.addresses[0].address.split(':')[1]);
@@ -372,7 +475,9 @@ test('half-sent SOCKS5 and HTTP handshakes are closed at the handshake timeout; 
     try {
       const all = [silent, partialHttp, partialSocks, trickler];
       for (const s of all) s.on('error', () => {}).resume(); // read, so the agent's FIN is seen and the socket closes
-      await Promise.all(all.map((s) => new Promise<void>((resolve) => (s.destroyed ? resolve() : s.once('close', () => resolve())))));
+      await Promise.all(
+        all.map((s) => new Promise<void>((resolve) => (s.destroyed ? resolve() : s.once('close', () => resolve())))),
+      );
     } finally {
       clearInterval(drip);
     }
@@ -380,7 +485,11 @@ test('half-sent SOCKS5 and HTTP handshakes are closed at the handshake timeout; 
     assert.ok(timeouts.length >= 4, `four handshakes cut, saw ${timeouts.length}`);
     const ok = await httpConnect(port, 'httpbin.org:443');
     assert.equal(ok.head.status, 200);
-    assert.equal(await echoThrough(ok.socket, 'after the deadline'), 'after the deadline', 'an open tunnel outlives the handshake deadline');
+    assert.equal(
+      await echoThrough(ok.socket, 'after the deadline'),
+      'after the deadline',
+      'an open tunnel outlives the handshake deadline',
+    );
     ok.socket.destroy();
   } finally {
     await quick.close();
@@ -400,7 +509,8 @@ test('two workloads present their own identities on separate HTTP/2 sessions', a
   // Over the whole run, every session the gateway saw carried exactly one identity.
   const peersBySession = new Map<number, Set<string>>();
   for (const s of gw.seen) peersBySession.set(s.sessionId, (peersBySession.get(s.sessionId) ?? new Set()).add(s.peer));
-  for (const [id, peers] of peersBySession) assert.equal(peers.size, 1, `session ${id} carried ${[...peers].join(', ')}`);
+  for (const [id, peers] of peersBySession)
+    assert.equal(peers.size, 1, `session ${id} carried ${[...peers].join(', ')}`);
   assert.ok(agent.stats().every((s) => s.hboneSessions >= 1));
   a.socket.destroy();
   b.socket.destroy();

@@ -81,7 +81,13 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     seen.add(w.identity);
   }
   const log = options.logger ?? defaultAgentLogger();
-  const snapshot = typeof options.snapshot === 'function' ? options.snapshot : ((s: Snapshot) => () => s)(options.snapshot);
+  const snapshot =
+    typeof options.snapshot === 'function'
+      ? options.snapshot
+      : (
+          (s: Snapshot) => () =>
+            s
+        )(options.snapshot);
   const own = new OwnListeners();
   const isSelf = (ip: string, port: number): boolean => own.has(ip, port);
 
@@ -125,7 +131,12 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
         const l = await startForwardListener(ctx, f.listen, f.target);
         unit.listeners.push(l);
         own.add(l.host, l.port);
-        addresses.push({ identity: w.identity, kind: 'forward', address: l.address, target: formatAuthority(f.target.host, f.target.port) });
+        addresses.push({
+          identity: w.identity,
+          kind: 'forward',
+          address: l.address,
+          target: formatAuthority(f.target.host, f.target.port),
+        });
       }
     }
   } catch (err) {
@@ -137,7 +148,12 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
   let closed: Promise<void> | null = null;
   return {
     addresses,
-    stats: () => units.map((u) => ({ identity: u.identity, hboneSessions: u.client.sessionCount, openStreams: u.ctx.openStreams })),
+    stats: () =>
+      units.map((u) => ({
+        identity: u.identity,
+        hboneSessions: u.client.sessionCount,
+        openStreams: u.ctx.openStreams,
+      })),
     close: () => (closed ??= closeAll()),
   };
 }

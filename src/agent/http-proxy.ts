@@ -18,7 +18,17 @@ import { splice } from './splice.ts';
 export const MAX_HEADER_BYTES = 16 * 1024;
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) plus the proxy-only ones; never forwarded. */
-const HOP_BY_HOP = new Set(['connection', 'proxy-connection', 'keep-alive', 'proxy-authorization', 'proxy-authenticate', 'te', 'trailer', 'upgrade', 'expect']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'proxy-connection',
+  'keep-alive',
+  'proxy-authorization',
+  'proxy-authenticate',
+  'te',
+  'trailer',
+  'upgrade',
+  'expect',
+]);
 
 /** An Error carrying the refusal, so the HTTP client's 'error' event can answer in the refusal's words. */
 class RefusalError extends Error {
@@ -49,11 +59,17 @@ class TunnelAgent extends http.Agent {
     this.#open = open;
   }
 
-  override createConnection(options: http.ClientRequestArgs, callback?: (err: Error | null, stream: Duplex) => void): undefined {
+  override createConnection(
+    options: http.ClientRequestArgs,
+    callback?: (err: Error | null, stream: Duplex) => void,
+  ): undefined {
     const host = String(options.host ?? '').replace(/^\[(.*)\]$/, '$1');
     const parsed = parseConnectTarget(formatAuthority(host, Number(options.port)));
     if (!parsed.ok) {
-      callback?.(new RefusalError({ kind: 'badRequest', code: 'PCL_AGENT_BAD_REQUEST', reason: parsed.reason }), undefined as unknown as Duplex);
+      callback?.(
+        new RefusalError({ kind: 'badRequest', code: 'PCL_AGENT_BAD_REQUEST', reason: parsed.reason }),
+        undefined as unknown as Duplex,
+      );
       return undefined;
     }
     this.#open(parsed.target).then(
@@ -91,21 +107,37 @@ export function createHttpProxy(ctx: ProxyContext): http.Server {
     onRequest(ctx, agents, req, res);
   });
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex) => {
-    const refusal: Refusal = { kind: 'badRequest', code: 'PCL_AGENT_BAD_REQUEST', reason: 'protocol upgrades through HTTP_PROXY are not supported; use CONNECT' };
+    const refusal: Refusal = {
+      kind: 'badRequest',
+      code: 'PCL_AGENT_BAD_REQUEST',
+      reason: 'protocol upgrades through HTTP_PROXY are not supported; use CONNECT',
+    };
     ctx.refused('http', clientOf(socket as Socket), req.url ?? null, refusal);
     socket.end(rawRefusalResponse(refusal, `${req.method} ${req.url}`));
   });
   server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => {
     const client = clientOf(socket as Socket);
     if (err.code === 'ECONNRESET' || !socket.writable) {
-      ctx.refused('http', client, null, { kind: 'gateway', code: 'PCL_AGENT_CLIENT_ABORTED', reason: `the client went away mid-request (${err.code ?? err.message})` });
+      ctx.refused('http', client, null, {
+        kind: 'gateway',
+        code: 'PCL_AGENT_CLIENT_ABORTED',
+        reason: `the client went away mid-request (${err.code ?? err.message})`,
+      });
       socket.destroy();
       return;
     }
     const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
     const refusal: Refusal = tooLarge
-      ? { kind: 'badRequest', code: 'PCL_AGENT_HEADERS_TOO_LARGE', reason: `request headers exceed ${MAX_HEADER_BYTES} bytes` }
-      : { kind: 'badRequest', code: 'PCL_AGENT_BAD_REQUEST', reason: `malformed HTTP request (${err.code ?? 'parse error'}: ${err.message})` };
+      ? {
+          kind: 'badRequest',
+          code: 'PCL_AGENT_HEADERS_TOO_LARGE',
+          reason: `request headers exceed ${MAX_HEADER_BYTES} bytes`,
+        }
+      : {
+          kind: 'badRequest',
+          code: 'PCL_AGENT_BAD_REQUEST',
+          reason: `malformed HTTP request (${err.code ?? 'parse error'}: ${err.message})`,
+        };
     ctx.refused('http', client, null, refusal);
     socket.end(rawRefusalResponse(refusal, 'the request'));
   });
@@ -154,7 +186,12 @@ function forwardHeaders(raw: readonly string[]): string[] {
   return out;
 }
 
-function onRequest(ctx: ProxyContext, agents: WeakMap<Socket, TunnelAgent>, req: http.IncomingMessage, res: http.ServerResponse): void {
+function onRequest(
+  ctx: ProxyContext,
+  agents: WeakMap<Socket, TunnelAgent>,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+): void {
   const socket = req.socket;
   const client = clientOf(socket);
   const what = `${req.method} ${req.url}`;
@@ -187,7 +224,14 @@ function onRequest(ctx: ProxyContext, agents: WeakMap<Socket, TunnelAgent>, req:
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   const parsed = parseConnectTarget(formatAuthority(host, port));
   if (!parsed.ok) {
-    refuse({ kind: 'badRequest', code: 'PCL_AGENT_BAD_REQUEST', reason: parsed.reason.replace('bad CONNECT target', 'bad URL authority') }, null);
+    refuse(
+      {
+        kind: 'badRequest',
+        code: 'PCL_AGENT_BAD_REQUEST',
+        reason: parsed.reason.replace('bad CONNECT target', 'bad URL authority'),
+      },
+      null,
+    );
     return;
   }
   const target = parsed.target;
@@ -224,7 +268,11 @@ function onRequest(ctx: ProxyContext, agents: WeakMap<Socket, TunnelAgent>, req:
   upstream.on('error', (err: Error) => {
     req.unpipe(upstream);
     if (err instanceof RefusalError) refuse(err.refusal, target);
-    else refuse({ kind: 'gateway', code: 'PCL_AGENT_GATEWAY_ERROR', reason: `the upstream connection failed: ${err.message}` }, target);
+    else
+      refuse(
+        { kind: 'gateway', code: 'PCL_AGENT_GATEWAY_ERROR', reason: `the upstream connection failed: ${err.message}` },
+        target,
+      );
   });
   upstream.on('response', (up: http.IncomingMessage) => {
     res.writeHead(up.statusCode ?? 502, up.statusMessage, forwardHeaders(up.rawHeaders));

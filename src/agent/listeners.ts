@@ -32,7 +32,11 @@ function isHttpMethodByte(b: number): boolean {
 }
 
 /** Accept on `at`; each connection is tracked by `ctx` (so close() cuts it) and can never raise an unhandled error. */
-async function listen(ctx: ProxyContext, at: ListenAddress, onSocket: (socket: net.Socket) => void): Promise<RunningListener> {
+async function listen(
+  ctx: ProxyContext,
+  at: ListenAddress,
+  onSocket: (socket: net.Socket) => void,
+): Promise<RunningListener> {
   const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
     socket.on('error', () => {}); // a reset client is cleaned up through 'close'; nothing to report per byte
     ctx.track(socket);
@@ -92,7 +96,11 @@ export function startProxyListener(ctx: ProxyContext, at: ListenAddress): Promis
 }
 
 /** A plain TCP port that tunnels every connection to `target`, for programs that know no proxy. */
-export function startForwardListener(ctx: ProxyContext, at: ListenAddress, target: AgentTarget): Promise<RunningListener> {
+export function startForwardListener(
+  ctx: ProxyContext,
+  at: ListenAddress,
+  target: AgentTarget,
+): Promise<RunningListener> {
   return listen(ctx, at, (socket) => {
     socket.pause();
     void (async () => {

@@ -56,10 +56,12 @@ export class OwnListeners {
     if (isUnspecified(target)) return true;
     let local: boolean | null = null;
     const isLocal = (): boolean =>
-      (local ??= isLoopback(target) || this.#localAddresses().some((a) => {
-        const parsed = parseIp(a.split('%')[0]);
-        return parsed !== null && sameIp(parsed, target);
-      }));
+      (local ??=
+        isLoopback(target) ||
+        this.#localAddresses().some((a) => {
+          const parsed = parseIp(a.split('%')[0]);
+          return parsed !== null && sameIp(parsed, target);
+        }));
     return bound.some((b) => (isUnspecified(b) ? isLocal() : sameIp(b, target)));
   }
 }

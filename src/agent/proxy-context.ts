@@ -92,7 +92,12 @@ export class ProxyContext {
    * Open a tunnel for a client socket that may hang up while it opens: the opening is aborted when the socket
    * closes, and a tunnel that opened anyway is destroyed and logged. Returns null in that case (nothing to answer).
    */
-  async openFor(protocol: ProxyProtocol, socket: Duplex, client: ClientAddress, target: AgentTarget): Promise<OpenResult | null> {
+  async openFor(
+    protocol: ProxyProtocol,
+    socket: Duplex,
+    client: ClientAddress,
+    target: AgentTarget,
+  ): Promise<OpenResult | null> {
     const abort = new AbortController();
     const onClose = (): void => abort.abort();
     socket.once('close', onClose);
@@ -100,7 +105,11 @@ export class ProxyContext {
     socket.off('close', onClose);
     if (!socket.destroyed) return result;
     if (result.ok) result.stream.destroy();
-    this.refused(protocol, client, target, { kind: 'gateway', code: 'PCL_AGENT_CLIENT_ABORTED', reason: 'the client went away before the tunnel was open' });
+    this.refused(protocol, client, target, {
+      kind: 'gateway',
+      code: 'PCL_AGENT_CLIENT_ABORTED',
+      reason: 'the client went away before the tunnel was open',
+    });
     return null;
   }
 
@@ -124,7 +133,14 @@ export class ProxyContext {
   /** Log an opened tunnel (debug level: one line per connection is the gateway's access log's job). */
   opened(protocol: ProxyProtocol, client: ClientAddress, target: AgentTarget, via: string, upstream: string): void {
     this.log.debug(
-      { event: 'tunnel', protocol, client: formatAuthority(client.address, client.port), target: formatAuthority(target.host, target.port), via, upstream },
+      {
+        event: 'tunnel',
+        protocol,
+        client: formatAuthority(client.address, client.port),
+        target: formatAuthority(target.host, target.port),
+        via,
+        upstream,
+      },
       'tunnel open',
     );
   }

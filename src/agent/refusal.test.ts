@@ -3,7 +3,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { httpStatusFor, rawRefusalResponse, socksReplyFor, type Refusal } from './refusal.ts';
 
-const r = (kind: Refusal['kind'], extra: Partial<Refusal> = {}): Refusal => ({ kind, code: 'PCL_AGENT_GATEWAY_DENIED', reason: 'why', ...extra });
+const r = (kind: Refusal['kind'], extra: Partial<Refusal> = {}): Refusal => ({
+  kind,
+  code: 'PCL_AGENT_GATEWAY_DENIED',
+  reason: 'why',
+  ...extra,
+});
 
 test('HTTP status and SOCKS5 reply per kind', () => {
   const table: [Refusal, number, number][] = [
@@ -25,7 +30,11 @@ test('HTTP status and SOCKS5 reply per kind', () => {
 
 test('the raw response names the reason and the deciding code; header values cannot inject lines', () => {
   const text = rawRefusalResponse(
-    r('denied', { reason: 'explicitly denied by: istio-system/deny\r\nx-evil: 1', decidingCode: 'PCL_AUTHZ_DENIED', gatewayStatus: 401 }),
+    r('denied', {
+      reason: 'explicitly denied by: istio-system/deny\r\nx-evil: 1',
+      decidingCode: 'PCL_AUTHZ_DENIED',
+      gatewayStatus: 401,
+    }),
     'CONNECT httpbin.org:443',
   );
   const [head, body] = text.split('\r\n\r\n');
@@ -33,6 +42,9 @@ test('the raw response names the reason and the deciding code; header values can
   assert.match(head, /\r\nx-portcullis-reason: explicitly denied by: istio-system\/deny x-evil: 1\r\n/);
   assert.match(head, /\r\nx-portcullis-code: PCL_AUTHZ_DENIED\r\n/);
   assert.doesNotMatch(head, /\r\nx-evil/);
-  assert.equal(body, 'portcullis agent: CONNECT httpbin.org:443 refused by the gateway (HBONE 401): explicitly denied by: istio-system/deny\r\nx-evil: 1 [PCL_AUTHZ_DENIED]\n');
+  assert.equal(
+    body,
+    'portcullis agent: CONNECT httpbin.org:443 refused by the gateway (HBONE 401): explicitly denied by: istio-system/deny\r\nx-evil: 1 [PCL_AUTHZ_DENIED]\n',
+  );
   assert.match(head, new RegExp(`content-length: ${Buffer.byteLength(body)}\\r\\n`));
 });

@@ -102,7 +102,10 @@ export function socksReplyFor(r: Refusal): number {
 }
 
 /** The complete HTTP/1.1 response for a refusal: status, reason header, deciding-code header, plain-text body. */
-export function refusalResponse(r: Refusal, what: string): { status: number; headers: Record<string, string>; body: string } {
+export function refusalResponse(
+  r: Refusal,
+  what: string,
+): { status: number; headers: Record<string, string>; body: string } {
   const status = httpStatusFor(r);
   const code = r.decidingCode ?? r.code;
   const who = r.gatewayStatus !== undefined ? ` by the gateway (HBONE ${r.gatewayStatus})` : '';

@@ -50,7 +50,11 @@ test('a bound ServiceEntry on an undeclared port still goes to the gateway (it a
 });
 
 test('an unknown or unbound host name must be resolved first', () => {
-  assert.deepEqual(routeTarget(snap, { host: 'Example.COM', port: 443, isIp: false }), { kind: 'resolve', host: 'example.com', port: 443 });
+  assert.deepEqual(routeTarget(snap, { host: 'Example.COM', port: 443, isIp: false }), {
+    kind: 'resolve',
+    host: 'example.com',
+    port: 443,
+  });
   assert.equal(routeTarget(snap, { host: 'unbound.example', port: 443, isIp: false }).kind, 'resolve');
 });
 
@@ -76,9 +80,15 @@ spec:
   ports: [{number: 443, name: https, protocol: TLS}]
   resolution: BOGUS
 `;
-  const load = loadConfigTexts([{ path: 'se.yaml', text: invalidSe }], { settings: { path: 'portcullis.yaml', text: TEST_SETTINGS }, env: {} });
+  const load = loadConfigTexts([{ path: 'se.yaml', text: invalidSe }], {
+    settings: { path: 'portcullis.yaml', text: TEST_SETTINGS },
+    env: {},
+  });
   const bad = compileSnapshot(load);
-  for (const target of [{ host: 'local.example', port: 443, isIp: false }, { host: '127.0.0.7', port: 443, isIp: true }]) {
+  for (const target of [
+    { host: 'local.example', port: 443, isIp: false },
+    { host: '127.0.0.7', port: 443, isIp: true },
+  ]) {
     const r = routeTarget(bad, target);
     assert.equal(r.kind, 'deny', target.host);
     assert.equal(r.kind === 'deny' && r.decision.code, 'PCL_MESH_INVALID_SERVICE_ENTRY');

@@ -45,7 +45,8 @@ export function routeTarget(snap: Snapshot, target: AgentTarget): AgentRoute {
   const destination = resolveAuthority(snap, null, { host: target.host, port: target.port, isIp: target.isIp });
   if (destination.kind === 'unknown') {
     // Declared only by an invalid ServiceEntry: denied here too, never resolved and sent direct (fail closed).
-    if (destination.invalid !== undefined) return { kind: 'deny', decision: decideConnection(snap, destination, NO_REQUEST) };
+    if (destination.invalid !== undefined)
+      return { kind: 'deny', decision: decideConnection(snap, destination, NO_REQUEST) };
     if (!target.isIp) return { kind: 'resolve', host: target.host.toLowerCase(), port: target.port };
     const decision = decideUnknownDestination(snap.egressPolicies, target.host, target.port);
     return decision.decision === 'allow'

@@ -24,7 +24,11 @@ test('request: IPv4, IPv6 (canonical form) and domain names', () => {
   const v6 = Buffer.concat([req(5, 1, 0, 4), Buffer.from('00000000000000000000000000000001', 'hex'), req(0x01, 0xbb)]);
   assert.deepEqual(parseRequest(v6), { status: 'ok', value: { host: '::1', port: 443, isIp: true }, consumed: 22 });
   const name = Buffer.concat([req(5, 1, 0, 3, 11), Buffer.from('HTTPBIN.org'), req(0x01, 0xbb), req(0x16)]);
-  assert.deepEqual(parseRequest(name), { status: 'ok', value: { host: 'httpbin.org', port: 443, isIp: false }, consumed: 18 });
+  assert.deepEqual(parseRequest(name), {
+    status: 'ok',
+    value: { host: 'httpbin.org', port: 443, isIp: false },
+    consumed: 18,
+  });
   assert.deepEqual(parseRequest(name.subarray(0, 10)), { status: 'incomplete' });
 });
 

@@ -35,12 +35,17 @@ export function parseGreeting(buf: Buffer): SocksParse<{ readonly noAuthOffered:
 /** The request: VER CMD RSV ATYP DST.ADDR DST.PORT. Only CONNECT; IPv4, IPv6 and domain names. */
 export function parseRequest(buf: Buffer): SocksParse<AgentTarget> {
   if (buf.length < 1) return { status: 'incomplete' };
-  if (buf[0] !== SOCKS_VERSION) return { status: 'error', reason: `unsupported SOCKS version ${buf[0]} in the request` };
+  if (buf[0] !== SOCKS_VERSION)
+    return { status: 'error', reason: `unsupported SOCKS version ${buf[0]} in the request` };
   if (buf.length < 4) return { status: 'incomplete' };
   const cmd = buf[1];
   if (cmd !== CMD_CONNECT) {
     const name = cmd === 0x02 ? 'BIND' : cmd === 0x03 ? 'UDP ASSOCIATE' : `0x${cmd.toString(16).padStart(2, '0')}`;
-    return { status: 'error', reason: `SOCKS5 command ${name} is not supported (only CONNECT)`, reply: SOCKS_REPLY.commandNotSupported };
+    return {
+      status: 'error',
+      reason: `SOCKS5 command ${name} is not supported (only CONNECT)`,
+      reply: SOCKS_REPLY.commandNotSupported,
+    };
   }
   const atyp = buf[3];
   let host: string;
@@ -63,16 +68,28 @@ export function parseRequest(buf: Buffer): SocksParse<AgentTarget> {
     host = buf.subarray(5, 5 + len).toString('latin1');
     at = 5 + len;
   } else {
-    return { status: 'error', reason: `SOCKS5 address type 0x${atyp.toString(16).padStart(2, '0')} is not supported`, reply: SOCKS_REPLY.addressTypeNotSupported };
+    return {
+      status: 'error',
+      reason: `SOCKS5 address type 0x${atyp.toString(16).padStart(2, '0')} is not supported`,
+      reply: SOCKS_REPLY.addressTypeNotSupported,
+    };
   }
   const port = buf.readUInt16BE(at);
   // Validate as an authority, so a SOCKS destination obeys exactly the rules a CONNECT target does.
   const parsed = parseAuthority(formatAuthority(host, port));
   if (!parsed.ok) {
-    return { status: 'error', reason: parsed.reason.replace(/^malformed :authority/, 'bad SOCKS5 destination'), reply: SOCKS_REPLY.generalFailure };
+    return {
+      status: 'error',
+      reason: parsed.reason.replace(/^malformed :authority/, 'bad SOCKS5 destination'),
+      reply: SOCKS_REPLY.generalFailure,
+    };
   }
   const { authority } = parsed;
-  return { status: 'ok', value: { host: authority.host, port: authority.port, isIp: authority.isIp }, consumed: at + 2 };
+  return {
+    status: 'ok',
+    value: { host: authority.host, port: authority.port, isIp: authority.isIp },
+    consumed: at + 2,
+  };
 }
 
 /** A reply: VER REP RSV ATYP BND.ADDR BND.PORT, with BND 0.0.0.0:0 (clients of a CONNECT proxy ignore it). */

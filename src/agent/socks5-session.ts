@@ -3,7 +3,14 @@ import type { Socket } from 'node:net';
 import { clientOf, type ProxyContext } from './proxy-context.ts';
 import { socksReplyFor, SOCKS_REPLY } from './refusal.ts';
 import type { AgentTarget } from './route.ts';
-import { encodeReply, METHOD_NO_AUTH, METHOD_NONE_ACCEPTABLE, parseGreeting, parseRequest, SOCKS_VERSION } from './socks5-parse.ts';
+import {
+  encodeReply,
+  METHOD_NO_AUTH,
+  METHOD_NONE_ACCEPTABLE,
+  parseGreeting,
+  parseRequest,
+  SOCKS_VERSION,
+} from './socks5-parse.ts';
 import { splice } from './splice.ts';
 
 /** Longest handshake a client may send before its request is complete: 257 (greeting) + 262 (request). */
@@ -21,8 +28,17 @@ export function handleSocks5(ctx: ProxyContext, socket: Socket): void {
 
   const refuse = (reason: string, reply: number | undefined): void => {
     detach();
-    const unsupported = [SOCKS_REPLY.commandNotSupported, SOCKS_REPLY.addressTypeNotSupported, METHOD_NONE_ACCEPTABLE] as number[];
-    const code = reply === undefined ? 'PCL_AGENT_UNKNOWN_PROTOCOL' : unsupported.includes(reply) ? 'PCL_AGENT_SOCKS_UNSUPPORTED' : 'PCL_AGENT_BAD_REQUEST';
+    const unsupported = [
+      SOCKS_REPLY.commandNotSupported,
+      SOCKS_REPLY.addressTypeNotSupported,
+      METHOD_NONE_ACCEPTABLE,
+    ] as number[];
+    const code =
+      reply === undefined
+        ? 'PCL_AGENT_UNKNOWN_PROTOCOL'
+        : unsupported.includes(reply)
+          ? 'PCL_AGENT_SOCKS_UNSUPPORTED'
+          : 'PCL_AGENT_BAD_REQUEST';
     ctx.refused('socks5', client, null, { kind: 'badRequest', code, reason });
     if (reply === undefined) socket.destroy();
     else socket.end(stage === 'greeting' ? Buffer.from([SOCKS_VERSION, reply]) : encodeReply(reply));
@@ -31,7 +47,11 @@ export function handleSocks5(ctx: ProxyContext, socket: Socket): void {
   // A client that half-closes mid-handshake can never finish it; the port is half-open, so close it here.
   function onEnd(): void {
     detach();
-    ctx.refused('socks5', client, null, { kind: 'gateway', code: 'PCL_AGENT_CLIENT_ABORTED', reason: `the client left during the SOCKS5 ${stage}` });
+    ctx.refused('socks5', client, null, {
+      kind: 'gateway',
+      code: 'PCL_AGENT_CLIENT_ABORTED',
+      reason: `the client left during the SOCKS5 ${stage}`,
+    });
     socket.destroy();
   }
 
@@ -41,7 +61,11 @@ export function handleSocks5(ctx: ProxyContext, socket: Socket): void {
       const g = parseGreeting(buf);
       if (g.status === 'incomplete') return void (buf.length > MAX_HANDSHAKE && socket.destroy());
       if (g.status === 'error') return refuse(g.reason, g.reply);
-      if (!g.value.noAuthOffered) return refuse('the client offered no SOCKS5 method the agent accepts (only "no authentication")', METHOD_NONE_ACCEPTABLE);
+      if (!g.value.noAuthOffered)
+        return refuse(
+          'the client offered no SOCKS5 method the agent accepts (only "no authentication")',
+          METHOD_NONE_ACCEPTABLE,
+        );
       socket.write(Buffer.from([SOCKS_VERSION, METHOD_NO_AUTH]));
       buf = buf.subarray(g.consumed);
       stage = 'request';

@@ -18,7 +18,8 @@ import { messageOf } from '../errors/message-of.ts';
 /** Resolves a host name to its addresses (first is dialled). Injectable so tests need no DNS. */
 export type Resolver = (host: string) => Promise<string[]>;
 
-export const systemResolver: Resolver = async (host) => (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
+export const systemResolver: Resolver = async (host) =>
+  (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
 
 /** The client of the agent, for `forwarded: for="ip:port"`. */
 export interface ClientAddress {
@@ -84,7 +85,9 @@ export class TunnelOpener {
       if (ip === undefined) {
         // Fail closed, as the gateway does for a name it cannot place: egressPolicies have no address to match.
         const decision = decideUnknownDestination(this.#o.snapshot().egressPolicies, null, target.port);
-        return this.#fail('denied', 'PCL_AGENT_DNS_FAILED', `${route.host}: ${why}; ${decision.reason}`, { decidingCode: decision.code });
+        return this.#fail('denied', 'PCL_AGENT_DNS_FAILED', `${route.host}: ${why}; ${decision.reason}`, {
+          decidingCode: decision.code,
+        });
       }
       resolvedFrom = route.host;
       route = routeTarget(this.#o.snapshot(), { host: ip, port: target.port, isIp: true });
@@ -112,7 +115,11 @@ export class TunnelOpener {
     }
   }
 
-  async #hbone(route: Extract<AgentRoute, { kind: 'hbone' }>, client: ClientAddress, signal: AbortSignal): Promise<OpenResult> {
+  async #hbone(
+    route: Extract<AgentRoute, { kind: 'hbone' }>,
+    client: ClientAddress,
+    signal: AbortSignal,
+  ): Promise<OpenResult> {
     try {
       const tunnel = await this.#o.client.connect(route.authority, {
         gateway: this.#o.gateway,
@@ -134,16 +141,21 @@ export class TunnelOpener {
         if (err.status === 503) return this.#fail('unavailable', 'PCL_AGENT_UPSTREAM_UNAVAILABLE', reason, extra);
         return this.#fail('gateway', 'PCL_AGENT_GATEWAY_ERROR', `HBONE CONNECT ${route.authority}: ${reason}`, extra);
       }
-      if (signal.aborted) return this.#fail('gateway', 'PCL_AGENT_CLIENT_ABORTED', 'the client went away before the tunnel was open', {});
+      if (signal.aborted)
+        return this.#fail('gateway', 'PCL_AGENT_CLIENT_ABORTED', 'the client went away before the tunnel was open', {});
       const gw = formatAuthority(this.#o.gateway.host, this.#o.gateway.port);
-      return this.#fail('gateway', 'PCL_AGENT_GATEWAY_UNREACHABLE', `gateway ${gw} unreachable: ${messageOf(err)}`, { errno: errnoOf(err) });
+      return this.#fail('gateway', 'PCL_AGENT_GATEWAY_UNREACHABLE', `gateway ${gw} unreachable: ${messageOf(err)}`, {
+        errno: errnoOf(err),
+      });
     }
   }
 
   #direct(ip: string, port: number, named: string, signal: AbortSignal): Promise<OpenResult> {
     const where = formatAuthority(ip, port);
     if (this.#o.isSelf(ip, port)) {
-      return Promise.resolve(this.#fail('badRequest', 'PCL_AGENT_SELF_CONNECT', `${named}${where} is this agent's own listener`, {}));
+      return Promise.resolve(
+        this.#fail('badRequest', 'PCL_AGENT_SELF_CONNECT', `${named}${where} is this agent's own listener`, {}),
+      );
     }
     return new Promise<OpenResult>((resolve) => {
       let socket: Socket | null = null;
@@ -160,14 +172,25 @@ export class TunnelOpener {
       };
       const onError = (err: Error): void => {
         socket!.destroy();
-        settle(this.#fail('unreachable', 'PCL_AGENT_DIRECT_FAILED', `${named}${where} (allowed by egressPolicies) unreachable: ${err.message}`, { errno: errnoOf(err) }));
+        settle(
+          this.#fail(
+            'unreachable',
+            'PCL_AGENT_DIRECT_FAILED',
+            `${named}${where} (allowed by egressPolicies) unreachable: ${err.message}`,
+            { errno: errnoOf(err) },
+          ),
+        );
       };
       const onAbort = (): void => {
         socket?.destroy();
-        settle(this.#fail('gateway', 'PCL_AGENT_CLIENT_ABORTED', 'the client went away before the connection was open', {}));
+        settle(
+          this.#fail('gateway', 'PCL_AGENT_CLIENT_ABORTED', 'the client went away before the connection was open', {}),
+        );
       };
       const timer = setTimeout(() => {
-        const err = Object.assign(new Error(`no connection within ${this.#o.directConnectTimeoutMs} ms`), { code: 'ETIMEDOUT' });
+        const err = Object.assign(new Error(`no connection within ${this.#o.directConnectTimeoutMs} ms`), {
+          code: 'ETIMEDOUT',
+        });
         onError(err);
       }, this.#o.directConnectTimeoutMs);
       timer.unref();
@@ -182,7 +205,8 @@ export class TunnelOpener {
 
   #fail(kind: Refusal['kind'], code: Refusal['code'], reason: string, extra: Partial<Refusal>): OpenResult {
     const refusal: Refusal = { kind, code, reason };
-    for (const [k, v] of Object.entries(extra)) if (v !== undefined) (refusal as unknown as Record<string, unknown>)[k] = v;
+    for (const [k, v] of Object.entries(extra))
+      if (v !== undefined) (refusal as unknown as Record<string, unknown>)[k] = v;
     return { ok: false, refusal };
   }
 }

@@ -40,8 +40,24 @@ test('Kyverno: the default (Audit), an optional anchor, a wildcard value, or ano
     [kyverno('validationFailureAction: Enforce', '=(istio.io/dataplane-mode): ambient'), /no validate rule/],
     [kyverno('validationFailureAction: Enforce', 'istio.io/dataplane-mode: "?*"'), /no validate rule/],
     [kyverno('validationFailureAction: Enforce', 'istio.io/dataplane-mode: ambient', '[Pod]'), /no validate rule/],
-    [kyverno('validationFailureAction: Enforce', 'istio.io/dataplane-mode: ambient', '[Namespace]', 'operations: [DELETE]'), /no validate rule/],
-    [kyverno('validationFailureAction: Enforce', 'istio.io/dataplane-mode: ambient', '[Namespace]', 'names: [bookinfo]'), /no validate rule/],
+    [
+      kyverno(
+        'validationFailureAction: Enforce',
+        'istio.io/dataplane-mode: ambient',
+        '[Namespace]',
+        'operations: [DELETE]',
+      ),
+      /no validate rule/,
+    ],
+    [
+      kyverno(
+        'validationFailureAction: Enforce',
+        'istio.io/dataplane-mode: ambient',
+        '[Namespace]',
+        'names: [bookinfo]',
+      ),
+      /no validate rule/,
+    ],
   ] as const) {
     const [v] = verdicts(yaml);
     assert.equal(v.enforces, false, yaml);
@@ -50,7 +66,10 @@ test('Kyverno: the default (Audit), an optional anchor, a wildcard value, or ano
 });
 
 test('Kyverno: rule-level validate.failureAction overrides the policy-wide action', () => {
-  const yaml = kyverno('validationFailureAction: Audit').replace('    validate:\n', '    validate:\n      failureAction: Enforce\n');
+  const yaml = kyverno('validationFailureAction: Audit').replace(
+    '    validate:\n',
+    '    validate:\n      failureAction: Enforce\n',
+  );
   assert.equal(verdicts(yaml)[0].enforces, true);
 });
 
@@ -83,7 +102,10 @@ test('ValidatingAdmissionPolicy: effective only with a binding that Denies', () 
   assert.match(verdicts(VAP)[0].reason, /no ValidatingAdmissionPolicyBinding/);
   assert.match(verdicts(VAP + binding('[Warn, Audit]'))[0].reason, /without validationActions: \[Deny\]/);
   assert.match(verdicts(VAP + binding('[Deny]', 'other'))[0].reason, /no ValidatingAdmissionPolicyBinding/);
-  assert.equal(verdicts(VAP.replace('resources: [namespaces]', 'resources: [pods]') + binding('[Deny]'))[0].enforces, false);
+  assert.equal(
+    verdicts(VAP.replace('resources: [namespaces]', 'resources: [pods]') + binding('[Deny]'))[0].enforces,
+    false,
+  );
 });
 
 test('CEL: what counts as requiring the label', () => {

@@ -33,7 +33,12 @@ function kyvernoCoversNamespaceCreate(resources: unknown): boolean {
   const ops = strs(resources.operations);
   if (ops.length > 0 && !ops.includes('CREATE')) return false;
   if (strs(resources.names).length > 0 || typeof resources.name === 'string') return false;
-  if (resources.selector !== undefined || resources.annotations !== undefined || resources.namespaceSelector !== undefined) return false;
+  if (
+    resources.selector !== undefined ||
+    resources.annotations !== undefined ||
+    resources.namespaceSelector !== undefined
+  )
+    return false;
   return true;
 }
 
@@ -42,7 +47,8 @@ function kyvernoRuleMatches(rule: Obj): boolean {
   if (!isObj(match)) return false;
   // `any`: one filter must match; `all`: every filter must match (each must then cover Namespace CREATE).
   if (Array.isArray(match.any)) return match.any.some((f) => isObj(f) && kyvernoCoversNamespaceCreate(f.resources));
-  if (Array.isArray(match.all)) return match.all.length > 0 && match.all.every((f) => isObj(f) && kyvernoCoversNamespaceCreate(f.resources));
+  if (Array.isArray(match.all))
+    return match.all.length > 0 && match.all.every((f) => isObj(f) && kyvernoCoversNamespaceCreate(f.resources));
   return kyvernoCoversNamespaceCreate(match.resources);
 }
 
@@ -75,7 +81,11 @@ function kyvernoFailureAction(spec: Obj, validate: Obj): string {
 export function analyzeKyverno(doc: IgnoredDocument): AdmissionVerdict {
   const name = `${doc.kind} ${doc.namespace ? `${doc.namespace}/` : ''}${doc.name}`;
   if (doc.kind !== 'ClusterPolicy') {
-    return { document: doc, enforces: false, reason: `${name} is namespaced, and a namespaced Kyverno Policy cannot match Namespace objects` };
+    return {
+      document: doc,
+      enforces: false,
+      reason: `${name} is namespaced, and a namespaced Kyverno Policy cannot match Namespace objects`,
+    };
   }
   const spec = isObj(doc.raw.spec) ? doc.raw.spec : {};
   let sawRule = false;
@@ -86,18 +96,33 @@ export function analyzeKyverno(doc: IgnoredDocument): AdmissionVerdict {
     const requires =
       patternRequiresAmbient(v.pattern) ||
       (Array.isArray(v.anyPattern) && v.anyPattern.length > 0 && v.anyPattern.every(patternRequiresAmbient)) ||
-      (isObj(v.cel) && list(v.cel.expressions).some((x) => isObj(x) && typeof x.expression === 'string' && celRequiresAmbient(x.expression)));
+      (isObj(v.cel) &&
+        list(v.cel.expressions).some(
+          (x) => isObj(x) && typeof x.expression === 'string' && celRequiresAmbient(x.expression),
+        ));
     if (!requires) continue;
     sawRule = true;
     if (kyvernoFailureAction(spec, v) === 'enforce') {
-      return { document: doc, enforces: true, reason: `${name} rule "${String(r.name ?? '')}" denies a Namespace created without ${DATAPLANE_MODE_LABEL}: ambient` };
+      return {
+        document: doc,
+        enforces: true,
+        reason: `${name} rule "${String(r.name ?? '')}" denies a Namespace created without ${DATAPLANE_MODE_LABEL}: ambient`,
+      };
     }
     auditOnly = true;
   }
   if (sawRule && auditOnly) {
-    return { document: doc, enforces: false, reason: `${name} requires ${DATAPLANE_MODE_LABEL}: ambient but only in Audit mode (validationFailureAction is not Enforce), so it reports and admits` };
+    return {
+      document: doc,
+      enforces: false,
+      reason: `${name} requires ${DATAPLANE_MODE_LABEL}: ambient but only in Audit mode (validationFailureAction is not Enforce), so it reports and admits`,
+    };
   }
-  return { document: doc, enforces: false, reason: `${name} has no validate rule requiring ${DATAPLANE_MODE_LABEL}: ambient on every Namespace CREATE` };
+  return {
+    document: doc,
+    enforces: false,
+    reason: `${name} has no validate rule requiring ${DATAPLANE_MODE_LABEL}: ambient on every Namespace CREATE`,
+  };
 }
 
 // ---------------- ValidatingAdmissionPolicy ----------------
@@ -119,19 +144,36 @@ function vapMatchesNamespaceCreate(spec: Obj): boolean {
   });
 }
 
-export function analyzeValidatingAdmissionPolicy(doc: IgnoredDocument, bindings: readonly IgnoredDocument[]): AdmissionVerdict {
+export function analyzeValidatingAdmissionPolicy(
+  doc: IgnoredDocument,
+  bindings: readonly IgnoredDocument[],
+): AdmissionVerdict {
   const name = `ValidatingAdmissionPolicy ${doc.name}`;
   const spec = isObj(doc.raw.spec) ? doc.raw.spec : {};
   if (!vapMatchesNamespaceCreate(spec)) {
-    return { document: doc, enforces: false, reason: `${name} does not match CREATE of namespaces (spec.matchConstraints.resourceRules)` };
+    return {
+      document: doc,
+      enforces: false,
+      reason: `${name} does not match CREATE of namespaces (spec.matchConstraints.resourceRules)`,
+    };
   }
-  const requires = list(spec.validations).some((v) => isObj(v) && typeof v.expression === 'string' && celRequiresAmbient(v.expression));
+  const requires = list(spec.validations).some(
+    (v) => isObj(v) && typeof v.expression === 'string' && celRequiresAmbient(v.expression),
+  );
   if (!requires) {
-    return { document: doc, enforces: false, reason: `${name} has no validation requiring object.metadata.labels['${DATAPLANE_MODE_LABEL}'] == 'ambient'` };
+    return {
+      document: doc,
+      enforces: false,
+      reason: `${name} has no validation requiring object.metadata.labels['${DATAPLANE_MODE_LABEL}'] == 'ambient'`,
+    };
   }
   const mine = bindings.filter((b) => isObj(b.raw.spec) && b.raw.spec.policyName === doc.name);
   if (mine.length === 0) {
-    return { document: doc, enforces: false, reason: `${name} requires the label but no ValidatingAdmissionPolicyBinding names it, so it is never evaluated` };
+    return {
+      document: doc,
+      enforces: false,
+      reason: `${name} requires the label but no ValidatingAdmissionPolicyBinding names it, so it is never evaluated`,
+    };
   }
   const deny = mine.find((b) => strs((b.raw.spec as Obj).validationActions).includes('Deny'));
   if (!deny) {
@@ -141,15 +183,22 @@ export function analyzeValidatingAdmissionPolicy(doc: IgnoredDocument, bindings:
       reason: `${name} is bound by ${mine.map((b) => b.name).join(', ')} without validationActions: [Deny], so violations are only warned or audited`,
     };
   }
-  return { document: doc, enforces: true, reason: `${name}, bound with Deny by ${deny.name}, rejects a Namespace created without ${DATAPLANE_MODE_LABEL}: ambient` };
+  return {
+    document: doc,
+    enforces: true,
+    reason: `${name}, bound with Deny by ${deny.name}, rejects a Namespace created without ${DATAPLANE_MODE_LABEL}: ambient`,
+  };
 }
 
 /** Every admission document about the label, judged. */
 export function analyzeAdmission(ignored: readonly IgnoredDocument[]): AdmissionVerdict[] {
   const out: AdmissionVerdict[] = [];
-  const bindings = ignored.filter((d) => d.kind === 'ValidatingAdmissionPolicyBinding' && d.apiVersion.startsWith('admissionregistration.k8s.io/'));
+  const bindings = ignored.filter(
+    (d) => d.kind === 'ValidatingAdmissionPolicyBinding' && d.apiVersion.startsWith('admissionregistration.k8s.io/'),
+  );
   for (const d of ignored) {
-    if ((d.kind === 'ClusterPolicy' || d.kind === 'Policy') && d.apiVersion.startsWith('kyverno.io/')) out.push(analyzeKyverno(d));
+    if ((d.kind === 'ClusterPolicy' || d.kind === 'Policy') && d.apiVersion.startsWith('kyverno.io/'))
+      out.push(analyzeKyverno(d));
     else if (d.kind === 'ValidatingAdmissionPolicy' && d.apiVersion.startsWith('admissionregistration.k8s.io/')) {
       out.push(analyzeValidatingAdmissionPolicy(d, bindings));
     }
@@ -168,7 +217,9 @@ export function admissionFixDocs(systemNamespaces: readonly string[]): unknown[]
       spec: {
         failurePolicy: 'Fail',
         matchConstraints: {
-          resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['namespaces'] }],
+          resourceRules: [
+            { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['namespaces'] },
+          ],
         },
         validations: [
           {

@@ -31,7 +31,9 @@ test('missing, wrong or undeclared namespace label is an error on the Namespace'
   assert.equal(f[0].severity, 'error');
   assert.match(f[0].fix, /istio\.io\/dataplane-mode: ambient/);
   assert.match(f[0].fix, /pod-security\.kubernetes\.io\/enforce: restricted/, 'keeps the existing labels');
-  assert.deepEqual(codes(layer1(unlabelled.replace('{pod-security', '{istio.io/dataplane-mode: none, pod-security'))), ['PCL_AUDIT_CAPTURE_LABEL_MISSING Namespace//app']);
+  assert.deepEqual(codes(layer1(unlabelled.replace('{pod-security', '{istio.io/dataplane-mode: none, pod-security'))), [
+    'PCL_AUDIT_CAPTURE_LABEL_MISSING Namespace//app',
+  ]);
   const undeclared = layer1(pod('other', 'web'));
   assert.deepEqual(codes(undeclared), ['PCL_AUDIT_CAPTURE_LABEL_MISSING Namespace//other']);
   assert.match(undeclared[0].message, /no Namespace manifest/);
@@ -42,15 +44,24 @@ test('system and gateway namespaces are not workload namespaces', () => {
 });
 
 test('a pod opting out with dataplane-mode none is an error; a gateway pod may', () => {
-  const f = layer1(goodNamespace('app') + pod('app', 'rogue', { 'istio.io/dataplane-mode': 'none' }) + pod('app', 'gw', { 'istio.io/dataplane-mode': 'none', 'gateway.networking.k8s.io/gateway-name': 'waypoint' }));
+  const f = layer1(
+    goodNamespace('app') +
+      pod('app', 'rogue', { 'istio.io/dataplane-mode': 'none' }) +
+      pod('app', 'gw', { 'istio.io/dataplane-mode': 'none', 'gateway.networking.k8s.io/gateway-name': 'waypoint' }),
+  );
   assert.deepEqual(codes(f), ['PCL_AUDIT_CAPTURE_POD_OPT_OUT Pod/app/rogue']);
   assert.match(f[0].fix, /istio\.io\/dataplane-mode: null/);
 });
 
 test('sidecar namespaces and pods are reported as info, not errors', () => {
   const sidecarNs = `apiVersion: v1\nkind: Namespace\nmetadata: {name: legacy, labels: {istio-injection: enabled, pod-security.kubernetes.io/enforce: baseline}}\n---\n`;
-  const f = layer1(sidecarNs + pod('legacy', 'old') + goodNamespace('app') + pod('app', 'web', { 'sidecar.istio.io/inject': 'true' }));
-  assert.deepEqual(codes(f).sort(), ['PCL_AUDIT_CAPTURE_SIDECAR Namespace//legacy', 'PCL_AUDIT_CAPTURE_SIDECAR Pod/app/web']);
+  const f = layer1(
+    sidecarNs + pod('legacy', 'old') + goodNamespace('app') + pod('app', 'web', { 'sidecar.istio.io/inject': 'true' }),
+  );
+  assert.deepEqual(codes(f).sort(), [
+    'PCL_AUDIT_CAPTURE_SIDECAR Namespace//legacy',
+    'PCL_AUDIT_CAPTURE_SIDECAR Pod/app/web',
+  ]);
   assert.ok(f.every((x) => x.severity === 'info'));
 });
 
@@ -62,7 +73,9 @@ test('no admission policy: one warning with a ValidatingAdmissionPolicy and Deny
 });
 
 test('an Audit-mode Kyverno policy is named in the finding', () => {
-  const f = auditOf(KYVERNO.replace('Enforce', 'Audit') + goodNamespace('app')).findings.filter((x) => x.code === 'PCL_AUDIT_ADMISSION_NOT_ENFORCED');
+  const f = auditOf(KYVERNO.replace('Enforce', 'Audit') + goodNamespace('app')).findings.filter(
+    (x) => x.code === 'PCL_AUDIT_ADMISSION_NOT_ENFORCED',
+  );
   assert.deepEqual(codes(f), ['PCL_AUDIT_ADMISSION_NOT_ENFORCED ClusterPolicy//require-ambient']);
   assert.match(f[0].message, /Audit mode/);
   assert.equal(f[0].location?.line, 2);

@@ -29,7 +29,12 @@ export function isSidecarPod(pod: PodSubject): boolean {
 export function capturedByZtunnel(model: ClusterModel, pod: PodSubject): boolean {
   const nsLabels = model.namespaces.get(pod.namespace)?.metadata.labels ?? {};
   if (isSidecarPod(pod)) return false;
-  if (isSidecarNamespace(nsLabels) && pod.labels[SIDECAR_INJECT] !== 'false' && pod.annotations[SIDECAR_INJECT] !== 'false') return false;
+  if (
+    isSidecarNamespace(nsLabels) &&
+    pod.labels[SIDECAR_INJECT] !== 'false' &&
+    pod.annotations[SIDECAR_INJECT] !== 'false'
+  )
+    return false;
   const podMode = pod.labels[DATAPLANE_MODE_LABEL];
   if (podMode !== undefined) return podMode === 'ambient';
   return nsLabels[DATAPLANE_MODE_LABEL] === 'ambient';
@@ -42,7 +47,8 @@ export function capturedByZtunnel(model: ClusterModel, pod: PodSubject): boolean
 function admissionGapLocation(model: ClusterModel): Finding['location'] {
   for (const ns of model.workloadNamespaces) {
     const decl = model.namespaces.get(ns);
-    if (decl?.metadata.labels?.[DATAPLANE_MODE_LABEL] !== undefined) return decl.posOf(['metadata', 'labels', DATAPLANE_MODE_LABEL]);
+    if (decl?.metadata.labels?.[DATAPLANE_MODE_LABEL] !== undefined)
+      return decl.posOf(['metadata', 'labels', DATAPLANE_MODE_LABEL]);
     if (decl !== undefined) return decl.source;
   }
   return settingsLocation(model.settings);
@@ -60,7 +66,9 @@ export function auditCapture(model: ClusterModel): LayerAudit {
         severity: 'info',
         resource: namespaceRef(ns),
         message: `namespace ${ns} uses sidecar injection: its pods cannot use ztunnel-native egress; only the NetworkPolicy fence governs their egress`,
-        fix: commentFix(`Move namespace ${ns} to ambient mode (label ${DATAPLANE_MODE_LABEL}=ambient, remove istio-injection) or send its egress through a sidecar egress gateway.`),
+        fix: commentFix(
+          `Move namespace ${ns} to ambient mode (label ${DATAPLANE_MODE_LABEL}=ambient, remove istio-injection) or send its egress through a sidecar egress gateway.`,
+        ),
         location: decl?.source ?? null,
       });
       continue;
@@ -98,7 +106,10 @@ export function auditCapture(model: ClusterModel): LayerAudit {
           severity: 'error',
           resource: refOf(pod.resource),
           message: `${name} opts out of ambient capture with ${DATAPLANE_MODE_LABEL}: none: its traffic skips ztunnel and the egress policies`,
-          fix: yamlFix([`Strategic merge patch for ${name}: removes the opt-out label (kubectl patch --type strategic).`], patch),
+          fix: yamlFix(
+            [`Strategic merge patch for ${name}: removes the opt-out label (kubectl patch --type strategic).`],
+            patch,
+          ),
           location: pod.resource.posOf([...pod.metaPath, 'labels', DATAPLANE_MODE_LABEL]),
         });
       } else if (!nsSidecar && isSidecarPod(pod)) {
@@ -130,7 +141,10 @@ export function auditCapture(model: ClusterModel): LayerAudit {
           verdicts.length === 0
             ? `no Kyverno ClusterPolicy or ValidatingAdmissionPolicy enforces ${DATAPLANE_MODE_LABEL}: ambient on namespace creation: a new namespace can skip the mesh`
             : `nothing enforces ${DATAPLANE_MODE_LABEL}: ambient on namespace creation: ${verdicts.map((v) => v.reason).join('; ')}`,
-        fix: yamlFix(['Kubernetes 1.30+: reject namespaces created without the ambient label (system namespaces exempt).'], ...admissionFixDocs(model.settings.systemNamespaces)),
+        fix: yamlFix(
+          ['Kubernetes 1.30+: reject namespaces created without the ambient label (system namespaces exempt).'],
+          ...admissionFixDocs(model.settings.systemNamespaces),
+        ),
         location: first?.document.source ?? admissionGapLocation(model),
       });
     }

@@ -114,7 +114,9 @@ export function buildClusterModel(snapshot: Snapshot): ClusterModel {
   }
   const gatewayNamespaces = new Set(snapshot.servedGateways().map((g) => g.namespace));
   const system = new Set(settings.systemNamespaces);
-  const workloadNamespaces = [...seen].filter((ns) => ns !== '' && !system.has(ns) && !gatewayNamespaces.has(ns)).sort();
+  const workloadNamespaces = [...seen]
+    .filter((ns) => ns !== '' && !system.has(ns) && !gatewayNamespaces.has(ns))
+    .sort();
   const workloadSet = new Set(workloadNamespaces);
   return {
     snapshot,

@@ -65,7 +65,10 @@ function gatewayChecks(model: ClusterModel, out: Finding[]): void {
       message:
         `egress Gateway ${gw.ref} has no default-deny (no ALLOW policy with \`rules: []\` targets it and egressGateway.defaultDeny is not true): ` +
         'once no other ALLOW policy targets it, every ambient-captured source may use it',
-      fix: yamlFix([`Seed 000 step 02 for Gateway ${gw.ref} (or set egressGateway.defaultDeny: true).`], defaultDenyPolicy(gw)),
+      fix: yamlFix(
+        [`Seed 000 step 02 for Gateway ${gw.ref} (or set egressGateway.defaultDeny: true).`],
+        defaultDenyPolicy(gw),
+      ),
       location: gw.resource.source,
     });
   }
@@ -91,11 +94,12 @@ function serviceEntryChecks(model: ClusterModel, out: Finding[]): void {
           `ServiceEntry ${se.ref} asks for waypoint "${asked}" but is not bound` +
           `${bound ? ` (${bound.reason}: ${bound.message})` : ''}: its traffic is not decided by the egress gateway's policies`,
         fix: target
-          ? yamlFix(
-              [`Bind ServiceEntry ${se.ref} to the egress Gateway ${target.ref} (kubectl patch --type merge).`],
-              { metadata: { labels: { [USE_WAYPOINT]: target.name, [USE_WAYPOINT_NAMESPACE]: target.namespace } } },
-            )
-          : commentFix(`No ready egress Gateway exists: apply one (seed 000 step 02), then label ServiceEntry ${se.ref} with ${USE_WAYPOINT}.`),
+          ? yamlFix([`Bind ServiceEntry ${se.ref} to the egress Gateway ${target.ref} (kubectl patch --type merge).`], {
+              metadata: { labels: { [USE_WAYPOINT]: target.name, [USE_WAYPOINT_NAMESPACE]: target.namespace } },
+            })
+          : commentFix(
+              `No ready egress Gateway exists: apply one (seed 000 step 02), then label ServiceEntry ${se.ref} with ${USE_WAYPOINT}.`,
+            ),
         location: se.resource.posOf(['metadata', 'labels', USE_WAYPOINT]),
       });
     }
@@ -109,7 +113,9 @@ function serviceEntryChecks(model: ClusterModel, out: Finding[]): void {
         message:
           `ServiceEntry ${se.ref} is bound to the egress gateway in a cluster that runs sidecars, but lacks ${SIDECAR_SKIP_ANNOTATION}: "true": ` +
           'sidecars try to honour a binding they have no path to and lose access to the host intermittently',
-        fix: yamlFix([`Patch for ServiceEntry ${se.ref} (kubectl patch --type merge).`], { metadata: { annotations: { [SIDECAR_SKIP_ANNOTATION]: 'true' } } }),
+        fix: yamlFix([`Patch for ServiceEntry ${se.ref} (kubectl patch --type merge).`], {
+          metadata: { annotations: { [SIDECAR_SKIP_ANNOTATION]: 'true' } },
+        }),
         location: se.resource.source,
       });
     }
@@ -122,12 +128,19 @@ function policyChecks(model: ClusterModel, out: Finding[]): void {
     const ap = p.resource;
     const name = `AuthorizationPolicy ${p.ref}`;
     const refs = targetRefsOf(p);
-    const classRefs = refs.filter((t) => t.kind === 'GatewayClass' && (t.group ?? '') === GATEWAY_GROUP && snap.settings.gatewayClasses[t.name] === 'egress');
+    const classRefs = refs.filter(
+      (t) =>
+        t.kind === 'GatewayClass' &&
+        (t.group ?? '') === GATEWAY_GROUP &&
+        snap.settings.gatewayClasses[t.name] === 'egress',
+    );
     if (classRefs.length > 0) {
       const gateways = snap.servedGateways().filter((g) => classRefs.some((t) => t.name === g.className));
       const targetRefs = [
         ...refs.filter((t) => !classRefs.includes(t)),
-        ...gateways.filter((g) => g.namespace === ap.metadata.namespace).map((g) => ({ kind: 'Gateway', group: GATEWAY_GROUP, name: g.name })),
+        ...gateways
+          .filter((g) => g.namespace === ap.metadata.namespace)
+          .map((g) => ({ kind: 'Gateway', group: GATEWAY_GROUP, name: g.name })),
       ];
       out.push({
         code: 'PCL_AUDIT_POLICY_TARGETS_GATEWAY_CLASS',
@@ -136,8 +149,15 @@ function policyChecks(model: ClusterModel, out: Finding[]): void {
         resource: refOf(ap),
         message: `${name} targets the GatewayClass ${classRefs.map((t) => t.name).join(', ')}, which cannot be targeted directly (seed 000 step 04): it applies to nothing`,
         fix: yamlFix(
-          gateways.length > 0 ? [`Target the Gateway by name (policies must live in the Gateway's namespace).`] : ['Target a specific egress Gateway by name.'],
-          { apiVersion: ap.apiVersion, kind: 'AuthorizationPolicy', metadata: { name: ap.metadata.name, namespace: ap.metadata.namespace }, spec: { ...ap.spec, targetRef: undefined, targetRefs } },
+          gateways.length > 0
+            ? [`Target the Gateway by name (policies must live in the Gateway's namespace).`]
+            : ['Target a specific egress Gateway by name.'],
+          {
+            apiVersion: ap.apiVersion,
+            kind: 'AuthorizationPolicy',
+            metadata: { name: ap.metadata.name, namespace: ap.metadata.namespace },
+            spec: { ...ap.spec, targetRef: undefined, targetRefs },
+          },
         ),
         location: ap.posOf(['spec', 'targetRefs']),
       });
@@ -145,7 +165,9 @@ function policyChecks(model: ClusterModel, out: Finding[]): void {
     }
     const compiled = p.compiled;
     if (compiled === null) {
-      const failed = (snap.conditions.get(p.key) ?? []).find((c) => c.type === WAYPOINT_ACCEPTED && c.status === 'False');
+      const failed = (snap.conditions.get(p.key) ?? []).find(
+        (c) => c.type === WAYPOINT_ACCEPTED && c.status === 'False',
+      );
       if (failed && refs.length > 0) {
         out.push({
           code: 'PCL_AUDIT_POLICY_NOT_ATTACHED',
@@ -188,7 +210,10 @@ function policyChecks(model: ClusterModel, out: Finding[]): void {
             written.length === 0
               ? `${name} is a DENY policy without rules: a policy with no rules never matches, so it denies nothing`
               : `${name} can never match at L4, so it denies nothing: ${noEffect!.message}`,
-          fix: commentFix(describe('PCL_AUDIT_DENY_NEVER_MATCHES').fix, 'A DENY rule needs at least one of from.source, to.operation.ports or when that L4 can see.'),
+          fix: commentFix(
+            describe('PCL_AUDIT_DENY_NEVER_MATCHES').fix,
+            'A DENY rule needs at least one of from.source, to.operation.ports or when that L4 can see.',
+          ),
           location: ap.posOf(['spec', 'rules']),
         });
       }
@@ -203,7 +228,9 @@ function crossNamespaceChecks(model: ClusterModel, out: Finding[]): void {
   const fixFor = (message: string): string => {
     const m = PERMIT_HINT.exec(message);
     return m
-      ? yamlFix(['portcullis.yaml (or PERMIT_CROSS_NAMESPACE_RESOURCE_ACCESS on istiod):'], { permitCrossNamespaceResourceAccess: [m[1]] })
+      ? yamlFix(['portcullis.yaml (or PERMIT_CROSS_NAMESPACE_RESOURCE_ACCESS on istiod):'], {
+          permitCrossNamespaceResourceAccess: [m[1]],
+        })
       : commentFix(describe('PCL_AUDIT_CROSS_NAMESPACE_NOT_PERMITTED').fix);
   };
   for (const route of snap.routes.values()) {
@@ -243,7 +270,10 @@ function diagnosticChecks(model: ClusterModel, out: Finding[]): void {
       code: d.code,
       layer: 'config',
       severity: 'error',
-      resource: d.kind !== undefined ? { kind: d.kind, namespace: d.namespace ?? '', name: d.name ?? '' } : { kind: 'File', namespace: '', name: d.file },
+      resource:
+        d.kind !== undefined
+          ? { kind: d.kind, namespace: d.namespace ?? '', name: d.name ?? '' }
+          : { kind: 'File', namespace: '', name: d.file },
       message: `${d.file}${d.line > 0 ? `:${d.line}:${d.column}` : ''}: ${d.path ? `${d.path}: ` : ''}${d.message}`,
       fix: commentFix(describe(d.code).fix),
       location: d.file === '' ? null : { file: d.file, line: d.line, column: d.column },

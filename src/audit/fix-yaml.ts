@@ -14,7 +14,11 @@ export function commentFix(...lines: readonly string[]): string {
 }
 
 /** A Namespace manifest keeping its labels and setting `add`. */
-export function namespaceManifest(name: string, labels: Readonly<Record<string, string>>, add: Readonly<Record<string, string>>): unknown {
+export function namespaceManifest(
+  name: string,
+  labels: Readonly<Record<string, string>>,
+  add: Readonly<Record<string, string>>,
+): unknown {
   return { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { ...labels, ...add } } };
 }
 
@@ -28,7 +32,12 @@ export function seedFence(namespace: string): unknown {
       podSelector: { matchExpressions: [{ key: 'gateway.networking.k8s.io/gateway-name', operator: 'DoesNotExist' }] },
       policyTypes: ['Egress'],
       egress: [
-        { ports: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }] },
+        {
+          ports: [
+            { port: 53, protocol: 'UDP' },
+            { port: 53, protocol: 'TCP' },
+          ],
+        },
         { to: [{ podSelector: {} }] },
       ],
     },

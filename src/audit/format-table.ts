@@ -39,13 +39,14 @@ export function formatAuditTable(report: AuditReport): string {
       lines.push('', `== ${name} ==`);
       layer = name;
     }
-    const where = f.location && f.location.file ? `  (${f.location.file}${f.location.line > 0 ? `:${f.location.line}` : ''})` : '';
+    const where = f.location?.file ? `  (${f.location.file}${f.location.line > 0 ? `:${f.location.line}` : ''})` : '';
     lines.push(`${f.severity.toUpperCase().padEnd(7)} ${f.code}  ${resourceText(f)}${where}`);
     lines.push(indent(f.message, '  '));
     lines.push('  fix:');
     lines.push(indent(f.fix, '    '));
   }
-  if (report.findings.length === 0) lines.push('', 'All five layers hold and the egress configuration has no problems.');
+  if (report.findings.length === 0)
+    lines.push('', 'All five layers hold and the egress configuration has no problems.');
 
   lines.push('', '== reachability: who may reach what outside (through the egress gateway) ==');
   const rows = report.reachability.map((r) => [

@@ -6,7 +6,8 @@ import { auditOf, codes, goodNamespace, pod } from '../../test/support/audit-fix
 const layer4 = (m: string) => auditOf(m).findings.filter((f) => f.layer === 4);
 
 test('baseline and restricted enforce; privileged, warn-only and none do not', () => {
-  const ns = (name: string, labels: string) => `apiVersion: v1\nkind: Namespace\nmetadata: {name: ${name}, labels: {istio.io/dataplane-mode: ambient${labels}}}\n---\n`;
+  const ns = (name: string, labels: string) =>
+    `apiVersion: v1\nkind: Namespace\nmetadata: {name: ${name}, labels: {istio.io/dataplane-mode: ambient${labels}}}\n---\n`;
   const f = layer4(
     ns('a', ', pod-security.kubernetes.io/enforce: baseline') +
       ns('b', ', pod-security.kubernetes.io/enforce: restricted') +
@@ -14,7 +15,11 @@ test('baseline and restricted enforce; privileged, warn-only and none do not', (
       ns('d', ', pod-security.kubernetes.io/warn: restricted') +
       ns('e', ''),
   );
-  assert.deepEqual(codes(f), ['PCL_AUDIT_PSA_MISSING Namespace//c', 'PCL_AUDIT_PSA_MISSING Namespace//d', 'PCL_AUDIT_PSA_MISSING Namespace//e']);
+  assert.deepEqual(codes(f), [
+    'PCL_AUDIT_PSA_MISSING Namespace//c',
+    'PCL_AUDIT_PSA_MISSING Namespace//d',
+    'PCL_AUDIT_PSA_MISSING Namespace//e',
+  ]);
   assert.match(f[0].message, /"privileged", which admits hostNetwork pods/);
   assert.match(f[0].fix, /pod-security\.kubernetes\.io\/enforce: restricted/);
 });
@@ -33,9 +38,16 @@ spec:
       containers: [{name: c, image: busybox}]
 ---
 `;
-  const text = goodNamespace('app') + deployment + pod('app', 'raw', {}, 'hostNetwork: true\n  containers: [{name: c, image: busybox}]') + pod('kube-system', 'sys', {}, 'hostNetwork: true');
+  const text =
+    goodNamespace('app') +
+    deployment +
+    pod('app', 'raw', {}, 'hostNetwork: true\n  containers: [{name: c, image: busybox}]') +
+    pod('kube-system', 'sys', {}, 'hostNetwork: true');
   const f = layer4(text);
-  assert.deepEqual(codes(f), ['PCL_AUDIT_HOST_NETWORK_POD Deployment/app/agent', 'PCL_AUDIT_HOST_NETWORK_POD Pod/app/raw']);
+  assert.deepEqual(codes(f), [
+    'PCL_AUDIT_HOST_NETWORK_POD Deployment/app/agent',
+    'PCL_AUDIT_HOST_NETWORK_POD Pod/app/raw',
+  ]);
   const lines = text.split('\n');
   assert.match(lines[f[0].location!.line - 1], /^\s+hostNetwork: true$/, 'the hostNetwork line of the template');
   assert.match(lines[f[1].location!.line - 1], /^\s+hostNetwork: true$/, 'the hostNetwork line of the pod');

@@ -44,7 +44,9 @@ export function auditHostNetwork(model: ClusterModel): LayerAudit {
   for (const pod of model.pods) {
     if (!pod.hostNetwork || !model.isWorkloadNamespace(pod.namespace)) continue;
     const name = `${pod.resource.kind} ${pod.namespace}/${pod.resource.metadata.name}`;
-    const patch = pod.isTemplate ? { spec: { template: { spec: { hostNetwork: false } } } } : { spec: { hostNetwork: false } };
+    const patch = pod.isTemplate
+      ? { spec: { template: { spec: { hostNetwork: false } } } }
+      : { spec: { hostNetwork: false } };
     findings.push({
       code: 'PCL_AUDIT_HOST_NETWORK_POD',
       layer: 4,

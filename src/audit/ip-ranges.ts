@@ -27,7 +27,9 @@ export function cidrInterval(text: string): Interval | null {
 }
 
 function normalize(list: Interval[]): Interval[] {
-  const sorted = [...list].sort((a, b) => (a.family !== b.family ? a.family - b.family : a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+  const sorted = [...list].sort((a, b) =>
+    a.family !== b.family ? a.family - b.family : a.start < b.start ? -1 : a.start > b.start ? 1 : 0,
+  );
   const out: Interval[] = [];
   for (const i of sorted) {
     const last = out[out.length - 1];
@@ -137,13 +139,18 @@ const PUBLIC_V4 = externalPart(setOf(['0.0.0.0/0']));
 const PUBLIC_V6 = externalPart(setOf(['::/0']));
 
 function sameSet(a: AddressSet, b: AddressSet): boolean {
-  return a.length === b.length && a.every((x, i) => x.family === b[i].family && x.start === b[i].start && x.end === b[i].end);
+  return (
+    a.length === b.length && a.every((x, i) => x.family === b[i].family && x.start === b[i].start && x.end === b[i].end)
+  );
 }
 
 /** Like describeSet, but names "every public IPv4/IPv6 address" instead of listing a hundred CIDRs. */
 export function describeExternal(a: AddressSet, limit = 6): string {
   const parts: string[] = [];
-  for (const [family, all, label] of [[4, PUBLIC_V4, 'every public IPv4 address'], [6, PUBLIC_V6, 'every public IPv6 address']] as const) {
+  for (const [family, all, label] of [
+    [4, PUBLIC_V4, 'every public IPv4 address'],
+    [6, PUBLIC_V6, 'every public IPv6 address'],
+  ] as const) {
     const mine = a.filter((i) => i.family === family);
     if (mine.length === 0) continue;
     parts.push(sameSet(mine, all) ? label : describeSet(mine, limit));

@@ -9,7 +9,10 @@ import { codes, CLOSED_SETTINGS, goodNamespace, auditOf, pod, SEED_FENCE } from 
 
 function policies(yaml: string): NetworkPolicy[] {
   const load = loadConfigTexts([{ path: 'np.yaml', text: yaml }]);
-  assert.deepEqual(load.diagnostics.filter((d) => d.severity === 'error'), []);
+  assert.deepEqual(
+    load.diagnostics.filter((d) => d.severity === 'error'),
+    [],
+  );
   return load.resources.filter((r) => r.kind === 'NetworkPolicy') as NetworkPolicy[];
 }
 
@@ -35,8 +38,20 @@ interface Case {
 
 const CASES: Case[] = [
   { name: 'no policy: unrestricted', yaml: '', isolated: false, open: '', dns: true },
-  { name: 'egress deny-all (policyTypes Egress, no rules)', yaml: np('deny', DENY_ALL), isolated: true, open: '', dns: false },
-  { name: 'Ingress-only policy leaves egress alone', yaml: np('in', 'podSelector: {}\npolicyTypes: [Ingress]'), isolated: false, open: '', dns: true },
+  {
+    name: 'egress deny-all (policyTypes Egress, no rules)',
+    yaml: np('deny', DENY_ALL),
+    isolated: true,
+    open: '',
+    dns: false,
+  },
+  {
+    name: 'Ingress-only policy leaves egress alone',
+    yaml: np('in', 'podSelector: {}\npolicyTypes: [Ingress]'),
+    isolated: false,
+    open: '',
+    dns: true,
+  },
   {
     name: 'policyTypes absent and egress rules present: Egress is implied',
     yaml: np('implied', 'podSelector: {}\negress:\n- to: [{podSelector: {}}]'),
@@ -74,7 +89,10 @@ const CASES: Case[] = [
   },
   {
     name: 'endPort range 53-80 reaches beyond DNS',
-    yaml: np('range', 'podSelector: {}\npolicyTypes: [Egress]\negress:\n- ports: [{port: 53, endPort: 80, protocol: UDP}]'),
+    yaml: np(
+      'range',
+      'podSelector: {}\npolicyTypes: [Egress]\negress:\n- ports: [{port: 53, endPort: 80, protocol: UDP}]',
+    ),
     isolated: true,
     open: '1.0.0.0/8',
     dns: true,
@@ -88,14 +106,20 @@ const CASES: Case[] = [
   },
   {
     name: 'ipBlock with except removing every public range is closed',
-    yaml: np('private', 'podSelector: {}\npolicyTypes: [Egress]\negress:\n- to: [{ipBlock: {cidr: 10.0.0.0/8, except: [10.1.0.0/16]}}]'),
+    yaml: np(
+      'private',
+      'podSelector: {}\npolicyTypes: [Egress]\negress:\n- to: [{ipBlock: {cidr: 10.0.0.0/8, except: [10.1.0.0/16]}}]',
+    ),
     isolated: true,
     open: '',
     dns: true,
   },
   {
     name: 'ipBlock except carves a hole but a public range stays open',
-    yaml: np('hole', 'podSelector: {}\npolicyTypes: [Egress]\negress:\n- to: [{ipBlock: {cidr: 203.0.113.0/24, except: [203.0.113.0/25]}}]'),
+    yaml: np(
+      'hole',
+      'podSelector: {}\npolicyTypes: [Egress]\negress:\n- to: [{ipBlock: {cidr: 203.0.113.0/24, except: [203.0.113.0/25]}}]',
+    ),
     isolated: true,
     open: '203.0.113.128/25',
     dns: false,
@@ -104,7 +128,7 @@ const CASES: Case[] = [
     name: 'namespaceSelector peers are in-cluster only; kube-system peer allows DNS',
     yaml: np(
       'ns',
-      "podSelector: {}\npolicyTypes: [Egress]\negress:\n- to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}, podSelector: {matchLabels: {k8s-app: kube-dns}}}]\n  ports: [{port: 53, protocol: UDP}]",
+      'podSelector: {}\npolicyTypes: [Egress]\negress:\n- to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}, podSelector: {matchLabels: {k8s-app: kube-dns}}}]\n  ports: [{port: 53, protocol: UDP}]',
     ),
     isolated: true,
     open: '',
@@ -112,7 +136,10 @@ const CASES: Case[] = [
   },
   {
     name: 'a same-namespace podSelector peer does not reach the cluster DNS',
-    yaml: np('same', 'podSelector: {}\npolicyTypes: [Egress]\negress:\n- to: [{podSelector: {}}]\n  ports: [{port: 53, protocol: UDP}]'),
+    yaml: np(
+      'same',
+      'podSelector: {}\npolicyTypes: [Egress]\negress:\n- to: [{podSelector: {}}]\n  ports: [{port: 53, protocol: UDP}]',
+    ),
     isolated: true,
     open: '',
     dns: false,
@@ -122,7 +149,10 @@ const CASES: Case[] = [
     yaml:
       np('deny', DENY_ALL) +
       np('dns', DNS_ONLY) +
-      np('ext', 'podSelector: {matchLabels: {app: web}}\npolicyTypes: [Egress]\negress:\n- to: [{ipBlock: {cidr: 198.51.100.0/24}}]'),
+      np(
+        'ext',
+        'podSelector: {matchLabels: {app: web}}\npolicyTypes: [Egress]\negress:\n- to: [{ipBlock: {cidr: 198.51.100.0/24}}]',
+      ),
     labels: { app: 'web' },
     isolated: true,
     open: '198.51.100.0/24',
@@ -173,7 +203,11 @@ for (const c of CASES) {
 }
 
 test('effectivePolicyTypes follows the API server defaults', () => {
-  const [a, b, c] = policies(np('a', 'podSelector: {}') + np('b', 'podSelector: {}\negress: [{}]') + np('c', 'podSelector: {}\npolicyTypes: [Egress]'));
+  const [a, b, c] = policies(
+    np('a', 'podSelector: {}') +
+      np('b', 'podSelector: {}\negress: [{}]') +
+      np('c', 'podSelector: {}\npolicyTypes: [Egress]'),
+  );
   assert.deepEqual(effectivePolicyTypes(a), ['Ingress']);
   assert.deepEqual(effectivePolicyTypes(b), ['Ingress', 'Egress']);
   assert.deepEqual(effectivePolicyTypes(c), ['Egress']);
@@ -193,12 +227,20 @@ test('auditNetworkPolicy: namespace without policy, unselected pod, open ipBlock
     goodNamespace('a') +
     pod('a', 'web') +
     goodNamespace('b') +
-    np('only-web', 'podSelector: {matchLabels: {app: web}}\npolicyTypes: [Egress]\negress:\n- ports: [{port: 53, protocol: UDP}]', 'b') +
+    np(
+      'only-web',
+      'podSelector: {matchLabels: {app: web}}\npolicyTypes: [Egress]\negress:\n- ports: [{port: 53, protocol: UDP}]',
+      'b',
+    ) +
     pod('b', 'web', { app: 'web' }) +
     pod('b', 'db', { app: 'db' }) +
     goodNamespace('c') +
     np('deny', DENY_ALL, 'c') +
-    np('wide', 'podSelector: {}\npolicyTypes: [Egress]\negress:\n- to: [{ipBlock: {cidr: 0.0.0.0/0, except: [169.254.169.254/32]}}]\n  ports: [{port: 443}]', 'c') +
+    np(
+      'wide',
+      'podSelector: {}\npolicyTypes: [Egress]\negress:\n- to: [{ipBlock: {cidr: 0.0.0.0/0, except: [169.254.169.254/32]}}]\n  ports: [{port: 443}]',
+      'c',
+    ) +
     pod('c', 'web');
   const report = auditOf(manifests, CLOSED_SETTINGS);
   const layer2 = report.findings.filter((f) => f.layer === 2);

@@ -40,7 +40,11 @@ export function effectivePolicyTypes(policy: NetworkPolicy): ReadonlyArray<'Ingr
 }
 
 /** Does the policy select this pod? Only pods in its own namespace; an empty podSelector selects them all. */
-export function selectsPod(policy: NetworkPolicy, namespace: string, labels: Readonly<Record<string, string>>): boolean {
+export function selectsPod(
+  policy: NetworkPolicy,
+  namespace: string,
+  labels: Readonly<Record<string, string>>,
+): boolean {
   if (policy.metadata.namespace !== namespace) return false;
   const selector: LabelSelector = policy.spec.podSelector ?? {};
   return matchesSelector(selector, labels);
@@ -65,7 +69,11 @@ export function allowsBeyondDns(ports: readonly NetworkPolicyPort[] | undefined)
 }
 
 /** Does the rule allow `protocol`/`port` (TCP is the default protocol; endPort makes a range)? */
-export function allowsPort(ports: readonly NetworkPolicyPort[] | undefined, protocol: 'TCP' | 'UDP', port: number): boolean {
+export function allowsPort(
+  ports: readonly NetworkPolicyPort[] | undefined,
+  protocol: 'TCP' | 'UDP',
+  port: number,
+): boolean {
   if (ports === undefined || ports.length === 0) return true;
   return ports.some((p) => {
     if ((p.protocol ?? 'TCP') !== protocol) return false;
@@ -99,7 +107,8 @@ function peersMayHoldDns(to: readonly NetworkPolicyPeer[] | undefined, policyNam
       return !isEmpty(subtract(block, externalPart(block)));
     }
     const podOk = peer.podSelector === undefined || matchesSelector(peer.podSelector, DNS_POD_LABELS);
-    if (peer.namespaceSelector !== undefined) return podOk && matchesSelector(peer.namespaceSelector, DNS_NAMESPACE_LABELS);
+    if (peer.namespaceSelector !== undefined)
+      return podOk && matchesSelector(peer.namespaceSelector, DNS_NAMESPACE_LABELS);
     return policyNamespace === DNS_NAMESPACE_LABELS['kubernetes.io/metadata.name'] && podOk;
   });
 }
@@ -130,7 +139,9 @@ export function egressVerdict(
   namespace: string,
   labels: Readonly<Record<string, string>>,
 ): EgressVerdict {
-  const selectedBy = policies.filter((p) => effectivePolicyTypes(p).includes('Egress') && selectsPod(p, namespace, labels));
+  const selectedBy = policies.filter(
+    (p) => effectivePolicyTypes(p).includes('Egress') && selectsPod(p, namespace, labels),
+  );
   if (selectedBy.length === 0) {
     return { isolated: false, selectedBy, openings: [], dnsAllowed: true };
   }
@@ -138,7 +149,11 @@ export function egressVerdict(
   let dnsAllowed = false;
   for (const policy of selectedBy) {
     (policy.spec.egress ?? []).forEach((rule, i) => {
-      if (!dnsAllowed && allowsPort(rule.ports, 'UDP', DNS_PORT) && peersMayHoldDns(rule.to, policy.metadata.namespace)) {
+      if (
+        !dnsAllowed &&
+        allowsPort(rule.ports, 'UDP', DNS_PORT) &&
+        peersMayHoldDns(rule.to, policy.metadata.namespace)
+      ) {
         dnsAllowed = true;
       }
       if (!allowsBeyondDns(rule.ports)) return;
@@ -167,7 +182,10 @@ export function auditNetworkPolicy(model: ClusterModel): LayerAudit {
     for (const pod of pods) verdicts.set(pod, egressVerdict(policies, ns, pod.labels));
     const nsDecl = model.namespaces.get(ns);
     const nsLocation = nsDecl?.source ?? null;
-    const fenceFix = yamlFix([`Seed 000's fence for namespace ${ns}: DNS and in-cluster traffic only; gateway pods exempt.`], seedFence(ns));
+    const fenceFix = yamlFix(
+      [`Seed 000's fence for namespace ${ns}: DNS and in-cluster traffic only; gateway pods exempt.`],
+      seedFence(ns),
+    );
 
     const unfencedPods = pods.filter((p) => !verdicts.get(p)!.isolated);
     if (!probe.isolated && unfencedPods.length === pods.length) {
@@ -217,7 +235,10 @@ export function auditNetworkPolicy(model: ClusterModel): LayerAudit {
         if (openingsSeen.has(key)) continue;
         openingsSeen.add(key);
         const ports = o.policy.spec.egress?.[o.rule]?.ports;
-        const portText = ports === undefined || ports.length === 0 ? 'any port' : `ports ${ports.map((p) => `${p.protocol ?? 'TCP'}/${p.port ?? '*'}${p.endPort ? `-${p.endPort}` : ''}`).join(', ')}`;
+        const portText =
+          ports === undefined || ports.length === 0
+            ? 'any port'
+            : `ports ${ports.map((p) => `${p.protocol ?? 'TCP'}/${p.port ?? '*'}${p.endPort ? `-${p.endPort}` : ''}`).join(', ')}`;
         findings.push({
           code: o.via === 'ipBlock' ? 'PCL_AUDIT_FENCE_IPBLOCK_OPEN' : 'PCL_AUDIT_FENCE_ALL_DESTINATIONS',
           layer: 2,
@@ -235,7 +256,9 @@ export function auditNetworkPolicy(model: ClusterModel): LayerAudit {
       }
     }
     if (fenced.some((v) => !v.dnsAllowed)) {
-      const blocking = [...new Set(fenced.filter((v) => !v.dnsAllowed).flatMap((v) => v.selectedBy.map((p) => p.metadata.name)))];
+      const blocking = [
+        ...new Set(fenced.filter((v) => !v.dnsAllowed).flatMap((v) => v.selectedBy.map((p) => p.metadata.name))),
+      ];
       findings.push({
         code: 'PCL_AUDIT_DNS_BLOCKED',
         layer: 2,
@@ -249,7 +272,14 @@ export function auditNetworkPolicy(model: ClusterModel): LayerAudit {
           spec: {
             podSelector: {},
             policyTypes: ['Egress'],
-            egress: [{ ports: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }] }],
+            egress: [
+              {
+                ports: [
+                  { port: 53, protocol: 'UDP' },
+                  { port: 53, protocol: 'TCP' },
+                ],
+              },
+            ],
           },
         }),
         location: nsLocation,

@@ -14,15 +14,29 @@ test('undeclared: a warning that it is unverified', () => {
 });
 
 test('declared and complete: clean', () => {
-  assert.deepEqual(layer5(DENY + 'perimeter: {podCidrs: [10.244.0.0/16], podEgressDropped: true, snatAddresses: [192.0.2.10/32]}\n'), []);
+  assert.deepEqual(
+    layer5(DENY + 'perimeter: {podCidrs: [10.244.0.0/16], podEgressDropped: true, snatAddresses: [192.0.2.10/32]}\n'),
+    [],
+  );
 });
 
 test('declared but open, incomplete, or letting a pod address out', () => {
-  assert.deepEqual(codes(layer5(DENY + 'perimeter: {podCidrs: [10.244.0.0/16], podEgressDropped: false, snatAddresses: [192.0.2.10/32]}\n')), [
-    'PCL_AUDIT_PERIMETER_OPEN Settings//perimeter',
-  ]);
-  assert.equal(layer5(DENY + 'perimeter: {podEgressDropped: true}\n').filter((f) => f.code === 'PCL_AUDIT_PERIMETER_INCOMPLETE').length, 2);
-  const inside = layer5(DENY + 'perimeter: {podCidrs: [10.244.0.0/16], podEgressDropped: true, snatAddresses: [10.244.1.5/32]}\n');
+  assert.deepEqual(
+    codes(
+      layer5(
+        DENY + 'perimeter: {podCidrs: [10.244.0.0/16], podEgressDropped: false, snatAddresses: [192.0.2.10/32]}\n',
+      ),
+    ),
+    ['PCL_AUDIT_PERIMETER_OPEN Settings//perimeter'],
+  );
+  assert.equal(
+    layer5(DENY + 'perimeter: {podEgressDropped: true}\n').filter((f) => f.code === 'PCL_AUDIT_PERIMETER_INCOMPLETE')
+      .length,
+    2,
+  );
+  const inside = layer5(
+    DENY + 'perimeter: {podCidrs: [10.244.0.0/16], podEgressDropped: true, snatAddresses: [10.244.1.5/32]}\n',
+  );
   assert.deepEqual(codes(inside), ['PCL_AUDIT_PERIMETER_INCOMPLETE Settings//perimeter']);
   assert.equal(inside[0].severity, 'error');
 });

@@ -40,17 +40,35 @@ export function auditPerimeter(model: ClusterModel): LayerAudit {
   } else {
     if (p.podEgressDropped !== true) {
       open = true;
-      add('PCL_AUDIT_PERIMETER_OPEN', 'error', 'the declared perimeter does not drop egress from the pod CIDRs (perimeter.podEgressDropped is not true): if an in-cluster control fails, pod traffic reaches the internet');
+      add(
+        'PCL_AUDIT_PERIMETER_OPEN',
+        'error',
+        'the declared perimeter does not drop egress from the pod CIDRs (perimeter.podEgressDropped is not true): if an in-cluster control fails, pod traffic reaches the internet',
+      );
     }
     const pods = p.podCidrs ?? [];
     const snat = p.snatAddresses ?? [];
-    if (pods.length === 0) add('PCL_AUDIT_PERIMETER_INCOMPLETE', 'warning', 'the declared perimeter does not name the pod CIDRs whose egress is dropped (perimeter.podCidrs)');
-    if (snat.length === 0) add('PCL_AUDIT_PERIMETER_INCOMPLETE', 'warning', 'the declared perimeter does not name the SNAT addresses allowed out (perimeter.snatAddresses)');
+    if (pods.length === 0)
+      add(
+        'PCL_AUDIT_PERIMETER_INCOMPLETE',
+        'warning',
+        'the declared perimeter does not name the pod CIDRs whose egress is dropped (perimeter.podCidrs)',
+      );
+    if (snat.length === 0)
+      add(
+        'PCL_AUDIT_PERIMETER_INCOMPLETE',
+        'warning',
+        'the declared perimeter does not name the SNAT addresses allowed out (perimeter.snatAddresses)',
+      );
     const podSet = setOf(pods);
     const inside = snat.filter((s) => !isEmpty(intersect(setOf([s]), podSet)));
     if (inside.length > 0) {
       open = true;
-      add('PCL_AUDIT_PERIMETER_INCOMPLETE', 'error', `SNAT addresses ${inside.join(', ')} lie inside the pod CIDRs: allowing them out lets pod traffic out`);
+      add(
+        'PCL_AUDIT_PERIMETER_INCOMPLETE',
+        'error',
+        `SNAT addresses ${inside.join(', ')} lie inside the pod CIDRs: allowing them out lets pod traffic out`,
+      );
     }
   }
   return { findings, open: () => open };

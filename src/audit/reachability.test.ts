@@ -7,14 +7,25 @@ import { auditOf, goodNamespace, pod, SEED_FENCE } from '../../test/support/audi
 
 const SEED = join(import.meta.dirname, '..', '..', 'examples', 'seed-000');
 const read = (f: string) => readFileSync(join(SEED, f), 'utf8') + '\n---\n';
-const BASE = read('gateway.yaml') + read('serviceentry.yaml') + goodNamespace('bookinfo') + SEED_FENCE('bookinfo') + goodNamespace('default') + SEED_FENCE('default');
+const BASE =
+  read('gateway.yaml') +
+  read('serviceentry.yaml') +
+  goodNamespace('bookinfo') +
+  SEED_FENCE('bookinfo') +
+  goodNamespace('default') +
+  SEED_FENCE('default');
 const GATEWAY_ALLOW_BOOKINFO = read('gateway-policies.yaml').split('---')[0] + '\n---\n';
 const sa = (ns: string, name: string, account: string, labels: Record<string, string> = {}) =>
   pod(ns, name, labels, `serviceAccountName: ${account}\n  containers: [{name: c, image: busybox}]`);
-const PODS = sa('bookinfo', 'productpage', 'bookinfo-productpage') + sa('bookinfo', 'reviews', 'bookinfo-reviews') + sa('default', 'sleep', 'sleep');
+const PODS =
+  sa('bookinfo', 'productpage', 'bookinfo-productpage') +
+  sa('bookinfo', 'reviews', 'bookinfo-reviews') +
+  sa('default', 'sleep', 'sleep');
 
 function table(manifests: string) {
-  return Object.fromEntries(auditOf(manifests).reachability.map((r) => [r.identity.replace('spiffe://cluster.local/', ''), r]));
+  return Object.fromEntries(
+    auditOf(manifests).reachability.map((r) => [r.identity.replace('spiffe://cluster.local/', ''), r]),
+  );
 }
 
 test('only the principal the ServiceEntry layer names reaches httpbin.org:443', () => {
@@ -34,9 +45,11 @@ test('both layers must allow: a namespace-wide ServiceEntry allow without the Ga
   assert.deepEqual(withoutGateway['ns/bookinfo/sa/bookinfo-reviews'].destinations, [], 'defaultDeny on the gateway');
 });
 
-test('bypass lists the open layers of the identity\'s own pods', () => {
+test("bypass lists the open layers of the identity's own pods", () => {
   const t = table(
-    BASE.replace(SEED_FENCE('default'), '') + PODS + sa('bookinfo', 'agent', 'bookinfo-agent', { 'istio.io/dataplane-mode': 'none' }),
+    BASE.replace(SEED_FENCE('default'), '') +
+      PODS +
+      sa('bookinfo', 'agent', 'bookinfo-agent', { 'istio.io/dataplane-mode': 'none' }),
   );
   assert.deepEqual(t['ns/default/sa/sleep'].bypass, [2]);
   assert.deepEqual(t['ns/bookinfo/sa/bookinfo-agent'].bypass, [1]);

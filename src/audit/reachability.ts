@@ -72,7 +72,12 @@ export function computeReachability(model: ClusterModel, layers: readonly LayerA
       // Another ServiceEntry (older) answers for this host: it is that one's candidate that counts.
       if (dest.kind !== 'serviceEntry' || dest.serviceEntry.key !== c.se.key) continue;
       seen.add(key);
-      const req: AuthzRequest = { principal: identity, sourceIp: SOURCE_IP, destinationIp: c.destinationIp, destinationPort: c.port };
+      const req: AuthzRequest = {
+        principal: identity,
+        sourceIp: SOURCE_IP,
+        destinationIp: c.destinationIp,
+        destinationPort: c.port,
+      };
       if (decideConnection(snap, dest, req).decision === 'allow') destinations.push({ host: c.host, port: c.port });
     }
     destinations.sort((a, b) => (a.host !== b.host ? (a.host < b.host ? -1 : 1) : a.port - b.port));

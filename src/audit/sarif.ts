@@ -7,7 +7,11 @@ import type { AuditReport } from './audit.ts';
 import type { Finding } from './finding.ts';
 
 export const SARIF_SCHEMA = 'https://json.schemastore.org/sarif-2.1.0.json';
-const LEVEL: Readonly<Record<Finding['severity'], 'error' | 'warning' | 'note'>> = { error: 'error', warning: 'warning', info: 'note' };
+const LEVEL: Readonly<Record<Finding['severity'], 'error' | 'warning' | 'note'>> = {
+  error: 'error',
+  warning: 'warning',
+  info: 'note',
+};
 
 export interface SarifOptions {
   readonly toolVersion: string;
@@ -48,7 +52,9 @@ export function toSarif(report: AuditReport, opts: SarifOptions): unknown {
     if (f.location !== null && f.location.file !== '') {
       location.physicalLocation = {
         artifactLocation: { uri: opts.uriOf(f.location.file) },
-        ...(f.location.line > 0 ? { region: { startLine: f.location.line, startColumn: Math.max(1, f.location.column) } } : {}),
+        ...(f.location.line > 0
+          ? { region: { startLine: f.location.line, startColumn: Math.max(1, f.location.column) } }
+          : {}),
       };
     } else if (opts.fallbackUri !== undefined) {
       location.physicalLocation = { artifactLocation: { uri: opts.fallbackUri } };

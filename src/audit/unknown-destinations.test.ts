@@ -10,7 +10,10 @@ test('seed 000 values deny everything', () => {
 });
 
 test('IPv4 only leaves IPv6 open; nothing listed leaves everything open', () => {
-  assert.equal(describeExternal(externalPart(openAddresses([{ matchCidrs: ['0.0.0.0/0'], policy: 'Deny' }]))), 'every public IPv6 address');
+  assert.equal(
+    describeExternal(externalPart(openAddresses([{ matchCidrs: ['0.0.0.0/0'], policy: 'Deny' }]))),
+    'every public IPv6 address',
+  );
   assert.equal(describeSet(openAddresses([])), '0.0.0.0/0, ::/0');
 });
 
@@ -34,12 +37,17 @@ test('findings: missing, open to the internet (error), open to private ranges on
   assert.deepEqual(codes(missing), ['PCL_AUDIT_EGRESS_POLICIES_MISSING Settings//egressPolicies']);
   assert.match(missing[0].fix, /matchCidrs:\n\s+- 0\.0\.0\.0\/0\n\s+- ::\/0\n\s+policy: Deny/);
 
-  const open = auditOf('', 'egressPolicies: [{matchCidrs: [0.0.0.0/0], policy: Deny}]\n').findings.filter((f) => f.layer === 3);
+  const open = auditOf('', 'egressPolicies: [{matchCidrs: [0.0.0.0/0], policy: Deny}]\n').findings.filter(
+    (f) => f.layer === 3,
+  );
   assert.equal(open[0].code, 'PCL_AUDIT_EGRESS_POLICIES_OPEN');
   assert.equal(open[0].severity, 'error');
   assert.match(open[0].message, /every public IPv6 address/);
 
-  const priv = auditOf('', 'egressPolicies: [{matchCidrs: [0.0.0.0/0, "::/0"], policy: Deny}, {matchCidrs: [10.10.0.0/16], policy: Allow}]\n').findings.filter((f) => f.layer === 3);
+  const priv = auditOf(
+    '',
+    'egressPolicies: [{matchCidrs: [0.0.0.0/0, "::/0"], policy: Deny}, {matchCidrs: [10.10.0.0/16], policy: Allow}]\n',
+  ).findings.filter((f) => f.layer === 3);
   assert.equal(priv[0].severity, 'info');
   assert.match(priv[0].message, /10\.10\.0\.0\/16/);
 });

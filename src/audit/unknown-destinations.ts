@@ -8,7 +8,17 @@ import type { EgressPolicyEntry, Settings } from '../config/settings-types.ts';
 import type { ClusterModel } from './cluster-model.ts';
 import type { Finding, ResourceRef } from './finding.ts';
 import { EGRESS_POLICIES_DENY_ALL, yamlFix } from './fix-yaml.ts';
-import { ALL_ADDRESSES, describeExternal, describeSet, externalPart, isEmpty, setOf, subtract, union, type AddressSet } from './ip-ranges.ts';
+import {
+  ALL_ADDRESSES,
+  describeExternal,
+  describeSet,
+  externalPart,
+  isEmpty,
+  setOf,
+  subtract,
+  union,
+  type AddressSet,
+} from './ip-ranges.ts';
 import type { LayerAudit } from './layer-audit.ts';
 import { cidrInterval } from './ip-ranges.ts';
 
@@ -47,7 +57,10 @@ export function auditUnknownDestinations(model: ClusterModel): LayerAudit {
   const findings: Finding[] = [];
   const entries = model.settings.egressPolicies;
   const location = settingsLocation(model.settings, 'egressPolicies');
-  const fix = yamlFix(['Values for the ztunnel chart and portcullis.yaml (seed 000, layer 03).'], EGRESS_POLICIES_DENY_ALL);
+  const fix = yamlFix(
+    ['Values for the ztunnel chart and portcullis.yaml (seed 000, layer 03).'],
+    EGRESS_POLICIES_DENY_ALL,
+  );
   let externalOpen = true;
   if (entries.length === 0) {
     findings.push({
@@ -55,7 +68,8 @@ export function auditUnknownDestinations(model: ClusterModel): LayerAudit {
       layer: 3,
       severity: 'error',
       resource: EGRESS_POLICIES_REF,
-      message: 'egressPolicies is not set: traffic ztunnel cannot match to a known destination (an IP literal, an undeclared host) is not denied inside ztunnel',
+      message:
+        'egressPolicies is not set: traffic ztunnel cannot match to a known destination (an IP literal, an undeclared host) is not denied inside ztunnel',
       fix,
       location,
     });

@@ -32,7 +32,8 @@ const USAGE = `portcullis agent --gateway HOST:PORT --config PATH
           | --cert FILE --key FILE --trust-bundle FILE | --ca-dir DIR (--spiffe ID | --workloads FILE))
          [--listen 127.0.0.1:15001] [--forward LOCAL_ADDR=HOST:PORT]... [--settings FILE] [--log-level info]
          [--handshake-timeout 10s]`;
-const SUMMARY = "carry a workload's outbound traffic to the gateway over HBONE with its SPIFFE certificate (as ztunnel does)";
+const SUMMARY =
+  "carry a workload's outbound traffic to the gateway over HBONE with its SPIFFE certificate (as ztunnel does)";
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -44,7 +45,10 @@ export const FLAGS = {
     description: "the egress gateway's HBONE listener (port 15008 by convention)",
     example: '--gateway 127.0.0.1:15008',
   },
-  config: { ...CONFIG_FLAG, description: `${CONFIG_FLAG.description}; the agent routes by the gateway's ServiceEntries (watched)` },
+  config: {
+    ...CONFIG_FLAG,
+    description: `${CONFIG_FLAG.description}; the agent routes by the gateway's ServiceEntries (watched)`,
+  },
   settings: SETTINGS_FLAG,
   'ca-dir': CA_DIR_FLAG,
   spiffe: {
@@ -58,7 +62,8 @@ export const FLAGS = {
     type: 'string',
     value: 'FILE',
     defaultText: 'none',
-    description: 'with --ca-dir: a YAML list of {namespace, serviceAccount, listen, forward?}, one identity and proxy port each',
+    description:
+      'with --ca-dir: a YAML list of {namespace, serviceAccount, listen, forward?}, one identity and proxy port each',
     example: '--workloads workloads.yaml',
   },
   cert: CERT_FLAG,
@@ -108,20 +113,42 @@ function usage(message: string, where: string, hint: string): PortcullisError {
 export async function run(argv: string[], io: Io, signal?: AbortSignal): Promise<number> {
   const flags = parseFlags('agent', USAGE, argv, FLAGS);
   if (flags.help) {
-    io.stdout.write(renderHelp('agent', SUMMARY, USAGE, FLAGS, 'Logs JSON lines on stdout; the ready lines ("listening on") go to stderr. Exit codes: 0 stopped by a signal, 1 a failure, 2 bad input.'));
+    io.stdout.write(
+      renderHelp(
+        'agent',
+        SUMMARY,
+        USAGE,
+        FLAGS,
+        'Logs JSON lines on stdout; the ready lines ("listening on") go to stderr. Exit codes: 0 stopped by a signal, 1 a failure, 2 bad input.',
+      ),
+    );
     return 0;
   }
 
   // Everything about the command line is checked before anything is read or opened.
   const gatewayText = required('agent', USAGE, 'gateway', flags.gateway);
   const gw = parseAuthority(gatewayText);
-  if (!gw.ok) throw bad('gateway', `--gateway ${gw.reason.replace(/^malformed :authority /, '')} (expected HOST:PORT, e.g. 127.0.0.1:15008)`);
+  if (!gw.ok)
+    throw bad(
+      'gateway',
+      `--gateway ${gw.reason.replace(/^malformed :authority /, '')} (expected HOST:PORT, e.g. 127.0.0.1:15008)`,
+    );
   const configDir = required('agent', USAGE, 'config', flags.config);
   const caDir = flags['ca-dir'];
   const fileFlags = [flags.cert, flags.key, flags['trust-bundle']];
   const byFiles = fileFlags.some((f) => f !== undefined);
-  if (caDir !== undefined && byFiles) throw usage('give either --ca-dir or --cert/--key/--trust-bundle, not both', '--ca-dir', 'drop --ca-dir to use the files, or drop --cert/--key/--trust-bundle');
-  const istiod = istiodFromFlags('agent', flags, caDir !== undefined ? '--ca-dir' : byFiles ? '--cert' : null, process.env);
+  if (caDir !== undefined && byFiles)
+    throw usage(
+      'give either --ca-dir or --cert/--key/--trust-bundle, not both',
+      '--ca-dir',
+      'drop --ca-dir to use the files, or drop --cert/--key/--trust-bundle',
+    );
+  const istiod = istiodFromFlags(
+    'agent',
+    flags,
+    caDir !== undefined ? '--ca-dir' : byFiles ? '--cert' : null,
+    process.env,
+  );
   if (caDir === undefined && !byFiles && istiod === undefined) {
     throw usage(
       'an identity is required: --ca-address (istiod), --cert/--key/--trust-bundle, or --ca-dir with --spiffe or --workloads',
@@ -130,7 +157,11 @@ export async function run(argv: string[], io: Io, signal?: AbortSignal): Promise
     );
   }
   if (flags.identity !== undefined && istiod === undefined) {
-    throw usage('--identity goes with --ca-address (with --ca-dir use --spiffe)', '--identity', 'add --ca-address HOST:PORT, or use --spiffe with --ca-dir');
+    throw usage(
+      '--identity goes with --ca-address (with --ca-dir use --spiffe)',
+      '--identity',
+      'add --ca-address HOST:PORT, or use --spiffe with --ca-dir',
+    );
   }
   if (istiod !== undefined && (flags.spiffe !== undefined || flags.workloads !== undefined)) {
     throw usage(
@@ -140,13 +171,25 @@ export async function run(argv: string[], io: Io, signal?: AbortSignal): Promise
     );
   }
   if (byFiles && fileFlags.some((f) => f === undefined || f === '')) {
-    throw usage('--cert, --key and --trust-bundle go together', flags.cert === undefined ? '--cert' : flags.key === undefined ? '--key' : '--trust-bundle', 'give all three: the chain, its key and the mesh root');
+    throw usage(
+      '--cert, --key and --trust-bundle go together',
+      flags.cert === undefined ? '--cert' : flags.key === undefined ? '--key' : '--trust-bundle',
+      'give all three: the chain, its key and the mesh root',
+    );
   }
   if (byFiles && (flags.spiffe !== undefined || flags.workloads !== undefined)) {
-    throw usage('--spiffe and --workloads need --ca-dir (with --cert the identity is the certificate\'s)', flags.spiffe !== undefined ? '--spiffe' : '--workloads', 'drop --spiffe/--workloads, or use --ca-dir instead of --cert');
+    throw usage(
+      "--spiffe and --workloads need --ca-dir (with --cert the identity is the certificate's)",
+      flags.spiffe !== undefined ? '--spiffe' : '--workloads',
+      'drop --spiffe/--workloads, or use --ca-dir instead of --cert',
+    );
   }
   if (caDir !== undefined && flags.spiffe === undefined && flags.workloads === undefined) {
-    throw usage('--ca-dir needs --spiffe or --workloads', '--ca-dir', 'add --spiffe bookinfo/bookinfo-productpage (or --workloads FILE)');
+    throw usage(
+      '--ca-dir needs --spiffe or --workloads',
+      '--ca-dir',
+      'add --spiffe bookinfo/bookinfo-productpage (or --workloads FILE)',
+    );
   }
   const single = flags.spiffe !== undefined || byFiles || istiod !== undefined;
   if (!single && (argv.some((a) => /^--listen(=|$)/.test(a)) || flags.forward !== undefined)) {
@@ -171,7 +214,11 @@ export async function run(argv: string[], io: Io, signal?: AbortSignal): Promise
   let handshakeTimeoutMs: number | undefined;
   if (flags['handshake-timeout'] !== undefined) {
     const ms = parseTtl(flags['handshake-timeout']);
-    if (ms === null) throw bad('handshake-timeout', `--handshake-timeout "${flags['handshake-timeout']}": expected a duration such as 10s or 1m`);
+    if (ms === null)
+      throw bad(
+        'handshake-timeout',
+        `--handshake-timeout "${flags['handshake-timeout']}": expected a duration such as 10s or 1m`,
+      );
     handshakeTimeoutMs = ms;
   }
   checkConfigPath(configDir, flags.settings, io);
@@ -183,7 +230,14 @@ export async function run(argv: string[], io: Io, signal?: AbortSignal): Promise
   const reportErrors = (snap: Snapshot): void => {
     const errors = snap.diagnostics.filter((d) => d.severity === 'error');
     if (errors.length > 0) {
-      log.warn({ event: 'config-errors', count: errors.length, first: `${errors[0].file}:${errors[0].line}: ${errors[0].message}` }, `${errors.length} configuration error(s); run 'portcullis status' to see them`);
+      log.warn(
+        {
+          event: 'config-errors',
+          count: errors.length,
+          first: `${errors[0].file}:${errors[0].line}: ${errors[0].message}`,
+        },
+        `${errors.length} configuration error(s); run 'portcullis status' to see them`,
+      );
     }
   };
   reportErrors(snapshot);
@@ -192,7 +246,9 @@ export async function run(argv: string[], io: Io, signal?: AbortSignal): Promise
     log.info({ event: 'config-reloaded', generation: snapshot.generation }, 'configuration reloaded');
     reportErrors(snapshot);
   });
-  source.onError((err) => log.error({ event: 'config-watch-error', err: err.message }, 'watching the configuration failed'));
+  source.onError((err) =>
+    log.error({ event: 'config-watch-error', err: err.message }, 'watching the configuration failed'),
+  );
 
   const issued: IssuedIdentity[] = [];
   const fileSources: FileCertificateSource[] = [];
@@ -210,7 +266,10 @@ export async function run(argv: string[], io: Io, signal?: AbortSignal): Promise
       const identity = await startIstiodIdentity(istiod, trustDomain, process.env);
       fromIstiod = identity;
       identity.source.on('error', (err: Error) =>
-        log.error({ event: 'cert-renew-failed', err: err.message }, 'renewing the workload certificate from istiod failed; keeping the previous one'),
+        log.error(
+          { event: 'cert-renew-failed', err: err.message },
+          'renewing the workload certificate from istiod failed; keeping the previous one',
+        ),
       );
       identity.source.on('expired', (err: Error) =>
         log.error({ event: 'cert-expired', err: err.message }, 'the workload certificate expired without renewal'),
@@ -218,7 +277,8 @@ export async function run(argv: string[], io: Io, signal?: AbortSignal): Promise
       workloads.push({ identity: identity.id, certificates: identity.source, listen: [listen!], forwards });
     } else if (caDir !== undefined) {
       const ca = await loadCa(caDir);
-      const onError = (err: Error): void => log.error({ event: 'cert-renew-failed', err: err.message }, 'renewing a workload certificate failed');
+      const onError = (err: Error): void =>
+        log.error({ event: 'cert-renew-failed', err: err.message }, 'renewing a workload certificate failed');
       if (flags.spiffe !== undefined) {
         const id = parseIdentityArg(flags.spiffe, trustDomain);
         if (!id.ok) throw bad('spiffe', `--spiffe "${flags.spiffe}": ${id.reason}`);
@@ -231,40 +291,73 @@ export async function run(argv: string[], io: Io, signal?: AbortSignal): Promise
         try {
           text = await readFile(flags.workloads, 'utf8');
         } catch (err) {
-          throw new PortcullisError('PCL_CLI_CONFIG_MISSING', `--workloads ${flags.workloads}: ${messageOf(err)}`, { where: '--workloads' });
+          throw new PortcullisError('PCL_CLI_CONFIG_MISSING', `--workloads ${flags.workloads}: ${messageOf(err)}`, {
+            where: '--workloads',
+          });
         }
         const parsed = parseWorkloads(text, trustDomain);
         if (!parsed.ok) {
-          throw new PortcullisError('PCL_AGENT_WORKLOADS_INVALID', `--workloads ${flags.workloads}: ${parsed.reason}`, { where: flags.workloads });
+          throw new PortcullisError('PCL_AGENT_WORKLOADS_INVALID', `--workloads ${flags.workloads}: ${parsed.reason}`, {
+            where: flags.workloads,
+          });
         }
         for (const w of parsed.value) {
-          if (workloads.some((x) => x.identity === w.identity)) throw bad('workloads', `--workloads: ${w.identity} is also given with --spiffe`);
+          if (workloads.some((x) => x.identity === w.identity))
+            throw bad('workloads', `--workloads: ${w.identity} is also given with --spiffe`);
           const identity = await issueIdentity(ca, w.identity, { onError });
           issued.push(identity);
-          workloads.push({ identity: w.identity, certificates: identity.source, listen: [w.listen], forwards: w.forwards });
+          workloads.push({
+            identity: w.identity,
+            certificates: identity.source,
+            listen: [w.listen],
+            forwards: w.forwards,
+          });
         }
       }
     } else {
-      const files = new FileCertificateSource({ certChainFile: flags.cert!, keyFile: flags.key!, rootCertFile: flags['trust-bundle']! });
+      const files = new FileCertificateSource({
+        certChainFile: flags.cert!,
+        keyFile: flags.key!,
+        rootCertFile: flags['trust-bundle']!,
+      });
       await files.start();
       fileSources.push(files);
-      files.on('error', (err: Error) => log.error({ event: 'cert-reload-failed', err: err.message }, 'reloading the certificate failed; keeping the previous one'));
+      files.on('error', (err: Error) =>
+        log.error(
+          { event: 'cert-reload-failed', err: err.message },
+          'reloading the certificate failed; keeping the previous one',
+        ),
+      );
       const leaf = new X509Certificate(files.current().certChainPem);
       const ids = spiffeIdentities(leaf.raw);
-      if (ids.length === 0) throw bad('cert', `--cert ${flags.cert}: the certificate has no SPIFFE URI SAN (spiffe://<td>/ns/<ns>/sa/<sa>)`);
+      if (ids.length === 0)
+        throw bad(
+          'cert',
+          `--cert ${flags.cert}: the certificate has no SPIFFE URI SAN (spiffe://<td>/ns/<ns>/sa/<sa>)`,
+        );
       workloads.push({ identity: ids[0].uri, certificates: files, listen: [listen!], forwards });
     }
 
-    const agent = await startAgent({ gateway: { host: gw.authority.host, port: gw.authority.port }, snapshot: () => snapshot, workloads, logger: log, handshakeTimeoutMs }).catch(
-      (err: unknown) => {
-        // A busy or foreign address: name it with the flag (or file) that chose it.
-        const port = (err as { port?: number }).port;
-        const flag = !single ? `--workloads ${flags.workloads}` : forwards.some((f) => f.listen.port === port) ? '--forward' : '--listen';
-        throw listenFailure(err, flag) ?? err;
-      },
-    );
+    const agent = await startAgent({
+      gateway: { host: gw.authority.host, port: gw.authority.port },
+      snapshot: () => snapshot,
+      workloads,
+      logger: log,
+      handshakeTimeoutMs,
+    }).catch((err: unknown) => {
+      // A busy or foreign address: name it with the flag (or file) that chose it.
+      const port = (err as { port?: number }).port;
+      const flag = !single
+        ? `--workloads ${flags.workloads}`
+        : forwards.some((f) => f.listen.port === port)
+          ? '--forward'
+          : '--listen';
+      throw listenFailure(err, flag) ?? err;
+    });
     for (const a of agent.addresses) {
-      io.stderr.write(`portcullis agent: ${a.identity} listening on ${a.address}${a.kind === 'forward' ? ` (forwarding to ${a.target})` : ''}\n`);
+      io.stderr.write(
+        `portcullis agent: ${a.identity} listening on ${a.address}${a.kind === 'forward' ? ` (forwarding to ${a.target})` : ''}\n`,
+      );
     }
 
     await new Promise<void>((resolve) => {
@@ -286,4 +379,3 @@ export async function run(argv: string[], io: Io, signal?: AbortSignal): Promise
     cleanup();
   }
 }
-

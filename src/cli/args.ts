@@ -37,7 +37,12 @@ export interface Io {
 }
 
 /** The `-h/--help` row every table carries. */
-export const HELP_FLAG = { type: 'boolean', short: 'h', description: 'show this help and exit', example: '--help' } as const;
+export const HELP_FLAG = {
+  type: 'boolean',
+  short: 'h',
+  description: 'show this help and exit',
+  example: '--help',
+} as const;
 
 /** The tables of the commands parsed so far, so `required` and the error renderer can quote a flag's example. */
 const TABLES = new Map<string, { usage: string; table: FlagTable }>();
@@ -69,10 +74,21 @@ export function parseFlags<O extends FlagTable>(command: string, usage: string, 
   for (const [name, spec] of Object.entries(table)) if (spec.short) byShort.set(spec.short, name);
   const help = `run 'portcullis ${command} --help' for every flag with an example`;
   // A lenient first pass yields tokens, so every problem can be reported with the flag as typed.
-  const { tokens } = parseArgs({ args: argv, options: parserOptions(table, false), strict: false, allowPositionals: true, tokens: true });
+  const { tokens } = parseArgs({
+    args: argv,
+    options: parserOptions(table, false),
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
   for (const [i, token] of tokens.entries()) {
     if (token.kind === 'positional') {
-      throw usageError(command, `unexpected argument "${token.value}"`, `argument ${token.index + 1}`, flagsLikelyMeant(token.value, table) ?? help);
+      throw usageError(
+        command,
+        `unexpected argument "${token.value}"`,
+        `argument ${token.index + 1}`,
+        flagsLikelyMeant(token.value, table) ?? help,
+      );
     }
     if (token.kind !== 'option') continue;
     const name = token.rawName.startsWith('--') ? token.name : (byShort.get(token.name) ?? token.name);
@@ -80,16 +96,31 @@ export function parseFlags<O extends FlagTable>(command: string, usage: string, 
     if (!spec) {
       const candidates = Object.keys(table).map((n) => `--${n}`);
       const guess = didYouMean(token.rawName.startsWith('--') ? token.rawName : `--${token.name}`, candidates);
-      throw usageError(command, `unknown flag ${token.rawName}`, token.rawName, guess ? `did you mean ${guess}? (${help})` : help);
+      throw usageError(
+        command,
+        `unknown flag ${token.rawName}`,
+        token.rawName,
+        guess ? `did you mean ${guess}? (${help})` : help,
+      );
     }
     if (spec.type === 'string' && token.value === undefined) {
       throw usageError(command, `${display(name, spec)} needs a value`, token.rawName, `for example ${spec.example}`);
     }
     if (spec.type === 'string' && !token.inlineValue && token.value?.startsWith('-')) {
-      throw usageError(command, `${display(name, spec)} is followed by "${token.value}", which looks like a flag, not a value`, token.rawName, `if you mean the value, write ${token.rawName}=${token.value}; otherwise give a value, e.g. ${spec.example}`);
+      throw usageError(
+        command,
+        `${display(name, spec)} is followed by "${token.value}", which looks like a flag, not a value`,
+        token.rawName,
+        `if you mean the value, write ${token.rawName}=${token.value}; otherwise give a value, e.g. ${spec.example}`,
+      );
     }
     if (spec.type === 'boolean' && token.inlineValue) {
-      throw usageError(command, `${token.rawName} takes no value (got "${token.value}")`, token.rawName, `write just ${token.rawName}`);
+      throw usageError(
+        command,
+        `${token.rawName} takes no value (got "${token.value}")`,
+        token.rawName,
+        `write just ${token.rawName}`,
+      );
     }
     if (spec.choices && token.value !== undefined && !spec.choices.includes(token.value)) {
       // Values are short words: only a one-letter slip (or a case difference) is a plausible typo.
@@ -97,15 +128,28 @@ export function parseFlags<O extends FlagTable>(command: string, usage: string, 
       throw new PortcullisError(
         'PCL_CLI_BAD_VALUE',
         `portcullis ${command}: ${display(name, spec)} must be one of ${spec.choices.join(', ')} (got "${token.value}")`,
-        { where: token.rawName, hint: guess ? `did you mean ${token.rawName} ${guess}?` : `for example ${spec.example}` },
+        {
+          where: token.rawName,
+          hint: guess ? `did you mean ${token.rawName} ${guess}?` : `for example ${spec.example}`,
+        },
       );
     }
     if (!spec.multiple && tokens.some((t, j) => j < i && t.kind === 'option' && t.name === token.name)) {
-      throw usageError(command, `${token.rawName} is given twice`, token.rawName, 'give it once (only repeatable flags say so in --help)');
+      throw usageError(
+        command,
+        `${token.rawName} is given twice`,
+        token.rawName,
+        'give it once (only repeatable flags say so in --help)',
+      );
     }
   }
   try {
-    const { values } = parseArgs({ args: argv, options: parserOptions(table, true), strict: true, allowPositionals: false });
+    const { values } = parseArgs({
+      args: argv,
+      options: parserOptions(table, true),
+      strict: true,
+      allowPositionals: false,
+    });
     return values as Values<O>;
   } catch (err) {
     // Every case node rejects is caught above; this keeps any other one a usage error rather than a crash.
@@ -115,12 +159,18 @@ export function parseFlags<O extends FlagTable>(command: string, usage: string, 
 
 /** A stray word is most often a flag typed without its dashes (`status config x`): say so when one is close. */
 function flagsLikelyMeant(word: string, table: FlagTable): string | undefined {
-  const guess = didYouMean(`--${word}`, Object.keys(table).map((n) => `--${n}`));
+  const guess = didYouMean(
+    `--${word}`,
+    Object.keys(table).map((n) => `--${n}`),
+  );
   return guess ? `did you mean ${guess}? Flags start with --` : undefined;
 }
 
 function parserOptions(table: FlagTable, withDefaults: boolean) {
-  const out: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean; default?: string | boolean }> = {};
+  const out: Record<
+    string,
+    { type: 'string' | 'boolean'; short?: string; multiple?: boolean; default?: string | boolean }
+  > = {};
   for (const [name, spec] of Object.entries(table)) {
     out[name] = { type: spec.type };
     if (spec.short) out[name].short = spec.short;
@@ -131,7 +181,7 @@ function parserOptions(table: FlagTable, withDefaults: boolean) {
 }
 
 /** Require a flag; throws a usage error naming it, with the flag's example as the hint. */
-export function required<T>(command: string, usage: string, name: string, value: T | undefined): T {
+export function required<T>(command: string, _usage: string, name: string, value: T | undefined): T {
   if (value === undefined || value === '') {
     const example = TABLES.get(command)?.table[name]?.example;
     throw new PortcullisError('PCL_CLI_USAGE', `portcullis ${command}: --${name} is required`, {

@@ -10,7 +10,7 @@ import { compareFindings, type Finding } from '../audit/finding.ts';
 import { auditReportJson, reachesFailOn, runAudit } from '../audit/audit.ts';
 import { formatAuditTable } from '../audit/format-table.ts';
 import { toSarif } from '../audit/sarif.ts';
-import { type FlagTable, HELP_FLAG, type Io, parseFlags, required } from './args.ts';
+import { type FlagTable, HELP_FLAG, type Io, parseFlags } from './args.ts';
 import { CONFIG_FLAG, outputFlag, SETTINGS_FLAG } from './common-flags.ts';
 import { configBanner } from './config-banner.ts';
 import { renderHelp } from './help.ts';
@@ -26,7 +26,11 @@ export const FLAGS = {
   config: { ...CONFIG_FLAG, defaultText: 'none (required without --kube)' },
   ...KUBE_FLAG_ROWS,
   settings: SETTINGS_FLAG,
-  output: outputFlag(['table', 'json', 'sarif'], 'the report format: a table, JSON, or SARIF 2.1.0 for code-scanning tools', '-o sarif'),
+  output: outputFlag(
+    ['table', 'json', 'sarif'],
+    'the report format: a table, JSON, or SARIF 2.1.0 for code-scanning tools',
+    '-o sarif',
+  ),
   'fail-on': {
     type: 'string',
     default: 'error',
@@ -40,7 +44,15 @@ export const FLAGS = {
 export async function run(argv: string[], io: Io): Promise<number> {
   const flags = parseFlags('audit', USAGE, argv, FLAGS);
   if (flags.help) {
-    io.stdout.write(renderHelp('audit', SUMMARY, USAGE, FLAGS, 'Exit codes: 0 clean (below --fail-on), 1 a finding reaches --fail-on, 2 bad input.'));
+    io.stdout.write(
+      renderHelp(
+        'audit',
+        SUMMARY,
+        USAGE,
+        FLAGS,
+        'Exit codes: 0 clean (below --fail-on), 1 a finding reaches --fail-on, 2 bad input.',
+      ),
+    );
     return 0;
   }
   const output = flags.output;
@@ -71,12 +83,17 @@ export async function run(argv: string[], io: Io): Promise<number> {
       fix: `# ${describe(d.code).fix}`,
       location: { file: d.file, line: d.line, column: d.column },
     }));
-  const report = { ...audited, findings: [...audited.findings, ...missingKinds, ...targetNotFound].sort(compareFindings) };
+  const report = {
+    ...audited,
+    findings: [...audited.findings, ...missingKinds, ...targetNotFound].sort(compareFindings),
+  };
   // The banner: how many errors, and which invalid resources fail closed (and so shape the reachability table).
   const banner = configBanner(
     snap.diagnostics.filter((d) => d.severity === 'error').length,
     snap.invalid.filter((i) => i.active),
-  ).map((l) => `${l}\n`).join('');
+  )
+    .map((l) => `${l}\n`)
+    .join('');
 
   // Machine-readable output stays exactly its format on stdout; the banner goes to stderr there.
   if (output === 'table') io.stdout.write(banner);
@@ -86,7 +103,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
     // Manifest files are named relative to the --config folder (or, for one file, its folder); an explicit
     // --settings file is named as given; objects read from the API are named as Kind namespace/name.
     const root = kube ? '' : statSync(config).isFile() ? path.dirname(config) : config;
-    const uriOf = (file: string): string => (file === flags.settings || kube ? file : path.join(root, file)).split(path.sep).join('/');
+    const uriOf = (file: string): string =>
+      (file === flags.settings || kube ? file : path.join(root, file)).split(path.sep).join('/');
     const fallbackUri = kube ? 'kubernetes-api' : config.split(path.sep).join('/');
     io.stdout.write(JSON.stringify(toSarif(report, { toolVersion: VERSION, uriOf, fallbackUri }), null, 2) + '\n');
   } else io.stdout.write(formatAuditTable(report));

@@ -10,7 +10,10 @@ import { main } from './main.ts';
 async function run(argv: string[]) {
   let stdout = '';
   let stderr = '';
-  const code = await main(['ca', ...argv], { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } });
+  const code = await main(['ca', ...argv], {
+    stdout: { write: (s: string) => (stdout += s) },
+    stderr: { write: (s: string) => (stderr += s) },
+  });
   return { code, stdout, stderr };
 }
 
@@ -28,23 +31,59 @@ test('ca init and ca issue write usable files', async (t) => {
   assert.match(init.stdout, /example\.org/);
   assert.ok((await stat(join(ca, 'ca-key.pem'))).isFile());
 
-  const issue = await run(['issue', '--dir', ca, '--spiffe', 'spiffe://example.org/ns/bookinfo/sa/productpage', '--out', join(dir, 'w'), '--ttl', '2h']);
+  const issue = await run([
+    'issue',
+    '--dir',
+    ca,
+    '--spiffe',
+    'spiffe://example.org/ns/bookinfo/sa/productpage',
+    '--out',
+    join(dir, 'w'),
+    '--ttl',
+    '2h',
+  ]);
   assert.equal(issue.code, 0, issue.stderr);
   const leaf = new X509Certificate(await readFile(join(dir, 'w', 'cert-chain.pem')));
   assert.equal(leaf.subjectAltName, 'URI:spiffe://example.org/ns/bookinfo/sa/productpage');
   assert.ok(Math.abs(Date.parse(leaf.validTo) - Date.parse(leaf.validFrom) - 7_200_000) <= 1000);
 
-  const short = await run(['issue', '--dir', ca, '--spiffe', 'default/sleep', '--trust-domain', 'example.org', '--out', join(dir, 's')]);
+  const short = await run([
+    'issue',
+    '--dir',
+    ca,
+    '--spiffe',
+    'default/sleep',
+    '--trust-domain',
+    'example.org',
+    '--out',
+    join(dir, 's'),
+  ]);
   assert.equal(short.code, 0, short.stderr);
-  assert.equal(new X509Certificate(await readFile(join(dir, 's', 'cert-chain.pem'))).subjectAltName, 'URI:spiffe://example.org/ns/default/sa/sleep');
+  assert.equal(
+    new X509Certificate(await readFile(join(dir, 's', 'cert-chain.pem'))).subjectAltName,
+    'URI:spiffe://example.org/ns/default/sa/sleep',
+  );
 
   const client = await run(['issue', '--dir', ca, '--subject', 'CN=team-namespace.app1', '--out', join(dir, 'c')]);
   assert.equal(client.code, 0, client.stderr);
   assert.equal(new X509Certificate(await readFile(join(dir, 'c', 'cert-chain.pem'))).subject, 'CN=team-namespace.app1');
 
-  const server = await run(['issue', '--dir', ca, '--dns', 'httpbin.org', '--ip', '127.0.0.1', '--out', join(dir, 'srv')]);
+  const server = await run([
+    'issue',
+    '--dir',
+    ca,
+    '--dns',
+    'httpbin.org',
+    '--ip',
+    '127.0.0.1',
+    '--out',
+    join(dir, 'srv'),
+  ]);
   assert.equal(server.code, 0, server.stderr);
-  assert.equal(new X509Certificate(await readFile(join(dir, 'srv', 'cert-chain.pem'))).subjectAltName, 'DNS:httpbin.org, IP Address:127.0.0.1');
+  assert.equal(
+    new X509Certificate(await readFile(join(dir, 'srv', 'cert-chain.pem'))).subjectAltName,
+    'DNS:httpbin.org, IP Address:127.0.0.1',
+  );
 });
 
 test('refusals exit 2 with a message that says what to do', async (t) => {
@@ -56,7 +95,10 @@ test('refusals exit 2 with a message that says what to do', async (t) => {
     [['init', '--dir', ca], /error\[PCL_IDENTITY_CA_EXISTS\]: .*already exists.*hint: .*--force/s],
     [['init', '--dir', ca, '--bogus'], /error\[PCL_CLI_USAGE\]: unknown flag --bogus/],
     [['init'], /--dir is required/],
-    [['issue', '--dir', ca, '--spiffe', 'spiffe://cluster.local/ns/a/sa', '--out', join(dir, 'x')], /spiffe:\/\/<trust-domain>\/ns\/<namespace>\/sa\/<service-account>/],
+    [
+      ['issue', '--dir', ca, '--spiffe', 'spiffe://cluster.local/ns/a/sa', '--out', join(dir, 'x')],
+      /spiffe:\/\/<trust-domain>\/ns\/<namespace>\/sa\/<service-account>/,
+    ],
     [['issue', '--dir', ca, '--spiffe', 'spiffe://cluster.local/ns/a/sa/b?x', '--out', join(dir, 'x')], /query string/],
     [['issue', '--dir', join(dir, 'nope'), '--spiffe', 'a/b', '--out', join(dir, 'x')], /portcullis ca init --dir/],
     [['issue', '--dir', ca, '--out', join(dir, 'x')], /one of --spiffe, --subject or --dns\/--ip is required/],

@@ -1,7 +1,15 @@
 /** `portcullis ca init|issue`: the development CA on the command line. */
 import { resolve } from 'node:path';
 import { PortcullisError } from '../errors/catalogue.ts';
-import { initCa, issueClientCert, issueServerCert, issueWorkloadCert, loadCa, writeIssued, type IssuedCertificate } from '../identity/ca.ts';
+import {
+  initCa,
+  issueClientCert,
+  issueServerCert,
+  issueWorkloadCert,
+  loadCa,
+  writeIssued,
+  type IssuedCertificate,
+} from '../identity/ca.ts';
 import { parseIdentityArg } from '../identity/spiffe-id.ts';
 import { formatTtl, parseTtl } from '../identity/ttl.ts';
 import { badValue, type FlagTable, HELP_FLAG, type Io, parseFlags, required } from './args.ts';
@@ -75,7 +83,8 @@ export const ISSUE_FLAGS = {
     type: 'string',
     value: 'ID',
     defaultText: 'none',
-    description: 'a workload certificate with a SPIFFE URI SAN: spiffe://<td>/ns/<ns>/sa/<sa>, or <ns>/<sa> in --trust-domain',
+    description:
+      'a workload certificate with a SPIFFE URI SAN: spiffe://<td>/ns/<ns>/sa/<sa>, or <ns>/<sa> in --trust-domain',
     example: '--spiffe bookinfo/bookinfo-productpage',
   },
   subject: {
@@ -122,11 +131,14 @@ async function runInit(argv: string[], io: Io): Promise<number> {
   let ttlDays: number | undefined;
   if (values['ttl-days'] !== undefined) {
     ttlDays = Number(values['ttl-days']);
-    if (!Number.isInteger(ttlDays) || ttlDays <= 0) throw badValue('ca init', 'ttl-days', `--ttl-days must be a positive whole number, got "${values['ttl-days']}"`);
+    if (!Number.isInteger(ttlDays) || ttlDays <= 0)
+      throw badValue('ca init', 'ttl-days', `--ttl-days must be a positive whole number, got "${values['ttl-days']}"`);
   }
   try {
     const ca = await initCa(dir, { trustDomain: values['trust-domain'], ttlDays, force: values.force ?? false });
-    io.stdout.write(`CA for trust domain ${values['trust-domain']} written to ${dir} (valid until ${ca.notAfter.toISOString()})\n`);
+    io.stdout.write(
+      `CA for trust domain ${values['trust-domain']} written to ${dir} (valid until ${ca.notAfter.toISOString()})\n`,
+    );
   } catch (err) {
     if (err instanceof PortcullisError && err.code === 'PCL_IDENTITY_CA_EXISTS') {
       throw new PortcullisError(err.code, err.message, {
@@ -143,31 +155,44 @@ async function runInit(argv: string[], io: Io): Promise<number> {
 async function runIssue(argv: string[], io: Io): Promise<number> {
   const values = parseFlags('ca issue', ISSUE_USAGE, argv, ISSUE_FLAGS);
   if (values.help) {
-    io.stdout.write(renderHelp('ca issue', 'sign a workload, client or server certificate with a CA', ISSUE_USAGE, ISSUE_FLAGS));
+    io.stdout.write(
+      renderHelp('ca issue', 'sign a workload, client or server certificate with a CA', ISSUE_USAGE, ISSUE_FLAGS),
+    );
     return 0;
   }
   const dirArg = required('ca issue', ISSUE_USAGE, 'dir', values.dir);
   const out = resolve(required('ca issue', ISSUE_USAGE, 'out', values.out));
-  const kinds = [values.spiffe !== undefined, values.subject !== undefined, (values.dns ?? []).length + (values.ip ?? []).length > 0];
+  const kinds = [
+    values.spiffe !== undefined,
+    values.subject !== undefined,
+    (values.dns ?? []).length + (values.ip ?? []).length > 0,
+  ];
   const chosen = kinds.filter(Boolean).length;
   if (chosen !== 1) {
     throw new PortcullisError(
       'PCL_IDENTITY_CA_USAGE',
-      chosen === 0 ? 'one of --spiffe, --subject or --dns/--ip is required' : '--spiffe, --subject and --dns/--ip are mutually exclusive',
+      chosen === 0
+        ? 'one of --spiffe, --subject or --dns/--ip is required'
+        : '--spiffe, --subject and --dns/--ip are mutually exclusive',
       { where: '--spiffe', hint: 'give exactly one kind, e.g. --spiffe bookinfo/bookinfo-productpage' },
     );
   }
   const ttl = parseTtl(values.ttl);
   if (ttl === null) {
-    throw new PortcullisError('PCL_IDENTITY_TTL_INVALID', `--ttl "${values.ttl}" is not a positive duration such as 30m, 24h or 7d`, {
-      where: '--ttl',
-      hint: 'for example --ttl 2h',
-    });
+    throw new PortcullisError(
+      'PCL_IDENTITY_TTL_INVALID',
+      `--ttl "${values.ttl}" is not a positive duration such as 30m, 24h or 7d`,
+      {
+        where: '--ttl',
+        hint: 'for example --ttl 2h',
+      },
+    );
   }
   let spiffe: string | undefined;
   if (values.spiffe !== undefined) {
     const parsed = parseIdentityArg(values.spiffe, values['trust-domain']);
-    if (!parsed.ok) throw new PortcullisError('PCL_IDENTITY_SPIFFE_INVALID', `--spiffe: ${parsed.reason}`, { where: '--spiffe' });
+    if (!parsed.ok)
+      throw new PortcullisError('PCL_IDENTITY_SPIFFE_INVALID', `--spiffe: ${parsed.reason}`, { where: '--spiffe' });
     spiffe = parsed.id.uri;
   }
   const ca = await loadCa(resolve(dirArg));
@@ -207,7 +232,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
     default:
       throw new PortcullisError(
         'PCL_IDENTITY_CA_USAGE',
-        sub === undefined ? 'missing subcommand (init or issue)' : `unknown subcommand "${sub}" (expected init or issue)`,
+        sub === undefined
+          ? 'missing subcommand (init or issue)'
+          : `unknown subcommand "${sub}" (expected init or issue)`,
         { where: sub ?? 'ca', hint: "run 'portcullis ca --help'" },
       );
   }

@@ -21,7 +21,8 @@ export const ISTIOD_FLAG_OPTIONS = {
     type: 'string',
     value: 'HOST:PORT',
     defaultText: `${DEFAULT_CA_ADDRESS} in a pod; otherwise none`,
-    description: "istiod's certificate service (Istio's CA_ADDRESS): the certificate is requested with a CSR, never signed here",
+    description:
+      "istiod's certificate service (Istio's CA_ADDRESS): the certificate is requested with a CSR, never signed here",
     example: '--ca-address istiod.istio-system.svc:15012',
   },
   'ca-root-cert': {
@@ -35,7 +36,8 @@ export const ISTIOD_FLAG_OPTIONS = {
     type: 'string',
     value: 'FILE',
     defaultText: DEFAULT_CA_TOKEN_FILE,
-    description: 'the projected service-account token (audience istio-ca) sent as the bearer token; re-read for every request',
+    description:
+      'the projected service-account token (audience istio-ca) sent as the bearer token; re-read for every request',
     example: '--ca-token-file /var/run/secrets/tokens/istio-token',
   },
   'cert-ttl': {
@@ -78,24 +80,40 @@ export function istiodFromFlags(
 ): IstiodSettings | undefined {
   const address = flags['ca-address'];
   if (address !== undefined && otherSource !== null) {
-    throw new PortcullisError('PCL_CLI_USAGE', `portcullis ${command}: give one certificate source: --ca-address or ${otherSource}, not both`);
+    throw new PortcullisError(
+      'PCL_CLI_USAGE',
+      `portcullis ${command}: give one certificate source: --ca-address or ${otherSource}, not both`,
+    );
   }
   const useIstiod = address !== undefined || (otherSource === null && inPod(env));
   if (!useIstiod) {
     const stray = (['ca-root-cert', 'ca-token-file', 'cert-ttl'] as const).filter((f) => flags[f] !== undefined);
     if (stray.length > 0) {
-      throw new PortcullisError('PCL_CLI_USAGE', `portcullis ${command}: --${stray.join(', --')} go with --ca-address (certificates from istiod)`);
+      throw new PortcullisError(
+        'PCL_CLI_USAGE',
+        `portcullis ${command}: --${stray.join(', --')} go with --ca-address (certificates from istiod)`,
+      );
     }
     return undefined;
   }
   const target = address ?? DEFAULT_CA_ADDRESS;
-  if (!/^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(target) || Number(target.slice(target.lastIndexOf(':') + 1)) > 65535) {
-    throw new PortcullisError('PCL_CLI_BAD_VALUE', `--ca-address "${target}": expected HOST:PORT, e.g. istiod.istio-system.svc:15012`);
+  if (
+    !/^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(target) ||
+    Number(target.slice(target.lastIndexOf(':') + 1)) > 65535
+  ) {
+    throw new PortcullisError(
+      'PCL_CLI_BAD_VALUE',
+      `--ca-address "${target}": expected HOST:PORT, e.g. istiod.istio-system.svc:15012`,
+    );
   }
   let ttlMs = DEFAULT_CERT_TTL_MS;
   if (flags['cert-ttl'] !== undefined) {
     const ms = parseTtl(flags['cert-ttl']);
-    if (ms === null) throw new PortcullisError('PCL_CLI_BAD_VALUE', `--cert-ttl "${flags['cert-ttl']}": expected a duration such as 24h or 30m`);
+    if (ms === null)
+      throw new PortcullisError(
+        'PCL_CLI_BAD_VALUE',
+        `--cert-ttl "${flags['cert-ttl']}": expected a duration such as 24h or 30m`,
+      );
     ttlMs = ms;
   }
   return {

@@ -42,7 +42,8 @@ export const FLAGS = {
     type: 'string',
     value: 'IDENTITY',
     defaultText: 'none (required without --cases)',
-    description: "the caller's SPIFFE identity, spiffe://<td>/ns/<ns>/sa/<sa>, or <ns>/<sa> in the settings' trust domain",
+    description:
+      "the caller's SPIFFE identity, spiffe://<td>/ns/<ns>/sa/<sa>, or <ns>/<sa> in the settings' trust domain",
     example: '--from bookinfo/reviews',
   },
   to: {
@@ -85,7 +86,8 @@ export const FLAGS = {
     type: 'string',
     value: 'FILE',
     defaultText: 'none',
-    description: 'a YAML list of {name?, from, to, expect: allow|deny, sourceIp?, method?, path?, headers?} to run as tests',
+    description:
+      'a YAML list of {name?, from, to, expect: allow|deny, sourceIp?, method?, path?, headers?} to run as tests',
     example: '--cases policy-tests.yaml',
   },
   'dns-server': {
@@ -93,7 +95,8 @@ export const FLAGS = {
     multiple: true,
     value: 'IP[:PORT]',
     defaultText: 'the system resolver',
-    description: 'the DNS server that resolves an undeclared host, decided by egressPolicies per address as serve does (repeatable)',
+    description:
+      'the DNS server that resolves an undeclared host, decided by egressPolicies per address as serve does (repeatable)',
     example: '--dns-server 127.0.0.1:15053',
   },
   output: outputFlag(['text', 'json'], 'the decision record as text or JSON', '-o json'),
@@ -115,7 +118,15 @@ export interface CheckResult {
   reason: string;
   source: { principal: string; namespace: string; serviceAccount: string; ip: string };
   destination: { host: string; port: number; serviceEntry: string | null; gateway: string | null };
-  layers: { layer: string; target: string; decision: string; reason: string; policy: string | null; code: string; rule: number | null }[];
+  layers: {
+    layer: string;
+    target: string;
+    decision: string;
+    reason: string;
+    policy: string | null;
+    code: string;
+    rule: number | null;
+  }[];
   /** The addresses an undeclared host resolved to, when it had to be resolved. */
   resolved?: string[];
   /** Errors in the configuration (each invalid resource fails closed). */
@@ -136,11 +147,15 @@ export async function runCheck(snap: Snapshot, input: CheckInput, opts: CheckOpt
   const parsed = parseAuthority(input.to);
   if (!parsed.ok) {
     // The same parser as the gateway's, so `check` refuses exactly what the gateway answers 400 to.
-    throw new PortcullisError('PCL_CLI_BAD_VALUE', `--to "${input.to}": ${parsed.reason} (the gateway answers 400 to it)`);
+    throw new PortcullisError(
+      'PCL_CLI_BAD_VALUE',
+      `--to "${input.to}": ${parsed.reason} (the gateway answers 400 to it)`,
+    );
   }
   const authority = parsed.authority;
   const sourceIp = input.sourceIp ?? '127.0.0.1';
-  if (isIP(sourceIp) === 0) throw new PortcullisError('PCL_CLI_BAD_VALUE', `--source-ip "${sourceIp}" is not an IP address`);
+  if (isIP(sourceIp) === 0)
+    throw new PortcullisError('PCL_CLI_BAD_VALUE', `--source-ip "${sourceIp}" is not an IP address`);
   const dest = resolveAuthority(snap, null, authority);
   const req: AuthzRequest = {
     principal: id.uri,
@@ -165,7 +180,13 @@ export async function runCheck(snap: Snapshot, input: CheckInput, opts: CheckOpt
   if (dest.kind === 'unknown' && dest.ip === null && dest.invalid === undefined && hasEgressAllow(snap)) {
     // As the gateway: an undeclared name is resolved once and every address must be allowed. With no Allow entry
     // every address gets the same answer, so the record above stands without a lookup.
-    ({ record: final, ips: resolved } = await decideResolved(snap, authority.host, authority.port, record, opts.resolver ?? null));
+    ({ record: final, ips: resolved } = await decideResolved(
+      snap,
+      authority.host,
+      authority.port,
+      record,
+      opts.resolver ?? null,
+    ));
   }
   if (dest.kind === 'noSuchPort' && record.decision === 'allow') {
     // The data plane answers 503 here: a declared host without the port is never forwarded.
@@ -185,7 +206,12 @@ export async function runCheck(snap: Snapshot, input: CheckInput, opts: CheckOpt
     reason: final.reason,
     source: { principal: id.uri, namespace: id.namespace, serviceAccount: id.serviceAccount, ip: sourceIp },
     destination: {
-      host: dest.kind === 'serviceEntry' ? dest.host : dest.kind === 'noSuchPort' ? dest.serviceEntry.hosts[0] : (dest.host ?? dest.ip ?? ''),
+      host:
+        dest.kind === 'serviceEntry'
+          ? dest.host
+          : dest.kind === 'noSuchPort'
+            ? dest.serviceEntry.hosts[0]
+            : (dest.host ?? dest.ip ?? ''),
       port: authority.port,
       serviceEntry: dest.kind === 'unknown' ? null : dest.serviceEntry.ref,
       gateway: dest.kind === 'unknown' ? null : dest.gateway.ref,
@@ -226,7 +252,10 @@ async function decideResolved(
     ips = await resolver.resolve(host);
   } catch (err) {
     const reason = `${host}: ${(err as Error).message}`;
-    return { record: { decision: 'deny', code: 'PCL_DATAPLANE_DNS_FAILED', reason, layers: unresolved.layers }, ips: [] };
+    return {
+      record: { decision: 'deny', code: 'PCL_DATAPLANE_DNS_FAILED', reason, layers: unresolved.layers },
+      ips: [],
+    };
   }
   let record = decideUnknownAddresses(snap.egressPolicies, ips, port);
   if (record.decision === 'allow') {
@@ -234,7 +263,12 @@ async function decideResolved(
     for (const ip of ips) {
       const v = guard.check(ip, port);
       if (!v.ok) {
-        record = { decision: 'deny', code: 'PCL_DATAPLANE_PRIVATE_ADDRESS', reason: `${host} resolves to ${v.reason}`, layers: record.layers };
+        record = {
+          decision: 'deny',
+          code: 'PCL_DATAPLANE_PRIVATE_ADDRESS',
+          reason: `${host} resolves to ${v.reason}`,
+          layers: record.layers,
+        };
         break;
       }
     }
@@ -258,7 +292,8 @@ export function formatCheckText(r: CheckResult): string {
     `  destination: ServiceEntry ${r.destination.serviceEntry ?? '(none: unknown destination)'}` +
       (r.destination.gateway ? ` via Gateway ${r.destination.gateway}` : ''),
   ];
-  if (r.resolved !== undefined) lines.push(`  resolved: ${r.destination.host} -> ${r.resolved.join(', ') || '(no address)'}`);
+  if (r.resolved !== undefined)
+    lines.push(`  resolved: ${r.destination.host} -> ${r.resolved.join(', ') || '(no address)'}`);
   for (const l of r.layers) {
     lines.push(
       `  layer ${l.layer.padEnd(14)} ${l.decision.padEnd(5)} ${l.target}: ${l.reason}` +
@@ -290,14 +325,19 @@ function readCases(file: string): CaseSpec[] {
   } catch (err) {
     throw new PortcullisError('PCL_CLI_BAD_VALUE', `--cases ${file}: ${messageOf(err)}`, { where: file });
   }
-  if (!Array.isArray(data)) throw new PortcullisError('PCL_CLI_BAD_VALUE', `--cases ${file}: expected a YAML list of {from, to, expect}`);
+  if (!Array.isArray(data))
+    throw new PortcullisError('PCL_CLI_BAD_VALUE', `--cases ${file}: expected a YAML list of {from, to, expect}`);
   return data.map((c, i) => {
     const item = c as Record<string, unknown>;
     const where = `--cases ${file}: item ${i + 1}`;
-    if (typeof item !== 'object' || item === null) throw new PortcullisError('PCL_CLI_BAD_VALUE', `${where}: expected a mapping`);
+    if (typeof item !== 'object' || item === null)
+      throw new PortcullisError('PCL_CLI_BAD_VALUE', `${where}: expected a mapping`);
     for (const k of Object.keys(item)) {
       if (!['from', 'to', 'expect', 'name', 'sourceIp', 'method', 'path', 'headers'].includes(k)) {
-        throw new PortcullisError('PCL_CLI_BAD_VALUE', `${where}: unknown field "${k}" (fields: name, from, to, expect, sourceIp, method, path, headers)`);
+        throw new PortcullisError(
+          'PCL_CLI_BAD_VALUE',
+          `${where}: unknown field "${k}" (fields: name, from, to, expect, sourceIp, method, path, headers)`,
+        );
       }
     }
     if (typeof item.from !== 'string' || typeof item.to !== 'string')
@@ -311,22 +351,36 @@ function readCases(file: string): CaseSpec[] {
 export async function run(argv: string[], io: Io): Promise<number> {
   const flags = parseFlags('check', USAGE, argv, FLAGS);
   if (flags.help) {
-    io.stdout.write(renderHelp('check', SUMMARY, USAGE, FLAGS, 'Exit codes: 0 allow (or every case passed), 1 deny (or a case failed), 2 bad input.'));
+    io.stdout.write(
+      renderHelp(
+        'check',
+        SUMMARY,
+        USAGE,
+        FLAGS,
+        'Exit codes: 0 allow (or every case passed), 1 deny (or a case failed), 2 bad input.',
+      ),
+    );
     return 0;
   }
   const output = flags.output;
   const kube = chooseSource('check', USAGE, flags);
-  const load = async () => (kube ? (await kubeSnapshotFromFlags(flags, process.env)).snapshot : loadSnapshot(flags.config!, flags.settings, io));
+  const load = async () =>
+    kube ? (await kubeSnapshotFromFlags(flags, process.env)).snapshot : loadSnapshot(flags.config!, flags.settings, io);
   const dnsServers = (flags['dns-server'] ?? []).map((text) => {
     const server = parseDnsServer(text);
-    if (server === null) throw new PortcullisError('PCL_CLI_BAD_VALUE', `--dns-server "${text}": expected IP or IP:PORT ([v6]:PORT for IPv6)`);
+    if (server === null)
+      throw new PortcullisError(
+        'PCL_CLI_BAD_VALUE',
+        `--dns-server "${text}": expected IP or IP:PORT ([v6]:PORT for IPv6)`,
+      );
     return server;
   });
   const opts: CheckOptions = { resolver: createDnsResolver({ servers: dnsServers, cache: false }) };
   if (flags.cases !== undefined) {
     const cases = readCases(flags.cases);
     const snap = await load();
-    for (const line of configBanner(snap.diagnostics.filter((d) => d.severity === 'error').length, [])) io.stdout.write(`${line}\n`);
+    for (const line of configBanner(snap.diagnostics.filter((d) => d.severity === 'error').length, []))
+      io.stdout.write(`${line}\n`);
     let passed = 0;
     let failed = 0;
     for (const [i, c] of cases.entries()) {
@@ -346,7 +400,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
         io.stdout.write(`ok ${i + 1} - ${label}: ${got}\n`);
       } else {
         failed++;
-        io.stdout.write(`not ok ${i + 1} - ${label}: expected ${c.expect}, got ${got} (${detail}) [PCL_CLI_CASE_FAILED]\n`);
+        io.stdout.write(
+          `not ok ${i + 1} - ${label}: expected ${c.expect}, got ${got} (${detail}) [PCL_CLI_CASE_FAILED]\n`,
+        );
       }
     }
     io.stdout.write(`${passed} passed, ${failed} failed\n`);
@@ -361,14 +417,18 @@ export async function run(argv: string[], io: Io): Promise<number> {
     headers[h.slice(0, eq)] = h.slice(eq + 1);
   }
   const snap = await load();
-  const result = await runCheck(snap, {
-    from,
-    to,
-    sourceIp: flags['source-ip'],
-    method: flags.method,
-    path: flags.path,
-    headers: flags.header ? headers : undefined,
-  }, opts);
+  const result = await runCheck(
+    snap,
+    {
+      from,
+      to,
+      sourceIp: flags['source-ip'],
+      method: flags.method,
+      path: flags.path,
+      headers: flags.header ? headers : undefined,
+    },
+    opts,
+  );
   if (output === 'json') {
     const { record: _record, ...json } = result;
     io.stdout.write(JSON.stringify(json, null, 2) + '\n');

@@ -5,7 +5,8 @@ export const CONFIG_FLAG = {
   type: 'string',
   value: 'PATH',
   defaultText: 'none (required)',
-  description: 'the manifests: a folder (read recursively: *.yaml, *.yml, *.json) or one manifest file, as kubectl -f takes',
+  description:
+    'the manifests: a folder (read recursively: *.yaml, *.yml, *.json) or one manifest file, as kubectl -f takes',
   example: '--config examples/quickstart',
 } as const satisfies FlagSpec;
 
@@ -21,7 +22,8 @@ export const CA_DIR_FLAG = {
   type: 'string',
   value: 'DIR',
   defaultText: 'none',
-  description: "a CA in Istio's cacerts layout (root-cert.pem, ca-cert.pem, ca-key.pem); certificates are issued from it in memory",
+  description:
+    "a CA in Istio's cacerts layout (root-cert.pem, ca-cert.pem, ca-key.pem); certificates are issued from it in memory",
   example: '--ca-dir .portcullis/ca',
 } as const satisfies FlagSpec;
 

@@ -1,5 +1,5 @@
 /** Check `--config` (a folder or one file, as `kubectl -f` takes) and `--settings` before loading; warn when empty. */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { type Dirent, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { PortcullisError } from '../errors/catalogue.ts';
 import type { Io } from './args.ts';
@@ -18,7 +18,7 @@ function kindOf(p: string): 'file' | 'dir' | null {
 
 /** Whether a folder holds at least one manifest below it (dot-entries skipped, as the loader does). */
 function hasManifest(dir: string): boolean {
-  let entries;
+  let entries: Dirent[];
   try {
     entries = readdirSync(dir, { withFileTypes: true, recursive: true });
   } catch {
@@ -26,14 +26,18 @@ function hasManifest(dir: string): boolean {
   }
   return entries.some((e) => {
     const rel = path.relative(dir, path.join(e.parentPath, e.name));
-    return !rel.split(path.sep).some((part) => part.startsWith('.')) && MANIFEST.test(e.name) && e.name !== 'portcullis.yaml';
+    return (
+      !rel.split(path.sep).some((part) => part.startsWith('.')) && MANIFEST.test(e.name) && e.name !== 'portcullis.yaml'
+    );
   });
 }
 
 /** Whether a file has no YAML content at all (empty, blank, comments and `---` only). */
 function isBlankYaml(file: string): boolean {
   try {
-    return readFileSync(file, 'utf8').split('\n').every((l) => /^\s*(#.*)?$/.test(l) || /^---\s*$/.test(l) || /^\.\.\.\s*$/.test(l));
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .every((l) => /^\s*(#.*)?$/.test(l) || /^---\s*$/.test(l) || /^\.\.\.\s*$/.test(l));
   } catch {
     return false;
   }

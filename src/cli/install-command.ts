@@ -20,7 +20,8 @@ export const FLAGS = {
     type: 'string',
     value: 'NS/NAME',
     defaultText: 'none (required)',
-    description: "the Gateway this Deployment serves; its ServiceAccount is named after it, so the pods' identity is spiffe://<td>/ns/NS/sa/NAME",
+    description:
+      "the Gateway this Deployment serves; its ServiceAccount is named after it, so the pods' identity is spiffe://<td>/ns/NS/sa/NAME",
     example: '--gateway istio-egress/egress-gateway',
   },
   class: {
@@ -56,7 +57,8 @@ export const FLAGS = {
     multiple: true,
     value: 'NS',
     defaultText: "the Gateway's namespace",
-    description: 'a namespace whose Secrets DestinationRules name: a Role there lets the gateway read them (repeatable)',
+    description:
+      'a namespace whose Secrets DestinationRules name: a Role there lets the gateway read them (repeatable)',
     example: '--secret-namespace team-namespace',
   },
   'config-map': {
@@ -104,7 +106,8 @@ function bad(message: string): PortcullisError {
 
 function count(flag: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
-  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 1000) throw bad(`--${flag} "${text}": expected a whole number from 1 to 1000`);
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 1000)
+    throw bad(`--${flag} "${text}": expected a whole number from 1 to 1000`);
   return Number(text);
 }
 
@@ -114,22 +117,36 @@ export function installOptions(argv: string[]): InstallOptions | 'help' {
   if (flags.help) return 'help';
   const ref = required('install', USAGE, 'gateway', flags.gateway);
   const [namespace, name, ...rest] = ref.split('/');
-  if (rest.length > 0 || namespace === undefined || name === undefined || !DNS_LABEL.test(namespace) || !DNS_LABEL.test(name) || name.length > 53) {
-    throw bad(`--gateway "${ref}": expected NAMESPACE/NAME (lower-case DNS labels; the name at most 53 characters), e.g. istio-egress/egress-gateway`);
+  if (
+    rest.length > 0 ||
+    namespace === undefined ||
+    name === undefined ||
+    !DNS_LABEL.test(namespace) ||
+    !DNS_LABEL.test(name) ||
+    name.length > 53
+  ) {
+    throw bad(
+      `--gateway "${ref}": expected NAMESPACE/NAME (lower-case DNS labels; the name at most 53 characters), e.g. istio-egress/egress-gateway`,
+    );
   }
   const className = flags.class ?? 'portcullis';
-  if (!DNS_SUBDOMAIN.test(className) || className.length > 253) throw bad(`--class "${className}": expected a lower-case DNS name`);
+  if (!DNS_SUBDOMAIN.test(className) || className.length > 253)
+    throw bad(`--class "${className}": expected a lower-case DNS name`);
   const image = flags.image ?? `localhost/portcullis:${VERSION}`;
   if (!/^[A-Za-z0-9][A-Za-z0-9._\-/:@]*$/.test(image)) throw bad(`--image "${image}": not an image reference`);
   const replicas = count('replicas', flags.replicas, 2);
   const maxReplicas = count('max-replicas', flags['max-replicas'], Math.max(replicas * 4, 2));
   if (maxReplicas < replicas) throw bad(`--max-replicas ${maxReplicas} is below --replicas ${replicas}`);
   const secretNamespaces = [...new Set(flags['secret-namespace'] ?? [namespace])];
-  for (const s of secretNamespaces) if (!DNS_LABEL.test(s)) throw bad(`--secret-namespace "${s}": expected a namespace name`);
+  for (const s of secretNamespaces)
+    if (!DNS_LABEL.test(s)) throw bad(`--secret-namespace "${s}": expected a namespace name`);
   const configMap = flags['config-map'];
-  if (configMap !== undefined && !DNS_SUBDOMAIN.test(configMap)) throw bad(`--config-map "${configMap}": expected a ConfigMap name`);
+  if (configMap !== undefined && !DNS_SUBDOMAIN.test(configMap))
+    throw bad(`--config-map "${configMap}": expected a ConfigMap name`);
   if (configMap !== undefined && flags['secret-namespace'] !== undefined) {
-    throw bad('--secret-namespace gives the gateway access to Secrets through the Kubernetes API; with --config-map it reads none');
+    throw bad(
+      '--secret-namespace gives the gateway access to Secrets through the Kubernetes API; with --config-map it reads none',
+    );
   }
   const caAddress = flags['ca-address'] ?? DEFAULT_CA_ADDRESS;
   if (!/^[A-Za-z0-9.-]+:\d{1,5}$/.test(caAddress)) throw bad(`--ca-address "${caAddress}": expected HOST:PORT`);
@@ -156,10 +173,20 @@ export function installOptions(argv: string[]): InstallOptions | 'help' {
 export async function run(argv: string[], io: Io): Promise<number> {
   const options = installOptions(argv);
   if (options === 'help') {
-    io.stdout.write(renderHelp('install', SUMMARY, USAGE, FLAGS, 'Prints only; apply, diff and remove with kubectl. Exit codes: 0 printed, 2 bad input.'));
+    io.stdout.write(
+      renderHelp(
+        'install',
+        SUMMARY,
+        USAGE,
+        FLAGS,
+        'Prints only; apply, diff and remove with kubectl. Exit codes: 0 printed, 2 bad input.',
+      ),
+    );
     return 0;
   }
   const docs = installManifests(options).map((o) => stringify(o, { lineWidth: 0 }));
-  io.stdout.write(`# portcullis install --gateway ${options.namespace}/${options.name}: kubectl apply -f -\n---\n${docs.join('---\n')}`);
+  io.stdout.write(
+    `# portcullis install --gateway ${options.namespace}/${options.name}: kubectl apply -f -\n---\n${docs.join('---\n')}`,
+  );
   return 0;
 }

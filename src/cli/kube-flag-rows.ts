@@ -5,14 +5,16 @@ export const KUBE_FLAG_ROWS = {
   kube: {
     type: 'boolean',
     defaultText: 'off: --config is read',
-    description: 'read the configuration from the Kubernetes API (in a pod: its ServiceAccount; otherwise --kubeconfig or $KUBECONFIG)',
+    description:
+      'read the configuration from the Kubernetes API (in a pod: its ServiceAccount; otherwise --kubeconfig or $KUBECONFIG)',
     example: '--kube',
   },
   kubeconfig: {
     type: 'string',
     value: 'FILE',
     defaultText: '$KUBECONFIG, else the in-cluster ServiceAccount',
-    description: "with --kube: the kubeconfig whose current context is used (token, client certificate, CA; TLS always verified)",
+    description:
+      'with --kube: the kubeconfig whose current context is used (token, client certificate, CA; TLS always verified)',
     example: '--kubeconfig ~/.kube/config',
   },
 } as const satisfies FlagTable;
@@ -23,7 +25,8 @@ export const KUBE_SERVE_FLAG_ROWS = {
     type: 'string',
     value: 'NS',
     defaultText: '$POD_NAMESPACE',
-    description: 'with --kube: the namespace of the coordination.k8s.io Lease that elects the one replica writing status',
+    description:
+      'with --kube: the namespace of the coordination.k8s.io Lease that elects the one replica writing status',
     example: '--lease-namespace istio-egress',
   },
   'lease-duration': {
@@ -37,7 +40,8 @@ export const KUBE_SERVE_FLAG_ROWS = {
     type: 'string',
     value: 'IP',
     defaultText: 'none',
-    description: "with --kube: the address written to the served Gateways' status.addresses (istiod routes to a waypoint only once it has one)",
+    description:
+      "with --kube: the address written to the served Gateways' status.addresses (istiod routes to a waypoint only once it has one)",
     example: '--publish-address 10.96.0.42',
   },
   'publish-service': {

@@ -1,14 +1,20 @@
 /** `portcullis`: dispatch to one command, loading only that command's modules. Each exports `run(argv, io)`. */
 import { enableCompileCache } from 'node:module';
-import { type Io } from './args.ts';
+import type { Io } from './args.ts';
 import { watchParent } from './parent-watch.ts';
 import { renderDiagnostic, renderError } from './render-error.ts';
 
 type Command = (argv: string[], io: Io) => Promise<number>;
 
 /** Every command: its one-line summary, and how to load it (a dynamic import, so `check` never loads the data plane). */
-export const COMMANDS: Record<string, { readonly summary: string; readonly subcommands?: readonly string[]; load(): Promise<Command> }> = {
-  serve: { summary: 'run the HBONE egress gateway (control plane, data plane, admin port)', load: async () => (await import('./serve-command.ts')).run },
+export const COMMANDS: Record<
+  string,
+  { readonly summary: string; readonly subcommands?: readonly string[]; load(): Promise<Command> }
+> = {
+  serve: {
+    summary: 'run the HBONE egress gateway (control plane, data plane, admin port)',
+    load: async () => (await import('./serve-command.ts')).run,
+  },
   agent: {
     summary: "carry a workload's outbound traffic to the gateway over HBONE with its SPIFFE certificate",
     load: async () => (await import('./agent-command.ts')).run,
@@ -17,8 +23,14 @@ export const COMMANDS: Record<string, { readonly summary: string; readonly subco
     summary: 'explain the allow/deny decision for one connection (or run a file of policy test cases)',
     load: async () => (await import('./check-command.ts')).run,
   },
-  status: { summary: "show every resource's status conditions and every configuration error", load: async () => (await import('./status-command.ts')).run },
-  audit: { summary: 'audit the five-layer egress fence and print who can reach what outside', load: async () => (await import('./audit-command.ts')).run },
+  status: {
+    summary: "show every resource's status conditions and every configuration error",
+    load: async () => (await import('./status-command.ts')).run,
+  },
+  audit: {
+    summary: 'audit the five-layer egress fence and print who can reach what outside',
+    load: async () => (await import('./audit-command.ts')).run,
+  },
   suggest: {
     summary: 'write the policy that allows exactly the observed egress (from access logs or a running gateway)',
     load: async () => (await import('./suggest-command.ts')).run,
@@ -27,7 +39,11 @@ export const COMMANDS: Record<string, { readonly summary: string; readonly subco
     summary: 'print the manifests that run a gateway in a cluster (kubectl apply -f -)',
     load: async () => (await import('./install-command.ts')).run,
   },
-  ca: { summary: "run a development CA: 'ca init' and 'ca issue'", subcommands: ['init', 'issue'], load: async () => (await import('./ca-command.ts')).run },
+  ca: {
+    summary: "run a development CA: 'ca init' and 'ca issue'",
+    subcommands: ['init', 'issue'],
+    load: async () => (await import('./ca-command.ts')).run,
+  },
 };
 
 function help(): string {
@@ -37,7 +53,9 @@ function help(): string {
 Usage: portcullis <command> [flags]
 
 Commands:
-${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)} ${c.summary}`).join('\n')}
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(width)} ${c.summary}`)
+  .join('\n')}
 
 Run 'portcullis <command> --help' for a command's flags, each with its default and an example.
 `;
@@ -58,7 +76,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
     const { didYouMean } = await import('../config/did-you-mean.ts');
     const guess = didYouMean(name, Object.keys(COMMANDS));
     const hint = `${guess ? `did you mean 'portcullis ${guess}'? ` : ''}commands: ${Object.keys(COMMANDS).join(', ')}`;
-    io.stderr.write(`${renderDiagnostic('error', 'PCL_CLI_USAGE', `unknown command "${name}"`, name, hint)}\n${help()}`);
+    io.stderr.write(
+      `${renderDiagnostic('error', 'PCL_CLI_USAGE', `unknown command "${name}"`, name, hint)}\n${help()}`,
+    );
     return 2;
   }
   try {

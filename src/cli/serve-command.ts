@@ -11,8 +11,15 @@ import { formatTtl, parseTtl } from '../identity/ttl.ts';
 import { DEFAULT_GATEWAY_LIMITS } from '../config/settings-types.ts';
 import { DEFAULT_HBONE_LIMITS } from '../hbone/settings.ts';
 import { availableParallelism } from 'node:os';
-import { runPrimary, serveAsWorker, stopSignal, WORKER_ADMIN_ENV, WORKER_ENV, WORKER_LISTEN_ENV } from '../gateway/workers.ts';
-import { type FlagTable, HELP_FLAG, type Io, parseFlags, required } from './args.ts';
+import {
+  runPrimary,
+  serveAsWorker,
+  stopSignal,
+  WORKER_ADMIN_ENV,
+  WORKER_ENV,
+  WORKER_LISTEN_ENV,
+} from '../gateway/workers.ts';
+import { type FlagTable, HELP_FLAG, type Io, parseFlags } from './args.ts';
 import { istiodFromFlags, ISTIOD_FLAG_OPTIONS, ISTIOD_USAGE } from './ca-flags.ts';
 import { inPod } from '../identity/pod-identity.ts';
 import { HEALTH_PORT } from '../gateway/health-server.ts';
@@ -104,7 +111,8 @@ export const FLAGS = {
     multiple: true,
     value: 'NS/NAME',
     defaultText: 'every Gateway of a served class',
-    description: "a Gateway whose pods this process is (repeatable); the start fails when the certificate cannot name it",
+    description:
+      'a Gateway whose pods this process is (repeatable); the start fails when the certificate cannot name it',
     example: '--gateway istio-egress/egress-gateway',
   },
   health: {
@@ -122,8 +130,17 @@ export function parseHostPort(flag: string, text: string): HostPort {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
   const host = m ? (m[1] ?? m[2]) : '';
   const port = m ? Number(m[3]) : -1;
-  if (!m || port > 65535 || (m[1] !== undefined && isIP(host) !== 6) || (m[2] !== undefined && isIP(host) === 0 && host !== 'localhost')) {
-    throw new PortcullisError('PCL_CLI_BAD_VALUE', `--${flag} "${text}": expected IP:PORT, e.g. 0.0.0.0:15008 or [::]:15008`, { where: `--${flag}` });
+  if (
+    !m ||
+    port > 65535 ||
+    (m[1] !== undefined && isIP(host) !== 6) ||
+    (m[2] !== undefined && isIP(host) === 0 && host !== 'localhost')
+  ) {
+    throw new PortcullisError(
+      'PCL_CLI_BAD_VALUE',
+      `--${flag} "${text}": expected IP:PORT, e.g. 0.0.0.0:15008 or [::]:15008`,
+      { where: `--${flag}` },
+    );
   }
   return { host, port };
 }
@@ -131,7 +148,10 @@ export function parseHostPort(flag: string, text: string): HostPort {
 function positiveInt(flag: string, text: string | undefined, allowZero = false): number | undefined {
   if (text === undefined) return undefined;
   if (!/^\d+$/.test(text) || (!allowZero && Number(text) === 0)) {
-    throw new PortcullisError('PCL_CLI_BAD_VALUE', `--${flag} "${text}": expected a ${allowZero ? 'non-negative' : 'positive'} whole number`);
+    throw new PortcullisError(
+      'PCL_CLI_BAD_VALUE',
+      `--${flag} "${text}": expected a ${allowZero ? 'non-negative' : 'positive'} whole number`,
+    );
   }
   return Number(text);
 }
@@ -154,7 +174,15 @@ async function probeListen(addr: HostPort, flag: string): Promise<void> {
 export async function run(argv: string[], io: Io): Promise<number> {
   const flags = parseFlags('serve', USAGE, argv, FLAGS);
   if (flags.help) {
-    io.stdout.write(renderHelp('serve', SUMMARY, USAGE, FLAGS, 'Prints one line on stderr once ready. Exit codes: 0 stopped by a signal, 1 a failure, 2 bad input.'));
+    io.stdout.write(
+      renderHelp(
+        'serve',
+        SUMMARY,
+        USAGE,
+        FLAGS,
+        'Prints one line on stderr once ready. Exit codes: 0 stopped by a signal, 1 a failure, 2 bad input.',
+      ),
+    );
     return 0;
   }
   const kube = chooseSource('serve', USAGE, flags);
@@ -169,12 +197,21 @@ export async function run(argv: string[], io: Io): Promise<number> {
     });
   }
   if (someCert && flags['ca-dir'] !== undefined) {
-    throw new PortcullisError('PCL_CLI_USAGE', 'portcullis serve: give one certificate source: --cert/--key/--trust-bundle or --ca-dir, not both', {
-      where: '--ca-dir',
-      hint: 'keep --cert, --key and --trust-bundle (files), or --ca-dir (a development CA), not both',
-    });
+    throw new PortcullisError(
+      'PCL_CLI_USAGE',
+      'portcullis serve: give one certificate source: --cert/--key/--trust-bundle or --ca-dir, not both',
+      {
+        where: '--ca-dir',
+        hint: 'keep --cert, --key and --trust-bundle (files), or --ca-dir (a development CA), not both',
+      },
+    );
   }
-  const istiod = istiodFromFlags('serve', flags, someCert ? '--cert' : flags['ca-dir'] !== undefined ? '--ca-dir' : null, process.env);
+  const istiod = istiodFromFlags(
+    'serve',
+    flags,
+    someCert ? '--cert' : flags['ca-dir'] !== undefined ? '--ca-dir' : null,
+    process.env,
+  );
   if (!someCert && flags['ca-dir'] === undefined && istiod === undefined) {
     throw new PortcullisError(
       'PCL_CLI_USAGE',
@@ -183,12 +220,18 @@ export async function run(argv: string[], io: Io): Promise<number> {
     );
   }
   if (flags.identity !== undefined && istiod === undefined) {
-    throw new PortcullisError('PCL_CLI_USAGE', `portcullis serve: --identity goes with --ca-address (with --cert the identity is the certificate's)\n\nUsage: ${USAGE}`);
+    throw new PortcullisError(
+      'PCL_CLI_USAGE',
+      `portcullis serve: --identity goes with --ca-address (with --cert the identity is the certificate's)\n\nUsage: ${USAGE}`,
+    );
   }
   const gateways = flags.gateway ?? [];
   for (const g of gateways) {
     if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(g)) {
-      throw new PortcullisError('PCL_CLI_BAD_VALUE', `--gateway "${g}": expected NAMESPACE/NAME, e.g. egress/portcullis`);
+      throw new PortcullisError(
+        'PCL_CLI_BAD_VALUE',
+        `--gateway "${g}": expected NAMESPACE/NAME, e.g. egress/portcullis`,
+      );
     }
   }
   if (gateways.length > 0 && !someCert && istiod === undefined) {
@@ -198,16 +241,29 @@ export async function run(argv: string[], io: Io): Promise<number> {
     );
   }
   // The kubelet probes the pod's IP: in a pod the health port is on by default, elsewhere only when asked.
-  const health = flags.health !== undefined ? parseHostPort('health', flags.health) : inPod(process.env) ? { host: '0.0.0.0', port: HEALTH_PORT } : null;
+  const health =
+    flags.health !== undefined
+      ? parseHostPort('health', flags.health)
+      : inPod(process.env)
+        ? { host: '0.0.0.0', port: HEALTH_PORT }
+        : null;
   const dnsServers = (flags['dns-server'] ?? []).map((s) => {
     const parsed = parseDnsServer(s);
-    if (parsed === null) throw new PortcullisError('PCL_CLI_BAD_VALUE', `--dns-server "${s}": expected IP or IP:PORT ([v6]:PORT for IPv6)`);
+    if (parsed === null)
+      throw new PortcullisError(
+        'PCL_CLI_BAD_VALUE',
+        `--dns-server "${s}": expected IP or IP:PORT ([v6]:PORT for IPv6)`,
+      );
     return parsed;
   });
   let idleTimeoutMs: number | undefined;
   if (flags['idle-timeout'] !== undefined) {
     const ms = parseTtl(flags['idle-timeout']);
-    if (ms === null) throw new PortcullisError('PCL_CLI_BAD_VALUE', `--idle-timeout "${flags['idle-timeout']}": expected a duration such as 30m or 1h`);
+    if (ms === null)
+      throw new PortcullisError(
+        'PCL_CLI_BAD_VALUE',
+        `--idle-timeout "${flags['idle-timeout']}": expected a duration such as 30m or 1h`,
+      );
     idleTimeoutMs = ms;
   }
   const drainSeconds = positiveInt('drain-seconds', flags['drain-seconds'], true) ?? 5;
@@ -225,11 +281,22 @@ export async function run(argv: string[], io: Io): Promise<number> {
     await probeListen(listen, '--listen');
     if (admin.port !== 0) await probeListen(admin, '--admin');
     const readyNote = devCa ? `warning: PCL_IDENTITY_DEV_CA_KEY: ${DEV_CA_WARNING}` : undefined;
-    return runPrimary({ workers, listen, admin, health, readyNote, drainMs: drainSeconds * 1000, out: io.stderr, err: io.stderr });
+    return runPrimary({
+      workers,
+      listen,
+      admin,
+      health,
+      readyNote,
+      drainMs: drainSeconds * 1000,
+      out: io.stderr,
+      err: io.stderr,
+    });
   }
   const gateway = await startGateway({
     configDir: kube ? undefined : configDir,
-    source: kube ? kubeServeSource(flags, process.env, (line) => io.stderr.write(`portcullis serve: ${line}\n`)) : undefined,
+    source: kube
+      ? kubeServeSource(flags, process.env, (line) => io.stderr.write(`portcullis serve: ${line}\n`))
+      : undefined,
     settingsFile: flags.settings,
     caDir: someCert || istiod !== undefined ? undefined : flags['ca-dir'],
     istiod,
@@ -240,7 +307,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
     listen: isWorker ? parseHostPort('listen', process.env[WORKER_LISTEN_ENV] ?? '') : listen,
     admin: isWorker ? null : admin,
     reusePort: isWorker,
-    ownSockets: isWorker && process.env[WORKER_ADMIN_ENV] ? [parseHostPort('admin', process.env[WORKER_ADMIN_ENV]!)] : [],
+    ownSockets:
+      isWorker && process.env[WORKER_ADMIN_ENV] ? [parseHostPort('admin', process.env[WORKER_ADMIN_ENV]!)] : [],
     dnsServers,
     drainMs: drainSeconds * 1000,
     idleTimeoutMs,
@@ -250,8 +318,15 @@ export async function run(argv: string[], io: Io): Promise<number> {
   }).catch((err: unknown) => {
     throw listenFailure(err, isWorker ? undefined : hostPortFlag(err, listen, admin)) ?? err;
   });
-  if (isWorker) serveAsWorker(gateway.registry, gateway.snapshot, gateway.hboneAddress, gateway.identityProblem, { instance: gateway.instance, startedMs: gateway.startedMs });
-  else io.stderr.write(`portcullis serve: listening on ${gateway.hboneAddress} (HBONE), admin on ${gateway.adminAddress}\n`);
+  if (isWorker)
+    serveAsWorker(gateway.registry, gateway.snapshot, gateway.hboneAddress, gateway.identityProblem, {
+      instance: gateway.instance,
+      startedMs: gateway.startedMs,
+    });
+  else
+    io.stderr.write(
+      `portcullis serve: listening on ${gateway.hboneAddress} (HBONE), admin on ${gateway.adminAddress}\n`,
+    );
 
   await stopSignal();
   await gateway.close();

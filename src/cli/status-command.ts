@@ -20,12 +20,17 @@ export const FLAGS = {
   config: { ...CONFIG_FLAG, defaultText: 'none (required without --kube)' },
   ...KUBE_FLAG_ROWS,
   settings: SETTINGS_FLAG,
-  output: outputFlag(['table', 'json', 'yaml'], 'the report format: a table for people, JSON or YAML for scripts', '-o json'),
+  output: outputFlag(
+    ['table', 'json', 'yaml'],
+    'the report format: a table for people, JSON or YAML for scripts',
+    '-o json',
+  ),
   'fail-on': {
     type: 'string',
     default: 'error',
     choices: ['error', 'warning'],
-    description: 'the lowest severity that makes the exit code 1 (warnings: unresolved policy targets, unattached policies)',
+    description:
+      'the lowest severity that makes the exit code 1 (warnings: unresolved policy targets, unattached policies)',
     example: '--fail-on warning',
   },
   help: HELP_FLAG,
@@ -34,7 +39,9 @@ export const FLAGS = {
 export async function run(argv: string[], io: Io): Promise<number> {
   const flags = parseFlags('status', USAGE, argv, FLAGS);
   if (flags.help) {
-    io.stdout.write(renderHelp('status', SUMMARY, USAGE, FLAGS, 'Exit codes: 0 no errors, 1 a configuration error, 2 bad input.'));
+    io.stdout.write(
+      renderHelp('status', SUMMARY, USAGE, FLAGS, 'Exit codes: 0 no errors, 1 a configuration error, 2 bad input.'),
+    );
     return 0;
   }
   const output = flags.output;
@@ -55,7 +62,13 @@ export async function run(argv: string[], io: Io): Promise<number> {
       ...report,
       policyWarnings: policies,
       invalid,
-      summary: { resources: report.resources.length, errors: report.errors.length, warnings: warningCount, unresolvedTargets: unresolved, unattachedPolicies: unattached },
+      summary: {
+        resources: report.resources.length,
+        errors: report.errors.length,
+        warnings: warningCount,
+        unresolvedTargets: unresolved,
+        unattachedPolicies: unattached,
+      },
     };
     io.stdout.write(output === 'json' ? JSON.stringify(full, null, 2) + '\n' : stringify(full));
   } else {
@@ -64,7 +77,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
     const lines: string[] = [];
     if (policies.length > 0) {
       lines.push('', 'Policy warnings:');
-      for (const p of policies) lines.push(`    ${p.file}:${p.line} AuthorizationPolicy ${p.ref} (${p.kind}): ${p.message}`);
+      for (const p of policies)
+        lines.push(`    ${p.file}:${p.line} AuthorizationPolicy ${p.ref} (${p.kind}): ${p.message}`);
     }
     if (invalid.length > 0) {
       lines.push('', 'Fails closed (invalid, no last good version):');

@@ -36,7 +36,11 @@ export const FLAGS = {
     description: "a running gateway's admin port: its recent decisions (/flows/edges)",
     example: '--admin http://127.0.0.1:15000',
   },
-  config: { ...CONFIG_FLAG, defaultText: 'none', description: `${CONFIG_FLAG.description}; the egress Gateway and the private ranges to honour` },
+  config: {
+    ...CONFIG_FLAG,
+    defaultText: 'none',
+    description: `${CONFIG_FLAG.description}; the egress Gateway and the private ranges to honour`,
+  },
   settings: SETTINGS_FLAG,
   gateway: {
     type: 'string',
@@ -106,7 +110,8 @@ async function edgesFromAdmin(url: string): Promise<FlowEdge[]> {
     throw new PortcullisError('PCL_SUGGEST_BAD_LOG', `--admin ${target}: ${messageOf(err)}`);
   }
   const edges = (body as { edges?: unknown }).edges;
-  if (!Array.isArray(edges)) throw new PortcullisError('PCL_SUGGEST_BAD_LOG', `--admin ${target}: the answer has no "edges" list`);
+  if (!Array.isArray(edges))
+    throw new PortcullisError('PCL_SUGGEST_BAD_LOG', `--admin ${target}: the answer has no "edges" list`);
   return edges as FlowEdge[];
 }
 
@@ -123,15 +128,25 @@ export async function run(argv: string[], io: Io): Promise<number> {
       `portcullis suggest: give --from-log (one or more) or --admin, not both\n\nUsage: ${USAGE}`,
     );
   }
-  if (flags.gateway !== undefined && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(flags.gateway)) {
-    throw new PortcullisError('PCL_CLI_BAD_VALUE', `--gateway "${flags.gateway}": expected NAMESPACE/NAME of the egress Gateway`);
+  if (
+    flags.gateway !== undefined &&
+    !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(flags.gateway)
+  ) {
+    throw new PortcullisError(
+      'PCL_CLI_BAD_VALUE',
+      `--gateway "${flags.gateway}": expected NAMESPACE/NAME of the egress Gateway`,
+    );
   }
   const snap = flags.config !== undefined ? await loadSnapshot(flags.config, flags.settings, io) : null;
   const edges = logs.length > 0 ? edgesFromLogs(logs) : await edgesFromAdmin(flags.admin!);
 
   // The Gateway for unknown destinations: --gateway, else the one egress Gateway --config serves, else the one
   // Gateway the observed flows went through.
-  const served = snap?.servedGateways().filter((g) => g.mode === 'egress').map((g) => g.ref) ?? [];
+  const served =
+    snap
+      ?.servedGateways()
+      .filter((g) => g.mode === 'egress')
+      .map((g) => g.ref) ?? [];
   const seen = [...new Set(edges.map((e) => e.gateway).filter((g): g is string => g !== null))].sort();
   const defaultGateway = flags.gateway ?? (served.length === 1 ? served[0] : seen.length === 1 ? seen[0] : null);
   if (defaultGateway === null && edges.some((e) => e.gateway === null)) {
@@ -159,6 +174,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     `portcullis suggest: ${edges.length} observed flow(s): ${suggestion.serviceEntries} ServiceEntry(s), ${suggestion.policies} ` +
       `AuthorizationPolicy(s), ${suggestion.cases.length} check case(s); ${suggestion.notAllowed.length} flow(s) not allowed\n`,
   );
-  for (const n of suggestion.notAllowed) io.stderr.write(`  not allowed (PCL_SUGGEST_NOT_ALLOWED): ${n.source} -> ${n.destination}: ${n.reason}\n`);
+  for (const n of suggestion.notAllowed)
+    io.stderr.write(`  not allowed (PCL_SUGGEST_NOT_ALLOWED): ${n.source} -> ${n.destination}: ${n.reason}\n`);
   return 0;
 }

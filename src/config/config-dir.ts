@@ -4,6 +4,7 @@
  * into a timestamped `..2024_...` directory, points `..data` at it, and exposes each key as `key -> ..data/key`;
  * following the top-level symlinks reads every file exactly once.
  */
+import type { Dirent } from 'node:fs';
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Diagnostic } from './types.ts';
@@ -21,7 +22,11 @@ export interface ConfigDirContents {
   readonly diagnostics: Diagnostic[];
 }
 
-function readFailed(file: string, err: unknown, code: 'PCL_CONFIG_READ_FAILED' | 'PCL_SETTINGS_READ_FAILED'): Diagnostic {
+function readFailed(
+  file: string,
+  err: unknown,
+  code: 'PCL_CONFIG_READ_FAILED' | 'PCL_SETTINGS_READ_FAILED',
+): Diagnostic {
   const message = messageOf(err);
   // Line 0 / column 0: the problem is the file as a whole, not a place in it.
   return { code, severity: 'error', file, line: 0, column: 0, message: `cannot read ${file}: ${message}` };
@@ -41,7 +46,7 @@ export async function listManifestPaths(root: string, diagnostics: Diagnostic[] 
     }
     if (visited.has(real)) return; // a symlink loop
     visited.add(real);
-    let entries;
+    let entries: Dirent[];
     try {
       entries = await readdir(dir, { withFileTypes: true });
     } catch (err) {
@@ -107,14 +112,19 @@ export async function readConfigDir(dir: string, settingsFile?: string): Promise
     try {
       settings = { path: SETTINGS_FILE_NAME, text: await readFile(path.join(dir, SETTINGS_FILE_NAME), 'utf8') };
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') diagnostics.push(readFailed(SETTINGS_FILE_NAME, err, 'PCL_SETTINGS_READ_FAILED'));
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+        diagnostics.push(readFailed(SETTINGS_FILE_NAME, err, 'PCL_SETTINGS_READ_FAILED'));
     }
   }
   return { files, settings, diagnostics };
 }
 
 /** One manifest file as the whole configuration; it is named by its base name, as a folder's files are by theirs. */
-async function readConfigFile(file: string, settingsFile: string | undefined, diagnostics: Diagnostic[]): Promise<ConfigDirContents> {
+async function readConfigFile(
+  file: string,
+  settingsFile: string | undefined,
+  diagnostics: Diagnostic[],
+): Promise<ConfigDirContents> {
   const files: ConfigFile[] = [];
   const name = path.basename(file);
   try {

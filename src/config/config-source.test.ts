@@ -9,7 +9,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigSource } from './config-source.ts';
 import type { LoadResult } from './load.ts';
 
-const ns = (name: string, label = 'x') => `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${name}\n  labels:\n    version: "${label}"\n`;
+const ns = (name: string, label = 'x') =>
+  `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${name}\n  labels:\n    version: "${label}"\n`;
 
 async function tempDir(t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'pcl-source-'));
@@ -58,7 +59,10 @@ test('an invalid edit keeps the last good version (reload passes previous)', asy
   t.after(() => source.close());
   await source.start();
   const update = nextUpdate(source);
-  await writeFile(path.join(dir, 'ns.yaml'), 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n  labels:\n    version: 2\n');
+  await writeFile(
+    path.join(dir, 'ns.yaml'),
+    'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n  labels:\n    version: 2\n',
+  );
   const r = await update;
   assert.equal(labelOf(r), 'good');
   assert.ok(r.diagnostics.some((d) => d.code === 'PCL_CONFIG_TYPE' && d.line === 6));
@@ -114,7 +118,10 @@ test('one manifest file as the configuration: read, and followed when it is repl
   const source = new ConfigSource({ dir: file, env: {}, debounceMs: 50 });
   t.after(() => source.close());
   const first = await source.start();
-  assert.deepEqual(first.resources.map((r) => r.metadata.name), ['a']);
+  assert.deepEqual(
+    first.resources.map((r) => r.metadata.name),
+    ['a'],
+  );
   assert.deepEqual(first.files, ['egress.yaml']);
 
   const update = nextUpdate(source);

@@ -127,7 +127,11 @@ export class ConfigSource extends EventEmitter<ConfigSourceEvents> {
     this.#lastFingerprint = print;
     await this.#parser.prepare(contents.files, contents.settings);
     if (this.#closed) return;
-    const result = loadConfigTexts(contents.files, { settings: contents.settings, env: this.#env, previous: this.#current });
+    const result = loadConfigTexts(contents.files, {
+      settings: contents.settings,
+      env: this.#env,
+      previous: this.#current,
+    });
     result.diagnostics.unshift(...contents.diagnostics);
     this.#current = result;
     this.emit('update', result);

@@ -22,7 +22,9 @@ interface Case {
 
 function readCases(): Case[] {
   const cases: Case[] = [];
-  for (const file of readdirSync(TESTDATA).filter((f) => f.endsWith('.yaml')).sort()) {
+  for (const file of readdirSync(TESTDATA)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()) {
     const parsed = parseYamlFile({ path: file, text: readFileSync(path.join(TESTDATA, file), 'utf8') });
     assert.deepEqual(parsed.errors, [], `${file} must parse`);
     parsed.documents.forEach(({ value: v, index }) => {
@@ -31,7 +33,13 @@ function readCases(): Case[] {
       // `_err` is Istio's test annotation, not part of the object: strip it here, never in the loader.
       const { _err, ...doc } = value;
       const meta = doc.metadata as { name?: string } | undefined;
-      cases.push({ file, index, name: `${file}#${index} ${meta?.name ?? ''}`, expectedError: _err as string | undefined, doc });
+      cases.push({
+        file,
+        index,
+        name: `${file}#${index} ${meta?.name ?? ''}`,
+        expectedError: _err as string | undefined,
+        doc,
+      });
     });
   }
   return cases;

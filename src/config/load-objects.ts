@@ -60,7 +60,15 @@ export function loadApiObjects(objects: readonly ApiObject[], opts: LoadObjectsO
   const names = new Set(files.map((f) => f.path));
   // A position inside the JSON text means nothing to a user: the object and the field path say where.
   const place = (p: SourcePos): SourcePos => (names.has(p.file) ? { file: p.file, line: 0, column: 0 } : p);
-  result.diagnostics.splice(0, result.diagnostics.length, ...result.diagnostics.map((d): Diagnostic => ({ ...d, ...place(d) })));
-  result.resources.splice(0, result.resources.length, ...result.resources.map((r) => (names.has(r.source.file) ? placed(r) : r)));
+  result.diagnostics.splice(
+    0,
+    result.diagnostics.length,
+    ...result.diagnostics.map((d): Diagnostic => ({ ...d, ...place(d) })),
+  );
+  result.resources.splice(
+    0,
+    result.resources.length,
+    ...result.resources.map((r) => (names.has(r.source.file) ? placed(r) : r)),
+  );
   return result;
 }

@@ -32,11 +32,17 @@ async function tempDir(t: { after: (fn: () => Promise<void>) => void }): Promise
 test('a multi-document file loads every document, each with its own start line', () => {
   const r = loadConfigTexts([{ path: 'a.yaml', text: `${SE('one')}---\n${SE('two', 'two.example.com')}` }]);
   assert.deepEqual(errors(r), []);
-  assert.deepEqual(r.resources.map((x) => x.key), ['ServiceEntry/ns1/one', 'ServiceEntry/ns1/two']);
-  assert.deepEqual(r.resources.map((x) => x.source), [
-    { file: 'a.yaml', line: 1, column: 1 },
-    { file: 'a.yaml', line: 10, column: 1 },
-  ]);
+  assert.deepEqual(
+    r.resources.map((x) => x.key),
+    ['ServiceEntry/ns1/one', 'ServiceEntry/ns1/two'],
+  );
+  assert.deepEqual(
+    r.resources.map((x) => x.source),
+    [
+      { file: 'a.yaml', line: 1, column: 1 },
+      { file: 'a.yaml', line: 10, column: 1 },
+    ],
+  );
 });
 
 test('kind: List expands its items and keeps their real positions', () => {
@@ -56,7 +62,10 @@ items:
       action: ALOW
 `;
   const r = loadConfigTexts([{ path: 'list.yaml', text }]);
-  assert.deepEqual(r.resources.map((x) => x.key), ['Namespace//team-a']);
+  assert.deepEqual(
+    r.resources.map((x) => x.key),
+    ['Namespace//team-a'],
+  );
   assert.deepEqual(r.resources[0].source, { file: 'list.yaml', line: 4, column: 5 });
   const [err] = errors(r);
   assert.equal(err.code, 'PCL_CONFIG_ENUM');
@@ -67,7 +76,11 @@ items:
 });
 
 test('JSON files are YAML too', () => {
-  const json = JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'from-json', labels: { a: 'b' } } }, null, 2);
+  const json = JSON.stringify(
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'from-json', labels: { a: 'b' } } },
+    null,
+    2,
+  );
   const r = loadConfigTexts([{ path: 'ns.json', text: json }]);
   assert.deepEqual(errors(r), []);
   assert.equal(r.resources[0].key, 'Namespace//from-json');
@@ -77,12 +90,18 @@ test('JSON files are YAML too', () => {
 
 test('namespaced kinds default to "default"; cluster-scoped kinds have no namespace', () => {
   const r = loadConfigTexts([
-    { path: 'a.yaml', text: 'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: p\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: n\n  namespace: ignored\n' },
+    {
+      path: 'a.yaml',
+      text: 'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: p\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: n\n  namespace: ignored\n',
+    },
   ]);
-  assert.deepEqual(r.resources.map((x) => [x.key, x.metadata.namespace]), [
-    ['AuthorizationPolicy/default/p', 'default'],
-    ['Namespace//n', ''],
-  ]);
+  assert.deepEqual(
+    r.resources.map((x) => [x.key, x.metadata.namespace]),
+    [
+      ['AuthorizationPolicy/default/p', 'default'],
+      ['Namespace//n', ''],
+    ],
+  );
   assert.deepEqual(r.resources[0].spec, {}, 'an AuthorizationPolicy without spec is spec: {}');
 });
 
@@ -92,13 +111,19 @@ test('a directory is read recursively and in sorted order; dot-entries and other
   await mkdir(path.join(dir, '.git'));
   await writeFile(path.join(dir, 'b', 'deeper', 'z.yml'), SE('z', 'z.example.com'));
   await writeFile(path.join(dir, 'a.yaml'), SE('a', 'a.example.com'));
-  await writeFile(path.join(dir, 'c.json'), JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'c' } }));
+  await writeFile(
+    path.join(dir, 'c.json'),
+    JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'c' } }),
+  );
   await writeFile(path.join(dir, '.git', 'x.yaml'), SE('hidden'));
   await writeFile(path.join(dir, 'notes.txt'), 'not: yaml: at: all: [');
   await writeFile(path.join(dir, 'portcullis.yaml'), 'trustDomain: example.org\n');
   const r = await loadConfigDir(dir, { env: {} });
   assert.deepEqual(r.files, ['a.yaml', 'b/deeper/z.yml', 'c.json']);
-  assert.deepEqual(r.resources.map((x) => x.key), ['ServiceEntry/ns1/a', 'ServiceEntry/ns1/z', 'Namespace//c']);
+  assert.deepEqual(
+    r.resources.map((x) => x.key),
+    ['ServiceEntry/ns1/a', 'ServiceEntry/ns1/z', 'Namespace//c'],
+  );
   assert.equal(r.settings.trustDomain, 'example.org');
   assert.equal(r.settings.source, 'portcullis.yaml');
   assert.deepEqual(r.diagnostics, []);
@@ -126,7 +151,10 @@ test('a Kubernetes ConfigMap mount (..data symlink layout) loads each file exact
   const r = await loadConfigDir(dir, { env: {} });
   assert.deepEqual(r.diagnostics, []);
   assert.deepEqual(r.files, ['se.yaml']);
-  assert.deepEqual(r.resources.map((x) => [x.key, x.source.file]), [['ServiceEntry/ns1/mounted', 'se.yaml']]);
+  assert.deepEqual(
+    r.resources.map((x) => [x.key, x.source.file]),
+    [['ServiceEntry/ns1/mounted', 'se.yaml']],
+  );
   assert.equal(r.settings.rootNamespace, 'mesh-root');
 });
 
@@ -152,15 +180,21 @@ metadata:
 `;
   const r = loadConfigTexts([{ path: 'policies.yaml', text }]);
   assert.deepEqual(errors(r), []);
-  assert.deepEqual(r.ignored.map((i) => [i.kind, i.name, i.source.line]), [
-    ['ClusterPolicy', 'require-ambient', 1],
-    ['ValidatingAdmissionPolicy', 'vap', 8],
-  ]);
+  assert.deepEqual(
+    r.ignored.map((i) => [i.kind, i.name, i.source.line]),
+    [
+      ['ClusterPolicy', 'require-ambient', 1],
+      ['ValidatingAdmissionPolicy', 'vap', 8],
+    ],
+  );
   assert.deepEqual((r.ignored[0].raw.spec as { rules: unknown[] }).rules, [{ name: 'x' }]);
-  assert.deepEqual(r.diagnostics.map((d) => [d.severity, d.code, d.line]), [
-    ['info', 'PCL_CONFIG_IGNORED_KIND', 1],
-    ['info', 'PCL_CONFIG_IGNORED_KIND', 8],
-  ]);
+  assert.deepEqual(
+    r.diagnostics.map((d) => [d.severity, d.code, d.line]),
+    [
+      ['info', 'PCL_CONFIG_IGNORED_KIND', 1],
+      ['info', 'PCL_CONFIG_IGNORED_KIND', 8],
+    ],
+  );
 });
 
 test('a duplicate kind/namespace/name is an error on the later document, which is left out', () => {
@@ -168,7 +202,10 @@ test('a duplicate kind/namespace/name is an error on the later document, which i
     { path: 'a.yaml', text: SE('dup', 'first.example.com') },
     { path: 'b.yaml', text: `# comment\n${SE('other', 'o.example.com')}---\n${SE('dup', 'second.example.com')}` },
   ]);
-  assert.deepEqual(r.resources.map((x) => x.key), ['ServiceEntry/ns1/dup', 'ServiceEntry/ns1/other']);
+  assert.deepEqual(
+    r.resources.map((x) => x.key),
+    ['ServiceEntry/ns1/dup', 'ServiceEntry/ns1/other'],
+  );
   assert.deepEqual((r.resources[0].spec as { hosts: string[] }).hosts, ['first.example.com']);
   const [dup] = errors(r);
   assert.equal(dup.code, 'PCL_CONFIG_DUPLICATE_RESOURCE');
@@ -182,7 +219,10 @@ test('a YAML syntax error names its place and stops neither the other documents 
     { path: 'broken.yaml', text: broken },
     { path: 'fine.yaml', text: SE('fine') },
   ]);
-  assert.deepEqual(r.resources.map((x) => x.key), ['ServiceEntry/ns1/before', 'ServiceEntry/ns1/after', 'ServiceEntry/ns1/fine']);
+  assert.deepEqual(
+    r.resources.map((x) => x.key),
+    ['ServiceEntry/ns1/before', 'ServiceEntry/ns1/after', 'ServiceEntry/ns1/fine'],
+  );
   const errs = errors(r);
   assert.equal(errs.length, 1);
   assert.equal(errs[0].code, 'PCL_CONFIG_YAML_SYNTAX');
@@ -206,8 +246,16 @@ spec:
 `;
   const r = loadConfigTexts([{ path: 'p.yaml', text }]);
   const p = r.resources[0];
-  assert.deepEqual(p.posOf(['spec', 'rules', 0, 'from', 0, 'source', 'principals']), { file: 'p.yaml', line: 10, column: 13 });
-  assert.deepEqual(p.posOf(['spec', 'rules', 0, 'from', 0, 'source', 'principals', 1]), { file: 'p.yaml', line: 12, column: 17 });
+  assert.deepEqual(p.posOf(['spec', 'rules', 0, 'from', 0, 'source', 'principals']), {
+    file: 'p.yaml',
+    line: 10,
+    column: 13,
+  });
+  assert.deepEqual(p.posOf(['spec', 'rules', 0, 'from', 0, 'source', 'principals', 1]), {
+    file: 'p.yaml',
+    line: 12,
+    column: 17,
+  });
   assert.deepEqual(p.posOf(['spec', 'rules', 0, 'to', 0, 'operation']), { file: 'p.yaml', line: 8, column: 7 });
   assert.deepEqual(p.posOf([]), { file: 'p.yaml', line: 1, column: 1 });
 });
@@ -228,12 +276,15 @@ test('apiVersions as users write them are accepted; a wrong one names the accept
       ].join('---\n'),
     },
   ]);
-  assert.deepEqual(r.resources.map((x) => `${x.apiVersion} ${x.kind}`), [
-    'networking.istio.io/v1beta1 ServiceEntry',
-    'networking.istio.io/v1alpha3 ServiceEntry',
-    'security.istio.io/v1beta1 AuthorizationPolicy',
-    'gateway.networking.k8s.io/v1beta1 GatewayClass',
-  ]);
+  assert.deepEqual(
+    r.resources.map((x) => `${x.apiVersion} ${x.kind}`),
+    [
+      'networking.istio.io/v1beta1 ServiceEntry',
+      'networking.istio.io/v1alpha3 ServiceEntry',
+      'security.istio.io/v1beta1 AuthorizationPolicy',
+      'gateway.networking.k8s.io/v1beta1 GatewayClass',
+    ],
+  );
   const [bad] = errors(r);
   assert.equal(bad.code, 'PCL_CONFIG_API_VERSION');
   assert.equal(bad.path, 'apiVersion');
@@ -256,15 +307,24 @@ spec:
   assert.deepEqual(r.resources, []);
   const errs = errors(r);
   assert.ok(errs.length >= 1);
-  assert.ok(errs.every((e) => e.kind === 'AuthorizationPolicy' && e.name === 'both' && e.file === 'a.yaml' && e.line >= 6));
+  assert.ok(
+    errs.every((e) => e.kind === 'AuthorizationPolicy' && e.name === 'both' && e.file === 'a.yaml' && e.line >= 6),
+  );
 });
 
 test('reload: an invalid new version keeps the previous good one and says why', () => {
-  const first = loadConfigTexts([{ path: 'se.yaml', text: SE('keep') }, { path: 'other.yaml', text: SE('gone', 'g.example.com') }]);
+  const first = loadConfigTexts([
+    { path: 'se.yaml', text: SE('keep') },
+    { path: 'other.yaml', text: SE('gone', 'g.example.com') },
+  ]);
   assert.equal(first.resources.length, 2);
   const broken = SE('keep').replace('resolution: DNS', 'resolution: DNZ');
   const second = loadConfigTexts([{ path: 'se.yaml', text: broken }], { previous: first });
-  assert.deepEqual(second.resources.map((x) => x.key), ['ServiceEntry/ns1/keep'], 'the deleted file\'s resource goes away');
+  assert.deepEqual(
+    second.resources.map((x) => x.key),
+    ['ServiceEntry/ns1/keep'],
+    "the deleted file's resource goes away",
+  );
   assert.equal(second.resources[0], first.resources[0]);
   const kept = second.diagnostics.find((d) => d.code === 'PCL_CONFIG_KEPT_LAST_GOOD');
   assert.ok(kept);
@@ -274,8 +334,13 @@ test('reload: an invalid new version keeps the previous good one and says why', 
 
   // A syntax error hides which resources the file held: its previous resources stay too.
   const third = loadConfigTexts([{ path: 'se.yaml', text: 'apiVersion: [\n' }], { previous: second });
-  assert.deepEqual(third.resources.map((x) => x.key), ['ServiceEntry/ns1/keep']);
-  assert.ok(third.diagnostics.some((d) => d.code === 'PCL_CONFIG_KEPT_LAST_GOOD' && /YAML syntax error/.test(d.message)));
+  assert.deepEqual(
+    third.resources.map((x) => x.key),
+    ['ServiceEntry/ns1/keep'],
+  );
+  assert.ok(
+    third.diagnostics.some((d) => d.code === 'PCL_CONFIG_KEPT_LAST_GOOD' && /YAML syntax error/.test(d.message)),
+  );
 
   // Once fixed, the new version applies and nothing is kept.
   const fourth = loadConfigTexts([{ path: 'se.yaml', text: SE('keep', 'new.example.com') }], { previous: third });
@@ -293,7 +358,10 @@ test('resources are immutable snapshots', () => {
 for (const seed of ['seed-000', 'seed-002']) {
   test(`examples/${seed} loads with zero errors or warnings`, async () => {
     const r = await loadConfigDir(path.join(EXAMPLES, seed), { env: {} });
-    assert.deepEqual(r.diagnostics.filter((d) => d.severity !== 'info'), []);
+    assert.deepEqual(
+      r.diagnostics.filter((d) => d.severity !== 'info'),
+      [],
+    );
     assert.ok(r.resources.length >= 8, `${seed}: ${r.resources.length} resources`);
     assert.deepEqual(r.ignored, []);
   });
@@ -308,5 +376,8 @@ test('reload re-parses only changed files: unchanged files give the very same re
   assert.deepEqual((second.resources[1].spec as { hosts: string[] }).hosts, ['changed.example.com']);
   // A cached file still takes part in duplicate detection across files.
   const third = loadConfigTexts([a, { path: 'c.yaml', text: SE('a', 'dup.example.com') }], { previous: second });
-  assert.deepEqual(third.diagnostics.map((d) => [d.code, d.file]), [['PCL_CONFIG_DUPLICATE_RESOURCE', 'c.yaml']]);
+  assert.deepEqual(
+    third.diagnostics.map((d) => [d.code, d.file]),
+    [['PCL_CONFIG_DUPLICATE_RESOURCE', 'c.yaml']],
+  );
 });

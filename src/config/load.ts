@@ -61,8 +61,13 @@ export function settingsErrors(load: LoadResult): Diagnostic[] {
 export function assertSettingsValid(load: LoadResult): void {
   const errors = settingsErrors(load);
   if (errors.length === 0) return;
-  const lines = errors.map((d) => `  ${d.file}:${d.line}:${d.column}: [${d.code}] ${d.path ? `${d.path}: ` : ''}${d.message}`);
-  throw new PortcullisError('PCL_SETTINGS_INVALID', `the settings are invalid, so the gateway does not start:\n${lines.join('\n')}`);
+  const lines = errors.map(
+    (d) => `  ${d.file}:${d.line}:${d.column}: [${d.code}] ${d.path ? `${d.path}: ` : ''}${d.message}`,
+  );
+  throw new PortcullisError(
+    'PCL_SETTINGS_INVALID',
+    `the settings are invalid, so the gateway does not start:\n${lines.join('\n')}`,
+  );
 }
 
 export interface LoadOptions {
@@ -142,7 +147,10 @@ export function loadConfigTexts(files: readonly ConfigFile[], opts: LoadOptions 
   const cache = new Map<string, FileOutcome>();
   for (const file of files) {
     const cached = previousCache?.get(file.path);
-    const outcome = cached && cached.text === file.text && cached.settingsKey === settingsKey ? cached : loadFile(file, settings, settingsKey);
+    const outcome =
+      cached && cached.text === file.text && cached.settingsKey === settingsKey
+        ? cached
+        : loadFile(file, settings, settingsKey);
     cache.set(file.path, outcome);
   }
 
@@ -160,7 +168,12 @@ export function loadConfigTexts(files: readonly ConfigFile[], opts: LoadOptions 
   for (const file of files) {
     const fileOutcome = cache.get(file.path) as FileOutcome;
     for (const err of fileOutcome.syntaxErrors) {
-      diagnostics.push({ code: err.code ?? 'PCL_CONFIG_YAML_SYNTAX', severity: 'error', ...err.pos, message: err.reason });
+      diagnostics.push({
+        code: err.code ?? 'PCL_CONFIG_YAML_SYNTAX',
+        severity: 'error',
+        ...err.pos,
+        message: err.reason,
+      });
       if (!brokenFiles.has(file.path)) brokenFiles.set(file.path, err);
     }
     for (const o of fileOutcome.outcomes) {
@@ -189,7 +202,11 @@ export function loadConfigTexts(files: readonly ConfigFile[], opts: LoadOptions 
         } else {
           const firstError = o.diagnostics.find((d) => d.severity === 'error');
           if (firstError !== undefined) {
-            if (key !== undefined) refused.set(key, { pos: start, reason: `${firstError.path ? `${firstError.path}: ` : ''}${firstError.message}` });
+            if (key !== undefined)
+              refused.set(key, {
+                pos: start,
+                reason: `${firstError.path ? `${firstError.path}: ` : ''}${firstError.message}`,
+              });
             refusedDocs.push({ key, doc: { ...who, raw: o.raw, source: start, error: firstError } });
           }
         }
@@ -198,7 +215,8 @@ export function loadConfigTexts(files: readonly ConfigFile[], opts: LoadOptions 
   }
 
   // Nothing refused and no broken file: no previous resource can be kept, so skip the walk over all of them.
-  if (opts.previous && (refused.size > 0 || brokenFiles.size > 0)) keepLastGood(opts.previous, resources, claimed, refused, brokenFiles, diagnostics);
+  if (opts.previous && (refused.size > 0 || brokenFiles.size > 0))
+    keepLastGood(opts.previous, resources, claimed, refused, brokenFiles, diagnostics);
 
   const kept = new Set(resources.map((r) => r.key));
   const invalid = refusedDocs.filter((r) => r.key === undefined || !kept.has(r.key)).map((r) => r.doc);
@@ -220,20 +238,45 @@ function loadFile(file: ConfigFile, settings: Settings, settingsKey: string): Fi
 
   const loadEntry = (entry: Entry): void => {
     const local: Diagnostic[] = [];
-    const at = (path: FieldPath, severity: Diagnostic['severity'], code: Diagnostic['code'], message: string, who?: { kind?: string; namespace?: string; name?: string }) => {
+    const at = (
+      path: FieldPath,
+      severity: Diagnostic['severity'],
+      code: Diagnostic['code'],
+      message: string,
+      who?: { kind?: string; namespace?: string; name?: string },
+    ) => {
       const pos = entry.posOf(path);
-      local.push({ code, severity, file: pos.file, line: pos.line, column: pos.column, ...who, path: path.length ? formatPath(path) : undefined, message });
+      local.push({
+        code,
+        severity,
+        file: pos.file,
+        line: pos.line,
+        column: pos.column,
+        ...who,
+        path: path.length ? formatPath(path) : undefined,
+        message,
+      });
     };
     const doc = entry.value;
     if (!isPlainObject(doc)) {
-      at([], 'error', 'PCL_CONFIG_NOT_AN_OBJECT', `a document must be a Kubernetes object (a mapping with apiVersion, kind and metadata), found ${Array.isArray(doc) ? 'a list' : typeof doc}`);
+      at(
+        [],
+        'error',
+        'PCL_CONFIG_NOT_AN_OBJECT',
+        `a document must be a Kubernetes object (a mapping with apiVersion, kind and metadata), found ${Array.isArray(doc) ? 'a list' : typeof doc}`,
+      );
       outcomes.push({ type: 'other', diagnostics: local });
       return;
     }
     if (isListDocument(doc)) {
       const items = doc.items;
       if (!Array.isArray(items)) {
-        at(['items'], 'error', 'PCL_CONFIG_TYPE', `Invalid value: ${items === null ? '"null"' : '"object"'}: must be of type array`);
+        at(
+          ['items'],
+          'error',
+          'PCL_CONFIG_TYPE',
+          `Invalid value: ${items === null ? '"null"' : '"object"'}: must be of type array`,
+        );
         outcomes.push({ type: 'other', diagnostics: local });
         return;
       }
@@ -244,7 +287,10 @@ function loadFile(file: ConfigFile, settings: Settings, settingsKey: string): Fi
     }
     const { kind, apiVersion } = doc;
     let identityOk = true;
-    for (const [field, v] of [['apiVersion', apiVersion], ['kind', kind]] as const) {
+    for (const [field, v] of [
+      ['apiVersion', apiVersion],
+      ['kind', kind],
+    ] as const) {
       if (v === undefined || v === null || v === '') {
         at([field], 'error', 'PCL_CONFIG_REQUIRED', 'Required value');
         identityOk = false;
@@ -261,7 +307,13 @@ function loadFile(file: ConfigFile, settings: Settings, settingsKey: string): Fi
     const definition = kindDefinition(kind);
     const name = typeof meta.name === 'string' ? meta.name : '';
     const clusterScoped = definition ? definition.clusterScoped : CLUSTER_SCOPED_KINDS.has(kind);
-    const namespace = clusterScoped ? '' : typeof meta.namespace === 'string' && meta.namespace !== '' ? meta.namespace : definition ? 'default' : '';
+    const namespace = clusterScoped
+      ? ''
+      : typeof meta.namespace === 'string' && meta.namespace !== ''
+        ? meta.namespace
+        : definition
+          ? 'default'
+          : '';
     const who = { kind, namespace, name };
 
     if (definition === undefined) {
@@ -269,8 +321,21 @@ function loadFile(file: ConfigFile, settings: Settings, settingsKey: string): Fi
         outcomes.push({ type: 'other', diagnostics: local });
         return;
       }
-      at([], 'info', 'PCL_CONFIG_IGNORED_KIND', `${String(apiVersion)} ${kind} ${namespace ? `${namespace}/` : ''}${name} is not a kind Portcullis acts on; it is listed as ignored`, who);
-      const document: IgnoredDocument = { kind, apiVersion: String(apiVersion), namespace, name, raw: deepFreeze(doc), source: entry.start };
+      at(
+        [],
+        'info',
+        'PCL_CONFIG_IGNORED_KIND',
+        `${String(apiVersion)} ${kind} ${namespace ? `${namespace}/` : ''}${name} is not a kind Portcullis acts on; it is listed as ignored`,
+        who,
+      );
+      const document: IgnoredDocument = {
+        kind,
+        apiVersion: String(apiVersion),
+        namespace,
+        name,
+        raw: deepFreeze(doc),
+        source: entry.start,
+      };
       outcomes.push({ type: 'ignored', document, diagnostics: local });
       return;
     }
@@ -279,8 +344,17 @@ function loadFile(file: ConfigFile, settings: Settings, settingsKey: string): Fi
     const reporter = new DocumentReporter(who, (p) => entry.posOf(p));
     const ok = identityOk && validateDocument(doc, definition, who, settings, reporter);
     local.push(...reporter.diagnostics);
-    const resource = ok && key !== undefined ? makeResource(deepFreeze(doc), kind, namespace, name, key, entry) : undefined;
-    outcomes.push({ type: 'known', key, who, start: entry.start, diagnostics: local, resource, raw: resource === undefined ? doc : undefined });
+    const resource =
+      ok && key !== undefined ? makeResource(deepFreeze(doc), kind, namespace, name, key, entry) : undefined;
+    outcomes.push({
+      type: 'known',
+      key,
+      who,
+      start: entry.start,
+      diagnostics: local,
+      resource,
+      raw: resource === undefined ? doc : undefined,
+    });
   };
 
   for (const doc of parsed.documents) loadEntry(doc);
@@ -362,7 +436,11 @@ export async function loadConfigDir(
   opts: { settingsFile?: string; env?: Record<string, string | undefined>; previous?: LoadResult } = {},
 ): Promise<LoadResult> {
   const contents = await readConfigDir(dir, opts.settingsFile);
-  const result = loadConfigTexts(contents.files, { settings: contents.settings, env: opts.env ?? process.env, previous: opts.previous });
+  const result = loadConfigTexts(contents.files, {
+    settings: contents.settings,
+    env: opts.env ?? process.env,
+    previous: opts.previous,
+  });
   // Same object (not a copy), so it stays usable as `previous` with its file cache.
   result.diagnostics.unshift(...contents.diagnostics);
   return result;

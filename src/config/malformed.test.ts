@@ -406,7 +406,7 @@ const CASES: Case[] = [
   },
   // ---------- documents and lists ----------
   {
-    name: 'List with a bad item reports the item\'s real line',
+    name: "List with a bad item reports the item's real line",
     text: `apiVersion: v1\nkind: List\nitems:\n  - ${NS_OK.replaceAll('\n', '\n    ').trimEnd()}\n  - apiVersion: v1\n    kind: Namespace\n    metadata:\n      name: bad\n      namspace: x\n`,
     code: 'PCL_CONFIG_UNKNOWN_FIELD',
     line: 12,

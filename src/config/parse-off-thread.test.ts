@@ -6,7 +6,10 @@ import { CONFIG_PARSE_CHANNEL, OffThreadParser, type ConfigParseEvent } from './
 import { loadConfigTexts } from './load.ts';
 import { isAdopted, parseYamlFile, type ConfigFile } from './yaml-documents.ts';
 
-const NS = (name: string): ConfigFile => ({ path: `${name}.yaml`, text: `apiVersion: v1\nkind: Namespace\nmetadata: {name: ${name}}\n` });
+const NS = (name: string): ConfigFile => ({
+  path: `${name}.yaml`,
+  text: `apiVersion: v1\nkind: Namespace\nmetadata: {name: ${name}}\n`,
+});
 
 function manyKeys(n: number): string {
   const parts = ['apiVersion: v1\nkind: ConfigMap\nmetadata: {name: slow}\ndata:\n'];
@@ -26,7 +29,10 @@ test('files are parsed on the worker and the loader uses those results; only cha
     assert.ok(isAdopted(a) && isAdopted(b));
     // The adopted result is returned as is: the same object every time, no parse on this thread.
     assert.equal(parseYamlFile(a), parseYamlFile(a));
-    assert.deepEqual(loadConfigTexts([a, b], { env: {} }).resources.map((r) => r.key), ['Namespace//a', 'Namespace//b']);
+    assert.deepEqual(
+      loadConfigTexts([a, b], { env: {} }).resources.map((r) => r.key),
+      ['Namespace//a', 'Namespace//b'],
+    );
     const b2 = { ...b, text: b.text.replace('name: b', 'name: b2') };
     await parser.prepare([{ ...a }, b2], null);
     assert.deepEqual(events, [
@@ -49,20 +55,31 @@ test('the limits come from the settings file: a file over them is refused by nam
     const ok = NS('ok');
     await parser.prepare([big, ok], settings);
     const load = loadConfigTexts([big, ok], { settings, env: {} });
-    assert.deepEqual(load.resources.map((r) => r.key), ['Namespace//ok']);
+    assert.deepEqual(
+      load.resources.map((r) => r.key),
+      ['Namespace//ok'],
+    );
     const d = load.diagnostics.find((x) => x.code === 'PCL_CONFIG_TOO_MANY_KEYS');
     assert.equal(d?.file, 'keys.yaml');
-    assert.match(d?.message ?? '', /keys\.yaml: a mapping holds 11 keys, more than the limit configLimits\.maxKeysPerMapping \(10\)/);
+    assert.match(
+      d?.message ?? '',
+      /keys\.yaml: a mapping holds 11 keys, more than the limit configLimits\.maxKeysPerMapping \(10\)/,
+    );
   } finally {
     parser.close();
   }
 });
 
-test('a parse over parseTimeoutSeconds is stopped: that file is refused by name, the next file still loads', { timeout: 120_000 }, async () => {
+test('a parse over parseTimeoutSeconds is stopped: that file is refused by name, the next file still loads', {
+  timeout: 120_000,
+}, async () => {
   const parser = new OffThreadParser();
   try {
     // 150k keys (2 MB) take the `yaml` parser well over half a second on any machine; a Namespace, a few ms.
-    const settings = { path: 'portcullis.yaml', text: 'configLimits: {parseTimeoutSeconds: 0.5, maxKeysPerMapping: 1000000}\n' };
+    const settings = {
+      path: 'portcullis.yaml',
+      text: 'configLimits: {parseTimeoutSeconds: 0.5, maxKeysPerMapping: 1000000}\n',
+    };
     const slow = { path: 'slow.yaml', text: manyKeys(150_000) };
     const after = NS('after');
     await parser.prepare([slow, after], settings);
@@ -70,8 +87,14 @@ test('a parse over parseTimeoutSeconds is stopped: that file is refused by name,
     const d = load.diagnostics.find((x) => x.code === 'PCL_CONFIG_PARSE_TIMEOUT');
     assert.ok(d, JSON.stringify(load.diagnostics.map((x) => x.code)));
     assert.equal(d.file, 'slow.yaml');
-    assert.match(d.message, /^parsing slow\.yaml took longer than the limit configLimits\.parseTimeoutSeconds \(0\.5 s\)/);
-    assert.deepEqual(load.resources.map((r) => r.key), ['Namespace//after']);
+    assert.match(
+      d.message,
+      /^parsing slow\.yaml took longer than the limit configLimits\.parseTimeoutSeconds \(0\.5 s\)/,
+    );
+    assert.deepEqual(
+      load.resources.map((r) => r.key),
+      ['Namespace//after'],
+    );
   } finally {
     parser.close();
   }
@@ -87,7 +110,10 @@ test('close() during a parse abandons it: prepare resolves and nothing is adopte
     };
     subscribe(CONFIG_PARSE_CHANNEL, onEvent);
   });
-  const settings = { path: 'portcullis.yaml', text: 'configLimits: {maxKeysPerMapping: 1000000, maxFileBytes: 100000000}\n' };
+  const settings = {
+    path: 'portcullis.yaml',
+    text: 'configLimits: {maxKeysPerMapping: 1000000, maxFileBytes: 100000000}\n',
+  };
   const done = parser.prepare([slow], settings);
   await started;
   parser.close();

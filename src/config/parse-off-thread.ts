@@ -136,7 +136,12 @@ export class OffThreadParser {
       const onError = (err: Error): void => {
         const oom = (err as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY';
         const why = oom ? `the parser ran out of its ${WORKER_HEAP_MB} MB heap` : `the parser failed: ${err.message}`;
-        finish({ kind: 'failed', index: current, code: 'PCL_CONFIG_PARSE_FAILED', message: `${pathOf(current)} could not be parsed: ${why}; the file was not loaded` });
+        finish({
+          kind: 'failed',
+          index: current,
+          code: 'PCL_CONFIG_PARSE_FAILED',
+          message: `${pathOf(current)} could not be parsed: ${why}; the file was not loaded`,
+        });
       };
       const onExit = (code: number): void => {
         if (this.#closed) finish({ kind: 'closed' });

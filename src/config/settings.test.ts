@@ -2,7 +2,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseSettings } from './settings.ts';
-import { DEFAULT_GATEWAY_CLASSES, DEFAULT_GATEWAY_LIMITS, DEFAULT_SYSTEM_NAMESPACES, gatewayLimits } from './settings-types.ts';
+import {
+  DEFAULT_GATEWAY_CLASSES,
+  DEFAULT_GATEWAY_LIMITS,
+  DEFAULT_SYSTEM_NAMESPACES,
+  gatewayLimits,
+} from './settings-types.ts';
 
 const file = (text: string) => ({ path: 'portcullis.yaml', text });
 
@@ -19,7 +24,12 @@ test('no settings file gives the documented defaults', () => {
     permitCrossNamespaceResourceAccess: [],
     allowedPrivateCidrs: [],
     systemNamespaces: DEFAULT_SYSTEM_NAMESPACES,
-    configLimits: { maxFileBytes: 4 * 1024 * 1024, maxDocumentsPerFile: 5000, maxKeysPerMapping: 10000, parseTimeoutSeconds: 60 },
+    configLimits: {
+      maxFileBytes: 4 * 1024 * 1024,
+      maxDocumentsPerFile: 5000,
+      maxKeysPerMapping: 10000,
+      parseTimeoutSeconds: 60,
+    },
     controllerName: 'portcullis.dev/gateway-controller',
   });
   assert.ok(Object.isFrozen(settings));
@@ -30,13 +40,18 @@ test('configLimits and controllerName: read, partly set, and refused with the de
     file('configLimits: {maxKeysPerMapping: 50}\ncontrollerName: example.com/egress-controller\n'),
   );
   assert.deepEqual(diagnostics, []);
-  assert.deepEqual(settings.configLimits, { maxFileBytes: 4 * 1024 * 1024, maxDocumentsPerFile: 5000, maxKeysPerMapping: 50, parseTimeoutSeconds: 60 });
+  assert.deepEqual(settings.configLimits, {
+    maxFileBytes: 4 * 1024 * 1024,
+    maxDocumentsPerFile: 5000,
+    maxKeysPerMapping: 50,
+    parseTimeoutSeconds: 60,
+  });
   assert.equal(settings.controllerName, 'example.com/egress-controller');
   const bad = parseSettings(file('configLimits: {maxFileBytes: 0}\ncontrollerName: no-slash\n'));
-  assert.deepEqual(bad.diagnostics.map((d) => `${d.code} ${d.path}`), [
-    'PCL_SETTINGS_INVALID configLimits.maxFileBytes',
-    'PCL_SETTINGS_INVALID controllerName',
-  ]);
+  assert.deepEqual(
+    bad.diagnostics.map((d) => `${d.code} ${d.path}`),
+    ['PCL_SETTINGS_INVALID configLimits.maxFileBytes', 'PCL_SETTINGS_INVALID controllerName'],
+  );
   assert.equal(bad.settings.configLimits.maxFileBytes, 4 * 1024 * 1024);
   assert.equal(bad.settings.controllerName, 'portcullis.dev/gateway-controller');
 });
@@ -73,7 +88,11 @@ perimeter:
   assert.deepEqual(settings.permitCrossNamespaceResourceAccess, ['istio-egress/egress-waypoint']);
   assert.deepEqual(settings.allowedPrivateCidrs, ['10.1.0.0/16']);
   assert.deepEqual(settings.systemNamespaces, ['kube-system']);
-  assert.deepEqual(settings.perimeter, { podCidrs: ['10.244.0.0/16'], podEgressDropped: true, snatAddresses: ['203.0.113.7'] });
+  assert.deepEqual(settings.perimeter, {
+    podCidrs: ['10.244.0.0/16'],
+    podEgressDropped: true,
+    snatAddresses: ['203.0.113.7'],
+  });
 });
 
 test('a misspelt setting is reported with did-you-mean and ignored', () => {
@@ -81,7 +100,10 @@ test('a misspelt setting is reported with did-you-mean and ignored', () => {
   assert.equal(settings.trustDomain, 'a.org');
   assert.deepEqual(settings.egressGateway, { defaultDeny: false });
   assert.equal(diagnostics.length, 1);
-  assert.deepEqual([diagnostics[0].code, diagnostics[0].line, diagnostics[0].column], ['PCL_SETTINGS_UNKNOWN_FIELD', 2, 1]);
+  assert.deepEqual(
+    [diagnostics[0].code, diagnostics[0].line, diagnostics[0].column],
+    ['PCL_SETTINGS_UNKNOWN_FIELD', 2, 1],
+  );
   assert.match(diagnostics[0].message, /did you mean "egressGateway"/);
 });
 
@@ -127,9 +149,12 @@ test('a settings YAML syntax error keeps every default', () => {
 });
 
 test('PERMIT_CROSS_NAMESPACE_RESOURCE_ACCESS is merged into the file list, bad entries reported', () => {
-  const { settings, diagnostics } = parseSettings(file('permitCrossNamespaceResourceAccess: [istio-egress/egress-waypoint]\n'), {
-    PERMIT_CROSS_NAMESPACE_RESOURCE_ACCESS: ' istio-egress/egress-waypoint, other/gw ,,not-a-pair',
-  });
+  const { settings, diagnostics } = parseSettings(
+    file('permitCrossNamespaceResourceAccess: [istio-egress/egress-waypoint]\n'),
+    {
+      PERMIT_CROSS_NAMESPACE_RESOURCE_ACCESS: ' istio-egress/egress-waypoint, other/gw ,,not-a-pair',
+    },
+  );
   assert.deepEqual(settings.permitCrossNamespaceResourceAccess, ['istio-egress/egress-waypoint', 'other/gw']);
   assert.equal(diagnostics.length, 1);
   assert.equal(diagnostics[0].code, 'PCL_SETTINGS_ENV_INVALID');
@@ -144,14 +169,24 @@ test('the environment variable works without a settings file', () => {
 // ---- limits ----
 
 test('limits: counts and durations are read; the rest keep their defaults', () => {
-  const { settings, diagnostics } = parseSettings(file('limits:\n  maxTunnelsPerIdentity: 50\n  handshakeTimeout: 2.5s\n  tcpIdleTimeout: 1h30m\n'));
+  const { settings, diagnostics } = parseSettings(
+    file('limits:\n  maxTunnelsPerIdentity: 50\n  handshakeTimeout: 2.5s\n  tcpIdleTimeout: 1h30m\n'),
+  );
   assert.deepEqual(diagnostics, []);
-  assert.deepEqual(settings.limits, { maxTunnelsPerIdentity: 50, handshakeTimeoutMs: 2500, tcpIdleTimeoutMs: 5_400_000 });
+  assert.deepEqual(settings.limits, {
+    maxTunnelsPerIdentity: 50,
+    handshakeTimeoutMs: 2500,
+    tcpIdleTimeoutMs: 5_400_000,
+  });
   const limits = gatewayLimits(settings);
   assert.equal(limits.maxTunnelsPerIdentity, 50);
   assert.equal(limits.maxTunnelsPerSession, DEFAULT_GATEWAY_LIMITS.maxTunnelsPerSession);
   assert.equal(limits.httpIdleTimeoutMs, 5 * 60_000);
-  assert.equal(gatewayLimits(parseSettings(null).settings).tcpIdleTimeoutMs, 10 * 60_000, 'far shorter than an hour by default');
+  assert.equal(
+    gatewayLimits(parseSettings(null).settings).tcpIdleTimeoutMs,
+    10 * 60_000,
+    'far shorter than an hour by default',
+  );
 });
 
 test('limits: zero, negative, fractional counts, bad durations and unknown names are refused with their line; defaults stay', () => {

@@ -22,11 +22,14 @@ const NAMESPACE_SA = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-
 
 function checkNamespaceServiceAccount(value: unknown): string | undefined {
   if (typeof value !== 'string') return undefined;
-  return NAMESPACE_SA.test(value) ? undefined : 'must be "namespace/serviceaccount", e.g. "istio-egress/egress-waypoint"';
+  return NAMESPACE_SA.test(value)
+    ? undefined
+    : 'must be "namespace/serviceaccount", e.g. "istio-egress/egress-waypoint"';
 }
 
 /** GatewayClass `spec.controllerName`'s pattern in the Gateway API CRD. */
-const CONTROLLER_NAME_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\\/[A-Za-z0-9\\/\\-._~%!$&\'()*+,;=:]+$';
+const CONTROLLER_NAME_PATTERN =
+  "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\\/[A-Za-z0-9\\/\\-._~%!$&'()*+,;=:]+$";
 
 /** Defaults of `configLimits`; the parse limits are the parser's own defaults. */
 export const DEFAULT_CONFIG_LIMITS = Object.freeze({ ...DEFAULT_PARSE_LIMITS, parseTimeoutSeconds: 60 });
@@ -38,7 +41,9 @@ const SETTINGS_SCHEMA = obj({
   rootNamespace: str({ minLength: 1, check: checkDns1123Label }),
   gatewayClasses: map(str({ enum: ['egress', 'waypoint'] })),
   // Exactly the ztunnel Helm value of seed 000: `- matchCidrs: [...]  policy: Deny|Allow`.
-  egressPolicies: arr(obj({ matchCidrs: cidrList(), policy: str({ enum: ['Deny', 'Allow'] }) }, { required: ['matchCidrs', 'policy'] })),
+  egressPolicies: arr(
+    obj({ matchCidrs: cidrList(), policy: str({ enum: ['Deny', 'Allow'] }) }, { required: ['matchCidrs', 'policy'] }),
+  ),
   egressGateway: obj({ defaultDeny: bool() }),
   permitCrossNamespaceResourceAccess: strings({}, str({ check: checkNamespaceServiceAccount })),
   allowedPrivateCidrs: cidrList(),
@@ -53,7 +58,9 @@ const SETTINGS_SCHEMA = obj({
   }),
   // Gateway API: "a domain-prefixed path" (GatewayClass spec.controllerName's own pattern).
   controllerName: str({ pattern: CONTROLLER_NAME_PATTERN }),
-  pathNormalization: obj({ normalization: str({ enum: ['DEFAULT', 'NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES'] }) }),
+  pathNormalization: obj({
+    normalization: str({ enum: ['DEFAULT', 'NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES'] }),
+  }),
   limits: limitsSchema(),
   learn: bool(),
 });
@@ -98,13 +105,21 @@ export function parseSettings(
       report('PCL_SETTINGS_YAML_SYNTAX', syntax, `${syntax.message}; using the default for every setting`);
     } else if (doc !== undefined) {
       if (!isPlainObject(doc.value)) {
-        report('PCL_SETTINGS_INVALID', doc.start, 'the settings file must be a mapping of setting names to values; using the defaults');
+        report(
+          'PCL_SETTINGS_INVALID',
+          doc.start,
+          'the settings file must be a mapping of setting names to values; using the defaults',
+        );
       } else {
         applySettings(doc.value, settings, (path) => doc.posOf(path), report);
         settings.positions = fieldPositions(doc.value, (path) => doc.posOf(path));
       }
       if (parsed.documents.length > 1) {
-        report('PCL_SETTINGS_INVALID', parsed.documents[1].start, 'the settings file must hold one document; later documents are ignored');
+        report(
+          'PCL_SETTINGS_INVALID',
+          parsed.documents[1].start,
+          'the settings file must hold one document; later documents are ignored',
+        );
       }
     }
   }
@@ -128,10 +143,15 @@ function applySettings(
     } else if (!broken.has(top)) {
       message += `; using the default for ${top}: ${describeDefault((settings as unknown as Record<string, unknown>)[top])}`;
     }
-    report(issue.kind === 'unknown' ? 'PCL_SETTINGS_UNKNOWN_FIELD' : 'PCL_SETTINGS_INVALID', posOf(issue.path), message, formatPath(issue.path));
+    report(
+      issue.kind === 'unknown' ? 'PCL_SETTINGS_UNKNOWN_FIELD' : 'PCL_SETTINGS_INVALID',
+      posOf(issue.path),
+      message,
+      formatPath(issue.path),
+    );
     if (!unknownTop) broken.add(top);
   }
-  const take = (key: string): unknown => (broken.has(key) ? undefined : value[key] ?? undefined);
+  const take = (key: string): unknown => (broken.has(key) ? undefined : (value[key] ?? undefined));
 
   const trustDomain = take('trustDomain');
   if (typeof trustDomain === 'string') settings.trustDomain = trustDomain;
@@ -152,7 +172,11 @@ function applySettings(
   const perimeter = take('perimeter');
   if (isPlainObject(perimeter)) settings.perimeter = perimeter as Settings['perimeter'];
   const configLimits = take('configLimits');
-  if (isPlainObject(configLimits)) settings.configLimits = Object.freeze({ ...DEFAULT_CONFIG_LIMITS, ...(configLimits as Partial<Settings['configLimits']>) });
+  if (isPlainObject(configLimits))
+    settings.configLimits = Object.freeze({
+      ...DEFAULT_CONFIG_LIMITS,
+      ...(configLimits as Partial<Settings['configLimits']>),
+    });
   const controllerName = take('controllerName');
   if (typeof controllerName === 'string') settings.controllerName = controllerName;
   const pathNormalization = take('pathNormalization');
@@ -166,7 +190,10 @@ function applySettings(
 }
 
 /** Each top-level field's position in the file, so findings and errors about a setting can name its line. */
-function fieldPositions(value: Record<string, unknown>, posOf: (path: readonly (string | number)[]) => SourcePos): Record<string, SourcePos> {
+function fieldPositions(
+  value: Record<string, unknown>,
+  posOf: (path: readonly (string | number)[]) => SourcePos,
+): Record<string, SourcePos> {
   const out: Record<string, SourcePos> = {};
   for (const key of Object.keys(value)) out[key] = posOf([key]);
   return out;
@@ -186,7 +213,11 @@ function mergePermitEnv(
     const problem = checkNamespaceServiceAccount(entry);
     if (problem !== undefined) {
       // Environment variables have no line; 0:0 marks "no position".
-      report('PCL_SETTINGS_ENV_INVALID', { file: `$${PERMIT_CROSS_NAMESPACE_ENV}`, line: 0, column: 0 }, `Invalid value: ${JSON.stringify(entry)}: ${problem}; the entry is ignored`);
+      report(
+        'PCL_SETTINGS_ENV_INVALID',
+        { file: `$${PERMIT_CROSS_NAMESPACE_ENV}`, line: 0, column: 0 },
+        `Invalid value: ${JSON.stringify(entry)}: ${problem}; the entry is ignored`,
+      );
       continue;
     }
     if (!merged.includes(entry)) merged.push(entry);
@@ -198,12 +229,23 @@ function mergePermitEnv(
 
 // Functions, not constants: SETTINGS_SCHEMA above is built while this module loads, before a const here exists.
 function limitCounts() {
-  return ['maxConnections', 'maxPendingHandshakes', 'maxPendingHandshakesPerSource', 'maxTunnels', 'maxTunnelsPerIdentity', 'maxTunnelsPerSession'] as const;
+  return [
+    'maxConnections',
+    'maxPendingHandshakes',
+    'maxPendingHandshakesPerSource',
+    'maxTunnels',
+    'maxTunnelsPerIdentity',
+    'maxTunnelsPerSession',
+  ] as const;
 }
 
 /** YAML name → field (milliseconds). */
 function limitDurations() {
-  return { handshakeTimeout: 'handshakeTimeoutMs', tcpIdleTimeout: 'tcpIdleTimeoutMs', httpIdleTimeout: 'httpIdleTimeoutMs' } as const;
+  return {
+    handshakeTimeout: 'handshakeTimeoutMs',
+    tcpIdleTimeout: 'tcpIdleTimeoutMs',
+    httpIdleTimeout: 'httpIdleTimeoutMs',
+  } as const;
 }
 
 function checkLimitDuration(value: unknown): string | undefined {

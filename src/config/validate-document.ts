@@ -104,7 +104,12 @@ export function validateDocument(
       rule(doc, ctx);
     } catch (err) {
       // A rule bug must not take the whole load down; the document is refused so nothing unchecked applies.
-      reporter.report('error', 'PCL_CONFIG_RULE_FAILED', [], `validation rule ${rule.name || '(anonymous)'} failed: ${messageOf(err)}`);
+      reporter.report(
+        'error',
+        'PCL_CONFIG_RULE_FAILED',
+        [],
+        `validation rule ${rule.name || '(anonymous)'} failed: ${messageOf(err)}`,
+      );
     }
   }
   return reporter.errorCount === 0;

@@ -2,7 +2,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadConfigTexts } from './load.ts';
-import { DEFAULT_PARSE_LIMITS, hydrateParsedFile, parseYamlFile, parseYamlPortable, type ParseLimits } from './yaml-documents.ts';
+import {
+  DEFAULT_PARSE_LIMITS,
+  hydrateParsedFile,
+  parseYamlFile,
+  parseYamlPortable,
+  type ParseLimits,
+} from './yaml-documents.ts';
 
 const LIMITS: ParseLimits = { maxFileBytes: 2000, maxDocumentsPerFile: 3, maxKeysPerMapping: 5 };
 
@@ -19,7 +25,10 @@ test('a file over maxFileBytes is refused before parsing, naming the file and th
   assert.equal(p.errors.length, 1);
   assert.equal(p.errors[0].code, 'PCL_CONFIG_FILE_TOO_LARGE');
   assert.equal(p.errors[0].file, 'big.yaml');
-  assert.match(p.errors[0].message, /^big\.yaml is 3018 bytes, more than the limit configLimits\.maxFileBytes \(2000 bytes\)/);
+  assert.match(
+    p.errors[0].message,
+    /^big\.yaml is 3018 bytes, more than the limit configLimits\.maxFileBytes \(2000 bytes\)/,
+  );
   // Multi-byte characters count as bytes, not as UTF-16 units.
   const euro = parseYamlFile({ path: 'euro.yaml', text: `a: "${'€'.repeat(700)}"\n` }, LIMITS);
   assert.equal(euro.errors[0]?.code, 'PCL_CONFIG_FILE_TOO_LARGE');
@@ -31,8 +40,14 @@ test('a file over maxDocumentsPerFile is refused whole', () => {
   const p = parseYamlFile({ path: 'docs.yaml', text }, LIMITS);
   assert.deepEqual(p.documents, []);
   assert.equal(p.errors[0].code, 'PCL_CONFIG_TOO_MANY_DOCUMENTS');
-  assert.match(p.errors[0].message, /^docs\.yaml holds 4 YAML documents, more than the limit configLimits\.maxDocumentsPerFile \(3\)/);
-  assert.equal(parseYamlFile({ path: 'docs.yaml', text: ['a: 1', 'b: 2', 'c: 3'].join('\n---\n') }, LIMITS).documents.length, 3);
+  assert.match(
+    p.errors[0].message,
+    /^docs\.yaml holds 4 YAML documents, more than the limit configLimits\.maxDocumentsPerFile \(3\)/,
+  );
+  assert.equal(
+    parseYamlFile({ path: 'docs.yaml', text: ['a: 1', 'b: 2', 'c: 3'].join('\n---\n') }, LIMITS).documents.length,
+    3,
+  );
 });
 
 test('a mapping over maxKeysPerMapping refuses its document, at the mapping, and the other documents load', () => {
@@ -43,7 +58,10 @@ test('a mapping over maxKeysPerMapping refuses its document, at the mapping, and
   assert.equal(p.errors.length, 1);
   assert.equal(p.errors[0].code, 'PCL_CONFIG_TOO_MANY_KEYS');
   assert.equal(p.errors[0].line, 5, 'the mapping under data: starts on line 5');
-  assert.match(p.errors[0].message, /^keys\.yaml: a mapping holds 6 keys, more than the limit configLimits\.maxKeysPerMapping \(5\)/);
+  assert.match(
+    p.errors[0].message,
+    /^keys\.yaml: a mapping holds 6 keys, more than the limit configLimits\.maxKeysPerMapping \(5\)/,
+  );
   assert.equal(parseYamlFile({ path: 'keys.yaml', text: mapping(5) }, LIMITS).errors.length, 0);
 });
 
@@ -69,9 +87,15 @@ test('the parse result is plain data: it survives structured cloning with its po
 test('the loader applies configLimits from portcullis.yaml: the refused file is named, the rest loads', () => {
   const settings = { path: 'portcullis.yaml', text: 'configLimits:\n  maxFileBytes: 400\n' };
   const good = { path: 'good.yaml', text: 'apiVersion: v1\nkind: Namespace\nmetadata: {name: apps}\n' };
-  const big = { path: 'big.yaml', text: `apiVersion: v1\nkind: Namespace\nmetadata: {name: big}\n# ${'x'.repeat(500)}\n` };
+  const big = {
+    path: 'big.yaml',
+    text: `apiVersion: v1\nkind: Namespace\nmetadata: {name: big}\n# ${'x'.repeat(500)}\n`,
+  };
   const load = loadConfigTexts([good, big], { settings, env: {} });
-  assert.deepEqual(load.resources.map((r) => r.key), ['Namespace//apps']);
+  assert.deepEqual(
+    load.resources.map((r) => r.key),
+    ['Namespace//apps'],
+  );
   const d = load.diagnostics.find((x) => x.code === 'PCL_CONFIG_FILE_TOO_LARGE');
   assert.ok(d, JSON.stringify(load.diagnostics));
   assert.equal(d.file, 'big.yaml');
@@ -83,9 +107,18 @@ test('a file that grows over a limit on reload keeps the last good version of it
   const settings = { path: 'portcullis.yaml', text: 'configLimits:\n  maxFileBytes: 400\n' };
   const text = 'apiVersion: v1\nkind: Namespace\nmetadata: {name: apps}\n';
   const first = loadConfigTexts([{ path: 'ns.yaml', text }], { settings, env: {} });
-  assert.deepEqual(first.resources.map((r) => r.key), ['Namespace//apps']);
+  assert.deepEqual(
+    first.resources.map((r) => r.key),
+    ['Namespace//apps'],
+  );
   const grown = { path: 'ns.yaml', text: `${text}# ${'x'.repeat(500)}\n` };
   const second = loadConfigTexts([grown], { settings, env: {}, previous: first });
-  assert.deepEqual(second.resources.map((r) => r.key), ['Namespace//apps']);
-  assert.deepEqual(second.diagnostics.map((d) => d.code), ['PCL_CONFIG_FILE_TOO_LARGE', 'PCL_CONFIG_KEPT_LAST_GOOD']);
+  assert.deepEqual(
+    second.resources.map((r) => r.key),
+    ['Namespace//apps'],
+  );
+  assert.deepEqual(
+    second.diagnostics.map((d) => d.code),
+    ['PCL_CONFIG_FILE_TOO_LARGE', 'PCL_CONFIG_KEPT_LAST_GOOD'],
+  );
 });

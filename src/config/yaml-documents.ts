@@ -105,18 +105,20 @@ export function hydrateParsedFile(p: PortableParsedFile): ParsedFile {
     const { line, col } = lineCounter.linePos(offset);
     return { file: p.path, line, column: col };
   };
-  const documents = p.documents.map((d): ParsedDocument => ({
-    index: d.index,
-    value: d.value,
-    start: d.start,
-    posOf: (path) => {
-      for (let n = path.length; n > 0; n--) {
-        const offset = d.offsets.get(pathKey(path.slice(0, n)));
-        if (offset !== undefined) return at(offset);
-      }
-      return d.start;
-    },
-  }));
+  const documents = p.documents.map(
+    (d): ParsedDocument => ({
+      index: d.index,
+      value: d.value,
+      start: d.start,
+      posOf: (path) => {
+        for (let n = path.length; n > 0; n--) {
+          const offset = d.offsets.get(pathKey(path.slice(0, n)));
+          if (offset !== undefined) return at(offset);
+        }
+        return d.start;
+      },
+    }),
+  );
   return { documents, errors: p.errors };
 }
 
@@ -148,7 +150,11 @@ export function parseYamlPortable(file: ConfigFile, limits: ParseLimits): Portab
     list = Array.isArray(docs) ? docs : [docs];
   } catch (err) {
     // The parser itself gave up (e.g. nesting too deep for its recursion): the file is refused, nothing else.
-    errors.push({ ...whole, code: 'PCL_CONFIG_PARSE_FAILED', message: `${file.path} could not be parsed: ${err instanceof Error ? err.message : String(err)}` });
+    errors.push({
+      ...whole,
+      code: 'PCL_CONFIG_PARSE_FAILED',
+      message: `${file.path} could not be parsed: ${err instanceof Error ? err.message : String(err)}`,
+    });
     return out;
   }
   if (list.length > limits.maxDocumentsPerFile) {
@@ -206,7 +212,8 @@ function walkNodes(root: Node, limits: ParseLimits): Walked {
   const offsets = new Map<string, number>();
   // Paths are kept as their NUL-joined key (string concatenation, not an array copy per node).
   const stack: { node: unknown; path: string }[] = [{ node: root, path: '' }];
-  const child = (path: string, segment: string | number): string => (path === '' ? String(segment) : `${path}\u0000${segment}`);
+  const child = (path: string, segment: string | number): string =>
+    path === '' ? String(segment) : `${path}\u0000${segment}`;
   while (stack.length > 0) {
     const { node, path } = stack.pop()!;
     if (isMap(node)) {
@@ -224,7 +231,8 @@ function walkNodes(root: Node, limits: ParseLimits): Walked {
       for (const pair of node.items) {
         const key = pair.key as Node | null;
         if (isScalar(key)) {
-          if (seen.has(key.value)) return { offsets, problem: { offset: key.range?.[0] ?? 0, message: 'Map keys must be unique' } };
+          if (seen.has(key.value))
+            return { offsets, problem: { offset: key.range?.[0] ?? 0, message: 'Map keys must be unique' } };
           seen.add(key.value);
         }
         const text = keyText(key);

@@ -8,7 +8,12 @@ import { MAX_CLIENT_HELLO_BYTES, parseClientHello } from './client-hello.ts';
 import { checkSni } from './sni-check.ts';
 
 /** Capture the first flight a node TLS client sends to a plain TCP server (which never answers). */
-async function captureHello(options: { servername?: string; ALPNProtocols?: string[]; minVersion?: 'TLSv1.2' | 'TLSv1.3'; maxVersion?: 'TLSv1.2' | 'TLSv1.3' }): Promise<Buffer> {
+async function captureHello(options: {
+  servername?: string;
+  ALPNProtocols?: string[];
+  minVersion?: 'TLSv1.2' | 'TLSv1.3';
+  maxVersion?: 'TLSv1.2' | 'TLSv1.3';
+}): Promise<Buffer> {
   let chunks: Buffer[] = [];
   const captured = new Promise<Buffer>((resolve) => {
     const server = createServer((sock) => {
@@ -118,7 +123,13 @@ test('a hand-built hello with a bad, duplicated or odd server_name is refused', 
     const extBlock = Buffer.concat(exts);
     const extLen = Buffer.alloc(2);
     extLen.writeUInt16BE(extBlock.length);
-    const body = Buffer.concat([Buffer.from([3, 3]), Buffer.alloc(32), Buffer.from([0, 0, 2, 0x13, 0x01, 1, 0]), extLen, extBlock]);
+    const body = Buffer.concat([
+      Buffer.from([3, 3]),
+      Buffer.alloc(32),
+      Buffer.from([0, 0, 2, 0x13, 0x01, 1, 0]),
+      extLen,
+      extBlock,
+    ]);
     const hs = Buffer.concat([Buffer.from([1, 0, 0, 0]), body]);
     hs.writeUIntBE(body.length, 1, 3);
     const rec = Buffer.from([22, 3, 1, 0, 0]);

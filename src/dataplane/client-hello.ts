@@ -103,7 +103,10 @@ class Reader {
  */
 function collectHandshake(
   input: Uint8Array,
-): { status: 'ok'; handshake: Uint8Array; consumed: number } | { status: 'incomplete' } | { status: 'invalid'; reason: string } {
+):
+  | { status: 'ok'; handshake: Uint8Array; consumed: number }
+  | { status: 'incomplete' }
+  | { status: 'invalid'; reason: string } {
   const parts: Uint8Array[] = [];
   let have = 0;
   let need = -1; // total handshake bytes (4-byte header + body), known once the header is in
@@ -113,7 +116,10 @@ function collectHandshake(
     const type = input[pos];
     if (type !== RECORD_HANDSHAKE) {
       return pos === 0
-        ? { status: 'invalid', reason: `not a TLS handshake record (first byte 0x${type.toString(16).padStart(2, '0')})` }
+        ? {
+            status: 'invalid',
+            reason: `not a TLS handshake record (first byte 0x${type.toString(16).padStart(2, '0')})`,
+          }
         : { status: 'invalid', reason: 'the ClientHello is interleaved with a non-handshake record' };
     }
     const major = input[pos + 1];
@@ -127,11 +133,17 @@ function collectHandshake(
     pos += 5 + len;
     if (need < 0 && have >= 4) {
       const head = concat(parts, 4);
-      if (head[0] !== HANDSHAKE_CLIENT_HELLO) return { status: 'invalid', reason: `first handshake message is type ${head[0]}, not ClientHello` };
+      if (head[0] !== HANDSHAKE_CLIENT_HELLO)
+        return { status: 'invalid', reason: `first handshake message is type ${head[0]}, not ClientHello` };
       need = 4 + ((head[1] << 16) | (head[2] << 8) | head[3]);
-      if (need > MAX_CLIENT_HELLO_BYTES) return { status: 'invalid', reason: `ClientHello of ${need} bytes exceeds the ${MAX_CLIENT_HELLO_BYTES}-byte limit` };
+      if (need > MAX_CLIENT_HELLO_BYTES)
+        return {
+          status: 'invalid',
+          reason: `ClientHello of ${need} bytes exceeds the ${MAX_CLIENT_HELLO_BYTES}-byte limit`,
+        };
     }
-    if (pos > MAX_CLIENT_HELLO_BYTES + 5) return { status: 'invalid', reason: 'ClientHello records exceed the size limit' };
+    if (pos > MAX_CLIENT_HELLO_BYTES + 5)
+      return { status: 'invalid', reason: 'ClientHello records exceed the size limit' };
   }
   // Bytes of a following handshake message in the last record are allowed (and ignored).
   return { status: 'ok', handshake: concat(parts, need), consumed: pos };
@@ -172,7 +184,8 @@ export function parseClientHello(input: Uint8Array): ClientHelloResult {
   if (sessionIdLen > 32) return invalid(`legacy_session_id of ${sessionIdLen} bytes (at most 32)`);
   r.skip(sessionIdLen);
   const suitesLen = r.u16();
-  if (!r.failed && (suitesLen < 2 || suitesLen % 2 !== 0)) return invalid(`cipher_suites length ${suitesLen} is not a positive even number`);
+  if (!r.failed && (suitesLen < 2 || suitesLen % 2 !== 0))
+    return invalid(`cipher_suites length ${suitesLen} is not a positive even number`);
   r.skip(suitesLen);
   const compLen = r.u8();
   if (!r.failed && compLen < 1) return invalid('no compression methods');

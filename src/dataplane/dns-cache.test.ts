@@ -68,7 +68,10 @@ test('no data is kept briefly; failures are never kept', async () => {
 });
 
 test('concurrent lookups of one name share a single query, success or failure', async () => {
-  const dns = fakeDns({ 'a.example/4': { addresses: ['203.0.113.1'], ttlSeconds: 30 }, 'bad.example/4': new Error('timeout') });
+  const dns = fakeDns({
+    'a.example/4': { addresses: ['203.0.113.1'], ttlSeconds: 30 },
+    'bad.example/4': new Error('timeout'),
+  });
   const cache = new DnsCache(dns.query, { now: () => 0 });
   let release!: () => void;
   dns.hold(new Promise<void>((r) => (release = r)));
@@ -96,7 +99,12 @@ test('the c-ares resolver reads the TTL from real answers and serves them from t
   let closed = false;
   t.after(() => (closed ? undefined : server.close()));
   const resolver = createDnsResolver({ servers: [`127.0.0.1:${server.address.port}`], timeoutMs: 500, tries: 1 });
-  const uncached = createDnsResolver({ servers: [`127.0.0.1:${server.address.port}`], timeoutMs: 500, tries: 1, cache: false });
+  const uncached = createDnsResolver({
+    servers: [`127.0.0.1:${server.address.port}`],
+    timeoutMs: 500,
+    tries: 1,
+    cache: false,
+  });
   assert.deepEqual(await resolver.resolve('up.example'), ['198.51.100.7', '2001:db8::7']);
   assert.deepEqual(await uncached.resolve('up.example'), ['198.51.100.7', '2001:db8::7']);
   await server.close();

@@ -19,7 +19,12 @@ export interface DecidedTunnel {
   readonly authority: Authority;
   readonly request: AuthzRequest;
   /** The address dialled, whether it was trusted as written (STATIC) and whether egressPolicies had to allow it. */
-  readonly upstream: { readonly ip: string; readonly port: number; readonly trusted: boolean; readonly egressCheck: boolean };
+  readonly upstream: {
+    readonly ip: string;
+    readonly port: number;
+    readonly trusted: boolean;
+    readonly egressCheck: boolean;
+  };
 }
 
 export type Recheck = { readonly keep: true } | { readonly keep: false; readonly record: DecisionRecord };
@@ -32,14 +37,16 @@ export function recheckTunnel(snap: Snapshot, tunnel: DecidedTunnel, guard: Addr
   const { authority, request, upstream } = tunnel;
   const { decision } = decideTunnel(snap, authority, request, request.principal ?? '', request.sourceIp);
   let record = decision.record;
-  if (decision.kind === 'resolveFirst') record = decideUnknownAddresses(snap.egressPolicies, [upstream.ip], authority.port);
+  if (decision.kind === 'resolveFirst')
+    record = decideUnknownAddresses(snap.egressPolicies, [upstream.ip], authority.port);
   if (record.decision === 'deny') return { keep: false, record };
   if (decision.kind === 'noSuchPort') {
     return refused('PCL_MESH_NO_SUCH_PORT', `the destination no longer declares port ${authority.port}`, record.layers);
   }
   if (upstream.egressCheck) {
     const egress = decideUnknownDestination(snap.egressPolicies, upstream.ip, authority.port);
-    if (egress.decision === 'deny') return { keep: false, record: { ...egress, layers: [...record.layers, ...egress.layers] } };
+    if (egress.decision === 'deny')
+      return { keep: false, record: { ...egress, layers: [...record.layers, ...egress.layers] } };
   }
   if (!upstream.trusted) {
     const v = guard.check(upstream.ip, upstream.port);

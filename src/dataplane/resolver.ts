@@ -44,7 +44,8 @@ export function createDnsResolver(options: DnsResolverOptions = {}): NameResolve
   if (options.servers && options.servers.length > 0) resolver.setServers([...options.servers]);
   const query = async (host: string, family: 4 | 6): Promise<FamilyAnswer> => {
     try {
-      const records = family === 4 ? await resolver.resolve4(host, { ttl: true }) : await resolver.resolve6(host, { ttl: true });
+      const records =
+        family === 4 ? await resolver.resolve4(host, { ttl: true }) : await resolver.resolve6(host, { ttl: true });
       let ttl = Infinity;
       const addresses: string[] = [];
       for (const r of records) {
@@ -60,13 +61,16 @@ export function createDnsResolver(options: DnsResolverOptions = {}): NameResolve
   };
   const cacheOpt = options.cache ?? true;
   const cache = cacheOpt === false ? null : new DnsCache(query, cacheOpt === true ? {} : cacheOpt);
-  const lookup = cache ? (host: string, family: 4 | 6) => cache.lookup(host, family) : async (host: string, family: 4 | 6) => (await query(host, family)).addresses;
+  const lookup = cache
+    ? (host: string, family: 4 | 6) => cache.lookup(host, family)
+    : async (host: string, family: 4 | 6) => (await query(host, family)).addresses;
   return resolverOver(lookup);
 }
 
 /** A and AAAA together over a per-family lookup: a family that fails counts as empty unless both fail. */
 export function resolverOver(lookup: (host: string, family: 4 | 6) => Promise<readonly string[]>): NameResolver {
-  const settle = (p: Promise<readonly string[]>): Promise<readonly string[] | Error> => p.catch((err: unknown) => err as Error);
+  const settle = (p: Promise<readonly string[]>): Promise<readonly string[] | Error> =>
+    p.catch((err: unknown) => err as Error);
   return {
     async resolve(host: string): Promise<string[]> {
       if (isIP(host) !== 0) return [host];

@@ -16,22 +16,30 @@ export function needsSniCheck(protocol: string | undefined): boolean {
   return protocol === 'TLS' || protocol === 'HTTPS';
 }
 
-export type SniVerdict = { readonly ok: true } | { readonly ok: false; readonly code: ErrorCode; readonly reason: string };
+export type SniVerdict =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly code: ErrorCode; readonly reason: string };
 
 /** Whether a ClientHello may go to a ServiceEntry declaring `hosts` (exact, or `*.suffix` wildcards). Pure. */
 export function checkSni(hello: ClientHelloInfo, hosts: readonly string[]): SniVerdict {
   if (hello.ech) {
-    return { ok: false, code: 'PCL_DATAPLANE_SNI_MISSING', reason: 'the ClientHello uses Encrypted Client Hello; its real server name cannot be checked' };
+    return {
+      ok: false,
+      code: 'PCL_DATAPLANE_SNI_MISSING',
+      reason: 'the ClientHello uses Encrypted Client Hello; its real server name cannot be checked',
+    };
   }
   if (hello.esni) {
     // Refused like ECH rather than judged by the outer SNI: the server reads the encrypted name, not the visible one.
     return {
       ok: false,
       code: 'PCL_DATAPLANE_SNI_MISSING',
-      reason: 'the ClientHello carries the draft encrypted_server_name extension (ESNI, 0xffce); its real server name cannot be checked',
+      reason:
+        'the ClientHello carries the draft encrypted_server_name extension (ESNI, 0xffce); its real server name cannot be checked',
     };
   }
-  if (hello.sni === null) return { ok: false, code: 'PCL_DATAPLANE_SNI_MISSING', reason: 'the ClientHello carries no server name (SNI)' };
+  if (hello.sni === null)
+    return { ok: false, code: 'PCL_DATAPLANE_SNI_MISSING', reason: 'the ClientHello carries no server name (SNI)' };
   const sni = hello.sni;
   if (hosts.some((h) => hostMatches(h, sni))) return { ok: true };
   return {
@@ -70,15 +78,32 @@ export function readClientHello(stream: Readable, timeoutMs: number = CLIENT_HEL
       const all = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
       const r = parseClientHello(all);
       if (r.status === 'ok') finish({ ok: true, hello: r.hello, buffered: all });
-      else if (r.status === 'invalid') finish({ ok: false, code: 'PCL_DATAPLANE_CLIENT_HELLO_INVALID', reason: r.reason, ended: false });
+      else if (r.status === 'invalid')
+        finish({ ok: false, code: 'PCL_DATAPLANE_CLIENT_HELLO_INVALID', reason: r.reason, ended: false });
       else if (size > MAX_CLIENT_HELLO_BYTES) {
-        finish({ ok: false, code: 'PCL_DATAPLANE_CLIENT_HELLO_INVALID', reason: `no complete ClientHello in ${size} bytes`, ended: false });
+        finish({
+          ok: false,
+          code: 'PCL_DATAPLANE_CLIENT_HELLO_INVALID',
+          reason: `no complete ClientHello in ${size} bytes`,
+          ended: false,
+        });
       }
     };
     const onEnd = (): void =>
-      finish({ ok: false, code: 'PCL_DATAPLANE_CLIENT_HELLO_INVALID', reason: `the caller ended the tunnel after ${size} bytes, before a complete ClientHello`, ended: true });
+      finish({
+        ok: false,
+        code: 'PCL_DATAPLANE_CLIENT_HELLO_INVALID',
+        reason: `the caller ended the tunnel after ${size} bytes, before a complete ClientHello`,
+        ended: true,
+      });
     const timer = setTimeout(
-      () => finish({ ok: false, code: 'PCL_DATAPLANE_CLIENT_HELLO_INVALID', reason: `no complete ClientHello within ${timeoutMs} ms (${size} bytes)`, ended: false }),
+      () =>
+        finish({
+          ok: false,
+          code: 'PCL_DATAPLANE_CLIENT_HELLO_INVALID',
+          reason: `no complete ClientHello within ${timeoutMs} ms (${size} bytes)`,
+          ended: false,
+        }),
       timeoutMs,
     );
     stream.on('data', onData);

@@ -75,7 +75,10 @@ test('an undeclared port is 503 only for a caller policy allows; an undeclared h
   const unknownIp = decideTunnel(snap, ip('93.184.216.34', 443), null, PRODUCTPAGE, '10.0.0.7');
   assert.equal(unknownIp.decision.record.code, 'PCL_EGRESS_POLICY_DENY');
 
-  const open = snapshot({}, 'egressPolicies: [{matchCidrs: ["93.184.216.0/24"], policy: Allow}, {matchCidrs: ["0.0.0.0/0"], policy: Deny}]');
+  const open = snapshot(
+    {},
+    'egressPolicies: [{matchCidrs: ["93.184.216.0/24"], policy: Allow}, {matchCidrs: ["0.0.0.0/0"], policy: Deny}]',
+  );
   const resolveFirst = decideTunnel(open, host('example.com', 443), null, PRODUCTPAGE, '10.0.0.7');
   assert.equal(resolveFirst.decision.kind, 'resolveFirst');
   assert.equal(decideUnknownAddresses(open.egressPolicies, ['93.184.216.34'], 443).decision, 'allow');
@@ -95,10 +98,10 @@ spec:
 status:
   addresses: [{type: Hostname, value: foreign.istio-system.svc.cluster.local}]
 `;
-  const se = SE('foreign-se', '  hosts: [foreign.example]\n  ports: [{number: 443, name: https, protocol: TLS}]\n  resolution: DNS').replace(
-    'istio.io/use-waypoint: ztunnel-egress',
-    'istio.io/use-waypoint: foreign',
-  );
+  const se = SE(
+    'foreign-se',
+    '  hosts: [foreign.example]\n  ports: [{number: 443, name: https, protocol: TLS}]\n  resolution: DNS',
+  ).replace('istio.io/use-waypoint: ztunnel-egress', 'istio.io/use-waypoint: foreign');
   const snap = snapshot({ 'other.yaml': other, 'se.yaml': se });
   const d = decideTunnel(snap, host('foreign.example', 443), null, PRODUCTPAGE, '10.0.0.7');
   assert.equal(d.decision.kind, 'deny');
@@ -112,7 +115,10 @@ test('upstream plans follow resolution: DNS resolves the host, STATIC uses endpo
       '  hosts: [static.example]\n  ports: [{number: 443, name: https, protocol: TLS, targetPort: 8443}]\n  resolution: STATIC\n' +
         '  endpoints: [{address: 10.1.2.3}, {address: 10.1.2.4, ports: {https: 9443}}]',
     ),
-    'none.yaml': SE('none-se', '  hosts: [none.example]\n  addresses: [203.0.113.0/24]\n  ports: [{number: 5432, name: pg, protocol: TCP}]\n  resolution: NONE'),
+    'none.yaml': SE(
+      'none-se',
+      '  hosts: [none.example]\n  addresses: [203.0.113.0/24]\n  ports: [{number: 5432, name: pg, protocol: TCP}]\n  resolution: NONE',
+    ),
     'dns-ep.yaml': SE(
       'dnsep-se',
       '  hosts: [api.example]\n  ports: [{number: 443, name: https, protocol: TLS}]\n  resolution: DNS\n' +
@@ -122,7 +128,12 @@ test('upstream plans follow resolution: DNS resolves the host, STATIC uses endpo
   const plan = (a: Authority) => planUpstream(decideTunnel(snap, a, null, PRODUCTPAGE, '10.0.0.7').decision.dest);
 
   const dns = plan(host('httpbin.org', 443));
-  assert.deepEqual(dns, { ok: true, targets: [{ kind: 'name', host: 'httpbin.org', port: 443 }], egressCheck: false, shuffle: false });
+  assert.deepEqual(dns, {
+    ok: true,
+    targets: [{ kind: 'name', host: 'httpbin.org', port: 443 }],
+    egressCheck: false,
+    shuffle: false,
+  });
 
   const stat = plan(host('static.example', 443));
   assert.ok(stat.ok);
@@ -132,7 +143,12 @@ test('upstream plans follow resolution: DNS resolves the host, STATIC uses endpo
   ]);
 
   const none = plan(ip('203.0.113.7', 5432));
-  assert.deepEqual(none, { ok: true, targets: [{ kind: 'original', ip: '203.0.113.7', port: 5432 }], egressCheck: true, shuffle: false });
+  assert.deepEqual(none, {
+    ok: true,
+    targets: [{ kind: 'original', ip: '203.0.113.7', port: 5432 }],
+    egressCheck: true,
+    shuffle: false,
+  });
 
   const eps = plan(host('api.example', 443));
   assert.ok(eps.ok);
@@ -147,25 +163,55 @@ test('upstream plans follow resolution: DNS resolves the host, STATIC uses endpo
 test('vetting: every resolved address passes the guard; STATIC endpoints are trusted as written; NONE needs egressPolicies', () => {
   const snap = snapshot();
   const guard = compileAddressGuard({ allowedPrivateCidrs: [], listeners: [{ ip: '10.9.9.9', port: 15008 }] });
-  const dnsPlan = planUpstream(decideTunnel(snap, host('httpbin.org', 443), null, PRODUCTPAGE, '10.0.0.7').decision.dest);
+  const dnsPlan = planUpstream(
+    decideTunnel(snap, host('httpbin.org', 443), null, PRODUCTPAGE, '10.0.0.7').decision.dest,
+  );
   assert.ok(dnsPlan.ok);
-  const good = vetAddresses(dnsPlan, new Map([['httpbin.org', ['54.1.2.3', '2600:1f18::1']]]), guard, snap.egressPolicies);
+  const good = vetAddresses(
+    dnsPlan,
+    new Map([['httpbin.org', ['54.1.2.3', '2600:1f18::1']]]),
+    guard,
+    snap.egressPolicies,
+  );
   assert.ok(good.ok);
-  assert.deepEqual(good.addresses.map((a) => a.ip), ['54.1.2.3', '2600:1f18::1']);
+  assert.deepEqual(
+    good.addresses.map((a) => a.ip),
+    ['54.1.2.3', '2600:1f18::1'],
+  );
   // One bad address among good ones refuses the whole name (a rebinding answer is an attack, not a choice).
-  const mixed = vetAddresses(dnsPlan, new Map([['httpbin.org', ['54.1.2.3', '169.254.169.254']]]), guard, snap.egressPolicies);
+  const mixed = vetAddresses(
+    dnsPlan,
+    new Map([['httpbin.org', ['54.1.2.3', '169.254.169.254']]]),
+    guard,
+    snap.egressPolicies,
+  );
   assert.ok(!mixed.ok);
   assert.equal(mixed.code, 'PCL_DATAPLANE_PRIVATE_ADDRESS');
   assert.match(mixed.reason, /httpbin\.org resolves to 169\.254\.169\.254/);
   const empty = vetAddresses(dnsPlan, new Map([['httpbin.org', []]]), guard, snap.egressPolicies);
   assert.ok(!empty.ok && empty.code === 'PCL_DATAPLANE_DNS_FAILED');
 
-  const trusted = vetAddresses({ ok: true, targets: [{ kind: 'trusted', ip: '10.1.2.3', port: 443 }], egressCheck: false, shuffle: false }, new Map(), guard, snap.egressPolicies);
+  const trusted = vetAddresses(
+    { ok: true, targets: [{ kind: 'trusted', ip: '10.1.2.3', port: 443 }], egressCheck: false, shuffle: false },
+    new Map(),
+    guard,
+    snap.egressPolicies,
+  );
   assert.ok(trusted.ok);
-  const self = vetAddresses({ ok: true, targets: [{ kind: 'trusted', ip: '10.9.9.9', port: 15008 }], egressCheck: false, shuffle: false }, new Map(), guard, snap.egressPolicies);
+  const self = vetAddresses(
+    { ok: true, targets: [{ kind: 'trusted', ip: '10.9.9.9', port: 15008 }], egressCheck: false, shuffle: false },
+    new Map(),
+    guard,
+    snap.egressPolicies,
+  );
   assert.ok(!self.ok, 'never the gateway itself');
 
-  const passthrough = vetAddresses({ ok: true, targets: [{ kind: 'original', ip: '93.184.216.34', port: 443 }], egressCheck: true, shuffle: false }, new Map(), guard, snap.egressPolicies);
+  const passthrough = vetAddresses(
+    { ok: true, targets: [{ kind: 'original', ip: '93.184.216.34', port: 443 }], egressCheck: true, shuffle: false },
+    new Map(),
+    guard,
+    snap.egressPolicies,
+  );
   assert.ok(!passthrough.ok);
   assert.equal(passthrough.code, 'PCL_EGRESS_POLICY_DENY');
 });
@@ -173,12 +219,21 @@ test('vetting: every resolved address passes the guard; STATIC endpoints are tru
 test('re-deciding an open tunnel on a new snapshot: kept while allowed, closed when a policy or the guard no longer allows it', () => {
   const before = snapshot({}, 'allowedPrivateCidrs: [127.0.0.0/8]');
   const { request } = decideTunnel(before, host('httpbin.org', 443), null, PRODUCTPAGE, '10.0.0.7');
-  const tunnel = { authority: host('httpbin.org', 443), request, upstream: { ip: '127.0.0.5', port: 443, trusted: false, egressCheck: false } };
+  const tunnel = {
+    authority: host('httpbin.org', 443),
+    request,
+    upstream: { ip: '127.0.0.5', port: 443, trusted: false, egressCheck: false },
+  };
   const guardOpen = compileAddressGuard({ allowedPrivateCidrs: ['127.0.0.0/8'] });
   assert.deepEqual(recheckTunnel(before, tunnel, guardOpen), { keep: true });
 
-  const gatewayPolicies = readFileSync(join(examples, 'gateway-policies.yaml'), 'utf8').replace('namespaces: ["default"]', 'namespaces: ["bookinfo"]');
-  const denied = snapshot({ 'gateway-policies.yaml': gatewayPolicies }, 'allowedPrivateCidrs: [127.0.0.0/8]', ['gateway-policies.yaml']);
+  const gatewayPolicies = readFileSync(join(examples, 'gateway-policies.yaml'), 'utf8').replace(
+    'namespaces: ["default"]',
+    'namespaces: ["bookinfo"]',
+  );
+  const denied = snapshot({ 'gateway-policies.yaml': gatewayPolicies }, 'allowedPrivateCidrs: [127.0.0.0/8]', [
+    'gateway-policies.yaml',
+  ]);
   const v = recheckTunnel(denied, tunnel, guardOpen);
   assert.ok(!v.keep);
   assert.equal(v.record.code, 'PCL_AUTHZ_DENIED_EXPLICIT');

@@ -16,7 +16,10 @@ export type NoSuchPortDestination = Extract<Destination, { kind: 'noSuchPort' }>
 /** A destination a tunnel can be forwarded to: a ServiceEntry port, or an unknown destination egressPolicies allow. */
 export type RoutableDestination = Extract<Destination, { kind: 'serviceEntry' | 'unknown' }>;
 /** An unknown destination named by host (no IP): decided on the addresses it resolves to. */
-export type UnresolvedDestination = Extract<Destination, { kind: 'unknown' }> & { readonly ip: null; readonly host: string };
+export type UnresolvedDestination = Extract<Destination, { kind: 'unknown' }> & {
+  readonly ip: null;
+  readonly host: string;
+};
 
 /** Each verdict carries its destination narrowed to what that verdict implies, so no caller needs a cast. */
 export type TunnelDecision =
@@ -46,7 +49,12 @@ export function destinationIpOf(authority: Authority, dest: Destination): string
  * The AuthzRequest of a tunnel. `principal` is the verified peer SPIFFE URI from the HBONE layer, never a header;
  * `destinationPort` is the port the caller asked for (the service port, as ztunnel's authority carries it).
  */
-export function buildAuthzRequest(principal: string, sourceIp: string, authority: Authority, dest: Destination): AuthzRequest {
+export function buildAuthzRequest(
+  principal: string,
+  sourceIp: string,
+  authority: Authority,
+  dest: Destination,
+): AuthzRequest {
   return { principal, sourceIp, destinationIp: destinationIpOf(authority, dest), destinationPort: authority.port };
 }
 
@@ -101,7 +109,11 @@ export function decideTunnel(
  * Decide an unknown destination on every address its name resolved to: all must be allowed by egressPolicies
  * (the first denied address decides); no address at all denies.
  */
-export function decideUnknownAddresses(egress: CompiledEgressPolicies, ips: readonly string[], port: number): DecisionRecord {
+export function decideUnknownAddresses(
+  egress: CompiledEgressPolicies,
+  ips: readonly string[],
+  port: number,
+): DecisionRecord {
   if (ips.length === 0) return decideUnknownDestination(egress, null, port);
   let first: DecisionRecord | null = null;
   for (const ip of ips) {

@@ -26,7 +26,13 @@ import { resolveAuthority } from '../mesh/destination.ts';
 import type { CredentialStore } from '../waypoint/credentials.ts';
 import { handleHttpTunnel, type ServiceEntryDestination } from '../waypoint/http-tunnel.ts';
 import { applyLearnMode, egressPoliciesFor } from '../learn/learn-mode.ts';
-import { namesToResolve, planUpstream, vetAddresses, type UpstreamAddress, type UpstreamPlan } from '../upstream/plan.ts';
+import {
+  namesToResolve,
+  planUpstream,
+  vetAddresses,
+  type UpstreamAddress,
+  type UpstreamPlan,
+} from '../upstream/plan.ts';
 import { messageOf } from '../errors/message-of.ts';
 
 /** What a tunnel needs from the gateway. Everything is read at the moment of use, so reloads apply at once. */
@@ -48,7 +54,14 @@ export interface TunnelContext {
 }
 
 function summarize(layers: readonly LayerRecord[]): LayerSummary[] {
-  return layers.map((l) => ({ layer: l.layer, target: l.target, decision: l.decision, code: l.code, policy: l.policy, reason: l.reason }));
+  return layers.map((l) => ({
+    layer: l.layer,
+    target: l.target,
+    decision: l.decision,
+    code: l.code,
+    policy: l.policy,
+    reason: l.reason,
+  }));
 }
 
 /** The fields of a tunnel known after deciding, shared by its decided event and its access-log record. */
@@ -94,7 +107,13 @@ export class TunnelLog {
 
   decided(dest: Destination, record: DecisionRecord): void {
     this.#identity = identityOf(this.#ctx, dest, this.#startMs);
-    publish.tunnelDecided({ ...this.#identity, decision: record.decision, code: record.code, reason: record.reason, layers: summarize(record.layers) });
+    publish.tunnelDecided({
+      ...this.#identity,
+      decision: record.decision,
+      code: record.code,
+      reason: record.reason,
+      layers: summarize(record.layers),
+    });
   }
 
   finish(f: {
@@ -127,7 +146,14 @@ export class TunnelLog {
 }
 
 /** Answer a refusal with ztunnel's status and the reason header (`<code>: <reason>`). */
-function refuse(ctx: TunnelContext, log: TunnelLog, status: number, flags: ResponseFlag, record: DecisionRecord, decision: 'allow' | 'deny'): void {
+function refuse(
+  ctx: TunnelContext,
+  log: TunnelLog,
+  status: number,
+  flags: ResponseFlag,
+  record: DecisionRecord,
+  decision: 'allow' | 'deny',
+): void {
   ctx.request.respond(status, { [REASON_HEADER]: codedReason(record.code, record.reason) });
   log.finish({ status, decision, code: record.code, reason: record.reason, layers: record.layers, flags });
 }
@@ -180,7 +206,11 @@ export async function handleTunnel(ctx: TunnelContext): Promise<void> {
   if (decision.kind === 'noSuchPort') {
     const d = decision.dest;
     log.decided(d, decision.record);
-    const noPort: DecisionRecord = { ...decision.record, code: 'PCL_MESH_NO_SUCH_PORT', reason: `${d.serviceEntry.ref} declares no port ${d.port}` };
+    const noPort: DecisionRecord = {
+      ...decision.record,
+      code: 'PCL_MESH_NO_SUCH_PORT',
+      reason: `${d.serviceEntry.ref} declares no port ${d.port}`,
+    };
     refuse(ctx, log, 503, 'NR', noPort, 'allow');
     return;
   }
@@ -193,7 +223,12 @@ export async function handleTunnel(ctx: TunnelContext): Promise<void> {
       ips = await ctx.resolver.resolve(authority.host);
     } catch (err) {
       log.decided(decision.dest, record);
-      const failed: DecisionRecord = { decision: 'deny', code: 'PCL_DATAPLANE_DNS_FAILED', reason: `${authority.host}: ${messageOf(err)}`, layers: record.layers };
+      const failed: DecisionRecord = {
+        decision: 'deny',
+        code: 'PCL_DATAPLANE_DNS_FAILED',
+        reason: `${authority.host}: ${messageOf(err)}`,
+        layers: record.layers,
+      };
       refuse(ctx, log, 503, 'DF', failed, 'deny');
       return;
     }
@@ -214,8 +249,13 @@ export async function forwardL4(input: ForwardInput): Promise<void> {
   const { ctx, log, authority, authz, dest, record } = input;
   const r = ctx.request;
   const snap = ctx.snapshot();
-  const fail = (status: number, flags: ResponseFlag, code: ErrorCode, reason: string, decision: 'allow' | 'deny'): void =>
-    refuse(ctx, log, status, flags, { decision: 'deny', code, reason, layers: record.layers }, decision);
+  const fail = (
+    status: number,
+    flags: ResponseFlag,
+    code: ErrorCode,
+    reason: string,
+    decision: 'allow' | 'deny',
+  ): void => refuse(ctx, log, status, flags, { decision: 'deny', code, reason, layers: record.layers }, decision);
 
   const plan: UpstreamPlan = planUpstream(dest);
   if (!plan.ok) {
@@ -243,7 +283,15 @@ export async function forwardL4(input: ForwardInput): Promise<void> {
 
   const dialled = await dialFirst(addresses, ctx.connectTimeoutMs, r.signal);
   if (!dialled.ok) {
-    if (dialled.aborted) log.finish({ status: 0, decision: 'allow', code: record.code, reason: dialled.reason, layers: record.layers, flags: 'DC' });
+    if (dialled.aborted)
+      log.finish({
+        status: 0,
+        decision: 'allow',
+        code: record.code,
+        reason: dialled.reason,
+        layers: record.layers,
+        flags: 'DC',
+      });
     else fail(503, 'UF', 'PCL_DATAPLANE_UPSTREAM_CONNECT_FAILED', dialled.reason, 'allow');
     return;
   }
@@ -252,7 +300,14 @@ export async function forwardL4(input: ForwardInput): Promise<void> {
   log.upstreamAddress = formatAddress(dialled.address);
   if (!r.respond(200)) {
     upstream.destroy();
-    log.finish({ status: 0, decision: 'allow', code: record.code, reason: 'the caller went away before the answer', layers: record.layers, flags: 'DC' });
+    log.finish({
+      status: 0,
+      decision: 'allow',
+      code: record.code,
+      reason: 'the caller went away before the answer',
+      layers: record.layers,
+      flags: 'DC',
+    });
     return;
   }
 
@@ -318,7 +373,13 @@ export class OpenTunnel implements DecidedTunnel {
   /** Close it with a final verdict (policy change, shutdown); the access-log line records that verdict. */
   close(code: ErrorCode, reason: string, flag: ResponseFlag, layers?: readonly LayerRecord[]): void {
     if (this.#verdict !== null) return;
-    this.#verdict = { code, reason, flag, layers: layers ?? this.#record.layers, decision: flag === 'LR' ? 'allow' : 'deny' };
+    this.#verdict = {
+      code,
+      reason,
+      flag,
+      layers: layers ?? this.#record.layers,
+      decision: flag === 'LR' ? 'allow' : 'deny',
+    };
     const r = this.#ctx.request;
     if (this.#pipe !== null) {
       this.#pipe.destroy(() => r.close(reason));
@@ -348,7 +409,14 @@ export class OpenTunnel implements DecidedTunnel {
         r.close(verdictSni.reason);
         this.#socket.destroy();
         const flags: ResponseFlag = !hello.ok && hello.ended ? 'DC' : 'NR';
-        log.finish({ status: 200, decision: 'deny', code: verdictSni.code, reason: verdictSni.reason, layers: record.layers, flags });
+        log.finish({
+          status: 200,
+          decision: 'deny',
+          code: verdictSni.code,
+          reason: verdictSni.reason,
+          layers: record.layers,
+          flags,
+        });
         return;
       }
       head = hello.ok ? hello.buffered : undefined;
@@ -363,11 +431,27 @@ export class OpenTunnel implements DecidedTunnel {
     }
     if (outcome.end === 'idle') {
       r.close(`idle for ${idleTimeoutMs} ms`);
-      log.finish({ status: 200, decision: 'allow', code: 'PCL_DATAPLANE_IDLE_TIMEOUT', reason: `no bytes either way for ${idleTimeoutMs} ms`, layers: record.layers, flags: 'SI', ...counts });
+      log.finish({
+        status: 200,
+        decision: 'allow',
+        code: 'PCL_DATAPLANE_IDLE_TIMEOUT',
+        reason: `no bytes either way for ${idleTimeoutMs} ms`,
+        layers: record.layers,
+        flags: 'SI',
+        ...counts,
+      });
       return;
     }
     const flags: ResponseFlag = outcome.end === 'downstream' ? 'DC' : outcome.end === 'upstream' ? 'UC' : '-';
-    log.finish({ status: 200, decision: 'allow', code: record.code, reason: record.reason, layers: record.layers, flags, ...counts });
+    log.finish({
+      status: 200,
+      decision: 'allow',
+      code: record.code,
+      reason: record.reason,
+      layers: record.layers,
+      flags,
+      ...counts,
+    });
   }
 }
 
@@ -382,7 +466,14 @@ async function forwardHttp(ctx: TunnelContext, log: TunnelLog, dest: ServiceEntr
   };
   log.decided(dest, record);
   if (!r.respond(200)) {
-    log.finish({ status: 0, decision: 'allow', code: record.code, reason: 'the caller went away before the answer', layers: [], flags: 'DC' });
+    log.finish({
+      status: 0,
+      decision: 'allow',
+      code: record.code,
+      reason: 'the caller went away before the answer',
+      layers: [],
+      flags: 'DC',
+    });
     return;
   }
   let bytesReceived = 0;
@@ -416,18 +507,50 @@ async function forwardHttp(ctx: TunnelContext, log: TunnelLog, dest: ServiceEntr
   });
   if (idled) {
     const reason = `no bytes either way for ${ctx.httpIdleTimeoutMs} ms`;
-    log.finish({ status: 200, decision: 'allow', code: 'PCL_DATAPLANE_IDLE_TIMEOUT', reason, layers: [], flags: 'SI', bytesReceived, bytesSent });
+    log.finish({
+      status: 200,
+      decision: 'allow',
+      code: 'PCL_DATAPLANE_IDLE_TIMEOUT',
+      reason,
+      layers: [],
+      flags: 'SI',
+      bytesReceived,
+      bytesSent,
+    });
     return;
   }
-  log.finish({ status: 200, decision: 'allow', code: record.code, reason: record.reason, layers: [], flags: '-', bytesReceived, bytesSent });
+  log.finish({
+    status: 200,
+    decision: 'allow',
+    code: record.code,
+    reason: record.reason,
+    layers: [],
+    flags: '-',
+    bytesReceived,
+    bytesSent,
+  });
 }
 
 function finishClosed(
   log: TunnelLog,
-  v: { code: ErrorCode; reason: string; flag: ResponseFlag; layers: readonly LayerRecord[]; decision: 'allow' | 'deny' },
+  v: {
+    code: ErrorCode;
+    reason: string;
+    flag: ResponseFlag;
+    layers: readonly LayerRecord[];
+    decision: 'allow' | 'deny';
+  },
   counts: { bytesReceived: number; bytesSent: number },
 ): void {
-  log.finish({ status: 200, decision: v.decision, code: v.code, reason: v.reason, layers: v.layers, flags: v.flag, ...counts });
+  log.finish({
+    status: 200,
+    decision: v.decision,
+    code: v.code,
+    reason: v.reason,
+    layers: v.layers,
+    flags: v.flag,
+    ...counts,
+  });
 }
 
 function shuffle<T>(items: T[]): T[] {
@@ -437,4 +560,3 @@ function shuffle<T>(items: T[]): T[] {
   }
   return items;
 }
-

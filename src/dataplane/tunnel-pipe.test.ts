@@ -19,7 +19,10 @@ async function pair(t: { after(fn: () => unknown): void }): Promise<{ caller: So
   return { caller, downstream };
 }
 
-async function upstreamServer(t: { after(fn: () => unknown): void }, onConn: (s: Socket) => void): Promise<{ server: Server; dial(): Promise<Socket> }> {
+async function upstreamServer(
+  t: { after(fn: () => unknown): void },
+  onConn: (s: Socket) => void,
+): Promise<{ server: Server; dial(): Promise<Socket> }> {
   const server = createServer({ allowHalfOpen: true }, onConn);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');

@@ -48,7 +48,11 @@ export function pipeTunnel(downstream: Duplex, upstream: Socket, idleTimeoutMs: 
     settled = true;
     upstream.destroy(); // both directions ended (or one failed): release the socket now rather than at GC
     if (!ok) downstream.destroy();
-    resolveDone({ end: firstEnd ?? (ok ? 'complete' : 'upstream'), bytesReceived: upstream.bytesWritten, bytesSent: upstream.bytesRead });
+    resolveDone({
+      end: firstEnd ?? (ok ? 'complete' : 'upstream'),
+      bytesReceived: upstream.bytesWritten,
+      bytesSent: upstream.bytesRead,
+    });
   };
   // Plain `pipe` per direction (what `pipeline` runs underneath) with the completion and failure checks done here:
   // two `pipeline`s cost each idle tunnel an AbortController, four end-of-stream trackers and their closures.

@@ -15,7 +15,12 @@ test('answers A and AAAA for known names, NXDOMAIN for others, and ignores garba
   await assert.rejects(r.resolve4('evil.example'), (e: NodeJS.ErrnoException) => e.code === 'ENOTFOUND');
   // Garbage datagrams are dropped; the server still answers afterwards.
   const s = createSocket('udp4');
-  for (const g of [Buffer.alloc(0), Buffer.from('hello'), Buffer.alloc(12, 0xff), Buffer.from([0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 200, 1, 2])]) {
+  for (const g of [
+    Buffer.alloc(0),
+    Buffer.from('hello'),
+    Buffer.alloc(12, 0xff),
+    Buffer.from([0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 200, 1, 2]),
+  ]) {
     await new Promise<void>((res) => s.send(g, dns.address.port, '127.0.0.1', () => res()));
   }
   s.close();

@@ -50,9 +50,15 @@ function ipBytes(ip: string): Buffer {
 }
 
 /** Build the answer for a parsed query against `records` (name → addresses). */
-export function buildAnswer(msg: Buffer, q: NonNullable<ReturnType<typeof parseQuery>>, records: ReadonlyMap<string, readonly string[]>): Buffer {
+export function buildAnswer(
+  msg: Buffer,
+  q: NonNullable<ReturnType<typeof parseQuery>>,
+  records: ReadonlyMap<string, readonly string[]>,
+): Buffer {
   const addrs = records.get(q.name);
-  const wanted = (addrs ?? []).filter((a) => (q.type === TYPE_A ? isIPv4(a) : q.type === TYPE_AAAA ? isIPv6(a) : false));
+  const wanted = (addrs ?? []).filter((a) =>
+    q.type === TYPE_A ? isIPv4(a) : q.type === TYPE_AAAA ? isIPv6(a) : false,
+  );
   const header = Buffer.alloc(12);
   header.writeUInt16BE(q.id, 0);
   const rcode = addrs === undefined ? 3 : 0; // NXDOMAIN for unknown names
@@ -73,7 +79,11 @@ export function buildAnswer(msg: Buffer, q: NonNullable<ReturnType<typeof parseQ
   return Buffer.concat([header, question, ...answers]);
 }
 
-export async function startDnsServer(records: Record<string, readonly string[]>, host = '127.0.0.1', port = 0): Promise<DnsServer> {
+export async function startDnsServer(
+  records: Record<string, readonly string[]>,
+  host = '127.0.0.1',
+  port = 0,
+): Promise<DnsServer> {
   const table = new Map(Object.entries(records).map(([k, v]) => [k.toLowerCase(), v]));
   const sock: Socket = createSocket(isIPv6(host) ? 'udp6' : 'udp4');
   sock.on('message', (msg, rinfo) => {

@@ -35,9 +35,16 @@ export function startHttpbin(opts: { host: string; port: number; certPem: string
     const url = new URL(req.url ?? '/', 'https://httpbin.org');
     if (req.method === 'GET' && url.pathname === '/get') {
       const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k.replace(/(^|-)([a-z])/g, (m) => m.toUpperCase())] = v;
+      for (const [k, v] of Object.entries(req.headers))
+        if (typeof v === 'string') headers[k.replace(/(^|-)([a-z])/g, (m) => m.toUpperCase())] = v;
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ args: Object.fromEntries(url.searchParams), headers, origin: req.socket.remoteAddress, url: url.href }, null, 2) + '\n');
+      res.end(
+        JSON.stringify(
+          { args: Object.fromEntries(url.searchParams), headers, origin: req.socket.remoteAddress, url: url.href },
+          null,
+          2,
+        ) + '\n',
+      );
       return;
     }
     res.writeHead(404, { 'content-type': 'text/plain' });
@@ -52,7 +59,13 @@ export function subjectOf(der: Buffer): string {
 }
 
 /** my-nginx.foo.bar: requires a client certificate signed by `caPem`, answers `/subject`. */
-export function startSubjectServer(opts: { host: string; port: number; certPem: string; keyPem: string; caPem: string }): Promise<StandIn> {
+export function startSubjectServer(opts: {
+  host: string;
+  port: number;
+  certPem: string;
+  keyPem: string;
+  caPem: string;
+}): Promise<StandIn> {
   const server = createServer(
     { cert: opts.certPem, key: opts.keyPem, ca: opts.caPem, requestCert: true, rejectUnauthorized: true },
     (req, res) => {

@@ -3,15 +3,18 @@ import { defineCodes } from './define.ts';
 
 export const agentCodes = defineCodes({
   PCL_AGENT_EGRESS_DENIED: {
-    summary: 'The destination is declared by no ServiceEntry bound to a gateway, and egressPolicies deny it; refused locally, nothing left the machine.',
+    summary:
+      'The destination is declared by no ServiceEntry bound to a gateway, and egressPolicies deny it; refused locally, nothing left the machine.',
     fix: 'Declare the host with a ServiceEntry labelled istio.io/use-waypoint (and allow the caller by AuthorizationPolicy), or add an egressPolicies Allow entry for its CIDR.',
   },
   PCL_AGENT_GATEWAY_DENIED: {
-    summary: 'The gateway refused the tunnel (HBONE 401): an AuthorizationPolicy or egressPolicies denied this identity; the client got 403.',
+    summary:
+      'The gateway refused the tunnel (HBONE 401): an AuthorizationPolicy or egressPolicies denied this identity; the client got 403.',
     fix: 'Read the reason and deciding code in the 403 (x-portcullis-reason) or the agent log; allow the caller with an AuthorizationPolicy on both layers if it should pass.',
   },
   PCL_AGENT_UPSTREAM_UNAVAILABLE: {
-    summary: 'The gateway could not reach the destination, or the ServiceEntry declares no such port (HBONE 503); the client got 503.',
+    summary:
+      'The gateway could not reach the destination, or the ServiceEntry declares no such port (HBONE 503); the client got 503.',
     fix: 'Check that the ServiceEntry declares the port and that the external host is up and resolvable from the gateway.',
   },
   PCL_AGENT_GATEWAY_UNREACHABLE: {
@@ -23,19 +26,23 @@ export const agentCodes = defineCodes({
     fix: 'See the status and reason in the agent log; a 400 usually means the agent and gateway read different configuration (VIPs differ).',
   },
   PCL_AGENT_DIRECT_FAILED: {
-    summary: 'A destination allowed by egressPolicies could not be reached directly (refused, unreachable, timed out); the client got 502.',
+    summary:
+      'A destination allowed by egressPolicies could not be reached directly (refused, unreachable, timed out); the client got 502.',
     fix: 'Check that the destination is up and reachable from this machine.',
   },
   PCL_AGENT_DNS_FAILED: {
-    summary: 'A destination host no ServiceEntry declares does not resolve, so egressPolicies have no address to match; denied locally (403), as the gateway denies a name it cannot place.',
+    summary:
+      'A destination host no ServiceEntry declares does not resolve, so egressPolicies have no address to match; denied locally (403), as the gateway denies a name it cannot place.',
     fix: 'Check the host name and the resolver of the machine running the agent, or declare the host with a ServiceEntry bound to the gateway.',
   },
   PCL_AGENT_SELF_CONNECT: {
-    summary: 'The destination is one of the agent\'s own listeners; refused to avoid a loop (ztunnel refuses calls to its own ports too).',
+    summary:
+      "The destination is one of the agent's own listeners; refused to avoid a loop (ztunnel refuses calls to its own ports too).",
     fix: 'Point the client at the real destination, not at the agent.',
   },
   PCL_AGENT_BAD_REQUEST: {
-    summary: 'A client sent a malformed proxy request (bad request line, origin-form URL, bad CONNECT target or port); answered 400.',
+    summary:
+      'A client sent a malformed proxy request (bad request line, origin-form URL, bad CONNECT target or port); answered 400.',
     fix: 'Use the agent as HTTP_PROXY / HTTPS_PROXY (absolute-form URL or CONNECT host:port with a port from 1 to 65535), or as a SOCKS5 proxy.',
   },
   PCL_AGENT_HEADERS_TOO_LARGE: {
@@ -47,15 +54,17 @@ export const agentCodes = defineCodes({
     fix: 'Configure the client for an HTTP proxy (CONNECT or absolute-form) or SOCKS5 (socks5h:// for names).',
   },
   PCL_AGENT_SOCKS_UNSUPPORTED: {
-    summary: 'A SOCKS5 client asked for something the agent does not offer (an authentication method other than none, BIND/UDP ASSOCIATE, an unknown address type).',
-    fix: 'Use SOCKS5 without authentication and the CONNECT command, as ztunnel\'s SOCKS5 port does.',
+    summary:
+      'A SOCKS5 client asked for something the agent does not offer (an authentication method other than none, BIND/UDP ASSOCIATE, an unknown address type).',
+    fix: "Use SOCKS5 without authentication and the CONNECT command, as ztunnel's SOCKS5 port does.",
   },
   PCL_AGENT_CLIENT_ABORTED: {
     summary: 'A client went away before its tunnel was set up; the tunnel was cancelled.',
     fix: 'Nothing to do on the agent; check the client if it happens often.',
   },
   PCL_AGENT_HANDSHAKE_TIMEOUT: {
-    summary: 'A client of a proxy port did not complete its SOCKS5 or HTTP request in time after connecting; the connection was closed.',
+    summary:
+      'A client of a proxy port did not complete its SOCKS5 or HTTP request in time after connecting; the connection was closed.',
     fix: 'Point HTTPS_PROXY / ALL_PROXY clients at the port as usual; raise --handshake-timeout only for a client known to be that slow.',
   },
   PCL_AGENT_WORKLOADS_INVALID: {

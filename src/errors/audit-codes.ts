@@ -8,7 +8,8 @@ export const auditCodes = defineCodes({
     fix: 'Label the namespace: kubectl label namespace <ns> istio.io/dataplane-mode=ambient (the finding carries the manifest).',
   },
   PCL_AUDIT_CAPTURE_POD_OPT_OUT: {
-    summary: 'A workload pod opts out of ambient capture with istio.io/dataplane-mode=none, so its traffic skips ztunnel.',
+    summary:
+      'A workload pod opts out of ambient capture with istio.io/dataplane-mode=none, so its traffic skips ztunnel.',
     fix: 'Remove the istio.io/dataplane-mode=none label from the pod (or its template); only gateway pods may opt out.',
   },
   PCL_AUDIT_CAPTURE_SIDECAR: {
@@ -21,7 +22,8 @@ export const auditCodes = defineCodes({
   },
   // ---- layer 2: NetworkPolicy fence ----
   PCL_AUDIT_FENCE_MISSING: {
-    summary: 'No NetworkPolicy restricts egress from the pods of a workload namespace: they can reach any external address directly.',
+    summary:
+      'No NetworkPolicy restricts egress from the pods of a workload namespace: they can reach any external address directly.',
     fix: "Apply seed 000's workload-egress NetworkPolicy in the namespace (DNS plus in-cluster only, gateway pods exempt).",
   },
   PCL_AUDIT_FENCE_POD_UNSELECTED: {
@@ -37,7 +39,8 @@ export const auditCodes = defineCodes({
     fix: 'Remove the ipBlock rule (or narrow it to private ranges); external traffic must go through the egress gateway.',
   },
   PCL_AUDIT_FENCE_ALL_DESTINATIONS: {
-    summary: 'An egress NetworkPolicy rule without `to` allows every destination, including external ones, on ports other than DNS.',
+    summary:
+      'An egress NetworkPolicy rule without `to` allows every destination, including external ones, on ports other than DNS.',
     fix: 'Give the rule a `to` with in-cluster peers (podSelector/namespaceSelector), or restrict its ports to 53.',
   },
   PCL_AUDIT_DNS_BLOCKED: {
@@ -46,7 +49,8 @@ export const auditCodes = defineCodes({
   },
   // ---- layer 3: unknown destinations ----
   PCL_AUDIT_EGRESS_POLICIES_MISSING: {
-    summary: 'egressPolicies is not set: ztunnel lets traffic to destinations it cannot match to a ServiceEntry go out.',
+    summary:
+      'egressPolicies is not set: ztunnel lets traffic to destinations it cannot match to a ServiceEntry go out.',
     fix: 'Set egressPolicies on the ztunnel chart (and in portcullis.yaml) to deny 0.0.0.0/0 and ::/0.',
   },
   PCL_AUDIT_EGRESS_POLICIES_OPEN: {
@@ -55,16 +59,19 @@ export const auditCodes = defineCodes({
   },
   // ---- layer 4: hostNetwork ----
   PCL_AUDIT_PSA_MISSING: {
-    summary: 'A workload namespace does not enforce Pod Security baseline or restricted, so hostNetwork pods are admitted.',
+    summary:
+      'A workload namespace does not enforce Pod Security baseline or restricted, so hostNetwork pods are admitted.',
     fix: 'Label the namespace pod-security.kubernetes.io/enforce=restricted (or baseline).',
   },
   PCL_AUDIT_HOST_NETWORK_POD: {
-    summary: "A workload pod runs with hostNetwork: true: it uses the node's network, skipping both ztunnel capture and NetworkPolicy.",
+    summary:
+      "A workload pod runs with hostNetwork: true: it uses the node's network, skipping both ztunnel capture and NetworkPolicy.",
     fix: 'Set hostNetwork: false (or remove it) on the pod or its template.',
   },
   // ---- layer 5: perimeter ----
   PCL_AUDIT_PERIMETER_UNVERIFIED: {
-    summary: 'The perimeter (pod-CIDR egress dropped at the VPC or firewall) cannot be seen from Kubernetes and is not declared.',
+    summary:
+      'The perimeter (pod-CIDR egress dropped at the VPC or firewall) cannot be seen from Kubernetes and is not declared.',
     fix: 'Drop pod-CIDR egress at the perimeter, allow only the SNAT addresses ztunnel uses, and declare it under `perimeter` in portcullis.yaml.',
   },
   PCL_AUDIT_PERIMETER_OPEN: {
@@ -72,28 +79,34 @@ export const auditCodes = defineCodes({
     fix: 'Drop outbound traffic from the pod CIDRs at the VPC or firewall, then set perimeter.podEgressDropped: true.',
   },
   PCL_AUDIT_PERIMETER_INCOMPLETE: {
-    summary: 'The declared perimeter lacks the pod CIDRs or the SNAT addresses, or lets a SNAT address inside a pod CIDR out.',
+    summary:
+      'The declared perimeter lacks the pod CIDRs or the SNAT addresses, or lets a SNAT address inside a pod CIDR out.',
     fix: 'Declare perimeter.podCidrs and perimeter.snatAddresses (node addresses, outside the pod CIDRs).',
   },
   // ---- config ----
   PCL_AUDIT_NO_DEFAULT_DENY: {
-    summary: 'An egress gateway has no default-deny: any ambient-captured source may use it once no ALLOW policy exists.',
+    summary:
+      'An egress gateway has no default-deny: any ambient-captured source may use it once no ALLOW policy exists.',
     fix: 'Apply an ALLOW AuthorizationPolicy with `rules: []` targeting the Gateway, or set egressGateway.defaultDeny: true.',
   },
   PCL_AUDIT_SE_NOT_BOUND: {
-    summary: 'A ServiceEntry asks for a waypoint with istio.io/use-waypoint but is not bound, so its traffic skips the gateway policies.',
+    summary:
+      'A ServiceEntry asks for a waypoint with istio.io/use-waypoint but is not bound, so its traffic skips the gateway policies.',
     fix: 'Point istio.io/use-waypoint (and istio.io/use-waypoint-namespace) at a ready egress Gateway that admits the namespace.',
   },
   PCL_AUDIT_SIDECAR_SKIP_MISSING: {
-    summary: 'In a cluster with sidecar workloads, a ServiceEntry bound to the egress gateway lacks solo.io/sidecar-skip-waypoint: "true".',
+    summary:
+      'In a cluster with sidecar workloads, a ServiceEntry bound to the egress gateway lacks solo.io/sidecar-skip-waypoint: "true".',
     fix: 'Annotate the ServiceEntry solo.io/sidecar-skip-waypoint: "true" so sidecars keep registry-based routing.',
   },
   PCL_AUDIT_POLICY_TARGETS_GATEWAY_CLASS: {
-    summary: 'An AuthorizationPolicy targets the egress GatewayClass, which cannot be targeted directly: it applies to nothing.',
+    summary:
+      'An AuthorizationPolicy targets the egress GatewayClass, which cannot be targeted directly: it applies to nothing.',
     fix: 'Target the specific Gateway by name (targetRefs: kind Gateway, group gateway.networking.k8s.io).',
   },
   PCL_AUDIT_ALLOW_HTTP_ON_L4: {
-    summary: 'An ALLOW policy on an L4 egress gateway uses HTTP attributes: those rules are dropped, so it allows less than it says.',
+    summary:
+      'An ALLOW policy on an L4 egress gateway uses HTTP attributes: those rules are dropped, so it allows less than it says.',
     fix: 'Remove the HTTP attributes (methods, paths, hosts, request principals), or enforce them on an L7 waypoint.',
   },
   PCL_AUDIT_DENY_NEVER_MATCHES: {

@@ -19,7 +19,7 @@ export const configCodes = defineCodes({
     fix: 'Add the field named in the message; the resource is left out until it is present.',
   },
   PCL_CONFIG_UNKNOWN_FIELD: {
-    summary: 'A field is not part of the kind\'s schema (unknown or misspelt).',
+    summary: "A field is not part of the kind's schema (unknown or misspelt).",
     fix: 'Rename the field to the suggestion in the message, or remove it. Portcullis rejects unknown fields so typos never silently weaken a policy.',
   },
   PCL_CONFIG_TYPE: {
@@ -63,7 +63,7 @@ export const configCodes = defineCodes({
     fix: 'Remove one of the two documents or give them different names or namespaces.',
   },
   PCL_CONFIG_KEPT_LAST_GOOD: {
-    summary: 'A resource\'s new version is invalid, so its last good version stays in force.',
+    summary: "A resource's new version is invalid, so its last good version stays in force.",
     fix: 'Fix the errors reported for the resource; the new version is applied on the next reload that validates.',
   },
   PCL_CONFIG_RULE_FAILED: {
@@ -95,19 +95,23 @@ export const configCodes = defineCodes({
     fix: 'Split the file into several smaller ones, or raise configLimits.maxFileBytes in portcullis.yaml if the size is expected.',
   },
   PCL_CONFIG_TOO_MANY_DOCUMENTS: {
-    summary: 'A configuration file holds more YAML documents than the `configLimits.maxDocumentsPerFile` setting; it was not loaded.',
+    summary:
+      'A configuration file holds more YAML documents than the `configLimits.maxDocumentsPerFile` setting; it was not loaded.',
     fix: 'Split the file, or raise configLimits.maxDocumentsPerFile in portcullis.yaml.',
   },
   PCL_CONFIG_TOO_MANY_KEYS: {
-    summary: 'A YAML mapping holds more keys than the `configLimits.maxKeysPerMapping` setting; its document was not loaded.',
+    summary:
+      'A YAML mapping holds more keys than the `configLimits.maxKeysPerMapping` setting; its document was not loaded.',
     fix: 'No Kubernetes object needs that many keys in one mapping: remove the generated keys, or raise configLimits.maxKeysPerMapping.',
   },
   PCL_CONFIG_PARSE_TIMEOUT: {
-    summary: 'Parsing a configuration file took longer than the `configLimits.parseTimeoutSeconds` setting; the parse was stopped and the file not loaded.',
+    summary:
+      'Parsing a configuration file took longer than the `configLimits.parseTimeoutSeconds` setting; the parse was stopped and the file not loaded.',
     fix: 'Simplify or split the file (deep nesting, very many keys or documents), or raise configLimits.parseTimeoutSeconds.',
   },
   PCL_CONFIG_PARSE_FAILED: {
-    summary: 'The parser stopped on a configuration file (for example it ran out of its memory limit); the file was not loaded.',
+    summary:
+      'The parser stopped on a configuration file (for example it ran out of its memory limit); the file was not loaded.',
     fix: 'Make the file smaller or simpler; the message names the file and what the parser reported.',
   },
 });

@@ -3,7 +3,8 @@ import { defineCodes } from './define.ts';
 
 export const hboneCodes = defineCodes({
   PCL_HBONE_TLS_HANDSHAKE_FAILED: {
-    summary: 'The mTLS handshake failed: no client certificate, a certificate from another CA, an expired certificate, or not TLS 1.3.',
+    summary:
+      'The mTLS handshake failed: no client certificate, a certificate from another CA, an expired certificate, or not TLS 1.3.',
     fix: 'Give the client a current workload certificate issued by the mesh CA (root-cert.pem of the gateway) and use TLS 1.3.',
   },
   PCL_HBONE_ALPN_REFUSED: {
@@ -19,7 +20,8 @@ export const hboneCodes = defineCodes({
     fix: 'Issue the client certificate with a SPIFFE ID in the mesh trust domain; see PCL_IDENTITY_NO_SPIFFE_SAN and PCL_IDENTITY_TRUST_DOMAIN_MISMATCH.',
   },
   PCL_HBONE_PROTOCOL_ERROR: {
-    summary: 'The client broke the HTTP/2 protocol (no connection preface, bad frames or header compression); its session was closed.',
+    summary:
+      'The client broke the HTTP/2 protocol (no connection preface, bad frames or header compression); its session was closed.',
     fix: 'Use a conforming HTTP/2 client; other sessions are not affected.',
   },
   PCL_HBONE_NON_CONNECT: {
@@ -27,7 +29,8 @@ export const hboneCodes = defineCodes({
     fix: 'Send an HTTP/2 CONNECT with :authority set to the destination ip:port or host:port.',
   },
   PCL_HBONE_BAD_AUTHORITY: {
-    summary: 'The CONNECT :authority is not ip:port, [ipv6]:port or host:port with a port from 1 to 65535; answered 400.',
+    summary:
+      'The CONNECT :authority is not ip:port, [ipv6]:port or host:port with a port from 1 to 65535; answered 400.',
     fix: 'Set :authority to the destination as ztunnel does, e.g. 10.0.0.1:443, [fd00::1]:443 or httpbin.org:443.',
   },
   PCL_HBONE_HEADERS_TOO_LARGE: {
@@ -39,7 +42,8 @@ export const hboneCodes = defineCodes({
     fix: 'Retry later, run more gateway replicas, or raise maxTunnels if the host has the capacity.',
   },
   PCL_HBONE_RAPID_RESET: {
-    summary: 'The client reset too many streams before they were answered (HTTP/2 rapid reset, CVE-2023-44487); the session got GOAWAY ENHANCE_YOUR_CALM.',
+    summary:
+      'The client reset too many streams before they were answered (HTTP/2 rapid reset, CVE-2023-44487); the session got GOAWAY ENHANCE_YOUR_CALM.',
     fix: 'Find the client that opens and cancels streams in a loop; raise maxResetsPerWindow only for a known well-behaved client.',
   },
   PCL_HBONE_KEEPALIVE_TIMEOUT: {
@@ -59,7 +63,8 @@ export const hboneCodes = defineCodes({
     fix: 'Check the gateway address and port 15008, that a NetworkPolicy is not blocking it, and that both sides share the root certificate.',
   },
   PCL_HBONE_STATUS: {
-    summary: 'The gateway answered the CONNECT with a status other than 200 (400 malformed, 401 denied by policy, 503 unreachable).',
+    summary:
+      'The gateway answered the CONNECT with a status other than 200 (400 malformed, 401 denied by policy, 503 unreachable).',
     fix: 'Read the status and reason: 401 means an AuthorizationPolicy or egressPolicies denied the caller; 503 means the destination has no such port or cannot be reached.',
   },
   PCL_HBONE_TUNNEL_CLOSED: {
@@ -67,11 +72,13 @@ export const hboneCodes = defineCodes({
     fix: 'See the reason in the event; after a policy change the caller must be allowed again before it reconnects.',
   },
   PCL_HBONE_HANDSHAKE_LIMIT: {
-    summary: 'Too many connections were still in the TLS handshake (maxPendingHandshakes in all, or maxPendingHandshakesPerSource from one address); one was closed.',
+    summary:
+      'Too many connections were still in the TLS handshake (maxPendingHandshakes in all, or maxPendingHandshakesPerSource from one address); one was closed.',
     fix: 'Find the address that opens connections without finishing TLS (a scanner, a broken client); raise the limits in portcullis.yaml `limits:` only for a known burst of real workloads.',
   },
   PCL_HBONE_CONNECTION_LIMIT: {
-    summary: 'The gateway holds maxConnections connections; the oldest one still in the TLS handshake was closed, or, with every connection established, the new one was refused.',
+    summary:
+      'The gateway holds maxConnections connections; the oldest one still in the TLS handshake was closed, or, with every connection established, the new one was refused.',
     fix: 'Run more gateway replicas or raise limits.maxConnections in portcullis.yaml if the host has the descriptors.',
   },
   PCL_HBONE_IDENTITY_TUNNEL_LIMIT: {

@@ -19,7 +19,8 @@ export const identityCodes = defineCodes({
     fix: 'Pick another --dir, or pass --force to replace the CA (every certificate it issued stops being trusted).',
   },
   PCL_IDENTITY_CA_INVALID: {
-    summary: 'The CA files cannot be used: unreadable PEM, a key that does not match ca-cert.pem, a signing certificate that is not a CA, or a chain that does not lead to root-cert.pem.',
+    summary:
+      'The CA files cannot be used: unreadable PEM, a key that does not match ca-cert.pem, a signing certificate that is not a CA, or a chain that does not lead to root-cert.pem.',
     fix: 'Check that ca-cert.pem is the signing CA, ca-key.pem its private key, cert-chain.pem ca-cert.pem followed by its parents, and root-cert.pem the root that anchors them.',
   },
   PCL_IDENTITY_CA_USAGE: {
@@ -27,7 +28,8 @@ export const identityCodes = defineCodes({
     fix: 'Run `portcullis ca init --dir D [--trust-domain T] [--force]` or `portcullis ca issue --dir D (--spiffe ID | --subject "CN=..." | --dns NAME) --out O [--ttl 24h]`.',
   },
   PCL_IDENTITY_CERT_LOAD_FAILED: {
-    summary: 'A certificate, key or trust bundle could not be loaded (missing file, bad PEM, or key does not match the certificate).',
+    summary:
+      'A certificate, key or trust bundle could not be loaded (missing file, bad PEM, or key does not match the certificate).',
     fix: 'Check the cert-chain.pem / key.pem / root-cert.pem files; on reload the previous certificate stays in use until the files are fixed.',
   },
   PCL_IDENTITY_NO_SPIFFE_SAN: {
@@ -43,7 +45,8 @@ export const identityCodes = defineCodes({
     fix: 'Check that the gateway runs with the identity the client expects (by default spiffe://<td>/ns/<gateway namespace>/sa/<gateway name>).',
   },
   PCL_IDENTITY_ISTIOD_FAILED: {
-    summary: "The certificate request to istiod's IstioCertificateService failed: unreachable, TLS not verified against the mesh root, the bearer token refused, or an error answer.",
+    summary:
+      "The certificate request to istiod's IstioCertificateService failed: unreachable, TLS not verified against the mesh root, the bearer token refused, or an error answer.",
     fix: 'Check --ca-address (istiod.istio-system.svc:15012 in a cluster), that --ca-root-cert is the mesh root (the istio-ca-root-cert ConfigMap) and that --ca-token-file is a projected ServiceAccount token with audience istio-ca; the previous certificate stays in use until it expires.',
   },
   PCL_IDENTITY_ISTIOD_EMPTY_CHAIN: {
@@ -59,15 +62,18 @@ export const identityCodes = defineCodes({
     fix: 'Mount a projected ServiceAccount token with audience istio-ca at /var/run/secrets/tokens/istio-token (portcullis install does), or point --ca-token-file at it.',
   },
   PCL_IDENTITY_CERT_EXPIRED: {
-    summary: 'The serving certificate expired before a renewal succeeded: the gateway is not ready and refuses new tunnels.',
+    summary:
+      'The serving certificate expired before a renewal succeeded: the gateway is not ready and refuses new tunnels.',
     fix: 'Restore the certificate source (istiod reachable, token valid, or fresh files); the gateway serves again as soon as a new certificate is in hand.',
   },
   PCL_IDENTITY_DEV_CA_KEY: {
-    summary: 'The gateway holds a CA signing key (--ca-dir): fine for development, never on a gateway at the edge of a real mesh.',
+    summary:
+      'The gateway holds a CA signing key (--ca-dir): fine for development, never on a gateway at the edge of a real mesh.',
     fix: 'In a cluster, take the certificate from istiod (--ca-address, the default in a pod) or from files written by cert-manager istio-csr or SPIRE (--cert --key --trust-bundle).',
   },
   PCL_IDENTITY_GATEWAY_NOT_NAMED: {
-    summary: "A Gateway given with --gateway cannot be served: the serving certificate does not carry its waypoint identity (spiffe://<td>/ns/<gateway ns>/sa/<gateway name>), or it is not in the configuration.",
+    summary:
+      'A Gateway given with --gateway cannot be served: the serving certificate does not carry its waypoint identity (spiffe://<td>/ns/<gateway ns>/sa/<gateway name>), or it is not in the configuration.',
     fix: "Run one gateway Deployment per Gateway (portcullis install --gateway NS/NAME), with the pod's service account named after the Gateway, as Istio names a waypoint's.",
   },
 });

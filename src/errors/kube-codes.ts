@@ -3,7 +3,8 @@ import { defineCodes } from './define.ts';
 
 export const kubeCodes = defineCodes({
   PCL_KUBE_CREDENTIALS: {
-    summary: 'No usable Kubernetes credentials: not in a pod, no --kubeconfig and no $KUBECONFIG, or the file cannot be read.',
+    summary:
+      'No usable Kubernetes credentials: not in a pod, no --kubeconfig and no $KUBECONFIG, or the file cannot be read.',
     fix: 'Run in a pod with a ServiceAccount token mounted, or pass --kubeconfig FILE (or set $KUBECONFIG).',
   },
   PCL_KUBE_UNREACHABLE: {

@@ -7,7 +7,8 @@ export const meshCodes = defineCodes({
     fix: 'Give some ServiceEntries explicit spec.addresses, or label them networking.istio.io/enable-autoallocate-ip: "false".',
   },
   PCL_MESH_VIP_REASSIGNED: {
-    summary: 'A ServiceEntry\'s auto-allocated VIPs conflicted with another entry\'s addresses; it was given new ones (as istiod\'s ipallocate controller does).',
+    summary:
+      "A ServiceEntry's auto-allocated VIPs conflicted with another entry's addresses; it was given new ones (as istiod's ipallocate controller does).",
     fix: 'Nothing is needed for traffic through Portcullis; if the VIPs came from a cluster export, re-export so each entry carries the status istiod wrote.',
   },
   PCL_MESH_NO_SUCH_PORT: {
@@ -15,11 +16,13 @@ export const meshCodes = defineCodes({
     fix: 'Add the port to the ServiceEntry spec.ports, or connect to a declared port.',
   },
   PCL_MESH_INVALID_SERVICE_ENTRY: {
-    summary: 'Denied: the destination is declared by a ServiceEntry that is invalid and has no last good version, or bound to a Gateway that is; its hosts are denied (never left to egressPolicies).',
+    summary:
+      'Denied: the destination is declared by a ServiceEntry that is invalid and has no last good version, or bound to a Gateway that is; its hosts are denied (never left to egressPolicies).',
     fix: 'Fix the ServiceEntry (or its Gateway) at the file and line shown (`portcullis status` lists the error), or delete it.',
   },
   PCL_MESH_INVALID_TARGET_NOT_FOUND: {
-    summary: 'Warning: an invalid AuthorizationPolicy targets nothing that exists (TargetNotFound), so it denies nothing; it will deny its target\'s traffic as soon as the target appears, until the policy is fixed.',
+    summary:
+      "Warning: an invalid AuthorizationPolicy targets nothing that exists (TargetNotFound), so it denies nothing; it will deny its target's traffic as soon as the target appears, until the policy is fixed.",
     fix: 'Fix or delete the policy, and check the names in its targetRefs.',
   },
 });

@@ -16,15 +16,18 @@ export const policyCodes = defineCodes({
     fix: 'Check the named DENY policy and rule. DENY always wins over ALLOW; narrow the DENY rule if this source should pass.',
   },
   PCL_AUTHZ_DENIED_NOT_ALLOWED: {
-    summary: 'Denied: ALLOW policies exist for this layer, but none matched ("allow policies exist, but none allowed").',
-    fix: 'Add or widen an ALLOW policy on this layer (Gateway or ServiceEntry) for the caller\'s namespace, principal or port. Both layers must allow.',
+    summary:
+      'Denied: ALLOW policies exist for this layer, but none matched ("allow policies exist, but none allowed").',
+    fix: "Add or widen an ALLOW policy on this layer (Gateway or ServiceEntry) for the caller's namespace, principal or port. Both layers must allow.",
   },
   PCL_AUTHZ_DENIED_CUSTOM_UNSUPPORTED: {
-    summary: 'Denied: a CUSTOM (external authorization) policy targets this layer, and Portcullis does not support CUSTOM; the layer fails closed.',
+    summary:
+      'Denied: a CUSTOM (external authorization) policy targets this layer, and Portcullis does not support CUSTOM; the layer fails closed.',
     fix: 'Remove the CUSTOM policy or replace it with ALLOW/DENY policies; Portcullis has no ext-authz provider support.',
   },
   PCL_AUTHZ_INVALID_POLICY: {
-    summary: 'Denied: an AuthorizationPolicy that could attach to this layer is invalid and has no last good version, so the layer denies every connection and request until it is fixed or deleted (fail closed).',
+    summary:
+      'Denied: an AuthorizationPolicy that could attach to this layer is invalid and has no last good version, so the layer denies every connection and request until it is fixed or deleted (fail closed).',
     fix: 'Fix the error named in the reason (file:line and field), or delete the policy; `portcullis status` lists every configuration error.',
   },
   PCL_AUTHZ_DENIED_NO_LAYERS: {
@@ -33,15 +36,18 @@ export const policyCodes = defineCodes({
   },
   // ---- egressPolicies (destinations no ServiceEntry declares; seed 000 layer 03) ----
   PCL_EGRESS_POLICY_DENY: {
-    summary: 'Denied: the destination is not declared by any ServiceEntry and the longest matching egressPolicies CIDR says Deny.',
+    summary:
+      'Denied: the destination is not declared by any ServiceEntry and the longest matching egressPolicies CIDR says Deny.',
     fix: 'Declare the destination with a ServiceEntry bound to the egress Gateway, or add a narrower egressPolicies entry with policy: Allow.',
   },
   PCL_EGRESS_POLICY_ALLOW: {
-    summary: 'Allowed: the destination is not declared by any ServiceEntry and the longest matching egressPolicies CIDR says Allow.',
+    summary:
+      'Allowed: the destination is not declared by any ServiceEntry and the longest matching egressPolicies CIDR says Allow.',
     fix: 'Nothing to do if intended. Unknown destinations bypass AuthorizationPolicy; prefer a ServiceEntry so identity-based policy applies.',
   },
   PCL_EGRESS_NO_MATCH: {
-    summary: 'Denied: the destination is not declared by any ServiceEntry and no egressPolicies CIDR matches its address (or it has none).',
+    summary:
+      'Denied: the destination is not declared by any ServiceEntry and no egressPolicies CIDR matches its address (or it has none).',
     fix: 'Declare the destination with a ServiceEntry, or add an egressPolicies entry covering its address.',
   },
   PCL_EGRESS_POLICY_INVALID_CIDR: {

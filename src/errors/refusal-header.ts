@@ -12,7 +12,10 @@ export const MAX_REASON_CHARS = 1024;
 
 /** A header value safe to send: each run of CR, LF or anything outside visible ASCII becomes one space, bounded. */
 export function headerSafe(text: string): string {
-  return text.replace(/[^\x20-\x7e]+/g, ' ').trim().slice(0, MAX_REASON_CHARS);
+  return text
+    .replace(/[^\x20-\x7e]+/g, ' ')
+    .trim()
+    .slice(0, MAX_REASON_CHARS);
 }
 
 /** The `x-portcullis-reason` value of an HBONE refusal: `<code>: <reason>`, sanitised. */

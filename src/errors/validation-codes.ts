@@ -8,7 +8,8 @@ export const validationCodes = defineCodes({
     fix: 'Set only one of `selector`/`workloadSelector` and `targetRefs`; label keys must be non-empty and no key or value may contain `*`.',
   },
   PCL_VALIDATION_EMPTY_SELECTOR: {
-    summary: 'A workload selector has no labels, so it selects every workload in the namespace (Istio webhook warning).',
+    summary:
+      'A workload selector has no labels, so it selects every workload in the namespace (Istio webhook warning).',
     fix: 'Add `matchLabels` to narrow the selector, or remove the selector if the whole namespace is meant.',
   },
   PCL_VALIDATION_TARGET_REF: {
@@ -16,7 +17,8 @@ export const validationCodes = defineCodes({
     fix: 'Target a Gateway or GatewayClass (gateway.networking.k8s.io), a ServiceEntry (networking.istio.io) or a Service in the same namespace, and leave `namespace` unset.',
   },
   PCL_VALIDATION_DRY_RUN: {
-    summary: 'The `istio.io/dry-run` annotation is on a kind other than AuthorizationPolicy, has a value that is not a boolean, or is on an AUDIT or CUSTOM policy (Istio webhook).',
+    summary:
+      'The `istio.io/dry-run` annotation is on a kind other than AuthorizationPolicy, has a value that is not a boolean, or is on an AUDIT or CUSTOM policy (Istio webhook).',
     fix: 'Use `istio.io/dry-run: "true"` or `"false"` only on ALLOW and DENY AuthorizationPolicies; remove it elsewhere.',
   },
   PCL_VALIDATION_EXPORT_TO: {
@@ -29,11 +31,13 @@ export const validationCodes = defineCodes({
     fix: 'Give DENY and CUSTOM policies a `rules` list (`rules: [{}]` matches every request); use `provider` only with CUSTOM.',
   },
   PCL_VALIDATION_AUTHZ_RULE: {
-    summary: 'An AuthorizationPolicy rule is malformed: an empty `from`/`to`/source/operation, or conflicting source fields.',
+    summary:
+      'An AuthorizationPolicy rule is malformed: an empty `from`/`to`/source/operation, or conflicting source fields.',
     fix: 'Remove empty `from`/`to` entries or fill them; do not combine `serviceAccounts` with `principals` or `namespaces` in one source.',
   },
   PCL_VALIDATION_AUTHZ_VALUE: {
-    summary: 'An AuthorizationPolicy value is invalid: empty string, bad IP/CIDR, bad port, service account, trust domain or path template.',
+    summary:
+      'An AuthorizationPolicy value is invalid: empty string, bad IP/CIDR, bad port, service account, trust domain or path template.',
     fix: 'Use non-empty values; IPs/CIDRs like `10.0.0.0/8`; ports 0-65535 as strings; service accounts as `sa` or `ns/sa` without `*`; path templates `{*}`/`{**}` only.',
   },
   PCL_VALIDATION_AUTHZ_CONDITION: {
@@ -42,10 +46,11 @@ export const validationCodes = defineCodes({
   },
   PCL_VALIDATION_HTTP_ONLY_DENY: {
     summary: 'A DENY rule uses only HTTP attributes, so on TCP it matches every connection (Istio webhook warning).',
-    fix: 'Add `ports` to the rule\'s `to.operation` (or a TCP source attribute) so the DENY applies only where intended.',
+    fix: "Add `ports` to the rule's `to.operation` (or a TCP source attribute) so the DENY applies only where intended.",
   },
   PCL_VALIDATION_AUTHZ_SCOPE: {
-    summary: 'An AuthorizationPolicy is in a namespace where its target cannot attach (e.g. GatewayClass outside the root namespace).',
+    summary:
+      'An AuthorizationPolicy is in a namespace where its target cannot attach (e.g. GatewayClass outside the root namespace).',
     fix: 'Move a policy that targets a GatewayClass into the root namespace (Portcullis setting `rootNamespace`, default istio-system).',
   },
   // ---------- ServiceEntry ----------
@@ -110,7 +115,7 @@ export const validationCodes = defineCodes({
   },
   PCL_VALIDATION_HTTP_ROUTE_BACKEND_REF: {
     summary: 'An HTTPRoute backendRef has an unsupported kind or lacks a port.',
-    fix: 'Use a Service (with `port`) or Istio\'s `kind: Hostname` / `group: networking.istio.io` with `port` and no `namespace`.',
+    fix: "Use a Service (with `port`) or Istio's `kind: Hostname` / `group: networking.istio.io` with `port` and no `namespace`.",
   },
   PCL_VALIDATION_HTTP_ROUTE_PARENT_REF: {
     summary: 'HTTPRoute parentRefs are ambiguous or point at a kind Istio cannot attach to.',

@@ -8,14 +8,23 @@ import { test } from 'node:test';
 import { initCa } from '../identity/ca.ts';
 import { uriSans } from '../identity/peer-identity.ts';
 import type { GatewayModel } from '../mesh/snapshot.ts';
-import { certificateExpiry, certificateIdentities, issueGatewayCert, startDevCaIdentity, unservableGateways } from './gateway-cert.ts';
+import {
+  certificateExpiry,
+  certificateIdentities,
+  issueGatewayCert,
+  startDevCaIdentity,
+  unservableGateways,
+} from './gateway-cert.ts';
 
 test('one identity or several: every served Gateway identity is a URI SAN of a leaf signed by the CA', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'pcl-gwcert-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const ca = await initCa(join(dir, 'ca'), { trustDomain: 'cluster.local' });
   const root = new X509Certificate(ca.rootCertPem);
-  const ids = ['spiffe://cluster.local/ns/istio-system/sa/ztunnel-egress', 'spiffe://cluster.local/ns/istio-egress/sa/egress-waypoint'];
+  const ids = [
+    'spiffe://cluster.local/ns/istio-system/sa/ztunnel-egress',
+    'spiffe://cluster.local/ns/istio-egress/sa/egress-waypoint',
+  ];
   for (const set of [ids.slice(0, 1), ids]) {
     const issued = await issueGatewayCert(ca, set);
     const leaf = new X509Certificate(issued.certPem);
@@ -28,13 +37,24 @@ test('one identity or several: every served Gateway identity is a URI SAN of a l
 });
 
 test('--gateway: a Gateway is servable only when configured and named by the certificate', () => {
-  const g = (ref: string): GatewayModel => ({ ref, identity: `spiffe://cluster.local/ns/${ref.split('/')[0]}/sa/${ref.split('/')[1]}` }) as GatewayModel;
+  const g = (ref: string): GatewayModel =>
+    ({ ref, identity: `spiffe://cluster.local/ns/${ref.split('/')[0]}/sa/${ref.split('/')[1]}` }) as GatewayModel;
   const served = [g('istio-egress/egress'), g('istio-system/ztunnel-egress')];
-  assert.deepEqual(unservableGateways(['istio-egress/egress'], served, ['spiffe://cluster.local/ns/istio-egress/sa/egress']), []);
-  assert.deepEqual(unservableGateways(['istio-egress/egress', 'istio-system/ztunnel-egress'], served, ['spiffe://cluster.local/ns/istio-egress/sa/egress']), [
-    'Gateway istio-system/ztunnel-egress needs the identity spiffe://cluster.local/ns/istio-system/sa/ztunnel-egress, but the serving certificate names spiffe://cluster.local/ns/istio-egress/sa/egress',
+  assert.deepEqual(
+    unservableGateways(['istio-egress/egress'], served, ['spiffe://cluster.local/ns/istio-egress/sa/egress']),
+    [],
+  );
+  assert.deepEqual(
+    unservableGateways(['istio-egress/egress', 'istio-system/ztunnel-egress'], served, [
+      'spiffe://cluster.local/ns/istio-egress/sa/egress',
+    ]),
+    [
+      'Gateway istio-system/ztunnel-egress needs the identity spiffe://cluster.local/ns/istio-system/sa/ztunnel-egress, but the serving certificate names spiffe://cluster.local/ns/istio-egress/sa/egress',
+    ],
+  );
+  assert.deepEqual(unservableGateways(['team/missing'], served, []), [
+    'Gateway team/missing is not in the configuration, or its class is not one Portcullis serves',
   ]);
-  assert.deepEqual(unservableGateways(['team/missing'], served, []), ['Gateway team/missing is not in the configuration, or its class is not one Portcullis serves']);
   assert.match(unservableGateways(['istio-egress/egress'], served, [])[0], /names no SPIFFE ID/);
 });
 

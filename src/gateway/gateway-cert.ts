@@ -15,14 +15,23 @@ import { parseSpiffeId } from '../identity/spiffe-id.ts';
 import { PortcullisError } from '../errors/catalogue.ts';
 
 /** Said once in the log and on /ready when the gateway runs from `--ca-dir`. */
-export const DEV_CA_WARNING = 'this gateway holds a CA signing key (--ca-dir): for development only; in a mesh take the certificate from istiod or from files';
+export const DEV_CA_WARNING =
+  'this gateway holds a CA signing key (--ca-dir): for development only; in a mesh take the certificate from istiod or from files';
 
 /** Lifetime of the gateway's certificate (istio-agent's default workload certificate TTL). */
 export const GATEWAY_CERT_TTL_MS = 24 * 3_600_000;
 
 /** Issue the serving certificate for `identities` (full SPIFFE IDs, in order): one URI SAN each, istiod's profile. */
-export async function issueGatewayCert(ca: CertificateAuthority, identities: readonly string[], ttl: number = GATEWAY_CERT_TTL_MS): Promise<IssuedCertificate> {
-  if (identities.length === 0) throw new PortcullisError('PCL_DATAPLANE_NO_GATEWAY', 'no served Gateway, so no identity to put in the certificate');
+export async function issueGatewayCert(
+  ca: CertificateAuthority,
+  identities: readonly string[],
+  ttl: number = GATEWAY_CERT_TTL_MS,
+): Promise<IssuedCertificate> {
+  if (identities.length === 0)
+    throw new PortcullisError(
+      'PCL_DATAPLANE_NO_GATEWAY',
+      'no served Gateway, so no identity to put in the certificate',
+    );
   for (const id of identities) {
     const parsed = parseSpiffeId(id);
     if (!parsed.ok) throw new PortcullisError('PCL_DATAPLANE_CERT_ISSUE_FAILED', parsed.reason);
@@ -68,7 +77,11 @@ export function certificateIdentities(material: TlsMaterial): string[] {
  * configuration serves, and the certificate must carry its waypoint identity, or ztunnel would refuse every tunnel.
  * Returns one sentence per Gateway that cannot be served; empty when all can.
  */
-export function unservableGateways(named: readonly string[], served: readonly GatewayModel[], certIds: readonly string[]): string[] {
+export function unservableGateways(
+  named: readonly string[],
+  served: readonly GatewayModel[],
+  certIds: readonly string[],
+): string[] {
   const out: string[] = [];
   for (const ref of named) {
     const g = served.find((x) => x.ref === ref);

@@ -157,10 +157,16 @@ function localAddresses(): string[] {
  */
 export async function startGateway(opts: GatewayOptions): Promise<RunningGateway> {
   if (opts.caDir === undefined && opts.certFiles === undefined && opts.istiod === undefined) {
-    throw new PortcullisError('PCL_DATAPLANE_CERT_ISSUE_FAILED', 'the gateway needs --ca-address, or --cert, --key and --trust-bundle, or --ca-dir');
+    throw new PortcullisError(
+      'PCL_DATAPLANE_CERT_ISSUE_FAILED',
+      'the gateway needs --ca-address, or --cert, --key and --trust-bundle, or --ca-dir',
+    );
   }
   if ((opts.configDir === undefined) === (opts.source === undefined)) {
-    throw new PortcullisError('PCL_CLI_USAGE', 'the gateway needs exactly one configuration source: a --config folder or --kube');
+    throw new PortcullisError(
+      'PCL_CLI_USAGE',
+      'the gateway needs exactly one configuration source: a --config folder or --kube',
+    );
   }
   const instance = newInstanceId();
   const startedMs = Date.now();
@@ -175,7 +181,13 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   try {
     // ---- configuration ----
     const source: ExternalConfigSource =
-      opts.source ?? new ConfigSource({ dir: opts.configDir ?? '', settingsFile: opts.settingsFile, env: opts.env, debounceMs: opts.configDebounceMs });
+      opts.source ??
+      new ConfigSource({
+        dir: opts.configDir ?? '',
+        settingsFile: opts.settingsFile,
+        env: opts.env,
+        debounceMs: opts.configDebounceMs,
+      });
     cleanups.push(() => source.close());
     opts.source?.registerMetrics?.(metrics.registry);
     source.onError((err) => problem('PCL_DATAPLANE_CONFIG_RELOAD_FAILED', err));
@@ -189,14 +201,33 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       const now = configIssues(next);
       const { appeared, fixed } = diffIssues(issues, now);
       issues = now;
-      for (const [state, list] of [['appeared', appeared], ['fixed', fixed]] as const) {
-        for (const i of list) publish.configIssue({ instance, state, code: i.code, kind: i.kind, ref: i.ref, file: i.file, line: i.line, message: i.message, generation: next.generation });
+      for (const [state, list] of [
+        ['appeared', appeared],
+        ['fixed', fixed],
+      ] as const) {
+        for (const i of list)
+          publish.configIssue({
+            instance,
+            state,
+            code: i.code,
+            kind: i.kind,
+            ref: i.ref,
+            file: i.file,
+            line: i.line,
+            message: i.message,
+            generation: next.generation,
+          });
       }
       return errorsByKind(now);
     };
     const trustDomain = snap.settings.trustDomain;
     const served = (s: Snapshot): string[] => s.servedGateways().map((g) => g.identity);
-    if (served(snap).length === 0 && opts.caDir !== undefined && opts.certFiles === undefined && opts.istiod === undefined) {
+    if (
+      served(snap).length === 0 &&
+      opts.caDir !== undefined &&
+      opts.certFiles === undefined &&
+      opts.istiod === undefined
+    ) {
       throw new PortcullisError(
         'PCL_DATAPLANE_NO_GATEWAY',
         `${opts.configDir ?? 'the Kubernetes API'} has no Gateway whose class is one of ${Object.keys(snap.settings.gatewayClasses).join(', ')}`,
@@ -207,7 +238,11 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     let certificates: CertificateSource;
     let issued: DevCaIdentity | null = null;
     if (opts.certFiles !== undefined) {
-      const files = new FileCertificateSource({ certChainFile: opts.certFiles.cert, keyFile: opts.certFiles.key, rootCertFile: opts.certFiles.trustBundle });
+      const files = new FileCertificateSource({
+        certChainFile: opts.certFiles.cert,
+        keyFile: opts.certFiles.key,
+        rootCertFile: opts.certFiles.trustBundle,
+      });
       files.on('error', (err: unknown) => problem('PCL_IDENTITY_CERT_LOAD_FAILED', err));
       await files.start();
       cleanups.push(() => files.close());
@@ -229,8 +264,13 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     }
     const named = opts.gateways ?? [];
     if (named.length > 0) {
-      const unservable = unservableGateways(named, snap.servedGateways(), certificateIdentities(certificates.current()));
-      if (unservable.length > 0) throw new PortcullisError('PCL_IDENTITY_GATEWAY_NOT_NAMED', `cannot serve: ${unservable.join('; ')}`);
+      const unservable = unservableGateways(
+        named,
+        snap.servedGateways(),
+        certificateIdentities(certificates.current()),
+      );
+      if (unservable.length > 0)
+        throw new PortcullisError('PCL_IDENTITY_GATEWAY_NOT_NAMED', `cannot serve: ${unservable.join('; ')}`);
       certificates.on('update', (m) => {
         const now = unservableGateways(named, snap.servedGateways(), certificateIdentities(m));
         if (now.length > 0) problem('PCL_IDENTITY_GATEWAY_NOT_NAMED', now.join('; '));
@@ -241,7 +281,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     const expiry = certificateExpiry();
     const certProblem = (): string | null => {
       const notAfter = expiry(certificates.current());
-      return notAfter.getTime() > Date.now() ? null : `PCL_IDENTITY_CERT_EXPIRED: the serving certificate expired at ${notAfter.toISOString()}`;
+      return notAfter.getTime() > Date.now()
+        ? null
+        : `PCL_IDENTITY_CERT_EXPIRED: the serving certificate expired at ${notAfter.toISOString()}`;
     };
 
     // ---- data plane ----
@@ -250,14 +292,20 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     const credentials = new CredentialStore();
     cleanups.push(() => credentials.close());
     const waypointMetrics = createWaypointMetrics(metrics.registry);
-    cleanups.push(subscribe<WaypointRequestRecord>(CHANNELS.requestCompleted, instance, (e) => waypointMetrics.observe(e)));
+    cleanups.push(
+      subscribe<WaypointRequestRecord>(CHANNELS.requestCompleted, instance, (e) => waypointMetrics.observe(e)),
+    );
     const resolver = opts.resolver ?? createDnsResolver({ servers: opts.dnsServers });
     // The gateway's own sockets are never a destination (ztunnel's illegal_ports), including ones another process
     // of this gateway holds (a worker's primary owns the admin port).
     const listeners: ListenerAddress[] = (opts.ownSockets ?? []).map((h) => ({ ip: h.host, port: h.port }));
     const compileGuard = (s: Snapshot): AddressGuard => {
       try {
-        return compileAddressGuard({ allowedPrivateCidrs: s.settings.allowedPrivateCidrs, listeners, localAddresses: localAddresses() });
+        return compileAddressGuard({
+          allowedPrivateCidrs: s.settings.allowedPrivateCidrs,
+          listeners,
+          localAddresses: localAddresses(),
+        });
       } catch (err) {
         problem('PCL_DATAPLANE_CONFIG_RELOAD_FAILED', err);
         return compileAddressGuard({ allowedPrivateCidrs: [], listeners, localAddresses: localAddresses() });
@@ -300,7 +348,10 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     });
     hbone.on('refused', (r: HboneRefusal) => publish.hboneRefused({ ...r, instance }));
     hbone.on('error', (err: unknown) => problem('PCL_HBONE_HANDLER_FAILED', err));
-    metrics.watchConnections(() => ({ pendingHandshakes: hbone.pendingHandshakes, connections: hbone.connectionCount }));
+    metrics.watchConnections(() => ({
+      pendingHandshakes: hbone.pendingHandshakes,
+      connections: hbone.connectionCount,
+    }));
     const listen = opts.listen ?? { host: '0.0.0.0', port: 15008 };
     const hboneInfo = await hbone.listen(listen.port, listen.host, { reusePort: opts.reusePort === true });
     cleanups.push(() => hbone.destroy());
@@ -315,7 +366,10 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     };
     let admin: AdminServer | null = null;
     const adminAt = opts.admin === undefined ? { host: '127.0.0.1', port: 15000 } : opts.admin;
-    const devCaNote = opts.caDir !== undefined && opts.certFiles === undefined && opts.istiod === undefined ? `\nwarning: PCL_IDENTITY_DEV_CA_KEY: ${DEV_CA_WARNING}` : '';
+    const devCaNote =
+      opts.caDir !== undefined && opts.certFiles === undefined && opts.istiod === undefined
+        ? `\nwarning: PCL_IDENTITY_DEV_CA_KEY: ${DEV_CA_WARNING}`
+        : '';
     const readiness = (): { ready: boolean; why: string } => {
       const expired = certProblem();
       const r = draining
@@ -323,7 +377,10 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         : expired !== null
           ? { ready: false, why: expired }
           : listening
-            ? { ready: true, why: `${snap.settings.learn === true ? `${LEARN_BANNER}\n` : ''}ready: generation ${snap.generation}, ${snap.servedGateways().length} gateway(s) served${degradedNote()}` }
+            ? {
+                ready: true,
+                why: `${snap.settings.learn === true ? `${LEARN_BANNER}\n` : ''}ready: generation ${snap.generation}, ${snap.servedGateways().length} gateway(s) served${degradedNote()}`,
+              }
             : { ready: false, why: 'HBONE listener not up' };
       return { ready: r.ready, why: `${r.why}${devCaNote}` };
     };
@@ -335,7 +392,10 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     if (adminAt !== null) {
       // The flow map: this process's decisions, aggregated for the admin port's UI.
       const hub = new FlowHub();
-      cleanups.push(() => hub.close(), startFlowFeed({ instance, snapshot: () => snap, startedMs, sink: hub.sink('gateway') }));
+      cleanups.push(
+        () => hub.close(),
+        startFlowFeed({ instance, snapshot: () => snap, startedMs, sink: hub.sink('gateway') }),
+      );
       admin = await startAdminServer(
         { ui: uiRoutes(hub), ...gatewaySources(metrics.registry, () => snap, readiness) },
         adminAt.host,
@@ -370,14 +430,29 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         const verdict = recheckTunnel(next, t, guard);
         if (verdict.keep || applyLearnMode(next.settings, verdict.record).decision === 'allow') continue;
         closed++;
-        t.close('PCL_DATAPLANE_POLICY_CHANGED', `${POLICY_CHANGE_REASON} (${verdict.record.code}: ${verdict.record.reason})`, 'UAEX', verdict.record.layers);
+        t.close(
+          'PCL_DATAPLANE_POLICY_CHANGED',
+          `${POLICY_CHANGE_REASON} (${verdict.record.code}: ${verdict.record.reason})`,
+          'UAEX',
+          verdict.record.layers,
+        );
       }
       if (issued !== null) void issued.update(served(next));
       opts.source?.applied?.(next);
       const errors = next.diagnostics.filter((d) => d.severity === 'error').length;
       const warnings = next.diagnostics.filter((d) => d.severity === 'warning').length;
       const byKind = announce(next);
-      publish.configApplied({ instance, generation: next.generation, servedGateways: next.servedGateways().map((g) => g.ref), errors, warnings, tunnelsClosed: closed, errorsByKind: byKind, reloadedAtMs: Date.now(), learn: next.settings.learn === true });
+      publish.configApplied({
+        instance,
+        generation: next.generation,
+        servedGateways: next.servedGateways().map((g) => g.ref),
+        errors,
+        warnings,
+        tunnelsClosed: closed,
+        errorsByKind: byKind,
+        reloadedAtMs: Date.now(),
+        learn: next.settings.learn === true,
+      });
     };
     const unsubscribe = source.onUpdate(apply);
     cleanups.push(unsubscribe);
@@ -386,7 +461,17 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       const errors = snap.diagnostics.filter((d) => d.severity === 'error').length;
       const warnings = snap.diagnostics.filter((d) => d.severity === 'warning').length;
       const byKind = announce(snap);
-      publish.configApplied({ instance, generation: snap.generation, servedGateways: snap.servedGateways().map((g) => g.ref), errors, warnings, tunnelsClosed: 0, errorsByKind: byKind, reloadedAtMs: Date.now(), learn: snap.settings.learn === true });
+      publish.configApplied({
+        instance,
+        generation: snap.generation,
+        servedGateways: snap.servedGateways().map((g) => g.ref),
+        errors,
+        warnings,
+        tunnelsClosed: 0,
+        errorsByKind: byKind,
+        reloadedAtMs: Date.now(),
+        learn: snap.settings.learn === true,
+      });
     }
 
     let closing: Promise<void> | null = null;
@@ -399,7 +484,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([drained, new Promise<void>((resolve) => (timer = setTimeout(resolve, drainMs)))]);
         clearTimeout(timer);
-        for (const t of [...open]) t.close('PCL_DATAPLANE_SHUTDOWN', `gateway shut down after draining for ${drainMs} ms`, 'LR');
+        for (const t of [...open])
+          t.close('PCL_DATAPLANE_SHUTDOWN', `gateway shut down after draining for ${drainMs} ms`, 'LR');
         hbone.destroy();
         // Let the closed tunnels publish their access-log lines before the log is flushed.
         for (let i = 0; i < 200 && open.size > 0; i++) await sleep(5);

@@ -86,9 +86,19 @@ export interface PrimaryOptions {
 
 /** Run the primary until SIGTERM/SIGINT; resolves with the exit code. */
 export async function runPrimary(opts: PrimaryOptions): Promise<number> {
-  const listen: HostPort = opts.listen.port === 0 ? { host: opts.listen.host, port: await freePort(opts.listen.host) } : opts.listen;
-  const admin: HostPort | null = opts.admin === null ? null : opts.admin.port === 0 ? { host: opts.admin.host, port: await freePort(opts.admin.host) } : opts.admin;
-  const env = { [WORKER_ENV]: '1', [WORKER_LISTEN_ENV]: formatHostPort(listen), [WORKER_ADMIN_ENV]: admin === null ? '' : formatHostPort(admin) };
+  const listen: HostPort =
+    opts.listen.port === 0 ? { host: opts.listen.host, port: await freePort(opts.listen.host) } : opts.listen;
+  const admin: HostPort | null =
+    opts.admin === null
+      ? null
+      : opts.admin.port === 0
+        ? { host: opts.admin.host, port: await freePort(opts.admin.host) }
+        : opts.admin;
+  const env = {
+    [WORKER_ENV]: '1',
+    [WORKER_LISTEN_ENV]: formatHostPort(listen),
+    [WORKER_ADMIN_ENV]: admin === null ? '' : formatHostPort(admin),
+  };
   const ready = new Set<number>();
   const problems = new Map<number, string>();
   let status = '';
@@ -109,23 +119,34 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
   });
   const fork = (): Worker => {
     const w = cluster.fork(env);
-    w.on('message', (m: { type?: string; id?: number; dump?: unknown; generation?: number; served?: number; errors?: string[]; problem?: string | null }) => {
-      if (isFlowMessage(m)) applyFlowMessage(hub.sink(`worker-${w.id}`), m);
-      else if (m.type === READY) {
-        ready.add(w.id);
-        if (typeof m.problem === 'string') problems.set(w.id, m.problem);
-        else problems.delete(w.id);
-        status = `generation ${m.generation}, ${m.served} gateway(s) served`;
-        errorLines = m.errors ?? [];
-        if (!started && ready.size >= opts.workers) {
-          started = true;
-          markStarted();
+    w.on(
+      'message',
+      (m: {
+        type?: string;
+        id?: number;
+        dump?: unknown;
+        generation?: number;
+        served?: number;
+        errors?: string[];
+        problem?: string | null;
+      }) => {
+        if (isFlowMessage(m)) applyFlowMessage(hub.sink(`worker-${w.id}`), m);
+        else if (m.type === READY) {
+          ready.add(w.id);
+          if (typeof m.problem === 'string') problems.set(w.id, m.problem);
+          else problems.delete(w.id);
+          status = `generation ${m.generation}, ${m.served} gateway(s) served`;
+          errorLines = m.errors ?? [];
+          if (!started && ready.size >= opts.workers) {
+            started = true;
+            markStarted();
+          }
+        } else if (m.type === DUMP_RES && m.id !== undefined) {
+          pendingDumps.get(m.id)?.(m.dump ?? null);
+          pendingDumps.delete(m.id);
         }
-      } else if (m.type === DUMP_RES && m.id !== undefined) {
-        pendingDumps.get(m.id)?.(m.dump ?? null);
-        pendingDumps.delete(m.id);
-      }
-    });
+      },
+    );
     w.on('exit', (code, signal) => {
       ready.delete(w.id);
       problems.delete(w.id);
@@ -159,9 +180,19 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
       : problems.size > 0
         ? { ready: false, why: `${[...problems].map(([id, p]) => `worker ${id}: ${p}`).join('\n')}${note}` }
         : ready.size >= opts.workers
-        ? { ready: true, why: [`${hub.status()?.learn === true ? `${LEARN_BANNER}\n` : ''}ready: ${status}, ${ready.size} worker(s)`, ...errorLines].join('\n') + note }
-        : { ready: false, why: `${ready.size} of ${opts.workers} worker(s) ready${note}` };
-  const health = opts.health === undefined || opts.health === null ? null : await startHealthServer(readiness, opts.health.host, opts.health.port);
+          ? {
+              ready: true,
+              why:
+                [
+                  `${hub.status()?.learn === true ? `${LEARN_BANNER}\n` : ''}ready: ${status}, ${ready.size} worker(s)`,
+                  ...errorLines,
+                ].join('\n') + note,
+            }
+          : { ready: false, why: `${ready.size} of ${opts.workers} worker(s) ready${note}` };
+  const health =
+    opts.health === undefined || opts.health === null
+      ? null
+      : await startHealthServer(readiness, opts.health.host, opts.health.port);
   if (admin !== null) {
     adminServer = await startAdminServer(
       {
@@ -182,16 +213,24 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
       admin.port,
     );
   }
-  const adminAddress = adminServer === null ? 'none' : formatHostPort({ host: adminServer.address.address, port: adminServer.address.port });
+  const adminAddress =
+    adminServer === null
+      ? 'none'
+      : formatHostPort({ host: adminServer.address.address, port: adminServer.address.port });
   opts.out.write(`portcullis serve: ${opts.workers} workers share the HBONE port (SO_REUSEPORT)\n`);
   opts.out.write(`portcullis serve: listening on ${formatHostPort(listen)} (HBONE), admin on ${adminAddress}\n`);
 
   await stopSignal();
   stopping = true;
   const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
-  const exits = workers.map((w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once('exit', () => resolve()))));
+  const exits = workers.map(
+    (w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once('exit', () => resolve()))),
+  );
   for (const w of workers) w.process.kill('SIGTERM');
-  const deadline = setTimeout(() => workers.forEach((w) => w.isDead() || w.process.kill('SIGKILL')), opts.drainMs + 5000);
+  const deadline = setTimeout(
+    () => workers.forEach((w) => w.isDead() || w.process.kill('SIGKILL')),
+    opts.drainMs + 5000,
+  );
   await Promise.all(exits);
   clearTimeout(deadline);
   await adminServer?.close();
@@ -208,7 +247,8 @@ export function serveAsWorker(
   problem: () => string | null = () => null,
   flows?: { instance: number; startedMs: number },
 ): void {
-  if (flows !== undefined) startFlowFeed({ ...flows, snapshot, sink: workerFlowSink((m) => process.connected && process.send?.(m)) });
+  if (flows !== undefined)
+    startFlowFeed({ ...flows, snapshot, sink: workerFlowSink((m) => process.connected && process.send?.(m)) });
   // Constructing an AggregatorRegistry installs prom-client's worker-side listener; then say which registry to report.
   new AggregatorRegistry();
   AggregatorRegistry.setRegistries([registry]);
@@ -223,7 +263,14 @@ export function serveAsWorker(
     if (snap.generation === sent && now === sentProblem) return;
     sent = snap.generation;
     sentProblem = now;
-    process.send?.({ type: READY, hbone: hboneAddress, generation: snap.generation, served: snap.servedGateways().length, errors: readyLines(snap), problem: now } satisfies ReadyMessage);
+    process.send?.({
+      type: READY,
+      hbone: hboneAddress,
+      generation: snap.generation,
+      served: snap.servedGateways().length,
+      errors: readyLines(snap),
+      problem: now,
+    } satisfies ReadyMessage);
   };
   report();
   setInterval(report, 1000).unref();

@@ -14,11 +14,21 @@ import { createHboneServer } from './server.ts';
 test('the pool opens a second session when the first reaches the peer stream limit', async (t) => {
   const pki = await makePki(t);
   const held: HboneRequest[] = [];
-  const srv = await startServer(t, pki, async (req) => {
-    held.push(req);
-    req.respond(200);
-  }, { maxStreamsPerSession: 2 });
-  const c = new HboneClient({ certificates: pki.client, gateway: { host: '127.0.0.1', port: srv.port }, expectedSans: [GATEWAY_ID], keepaliveIntervalMs: 0 });
+  const srv = await startServer(
+    t,
+    pki,
+    async (req) => {
+      held.push(req);
+      req.respond(200);
+    },
+    { maxStreamsPerSession: 2 },
+  );
+  const c = new HboneClient({
+    certificates: pki.client,
+    gateway: { host: '127.0.0.1', port: srv.port },
+    expectedSans: [GATEWAY_ID],
+    keepaliveIntervalMs: 0,
+  });
   t.after(() => c.destroy());
   const tunnels = await Promise.all([c.connect('10.0.0.1:1'), c.connect('10.0.0.1:2'), c.connect('10.0.0.1:3')]);
   assert.equal(tunnels.length, 3);
@@ -33,24 +43,31 @@ test('the pool opens a second session when the first reaches the peer stream lim
   assert.equal(c.sessionCount, 2);
 });
 
-test('the client refuses a gateway that does not present an expected SAN, with ztunnel\'s message', async (t) => {
+test("the client refuses a gateway that does not present an expected SAN, with ztunnel's message", async (t) => {
   const pki = await makePki(t);
   let handled = 0;
   const srv = await startServer(t, pki, async (req) => {
     handled++;
     req.respond(200);
   });
-  const c = new HboneClient({ certificates: pki.client, gateway: { host: '127.0.0.1', port: srv.port }, keepaliveIntervalMs: 0 });
-  t.after(() => c.destroy());
-  await assert.rejects(c.connect('10.0.0.1:443', { expectedSans: ['spiffe://cluster.local/ns/egress/sa/waypoint'] }), (err: unknown) => {
-    assert.ok(err instanceof PortcullisError);
-    assert.equal(err.code, 'PCL_IDENTITY_SAN_MISMATCH');
-    assert.equal(
-      err.message,
-      `identity verification error: peer did not present the expected SAN (spiffe://cluster.local/ns/egress/sa/waypoint), got ${GATEWAY_ID}`,
-    );
-    return true;
+  const c = new HboneClient({
+    certificates: pki.client,
+    gateway: { host: '127.0.0.1', port: srv.port },
+    keepaliveIntervalMs: 0,
   });
+  t.after(() => c.destroy());
+  await assert.rejects(
+    c.connect('10.0.0.1:443', { expectedSans: ['spiffe://cluster.local/ns/egress/sa/waypoint'] }),
+    (err: unknown) => {
+      assert.ok(err instanceof PortcullisError);
+      assert.equal(err.code, 'PCL_IDENTITY_SAN_MISMATCH');
+      assert.equal(
+        err.message,
+        `identity verification error: peer did not present the expected SAN (spiffe://cluster.local/ns/egress/sa/waypoint), got ${GATEWAY_ID}`,
+      );
+      return true;
+    },
+  );
   assert.equal(handled, 0);
   // The same client reaches the gateway when it expects the right identity.
   const ok = await c.connect('10.0.0.1:443', { expectedSans: ['spiffe://cluster.local/ns/other/sa/x', GATEWAY_ID] });
@@ -78,7 +95,12 @@ test('the client sends no SNI and speaks to a stock node HTTP/2 server', async (
   t.after(() => server.close());
   const { port } = server.address() as { port: number };
   // A hostname as gateway address: even then no SNI is sent (ztunnel `enable_sni = false`).
-  const c = new HboneClient({ certificates: pki.client, gateway: { host: 'localhost', port }, expectedSans: [GATEWAY_ID], keepaliveIntervalMs: 0 });
+  const c = new HboneClient({
+    certificates: pki.client,
+    gateway: { host: 'localhost', port },
+    expectedSans: [GATEWAY_ID],
+    keepaliveIntervalMs: 0,
+  });
   t.after(() => c.destroy());
   const tunnel = await c.connect('example.com:443');
   tunnel.stream.end();
@@ -89,7 +111,12 @@ test('the client sends no SNI and speaks to a stock node HTTP/2 server', async (
 test('the server presents a rotated certificate to new sessions without a restart', async (t) => {
   const pki = await makePki(t);
   const certificates = new StaticCertificateSource(pki.gateway);
-  const server = createHboneServer({ certificates, trustDomain: TRUST_DOMAIN, handler: async (req) => void req.respond(200), limits: { keepaliveIntervalMs: 0 } });
+  const server = createHboneServer({
+    certificates,
+    trustDomain: TRUST_DOMAIN,
+    handler: async (req) => void req.respond(200),
+    limits: { keepaliveIntervalMs: 0 },
+  });
   const { port } = await server.listen(0, '127.0.0.1');
   t.after(async () => {
     server.destroy();
@@ -105,7 +132,14 @@ test('the server presents a rotated certificate to new sessions without a restar
 
 test('connect refuses a malformed authority before touching the network', async (t) => {
   const pki = await makePki(t);
-  const c = new HboneClient({ certificates: pki.client, gateway: { host: '127.0.0.1', port: 1 }, expectedSans: [GATEWAY_ID] });
-  await assert.rejects(c.connect('no-port'), (err: unknown) => err instanceof PortcullisError && err.code === 'PCL_HBONE_BAD_AUTHORITY');
+  const c = new HboneClient({
+    certificates: pki.client,
+    gateway: { host: '127.0.0.1', port: 1 },
+    expectedSans: [GATEWAY_ID],
+  });
+  await assert.rejects(
+    c.connect('no-port'),
+    (err: unknown) => err instanceof PortcullisError && err.code === 'PCL_HBONE_BAD_AUTHORITY',
+  );
   assert.equal(c.sessionCount, 0);
 });

@@ -3,7 +3,13 @@
  * resumption), the server's SPIFFE SAN checked exactly (src/tls/workload.rs `verify_full_san`, src/proxy/pool.rs).
  */
 import * as http2 from 'node:http2';
-import type { ClientHttp2Session, ClientHttp2Stream, IncomingHttpHeaders, OutgoingHttpHeaders, Settings } from 'node:http2';
+import type {
+  ClientHttp2Session,
+  ClientHttp2Stream,
+  IncomingHttpHeaders,
+  OutgoingHttpHeaders,
+  Settings,
+} from 'node:http2';
 import * as tls from 'node:tls';
 import { PortcullisError } from '../errors/catalogue.ts';
 import type { CertificateSource, TlsMaterial } from '../identity/cert-store.ts';
@@ -150,14 +156,21 @@ export class HboneClient {
     };
 
     const traceparent = options.traceparent ?? newTraceparent();
-    const headers: OutgoingHttpHeaders = { ...options.headers, ':method': 'CONNECT', ':authority': authority, traceparent };
+    const headers: OutgoingHttpHeaders = {
+      ...options.headers,
+      ':method': 'CONNECT',
+      ':authority': authority,
+      traceparent,
+    };
     if (options.baggage !== undefined) headers.baggage = options.baggage;
     if (options.forwarded !== false) {
       if (typeof options.forwarded === 'string') headers.forwarded = options.forwarded;
-      else if (options.forwarded !== undefined) headers.forwarded = buildForwarded(options.forwarded.address, options.forwarded.port, options.forwarded.host);
+      else if (options.forwarded !== undefined)
+        headers.forwarded = buildForwarded(options.forwarded.address, options.forwarded.port, options.forwarded.host);
       else {
         const socket = pooled.session.socket;
-        if (socket?.localAddress !== undefined && socket.localPort !== undefined) headers.forwarded = buildForwarded(socket.localAddress, socket.localPort);
+        if (socket?.localAddress !== undefined && socket.localPort !== undefined)
+          headers.forwarded = buildForwarded(socket.localAddress, socket.localPort);
       }
     }
 
@@ -166,7 +179,9 @@ export class HboneClient {
       stream = pooled.session.request(headers, { endStream: false, signal: options.signal });
     } catch (err) {
       release();
-      throw new PortcullisError('PCL_HBONE_CONNECT_FAILED', `cannot open an HBONE stream: ${messageOf(err)}`, { cause: err });
+      throw new PortcullisError('PCL_HBONE_CONNECT_FAILED', `cannot open an HBONE stream: ${messageOf(err)}`, {
+        cause: err,
+      });
     }
     stream.once('close', release);
     return new Promise<HboneTunnel>((resolve, reject) => {
@@ -175,7 +190,13 @@ export class HboneClient {
         if (answered) return;
         answered = true;
         const why = err?.message ?? `stream closed before a response (RST_STREAM code ${stream.rstCode ?? 0})`;
-        reject(new PortcullisError('PCL_HBONE_CONNECT_FAILED', `HBONE CONNECT ${authority} via ${formatAuthority(gateway.host, gateway.port)} failed: ${why}`, { cause: err }));
+        reject(
+          new PortcullisError(
+            'PCL_HBONE_CONNECT_FAILED',
+            `HBONE CONNECT ${authority} via ${formatAuthority(gateway.host, gateway.port)} failed: ${why}`,
+            { cause: err },
+          ),
+        );
       };
       stream.once('error', onEarlyClose);
       stream.once('close', () => onEarlyClose());
@@ -255,7 +276,9 @@ export class HboneClient {
   }
 
   #open(key: string, gateway: HboneGateway, sans: readonly string[]): PooledSession {
-    const material = isSource(this.#options.certificates) ? this.#options.certificates.current() : this.#options.certificates;
+    const material = isSource(this.#options.certificates)
+      ? this.#options.certificates.current()
+      : this.#options.certificates;
     const connectTimeout = this.#options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
     const settings: Settings = {
       initialWindowSize: STREAM_WINDOW_SIZE,
@@ -290,7 +313,15 @@ export class HboneClient {
       settle = { resolve, reject };
     });
     ready.catch(() => {}); // observed by each acquirer; avoid an unhandled rejection when nobody waits
-    const pooled: PooledSession = { key, session, ready, active: 0, maxStreams: this.#maxStreams, usable: true, idleTimer: null };
+    const pooled: PooledSession = {
+      key,
+      session,
+      ready,
+      active: 0,
+      maxStreams: this.#maxStreams,
+      usable: true,
+      idleTimer: null,
+    };
     list.push(pooled);
 
     const fail = (err: Error): void => {

@@ -35,11 +35,21 @@ test('python h2 opens an HBONE tunnel: 200 and echoed bytes; a denied CONNECT se
   const out = join(pki.dir, 'py-client');
   await writeIssued(out, pki.client);
   const run = async (authority: string) => {
-    const { stdout } = await promisify(execFile)(PYTHON, [
-      SCRIPT, '127.0.0.1', String(port),
-      join(out, 'cert-chain.pem'), join(out, 'key.pem'), join(out, 'root-cert.pem'),
-      GATEWAY_ID, authority, 'ping from python h2',
-    ], { timeout: 30_000 });
+    const { stdout } = await promisify(execFile)(
+      PYTHON,
+      [
+        SCRIPT,
+        '127.0.0.1',
+        String(port),
+        join(out, 'cert-chain.pem'),
+        join(out, 'key.pem'),
+        join(out, 'root-cert.pem'),
+        GATEWAY_ID,
+        authority,
+        'ping from python h2',
+      ],
+      { timeout: 30_000 },
+    );
     return JSON.parse(stdout.trim()) as { status: number; body: string; server_sans: string[] };
   };
   const ok = await run('httpbin.org:443');

@@ -5,7 +5,12 @@ import type { Http2Session } from 'node:http2';
  * Start pinging `session`. When a PING is not answered within `timeoutMs`, `onTimeout` runs (the caller destroys
  * the session). Returns a stop function; timers are unref'd so they never keep the process alive.
  */
-export function startKeepalive(session: Http2Session, intervalMs: number, timeoutMs: number, onTimeout: () => void): () => void {
+export function startKeepalive(
+  session: Http2Session,
+  intervalMs: number,
+  timeoutMs: number,
+  onTimeout: () => void,
+): () => void {
   if (intervalMs <= 0) return () => {};
   let deadline: NodeJS.Timeout | null = null;
   const interval = setInterval(() => {

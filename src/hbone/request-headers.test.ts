@@ -12,5 +12,8 @@ test('builds ztunnel metadata headers', () => {
   assert.equal(parseForwardedFor('host=x'), null);
   assert.match(newTraceparent(), /^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
   assert.notEqual(newTraceparent(), newTraceparent());
-  assert.equal(buildBaggage({ 'k8s.cluster.name': 'c1', 'service.name': undefined, 'k8s.namespace.name': 'ns' }), 'k8s.cluster.name=c1,k8s.namespace.name=ns');
+  assert.equal(
+    buildBaggage({ 'k8s.cluster.name': 'c1', 'service.name': undefined, 'k8s.namespace.name': 'ns' }),
+    'k8s.cluster.name=c1,k8s.namespace.name=ns',
+  );
 });

@@ -9,7 +9,16 @@ import { issueClientCert, issueWorkloadCert, initCa } from '../identity/ca.ts';
 import { join } from 'node:path';
 import { HboneClient, HboneStatusError } from './client.ts';
 import type { HboneRequest } from './server.ts';
-import { CLIENT_ID, GATEWAY_ID, clientTls, makePki, rawAttempt, readAll, startServer, type Pki } from '../../test/support/hbone.ts';
+import {
+  CLIENT_ID,
+  GATEWAY_ID,
+  clientTls,
+  makePki,
+  rawAttempt,
+  readAll,
+  startServer,
+  type Pki,
+} from '../../test/support/hbone.ts';
 
 const HOUR = 3_600_000;
 
@@ -19,7 +28,11 @@ async function echo(req: HboneRequest): Promise<void> {
   req.stream.pipe(req.stream);
 }
 
-function client(pki: Pki, port: number, extra: Partial<ConstructorParameters<typeof HboneClient>[0]> = {}): HboneClient {
+function client(
+  pki: Pki,
+  port: number,
+  extra: Partial<ConstructorParameters<typeof HboneClient>[0]> = {},
+): HboneClient {
   return new HboneClient({
     certificates: pki.client,
     gateway: { host: '127.0.0.1', port },
@@ -38,7 +51,10 @@ test('a CONNECT tunnels bytes both ways once the handler answers 200, with half-
   });
   const c = client(pki, port);
   t.after(() => c.destroy());
-  const tunnel = await c.connect('10.0.0.7:443', { baggage: 'k8s.namespace.name=bookinfo', forwarded: { address: '10.1.2.3', port: 4567 } });
+  const tunnel = await c.connect('10.0.0.7:443', {
+    baggage: 'k8s.namespace.name=bookinfo',
+    forwarded: { address: '10.1.2.3', port: 4567 },
+  });
   assert.equal(tunnel.status, 200);
   tunnel.stream.write('hello ');
   tunnel.stream.end('world');
@@ -67,7 +83,8 @@ test('a CONNECT tunnels bytes both ways once the handler answers 200, with half-
 test('the handler decides the status: 401 and 503 reach the client as errors with the status', async (t) => {
   const pki = await makePki(t);
   const { port } = await startServer(t, pki, async (req) => {
-    if (req.authority.port === 80) req.respond(401, { 'x-portcullis-reason': 'allow policies exist, but none allowed' });
+    if (req.authority.port === 80)
+      req.respond(401, { 'x-portcullis-reason': 'allow policies exist, but none allowed' });
     else req.respond(503);
   });
   const c = client(pki, port);
@@ -79,7 +96,10 @@ test('the handler decides the status: 401 and 503 reach the client as errors wit
     assert.equal(err.reason, 'allow policies exist, but none allowed');
     return true;
   });
-  await assert.rejects(c.connect('httpbin.org:443'), (err: unknown) => err instanceof HboneStatusError && err.status === 503);
+  await assert.rejects(
+    c.connect('httpbin.org:443'),
+    (err: unknown) => err instanceof HboneStatusError && err.status === 503,
+  );
 });
 
 test('a handler that fails before answering gets 503; request.close() tears an open tunnel down', async (t) => {
@@ -92,7 +112,10 @@ test('a handler that fails before answering gets 503; request.close() tears an o
   });
   const c = client(pki, srv.port);
   t.after(() => c.destroy());
-  await assert.rejects(c.connect('boom.example:443'), (err: unknown) => err instanceof HboneStatusError && err.status === 503);
+  await assert.rejects(
+    c.connect('boom.example:443'),
+    (err: unknown) => err instanceof HboneStatusError && err.status === 503,
+  );
   assert.match((await srv.refusal('PCL_HBONE_HANDLER_FAILED')).reason, /upstream dial exploded/);
 
   const tunnel = await c.connect('ok.example:443');
@@ -127,9 +150,17 @@ test('TLS refuses no client certificate, another CA, and an expired certificate'
   const srv = await startServer(t, pki, echo);
   const other = await initCa(join(pki.dir, 'other-ca'), { trustDomain: 'cluster.local' });
   const foreign = await issueWorkloadCert(other, { spiffe: CLIENT_ID, ttl: HOUR });
-  const expired = await issueWorkloadCert(pki.ca, { spiffe: CLIENT_ID, ttl: HOUR, notBefore: new Date(Date.now() - 3 * HOUR) });
+  const expired = await issueWorkloadCert(pki.ca, {
+    spiffe: CLIENT_ID,
+    ttl: HOUR,
+    notBefore: new Date(Date.now() - 3 * HOUR),
+  });
   const connect = { ':method': 'CONNECT', ':authority': '10.0.0.1:443' };
-  for (const [name, identity] of [['no certificate', null], ['another CA', foreign], ['expired', expired]] as const) {
+  for (const [name, identity] of [
+    ['no certificate', null],
+    ['another CA', foreign],
+    ['expired', expired],
+  ] as const) {
     const before = srv.refusals.filter((r) => r.code === 'PCL_HBONE_TLS_HANDSHAKE_FAILED').length;
     const got = await rawAttempt(clientTls(pki, srv.port, identity), connect);
     assert.equal(got.kind, 'error', `${name}: ${JSON.stringify(got)}`);
@@ -140,9 +171,15 @@ test('TLS refuses no client certificate, another CA, and an expired certificate'
   const reasons = srv.refusals.filter((r) => r.code === 'PCL_HBONE_TLS_HANDSHAKE_FAILED').map((r) => r.reason);
 
   assert.match(reasons[0], /peer did not return a certificate/);
-  assert.match(reasons[1], /client certificate rejected: (UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT|SELF_SIGNED_CERT_IN_CHAIN)/);
+  assert.match(
+    reasons[1],
+    /client certificate rejected: (UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT|SELF_SIGNED_CERT_IN_CHAIN)/,
+  );
   assert.match(reasons[2], /client certificate rejected: CERT_HAS_EXPIRED/);
-  assert.ok(srv.refusals.every((r) => r.peerAddress === '127.0.0.1'), 'refusals name the peer address');
+  assert.ok(
+    srv.refusals.every((r) => r.peerAddress === '127.0.0.1'),
+    'refusals name the peer address',
+  );
   assert.equal(srv.server.sessionCount, 0);
 });
 
@@ -179,7 +216,11 @@ test('non-CONNECT methods, malformed authorities and oversized headers are answe
   }
   assert.ok(srv.refusals.filter((r) => r.code === 'PCL_HBONE_BAD_AUTHORITY').length >= 5);
 
-  const big = await rawAttempt(opts, { ':method': 'CONNECT', ':authority': '10.0.0.1:443', 'x-big': 'a'.repeat(70_000) }, { maxSendHeaderBlockLength: 1 << 20 });
+  const big = await rawAttempt(
+    opts,
+    { ':method': 'CONNECT', ':authority': '10.0.0.1:443', 'x-big': 'a'.repeat(70_000) },
+    { maxSendHeaderBlockLength: 1 << 20 },
+  );
   assert.equal(big.kind === 'response' && big.status, 431, JSON.stringify(big));
   assert.match((await srv.refusal('PCL_HBONE_HEADERS_TOO_LARGE')).reason, /exceeds 65536/);
   assert.equal(handled, 0, 'the handler never sees a refused request');
@@ -223,7 +264,9 @@ test('a rapid-reset loop gets GOAWAY ENHANCE_YOUR_CALM while another client is u
   t.after(() => good.destroy());
   const steady = await good.connect('10.0.0.1:443');
 
-  const attacker = http2.connect(`https://127.0.0.1:${srv.port}`, { createConnection: () => tls.connect(clientTls(pki, srv.port)) });
+  const attacker = http2.connect(`https://127.0.0.1:${srv.port}`, {
+    createConnection: () => tls.connect(clientTls(pki, srv.port)),
+  });
   attacker.on('error', () => {});
   const goaway = once(attacker, 'goaway');
   await once(attacker, 'remoteSettings');
@@ -252,7 +295,10 @@ test('tunnels over the server-wide limit are answered 503', async (t) => {
   const c = client(pki, srv.port);
   t.after(() => c.destroy());
   const first = await c.connect('10.0.0.1:443');
-  await assert.rejects(c.connect('10.0.0.2:443'), (err: unknown) => err instanceof HboneStatusError && err.status === 503);
+  await assert.rejects(
+    c.connect('10.0.0.2:443'),
+    (err: unknown) => err instanceof HboneStatusError && err.status === 503,
+  );
   assert.equal((await srv.refusal('PCL_HBONE_TOO_MANY_TUNNELS')).status, 503);
   first.stream.destroy();
 });
@@ -276,7 +322,10 @@ test('a TLS handshake begun after the handshake deadline is closed and its CONNE
   if (!late.destroyed) {
     // Still open: begin the handshake now, well after the deadline. It must not become a tunnel.
     late.pause();
-    const got = await rawAttempt({ ...clientTls(pki, srv.port), socket: late }, { ':method': 'CONNECT', ':authority': '10.0.0.1:443' });
+    const got = await rawAttempt(
+      { ...clientTls(pki, srv.port), socket: late },
+      { ':method': 'CONNECT', ':authority': '10.0.0.1:443' },
+    );
     assert.equal(got.kind, 'error', `a late handshake got ${JSON.stringify(got)}`);
   }
   const refusal = await srv.refusal('PCL_HBONE_HANDSHAKE_TIMEOUT');
@@ -286,16 +335,29 @@ test('a TLS handshake begun after the handshake deadline is closed and its CONNE
 
 test('handshakes are bounded per source and in all; the oldest gives way and a fresh workload is served', async (t) => {
   const pki = await makePki(t);
-  const srv = await startServer(t, pki, echo, { maxPendingHandshakes: 6, maxPendingHandshakesPerSource: 2, maxConnections: 8, handshakeTimeoutMs: 60_000 });
+  const srv = await startServer(t, pki, echo, {
+    maxPendingHandshakes: 6,
+    maxPendingHandshakesPerSource: 2,
+    maxConnections: 8,
+    handshakeTimeoutMs: 60_000,
+  });
   const held: net.Socket[] = [];
   t.after(() => held.forEach((s) => s.destroy()));
   for (let i = 0; i < 5; i++) held.push(await tcpFrom(srv.port, '127.0.0.2'));
-  for (let a = 3; a < 9; a++) held.push(await tcpFrom(srv.port, `127.0.0.${a}`), await tcpFrom(srv.port, `127.0.0.${a}`));
+  for (let a = 3; a < 9; a++)
+    held.push(await tcpFrom(srv.port, `127.0.0.${a}`), await tcpFrom(srv.port, `127.0.0.${a}`));
   for (const s of held) s.on('error', () => {}).resume();
   await srv.refusal('PCL_HBONE_HANDSHAKE_LIMIT');
   assert.ok(srv.server.pendingHandshakes <= 6, `pending ${srv.server.pendingHandshakes}`);
-  assert.ok(srv.refusals.some((r) => /from 127\.0\.0\.2 .*maxPendingHandshakesPerSource 2/.test(r.reason)), 'the third from 127.0.0.2 was refused');
-  assert.ok(srv.refusals.some((r) => /maxPendingHandshakes 6 reached: closed the connection longest in the TLS handshake/.test(r.reason)));
+  assert.ok(
+    srv.refusals.some((r) => /from 127\.0\.0\.2 .*maxPendingHandshakesPerSource 2/.test(r.reason)),
+    'the third from 127.0.0.2 was refused',
+  );
+  assert.ok(
+    srv.refusals.some((r) =>
+      /maxPendingHandshakes 6 reached: closed the connection longest in the TLS handshake/.test(r.reason),
+    ),
+  );
   const c = await rawAttempt(clientTls(pki, srv.port), { ':method': 'CONNECT', ':authority': '10.0.0.1:443' });
   assert.equal(c.kind, 'response');
   assert.equal(c.kind === 'response' && c.status, 200);

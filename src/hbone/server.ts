@@ -158,7 +158,14 @@ class Tunnel implements HboneRequest {
   readonly #server: HboneServer;
   #responded = false;
 
-  constructor(server: HboneServer, id: number, state: SessionState, authority: HboneAuthority, stream: ServerHttp2Stream, headers: IncomingHttpHeaders) {
+  constructor(
+    server: HboneServer,
+    id: number,
+    state: SessionState,
+    authority: HboneAuthority,
+    stream: ServerHttp2Stream,
+    headers: IncomingHttpHeaders,
+  ) {
     this.#server = server;
     this.tunnelId = id;
     this.sessionId = state.id;
@@ -173,7 +180,9 @@ class Tunnel implements HboneRequest {
     this.traceparent = firstHeader(headers.traceparent);
     this.headers = headers;
     this.stream = stream;
-    stream.once('close', () => this.#abort.abort(new Error(`HBONE stream closed (RST_STREAM code ${stream.rstCode ?? 0})`)));
+    stream.once('close', () =>
+      this.#abort.abort(new Error(`HBONE stream closed (RST_STREAM code ${stream.rstCode ?? 0})`)),
+    );
   }
 
   get signal(): AbortSignal {
@@ -186,7 +195,8 @@ class Tunnel implements HboneRequest {
 
   respond(status: number, headers: Readonly<Record<string, string>> = {}): boolean {
     if (this.#responded) throw new Error(`HBONE tunnel ${this.tunnelId} already answered`);
-    if (!Number.isInteger(status) || status < 200 || status > 599) throw new RangeError(`invalid HBONE status ${status}`);
+    if (!Number.isInteger(status) || status < 200 || status > 599)
+      throw new RangeError(`invalid HBONE status ${status}`);
     this.#responded = true;
     if (this.stream.destroyed || this.stream.closed) return false;
     if (status === 200) {
@@ -440,15 +450,26 @@ export class HboneServer extends EventEmitter<HboneServerEvents> {
     const limits = this.#limits;
     const fromSource = this.#handshakesBySource.get(source) ?? 0;
     if (fromSource >= limits.maxPendingHandshakesPerSource) {
-      refuse('PCL_HBONE_HANDSHAKE_LIMIT', `${fromSource} connections from ${source} are still in the TLS handshake (maxPendingHandshakesPerSource ${limits.maxPendingHandshakesPerSource})`);
+      refuse(
+        'PCL_HBONE_HANDSHAKE_LIMIT',
+        `${fromSource} connections from ${source} are still in the TLS handshake (maxPendingHandshakesPerSource ${limits.maxPendingHandshakesPerSource})`,
+      );
       return;
     }
     if (this.#handshakes.size >= limits.maxPendingHandshakes) {
-      this.#evictOldestHandshake('PCL_HBONE_HANDSHAKE_LIMIT', `maxPendingHandshakes ${limits.maxPendingHandshakes} reached`);
+      this.#evictOldestHandshake(
+        'PCL_HBONE_HANDSHAKE_LIMIT',
+        `maxPendingHandshakes ${limits.maxPendingHandshakes} reached`,
+      );
     }
     if (this.#sockets.size >= limits.maxConnections) {
-      if (!this.#evictOldestHandshake('PCL_HBONE_CONNECTION_LIMIT', `maxConnections ${limits.maxConnections} reached`)) {
-        refuse('PCL_HBONE_CONNECTION_LIMIT', `the gateway holds its maximum of ${limits.maxConnections} established connections (maxConnections)`);
+      if (
+        !this.#evictOldestHandshake('PCL_HBONE_CONNECTION_LIMIT', `maxConnections ${limits.maxConnections} reached`)
+      ) {
+        refuse(
+          'PCL_HBONE_CONNECTION_LIMIT',
+          `the gateway holds its maximum of ${limits.maxConnections} established connections (maxConnections)`,
+        );
         return;
       }
     }
@@ -496,7 +517,13 @@ export class HboneServer extends EventEmitter<HboneServerEvents> {
     this.#endHandshake(h.socket);
     this.#sockets.delete(h.socket); // its 'close' comes later; the slot is free now
     this.#cut.add(h.socket);
-    this.#refuse({ code, stage: 'tls', reason: `${why}: closed the connection longest in the TLS handshake`, peerAddress: h.source, peerPort: h.peerPort });
+    this.#refuse({
+      code,
+      stage: 'tls',
+      reason: `${why}: closed the connection longest in the TLS handshake`,
+      peerAddress: h.source,
+      peerPort: h.peerPort,
+    });
     h.socket.destroy();
     return true;
   }
@@ -515,7 +542,13 @@ export class HboneServer extends EventEmitter<HboneServerEvents> {
     this.#endHandshake(raw);
     if (socket.alpnProtocol !== HBONE_ALPN) {
       // A client that offered no ALPN at all never reaches the ALPN callback; refuse it here.
-      this.#refuse({ code: 'PCL_HBONE_ALPN_REFUSED', stage: 'tls', reason: 'client did not negotiate ALPN h2', peerAddress, peerPort });
+      this.#refuse({
+        code: 'PCL_HBONE_ALPN_REFUSED',
+        stage: 'tls',
+        reason: 'client did not negotiate ALPN h2',
+        peerAddress,
+        peerPort,
+      });
       socket.destroy();
       return;
     }
@@ -564,8 +597,18 @@ export class HboneServer extends EventEmitter<HboneServerEvents> {
       closing: false,
     };
     this.#sessions.add(state);
-    const info: HboneSessionInfo = { sessionId: state.id, peer: state.peer.uri, peerAddress: state.peerAddress, peerPort: state.peerPort };
-    const base = { peer: state.peer.uri, peerAddress: state.peerAddress, peerPort: state.peerPort, sessionId: state.id };
+    const info: HboneSessionInfo = {
+      sessionId: state.id,
+      peer: state.peer.uri,
+      peerAddress: state.peerAddress,
+      peerPort: state.peerPort,
+    };
+    const base = {
+      peer: state.peer.uri,
+      peerAddress: state.peerAddress,
+      peerPort: state.peerPort,
+      sessionId: state.id,
+    };
 
     try {
       session.setLocalWindowSize(CONNECTION_WINDOW_SIZE);
@@ -577,8 +620,10 @@ export class HboneServer extends EventEmitter<HboneServerEvents> {
       state.closing = true;
       this.#refuse({ ...base, code: 'PCL_HBONE_PROTOCOL_ERROR', stage: 'session', reason: err.message });
     });
-    session.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) =>
-      this.#onStream(state, stream, headers, rawHeaders),
+    session.on(
+      'stream',
+      (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) =>
+        this.#onStream(state, stream, headers, rawHeaders),
     );
     session.once('close', () => {
       state.stopKeepalive();
@@ -586,12 +631,22 @@ export class HboneServer extends EventEmitter<HboneServerEvents> {
       this.#sessions.delete(state);
       this.emit('session-closed', info);
     });
-    state.stopKeepalive = startKeepalive(session, this.#limits.keepaliveIntervalMs, this.#limits.keepaliveTimeoutMs, () => {
-      if (state.closing) return;
-      state.closing = true;
-      this.#refuse({ ...base, code: 'PCL_HBONE_KEEPALIVE_TIMEOUT', stage: 'session', reason: `no PING answer in ${this.#limits.keepaliveTimeoutMs} ms` });
-      session.destroy();
-    });
+    state.stopKeepalive = startKeepalive(
+      session,
+      this.#limits.keepaliveIntervalMs,
+      this.#limits.keepaliveTimeoutMs,
+      () => {
+        if (state.closing) return;
+        state.closing = true;
+        this.#refuse({
+          ...base,
+          code: 'PCL_HBONE_KEEPALIVE_TIMEOUT',
+          stage: 'session',
+          reason: `no PING answer in ${this.#limits.keepaliveTimeoutMs} ms`,
+        });
+        session.destroy();
+      },
+    );
     this.#armIdle(state);
     this.emit('session', info);
   }
@@ -680,20 +735,36 @@ export class HboneServer extends EventEmitter<HboneServerEvents> {
     const limits = this.#limits;
     const peerTunnels = this.#tunnelsByPeer.get(state.peer.uri) ?? 0;
     if (state.tunnels >= limits.maxTunnelsPerSession) {
-      refuse('PCL_HBONE_SESSION_TUNNEL_LIMIT', 503, `this connection carries its maximum of ${limits.maxTunnelsPerSession} tunnels (maxTunnelsPerSession)`);
+      refuse(
+        'PCL_HBONE_SESSION_TUNNEL_LIMIT',
+        503,
+        `this connection carries its maximum of ${limits.maxTunnelsPerSession} tunnels (maxTunnelsPerSession)`,
+      );
       return;
     }
     if (peerTunnels >= limits.maxTunnelsPerIdentity) {
-      refuse('PCL_HBONE_IDENTITY_TUNNEL_LIMIT', 503, `${state.peer.uri} holds its maximum of ${limits.maxTunnelsPerIdentity} tunnels (maxTunnelsPerIdentity)`);
+      refuse(
+        'PCL_HBONE_IDENTITY_TUNNEL_LIMIT',
+        503,
+        `${state.peer.uri} holds its maximum of ${limits.maxTunnelsPerIdentity} tunnels (maxTunnelsPerIdentity)`,
+      );
       return;
     }
     if (this.#tunnels.size >= limits.maxTunnels) {
-      refuse('PCL_HBONE_TOO_MANY_TUNNELS', 503, `gateway carries its maximum of ${limits.maxTunnels} tunnels (maxTunnels)`);
+      refuse(
+        'PCL_HBONE_TOO_MANY_TUNNELS',
+        503,
+        `gateway carries its maximum of ${limits.maxTunnels} tunnels (maxTunnels)`,
+      );
       return;
     }
     const size = headerListSize(rawHeaders);
     if (size > this.#limits.maxHeaderListSize) {
-      refuse('PCL_HBONE_HEADERS_TOO_LARGE', 431, `header list of ${size} bytes exceeds ${this.#limits.maxHeaderListSize}`);
+      refuse(
+        'PCL_HBONE_HEADERS_TOO_LARGE',
+        431,
+        `header list of ${size} bytes exceeds ${this.#limits.maxHeaderListSize}`,
+      );
       return;
     }
     const method = firstHeader(headers[':method']);
@@ -723,7 +794,14 @@ export class HboneServer extends EventEmitter<HboneServerEvents> {
       if (!created.responded && !stream.closed && !stream.destroyed) {
         refuse('PCL_HBONE_HANDLER_FAILED', 503, reason);
       } else {
-        this.#refuse({ code: 'PCL_HBONE_HANDLER_FAILED', stage: 'stream', reason, authority: authorityText, peer: state.peer.uri, sessionId: state.id });
+        this.#refuse({
+          code: 'PCL_HBONE_HANDLER_FAILED',
+          stage: 'stream',
+          reason,
+          authority: authorityText,
+          peer: state.peer.uri,
+          sessionId: state.id,
+        });
         if (!stream.closed && !stream.destroyed) stream.close(NGHTTP2_INTERNAL_ERROR);
       }
     });

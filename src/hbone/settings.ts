@@ -40,7 +40,14 @@ export function hboneTlsOptions(material: TlsMaterial): {
   maxVersion: 'TLSv1.3';
   ciphers: string;
 } {
-  return { cert: material.certChainPem, key: material.keyPem, ca: material.rootCertPem, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', ciphers: HBONE_CIPHERS };
+  return {
+    cert: material.certChainPem,
+    key: material.keyPem,
+    ca: material.rootCertPem,
+    minVersion: 'TLSv1.3',
+    maxVersion: 'TLSv1.3',
+    ciphers: HBONE_CIPHERS,
+  };
 }
 
 /**

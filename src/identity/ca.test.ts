@@ -50,7 +50,11 @@ test('initCa writes the cacerts layout with a P-256 root and private key files 0
   assert.match(root.subject, /O=cluster\.local/);
   assert.equal(root.publicKey.asymmetricKeyDetails?.namedCurve, 'prime256v1');
   const key = createPrivateKey(await readFile(join(dir, 'ca', 'ca-key.pem')));
-  assert.ok(createPublicKey(key).export({ type: 'spki', format: 'der' }).equals(root.publicKey.export({ type: 'spki', format: 'der' })));
+  assert.ok(
+    createPublicKey(key)
+      .export({ type: 'spki', format: 'der' })
+      .equals(root.publicKey.export({ type: 'spki', format: 'der' })),
+  );
   assert.equal(ca.chainPems.length, 1);
 });
 
@@ -80,7 +84,10 @@ test('issued workload certificates carry the SPIFFE SAN and Istio key usages, an
   const lifetime = Date.parse(leaf.validTo) - Date.parse(leaf.validFrom);
   assert.ok(Math.abs(lifetime - 24 * HOUR) <= 1000, `lifetime ${lifetime}`);
   assert.ok(leaf.checkPrivateKey(createPrivateKey(issued.keyPem)));
-  await assert.rejects(issueWorkloadCert(ca, { spiffe: 'spiffe://cluster.local/ns/a', ttl: HOUR }), assertCode('PCL_IDENTITY_SPIFFE_INVALID'));
+  await assert.rejects(
+    issueWorkloadCert(ca, { spiffe: 'spiffe://cluster.local/ns/a', ttl: HOUR }),
+    assertCode('PCL_IDENTITY_SPIFFE_INVALID'),
+  );
 });
 
 test('client certificates have the given subject, no SPIFFE SAN and EKU clientAuth only', async (t) => {
@@ -116,7 +123,11 @@ test('server certificates carry DNS and IP SANs and work in a real TLS handshake
 test('an intermediate under an external root loads as a cacerts folder and issues certificates that verify to the external root', async (t) => {
   const dir = await tempDir(t);
   const external = await initCa(join(dir, 'root'), { trustDomain: 'cluster.local' });
-  const intermediate = await issueIntermediateCa(external, { commonName: 'cluster1 intermediate', organization: 'cluster.local', ttl: 48 * HOUR });
+  const intermediate = await issueIntermediateCa(external, {
+    commonName: 'cluster1 intermediate',
+    organization: 'cluster.local',
+    ttl: 48 * HOUR,
+  });
   await writeCacerts(join(dir, 'cacerts'), intermediate);
   const ca = await loadCa(join(dir, 'cacerts'));
   assert.equal(ca.chainPems.length, 2, 'cert-chain.pem = intermediate + root');
@@ -125,7 +136,10 @@ test('an intermediate under an external root loads as a cacerts folder and issue
   assert.equal(chain.length, 3);
   const externalRoot = new X509Certificate(external.rootCertPem);
   assert.ok(chain[0].checkIssued(chain[1]) && chain[0].verify(chain[1].publicKey), 'leaf signed by the intermediate');
-  assert.ok(chain[1].checkIssued(externalRoot) && chain[1].verify(externalRoot.publicKey), 'intermediate signed by the root');
+  assert.ok(
+    chain[1].checkIssued(externalRoot) && chain[1].verify(externalRoot.publicKey),
+    'intermediate signed by the root',
+  );
   assert.equal(issued.rootCertPem, external.rootCertPem);
 
   // The decisive check: OpenSSL builds the path leaf → intermediate → external root during a handshake.

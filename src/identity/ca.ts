@@ -1,5 +1,12 @@
 /** A certificate authority in Istio's `cacerts` layout: create a development root, load any existing one, issue certificates. */
-import { createPrivateKey, createPublicKey, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  type KeyObject,
+  randomBytes,
+  webcrypto,
+  X509Certificate,
+} from 'node:crypto';
 
 import { access, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -113,7 +120,10 @@ async function exists(path: string): Promise<boolean> {
 export async function initCa(dir: string, options: InitCaOptions): Promise<CertificateAuthority> {
   const ttlDays = options.ttlDays ?? DEFAULT_ROOT_TTL_DAYS;
   if (!Number.isInteger(ttlDays) || ttlDays <= 0) {
-    throw new PortcullisError('PCL_IDENTITY_TTL_INVALID', `CA lifetime must be a positive number of days, got ${ttlDays}`);
+    throw new PortcullisError(
+      'PCL_IDENTITY_TTL_INVALID',
+      `CA lifetime must be a positive number of days, got ${ttlDays}`,
+    );
   }
   if (!/^[a-z0-9._-]+$/.test(options.trustDomain)) {
     throw new PortcullisError(
@@ -124,7 +134,10 @@ export async function initCa(dir: string, options: InitCaOptions): Promise<Certi
   if (!options.force) {
     for (const name of Object.values(CACERTS_FILES)) {
       if (await exists(join(dir, name))) {
-        throw new PortcullisError('PCL_IDENTITY_CA_EXISTS', `${join(dir, name)} already exists; not overwriting the CA in ${dir}`);
+        throw new PortcullisError(
+          'PCL_IDENTITY_CA_EXISTS',
+          `${join(dir, name)} already exists; not overwriting the CA in ${dir}`,
+        );
       }
     }
   }
@@ -155,8 +168,11 @@ export async function initCa(dir: string, options: InitCaOptions): Promise<Certi
   return loadCa(dir);
 }
 
-async function importSigningKey(pem: string, file: string): Promise<{ key: CryptoKey; algorithm: webcrypto.Algorithm | webcrypto.EcdsaParams }> {
-  let keyObject;
+async function importSigningKey(
+  pem: string,
+  file: string,
+): Promise<{ key: CryptoKey; algorithm: webcrypto.Algorithm | webcrypto.EcdsaParams }> {
+  let keyObject: KeyObject;
   try {
     keyObject = createPrivateKey(pem);
   } catch (err) {
@@ -171,9 +187,14 @@ async function importSigningKey(pem: string, file: string): Promise<{ key: Crypt
     };
     const curve = curves[keyObject.asymmetricKeyDetails?.namedCurve ?? ''];
     if (curve === undefined) {
-      throw new PortcullisError('PCL_IDENTITY_CA_INVALID', `${file}: unsupported EC curve ${keyObject.asymmetricKeyDetails?.namedCurve}`);
+      throw new PortcullisError(
+        'PCL_IDENTITY_CA_INVALID',
+        `${file}: unsupported EC curve ${keyObject.asymmetricKeyDetails?.namedCurve}`,
+      );
     }
-    const key = await webcrypto.subtle.importKey('pkcs8', der, { name: 'ECDSA', namedCurve: curve[0] }, false, ['sign']);
+    const key = await webcrypto.subtle.importKey('pkcs8', der, { name: 'ECDSA', namedCurve: curve[0] }, false, [
+      'sign',
+    ]);
     return { key, algorithm: { name: 'ECDSA', hash: curve[1] } as webcrypto.EcdsaParams };
   }
   if (keyObject.asymmetricKeyType === 'rsa') {
@@ -192,7 +213,9 @@ function parseCertificates(pem: string, file: string): X509Certificate[] {
     try {
       return new X509Certificate(block);
     } catch (err) {
-      throw new PortcullisError('PCL_IDENTITY_CA_INVALID', `${file}: certificate #${i + 1} cannot be parsed`, { cause: err });
+      throw new PortcullisError('PCL_IDENTITY_CA_INVALID', `${file}: certificate #${i + 1} cannot be parsed`, {
+        cause: err,
+      });
     }
   });
 }
@@ -223,7 +246,10 @@ export async function loadCa(dir: string): Promise<CertificateAuthority> {
 
   let chain: X509Certificate[] = [signing];
   if (await exists(path(CACERTS_FILES.certChain))) {
-    const listed = parseCertificates(await readFile(path(CACERTS_FILES.certChain), 'utf8'), path(CACERTS_FILES.certChain));
+    const listed = parseCertificates(
+      await readFile(path(CACERTS_FILES.certChain), 'utf8'),
+      path(CACERTS_FILES.certChain),
+    );
     // Some tools write only the parents into cert-chain.pem; the leaf chain must still start with ca-cert.pem.
     chain = listed[0].raw.equals(signing.raw) ? listed : [signing, ...listed];
   }
@@ -241,7 +267,11 @@ export async function loadCa(dir: string): Promise<CertificateAuthority> {
   }
   rootCertPem = joinPem(roots.map((r) => r.toString()));
 
-  if (!signing.ca) throw new PortcullisError('PCL_IDENTITY_CA_INVALID', `${path(CACERTS_FILES.caCert)} is not a CA certificate (basicConstraints CA:FALSE)`);
+  if (!signing.ca)
+    throw new PortcullisError(
+      'PCL_IDENTITY_CA_INVALID',
+      `${path(CACERTS_FILES.caCert)} is not a CA certificate (basicConstraints CA:FALSE)`,
+    );
   const now = Date.now();
   if (Date.parse(signing.validTo) <= now) {
     throw new PortcullisError('PCL_IDENTITY_CA_INVALID', `${path(CACERTS_FILES.caCert)} expired on ${signing.validTo}`);
@@ -251,10 +281,15 @@ export async function loadCa(dir: string): Promise<CertificateAuthority> {
   try {
     keySpki = createPublicKey(createPrivateKey(caKeyText)).export({ type: 'spki', format: 'der' });
   } catch (err) {
-    throw new PortcullisError('PCL_IDENTITY_CA_INVALID', `${path(CACERTS_FILES.caKey)}: not a readable private key`, { cause: err });
+    throw new PortcullisError('PCL_IDENTITY_CA_INVALID', `${path(CACERTS_FILES.caKey)}: not a readable private key`, {
+      cause: err,
+    });
   }
   if (!certSpki.equals(keySpki)) {
-    throw new PortcullisError('PCL_IDENTITY_CA_INVALID', `${path(CACERTS_FILES.caKey)} does not match ${path(CACERTS_FILES.caCert)}`);
+    throw new PortcullisError(
+      'PCL_IDENTITY_CA_INVALID',
+      `${path(CACERTS_FILES.caKey)} does not match ${path(CACERTS_FILES.caCert)}`,
+    );
   }
   for (let i = 0; i + 1 < chain.length; i++) {
     if (!issuedBy(chain[i], chain[i + 1])) {
@@ -298,7 +333,10 @@ async function issue(
   publicKey?: x509.PublicKey,
 ): Promise<IssuedCertificate> {
   if (!Number.isFinite(validity.ttl) || validity.ttl <= 0) {
-    throw new PortcullisError('PCL_IDENTITY_TTL_INVALID', `certificate lifetime must be positive, got ${validity.ttl} ms`);
+    throw new PortcullisError(
+      'PCL_IDENTITY_TTL_INVALID',
+      `certificate lifetime must be positive, got ${validity.ttl} ms`,
+    );
   }
   // A CSR brings its own public key (the requester keeps the private key); otherwise a key pair is made here.
   const keys = publicKey === undefined ? await generateKeyPair() : null;
@@ -337,19 +375,29 @@ export async function issueWorkloadCert(
   options: ValidityOptions & { readonly spiffe: string | readonly string[]; readonly publicKey?: x509.PublicKey },
 ): Promise<IssuedCertificate> {
   const ids = typeof options.spiffe === 'string' ? [options.spiffe] : options.spiffe;
-  if (ids.length === 0) throw new PortcullisError('PCL_IDENTITY_SPIFFE_INVALID', 'a workload certificate needs at least one SPIFFE ID');
+  if (ids.length === 0)
+    throw new PortcullisError('PCL_IDENTITY_SPIFFE_INVALID', 'a workload certificate needs at least one SPIFFE ID');
   const uris = ids.map((id) => {
     const parsed = parseSpiffeId(id);
     if (!parsed.ok) throw new PortcullisError('PCL_IDENTITY_SPIFFE_INVALID', parsed.reason);
     return parsed.id.uri;
   });
-  return issue(ca, options, [], [
-    new x509.BasicConstraintsExtension(false, undefined, true),
-    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-    new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
-    // With an empty subject the SAN carries the identity and must be critical (RFC 5280 §4.2.1.6).
-    new x509.SubjectAlternativeNameExtension(uris.map((value) => ({ type: 'url' as const, value })), true),
-  ], options.publicKey);
+  return issue(
+    ca,
+    options,
+    [],
+    [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+      // With an empty subject the SAN carries the identity and must be critical (RFC 5280 §4.2.1.6).
+      new x509.SubjectAlternativeNameExtension(
+        uris.map((value) => ({ type: 'url' as const, value })),
+        true,
+      ),
+    ],
+    options.publicKey,
+  );
 }
 
 /** Issue a plain client certificate (no SPIFFE SAN, EKU clientAuth), e.g. seed 002's `CN=team-namespace.app1`. */
@@ -361,10 +409,17 @@ export async function issueClientCert(
   try {
     subject = new x509.Name(options.subject);
   } catch (err) {
-    throw new PortcullisError('PCL_IDENTITY_CA_USAGE', `cannot read subject "${options.subject}" (expected e.g. CN=team-namespace.app1)`, { cause: err });
+    throw new PortcullisError(
+      'PCL_IDENTITY_CA_USAGE',
+      `cannot read subject "${options.subject}" (expected e.g. CN=team-namespace.app1)`,
+      { cause: err },
+    );
   }
   if (subject.toJSON().length === 0) {
-    throw new PortcullisError('PCL_IDENTITY_CA_USAGE', `subject "${options.subject}" is empty (expected e.g. CN=team-namespace.app1)`);
+    throw new PortcullisError(
+      'PCL_IDENTITY_CA_USAGE',
+      `subject "${options.subject}" is empty (expected e.g. CN=team-namespace.app1)`,
+    );
   }
   return issue(ca, options, subject.toJSON(), [
     new x509.BasicConstraintsExtension(false, undefined, true),
@@ -383,14 +438,22 @@ export async function issueServerCert(
     ...(options.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
   ];
   if (names.length === 0) {
-    throw new PortcullisError('PCL_IDENTITY_CA_USAGE', 'a server certificate needs at least one DNS name or IP address');
+    throw new PortcullisError(
+      'PCL_IDENTITY_CA_USAGE',
+      'a server certificate needs at least one DNS name or IP address',
+    );
   }
-  return issue(ca, options, [{ CN: [names[0].value] }], [
-    new x509.BasicConstraintsExtension(false, undefined, true),
-    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-    new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-    new x509.SubjectAlternativeNameExtension(names, false),
-  ]);
+  return issue(
+    ca,
+    options,
+    [{ CN: [names[0].value] }],
+    [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+      new x509.SubjectAlternativeNameExtension(names, false),
+    ],
+  );
 }
 
 /** Write an issued certificate with istio-agent's names: cert-chain.pem, key.pem (0600), root-cert.pem. */

@@ -13,7 +13,8 @@ async function setup(t: { after(fn: () => Promise<void>): void }) {
   const dir = await mkdtemp(join(tmpdir(), 'pcl-store-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const ca = await initCa(join(dir, 'ca'), { trustDomain: 'cluster.local' });
-  const issue = (sa: string) => issueWorkloadCert(ca, { spiffe: `spiffe://cluster.local/ns/a/sa/${sa}`, ttl: 3_600_000 });
+  const issue = (sa: string) =>
+    issueWorkloadCert(ca, { spiffe: `spiffe://cluster.local/ns/a/sa/${sa}`, ttl: 3_600_000 });
   return { dir, issue };
 }
 
@@ -58,11 +59,14 @@ test('reload() reports changes and keeps the old material when the new files do 
 
 test('start() fails clearly when the files are missing', async (t) => {
   const { dir } = await setup(t);
-  await assert.rejects(FileCertificateSource.fromDir(join(dir, 'missing'), { watch: false }).start(), (err: unknown) => {
-    assert.ok(err instanceof PortcullisError);
-    assert.equal(err.code, 'PCL_IDENTITY_CERT_LOAD_FAILED');
-    return true;
-  });
+  await assert.rejects(
+    FileCertificateSource.fromDir(join(dir, 'missing'), { watch: false }).start(),
+    (err: unknown) => {
+      assert.ok(err instanceof PortcullisError);
+      assert.equal(err.code, 'PCL_IDENTITY_CERT_LOAD_FAILED');
+      return true;
+    },
+  );
 });
 
 test('a static source validates and announces updates', async (t) => {

@@ -180,7 +180,9 @@ export class FileCertificateSource extends EventEmitter implements CertificateSo
       ]);
       material = { certChainPem, keyPem, rootCertPem };
     } catch (err) {
-      throw new PortcullisError('PCL_IDENTITY_CERT_LOAD_FAILED', `cannot read certificate files: ${messageOf(err)}`, { cause: err });
+      throw new PortcullisError('PCL_IDENTITY_CERT_LOAD_FAILED', `cannot read certificate files: ${messageOf(err)}`, {
+        cause: err,
+      });
     }
     try {
       validateMaterial(material);
@@ -207,7 +209,12 @@ export class FileCertificateSource extends EventEmitter implements CertificateSo
       // A folder that disappears (volume unmounted) is reported and otherwise ignored; the old material stays.
       watcher.on('error', (err) => {
         if (this.listenerCount('error') > 0) {
-          this.emit('error', new PortcullisError('PCL_IDENTITY_CERT_LOAD_FAILED', `watching ${dir} failed: ${err.message}`, { cause: err }));
+          this.emit(
+            'error',
+            new PortcullisError('PCL_IDENTITY_CERT_LOAD_FAILED', `watching ${dir} failed: ${err.message}`, {
+              cause: err,
+            }),
+          );
         }
       });
       this.#watchers.push(watcher);

@@ -25,7 +25,9 @@ export interface ParsedCsr {
 }
 
 function pemOf(der: ArrayBuffer, label: string): string {
-  const body = Buffer.from(der).toString('base64').replace(/.{1,64}/g, '$&\n');
+  const body = Buffer.from(der)
+    .toString('base64')
+    .replace(/.{1,64}/g, '$&\n');
   return `-----BEGIN ${label}-----\n${body}-----END ${label}-----\n`;
 }
 

@@ -33,8 +33,15 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('the shipped proto is istio/api ca.proto, byte for byte', { skip: !existsSync(join(import.meta.dirname, '../../../shared/conformance/istio-api-proto/ca.proto')) && 'no ../shared here: cannot compare proto/ca.proto with istio/api' }, () => {
-  const upstream = readFileSync(join(import.meta.dirname, '../../../shared/conformance/istio-api-proto/ca.proto'), 'utf8');
+test('the shipped proto is istio/api ca.proto, byte for byte', {
+  skip:
+    !existsSync(join(import.meta.dirname, '../../../shared/conformance/istio-api-proto/ca.proto')) &&
+    'no ../shared here: cannot compare proto/ca.proto with istio/api',
+}, () => {
+  const upstream = readFileSync(
+    join(import.meta.dirname, '../../../shared/conformance/istio-api-proto/ca.proto'),
+    'utf8',
+  );
   assert.equal(readFileSync(CA_PROTO_FILE, 'utf8'), upstream);
 });
 
@@ -43,7 +50,10 @@ test('a certificate for the asked identity, the bearer token sent, istiod verifi
   try {
     const m = await client.requestCertificate(ID, 3_600_000);
     const leaf = new X509Certificate(m.certChainPem);
-    assert.deepEqual(spiffeIdentities(leaf.raw).map((i) => i.uri), [ID]);
+    assert.deepEqual(
+      spiffeIdentities(leaf.raw).map((i) => i.uri),
+      [ID],
+    );
     assert.ok(leaf.checkPrivateKey((await import('node:crypto')).createPrivateKey(m.keyPem)));
     assert.equal(m.rootCertPem.trim(), pki.ca.rootCertPem.trim());
     const last = istiod.requests.at(-1)!;
@@ -72,7 +82,10 @@ test('a wrong token is refused with a clear error naming istiod', async () => {
 
 test('a missing token file is named', async () => {
   const client = new IstiodClient({ address: istiod.address, rootCertFile: rootFile, tokenFile: join(dir, 'nope') });
-  await assert.rejects(client.requestCertificate(ID, 3_600_000), /PCL_IDENTITY_TOKEN_UNREADABLE|--ca-token-file .*nope/);
+  await assert.rejects(
+    client.requestCertificate(ID, 3_600_000),
+    /PCL_IDENTITY_TOKEN_UNREADABLE|--ca-token-file .*nope/,
+  );
   client.close();
 });
 
@@ -88,7 +101,10 @@ test('an empty chain and a wrong SAN are refused', async () => {
     istiod.mode = 'wrong-san';
     await assert.rejects(client.requestCertificate(ID, 3_600_000), (err: Error & { code?: string }) => {
       assert.equal(err.code, 'PCL_IDENTITY_ISTIOD_WRONG_IDENTITY');
-      assert.match(err.message, /signed a certificate for spiffe:\/\/cluster\.local\/ns\/other\/sa\/someone-else when spiffe:\/\/cluster\.local\/ns\/egress\/sa\/portcullis was asked for/);
+      assert.match(
+        err.message,
+        /signed a certificate for spiffe:\/\/cluster\.local\/ns\/other\/sa\/someone-else when spiffe:\/\/cluster\.local\/ns\/egress\/sa\/portcullis was asked for/,
+      );
       return true;
     });
   } finally {
@@ -104,7 +120,10 @@ test('istiod whose certificate the root does not vouch for is not trusted', asyn
   const client = new IstiodClient({ address: istiod.address, rootCertFile: otherRoot, tokenFile, timeoutMs: 5000 });
   try {
     const before = istiod.requests.length;
-    await assert.rejects(client.requestCertificate(ID, 3_600_000), /PCL_IDENTITY_ISTIOD_FAILED|istiod at .*UNAVAILABLE/);
+    await assert.rejects(
+      client.requestCertificate(ID, 3_600_000),
+      /PCL_IDENTITY_ISTIOD_FAILED|istiod at .*UNAVAILABLE/,
+    );
     assert.equal(istiod.requests.length, before, 'no request reached the server');
   } finally {
     client.close();
@@ -114,18 +133,38 @@ test('istiod whose certificate the root does not vouch for is not trusted', asyn
 
 test('materialFromResponse: a chain whose leaf names nothing, or garbage, is refused', () => {
   assert.throws(() => materialFromResponse({ certChain: ['', '  '] }, ID, 'k', 'r', 'x:1'), /empty certificate chain/);
-  assert.throws(() => materialFromResponse({ certChain: ['-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n'] }, ID, 'k', 'r', 'x:1'), /cannot be parsed/);
-  assert.throws(() => materialFromResponse({ certChain: [pki.ca.rootCertPem] }, ID, 'k', 'r', 'x:1'), /signed a certificate for no SPIFFE ID/);
+  assert.throws(
+    () =>
+      materialFromResponse(
+        { certChain: ['-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n'] },
+        ID,
+        'k',
+        'r',
+        'x:1',
+      ),
+    /cannot be parsed/,
+  );
+  assert.throws(
+    () => materialFromResponse({ certChain: [pki.ca.rootCertPem] }, ID, 'k', 'r', 'x:1'),
+    /signed a certificate for no SPIFFE ID/,
+  );
 });
 
 test('startIstiodIdentity: the identity from POD_NAMESPACE and SERVICE_ACCOUNT', async () => {
-  const identity = await startIstiodIdentity({ address: istiod.address, rootCertFile: rootFile, tokenFile }, 'cluster.local', {
-    POD_NAMESPACE: 'egress',
-    SERVICE_ACCOUNT: 'portcullis',
-  });
+  const identity = await startIstiodIdentity(
+    { address: istiod.address, rootCertFile: rootFile, tokenFile },
+    'cluster.local',
+    {
+      POD_NAMESPACE: 'egress',
+      SERVICE_ACCOUNT: 'portcullis',
+    },
+  );
   try {
     assert.equal(identity.id, ID);
-    assert.deepEqual(spiffeIdentities(new X509Certificate(identity.source.current().certChainPem).raw).map((i) => i.uri), [ID]);
+    assert.deepEqual(
+      spiffeIdentities(new X509Certificate(identity.source.current().certChainPem).raw).map((i) => i.uri),
+      [ID],
+    );
   } finally {
     identity.close();
   }

@@ -80,7 +80,10 @@ export function materialFromResponse(
 ): IssuedMaterial {
   const chain = (res.certChain ?? []).filter((c) => c.trim() !== '');
   if (chain.length === 0) {
-    throw new PortcullisError('PCL_IDENTITY_ISTIOD_EMPTY_CHAIN', `istiod at ${address} answered the request for ${asked} with an empty certificate chain`);
+    throw new PortcullisError(
+      'PCL_IDENTITY_ISTIOD_EMPTY_CHAIN',
+      `istiod at ${address} answered the request for ${asked} with an empty certificate chain`,
+    );
   }
   const blocks = splitCertificates(joinPem(chain));
   let leaf: X509Certificate;
@@ -128,9 +131,14 @@ export class IstiodClient {
     try {
       token = (await readFile(tokenFile, 'utf8')).trim();
     } catch (err) {
-      throw new PortcullisError('PCL_IDENTITY_TOKEN_UNREADABLE', `--ca-token-file ${tokenFile}: ${(err as Error).message}`, { cause: err });
+      throw new PortcullisError(
+        'PCL_IDENTITY_TOKEN_UNREADABLE',
+        `--ca-token-file ${tokenFile}: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
-    if (token === '') throw new PortcullisError('PCL_IDENTITY_TOKEN_UNREADABLE', `--ca-token-file ${tokenFile} is empty`);
+    if (token === '')
+      throw new PortcullisError('PCL_IDENTITY_TOKEN_UNREADABLE', `--ca-token-file ${tokenFile} is empty`);
     const client = await this.#connect();
     const { csrPem, keyPem } = await createCsr(spiffeId);
     const metadata = new grpc.Metadata();
@@ -146,7 +154,8 @@ export class IstiodClient {
         metadata,
         { deadline },
         (err, value) => {
-          if (err !== null) reject(failed(address, `${grpc.status[err.code] ?? err.code}: ${err.details || err.message}`, err));
+          if (err !== null)
+            reject(failed(address, `${grpc.status[err.code] ?? err.code}: ${err.details || err.message}`, err));
           else if (value === undefined) reject(failed(address, 'no answer'));
           else resolve(value);
         },
@@ -181,14 +190,16 @@ export class IstiodClient {
     } catch (err) {
       throw failed(address, `cannot read the mesh root --ca-root-cert ${rootCertFile}: ${(err as Error).message}`, err);
     }
-    if (splitCertificates(rootPem).length === 0) throw failed(address, `--ca-root-cert ${rootCertFile} holds no CERTIFICATE`);
+    if (splitCertificates(rootPem).length === 0)
+      throw failed(address, `--ca-root-cert ${rootCertFile} holds no CERTIFICATE`);
     if (this.#client !== null && rootPem === this.#rootPem) return this.#client;
     this.close();
     this.#rootPem = rootPem;
     const host = address.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
     // TLS forbids an IP as server name: an address given as an IP is checked for istiod's own DNS name.
     const serverName = this.#options.serverName ?? (isIP(host) === 0 ? host : ISTIOD_NAME);
-    const options: grpc.ChannelOptions = serverName === host ? {} : { 'grpc.ssl_target_name_override': serverName, 'grpc.default_authority': serverName };
+    const options: grpc.ChannelOptions =
+      serverName === host ? {} : { 'grpc.ssl_target_name_override': serverName, 'grpc.default_authority': serverName };
     this.#client = new grpc.Client(address, grpc.credentials.createSsl(Buffer.from(rootPem)), options);
     return this.#client;
   }

@@ -37,7 +37,12 @@ export async function startIstiodIdentity(
   if (settings.identity === undefined) token = await readFile(settings.tokenFile, 'utf8').catch(() => null);
   const choice = chooseIdentity(settings.identity, trustDomain, env, token);
   if (!choice.ok) throw new PortcullisError('PCL_IDENTITY_SPIFFE_INVALID', choice.reason);
-  const client = new IstiodClient({ address: settings.address, rootCertFile: settings.rootCertFile, tokenFile: settings.tokenFile, serverName: settings.serverName });
+  const client = new IstiodClient({
+    address: settings.address,
+    rootCertFile: settings.rootCertFile,
+    tokenFile: settings.tokenFile,
+    serverName: settings.serverName,
+  });
   const ttl = settings.ttlMs ?? DEFAULT_CERT_TTL_MS;
   try {
     const source = await RenewingCertificateSource.start({

@@ -18,7 +18,10 @@ async function ca(t: { after(fn: () => Promise<void>): void }): Promise<Certific
 /** A leaf with arbitrary URI SANs, signed by the CA (what a misconfigured or hostile issuer might produce). */
 async function leafWithUris(authority: CertificateAuthority, uris: string[]): Promise<Buffer> {
   const alg = { name: 'ECDSA', namedCurve: 'P-256' };
-  const keys = (await crypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as import('node:crypto').webcrypto.CryptoKeyPair;
+  const keys = (await crypto.subtle.generateKey(alg, true, [
+    'sign',
+    'verify',
+  ])) as import('node:crypto').webcrypto.CryptoKeyPair;
   const cert = await x509.X509CertificateGenerator.create({
     subject: 'CN=test',
     issuer: authority.signer.cert.subjectName,
@@ -75,10 +78,16 @@ test('a certificate without a SPIFFE SAN has no identity', async (t) => {
 
 test('verifyServerSan wants an exact match with one expected identity, with ztunnel error text', async (t) => {
   const authority = await ca(t);
-  const issued = await issueWorkloadCert(authority, { spiffe: 'spiffe://cluster.local/ns/egress/sa/waypoint', ttl: 60_000 });
+  const issued = await issueWorkloadCert(authority, {
+    spiffe: 'spiffe://cluster.local/ns/egress/sa/waypoint',
+    ttl: 60_000,
+  });
   const raw = new X509Certificate(issued.certPem).raw;
   const peer = { raw } as unknown as import('node:tls').PeerCertificate;
-  assert.equal(verifyServerSan(peer, ['spiffe://cluster.local/ns/x/sa/y', 'spiffe://cluster.local/ns/egress/sa/waypoint']), null);
+  assert.equal(
+    verifyServerSan(peer, ['spiffe://cluster.local/ns/x/sa/y', 'spiffe://cluster.local/ns/egress/sa/waypoint']),
+    null,
+  );
   const err = verifyServerSan(peer, ['spiffe://cluster.local/ns/egress/sa/waypoint2']);
   assert.ok(err);
   assert.equal(

@@ -51,7 +51,10 @@ export function checkPeerCertificate(der: Uint8Array, trustDomain: string): Peer
     return {
       ok: false,
       code: 'PCL_IDENTITY_NO_SPIFFE_SAN',
-      reason: sans.length === 0 ? 'client certificate has no URI SAN' : `client certificate has no SPIFFE URI SAN (got ${sans.join(', ')})`,
+      reason:
+        sans.length === 0
+          ? 'client certificate has no URI SAN'
+          : `client certificate has no SPIFFE URI SAN (got ${sans.join(', ')})`,
       uriSans: sans,
     };
   }

@@ -36,7 +36,9 @@ export function chooseIdentity(
 ): IdentityChoice {
   if (arg !== undefined) {
     const parsed = parseIdentityArg(arg, trustDomain);
-    return parsed.ok ? { ok: true, id: parsed.id.uri, from: '--identity' } : { ok: false, reason: `--identity "${arg}": ${parsed.reason}` };
+    return parsed.ok
+      ? { ok: true, id: parsed.id.uri, from: '--identity' }
+      : { ok: false, reason: `--identity "${arg}": ${parsed.reason}` };
   }
   const ns = env.POD_NAMESPACE;
   const sa = env.SERVICE_ACCOUNT;
@@ -52,7 +54,8 @@ export function chooseIdentity(
   if (pair === null) {
     return {
       ok: false,
-      reason: 'no identity to ask for: give --identity <ns>/<sa>, or run in a pod (POD_NAMESPACE and SERVICE_ACCOUNT, or a ServiceAccount token)',
+      reason:
+        'no identity to ask for: give --identity <ns>/<sa>, or run in a pod (POD_NAMESPACE and SERVICE_ACCOUNT, or a ServiceAccount token)',
     };
   }
   const parsed = parseIdentityArg(`${pair.namespace}/${pair.serviceAccount}`, trustDomain);

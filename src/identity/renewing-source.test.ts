@@ -20,7 +20,10 @@ async function issue(ttl: number): Promise<IssuedMaterial> {
 test('renewal time is half the lifetime; backoff doubles up to its cap', () => {
   assert.equal(renewalTime(new Date(1000), new Date(5000)), 3000);
   assert.equal(renewalTime(new Date(0), new Date(900), 2 / 3), 600);
-  assert.deepEqual([1, 2, 3, 4, 10].map((n) => backoffDelay(n, 100, 1000)), [100, 200, 400, 800, 1000]);
+  assert.deepEqual(
+    [1, 2, 3, 4, 10].map((n) => backoffDelay(n, 100, 1000)),
+    [100, 200, 400, 800, 1000],
+  );
 });
 
 test('renews at half the lifetime with a new certificate each time', async () => {
@@ -73,5 +76,8 @@ test('a failing issuer keeps the old certificate, retries with backoff, then exp
 });
 
 test('the first certificate must come: start throws the issuer error', async () => {
-  await assert.rejects(RenewingCertificateSource.start({ issue: async () => Promise.reject(new Error('no CA')) }), /no CA/);
+  await assert.rejects(
+    RenewingCertificateSource.start({ issue: async () => Promise.reject(new Error('no CA')) }),
+    /no CA/,
+  );
 });

@@ -132,10 +132,17 @@ export class RenewingCertificateSource extends EventEmitter implements Certifica
       if (this.#closed) return false;
       this.#failures++;
       this.#lastError = err instanceof Error ? err.message : String(err);
-      const delay = backoffDelay(this.#failures, this.#options.minBackoffMs ?? 1000, this.#options.maxBackoffMs ?? 60_000);
+      const delay = backoffDelay(
+        this.#failures,
+        this.#options.minBackoffMs ?? 1000,
+        this.#options.maxBackoffMs ?? 60_000,
+      );
       this.#setRenewTimer(delay);
       if (this.listenerCount('error') > 0) {
-        const wrapped = err instanceof PortcullisError ? err : new PortcullisError('PCL_IDENTITY_CERT_LOAD_FAILED', this.#lastError, { cause: err });
+        const wrapped =
+          err instanceof PortcullisError
+            ? err
+            : new PortcullisError('PCL_IDENTITY_CERT_LOAD_FAILED', this.#lastError, { cause: err });
         this.emit('error', wrapped);
       }
       return false;
@@ -161,10 +168,13 @@ export class RenewingCertificateSource extends EventEmitter implements Certifica
   #setRenewTimer(delay: number): void {
     if (this.#closed) return;
     if (this.#renewTimer !== null) clearTimeout(this.#renewTimer);
-    this.#renewTimer = setTimeout(() => {
-      this.#renewTimer = null;
-      void this.renewNow();
-    }, Math.min(delay, MAX_TIMER_MS));
+    this.#renewTimer = setTimeout(
+      () => {
+        this.#renewTimer = null;
+        void this.renewNow();
+      },
+      Math.min(delay, MAX_TIMER_MS),
+    );
     this.#renewTimer.unref();
   }
 

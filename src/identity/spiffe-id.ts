@@ -14,8 +14,7 @@ export type SpiffeParseResult =
   | { readonly ok: false; readonly reason: string };
 
 /** The rule, as quoted in every parse error message. */
-export const SPIFFE_ID_RULE =
-  'a SPIFFE ID must be exactly spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>';
+export const SPIFFE_ID_RULE = 'a SPIFFE ID must be exactly spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>';
 
 const PREFIX = 'spiffe://';
 // SPIFFE ID spec §2.1: trust domain chars are lowercase letters, digits, '.', '-', '_'.

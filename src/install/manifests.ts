@@ -7,7 +7,11 @@ import { DEFAULT_CONTROLLER_NAME } from '../kube/access.ts';
 import { auditClusterRules, leaseRules, secretRules, serveClusterRules, type PolicyRule } from './rbac.ts';
 
 /** A Kubernetes object as plain data. */
-export type KubeObject = { readonly apiVersion: string; readonly kind: string; readonly metadata: Record<string, unknown> } & Record<string, unknown>;
+export type KubeObject = {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly metadata: Record<string, unknown>;
+} & Record<string, unknown>;
 
 export interface InstallOptions {
   readonly namespace: string;
@@ -45,7 +49,13 @@ const DRAIN_SECONDS = 5;
 export const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
 
 /** A namespaced Role and the RoleBinding that gives it to `subject`. */
-function boundRole(name: string, namespace: string, rules: readonly PolicyRule[], subject: Record<string, string>, labels: Record<string, string>): KubeObject[] {
+function boundRole(
+  name: string,
+  namespace: string,
+  rules: readonly PolicyRule[],
+  subject: Record<string, string>,
+  labels: Record<string, string>,
+): KubeObject[] {
   return [
     { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name, namespace, labels }, rules },
     {
@@ -61,8 +71,16 @@ function boundRole(name: string, namespace: string, rules: readonly PolicyRule[]
 /** Objects in apply order: the GatewayClass, identity and access first, then the workloads. */
 export function installManifests(o: InstallOptions): KubeObject[] {
   const ns = o.namespace;
-  const podLabels = { [GATEWAY_NAME_LABEL]: o.name, 'app.kubernetes.io/name': 'portcullis', 'app.kubernetes.io/instance': o.name };
-  const labels = { 'app.kubernetes.io/name': 'portcullis', 'app.kubernetes.io/instance': o.name, 'app.kubernetes.io/managed-by': 'portcullis-install' };
+  const podLabels = {
+    [GATEWAY_NAME_LABEL]: o.name,
+    'app.kubernetes.io/name': 'portcullis',
+    'app.kubernetes.io/instance': o.name,
+  };
+  const labels = {
+    'app.kubernetes.io/name': 'portcullis',
+    'app.kubernetes.io/instance': o.name,
+    'app.kubernetes.io/managed-by': 'portcullis-install',
+  };
   const selector = { [GATEWAY_NAME_LABEL]: o.name };
   const clusterName = `portcullis-${ns}-${o.name}`;
   const subject = { kind: 'ServiceAccount', name: o.name, namespace: ns };
@@ -75,10 +93,20 @@ export function installManifests(o: InstallOptions): KubeObject[] {
     spec: { controllerName: DEFAULT_CONTROLLER_NAME, description: 'Portcullis: identity-based egress gateway' },
   });
   // automountServiceAccountToken stays on only when the gateway reads the Kubernetes API.
-  out.push({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: o.name, namespace: ns, labels }, automountServiceAccountToken: o.config.kind === 'kube' });
+  out.push({
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: { name: o.name, namespace: ns, labels },
+    automountServiceAccountToken: o.config.kind === 'kube',
+  });
 
   if (o.config.kind === 'kube') {
-    out.push({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: clusterName, labels }, rules: serveClusterRules() });
+    out.push({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: clusterName, labels },
+      rules: serveClusterRules(),
+    });
     out.push({
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'ClusterRoleBinding',
@@ -86,30 +114,45 @@ export function installManifests(o: InstallOptions): KubeObject[] {
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: clusterName },
       subjects: [subject],
     });
-    for (const secretNs of o.secretNamespaces) out.push(...boundRole(`portcullis-${o.name}-secrets`, secretNs, secretRules(), subject, labels));
+    for (const secretNs of o.secretNamespaces)
+      out.push(...boundRole(`portcullis-${o.name}-secrets`, secretNs, secretRules(), subject, labels));
     out.push(...boundRole(`portcullis-${o.name}-leader`, ns, leaseRules(), subject, labels));
   }
   if (o.auditRole) {
     // Not bound to anyone: bind it to whoever runs `portcullis audit --kube` (a user, a group, or a CI account).
-    out.push({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'portcullis-audit', labels }, rules: auditClusterRules() });
+    out.push({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: 'portcullis-audit', labels },
+      rules: auditClusterRules(),
+    });
   }
 
   const args = [
     'serve',
     ...(o.config.kind === 'kube' ? ['--kube'] : ['--config', CONFIG_DIR]),
-    '--gateway', `${ns}/${o.name}`,
-    '--ca-address', o.caAddress,
-    '--listen', `0.0.0.0:${HBONE_PORT}`,
-    '--admin', `${o.exposeAdmin ? '0.0.0.0' : '127.0.0.1'}:${ADMIN_PORT}`,
-    '--health', `0.0.0.0:${HEALTH_PORT}`,
+    '--gateway',
+    `${ns}/${o.name}`,
+    '--ca-address',
+    o.caAddress,
+    '--listen',
+    `0.0.0.0:${HBONE_PORT}`,
+    '--admin',
+    `${o.exposeAdmin ? '0.0.0.0' : '127.0.0.1'}:${ADMIN_PORT}`,
+    '--health',
+    `0.0.0.0:${HEALTH_PORT}`,
     // One process per pod: the HorizontalPodAutoscaler adds pods, and the CPU limit is what one worker gets.
-    '--workers', '1',
-    '--drain-seconds', String(DRAIN_SECONDS),
+    '--workers',
+    '1',
+    '--drain-seconds',
+    String(DRAIN_SECONDS),
   ];
   const volumes: Record<string, unknown>[] = [
     {
       name: 'istio-token',
-      projected: { sources: [{ serviceAccountToken: { audience: 'istio-ca', expirationSeconds: 43200, path: 'istio-token' } }] },
+      projected: {
+        sources: [{ serviceAccountToken: { audience: 'istio-ca', expirationSeconds: 43200, path: 'istio-token' } }],
+      },
     },
     { name: 'istiod-ca-cert', configMap: { name: 'istio-ca-root-cert' } },
     { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
@@ -158,7 +201,10 @@ export function installManifests(o: InstallOptions): KubeObject[] {
           affinity: {
             podAntiAffinity: {
               preferredDuringSchedulingIgnoredDuringExecution: [
-                { weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: selector } } },
+                {
+                  weight: 100,
+                  podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: selector } },
+                },
               ],
             },
           },
@@ -227,7 +273,9 @@ export function installManifests(o: InstallOptions): KubeObject[] {
       scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: o.name },
       minReplicas: o.replicas,
       maxReplicas: o.maxReplicas,
-      metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 80 } } }],
+      metrics: [
+        { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 80 } } },
+      ],
     },
   });
   return out;

@@ -4,7 +4,13 @@
  * the namespaces named, the leader Lease only in the gateway's namespace, and the audit's reads as a separate,
  * optional ClusterRole.
  */
-import { AUDIT_RESOURCES, LEASE_RESOURCE, SECRET_RESOURCE, SERVE_RESOURCES, type KubeResource } from '../kube/access.ts';
+import {
+  AUDIT_RESOURCES,
+  LEASE_RESOURCE,
+  SECRET_RESOURCE,
+  SERVE_RESOURCES,
+  type KubeResource,
+} from '../kube/access.ts';
 
 /** One RBAC PolicyRule. */
 export interface PolicyRule {
@@ -18,7 +24,8 @@ export function rulesFor(resources: readonly KubeResource[], withStatus = true):
   const rules: PolicyRule[] = [];
   for (const r of resources) {
     rules.push({ apiGroups: [r.group], resources: [r.resource], verbs: [...r.verbs] });
-    if (withStatus && r.statusVerbs !== undefined) rules.push({ apiGroups: [r.group], resources: [`${r.resource}/status`], verbs: [...r.statusVerbs] });
+    if (withStatus && r.statusVerbs !== undefined)
+      rules.push({ apiGroups: [r.group], resources: [`${r.resource}/status`], verbs: [...r.statusVerbs] });
   }
   return rules;
 }

@@ -14,7 +14,12 @@ const gateway = (listeners: unknown[], status?: unknown, generation = 3): ApiObj
   ...(status !== undefined ? { status } : {}),
 });
 const HBONE = { name: 'mesh', port: 15008, protocol: 'HBONE' };
-const classOf = (name: string, controllerName: string): ApiObject => ({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name, generation: 2 }, spec: { controllerName } });
+const classOf = (name: string, controllerName: string): ApiObject => ({
+  apiVersion: 'gateway.networking.k8s.io/v1',
+  kind: 'GatewayClass',
+  metadata: { name, generation: 2 },
+  spec: { controllerName },
+});
 const snap = (objects: ApiObject[]) => compileSnapshot(loadApiObjects(objects));
 const inputs = { address: '10.96.0.15', controllerName: DEFAULT_CONTROLLER_NAME, now: NOW };
 
@@ -22,18 +27,39 @@ test('a served Gateway: the address, Accepted and Programmed with observedGenera
   const [g] = desiredStatuses(snap([gateway([HBONE])]), inputs);
   assert.equal(g.kind, 'Gateway');
   assert.deepEqual(g.status.addresses, [{ type: 'IPAddress', value: '10.96.0.15' }]);
-  const conditions = g.status.conditions as { type: string; status: string; observedGeneration: number; lastTransitionTime: string }[];
-  assert.deepEqual(conditions.map((c) => [c.type, c.status, c.observedGeneration]).sort(), [['Accepted', 'True', 3], ['Programmed', 'True', 3]]);
+  const conditions = g.status.conditions as {
+    type: string;
+    status: string;
+    observedGeneration: number;
+    lastTransitionTime: string;
+  }[];
+  assert.deepEqual(conditions.map((c) => [c.type, c.status, c.observedGeneration]).sort(), [
+    ['Accepted', 'True', 3],
+    ['Programmed', 'True', 3],
+  ]);
   assert.ok(conditions.every((c) => c.lastTransitionTime === NOW));
-  const [listener] = g.status.listeners as { name: string; attachedRoutes: number; conditions: { type: string; status: string }[] }[];
+  const [listener] = g.status.listeners as {
+    name: string;
+    attachedRoutes: number;
+    conditions: { type: string; status: string }[];
+  }[];
   assert.equal(listener.name, 'mesh');
-  assert.deepEqual(listener.conditions.map((c) => [c.type, c.status]), [['Accepted', 'True'], ['Programmed', 'True'], ['ResolvedRefs', 'True']]);
+  assert.deepEqual(
+    listener.conditions.map((c) => [c.type, c.status]),
+    [
+      ['Accepted', 'True'],
+      ['Programmed', 'True'],
+      ['ResolvedRefs', 'True'],
+    ],
+  );
 });
 
 test('without an address: Programmed is False (AddressNotAssigned) and no addresses field is written', () => {
   const [g] = desiredStatuses(snap([gateway([HBONE])]), { ...inputs, address: null });
   assert.equal(g.status.addresses, undefined);
-  const programmed = (g.status.conditions as { type: string; status: string; reason: string }[]).find((c) => c.type === 'Programmed')!;
+  const programmed = (g.status.conditions as { type: string; status: string; reason: string }[]).find(
+    (c) => c.type === 'Programmed',
+  )!;
   assert.deepEqual([programmed.status, programmed.reason], ['False', 'AddressNotAssigned']);
 });
 
@@ -41,20 +67,43 @@ test('a listener that is not HBONE on 15008 is not accepted; Accepted says why',
   const [g] = desiredStatuses(snap([gateway([HBONE, { name: 'http', port: 80, protocol: 'HTTP' }])]), inputs);
   const listeners = g.status.listeners as { name: string; conditions: { type: string; status: string }[] }[];
   assert.equal(listeners[1].conditions.find((c) => c.type === 'Accepted')!.status, 'False');
-  assert.equal((g.status.conditions as { type: string; reason: string }[]).find((c) => c.type === 'Accepted')!.reason, 'ListenersNotValid');
+  assert.equal(
+    (g.status.conditions as { type: string; reason: string }[]).find((c) => c.type === 'Accepted')!.reason,
+    'ListenersNotValid',
+  );
 });
 
-test('GatewayClasses: Accepted only on those naming Portcullis\'s controller; unconfigured ones are refused by name', () => {
-  const out = desiredStatuses(snap([classOf('solo-ztunnel-egress', DEFAULT_CONTROLLER_NAME), classOf('istio-waypoint', 'istio.io/waypoint-controller'), classOf('mine-unknown', DEFAULT_CONTROLLER_NAME)]), inputs);
+test("GatewayClasses: Accepted only on those naming Portcullis's controller; unconfigured ones are refused by name", () => {
+  const out = desiredStatuses(
+    snap([
+      classOf('solo-ztunnel-egress', DEFAULT_CONTROLLER_NAME),
+      classOf('istio-waypoint', 'istio.io/waypoint-controller'),
+      classOf('mine-unknown', DEFAULT_CONTROLLER_NAME),
+    ]),
+    inputs,
+  );
   const classes = out.filter((t) => t.kind === 'GatewayClass');
   assert.deepEqual(classes.map((c) => c.name).sort(), ['mine-unknown', 'solo-ztunnel-egress']);
-  const cond = (name: string) => (classes.find((c) => c.name === name)!.status.conditions as { status: string; observedGeneration: number; message: string }[])[0];
+  const cond = (name: string) =>
+    (
+      classes.find((c) => c.name === name)!.status.conditions as {
+        status: string;
+        observedGeneration: number;
+        message: string;
+      }[]
+    )[0];
   assert.equal(cond('solo-ztunnel-egress').status, 'True');
   assert.equal(cond('solo-ztunnel-egress').observedGeneration, 2);
   assert.equal(cond('mine-unknown').status, 'False');
   assert.match(cond('mine-unknown').message, /not in portcullis.yaml gatewayClasses/);
   // Settable controller name: another name, other classes.
-  assert.deepEqual(desiredStatuses(snap([classOf('istio-waypoint', 'example.com/other')]), { ...inputs, controllerName: 'example.com/other' }).map((t) => t.name), ['istio-waypoint']);
+  assert.deepEqual(
+    desiredStatuses(snap([classOf('istio-waypoint', 'example.com/other')]), {
+      ...inputs,
+      controllerName: 'example.com/other',
+    }).map((t) => t.name),
+    ['istio-waypoint'],
+  );
 });
 
 test('statusHolds: an applied status holds (whatever other conditions sit beside it); a change, or a kept transition time', () => {

@@ -46,8 +46,18 @@ function existingConditions(status: unknown): readonly ApiCondition[] {
 /** A condition with observedGeneration; lastTransitionTime kept while its status does not change (metav1 rule). */
 function toApi(c: Condition, generation: number, previous: readonly ApiCondition[], now: string): ApiCondition {
   const before = previous.find((p) => p.type === c.type);
-  const lastTransitionTime = before !== undefined && before.status === c.status && typeof before.lastTransitionTime === 'string' ? before.lastTransitionTime : now;
-  return { type: c.type, status: c.status, reason: c.reason, message: c.message, observedGeneration: generation, lastTransitionTime };
+  const lastTransitionTime =
+    before !== undefined && before.status === c.status && typeof before.lastTransitionTime === 'string'
+      ? before.lastTransitionTime
+      : now;
+  return {
+    type: c.type,
+    status: c.status,
+    reason: c.reason,
+    message: c.message,
+    observedGeneration: generation,
+    lastTransitionTime,
+  };
 }
 
 function gatewayStatus(snap: Snapshot, g: GatewayModel, inputs: StatusInputs): Record<string, unknown> {
@@ -58,22 +68,32 @@ function gatewayStatus(snap: Snapshot, g: GatewayModel, inputs: StatusInputs): R
   const conditions = computed.map((c) => {
     // Programmed needs an address istiod can use: without one the Gateway is accepted but not programmed yet.
     if (c.type === 'Programmed' && c.status === 'True' && inputs.address === null) {
-      return { ...c, status: 'False' as const, reason: 'AddressNotAssigned', message: 'No address published yet (--publish-address or --publish-service)' };
+      return {
+        ...c,
+        status: 'False' as const,
+        reason: 'AddressNotAssigned',
+        message: 'No address published yet (--publish-address or --publish-service)',
+      };
     }
     return c;
   });
   const attached = new Map<string, number>();
   for (const route of snap.routes.values()) {
-    for (const p of route.parents) if (p.accepted && p.parentKey === g.key) attached.set(g.key, (attached.get(g.key) ?? 0) + 1);
+    for (const p of route.parents)
+      if (p.accepted && p.parentKey === g.key) attached.set(g.key, (attached.get(g.key) ?? 0) + 1);
   }
-  const previousListeners = Array.isArray(current?.listeners) ? (current.listeners as { name?: string; conditions?: ApiCondition[] }[]) : [];
+  const previousListeners = Array.isArray(current?.listeners)
+    ? (current.listeners as { name?: string; conditions?: ApiCondition[] }[])
+    : [];
   const listeners = g.resource.spec.listeners.map((l) => {
     const before = previousListeners.find((p) => p.name === l.name)?.conditions ?? [];
     const accepted = (snap.conditions.get(`${g.key}#listener/${l.name}`) ?? []).find((c) => c.type === 'Accepted');
     const ok = accepted?.status === 'True';
     const list: Condition[] = [
       accepted ?? { type: 'Accepted', status: 'Unknown', reason: 'Pending', message: 'Waiting for controller' },
-      ok ? { type: 'Programmed', status: 'True', reason: 'Programmed', message: 'Served on the HBONE listener' } : { type: 'Programmed', status: 'False', reason: 'Invalid', message: accepted?.message ?? 'not accepted' },
+      ok
+        ? { type: 'Programmed', status: 'True', reason: 'Programmed', message: 'Served on the HBONE listener' }
+        : { type: 'Programmed', status: 'False', reason: 'Invalid', message: accepted?.message ?? 'not accepted' },
       { type: 'ResolvedRefs', status: 'True', reason: 'ResolvedRefs', message: 'No references to resolve' },
     ];
     return {
@@ -93,7 +113,8 @@ function gatewayStatus(snap: Snapshot, g: GatewayModel, inputs: StatusInputs): R
 /** Every status Portcullis should hold: its served Gateways, and the GatewayClasses naming its controller. */
 export function desiredStatuses(snap: Snapshot, inputs: StatusInputs): StatusTarget[] {
   const out: StatusTarget[] = [];
-  for (const g of snap.servedGateways()) out.push({ kind: 'Gateway', namespace: g.namespace, name: g.name, status: gatewayStatus(snap, g, inputs) });
+  for (const g of snap.servedGateways())
+    out.push({ kind: 'Gateway', namespace: g.namespace, name: g.name, status: gatewayStatus(snap, g, inputs) });
   for (const r of snap.load.resources) {
     if (r.kind !== 'GatewayClass') continue;
     const spec = r.spec as { controllerName?: string };
@@ -122,19 +143,27 @@ export function statusHolds(current: unknown, desired: Record<string, unknown>):
   const cur = (current ?? {}) as Record<string, unknown>;
   const strip = (conditions: unknown): string => {
     const list = Array.isArray(conditions) ? (conditions as ApiCondition[]) : [];
-    return JSON.stringify(list.map(({ lastTransitionTime: _t, ...rest }) => rest).sort((a, b) => a.type.localeCompare(b.type)));
+    return JSON.stringify(
+      list.map(({ lastTransitionTime: _t, ...rest }) => rest).sort((a, b) => a.type.localeCompare(b.type)),
+    );
   };
   const ownedOf = (conditions: unknown, types: ReadonlySet<string>): ApiCondition[] =>
     (Array.isArray(conditions) ? (conditions as ApiCondition[]) : []).filter((c) => types.has(c.type));
   const want = desired.conditions as ApiCondition[];
   const types = new Set(want.map((c) => c.type));
   if (strip(ownedOf(cur.conditions, types)) !== strip(want)) return false;
-  if (desired.addresses !== undefined && JSON.stringify(cur.addresses) !== JSON.stringify(desired.addresses)) return false;
+  if (desired.addresses !== undefined && JSON.stringify(cur.addresses) !== JSON.stringify(desired.addresses))
+    return false;
   if (desired.listeners !== undefined) {
     const curListeners = Array.isArray(cur.listeners) ? (cur.listeners as Record<string, unknown>[]) : [];
     for (const l of desired.listeners as Record<string, unknown>[]) {
       const c = curListeners.find((x) => x.name === l.name);
-      if (c === undefined || c.attachedRoutes !== l.attachedRoutes || JSON.stringify(c.supportedKinds) !== JSON.stringify(l.supportedKinds)) return false;
+      if (
+        c === undefined ||
+        c.attachedRoutes !== l.attachedRoutes ||
+        JSON.stringify(c.supportedKinds) !== JSON.stringify(l.supportedKinds)
+      )
+        return false;
       if (strip(c.conditions) !== strip(l.conditions)) return false;
     }
   }

@@ -35,11 +35,19 @@ export function loadKubeConfig(opts: KubeCredentialsOptions = {}): { config: Kub
     try {
       config.loadFromFile(file);
     } catch (err) {
-      throw new PortcullisError('PCL_KUBE_CREDENTIALS', `cannot read kubeconfig ${file}: ${err instanceof Error ? err.message : String(err)}`);
+      throw new PortcullisError(
+        'PCL_KUBE_CREDENTIALS',
+        `cannot read kubeconfig ${file}: ${err instanceof Error ? err.message : String(err)}`,
+      );
     }
     const cluster = config.getCurrentCluster();
-    if (cluster === null) throw new PortcullisError('PCL_KUBE_CREDENTIALS', `kubeconfig ${file}: no current context with a cluster`);
-    if (cluster.skipTLSVerify) throw new PortcullisError('PCL_KUBE_CREDENTIALS', `kubeconfig ${file}: insecure-skip-tls-verify is refused (give the cluster's CA)`);
+    if (cluster === null)
+      throw new PortcullisError('PCL_KUBE_CREDENTIALS', `kubeconfig ${file}: no current context with a cluster`);
+    if (cluster.skipTLSVerify)
+      throw new PortcullisError(
+        'PCL_KUBE_CREDENTIALS',
+        `kubeconfig ${file}: insecure-skip-tls-verify is refused (give the cluster's CA)`,
+      );
     return { config, from: `kubeconfig ${file}` };
   }
   const host = env.KUBERNETES_SERVICE_HOST;
@@ -47,7 +55,11 @@ export function loadKubeConfig(opts: KubeCredentialsOptions = {}): { config: Kub
   const dir = opts.serviceAccountDir ?? SERVICE_ACCOUNT_DIR;
   if (host !== undefined && host !== '' && port !== undefined && port !== '') {
     for (const f of ['token', 'ca.crt']) {
-      if (!existsSync(join(dir, f))) throw new PortcullisError('PCL_KUBE_CREDENTIALS', `in a pod (KUBERNETES_SERVICE_HOST=${host}) but ${join(dir, f)} is missing: is automountServiceAccountToken off?`);
+      if (!existsSync(join(dir, f)))
+        throw new PortcullisError(
+          'PCL_KUBE_CREDENTIALS',
+          `in a pod (KUBERNETES_SERVICE_HOST=${host}) but ${join(dir, f)} is missing: is automountServiceAccountToken off?`,
+        );
     }
     const server = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
     // The token file is re-read on every request (client-node's tokenFile provider): kubelet rotates it.
@@ -57,7 +69,10 @@ export function loadKubeConfig(opts: KubeCredentialsOptions = {}): { config: Kub
     );
     return { config, from: `in-cluster ServiceAccount (${server})` };
   }
-  throw new PortcullisError('PCL_KUBE_CREDENTIALS', '--kube needs credentials: --kubeconfig FILE, $KUBECONFIG, or a pod (KUBERNETES_SERVICE_HOST/PORT with a ServiceAccount token)');
+  throw new PortcullisError(
+    'PCL_KUBE_CREDENTIALS',
+    '--kube needs credentials: --kubeconfig FILE, $KUBECONFIG, or a pod (KUBERNETES_SERVICE_HOST/PORT with a ServiceAccount token)',
+  );
 }
 
 /** An answer from the API server; `body` is the parsed JSON (a Status on errors). */
@@ -88,7 +103,13 @@ export function statusMessage(res: KubeResponse): string {
   return typeof res.body.message === 'string' ? res.body.message : `HTTP ${res.status}`;
 }
 
-const METHODS: Record<string, HttpMethod> = { GET: HttpMethod.GET, POST: HttpMethod.POST, PUT: HttpMethod.PUT, PATCH: HttpMethod.PATCH, DELETE: HttpMethod.DELETE };
+const METHODS: Record<string, HttpMethod> = {
+  GET: HttpMethod.GET,
+  POST: HttpMethod.POST,
+  PUT: HttpMethod.PUT,
+  PATCH: HttpMethod.PATCH,
+  DELETE: HttpMethod.DELETE,
+};
 
 /** Requests with one KubeConfig's credentials. */
 export class KubeClient {
@@ -106,7 +127,11 @@ export class KubeClient {
   }
 
   /** One request; network failures reject, every HTTP answer resolves (callers look at `status`). */
-  async request(method: keyof typeof METHODS, path: string, opts: { query?: Record<string, string>; body?: unknown; contentType?: string } = {}): Promise<KubeResponse> {
+  async request(
+    method: keyof typeof METHODS,
+    path: string,
+    opts: { query?: Record<string, string>; body?: unknown; contentType?: string } = {},
+  ): Promise<KubeResponse> {
     const url = new URL(this.server + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) url.searchParams.set(k, v);
     const ctx = new RequestContext(url.toString(), METHODS[method]);
@@ -117,7 +142,13 @@ export class KubeClient {
       body = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
       headers['content-type'] = opts.contentType ?? 'application/json';
     }
-    const res = await fetch(url, { method, headers, body, dispatcher: ctx.getDispatcher(), signal: AbortSignal.timeout(this.timeoutMs) });
+    const res = await fetch(url, {
+      method,
+      headers,
+      body,
+      dispatcher: ctx.getDispatcher(),
+      signal: AbortSignal.timeout(this.timeoutMs),
+    });
     const text = await res.text();
     let parsed: Record<string, unknown> = {};
     try {
@@ -150,7 +181,14 @@ export class KubeClient {
       if (opts.onListed) setImmediate(opts.onListed);
       return result;
     };
-    return new ListWatch(path, new BookmarkWatch(this.config, opts.onWatchEvent, opts.onWatchOpen), list, false, undefined, opts.fieldSelector);
+    return new ListWatch(
+      path,
+      new BookmarkWatch(this.config, opts.onWatchEvent, opts.onWatchOpen),
+      list,
+      false,
+      undefined,
+      opts.fieldSelector,
+    );
   }
 }
 

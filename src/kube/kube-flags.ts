@@ -34,20 +34,37 @@ export const KUBE_SERVE_USAGE =
   '       [--controller-name NAME (default: controllerName in portcullis.yaml, else portcullis.dev/gateway-controller)]';
 
 /** Exactly one of `--config DIR` and `--kube`; returns whether it is --kube. */
-export function chooseSource(command: string, usage: string, flags: { config?: string; kube?: boolean; kubeconfig?: string }): boolean {
+export function chooseSource(
+  command: string,
+  usage: string,
+  flags: { config?: string; kube?: boolean; kubeconfig?: string },
+): boolean {
   const kube = flags.kube === true;
   if (!kube && flags.config === undefined) {
-    throw new PortcullisError('PCL_CLI_USAGE', `portcullis ${command}: --config is required (or --kube to read the Kubernetes API)\n\nUsage: ${usage}`);
+    throw new PortcullisError(
+      'PCL_CLI_USAGE',
+      `portcullis ${command}: --config is required (or --kube to read the Kubernetes API)\n\nUsage: ${usage}`,
+    );
   }
   if (kube && flags.config !== undefined) {
-    throw new PortcullisError('PCL_CLI_USAGE', `portcullis ${command}: give exactly one of --config DIR and --kube\n\nUsage: ${usage}`);
+    throw new PortcullisError(
+      'PCL_CLI_USAGE',
+      `portcullis ${command}: give exactly one of --config DIR and --kube\n\nUsage: ${usage}`,
+    );
   }
-  if (!kube && flags.kubeconfig !== undefined) throw new PortcullisError('PCL_CLI_USAGE', `portcullis ${command}: --kubeconfig goes with --kube\n\nUsage: ${usage}`);
+  if (!kube && flags.kubeconfig !== undefined)
+    throw new PortcullisError(
+      'PCL_CLI_USAGE',
+      `portcullis ${command}: --kubeconfig goes with --kube\n\nUsage: ${usage}`,
+    );
   return kube;
 }
 
 /** The client for `--kube` (in-cluster, `--kubeconfig` or `$KUBECONFIG`). */
-export function kubeClient(flags: { kubeconfig?: string }, env: Record<string, string | undefined>): { client: KubeClient; from: string } {
+export function kubeClient(
+  flags: { kubeconfig?: string },
+  env: Record<string, string | undefined>,
+): { client: KubeClient; from: string } {
   const { config, from } = loadKubeConfig({ kubeconfig: flags.kubeconfig, env });
   return { client: new KubeClient(config), from };
 }
@@ -73,25 +90,47 @@ export interface KubeServeFlags {
 }
 
 /** Build `serve --kube`'s source from its flags; bad values are PCL_CLI_BAD_VALUE naming the flag. */
-export function kubeServeSource(flags: KubeServeFlags, env: Record<string, string | undefined>, log: (line: string) => void): KubeGatewaySource {
+export function kubeServeSource(
+  flags: KubeServeFlags,
+  env: Record<string, string | undefined>,
+  log: (line: string) => void,
+): KubeGatewaySource {
   const address = flags['publish-address'];
-  if (address !== undefined && isIP(address) === 0) throw new PortcullisError('PCL_CLI_BAD_VALUE', `--publish-address "${address}": expected an IP address`);
+  if (address !== undefined && isIP(address) === 0)
+    throw new PortcullisError('PCL_CLI_BAD_VALUE', `--publish-address "${address}": expected an IP address`);
   let publishService: { namespace: string; name: string } | undefined;
   if (flags['publish-service'] !== undefined) {
     const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9]*[a-z0-9])?)$/.exec(flags['publish-service']);
-    if (!m) throw new PortcullisError('PCL_CLI_BAD_VALUE', `--publish-service "${flags['publish-service']}": expected NAMESPACE/NAME`);
+    if (!m)
+      throw new PortcullisError(
+        'PCL_CLI_BAD_VALUE',
+        `--publish-service "${flags['publish-service']}": expected NAMESPACE/NAME`,
+      );
     publishService = { namespace: m[1], name: m[3] };
   }
-  if (address !== undefined && publishService !== undefined) throw new PortcullisError('PCL_CLI_USAGE', 'give at most one of --publish-address and --publish-service');
+  if (address !== undefined && publishService !== undefined)
+    throw new PortcullisError('PCL_CLI_USAGE', 'give at most one of --publish-address and --publish-service');
   let leaseDurationMs: number | undefined;
   if (flags['lease-duration'] !== undefined) {
     const ms = parseTtl(flags['lease-duration']);
-    if (ms === null || ms < 1000) throw new PortcullisError('PCL_CLI_BAD_VALUE', `--lease-duration "${flags['lease-duration']}": expected a duration of at least 1s, e.g. 15s`);
+    if (ms === null || ms < 1000)
+      throw new PortcullisError(
+        'PCL_CLI_BAD_VALUE',
+        `--lease-duration "${flags['lease-duration']}": expected a duration of at least 1s, e.g. 15s`,
+      );
     leaseDurationMs = ms;
   }
   const controllerName = flags['controller-name'];
-  if (controllerName !== undefined && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/[A-Za-z0-9\/\-._~%!$&'()*+,;=:]+$/.test(controllerName)) {
-    throw new PortcullisError('PCL_CLI_BAD_VALUE', `--controller-name "${controllerName}": expected DOMAIN/PATH, e.g. portcullis.dev/gateway-controller`);
+  if (
+    controllerName !== undefined &&
+    !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/[A-Za-z0-9/\-._~%!$&'()*+,;=:]+$/.test(
+      controllerName,
+    )
+  ) {
+    throw new PortcullisError(
+      'PCL_CLI_BAD_VALUE',
+      `--controller-name "${controllerName}": expected DOMAIN/PATH, e.g. portcullis.dev/gateway-controller`,
+    );
   }
   const leaseNamespace = flags['lease-namespace'] ?? (env.POD_NAMESPACE || undefined);
   const { client, from } = kubeClient(flags, env);

@@ -34,7 +34,13 @@ export class KubeGatewaySource {
   #closing: Promise<void> | null = null;
 
   constructor(opts: KubeGatewayOptions) {
-    this.source = new KubeSource({ client: opts.client, settings: opts.settings, env: opts.env, log: opts.log, retryBaseMs: opts.retryBaseMs });
+    this.source = new KubeSource({
+      client: opts.client,
+      settings: opts.settings,
+      env: opts.env,
+      log: opts.log,
+      retryBaseMs: opts.retryBaseMs,
+    });
     this.writer = new StatusWriter({
       client: opts.client,
       publishAddress: opts.publishAddress,
@@ -56,7 +62,8 @@ export class KubeGatewaySource {
               this.writer.setLeader(leader);
             },
           });
-    if (this.lease === null) opts.log?.('no --lease-namespace and no POD_NAMESPACE: this replica serves but never writes Gateway status');
+    if (this.lease === null)
+      opts.log?.('no --lease-namespace and no POD_NAMESPACE: this replica serves but never writes Gateway status');
   }
 
   get current(): LoadResult | undefined {
@@ -87,7 +94,11 @@ export class KubeGatewaySource {
 
   registerMetrics(registry: Registry): void {
     this.source.registerMetrics(registry);
-    this.#leaderGauge = new Gauge({ name: 'portcullis_kube_status_leader', help: '1 while this replica holds the Lease and writes Gateway status', registers: [registry] });
+    this.#leaderGauge = new Gauge({
+      name: 'portcullis_kube_status_leader',
+      help: '1 while this replica holds the Lease and writes Gateway status',
+      registers: [registry],
+    });
     this.#leaderGauge.set(this.lease?.leader ? 1 : 0);
   }
 

@@ -21,7 +21,7 @@ export interface KubeSnapshot {
 }
 
 async function listAll(client: KubeClient, r: KubeResource): Promise<ApiObject[] | 'missing'> {
-  let res;
+  let res: Awaited<ReturnType<KubeClient['request']>>;
   try {
     res = await client.request('GET', resourcePath(r));
   } catch (err) {
@@ -30,7 +30,11 @@ async function listAll(client: KubeClient, r: KubeResource): Promise<ApiObject[]
   }
   if (res.status === 404) return 'missing';
   if (res.status !== 200) {
-    const { code, message } = classify(Object.assign(new Error(statusMessage(res)), { statusCode: res.status }), r, client.server);
+    const { code, message } = classify(
+      Object.assign(new Error(statusMessage(res)), { statusCode: res.status }),
+      r,
+      client.server,
+    );
     throw new PortcullisError(code, message);
   }
   const apiVersion = r.group === '' ? r.version : `${r.group}/${r.version}`;
@@ -50,10 +54,14 @@ export async function loadKubeSnapshot(
     if (l !== 'missing') objects.push(...l);
     else if (SERVE_RESOURCES.includes(kinds[i])) {
       // A config kind that is not served means Istio or the Gateway API CRDs are not installed.
-      throw new PortcullisError('PCL_KUBE_CRD_MISSING', `the API server does not serve ${kinds[i].kind} (${kinds[i].group}/${kinds[i].version}): install Istio's and the Gateway API's CRDs`);
+      throw new PortcullisError(
+        'PCL_KUBE_CRD_MISSING',
+        `the API server does not serve ${kinds[i].kind} (${kinds[i].group}/${kinds[i].version}): install Istio's and the Gateway API's CRDs`,
+      );
     } else missing.push(kinds[i]);
   });
-  const load = (extra: readonly ApiObject[]) => loadApiObjects([...objects, ...extra], { settings: opts.settings ?? null, env: opts.env ?? process.env });
+  const load = (extra: readonly ApiObject[]) =>
+    loadApiObjects([...objects, ...extra], { settings: opts.settings ?? null, env: opts.env ?? process.env });
   let snapshot = compileSnapshot(load([]));
   // The Secrets the DestinationRules name, each read by name (as the gateway watches them).
   const refs = secretsOf(snapshot);
@@ -64,7 +72,12 @@ export async function loadKubeSnapshot(
       const res = await client.request('GET', resourcePath(SECRET_RESOURCE, namespace, name));
       if (res.status === 200) secrets.push({ apiVersion: 'v1', kind: 'Secret', ...res.body });
       else if (res.status !== 404) {
-        const { code, message } = classify(Object.assign(new Error(statusMessage(res)), { statusCode: res.status }), SECRET_RESOURCE, client.server, namespace);
+        const { code, message } = classify(
+          Object.assign(new Error(statusMessage(res)), { statusCode: res.status }),
+          SECRET_RESOURCE,
+          client.server,
+          namespace,
+        );
         throw new PortcullisError(code, message);
       }
     }

@@ -50,7 +50,8 @@ interface Feed {
 /** The Secrets (`namespace/name`) the DestinationRules of a snapshot name: the only ones Portcullis reads. */
 export function secretsOf(snap: Snapshot): string[] {
   const out = new Set<string>();
-  for (const dr of snap.destinationRules.values()) if (dr.credential) out.add(`${dr.credential.namespace}/${dr.credential.name}`);
+  for (const dr of snap.destinationRules.values())
+    if (dr.credential) out.add(`${dr.credential.namespace}/${dr.credential.name}`);
   return [...out].sort();
 }
 
@@ -61,21 +62,47 @@ function groupResource(r: KubeResource): string {
 
 /** The RBAC rule that a 403 on `r` says is missing. */
 export function missingRule(r: KubeResource, namespace?: string): string {
-  const scope = namespace !== undefined ? ` (a Role in namespace ${namespace}${r === SECRET_RESOURCE ? ', or resourceNames for the Secret' : ''})` : ' (a ClusterRole)';
+  const scope =
+    namespace !== undefined
+      ? ` (a Role in namespace ${namespace}${r === SECRET_RESOURCE ? ', or resourceNames for the Secret' : ''})`
+      : ' (a ClusterRole)';
   return `apiGroups: ["${r.group}"], resources: ["${r.resource}"], verbs: [${r.verbs.map((v) => `"${v}"`).join(', ')}]${scope}`;
 }
 
 /** Sort an error from client-node or the API into a catalogue code and a message that says what to do. */
-export function classify(err: unknown, r: KubeResource, server: string, namespace?: string): { code: ErrorCode; message: string } {
-  const status = err instanceof KubeApiError ? err.statusCode : typeof (err as { statusCode?: unknown })?.statusCode === 'number' ? (err as { statusCode: number }).statusCode : undefined;
+export function classify(
+  err: unknown,
+  r: KubeResource,
+  server: string,
+  namespace?: string,
+): { code: ErrorCode; message: string } {
+  const status =
+    err instanceof KubeApiError
+      ? err.statusCode
+      : typeof (err as { statusCode?: unknown })?.statusCode === 'number'
+        ? (err as { statusCode: number }).statusCode
+        : undefined;
   const what = `${groupResource(r)}${namespace !== undefined ? ` in namespace ${namespace}` : ''}`;
   const detail = err instanceof Error ? err.message : String(err);
-  if (status === 403) return { code: 'PCL_KUBE_FORBIDDEN', message: `list/watch ${what} is forbidden (${detail}): the ServiceAccount needs the RBAC rule ${missingRule(r, namespace)}` };
-  if (status === 404) return { code: 'PCL_KUBE_CRD_MISSING', message: `the API server does not serve ${what} (${r.group === '' ? '' : `${r.group}/`}${r.version}): install its CRD` };
-  if (status === 401) return { code: 'PCL_KUBE_UNAUTHORIZED', message: `${server} refused the credentials (401) for ${what}` };
-  if (status !== undefined) return { code: 'PCL_KUBE_REQUEST_FAILED', message: `list/watch ${what}: HTTP ${status}: ${detail}` };
+  if (status === 403)
+    return {
+      code: 'PCL_KUBE_FORBIDDEN',
+      message: `list/watch ${what} is forbidden (${detail}): the ServiceAccount needs the RBAC rule ${missingRule(r, namespace)}`,
+    };
+  if (status === 404)
+    return {
+      code: 'PCL_KUBE_CRD_MISSING',
+      message: `the API server does not serve ${what} (${r.group === '' ? '' : `${r.group}/`}${r.version}): install its CRD`,
+    };
+  if (status === 401)
+    return { code: 'PCL_KUBE_UNAUTHORIZED', message: `${server} refused the credentials (401) for ${what}` };
+  if (status !== undefined)
+    return { code: 'PCL_KUBE_REQUEST_FAILED', message: `list/watch ${what}: HTTP ${status}: ${detail}` };
   const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
-  return { code: 'PCL_KUBE_UNREACHABLE', message: `cannot reach the Kubernetes API at ${server} for ${what}: ${cause?.code ?? cause?.message ?? detail}` };
+  return {
+    code: 'PCL_KUBE_UNREACHABLE',
+    message: `cannot reach the Kubernetes API at ${server} for ${what}: ${cause?.code ?? cause?.message ?? detail}`,
+  };
 }
 
 interface KubeSourceEvents {
@@ -112,7 +139,8 @@ export class KubeSource extends EventEmitter<KubeSourceEvents> {
   async start(): Promise<LoadResult> {
     if (this.#closed) throw new Error('KubeSource is closed');
     this.#started = true;
-    for (const r of this.#opts.resources ?? SERVE_RESOURCES) this.#feeds.push(this.#feed(r, resourcePath(r), groupResource(r)));
+    for (const r of this.#opts.resources ?? SERVE_RESOURCES)
+      this.#feeds.push(this.#feed(r, resourcePath(r), groupResource(r)));
     await this.#until(() => this.#feeds.every((f) => f.synced));
     if (this.#closed) throw new Error('KubeSource is closed');
     this.#current = this.#build();
@@ -135,13 +163,18 @@ export class KubeSource extends EventEmitter<KubeSourceEvents> {
     for (const ref of wanted) {
       if (this.#secrets.has(ref) || this.#closed) continue;
       const [namespace, name] = [ref.slice(0, ref.indexOf('/')), ref.slice(ref.indexOf('/') + 1)];
-      const feed = this.#feed(SECRET_RESOURCE, resourcePath(SECRET_RESOURCE, namespace), `secret ${ref}`, `metadata.name=${name}`, namespace);
+      const feed = this.#feed(
+        SECRET_RESOURCE,
+        resourcePath(SECRET_RESOURCE, namespace),
+        `secret ${ref}`,
+        `metadata.name=${name}`,
+        namespace,
+      );
       this.#secrets.set(ref, feed);
       added.push(feed);
     }
     await this.#until(() => added.every((f) => f.synced || f.failure !== null || f.stopped));
   }
-
 
   onUpdate(listener: (result: LoadResult) => void): () => void {
     this.on('update', listener);
@@ -168,9 +201,23 @@ export class KubeSource extends EventEmitter<KubeSourceEvents> {
   /** Counters of API failures and relists, and whether every watch is up. */
   registerMetrics(registry: Registry): void {
     this.#metrics = {
-      errors: new Counter({ name: 'portcullis_kube_api_errors_total', help: 'Failed list/watch requests to the Kubernetes API, by resource and code', labelNames: ['resource', 'code'], registers: [registry] }),
-      relists: new Counter({ name: 'portcullis_kube_relists_total', help: 'Lists after the first (410 Gone or a lost watch), by resource', labelNames: ['resource'], registers: [registry] }),
-      healthy: new Gauge({ name: 'portcullis_kube_api_healthy', help: '1 when every Kubernetes watch is up, 0 while serving a possibly stale configuration', registers: [registry] }),
+      errors: new Counter({
+        name: 'portcullis_kube_api_errors_total',
+        help: 'Failed list/watch requests to the Kubernetes API, by resource and code',
+        labelNames: ['resource', 'code'],
+        registers: [registry],
+      }),
+      relists: new Counter({
+        name: 'portcullis_kube_relists_total',
+        help: 'Lists after the first (410 Gone or a lost watch), by resource',
+        labelNames: ['resource'],
+        registers: [registry],
+      }),
+      healthy: new Gauge({
+        name: 'portcullis_kube_api_healthy',
+        help: '1 when every Kubernetes watch is up, 0 while serving a possibly stale configuration',
+        registers: [registry],
+      }),
     };
     this.#metrics.healthy.set(this.degraded() === null ? 1 : 0);
   }
@@ -232,14 +279,17 @@ export class KubeSource extends EventEmitter<KubeSourceEvents> {
     const delay = Math.min(base * 2 ** feed.retries, this.#opts.retryMaxMs ?? 30_000);
     feed.retries++;
     if (first || feed.retries % 5 === 0) {
-      this.#log(`${code}: ${message}; ${feed.synced ? 'serving the last configuration, ' : 'not ready, '}retrying in ${(delay / 1000).toFixed(1)} s`);
+      this.#log(
+        `${code}: ${message}; ${feed.synced ? 'serving the last configuration, ' : 'not ready, '}retrying in ${(delay / 1000).toFixed(1)} s`,
+      );
     }
     if (this.listenerCount('error') > 0) this.emit('error', Object.assign(new Error(message), { code }));
     this.#wake();
     feed.timer = setTimeout(() => {
       feed.timer = undefined;
       // Resumes the watch from the last resourceVersion, or lists again when there is none (or it is 410 Gone).
-      if (!feed.stopped && !this.#closed) void feed.informer.start().catch((e: unknown) => this.#failed(feed, e, namespace));
+      if (!feed.stopped && !this.#closed)
+        void feed.informer.start().catch((e: unknown) => this.#failed(feed, e, namespace));
     }, delay);
     // Not unref'd: while start() waits for the API, this timer is what keeps the process alive (close() clears it).
   }
@@ -283,11 +333,16 @@ export class KubeSource extends EventEmitter<KubeSourceEvents> {
     for (const f of [...this.#feeds, ...this.#secrets.values()]) {
       const apiVersion = f.resource.group === '' ? f.resource.version : `${f.resource.group}/${f.resource.version}`;
       // Items of a list of built-in kinds come without apiVersion and kind; watch events carry them.
-      for (const o of f.informer.list()) objects.push({ apiVersion, kind: f.resource.kind, ...(o as unknown as ApiObject) });
+      for (const o of f.informer.list())
+        objects.push({ apiVersion, kind: f.resource.kind, ...(o as unknown as ApiObject) });
     }
     // Informers keep a map per namespace; the order of a folder is its files', here the objects' names.
     objects.sort((a, b) => key(a).localeCompare(key(b)));
-    return loadApiObjects(objects, { settings: this.#opts.settings ?? null, env: this.#opts.env ?? process.env, previous: this.#current });
+    return loadApiObjects(objects, {
+      settings: this.#opts.settings ?? null,
+      env: this.#opts.env ?? process.env,
+      previous: this.#current,
+    });
   }
 }
 

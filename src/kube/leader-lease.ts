@@ -25,7 +25,13 @@ export interface LeaderLeaseOptions {
 
 interface LeaseObject {
   metadata: { name: string; namespace?: string; resourceVersion?: string };
-  spec?: { holderIdentity?: string; leaseDurationSeconds?: number; acquireTime?: string; renewTime?: string; leaseTransitions?: number };
+  spec?: {
+    holderIdentity?: string;
+    leaseDurationSeconds?: number;
+    acquireTime?: string;
+    renewTime?: string;
+    leaseTransitions?: number;
+  };
 }
 
 /** metav1.MicroTime: RFC 3339 with microseconds. */
@@ -76,7 +82,10 @@ export class LeaderLease {
       const current = await this.#get();
       if (current?.spec?.holderIdentity === this.identity) {
         await this.#opts.client.request('PUT', resourcePath(LEASE_RESOURCE, this.#opts.namespace, this.#name), {
-          body: { ...current, spec: { ...current.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime() } },
+          body: {
+            ...current,
+            spec: { ...current.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime() },
+          },
         });
       }
     } catch {
@@ -94,7 +103,11 @@ export class LeaderLease {
   #setLeader(leader: boolean): void {
     if (leader === this.#leader) return;
     this.#leader = leader;
-    this.#opts.log?.(leader ? `became the status writer (Lease ${this.lease}, identity ${this.identity})` : `no longer the status writer (Lease ${this.lease})`);
+    this.#opts.log?.(
+      leader
+        ? `became the status writer (Lease ${this.lease}, identity ${this.identity})`
+        : `no longer the status writer (Lease ${this.lease})`,
+    );
     this.#opts.onChange?.(leader);
   }
 
@@ -132,7 +145,13 @@ export class LeaderLease {
           apiVersion: 'coordination.k8s.io/v1',
           kind: 'Lease',
           metadata: { name: this.#name, namespace: this.#opts.namespace },
-          spec: { holderIdentity: this.identity, leaseDurationSeconds: seconds, acquireTime: now, renewTime: now, leaseTransitions: 0 },
+          spec: {
+            holderIdentity: this.identity,
+            leaseDurationSeconds: seconds,
+            acquireTime: now,
+            renewTime: now,
+            leaseTransitions: 0,
+          },
         },
       });
       if (res.status === 201 || res.status === 200) return this.#renewed();
@@ -144,7 +163,8 @@ export class LeaderLease {
     const mine = holder === this.identity;
     if (!mine && holder !== '') {
       const record = JSON.stringify(spec);
-      if (this.#observed === null || this.#observed.record !== record) this.#observed = { record, at: performance.now() };
+      if (this.#observed === null || this.#observed.record !== record)
+        this.#observed = { record, at: performance.now() };
       const duration = (spec.leaseDurationSeconds ?? seconds) * 1000;
       if (performance.now() - this.#observed.at < duration) {
         this.#setLeader(false);
@@ -162,7 +182,9 @@ export class LeaderLease {
       },
     };
     // The resourceVersion makes this a compare-and-swap: two replicas taking over at once, one gets 409.
-    const res = await this.#opts.client.request('PUT', resourcePath(LEASE_RESOURCE, this.#opts.namespace, this.#name), { body: next });
+    const res = await this.#opts.client.request('PUT', resourcePath(LEASE_RESOURCE, this.#opts.namespace, this.#name), {
+      body: next,
+    });
     if (res.status === 200) return this.#renewed();
     if (res.status === 409) return;
     throw new Error(`update Lease ${this.lease}: ${statusMessage(res)}`);

@@ -76,10 +76,12 @@ export class StatusWriter {
     if (this.#address !== null || this.#opts.publishService === undefined) return this.#address;
     const { namespace, name } = this.#opts.publishService;
     const res = await this.#opts.client.request('GET', resourcePath(SERVICE_RESOURCE, namespace, name));
-    if (res.status !== 200) throw new Error(`get Service ${namespace}/${name} for --publish-service: ${statusMessage(res)}`);
+    if (res.status !== 200)
+      throw new Error(`get Service ${namespace}/${name} for --publish-service: ${statusMessage(res)}`);
     const ip = (res.body.spec as { clusterIP?: string } | undefined)?.clusterIP;
     // A headless Service ("None") has no address istiod could use.
-    if (ip === undefined || isIP(ip) === 0) throw new Error(`Service ${namespace}/${name} has no ClusterIP (${ip ?? 'none'}): publish a ClusterIP Service`);
+    if (ip === undefined || isIP(ip) === 0)
+      throw new Error(`Service ${namespace}/${name} has no ClusterIP (${ip ?? 'none'}): publish a ClusterIP Service`);
     this.#address = ip;
     return ip;
   }
@@ -95,10 +97,19 @@ export class StatusWriter {
       failed = err instanceof Error ? err.message : String(err);
     }
     const controllerName = this.#opts.controllerName ?? snap.settings.controllerName ?? DEFAULT_CONTROLLER_NAME;
-    const targets = desiredStatuses(snap, { address, controllerName, now: new Date().toISOString().replace(/\.\d+Z$/, 'Z') });
+    const targets = desiredStatuses(snap, {
+      address,
+      controllerName,
+      now: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    });
     for (const t of targets) {
       if (!this.#leader || this.#closed) return;
-      const current = snap.load.resources.find((r) => r.kind === t.kind && r.metadata.name === t.name && (t.namespace === undefined || r.metadata.namespace === t.namespace));
+      const current = snap.load.resources.find(
+        (r) =>
+          r.kind === t.kind &&
+          r.metadata.name === t.name &&
+          (t.namespace === undefined || r.metadata.namespace === t.namespace),
+      );
       if (current !== undefined && statusHolds(current.status, t.status)) continue;
       try {
         await this.#apply(t);
@@ -130,6 +141,9 @@ export class StatusWriter {
       body: JSON.stringify(body),
       contentType: 'application/apply-patch+yaml',
     });
-    if (res.status !== 200 && res.status !== 201) throw new Error(`apply status of ${t.kind} ${t.namespace ? `${t.namespace}/` : ''}${t.name}: HTTP ${res.status}: ${statusMessage(res)}`);
+    if (res.status !== 200 && res.status !== 201)
+      throw new Error(
+        `apply status of ${t.kind} ${t.namespace ? `${t.namespace}/` : ''}${t.name}: HTTP ${res.status}: ${statusMessage(res)}`,
+      );
   }
 }

@@ -19,7 +19,16 @@ function flow(over: Partial<ObservedFlow>): ObservedFlow {
     decision: 'allow',
     code: 'PCL_AUTHZ_ALLOWED_BY_POLICY',
     reason: 'allow policy match: bookinfo/x',
-    layers: [{ layer: 'gateway', target: 'Gateway istio-system/ztunnel-egress', decision: 'allow', code: 'PCL_AUTHZ_ALLOWED_BY_POLICY', policy: 'istio-system/a', reason: '' }],
+    layers: [
+      {
+        layer: 'gateway',
+        target: 'Gateway istio-system/ztunnel-egress',
+        decision: 'allow',
+        code: 'PCL_AUTHZ_ALLOWED_BY_POLICY',
+        policy: 'istio-system/a',
+        reason: '',
+      },
+    ],
     bytesIn: 0,
     bytesOut: 0,
     ...over,
@@ -30,7 +39,22 @@ test('flow map: decisions count once per decision, bytes come from closes, the l
   const m = new FlowMap();
   m.add(flow({}));
   m.add(flow({ counted: false, bytesIn: 100, bytesOut: 2000, sni: 'httpbin.org', upstream: '1.2.3.4:443' }));
-  m.add(flow({ decision: 'deny', code: 'PCL_AUTHZ_DENIED_EXPLICIT', layers: [{ layer: 'gateway', target: 'g', decision: 'deny', code: 'PCL_AUTHZ_DENIED_EXPLICIT', policy: 'istio-system/deny-default-egress', reason: '' }] }));
+  m.add(
+    flow({
+      decision: 'deny',
+      code: 'PCL_AUTHZ_DENIED_EXPLICIT',
+      layers: [
+        {
+          layer: 'gateway',
+          target: 'g',
+          decision: 'deny',
+          code: 'PCL_AUTHZ_DENIED_EXPLICIT',
+          policy: 'istio-system/deny-default-egress',
+          reason: '',
+        },
+      ],
+    }),
+  );
   m.add(flow({ decision: 'would-deny', code: 'PCL_LEARN_WOULD_DENY' }));
   const [e] = m.edges();
   assert.equal(m.edges().length, 1);
@@ -47,19 +71,48 @@ test('flow map: edges and rows are bounded; the stalest edge goes first', () => 
   for (const h of ['a', 'b', 'c']) m.add(flow({ host: `${h}.example`, authority: `${h}.example:443` }));
   m.add(flow({ host: 'a.example', authority: 'a.example:443' })); // a is now the freshest
   m.add(flow({ host: 'd.example', authority: 'd.example:443' }));
-  assert.deepEqual(m.edges().map((e) => e.destination).sort(), ['a.example:443', 'c.example:443', 'd.example:443']);
+  assert.deepEqual(
+    m
+      .edges()
+      .map((e) => e.destination)
+      .sort(),
+    ['a.example:443', 'c.example:443', 'd.example:443'],
+  );
   assert.equal(m.droppedEdges, 1);
   assert.equal(m.rows().length, 2);
   assert.equal(m.rows()[0].host, 'd.example');
 });
 
 test('flow map: unknown destinations are grouped by the egressPolicies range that decided them', () => {
-  const egress = (reason: string) => [{ layer: 'egressPolicies', target: 'egressPolicies', decision: 'deny', code: 'PCL_EGRESS_POLICY_DENY', policy: null, reason }];
+  const egress = (reason: string) => [
+    {
+      layer: 'egressPolicies',
+      target: 'egressPolicies',
+      decision: 'deny',
+      code: 'PCL_EGRESS_POLICY_DENY',
+      policy: null,
+      reason,
+    },
+  ];
   assert.equal(rangeOf(egress('1.2.3.4:443 denied by egressPolicies[0] 0.0.0.0/0')), 'egressPolicies[0] 0.0.0.0/0');
-  assert.equal(rangeOf(egress('no ServiceEntry declares the destination and it has no IP address to match egressPolicies (port 443)')), 'egressPolicies: no address to match');
+  assert.equal(
+    rangeOf(
+      egress('no ServiceEntry declares the destination and it has no IP address to match egressPolicies (port 443)'),
+    ),
+    'egressPolicies: no address to match',
+  );
   const m = new FlowMap();
   for (const ip of ['1.2.3.4', '5.6.7.8']) {
-    m.add(flow({ serviceEntry: null, gateway: null, host: null, authority: `${ip}:443`, decision: 'deny', layers: egress(`${ip}:443 denied by egressPolicies[0] 0.0.0.0/0`) }));
+    m.add(
+      flow({
+        serviceEntry: null,
+        gateway: null,
+        host: null,
+        authority: `${ip}:443`,
+        decision: 'deny',
+        layers: egress(`${ip}:443 denied by egressPolicies[0] 0.0.0.0/0`),
+      }),
+    );
   }
   const v = buildView(m);
   assert.equal(v.destinations.length, 1);
@@ -93,7 +146,10 @@ test('flow map: a thousand identities and ten thousand edges give a bounded view
   assert.ok(v.sources.length <= 40 && v.destinations.length <= 40 && v.edges.length <= 150 && v.rows.length <= 200);
   assert.ok(v.hiddenEdges > 0);
   assert.equal(v.edges[0].denied, 1, 'the denied edge is drawn first');
-  assert.ok(v.destinations.some((d) => d.kind === 'other'), 'destinations beyond the cap are folded into one node');
+  assert.ok(
+    v.destinations.some((d) => d.kind === 'other'),
+    'destinations beyond the cap are folded into one node',
+  );
   // Filtering narrows to one identity: no clustering needed.
   const one = buildView(m, { identity: 'sa/app-7' + '77' });
   assert.equal(one.clustered, false);
@@ -104,7 +160,9 @@ test('flow map: a thousand identities and ten thousand edges give a bounded view
 test('flow map: the filter applies to edges and rows by identity, host, decision and code', () => {
   const m = new FlowMap();
   m.add(flow({}));
-  m.add(flow({ source: 'spiffe://cluster.local/ns/default/sa/sleep', decision: 'deny', code: 'PCL_AUTHZ_DENIED_EXPLICIT' }));
+  m.add(
+    flow({ source: 'spiffe://cluster.local/ns/default/sa/sleep', decision: 'deny', code: 'PCL_AUTHZ_DENIED_EXPLICIT' }),
+  );
   m.add(flow({ host: 'api.example', authority: 'api.example:443', serviceEntry: 'x/api' }));
   assert.equal(buildView(m, { decision: 'deny' }).rows.length, 1);
   assert.equal(buildView(m, { decision: 'deny' }).edges.length, 1);

@@ -48,7 +48,9 @@ export function rangeOf(layers: readonly FlowLayer[]): string | null {
   if (!egress) return null;
   const range = /egressPolicies\[\d+\] \S+/.exec(egress.reason)?.[0];
   if (range !== undefined) return range;
-  return /no IP address/.test(egress.reason) ? 'egressPolicies: no address to match' : 'egressPolicies: no range matched';
+  return /no IP address/.test(egress.reason)
+    ? 'egressPolicies: no address to match'
+    : 'egressPolicies: no range matched';
 }
 
 function destinationOf(f: ObservedFlow): string {
@@ -198,7 +200,10 @@ function matches(value: string | null, needle: string | undefined): boolean {
   return needle === undefined || needle === '' || (value ?? '').toLowerCase().includes(needle.toLowerCase());
 }
 
-function flowMatches(f: { source: string; destination: string; decision: string; code: string }, q: FlowFilter): boolean {
+function flowMatches(
+  f: { source: string; destination: string; decision: string; code: string },
+  q: FlowFilter,
+): boolean {
   return (
     matches(f.source, q.identity) &&
     matches(f.destination, q.host) &&
@@ -227,13 +232,15 @@ export function buildView(map: FlowMap, filter: FlowFilter = {}, limits: ViewLim
     namespaces.add(e.namespace);
     destinations.add(e.destination);
   }
-  const selected = all.filter((e) =>
-    flowMatches(
-      { source: e.source, destination: e.destination, code: e.last.code, decision: '' },
-      { ...filter, decision: undefined },
-    ) &&
-    (filter.decision === undefined || filter.decision === '' ||
-      (filter.decision === 'allow' ? e.allowed > 0 : filter.decision === 'deny' ? e.denied > 0 : e.wouldDeny > 0)),
+  const selected = all.filter(
+    (e) =>
+      flowMatches(
+        { source: e.source, destination: e.destination, code: e.last.code, decision: '' },
+        { ...filter, decision: undefined },
+      ) &&
+      (filter.decision === undefined ||
+        filter.decision === '' ||
+        (filter.decision === 'allow' ? e.allowed > 0 : filter.decision === 'deny' ? e.denied > 0 : e.wouldDeny > 0)),
   );
   const selectedSources = new Set(selected.map((e) => e.source));
   const clustered = selectedSources.size > limits.maxSourceNodes;
@@ -265,7 +272,14 @@ export function buildView(map: FlowMap, filter: FlowFilter = {}, limits: ViewLim
     s.members.add(e.source);
     s.weight += e.allowed + e.denied + e.wouldDeny;
     srcNodes.set(from, s);
-    const t = dstNodes.get(d.id) ?? { label: d.label, kind: d.kind, group: d.kind, members: new Set<string>(), weight: 0, denied: 0 };
+    const t = dstNodes.get(d.id) ?? {
+      label: d.label,
+      kind: d.kind,
+      group: d.kind,
+      members: new Set<string>(),
+      weight: 0,
+      denied: 0,
+    };
     t.members.add(e.destination);
     t.weight += e.allowed + e.denied + e.wouldDeny;
     t.denied += e.denied;
@@ -356,13 +370,20 @@ export function buildView(map: FlowMap, filter: FlowFilter = {}, limits: ViewLim
     .map(([id, n]) => ({ id, label: n.label, kind: n.kind, group: n.kind, members: n.members.size }))
     .sort((a, b) => a.kind.localeCompare(b.kind) || a.label.localeCompare(b.label));
   if (usedDst.has('other')) {
-    dests.push({ id: 'other', label: `${otherMembers} more destinations`, kind: 'other', group: 'other', members: otherMembers });
+    dests.push({
+      id: 'other',
+      label: `${otherMembers} more destinations`,
+      kind: 'other',
+      group: 'other',
+      members: otherMembers,
+    });
   }
 
   const rows: ObservedFlow[] = [];
   let matchingRows = 0;
   for (const f of map.rows()) {
-    if (!flowMatches({ source: f.source, destination: destinationOf(f), decision: f.decision, code: f.code }, filter)) continue;
+    if (!flowMatches({ source: f.source, destination: destinationOf(f), decision: f.decision, code: f.code }, filter))
+      continue;
     matchingRows++;
     if (rows.length < limits.maxRows) rows.push(f);
   }

@@ -28,7 +28,13 @@ async function setup(learn: boolean): Promise<{ l: TunnelListener; seen: string[
     res.end('ok');
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-  cleanups.push(() => new Promise<void>((r) => { upstream.closeAllConnections(); upstream.close(() => r()); }));
+  cleanups.push(
+    () =>
+      new Promise<void>((r) => {
+        upstream.closeAllConnections();
+        upstream.close(() => r());
+      }),
+  );
   const snap = snapshotFrom([{ path: 'api.yaml', text: CONFIG }], learn ? 'learn: true\n' : null);
   const l = await startTunnelListener({
     peer: 'spiffe://cluster.local/ns/team/sa/app1',
@@ -57,7 +63,10 @@ test('learn mode at L7: enforce answers 403; learn forwards the same request and
   assert.equal(learned.status, 200);
   assert.deepEqual(learn.seen, ['/admin/users']);
   const event = learn.l.events.at(-1)!;
-  assert.match(event.warnings.join('\n'), /^would-deny: PCL_AUTHZ_DENIED_EXPLICIT: explicitly denied by: shop\/deny-admin/);
+  assert.match(
+    event.warnings.join('\n'),
+    /^would-deny: PCL_AUTHZ_DENIED_EXPLICIT: explicitly denied by: shop\/deny-admin/,
+  );
   assert.equal(event.policy, 'shop/deny-admin', 'the policy that would have denied is named');
   assert.equal(flowFromRequest({ ...event, instance: 1 }, 80).decision, 'would-deny');
 });

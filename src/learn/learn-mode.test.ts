@@ -9,7 +9,19 @@ const deny = (code: ErrorCode): DecisionRecord => ({
   decision: 'deny',
   code,
   reason: 'explicitly denied by: istio-system/deny-default-egress',
-  layers: [{ layer: 'gateway', target: 'Gateway g', decision: 'deny', code, reason: 'r', policy: 'istio-system/deny-default-egress', rule: 0, dryRun: [], audit: [] }],
+  layers: [
+    {
+      layer: 'gateway',
+      target: 'Gateway g',
+      decision: 'deny',
+      code,
+      reason: 'r',
+      policy: 'istio-system/deny-default-egress',
+      rule: 0,
+      dryRun: [],
+      audit: [],
+    },
+  ],
 });
 
 test('learn mode: a policy denial becomes a would-deny allow that keeps its denying layer', () => {
@@ -32,7 +44,13 @@ test('learn mode: off, allows, and refusals that protect the gateway are returne
   const allow: DecisionRecord = { decision: 'allow', code: 'PCL_AUTHZ_ALLOWED_BY_POLICY', reason: 'ok', layers: [] };
   assert.equal(applyLearnMode({ learn: true }, allow), allow);
   // The private-address guard, the gateway's own ports, faults that fail closed, malformed input: never learned.
-  for (const code of ['PCL_DATAPLANE_PRIVATE_ADDRESS', 'PCL_AUTHZ_DENIED_CUSTOM_UNSUPPORTED', 'PCL_AUTHZ_DENIED_NO_LAYERS', 'PCL_DATAPLANE_GATEWAY_NOT_SERVED', 'PCL_DATAPLANE_DNS_FAILED'] as const) {
+  for (const code of [
+    'PCL_DATAPLANE_PRIVATE_ADDRESS',
+    'PCL_AUTHZ_DENIED_CUSTOM_UNSUPPORTED',
+    'PCL_AUTHZ_DENIED_NO_LAYERS',
+    'PCL_DATAPLANE_GATEWAY_NOT_SERVED',
+    'PCL_DATAPLANE_DNS_FAILED',
+  ] as const) {
     const r = deny(code);
     const note: string[] = [];
     assert.equal(applyLearnMode({ learn: true }, r, note), r, code);

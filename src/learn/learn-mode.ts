@@ -29,7 +29,11 @@ export const LEARN_BANNER = 'LEARN MODE: policy denials are allowed and logged a
  * @example
  * record = applyLearnMode(snap.settings, record);
  */
-export function applyLearnMode(settings: { readonly learn?: boolean }, record: DecisionRecord, note?: string[]): DecisionRecord {
+export function applyLearnMode(
+  settings: { readonly learn?: boolean },
+  record: DecisionRecord,
+  note?: string[],
+): DecisionRecord {
   if (settings.learn !== true || record.decision !== 'deny' || !POLICY_DENIAL_CODES.has(record.code)) return record;
   const reason = `${WOULD_DENY}: ${record.code}: ${record.reason}`;
   note?.push(reason);
@@ -41,7 +45,9 @@ export function isWouldDeny(decision: string, layers: readonly { readonly decisi
   return decision === 'allow' && layers.some((l) => l.decision === 'deny');
 }
 
-const ALLOW_ALL: CompiledEgressPolicies = compileEgressPolicies([{ matchCidrs: ['0.0.0.0/0', '::/0'], policy: 'Allow' }]);
+const ALLOW_ALL: CompiledEgressPolicies = compileEgressPolicies([
+  { matchCidrs: ['0.0.0.0/0', '::/0'], policy: 'Allow' },
+]);
 
 /**
  * The egressPolicies the data plane re-checks resolved addresses against: in learn mode they allow (the decision

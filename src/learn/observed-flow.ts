@@ -141,9 +141,19 @@ export function flowFromRequest(e: WaypointRequestRecord, port: number): Observe
     sni: e.sni,
     decision,
     code: e.code ?? 'PCL_AUTHZ_ALLOWED_BY_POLICY',
-    reason: e.reason ?? (e.warnings.find((w) => w.startsWith(WOULD_DENY)) ?? `${e.method} ${e.path} answered ${e.status}`),
+    reason:
+      e.reason ?? e.warnings.find((w) => w.startsWith(WOULD_DENY)) ?? `${e.method} ${e.path} answered ${e.status}`,
     layers: e.policy
-      ? [{ layer: 'http', target: e.serviceEntry, decision: decision === 'deny' ? 'deny' : 'allow', code: e.code ?? '', policy: e.policy, reason: e.reason ?? '' }]
+      ? [
+          {
+            layer: 'http',
+            target: e.serviceEntry,
+            decision: decision === 'deny' ? 'deny' : 'allow',
+            code: e.code ?? '',
+            policy: e.policy,
+            reason: e.reason ?? '',
+          },
+        ]
       : [],
     bytesIn: e.bytesReceived,
     bytesOut: e.bytesSent,
@@ -181,7 +191,8 @@ export function flowFromLogLine(line: string): ObservedFlow | null {
   if (r.type !== 'tunnel' && r.type !== 'request') return null;
   const source = str(r, 'source_principal');
   const authority = str(r, 'authority');
-  if (source === null || authority === null) throw new BadLogLine(`a ${String(r.type)} line without source_principal or authority`);
+  if (source === null || authority === null)
+    throw new BadLogLine(`a ${String(r.type)} line without source_principal or authority`);
   const t = Date.parse(str(r, 'start') ?? str(r, 'start_time') ?? '') || 0;
   if (r.type === 'request') {
     const status = num(r, 'status');
@@ -212,14 +223,16 @@ export function flowFromLogLine(line: string): ObservedFlow | null {
   const code = str(r, 'code') ?? '';
   if (code === HTTP_TUNNEL_CODE) return null;
   const layers: FlowLayer[] = Array.isArray(r.policies)
-    ? r.policies.filter((p): p is Record<string, unknown> => typeof p === 'object' && p !== null).map((p) => ({
-        layer: str(p, 'layer') ?? '',
-        target: str(p, 'target') ?? '',
-        decision: str(p, 'decision') ?? '',
-        code: str(p, 'code') ?? '',
-        policy: str(p, 'policy'),
-        reason: str(p, 'reason') ?? '',
-      }))
+    ? r.policies
+        .filter((p): p is Record<string, unknown> => typeof p === 'object' && p !== null)
+        .map((p) => ({
+          layer: str(p, 'layer') ?? '',
+          target: str(p, 'target') ?? '',
+          decision: str(p, 'decision') ?? '',
+          code: str(p, 'code') ?? '',
+          policy: str(p, 'policy'),
+          reason: str(p, 'reason') ?? '',
+        }))
     : [];
   const logged = str(r, 'decision');
   const learned = logged === WOULD_DENY || isWouldDeny(logged ?? '', layers);

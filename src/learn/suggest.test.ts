@@ -45,18 +45,39 @@ test('suggest: one ServiceEntry per host:port, exact principals and port, protoc
       flow({}),
       flow({ source: 'spiffe://cluster.local/ns/shop/sa/checkout' }),
       flow({ host: 'api.stripe.com', authority: 'api.stripe.com:8080', port: 8080, sni: null }),
-      flow({ kind: 'request', host: 'legacy.example', authority: 'legacy.example', port: 80, sni: null, decision: 'allow' }),
+      flow({
+        kind: 'request',
+        host: 'legacy.example',
+        authority: 'legacy.example',
+        port: 80,
+        sni: null,
+        decision: 'allow',
+      }),
     ]),
     OPTS,
   );
-  const docs = parseAllDocuments(s.yaml).map((d) => d.toJS() as { kind: string; metadata: { name: string; namespace: string }; spec: Record<string, unknown> });
+  const docs = parseAllDocuments(s.yaml).map(
+    (d) => d.toJS() as { kind: string; metadata: { name: string; namespace: string }; spec: Record<string, unknown> },
+  );
   const ses = docs.filter((d) => d.kind === 'ServiceEntry');
-  assert.deepEqual(ses.map((d) => d.metadata.name), ['api-stripe-com-443', 'api-stripe-com-8080', 'legacy-example-80']);
-  assert.deepEqual(ses.map((d) => (d.spec.ports as { protocol: string }[])[0].protocol), ['TLS', 'TCP', 'HTTP']);
-  assert.ok(ses.every((d) => d.metadata.namespace === 'shop'), 'one calling namespace: the ServiceEntry lives beside it');
+  assert.deepEqual(
+    ses.map((d) => d.metadata.name),
+    ['api-stripe-com-443', 'api-stripe-com-8080', 'legacy-example-80'],
+  );
+  assert.deepEqual(
+    ses.map((d) => (d.spec.ports as { protocol: string }[])[0].protocol),
+    ['TLS', 'TCP', 'HTTP'],
+  );
+  assert.ok(
+    ses.every((d) => d.metadata.namespace === 'shop'),
+    'one calling namespace: the ServiceEntry lives beside it',
+  );
   const stripe = docs.find((d) => d.metadata.name === 'allow-observed-api-stripe-com-443')!;
   assert.deepEqual(stripe.spec.rules, [
-    { from: [{ source: { principals: ['cluster.local/ns/shop/sa/cart', 'cluster.local/ns/shop/sa/checkout'] } }], to: [{ operation: { ports: ['443'] } }] },
+    {
+      from: [{ source: { principals: ['cluster.local/ns/shop/sa/cart', 'cluster.local/ns/shop/sa/checkout'] } }],
+      to: [{ operation: { ports: ['443'] } }],
+    },
   ]);
   const gw = docs.find((d) => d.metadata.name === 'allow-observed-egress-egress')!;
   assert.equal(gw.metadata.namespace, 'istio-egress');
@@ -69,11 +90,19 @@ test('suggest: private addresses, IP-only hosts and enforced denials are listed 
   const observed = [
     flow({ host: 'db.internal', authority: 'db.internal:5432', port: 5432, upstream: '10.0.0.5:5432' }),
     flow({ host: null, authority: '93.184.216.34:443', upstream: '93.184.216.34:443' }),
-    flow({ host: 'blocked.example', authority: 'blocked.example:443', decision: 'deny', code: 'PCL_AUTHZ_DENIED_EXPLICIT' }),
+    flow({
+      host: 'blocked.example',
+      authority: 'blocked.example:443',
+      decision: 'deny',
+      code: 'PCL_AUTHZ_DENIED_EXPLICIT',
+    }),
   ];
   const s = suggestPolicy(edges(observed), OPTS);
   assert.equal(s.serviceEntries, 0);
-  assert.deepEqual(s.notAllowed.map((n) => n.destination), ['93.184.216.34:443', 'blocked.example:443', 'db.internal:5432']);
+  assert.deepEqual(
+    s.notAllowed.map((n) => n.destination),
+    ['93.184.216.34:443', 'blocked.example:443', 'db.internal:5432'],
+  );
   assert.match(s.notAllowed[0].reason, /named only by its IP address/);
   assert.match(s.notAllowed[1].reason, /denied it while enforcing \(PCL_AUTHZ_DENIED_EXPLICIT\)/);
   assert.match(s.notAllowed[2].reason, /resolved to 10\.0\.0\.5, private \(RFC 1918\)/);
@@ -86,7 +115,11 @@ test('suggest: private addresses, IP-only hosts and enforced denials are listed 
 });
 
 test('suggest: several calling namespaces put the ServiceEntry with the Gateway; the output is the same for any order', () => {
-  const a = [flow({}), flow({ source: 'spiffe://cluster.local/ns/billing/sa/invoicer' }), flow({ host: 'b.example', authority: 'b.example:443' })];
+  const a = [
+    flow({}),
+    flow({ source: 'spiffe://cluster.local/ns/billing/sa/invoicer' }),
+    flow({ host: 'b.example', authority: 'b.example:443' }),
+  ];
   const s1 = suggestPolicy(edges(a), OPTS);
   const s2 = suggestPolicy(edges([...a].reverse()), OPTS);
   assert.equal(s1.yaml, s2.yaml);

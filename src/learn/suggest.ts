@@ -66,7 +66,11 @@ function namespaceOf(spiffe: string): string {
 
 /** A DNS-1123 label from free text, at most 63 characters, stable for the same text. */
 function label(text: string): string {
-  const s = text.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').replace(/-+/g, '-');
+  const s = text
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .replace(/-+/g, '-');
   return (s.length > 63 ? s.slice(0, 63).replace(/-+$/, '') : s) || 'x';
 }
 
@@ -85,7 +89,8 @@ function upstreamIp(address: string | null): { ip: string; port: number } | null
 
 /** Why an observed edge will not become policy, or null when it will. */
 function refusal(e: FlowEdge, opts: SuggestOptions): string | null {
-  if (e.ipOnly) return `the destination was named only by its IP address (${e.destination}): a ServiceEntry needs a host name`;
+  if (e.ipOnly)
+    return `the destination was named only by its IP address (${e.destination}): a ServiceEntry needs a host name`;
   const up = upstreamIp(e.upstream);
   if (up !== null) {
     const why = opts.privateAddress(up.ip, up.port);
@@ -157,14 +162,22 @@ export function suggestPolicy(edges: readonly FlowEdge[], opts: SuggestOptions):
         targetRefs: [{ kind: 'ServiceEntry', group: 'networking.istio.io', name }],
         action: 'ALLOW',
         rules: [
-          { from: [{ source: { principals: principals.map(istioPrincipal) } }], to: [{ operation: { ports: [String(d.port)] } }] },
+          {
+            from: [{ source: { principals: principals.map(istioPrincipal) } }],
+            to: [{ operation: { ports: [String(d.port)] } }],
+          },
         ],
       },
     });
     const g = gatewayPrincipals.get(d.gateway) ?? new Set<string>();
     for (const p of principals) {
       g.add(p);
-      cases.push({ name: `observed: ${p} -> ${d.host}:${d.port}`, from: p, to: `${d.host}:${d.port}`, expect: 'allow' });
+      cases.push({
+        name: `observed: ${p} -> ${d.host}:${d.port}`,
+        from: p,
+        to: `${d.host}:${d.port}`,
+        expect: 'allow',
+      });
     }
     gatewayPrincipals.set(d.gateway, g);
     // Nothing more than observed: an identity never seen calling this host is refused.

@@ -12,7 +12,10 @@ const examples = join(import.meta.dirname, '..', '..', 'examples');
 
 function compile(yamlText: string, settings?: string, previous?: Snapshot): Snapshot {
   const files: ConfigFile[] = [{ path: 'test.yaml', text: yamlText }];
-  const load = loadConfigTexts(files, { settings: settings ? { path: 'portcullis.yaml', text: settings } : null, env: {} });
+  const load = loadConfigTexts(files, {
+    settings: settings ? { path: 'portcullis.yaml', text: settings } : null,
+    env: {},
+  });
   return compileSnapshot(load, { previous });
 }
 
@@ -86,7 +89,12 @@ test('seed 000 loads with no errors and binds httpbin.org with WaypointAccepted'
   );
   assert.match(gw[1].message, /ztunnel-egress\.istio-system\.svc\.cluster\.local:15008/);
   // Every gateway-layer policy is bound; the SE-layer ones too.
-  for (const name of ['default-deny-ztunnel-egress', 'allow-bookinfo-egress', 'allow-bookinfo-https-only', 'deny-default-egress']) {
+  for (const name of [
+    'default-deny-ztunnel-egress',
+    'allow-bookinfo-egress',
+    'allow-bookinfo-https-only',
+    'deny-default-egress',
+  ]) {
     assert.deepEqual(conds(snap, `AuthorizationPolicy/istio-system/${name}`)[0], {
       type: 'WaypointAccepted',
       status: 'True',
@@ -112,7 +120,10 @@ test('seed 002 loads with no errors; the EnvoyFilter is accepted and reported as
     snap.diagnostics.filter((d) => d.severity === 'error'),
     [],
   );
-  assert.equal(conds(snap, 'ServiceEntry/istio-egress/nginx-mesh-external-se')[0].message, 'Successfully attached to waypoint istio-egress/egress-waypoint');
+  assert.equal(
+    conds(snap, 'ServiceEntry/istio-egress/nginx-mesh-external-se')[0].message,
+    'Successfully attached to waypoint istio-egress/egress-waypoint',
+  );
   const ef = conds(snap, 'EnvoyFilter/istio-egress/principal-routing-header-envoyfilter')[0];
   assert.equal(ef.status, 'False');
   assert.equal(ef.reason, 'NotApplied');
@@ -131,7 +142,10 @@ test('seed 002 loads with no errors; the EnvoyFilter is accepted and reported as
   assert.match(dr.credentialError ?? '', /cross-namespace secret reference requires permission/);
   // And PERMIT_CROSS_NAMESPACE_RESOURCE_ACCESS in the environment is honoured like the setting.
   const viaEnv = compileSnapshot(
-    loadConfigTexts(files, { settings: null, env: { PERMIT_CROSS_NAMESPACE_RESOURCE_ACCESS: 'istio-egress/egress-waypoint' } }),
+    loadConfigTexts(files, {
+      settings: null,
+      env: { PERMIT_CROSS_NAMESPACE_RESOURCE_ACCESS: 'istio-egress/egress-waypoint' },
+    }),
   );
   assert.equal(viaEnv.routes.get('HTTPRoute/team-namespace/app1-api-partner-com-httproute')!.parents[0].accepted, true);
 });
@@ -156,7 +170,9 @@ spec:
 `,
     ns('apps', '"istio.io/use-waypoint": egress, "istio.io/use-waypoint-namespace": istio-system'),
     se('from-namespace', 'apps', {}),
-    se('own-label', 'apps', { 'istio.io/use-waypoint': 'other', 'istio.io/use-waypoint-namespace': 'istio-system' }, ['b.example.com']),
+    se('own-label', 'apps', { 'istio.io/use-waypoint': 'other', 'istio.io/use-waypoint-namespace': 'istio-system' }, [
+      'b.example.com',
+    ]),
     se('opt-out', 'apps', { 'istio.io/use-waypoint': 'none' }, ['c.example.com']),
     se('no-ns-for-label', 'apps', { 'istio.io/use-waypoint': 'egress' }, ['d.example.com']),
   ].join('\n---\n');
@@ -195,7 +211,9 @@ spec:
   listeners: [{name: mesh, port: 15008, protocol: HBONE, allowedRoutes: {namespaces: {from: All}}}]
 `,
     se('a', 'apps', { 'istio.io/use-waypoint': 'same-only', 'istio.io/use-waypoint-namespace': 'istio-system' }),
-    se('b', 'apps', { 'istio.io/use-waypoint': 'workload-only', 'istio.io/use-waypoint-namespace': 'istio-system' }, ['b.example.com']),
+    se('b', 'apps', { 'istio.io/use-waypoint': 'workload-only', 'istio.io/use-waypoint-namespace': 'istio-system' }, [
+      'b.example.com',
+    ]),
     se('c', 'istio-system', { 'istio.io/use-waypoint': 'same-only' }, ['c.example.com']),
   ].join('\n---\n');
   const snap = compile(text);
@@ -208,7 +226,8 @@ spec:
     type: 'istio.io/WaypointBound',
     status: 'False',
     reason: 'UnsupportedTrafficType',
-    message: 'attempting to bind to traffic type "service" which the waypoint "istio-system/workload-only" does not support',
+    message:
+      'attempting to bind to traffic type "service" which the waypoint "istio-system/workload-only" does not support',
   });
   assert.equal(conds(snap, 'ServiceEntry/istio-system/c')[0].reason, 'WaypointAccepted');
 });
@@ -242,7 +261,10 @@ test('VIPs: sequential, one v4 and one v6 per host, skipped for NONE, spec.addre
     GATEWAY,
     se('two-hosts', 'apps', {}, ['x.example.com', 'y.example.com']),
     se('none', 'apps', {}, ['n.example.com'], '').replace('resolution: DNS', 'resolution: NONE'),
-    se('static-addr', 'apps', {}, ['s.example.com'], '  addresses: [10.1.2.3]').replace('resolution: DNS', 'resolution: STATIC'),
+    se('static-addr', 'apps', {}, ['s.example.com'], '  addresses: [10.1.2.3]').replace(
+      'resolution: DNS',
+      'resolution: STATIC',
+    ),
     se('opt-out', 'apps', { 'networking.istio.io/enable-autoallocate-ip': 'false' }, ['o.example.com']),
   ].join('\n---\n');
   const snap = compile(text);

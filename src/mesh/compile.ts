@@ -3,7 +3,16 @@
  * waypoints, attach AuthorizationPolicies by targetRefs, resolve routes and credentials, and build the indexes the
  * data plane looks up per connection. Pure: no I/O, no clock except `createdAt`.
  */
-import type { AuthorizationPolicy, DestinationRule, Gateway, GatewayClass, HTTPRoute, Namespace, Secret, ServiceEntry } from '../config/api-types.ts';
+import type {
+  AuthorizationPolicy,
+  DestinationRule,
+  Gateway,
+  GatewayClass,
+  HTTPRoute,
+  Namespace,
+  Secret,
+  ServiceEntry,
+} from '../config/api-types.ts';
 import type { LoadResult } from '../config/load.ts';
 import type { Diagnostic, Resource } from '../config/types.ts';
 import { compileEgressPolicies } from '../policy/egress-policies.ts';
@@ -66,7 +75,10 @@ const COMPILE_STATE = new WeakMap<Snapshot, CompileState>();
  * place, the objects of this load) and append the rest: the sort then sees one long sorted run and finishes in
  * about n comparisons instead of n log n. Keys are unique, so the result is the same total order either way.
  */
-function sortByAge<T extends Resource>(list: readonly T[], prev: { input: readonly Resource[]; sorted: readonly Resource[] } | undefined): T[] {
+function sortByAge<T extends Resource>(
+  list: readonly T[],
+  prev: { input: readonly Resource[]; sorted: readonly Resource[] } | undefined,
+): T[] {
   if (prev === undefined) return list.slice().sort(byAge);
   if (sameList(prev.input, list)) return prev.sorted as T[];
   const byKey = new Map<string, T>();
@@ -114,28 +126,47 @@ export function compileSnapshot(load: LoadResult, opts: CompileOptions = {}): Sn
     sameList(prevTopo.inputs[2], gatewayList) &&
     sameList(prevTopo.inputs[3], seList)
       ? prevTopo
-      : buildTopology(settings, namespaceList, classList, gatewayList, seList, opts.previous?.vipAllocations ?? NO_VIP_ALLOCATIONS);
+      : buildTopology(
+          settings,
+          namespaceList,
+          classList,
+          gatewayList,
+          seList,
+          opts.previous?.vipAllocations ?? NO_VIP_ALLOCATIONS,
+        );
   const { gateways, serviceEntries, allocations, exactHosts, wildcardHosts, addressTables, anyGatewayTable } = topology;
   for (const [key, list] of topology.conditions) conditions.set(key, list);
   diagnostics.push(...topology.diagnostics);
 
   // ---- authorization policies ----
-  const policyStage = attachPolicies(sorted<AuthorizationPolicy>('AuthorizationPolicy'), topology, settings, settingsKey);
+  const policyStage = attachPolicies(
+    sorted<AuthorizationPolicy>('AuthorizationPolicy'),
+    topology,
+    settings,
+    settingsKey,
+  );
   const { gatewayPolicies, sePolicies, policies } = policyStage;
   for (const [key, list] of policyStage.conditions) conditions.set(key, list);
 
   // ---- invalid resources with no last good version: fail closed (a DENY-everything stand-in first on its layers) ----
   const failed = failClosed(load, topology, settings);
-  for (const [table, standIns] of [[gatewayPolicies, failed.gatewayStandIns], [sePolicies, failed.seStandIns]] as const) {
+  for (const [table, standIns] of [
+    [gatewayPolicies, failed.gatewayStandIns],
+    [sePolicies, failed.seStandIns],
+  ] as const) {
     for (const [key, list] of standIns) table.set(key, [...list, ...(table.get(key) ?? [])]);
   }
   diagnostics.push(...failed.diagnostics);
 
   // ---- routes: reused whole while they, the topology and the settings are the same ----
   const routeInput = ofKind<HTTPRoute>('HTTPRoute');
-  const prevRoutes = reuse !== undefined && reuse.topology === topology && sameList(reuse.routes.input, routeInput) ? reuse.routes : undefined;
+  const prevRoutes =
+    reuse !== undefined && reuse.topology === topology && sameList(reuse.routes.input, routeInput)
+      ? reuse.routes
+      : undefined;
   if (prevRoutes !== undefined) sortedState.set('HTTPRoute', reuse!.sorted.get('HTTPRoute')!);
-  const routeStage: RouteStage = prevRoutes ?? bindRoutes(routeInput, sorted<HTTPRoute>('HTTPRoute'), topology, settings);
+  const routeStage: RouteStage =
+    prevRoutes ?? bindRoutes(routeInput, sorted<HTTPRoute>('HTTPRoute'), topology, settings);
   const { routes, routesByParent } = routeStage;
   for (const [key, list] of routeStage.conditions) conditions.set(key, list);
 
@@ -152,7 +183,7 @@ export function compileSnapshot(load: LoadResult, opts: CompileOptions = {}): Sn
       cond.notApplied(
         'NotApplied',
         'Portcullis does not run Envoy, so EnvoyFilters are not applied. Not needed for source-principal routing: ' +
-          'a waypoint-class gateway sets the %%source.principal%% header natively to the caller\'s verified SPIFFE ID ' +
+          "a waypoint-class gateway sets the %%source.principal%% header natively to the caller's verified SPIFFE ID " +
           '(overwriting any value the client sent) for HTTPRoute matching, and removes it before the request leaves.',
       ),
     );
@@ -184,7 +215,11 @@ export function compileSnapshot(load: LoadResult, opts: CompileOptions = {}): Sn
       let layer = gatewayLayers.get(gatewayKey);
       if (!layer) {
         const gw = gateways.get(gatewayKey);
-        layer = { layer: 'gateway', target: `Gateway ${gw?.ref ?? gatewayKey}`, policies: gatewayPolicies.get(gatewayKey) ?? [] };
+        layer = {
+          layer: 'gateway',
+          target: `Gateway ${gw?.ref ?? gatewayKey}`,
+          policies: gatewayPolicies.get(gatewayKey) ?? [],
+        };
         gatewayLayers.set(gatewayKey, layer);
       }
       return layer;
@@ -193,7 +228,11 @@ export function compileSnapshot(load: LoadResult, opts: CompileOptions = {}): Sn
       let layer = seLayers.get(seKey);
       if (!layer) {
         const se = serviceEntries.get(seKey);
-        layer = { layer: 'serviceentry', target: `ServiceEntry ${se?.ref ?? seKey}`, policies: sePolicies.get(seKey) ?? [] };
+        layer = {
+          layer: 'serviceentry',
+          target: `ServiceEntry ${se?.ref ?? seKey}`,
+          policies: sePolicies.get(seKey) ?? [],
+        };
         seLayers.set(seKey, layer);
       }
       return layer;

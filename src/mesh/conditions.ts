@@ -36,7 +36,12 @@ export const waypointAccepted = (gw: string, ingress: IngressUseWaypoint = 'abse
 export const waypointIsNotReady = (gw: string): Condition =>
   c(WAYPOINT_BOUND, 'False', 'WaypointIsNotReady', `waypoint "${gw}" is not ready`);
 export const attachmentDenied = (gw: string): Condition =>
-  c(WAYPOINT_BOUND, 'False', 'AttachmentDenied', `we are not permitted to attach to waypoint "${gw}" (missing allowedRoutes?)`);
+  c(
+    WAYPOINT_BOUND,
+    'False',
+    'AttachmentDenied',
+    `we are not permitted to attach to waypoint "${gw}" (missing allowedRoutes?)`,
+  );
 export const unsupportedTrafficType = (gw: string, traffic: string): Condition =>
   c(
     WAYPOINT_BOUND,
@@ -54,13 +59,19 @@ export const gatewayNoValidListeners = (): Condition =>
 export const gatewayProgrammed = (service: string): Condition =>
   c('Programmed', 'True', 'Programmed', `Resource programmed, assigned to service(s) ${service}`);
 export const gatewayNotProgrammed = (message: string): Condition => c('Programmed', 'False', 'Invalid', message);
-export const gatewayResolvedRefs = (): Condition => c('ResolvedRefs', 'True', 'ResolvedRefs', 'All references resolved');
+export const gatewayResolvedRefs = (): Condition =>
+  c('ResolvedRefs', 'True', 'ResolvedRefs', 'All references resolved');
 export const UNEXPECTED_WAYPOINT_LISTENER = 'Expected a single listener on port 15008 with protocol "HBONE"';
 export const listenerUnsupportedProtocol = (): Condition =>
   c('Accepted', 'False', 'UnsupportedProtocol', UNEXPECTED_WAYPOINT_LISTENER);
 export const listenerAccepted = (): Condition => c('Accepted', 'True', 'Accepted', 'No errors found');
 export const gatewayClassAccepted = (mode: string): Condition =>
-  c('Accepted', 'True', 'Accepted', `Handled by Portcullis as an ${mode === 'egress' ? 'L4 egress gateway' : 'L7 egress waypoint'}`);
+  c(
+    'Accepted',
+    'True',
+    'Accepted',
+    `Handled by Portcullis as an ${mode === 'egress' ? 'L4 egress gateway' : 'L7 egress waypoint'}`,
+  );
 
 // ---- AuthorizationPolicy with targetRefs: WaypointAccepted (pilot/pkg/serviceregistry/ambient/policies.go) ----
 export const WAYPOINT_ACCEPTED = 'WaypointAccepted';
@@ -88,19 +99,26 @@ export function flattenPolicyBindings(list: readonly PolicyBindingStatus[]): Con
   const bound = list.some((b) => b.bound);
   const unbound = list.filter((b) => !b.bound).map((b) => b.ancestor);
   const reason = !bound ? 'Invalid' : unbound.length > 0 ? 'PartiallyInvalid' : 'Accepted';
-  return c(WAYPOINT_ACCEPTED, bound ? 'True' : 'False', reason, unbound.length > 0 ? `Invalid targetRefs: ${unbound.join(', ')}` : '');
+  return c(
+    WAYPOINT_ACCEPTED,
+    bound ? 'True' : 'False',
+    reason,
+    unbound.length > 0 ? `Invalid targetRefs: ${unbound.join(', ')}` : '',
+  );
 }
 
 // ---- Portcullis-specific conditions (no istiod equivalent; the type says so) ----
 export const PORTCULLIS_APPLIED = 'portcullis.dev/Applied';
-export const notApplied = (reason: string, message: string): Condition => c(PORTCULLIS_APPLIED, 'False', reason, message);
+export const notApplied = (reason: string, message: string): Condition =>
+  c(PORTCULLIS_APPLIED, 'False', reason, message);
 export const applied = (message: string): Condition => c(PORTCULLIS_APPLIED, 'True', 'Applied', message);
 
 // ---- Gateway API route parent status ----
 export const routeAccepted = (): Condition => c('Accepted', 'True', 'Accepted', 'Route was valid');
 export const routeNotAccepted = (reason: string, message: string): Condition => c('Accepted', 'False', reason, message);
 export const routeResolvedRefs = (): Condition => c('ResolvedRefs', 'True', 'ResolvedRefs', 'All references resolved');
-export const routeUnresolvedRefs = (reason: string, message: string): Condition => c('ResolvedRefs', 'False', reason, message);
+export const routeUnresolvedRefs = (reason: string, message: string): Condition =>
+  c('ResolvedRefs', 'False', reason, message);
 
 // ---- DestinationRule credential resolution ----
 export const CREDENTIAL_RESOLVED = 'portcullis.dev/CredentialResolved';

@@ -96,12 +96,26 @@ export function policyWarnings(snap: Snapshot): PolicyWarning[] {
   for (const p of snap.policies.values()) {
     const conds = snap.conditions.get(p.key) ?? [];
     const where = p.resource.source;
-    const unresolved = conds.find((c) => (c.status === 'False' && UNRESOLVED.has(c.reason)) || c.reason === 'PartiallyInvalid');
+    const unresolved = conds.find(
+      (c) => (c.status === 'False' && UNRESOLVED.has(c.reason)) || c.reason === 'PartiallyInvalid',
+    );
     if (unresolved !== undefined) {
-      out.push({ ref: p.ref, file: where.file, line: where.line, kind: 'unresolved-target', message: `${unresolved.reason}: ${unresolved.message}` });
+      out.push({
+        ref: p.ref,
+        file: where.file,
+        line: where.line,
+        kind: 'unresolved-target',
+        message: `${unresolved.reason}: ${unresolved.message}`,
+      });
     } else if (p.compiled === null) {
       const why = conds.find((c) => c.status === 'False');
-      out.push({ ref: p.ref, file: where.file, line: where.line, kind: 'unattached', message: why ? `${why.reason}: ${why.message}` : 'attached to no layer' });
+      out.push({
+        ref: p.ref,
+        file: where.file,
+        line: where.line,
+        kind: 'unattached',
+        message: why ? `${why.reason}: ${why.message}` : 'attached to no layer',
+      });
     }
   }
   return out;

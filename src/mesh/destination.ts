@@ -62,7 +62,14 @@ export function resolveAuthority(snap: Snapshot, gatewayKey: string | null, auth
     const unknownHost = authority.isIp ? null : authority.host.toLowerCase();
     const ip = authority.isIp ? normalizeIp(authority.host) : null;
     const invalid = snap.invalidServiceEntryFor(unknownHost, ip);
-    return { kind: 'unknown', gateway, host: unknownHost, ip, port: authority.port, ...(invalid === null ? {} : { invalid }) };
+    return {
+      kind: 'unknown',
+      gateway,
+      host: unknownHost,
+      ip,
+      port: authority.port,
+      ...(invalid === null ? {} : { invalid }),
+    };
   }
   const port = se.ports.find((p) => p.number === authority.port);
   if (!port) return { kind: 'noSuchPort', gateway: gwOf(se), serviceEntry: se, port: authority.port };

@@ -22,8 +22,12 @@ const policy = (ns: string, spec: string): string =>
 
 /** The refs of the stand-ins on the Gateway layer and on the ServiceEntry layer. */
 function standIns(snap: Snapshot): [string[], string[]] {
-  const of = (list: readonly { key: string; invalid?: string }[]) => list.filter((p) => p.invalid !== undefined).map((p) => p.key);
-  return [of(snap.gatewayLayer('Gateway/istio-system/ztunnel-egress').policies), of(snap.serviceEntryLayer('ServiceEntry/bookinfo/httpbin-org').policies)];
+  const of = (list: readonly { key: string; invalid?: string }[]) =>
+    list.filter((p) => p.invalid !== undefined).map((p) => p.key);
+  return [
+    of(snap.gatewayLayer('Gateway/istio-system/ztunnel-egress').policies),
+    of(snap.serviceEntryLayer('ServiceEntry/bookinfo/httpbin-org').policies),
+  ];
 }
 
 test('unreadable targetRefs in a workload namespace: every layer in that namespace denies, others do not', () => {
@@ -42,13 +46,23 @@ test('unreadable targetRefs in the root namespace: every layer denies', () => {
 test('a misspelt targetRefs key counts as unreadable; a policy with no targetRefs at all attaches nowhere', () => {
   const misspelt = snapWith(policy('bookinfo', '  targetRef s: []\n  action: DENY\n'));
   assert.deepEqual(standIns(misspelt), [[], ['bookinfo/bad']]);
-  const none = snapWith(policy('bookinfo', '  selector: {matchLabels: {"": x}}\n  action: DENY\n  rules: [{from: [{source: {principles: [a]}}]}]\n'));
+  const none = snapWith(
+    policy(
+      'bookinfo',
+      '  selector: {matchLabels: {"": x}}\n  action: DENY\n  rules: [{from: [{source: {principles: [a]}}]}]\n',
+    ),
+  );
   assert.deepEqual(standIns(none), [[], []]);
   assert.equal(none.invalid[0].active, false);
 });
 
 test('an invalid policy whose target does not exist denies nothing and is a TargetNotFound warning', () => {
-  const snap = snapWith(policy('bookinfo', '  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: nope}]\n  action: DENY\n  rules: [{from: [{source: {principles: [a]}}]}]\n'));
+  const snap = snapWith(
+    policy(
+      'bookinfo',
+      '  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: nope}]\n  action: DENY\n  rules: [{from: [{source: {principles: [a]}}]}]\n',
+    ),
+  );
   assert.deepEqual(standIns(snap), [[], []]);
   const warning = snap.diagnostics.find((d) => d.code === 'PCL_MESH_INVALID_TARGET_NOT_FOUND');
   assert.equal(warning?.severity, 'warning');
@@ -56,7 +70,12 @@ test('an invalid policy whose target does not exist denies nothing and is a Targ
 });
 
 test('a GatewayClass target takes down every served gateway of the class; the stand-in comes first in the layer', () => {
-  const snap = snapWith(policy('istio-system', '  targetRefs: [{kind: GatewayClass, group: gateway.networking.k8s.io, name: solo-ztunnel-egress}]\n  action: ALLOW\n  rules: [{to: [{operation: {ports: [x]}}]}]\n'));
+  const snap = snapWith(
+    policy(
+      'istio-system',
+      '  targetRefs: [{kind: GatewayClass, group: gateway.networking.k8s.io, name: solo-ztunnel-egress}]\n  action: ALLOW\n  rules: [{to: [{operation: {ports: [x]}}]}]\n',
+    ),
+  );
   const layer = snap.gatewayLayer('Gateway/istio-system/ztunnel-egress').policies;
   assert.equal(layer[0].key, 'istio-system/bad');
   assert.equal(layer[0].action, 'DENY');

@@ -14,7 +14,6 @@ import type { InvalidResource, LoadResult } from '../config/load.ts';
 import type { Settings } from '../config/settings-types.ts';
 import type { Diagnostic } from '../config/types.ts';
 import { resourceKey } from '../config/types.ts';
-import type { ErrorCode } from '../errors/catalogue.ts';
 import { cidrContains, parseCidr, parseIp } from '../net/ip.ts';
 import { failPolicy, type CompiledPolicy } from '../policy/compile.ts';
 import { hostMatches } from './host-match.ts';
@@ -106,8 +105,10 @@ export function failClosed(load: LoadResult, topology: Topology, settings: Setti
   const drDenied: { host: string; reason: string }[] = [];
   const routeDenied = new Map<string, string[]>();
 
-  const gatewaysIn = (ns: string | null) => [...topology.gateways.values()].filter((g) => g.mode !== null && (ns === null || g.namespace === ns));
-  const serviceEntriesIn = (ns: string | null) => [...topology.serviceEntries.values()].filter((s) => ns === null || s.namespace === ns);
+  const gatewaysIn = (ns: string | null) =>
+    [...topology.gateways.values()].filter((g) => g.mode !== null && (ns === null || g.namespace === ns));
+  const serviceEntriesIn = (ns: string | null) =>
+    [...topology.serviceEntries.values()].filter((s) => ns === null || s.namespace === ns);
 
   for (const r of load.invalid) {
     const reason = describe(r);
@@ -118,13 +119,20 @@ export function failClosed(load: LoadResult, topology: Topology, settings: Setti
       case 'AuthorizationPolicy': {
         const layers = policyLayers(r, spec);
         const policy = (mode: 'l4' | 'l7') =>
-          failPolicy({ namespace: r.namespace, name: r.name === '' ? '(unnamed)' : r.name }, mode, `${reason}: failing closed`);
+          failPolicy(
+            { namespace: r.namespace, name: r.name === '' ? '(unnamed)' : r.name },
+            mode,
+            `${reason}: failing closed`,
+          );
         for (const gw of layers.gateways) pushTo(gatewayStandIns, gw.key, policy(gw.mode === 'egress' ? 'l4' : 'l7'));
         for (const se of layers.serviceEntries) {
           const gw = se.waypoint === null ? null : topology.gateways.get(se.waypoint);
           pushTo(seStandIns, se.key, policy(gw?.mode === 'egress' ? 'l4' : 'l7'));
         }
-        const names = [...layers.gateways.map((g) => `Gateway ${g.ref}`), ...layers.serviceEntries.map((s) => `ServiceEntry ${s.ref}`)];
+        const names = [
+          ...layers.gateways.map((g) => `Gateway ${g.ref}`),
+          ...layers.serviceEntries.map((s) => `ServiceEntry ${s.ref}`),
+        ];
         active = names.length > 0;
         effect =
           names.length > 0
@@ -174,7 +182,8 @@ export function failClosed(load: LoadResult, topology: Topology, settings: Setti
         } else {
           for (const p of refs) {
             const kind = p.kind === '' ? 'Gateway' : p.kind;
-            if (kind === 'ServiceEntry' || kind === 'Gateway') parents.push(resourceKey(kind, p.namespace ?? r.namespace, p.name));
+            if (kind === 'ServiceEntry' || kind === 'Gateway')
+              parents.push(resourceKey(kind, p.namespace ?? r.namespace, p.name));
           }
         }
         for (const key of parents) pushTo(routeDenied, key, `HTTPRoute ${refOf(r)}: ${reason}`);
@@ -192,7 +201,11 @@ export function failClosed(load: LoadResult, topology: Topology, settings: Setti
       case 'Gateway': {
         const bound = boundTo(r.namespace, r.name);
         for (const se of bound) {
-          seDenied.push({ hosts: [...se.hosts], addresses: [...se.specAddresses], reason: `ServiceEntry ${se.ref} is bound to ${reason}` });
+          seDenied.push({
+            hosts: [...se.hosts],
+            addresses: [...se.specAddresses],
+            reason: `ServiceEntry ${se.ref} is bound to ${reason}`,
+          });
         }
         active = bound.length > 0;
         effect =
@@ -204,7 +217,16 @@ export function failClosed(load: LoadResult, topology: Topology, settings: Setti
       default:
         effect = 'left out';
     }
-    invalid.push({ kind: r.kind, ref: refOf(r), file: r.error.file, line: r.error.line, code: r.error.code, message: r.error.message, effect, active });
+    invalid.push({
+      kind: r.kind,
+      ref: refOf(r),
+      file: r.error.file,
+      line: r.error.line,
+      code: r.error.code,
+      message: r.error.message,
+      effect,
+      active,
+    });
   }
 
   /** Unbound ServiceEntries whose use-waypoint label (their own, else their namespace's) names Gateway ns/name. */
@@ -220,7 +242,9 @@ export function failClosed(load: LoadResult, topology: Topology, settings: Setti
   function policyLayers(r: InvalidResource, spec: Record<string, unknown> | null) {
     const root = r.namespace === settings.rootNamespace;
     const wide = (why: string) => ({
-      scope: root ? `${why}: every layer denies (root namespace)` : `${why}: every layer in namespace ${r.namespace} denies`,
+      scope: root
+        ? `${why}: every layer denies (root namespace)`
+        : `${why}: every layer in namespace ${r.namespace} denies`,
       gateways: gatewaysIn(root ? null : r.namespace),
       serviceEntries: serviceEntriesIn(root ? null : r.namespace),
     });
@@ -230,7 +254,11 @@ export function failClosed(load: LoadResult, topology: Topology, settings: Setti
     if (refs.length === 0) {
       // No targetRefs read: misspelt (then the namespace fails closed) or truly absent (then it attaches nowhere).
       if (Object.keys(spec).some((k) => !AP_SPEC_FIELDS.has(k))) return wide('its targetRefs cannot be read');
-      return { scope: 'it has no targetRefs (Portcullis attaches only targeted policies)', gateways: [], serviceEntries: [] };
+      return {
+        scope: 'it has no targetRefs (Portcullis attaches only targeted policies)',
+        gateways: [],
+        serviceEntries: [],
+      };
     }
     const gateways = new Set<ReturnType<typeof gatewaysIn>[number]>();
     const serviceEntries = new Set<ReturnType<typeof serviceEntriesIn>[number]>();
@@ -250,7 +278,11 @@ export function failClosed(load: LoadResult, topology: Topology, settings: Setti
         return wide(`its target kind "${t.kind}" is not one Portcullis attaches to`);
       }
     }
-    return { scope: 'it targets ' + refs.map((t) => `${t.kind} ${t.name}`).join(', '), gateways: [...gateways], serviceEntries: [...serviceEntries] };
+    return {
+      scope: 'it targets ' + refs.map((t) => `${t.kind} ${t.name}`).join(', '),
+      gateways: [...gateways],
+      serviceEntries: [...serviceEntries],
+    };
   }
 
   return {

@@ -40,22 +40,41 @@ spec:
 };
 
 // A ServiceEntry that takes its waypoint from its namespace's labels (it has none of its own).
-const NS_BOUND_SE = { path: 'ns-bound-se.yaml', text: EXTRA_SE.text.replace(/  labels: .*\n/, '').replace('api-example', 'ns-bound').replace('api.example.com', 'nsbound.example.com') };
+const NS_BOUND_SE = {
+  path: 'ns-bound-se.yaml',
+  text: EXTRA_SE.text
+    .replace(/  labels: .*\n/, '')
+    .replace('api-example', 'ns-bound')
+    .replace('api.example.com', 'nsbound.example.com'),
+};
 const NS_BINDING = '    istio.io/use-waypoint: ztunnel-egress\n    istio.io/use-waypoint-namespace: istio-system\n';
 
 const CASES: { name: string; files: ConfigFile[]; settings?: ConfigFile; base?: ConfigFile[] }[] = [
   { name: 'nothing changed', files: FILES },
-  { name: 'one policy changed', files: edit(FILES, 'serviceentry-policies.yaml', (t) => t.replace('bookinfo-productpage', 'bookinfo-reviews')) },
+  {
+    name: 'one policy changed',
+    files: edit(FILES, 'serviceentry-policies.yaml', (t) => t.replace('bookinfo-productpage', 'bookinfo-reviews')),
+  },
   { name: 'a policy removed', files: FILES.filter((f) => f.path !== 'default-deny.yaml') },
-  { name: 'the ServiceEntry unbound', files: edit(FILES, 'serviceentry.yaml', (t) => t.replace('use-waypoint: ztunnel-egress', 'use-waypoint: none')) },
+  {
+    name: 'the ServiceEntry unbound',
+    files: edit(FILES, 'serviceentry.yaml', (t) => t.replace('use-waypoint: ztunnel-egress', 'use-waypoint: none')),
+  },
   { name: 'a ServiceEntry added', files: [...FILES, EXTRA_SE] },
   {
     name: 'the namespace relabelled',
     base: [...FILES, NS_BOUND_SE],
     files: [...edit(FILES, 'namespace.yaml', (t) => t.replace('  labels:\n', `  labels:\n${NS_BINDING}`)), NS_BOUND_SE],
   },
-  { name: 'the gateway listener broken', files: edit(FILES, 'gateway.yaml', (t) => t.replace('port: 15008', 'port: 8080')) },
-  { name: 'the settings changed', files: FILES, settings: { path: 'portcullis.yaml', text: 'egressGateway: {defaultDeny: false}\n' } },
+  {
+    name: 'the gateway listener broken',
+    files: edit(FILES, 'gateway.yaml', (t) => t.replace('port: 15008', 'port: 8080')),
+  },
+  {
+    name: 'the settings changed',
+    files: FILES,
+    settings: { path: 'portcullis.yaml', text: 'egressGateway: {defaultDeny: false}\n' },
+  },
 ];
 
 const REQUESTS = [
@@ -70,7 +89,12 @@ const REQUESTS = [
 function observe(snap: Snapshot): unknown {
   const decisions = REQUESTS.map(([principal, host, port]) => {
     const dest = resolveAuthority(snap, null, { host, port, isIp: /^\d/.test(host) });
-    const r = decideConnection(snap, dest, { principal, sourceIp: '10.0.0.1', destinationIp: '240.240.0.1', destinationPort: port });
+    const r = decideConnection(snap, dest, {
+      principal,
+      sourceIp: '10.0.0.1',
+      destinationIp: '240.240.0.1',
+      destinationPort: port,
+    });
     return [dest.kind, r.decision, r.code, r.layers.map((l) => [l.layer, l.decision, l.policy])];
   });
   const layers = [...snap.gateways.keys()].map((k) => snap.gatewayLayer(k).policies.map((p) => p.ref));
@@ -85,7 +109,9 @@ for (const c of CASES) {
     const first = compileSnapshot(firstLoad);
     const settings = c.settings ?? SETTINGS;
     // Incremental: the loader reuses unchanged objects and the compile reuses the previous snapshot's work.
-    const incremental = compileSnapshot(loadConfigTexts(c.files, { settings, env: {}, previous: firstLoad }), { previous: first });
+    const incremental = compileSnapshot(loadConfigTexts(c.files, { settings, env: {}, previous: firstLoad }), {
+      previous: first,
+    });
     // From scratch: fresh objects everywhere, only the previous VIP allocations carried over (as on any reload).
     const fresh = compileSnapshot(loadConfigTexts(base, { settings: SETTINGS, env: {} }));
     const scratch = compileSnapshot(loadConfigTexts(c.files, { settings, env: {} }), { previous: fresh });

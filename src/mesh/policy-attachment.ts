@@ -4,7 +4,7 @@
  * to. Attachments and compiled policies are cached per resource object, so a reload redoes only what changed.
  */
 import type { AuthorizationPolicy, GatewayClass, PolicyTargetReference } from '../config/api-types.ts';
-import type { GatewayMode, Settings } from '../config/settings-types.ts';
+import type { Settings } from '../config/settings-types.ts';
 import { resourceKey } from '../config/types.ts';
 import { compileAuthorizationPolicy, denyAllPolicy, type CompiledPolicy } from '../policy/compile.ts';
 import * as cond from './conditions.ts';
@@ -75,7 +75,10 @@ const attachmentCache = new WeakMap<AuthorizationPolicy, PolicyAttachment>();
  * Compiled policies are cached per resource object: the loader reuses the objects of files that did not change,
  * so a reload recompiles only the policies that did (compile once; the per-connection path never compiles).
  */
-const policyCache = new WeakMap<AuthorizationPolicy, { mode: 'l4' | 'l7'; trustDomain: string; compiled: CompiledPolicy }>();
+const policyCache = new WeakMap<
+  AuthorizationPolicy,
+  { mode: 'l4' | 'l7'; trustDomain: string; compiled: CompiledPolicy }
+>();
 function compiledPolicyFor(ap: AuthorizationPolicy, mode: 'l4' | 'l7', trustDomain: string): CompiledPolicy {
   const hit = policyCache.get(ap);
   if (hit && hit.mode === mode && hit.trustDomain === trustDomain) return hit.compiled;
@@ -84,7 +87,12 @@ function compiledPolicyFor(ap: AuthorizationPolicy, mode: 'l4' | 'l7', trustDoma
   return compiled;
 }
 
-function attachPolicy(ap: AuthorizationPolicy, topology: Topology, settings: Settings, settingsKey: string): PolicyAttachment {
+function attachPolicy(
+  ap: AuthorizationPolicy,
+  topology: Topology,
+  settings: Settings,
+  settingsKey: string,
+): PolicyAttachment {
   const { gateways, serviceEntries } = topology;
   const gatewayByRef = (ns: string, name: string) => gateways.get(resourceKey('Gateway', ns, name));
   const conds: Condition[] = [];

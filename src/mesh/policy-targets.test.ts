@@ -47,7 +47,10 @@ function compile(docs: string[], settings?: string): Snapshot {
     settings: settings ? { path: 'portcullis.yaml', text: settings } : null,
     env: {},
   });
-  assert.deepEqual(load.diagnostics.filter((d) => d.severity === 'error'), []);
+  assert.deepEqual(
+    load.diagnostics.filter((d) => d.severity === 'error'),
+    [],
+  );
   return compileSnapshot(load);
 }
 
@@ -81,19 +84,28 @@ describe('authorization_test.go TestWaypointPolicyStatusCollection', () => {
     assert.equal(layerSize(snap), 0);
   });
 
-  it('single-bind-gateway-class: a class with istiod\'s waypoint controller binds, and attaches to its Gateways', () => {
+  it("single-bind-gateway-class: a class with istiod's waypoint controller binds, and attaches to its Gateways", () => {
     const snap = compile([
       WAYPOINT,
       gatewayClass('istio-waypoint', 'istio.io/mesh-controller'),
       policy('single-gateway-class-pol', 'istio-system', classRef('istio-waypoint')),
     ]);
-    assert.deepEqual(accepted(snap, 'istio-system', 'single-gateway-class-pol'), wa('True', 'Accepted', 'bound to istio-waypoint'));
+    assert.deepEqual(
+      accepted(snap, 'istio-system', 'single-gateway-class-pol'),
+      wa('True', 'Accepted', 'bound to istio-waypoint'),
+    );
     assert.equal(layerSize(snap), 1);
   });
 
   it('nonexistent-gateway-class', () => {
-    const snap = compile([WAYPOINT, policy('single-no-gateway-class-pol', 'istio-system', classRef('nonexistent-gateway-class'))]);
-    assert.deepEqual(accepted(snap, 'istio-system', 'single-no-gateway-class-pol'), wa('False', 'TargetNotFound', 'not bound'));
+    const snap = compile([
+      WAYPOINT,
+      policy('single-no-gateway-class-pol', 'istio-system', classRef('nonexistent-gateway-class')),
+    ]);
+    assert.deepEqual(
+      accepted(snap, 'istio-system', 'single-no-gateway-class-pol'),
+      wa('False', 'TargetNotFound', 'not bound'),
+    );
   });
 
   // Upstream uses "random-controller", which the GatewayClass CRD's pattern refuses; a domain-prefixed name here.
@@ -103,7 +115,10 @@ describe('authorization_test.go TestWaypointPolicyStatusCollection', () => {
       gatewayClass('istio-waypoint', 'example.com/random-controller'),
       policy('non-waypoint-gateway-class-pol', 'istio-system', classRef('istio-waypoint')),
     ]);
-    assert.deepEqual(accepted(snap, 'istio-system', 'non-waypoint-gateway-class-pol'), wa('False', 'Invalid', 'GatewayClass must use controller name `istio.io/mesh-controller` for waypoints'));
+    assert.deepEqual(
+      accepted(snap, 'istio-system', 'non-waypoint-gateway-class-pol'),
+      wa('False', 'Invalid', 'GatewayClass must use controller name `istio.io/mesh-controller` for waypoints'),
+    );
     assert.equal(layerSize(snap), 0, 'an unbound policy attaches nowhere');
   });
 
@@ -113,10 +128,17 @@ describe('authorization_test.go TestWaypointPolicyStatusCollection', () => {
       gatewayClass('istio-waypoint', 'istio.io/mesh-controller'),
       policy('gateway-class-ap-not-in-root-ns-pol', 'other-ns', classRef('istio-waypoint')),
     ]);
-    assert.deepEqual(accepted(snap, 'other-ns', 'gateway-class-ap-not-in-root-ns-pol'), wa('False', 'Invalid', 'AuthorizationPolicy must be in the root namespace `istio-system` when referencing a GatewayClass'));
+    assert.deepEqual(
+      accepted(snap, 'other-ns', 'gateway-class-ap-not-in-root-ns-pol'),
+      wa(
+        'False',
+        'Invalid',
+        'AuthorizationPolicy must be in the root namespace `istio-system` when referencing a GatewayClass',
+      ),
+    );
   });
 
-  it('Portcullis\'s own class carries its controller name, settable as controllerName in portcullis.yaml', () => {
+  it("Portcullis's own class carries its controller name, settable as controllerName in portcullis.yaml", () => {
     const gw = WAYPOINT.replace('gatewayClassName: istio-waypoint', 'gatewayClassName: portcullis-waypoint');
     const docs = [
       gw,
@@ -142,14 +164,26 @@ describe('service.go flattenConditions: several targets', () => {
       policy('none', NS, `[${gwRef('nope')}, {kind: ServiceEntry, group: networking.istio.io, name: missing}]`),
     ]);
     assert.deepEqual(accepted(snap, NS, 'all'), wa('True', 'Accepted', ''));
-    assert.deepEqual(accepted(snap, NS, 'some'), wa('True', 'PartiallyInvalid', `Invalid targetRefs: Gateway.gateway.networking.k8s.io:${NS}/nope`));
-    assert.deepEqual(accepted(snap, NS, 'none'), wa('False', 'Invalid', `Invalid targetRefs: Gateway.gateway.networking.k8s.io:${NS}/nope, ServiceEntry.networking.istio.io:${NS}/missing`));
+    assert.deepEqual(
+      accepted(snap, NS, 'some'),
+      wa('True', 'PartiallyInvalid', `Invalid targetRefs: Gateway.gateway.networking.k8s.io:${NS}/nope`),
+    );
+    assert.deepEqual(
+      accepted(snap, NS, 'none'),
+      wa(
+        'False',
+        'Invalid',
+        `Invalid targetRefs: Gateway.gateway.networking.k8s.io:${NS}/nope, ServiceEntry.networking.istio.io:${NS}/missing`,
+      ),
+    );
   });
 });
 
 describe('services_test.go TestServiceConditions: WaypointBound and istio.io/ingress-use-waypoint', () => {
   const serviceEntry = (labels: Record<string, string>, nsLabels?: Record<string, string>): string[] => [
-    ...(nsLabels ? [`apiVersion: v1\nkind: Namespace\nmetadata: {name: ns, labels: ${JSON.stringify(nsLabels)}}\n`] : []),
+    ...(nsLabels
+      ? [`apiVersion: v1\nkind: Namespace\nmetadata: {name: ns, labels: ${JSON.stringify(nsLabels)}}\n`]
+      : []),
     `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata:
@@ -162,7 +196,8 @@ spec:
   resolution: DNS
 `,
   ];
-  const bound = (snap: Snapshot): Condition => snap.conditions.get('ServiceEntry/ns/name')!.find((c) => c.type === 'istio.io/WaypointBound')!;
+  const bound = (snap: Snapshot): Condition =>
+    snap.conditions.get('ServiceEntry/ns/name')!.find((c) => c.type === 'istio.io/WaypointBound')!;
   const cases: [string, Record<string, string>, string, Record<string, string>?][] = [
     ['service bound to waypoint', {}, `Successfully attached to waypoint ${NS}/waypoint`],
     [

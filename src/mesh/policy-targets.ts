@@ -36,7 +36,10 @@ export interface PolicyTargetsResult {
   readonly condition: Condition;
 }
 
-export function resolvePolicyTargets(refs: readonly PolicyTargetReference[], ctx: PolicyTargetContext): PolicyTargetsResult {
+export function resolvePolicyTargets(
+  refs: readonly PolicyTargetReference[],
+  ctx: PolicyTargetContext,
+): PolicyTargetsResult {
   const attached: PolicyAttachmentTarget[] = [];
   const bindings: PolicyBindingStatus[] = [];
   for (const t of refs) {
@@ -44,11 +47,16 @@ export function resolvePolicyTargets(refs: readonly PolicyTargetReference[], ctx
     const key = `${namespace}/${t.name}`;
     const group = t.group ?? '';
     const ancestor = `${t.kind}.${group === '' ? 'core' : group}:${key}`;
-    const bind = (reason: string, message: string, bound: boolean): void => void bindings.push({ ancestor, reason, message, bound });
+    const bind = (reason: string, message: string, bound: boolean): void =>
+      void bindings.push({ ancestor, reason, message, bound });
     switch (t.kind) {
       case 'GatewayClass': {
         if (namespace !== ctx.rootNamespace) {
-          bind('Invalid', `AuthorizationPolicy must be in the root namespace \`${ctx.rootNamespace}\` when referencing a GatewayClass`, false);
+          bind(
+            'Invalid',
+            `AuthorizationPolicy must be in the root namespace \`${ctx.rootNamespace}\` when referencing a GatewayClass`,
+            false,
+          );
           break;
         }
         if (ctx.classModes[t.name] === 'egress') {
@@ -68,7 +76,8 @@ export function resolvePolicyTargets(refs: readonly PolicyTargetReference[], ctx
           bind('Invalid', `GatewayClass must use controller name \`${MESH_CONTROLLER}\` for waypoints`, false);
         } else {
           bind('Accepted', `bound to ${gc.metadata.name}`, true);
-          for (const gw of ctx.gatewaysOfClass(t.name)) if (gw.mode) attached.push({ key: gw.key, layer: 'gateway', mode: gw.mode });
+          for (const gw of ctx.gatewaysOfClass(t.name))
+            if (gw.mode) attached.push({ key: gw.key, layer: 'gateway', mode: gw.mode });
         }
         break;
       }

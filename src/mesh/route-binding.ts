@@ -23,7 +23,9 @@ export interface RouteStage {
 
 /** Does some ServiceEntry of the topology declare `host` (exactly or by a wildcard)? */
 export function isDeclaredHost(topology: Topology, host: string): boolean {
-  return topology.exactHosts.has(host.toLowerCase()) || topology.wildcardHosts.some((w) => hostMatches(w.pattern, host));
+  return (
+    topology.exactHosts.has(host.toLowerCase()) || topology.wildcardHosts.some((w) => hostMatches(w.pattern, host))
+  );
 }
 
 /** Gateways listed in permitCrossNamespaceResourceAccess may use routes and Secrets from other namespaces. */
@@ -75,7 +77,10 @@ export function bindRoutes(
         parentKey = resourceKey('ServiceEntry', pns, p.name);
         const se = serviceEntries.get(parentKey);
         if (!se) conds.push(cond.routeNotAccepted('NoMatchingParent', `parent service entry: "${p.name}" not found`));
-        else if (se.resource.metadata.labels[USE_WAYPOINT] === undefined && labelsOfNs(se.namespace)[USE_WAYPOINT] === undefined)
+        else if (
+          se.resource.metadata.labels[USE_WAYPOINT] === undefined &&
+          labelsOfNs(se.namespace)[USE_WAYPOINT] === undefined
+        )
           conds.push(
             cond.routeNotAccepted(
               'MissingLabel',
@@ -105,9 +110,15 @@ export function bindRoutes(
       } else if (kind === 'Gateway' && group === 'gateway.networking.k8s.io') {
         parentKey = resourceKey('Gateway', pns, p.name);
         const gw = gateways.get(parentKey);
-        if (!gw || !gw.mode) conds.push(cond.routeNotAccepted('NoMatchingParent', `parent gateway ${pns}/${p.name} not found`));
+        if (!gw?.mode)
+          conds.push(cond.routeNotAccepted('NoMatchingParent', `parent gateway ${pns}/${p.name} not found`));
         else if (!routesAllow(gw, rns, labelsOfNs(rns)))
-          conds.push(cond.routeNotAccepted('NotAllowedByListeners', `gateway ${gw.ref} does not allow routes from namespace "${rns}"`));
+          conds.push(
+            cond.routeNotAccepted(
+              'NotAllowedByListeners',
+              `gateway ${gw.ref} does not allow routes from namespace "${rns}"`,
+            ),
+          );
         else {
           accepted = true;
           conds.push(cond.routeAccepted());

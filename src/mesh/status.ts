@@ -97,12 +97,14 @@ export function formatStatusTable(report: StatusReport): string {
     lines.push(`${r.kind} ${id}  (${r.source})`);
     for (const c of r.conditions) lines.push(`    ${c.type}=${c.status}  ${c.reason}: ${c.message}`);
     for (const l of r.listeners ?? [])
-      for (const c of l.conditions) lines.push(`    listener ${l.name}: ${c.type}=${c.status}  ${c.reason}: ${c.message}`);
+      for (const c of l.conditions)
+        lines.push(`    listener ${l.name}: ${c.type}=${c.status}  ${c.reason}: ${c.message}`);
     for (const a of r.addresses ?? []) lines.push(`    address ${a.value}${a.host ? `  (${a.host})` : ''}`);
   }
   if (report.ignored.length > 0) {
     lines.push('', 'Ignored (kinds Portcullis does not act on):');
-    for (const i of report.ignored) lines.push(`    ${i.kind} ${i.namespace ? i.namespace + '/' : ''}${i.name}  (${i.source})`);
+    for (const i of report.ignored)
+      lines.push(`    ${i.kind} ${i.namespace ? i.namespace + '/' : ''}${i.name}  (${i.source})`);
   }
   const diag = (label: string, list: StatusDiagnostic[]) => {
     if (list.length === 0) return;
@@ -115,6 +117,9 @@ export function formatStatusTable(report: StatusReport): string {
   };
   diag('Errors', report.errors);
   diag('Warnings', report.warnings);
-  lines.push('', `${report.resources.length} resources, ${report.errors.length} errors, ${report.warnings.length} warnings`);
+  lines.push(
+    '',
+    `${report.resources.length} resources, ${report.errors.length} errors, ${report.warnings.length} warnings`,
+  );
   return lines.join('\n') + '\n';
 }

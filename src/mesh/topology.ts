@@ -3,7 +3,7 @@
  * (and the settings): the gateway and ServiceEntry models, VIPs, waypoint binding, their conditions and the lookup
  * indexes. A reload that changes none of those inputs reuses it whole, so its models keep their identity.
  */
-import type { Gateway, GatewayClass, Namespace, ServiceEntry } from '../config/api-types.ts';
+import type { AllowedRoutes, Gateway, GatewayClass, Namespace, ServiceEntry } from '../config/api-types.ts';
 import type { LoadResult } from '../config/load.ts';
 import type { GatewayMode } from '../config/settings-types.ts';
 import type { Diagnostic, Resource } from '../config/types.ts';
@@ -74,7 +74,7 @@ export function buildTopology(
     const { namespace, name } = gw.metadata;
     const serviceHost = `${name}.${namespace}.${CLUSTER_DOMAIN}`;
     let ready = false;
-    let allowedRoutes = undefined;
+    let allowedRoutes: AllowedRoutes | undefined;
     if (mode) {
       const valid = gw.spec.listeners.filter((l) => l.port === HBONE_PORT && l.protocol === 'HBONE');
       ready = valid.length > 0;
@@ -121,12 +121,31 @@ export function buildTopology(
   const vip = allocateServiceEntryVips(seResources, previousAllocations);
   const allocations = vip.allocations;
   if (vip.exhausted !== null) {
-    diagnostics.push({ code: 'PCL_MESH_VIP_EXHAUSTED', severity: 'error', file: '', line: 0, column: 0, message: vip.exhausted });
+    diagnostics.push({
+      code: 'PCL_MESH_VIP_EXHAUSTED',
+      severity: 'error',
+      file: '',
+      line: 0,
+      column: 0,
+      message: vip.exhausted,
+    });
   }
   for (const se of seResources.filter((x) => vip.reassigned.includes(x.key))) {
     const { namespace, name } = se.metadata;
-    const at = { file: se.source.file, line: se.source.line, column: se.source.column, kind: 'ServiceEntry', namespace, name };
-    diagnostics.push({ code: 'PCL_MESH_VIP_REASSIGNED', severity: 'warning', ...at, message: `reassigned ${namespace}/${name} due to IP Address conflict` });
+    const at = {
+      file: se.source.file,
+      line: se.source.line,
+      column: se.source.column,
+      kind: 'ServiceEntry',
+      namespace,
+      name,
+    };
+    diagnostics.push({
+      code: 'PCL_MESH_VIP_REASSIGNED',
+      severity: 'warning',
+      ...at,
+      message: `reassigned ${namespace}/${name} due to IP Address conflict`,
+    });
   }
   const serviceEntries = new Map<string, ServiceEntryModel>();
   for (const se of seResources) {

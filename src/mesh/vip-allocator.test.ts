@@ -128,7 +128,11 @@ test('ipallocate_test.go TestIPAllocate: status kept, user addresses and opt-out
   assert.deepEqual(rig.addresses('boop', 'with-v6-address'), [], 'no addresses when the user supplied their own');
 
   // Conflict with a user's spec address: the auto-assigned entry moves, both families; the user's spec is untouched.
-  rig.set('boop', 'user-assigned-conflict', { hosts: ['in-conflict.boop.testing.io'], addresses: [v4(2)], created: T(5) });
+  rig.set('boop', 'user-assigned-conflict', {
+    hosts: ['in-conflict.boop.testing.io'],
+    addresses: [v4(2)],
+    created: T(5),
+  });
   rig.compile();
   assert.deepEqual(rig.addresses('boop', 'with-existing-status'), [v4(3), v6(3)]);
   assert.deepEqual(rig.snap!.serviceEntries.get('ServiceEntry/boop/user-assigned-conflict')!.specAddresses, [v4(2)]);
@@ -263,7 +267,7 @@ test('istiod addresses win: an exported status is served, and a host Portcullis 
     ],
   });
   rig.compile();
-  assert.deepEqual(rig.addresses('ns', 'exported'), [v4(1), v6(1)], 'istiod\'s VIPs, canonical text');
+  assert.deepEqual(rig.addresses('ns', 'exported'), [v4(1), v6(1)], "istiod's VIPs, canonical text");
   assert.deepEqual(rig.addresses('ns', 'mine'), [v4(2), v6(2)], 'the older entry still moves: istiod wrote the other');
   // The VIP istiod wrote is what ztunnel sends as the CONNECT authority: it must find the exported entry.
   assert.equal(rig.snap!.findByAddress('Gateway/istio-system/egress', v4(1))?.name, 'exported');

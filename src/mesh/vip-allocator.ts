@@ -121,7 +121,10 @@ interface Claim {
  * For each host the addresses come from, in order: the manifest's `status.addresses` (what istiod wrote, which
  * ztunnel sends as the CONNECT authority), this ServiceEntry's allocation in `previous`, or the next free pair.
  */
-export function allocateServiceEntryVips(entries: readonly ServiceEntry[], previous: VipAllocations): VipAllocationResult {
+export function allocateServiceEntryVips(
+  entries: readonly ServiceEntry[],
+  previous: VipAllocations,
+): VipAllocationResult {
   // ---- warm: every address in our ranges that is in use, and who holds it (populateControllerDatastructures) ----
   const claims = new Map<string, Claim[]>();
   const claim = (address: string, c: Claim): void => {
@@ -200,7 +203,7 @@ export function allocateServiceEntryVips(entries: readonly ServiceEntry[], previ
       // A folder's manifests keep their conflicting status on every reload: an entry that was moved keeps the
       // addresses it was moved to (its previous allocation), so its VIPs stay stable while the conflict lasts.
       const prev = forced && have?.rank === 1 ? previous.byHost.get(`${se.key}#${host}`) : undefined;
-      if (prev !== undefined && prev.every((a) => (claims.get(a) ?? []).every((c) => c.seKey === se.key))) {
+      if (prev?.every((a) => (claims.get(a) ?? []).every((c) => c.seKey === se.key))) {
         for (const a of prev) if (inRange(a) !== null) claims.set(a, [{ seKey: se.key, rank: 2, age: 0 }]);
         byHost.set(`${se.key}#${host}`, prev);
         continue;

@@ -32,7 +32,9 @@ export function ingressUseWaypoint(
   labels: Readonly<Record<string, string>>,
   namespaceLabels: Readonly<Record<string, string>>,
 ): IngressUseWaypoint {
-  const value = Object.hasOwn(labels, INGRESS_USE_WAYPOINT) ? labels[INGRESS_USE_WAYPOINT] : namespaceLabels[INGRESS_USE_WAYPOINT];
+  const value = Object.hasOwn(labels, INGRESS_USE_WAYPOINT)
+    ? labels[INGRESS_USE_WAYPOINT]
+    : namespaceLabels[INGRESS_USE_WAYPOINT];
   if (value === undefined) return 'absent';
   return GO_TRUE.has(value) ? 'true' : 'other';
 }
@@ -87,7 +89,7 @@ export function bindWaypoint(input: BindingInput): BindingResult {
   }
   const ref = `${ns}/${name}`;
   const wp = input.lookupWaypoint(ns, name);
-  if (!wp || !wp.ready) return { waypoint: null, condition: waypointIsNotReady(ref) };
+  if (!wp?.ready) return { waypoint: null, condition: waypointIsNotReady(ref) };
   if (!routesAllow(wp, input.namespace, input.lookupNamespaceLabels(input.namespace))) {
     return { waypoint: null, condition: attachmentDenied(ref) };
   }

@@ -21,9 +21,29 @@ test('parses the three authority forms', () => {
 
 test('rejects malformed authorities', () => {
   const bad = [
-    '', 'example.com', ':443', 'example.com:', 'example.com:0', 'example.com:65536', 'example.com:+80', 'example.com:8 0',
-    '::1:80', '[::1]', '[::1]80', '[not-v6]:80', '[10.0.0.1]:80', 'a..b:80', '-a.com:80', 'a-.com:80', 'user@host:80',
-    'host/path:80', '1.2.3:80', '10.0.0.1.5:80', `${'a'.repeat(64)}.com:80`, 'exa mple.com:80', '%41.com:80',
+    '',
+    'example.com',
+    ':443',
+    'example.com:',
+    'example.com:0',
+    'example.com:65536',
+    'example.com:+80',
+    'example.com:8 0',
+    '::1:80',
+    '[::1]',
+    '[::1]80',
+    '[not-v6]:80',
+    '[10.0.0.1]:80',
+    'a..b:80',
+    '-a.com:80',
+    'a-.com:80',
+    'user@host:80',
+    'host/path:80',
+    '1.2.3:80',
+    '10.0.0.1.5:80',
+    `${'a'.repeat(64)}.com:80`,
+    'exa mple.com:80',
+    '%41.com:80',
   ];
   for (const raw of bad) assert.equal(parseAuthority(raw).ok, false, raw);
 });

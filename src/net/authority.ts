@@ -28,7 +28,10 @@ const MAX_HOSTNAME = 253;
  * because resolvers read `1.2.3` as an IPv4 address (an SSRF trick).
  */
 export function parseAuthority(raw: string): AuthorityParseResult {
-  const fail = (reason: string): AuthorityParseResult => ({ ok: false, reason: `malformed :authority "${raw}": ${reason}` });
+  const fail = (reason: string): AuthorityParseResult => ({
+    ok: false,
+    reason: `malformed :authority "${raw}": ${reason}`,
+  });
   if (raw.length === 0) return fail('empty');
   if (raw.length > MAX_HOSTNAME + 8 + 2) return fail('too long');
   let host: string;

@@ -41,5 +41,7 @@ export function checkIpSubnet(text: string): string | undefined {
 /** A settings check (`matchCidrs`, `allowedPrivateCidrs`, perimeter ranges): a CIDR or a bare address (one host). */
 export function checkCidrOrAddress(value: unknown): string | undefined {
   if (typeof value !== 'string') return undefined;
-  return isCidr(value) || isIpAddress(value) ? undefined : 'must be an IP address or CIDR range such as "10.0.0.0/8" or "::/0"';
+  return isCidr(value) || isIpAddress(value)
+    ? undefined
+    : 'must be an IP address or CIDR range such as "10.0.0.0/8" or "::/0"';
 }

@@ -42,7 +42,17 @@ test('families never cross; ::ffff:a.b.c.d is IPv4', () => {
 });
 
 test('invalid addresses and CIDRs are rejected', () => {
-  for (const bad of ['', '1.2.3', '1.2.3.4.5', '256.1.1.1', '01.2.3.4', '1::2::3', 'g::1', 'abc', '1:2:3:4:5:6:7:8:9']) {
+  for (const bad of [
+    '',
+    '1.2.3',
+    '1.2.3.4.5',
+    '256.1.1.1',
+    '01.2.3.4',
+    '1::2::3',
+    'g::1',
+    'abc',
+    '1:2:3:4:5:6:7:8:9',
+  ]) {
     assert.equal(parseIp(bad), null, bad);
   }
   for (const bad of ['1.2.3.4/33', '::/129', '1.2.3.4/', '1.2.3.4/a', 'x/8', '::ffff:1.2.3.4/80']) {

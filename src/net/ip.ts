@@ -181,12 +181,12 @@ export function parseCidr(text: string): CidrBlock | null {
 /** Whether `ip` lies inside `block`. Families never cross (as ztunnel's `IpNet::contains`). */
 export function cidrContains(block: CidrBlock, ip: IpAddress): boolean {
   if (block.v6 !== ip.v6) return false;
-  if (((ip.w0 & block.m0) >>> 0) !== block.w0) return false;
+  if ((ip.w0 & block.m0) >>> 0 !== block.w0) return false;
   if (!block.v6) return true;
   return (
-    ((ip.w1 & block.m1) >>> 0) === block.w1 &&
-    ((ip.w2 & block.m2) >>> 0) === block.w2 &&
-    ((ip.w3 & block.m3) >>> 0) === block.w3
+    (ip.w1 & block.m1) >>> 0 === block.w1 &&
+    (ip.w2 & block.m2) >>> 0 === block.w2 &&
+    (ip.w3 & block.m3) >>> 0 === block.w3
   );
 }
 

@@ -1,7 +1,14 @@
 /** Compiles each AuthorizationPolicy field (source, operation, `when` key) into a check, tagged L4 or HTTP-only. */
 import type { AuthzCondition, AuthzOperation, AuthzSource } from '../config/api-types.ts';
 import type { Check } from './rule-match.ts';
-import { ATTR_METHOD, ATTR_NAMESPACE, ATTR_PRINCIPAL, ATTR_SNI, ATTR_TRUST_DOMAIN, type RequestFacts } from './request-facts.ts';
+import {
+  ATTR_METHOD,
+  ATTR_NAMESPACE,
+  ATTR_PRINCIPAL,
+  ATTR_SNI,
+  ATTR_TRUST_DOMAIN,
+  type RequestFacts,
+} from './request-facts.ts';
 import { anyStringMatches, compileStringMatch, type StringMatch } from './string-match.ts';
 import { anyCidrContains, cidrContains, parseCidr, type CidrBlock } from '../net/ip.ts';
 import { compilePathMatcher, type PathMatcher } from './path-template.ts';
@@ -222,22 +229,76 @@ export function compileSourceChecks(s: AuthzSource | undefined, ctx: CheckContex
   const out: FieldCheck[] = [];
   if (s === undefined) return out;
   const principals = (vs: readonly string[]) => strings(vs.map((v) => rewriteTrustDomain(v, ctx.trustDomain)));
-  if (has(s.principals)) out.push({ attribute: 'principals', http: false, test: stringCheck(ATTR_PRINCIPAL, principals(s.principals), false) });
-  if (has(s.notPrincipals)) out.push({ attribute: 'notPrincipals', http: false, test: stringCheck(ATTR_PRINCIPAL, principals(s.notPrincipals), true) });
-  if (has(s.namespaces)) out.push({ attribute: 'namespaces', http: false, test: stringCheck(ATTR_NAMESPACE, strings(s.namespaces), false) });
-  if (has(s.notNamespaces)) out.push({ attribute: 'notNamespaces', http: false, test: stringCheck(ATTR_NAMESPACE, strings(s.notNamespaces), true) });
-  if (has(s.serviceAccounts)) out.push({ attribute: 'serviceAccounts', http: false, test: serviceAccountCheck(serviceAccounts(s.serviceAccounts, ctx), false) });
-  if (has(s.notServiceAccounts)) out.push({ attribute: 'notServiceAccounts', http: false, test: serviceAccountCheck(serviceAccounts(s.notServiceAccounts, ctx), true) });
-  if (has(s.trustDomains)) out.push({ attribute: 'trustDomains', http: false, test: stringCheck(ATTR_TRUST_DOMAIN, strings(s.trustDomains), false) });
-  if (has(s.notTrustDomains)) out.push({ attribute: 'notTrustDomains', http: false, test: stringCheck(ATTR_TRUST_DOMAIN, strings(s.notTrustDomains), true) });
-  if (has(s.ipBlocks)) out.push({ attribute: 'ipBlocks', http: false, test: sourceIpCheck(cidrs(s.ipBlocks, 'ipBlocks', ctx), false) });
-  if (has(s.notIpBlocks)) out.push({ attribute: 'notIpBlocks', http: false, test: sourceIpCheck(cidrs(s.notIpBlocks, 'notIpBlocks', ctx), true) });
+  if (has(s.principals))
+    out.push({
+      attribute: 'principals',
+      http: false,
+      test: stringCheck(ATTR_PRINCIPAL, principals(s.principals), false),
+    });
+  if (has(s.notPrincipals))
+    out.push({
+      attribute: 'notPrincipals',
+      http: false,
+      test: stringCheck(ATTR_PRINCIPAL, principals(s.notPrincipals), true),
+    });
+  if (has(s.namespaces))
+    out.push({ attribute: 'namespaces', http: false, test: stringCheck(ATTR_NAMESPACE, strings(s.namespaces), false) });
+  if (has(s.notNamespaces))
+    out.push({
+      attribute: 'notNamespaces',
+      http: false,
+      test: stringCheck(ATTR_NAMESPACE, strings(s.notNamespaces), true),
+    });
+  if (has(s.serviceAccounts))
+    out.push({
+      attribute: 'serviceAccounts',
+      http: false,
+      test: serviceAccountCheck(serviceAccounts(s.serviceAccounts, ctx), false),
+    });
+  if (has(s.notServiceAccounts))
+    out.push({
+      attribute: 'notServiceAccounts',
+      http: false,
+      test: serviceAccountCheck(serviceAccounts(s.notServiceAccounts, ctx), true),
+    });
+  if (has(s.trustDomains))
+    out.push({
+      attribute: 'trustDomains',
+      http: false,
+      test: stringCheck(ATTR_TRUST_DOMAIN, strings(s.trustDomains), false),
+    });
+  if (has(s.notTrustDomains))
+    out.push({
+      attribute: 'notTrustDomains',
+      http: false,
+      test: stringCheck(ATTR_TRUST_DOMAIN, strings(s.notTrustDomains), true),
+    });
+  if (has(s.ipBlocks))
+    out.push({ attribute: 'ipBlocks', http: false, test: sourceIpCheck(cidrs(s.ipBlocks, 'ipBlocks', ctx), false) });
+  if (has(s.notIpBlocks))
+    out.push({
+      attribute: 'notIpBlocks',
+      http: false,
+      test: sourceIpCheck(cidrs(s.notIpBlocks, 'notIpBlocks', ctx), true),
+    });
   // remote.ip is the original client behind trusted proxies (XFF / PROXY protocol). Portcullis trusts no
   // proxy hops, so the remote address is the peer address.
-  if (has(s.remoteIpBlocks)) out.push({ attribute: 'remoteIpBlocks', http: true, test: sourceIpCheck(cidrs(s.remoteIpBlocks, 'remoteIpBlocks', ctx), false) });
-  if (has(s.notRemoteIpBlocks)) out.push({ attribute: 'notRemoteIpBlocks', http: true, test: sourceIpCheck(cidrs(s.notRemoteIpBlocks, 'notRemoteIpBlocks', ctx), true) });
-  if (has(s.requestPrincipals)) out.push({ attribute: 'requestPrincipals', http: true, test: absentAttributeCheck(false) });
-  if (has(s.notRequestPrincipals)) out.push({ attribute: 'notRequestPrincipals', http: true, test: absentAttributeCheck(true) });
+  if (has(s.remoteIpBlocks))
+    out.push({
+      attribute: 'remoteIpBlocks',
+      http: true,
+      test: sourceIpCheck(cidrs(s.remoteIpBlocks, 'remoteIpBlocks', ctx), false),
+    });
+  if (has(s.notRemoteIpBlocks))
+    out.push({
+      attribute: 'notRemoteIpBlocks',
+      http: true,
+      test: sourceIpCheck(cidrs(s.notRemoteIpBlocks, 'notRemoteIpBlocks', ctx), true),
+    });
+  if (has(s.requestPrincipals))
+    out.push({ attribute: 'requestPrincipals', http: true, test: absentAttributeCheck(false) });
+  if (has(s.notRequestPrincipals))
+    out.push({ attribute: 'notRequestPrincipals', http: true, test: absentAttributeCheck(true) });
   return out;
 }
 
@@ -246,13 +307,19 @@ export function compileOperationChecks(o: AuthzOperation | undefined, ctx: Check
   const out: FieldCheck[] = [];
   if (o === undefined) return out;
   if (has(o.hosts)) out.push({ attribute: 'hosts', http: true, test: hostCheck(strings(o.hosts, true), false) });
-  if (has(o.notHosts)) out.push({ attribute: 'notHosts', http: true, test: hostCheck(strings(o.notHosts, true), true) });
+  if (has(o.notHosts))
+    out.push({ attribute: 'notHosts', http: true, test: hostCheck(strings(o.notHosts, true), true) });
   if (has(o.ports)) out.push({ attribute: 'ports', http: false, test: portCheck(ports(o.ports, 'ports', ctx), false) });
-  if (has(o.notPorts)) out.push({ attribute: 'notPorts', http: false, test: portCheck(ports(o.notPorts, 'notPorts', ctx), true) });
-  if (has(o.methods)) out.push({ attribute: 'methods', http: true, test: stringCheck(ATTR_METHOD, strings(o.methods), false) });
-  if (has(o.notMethods)) out.push({ attribute: 'notMethods', http: true, test: stringCheck(ATTR_METHOD, strings(o.notMethods), true) });
-  if (has(o.paths)) out.push({ attribute: 'paths', http: true, test: pathCheck(o.paths.map(compilePathMatcher), false) });
-  if (has(o.notPaths)) out.push({ attribute: 'notPaths', http: true, test: pathCheck(o.notPaths.map(compilePathMatcher), true) });
+  if (has(o.notPorts))
+    out.push({ attribute: 'notPorts', http: false, test: portCheck(ports(o.notPorts, 'notPorts', ctx), true) });
+  if (has(o.methods))
+    out.push({ attribute: 'methods', http: true, test: stringCheck(ATTR_METHOD, strings(o.methods), false) });
+  if (has(o.notMethods))
+    out.push({ attribute: 'notMethods', http: true, test: stringCheck(ATTR_METHOD, strings(o.notMethods), true) });
+  if (has(o.paths))
+    out.push({ attribute: 'paths', http: true, test: pathCheck(o.paths.map(compilePathMatcher), false) });
+  if (has(o.notPaths))
+    out.push({ attribute: 'notPaths', http: true, test: pathCheck(o.notPaths.map(compilePathMatcher), true) });
   return out;
 }
 
@@ -273,7 +340,8 @@ function conditionBuilder(
     case 'source.principal':
       return {
         http: false,
-        build: (vs, neg) => stringCheck(ATTR_PRINCIPAL, strings(vs.map((v) => rewriteTrustDomain(v, ctx.trustDomain))), neg),
+        build: (vs, neg) =>
+          stringCheck(ATTR_PRINCIPAL, strings(vs.map((v) => rewriteTrustDomain(v, ctx.trustDomain))), neg),
       };
     case 'source.serviceAccount':
       return { http: false, build: (vs, neg) => serviceAccountCheck(serviceAccounts(vs, ctx), neg) };

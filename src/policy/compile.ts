@@ -8,7 +8,14 @@ import {
   type CheckContext,
   type FieldCheck,
 } from './attribute-checks.ts';
-import { ALWAYS, buildPolicyMatcher, hasEffectiveRules, type Check, type PolicyMatcher, type RuleShape } from './rule-match.ts';
+import {
+  ALWAYS,
+  buildPolicyMatcher,
+  hasEffectiveRules,
+  type Check,
+  type PolicyMatcher,
+  type RuleShape,
+} from './rule-match.ts';
 import {
   HTTP_ALLOW_RULE_BOILERPLATE,
   HTTP_AUDIT_BOILERPLATE,
@@ -248,5 +255,12 @@ export function denyAllPolicy(ref: PolicyRef, mode: EnforcementMode): CompiledPo
 export function failPolicy(ref: PolicyRef, mode: EnforcementMode, reason: string): CompiledPolicy {
   const always: PolicyMatcher = () => 0;
   const base = denyAllPolicy(ref, mode);
-  return { ...base, action: 'DENY', match: always, tcpMatch: mode === 'l7' ? always : null, namespaces: { any: true }, invalid: reason };
+  return {
+    ...base,
+    action: 'DENY',
+    match: always,
+    tcpMatch: mode === 'l7' ? always : null,
+    namespaces: { any: true },
+    invalid: reason,
+  };
 }

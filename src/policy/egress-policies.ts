@@ -45,7 +45,12 @@ export function compileEgressPolicies(entries: readonly EgressPolicyEntry[]): Co
 
 const TARGET = 'egressPolicies';
 
-function record(decision: 'allow' | 'deny', code: LayerRecord['code'], reason: string, rule: number | null): DecisionRecord {
+function record(
+  decision: 'allow' | 'deny',
+  code: LayerRecord['code'],
+  reason: string,
+  rule: number | null,
+): DecisionRecord {
   const layer: LayerRecord = {
     layer: 'egressPolicies',
     target: TARGET,
@@ -71,7 +76,12 @@ export function decideUnknownDestination(
 ): DecisionRecord {
   const ip = destinationIp === null || destinationIp === '' ? null : parseIp(destinationIp);
   if (ip === null) {
-    return record('deny', 'PCL_EGRESS_NO_MATCH', `no ServiceEntry declares the destination and it has no IP address to match egressPolicies (port ${destinationPort})`, null);
+    return record(
+      'deny',
+      'PCL_EGRESS_NO_MATCH',
+      `no ServiceEntry declares the destination and it has no IP address to match egressPolicies (port ${destinationPort})`,
+      null,
+    );
   }
   const rules = ip.v6 ? p.v6 : p.v4;
   for (let i = 0; i < rules.length; i++) {
@@ -82,5 +92,10 @@ export function decideUnknownDestination(
       ? record('allow', 'PCL_EGRESS_POLICY_ALLOW', `${destinationIp}:${destinationPort} allowed by ${where}`, r.entry)
       : record('deny', 'PCL_EGRESS_POLICY_DENY', `${destinationIp}:${destinationPort} denied by ${where}`, r.entry);
   }
-  return record('deny', 'PCL_EGRESS_NO_MATCH', `${destinationIp}:${destinationPort} matches no egressPolicies CIDR`, null);
+  return record(
+    'deny',
+    'PCL_EGRESS_NO_MATCH',
+    `${destinationIp}:${destinationPort} matches no egressPolicies CIDR`,
+    null,
+  );
 }

@@ -54,7 +54,17 @@ function gatewayPolicies(g: number): CompiledPolicy[] {
             action: 'ALLOW',
             rules: [
               {
-                from: [{ source: { namespaces: [`ns-${(g * 9 + i) % NAMESPACES}`, `ns-${(g * 9 + i + 1) % NAMESPACES}`, `ns-${(g * 3 + i * 5) % NAMESPACES}`] } }],
+                from: [
+                  {
+                    source: {
+                      namespaces: [
+                        `ns-${(g * 9 + i) % NAMESPACES}`,
+                        `ns-${(g * 9 + i + 1) % NAMESPACES}`,
+                        `ns-${(g * 3 + i * 5) % NAMESPACES}`,
+                      ],
+                    },
+                  },
+                ],
                 to: [{ operation: { ports: ['443', '8443'] } }],
               },
             ],
@@ -77,13 +87,27 @@ function serviceEntryPolicies(s: number): CompiledPolicy[] {
     } else if (i % 3 === 1) {
       spec = {
         action: 'ALLOW',
-        rules: [{ from: [{ source: { principals: [`cluster.local/ns/ns-${(s * 7 + i) % NAMESPACES}/sa/sa-${i % SERVICE_ACCOUNTS}`] } }] }],
+        rules: [
+          {
+            from: [
+              {
+                source: {
+                  principals: [`cluster.local/ns/ns-${(s * 7 + i) % NAMESPACES}/sa/sa-${i % SERVICE_ACCOUNTS}`],
+                },
+              },
+            ],
+          },
+        ],
       };
     } else {
       spec = {
         action: 'ALLOW',
         rules: [
-          { from: [{ source: { serviceAccounts: [`ns-${(s + 3 * i) % NAMESPACES}/sa-${(s + i) % SERVICE_ACCOUNTS}`] } }] },
+          {
+            from: [
+              { source: { serviceAccounts: [`ns-${(s + 3 * i) % NAMESPACES}/sa-${(s + i) % SERVICE_ACCOUNTS}`] } },
+            ],
+          },
           { when: [{ key: 'source.namespace', values: [`ns-${(s * 11 + i) % NAMESPACES}`] }] },
         ],
       };
@@ -108,7 +132,11 @@ export function runDecisionBench(size: 'toy' | 'full'): DecisionBenchResult {
   }
   const seLayers: LayerInput[] = [];
   for (let s = 0; s < serviceEntries; s++) {
-    seLayers.push({ layer: 'serviceentry', target: `ServiceEntry ns-${s % NAMESPACES}/se-${s}`, policies: serviceEntryPolicies(s) });
+    seLayers.push({
+      layer: 'serviceentry',
+      target: `ServiceEntry ns-${s % NAMESPACES}/se-${s}`,
+      policies: serviceEntryPolicies(s),
+    });
   }
   let policies = 0;
   for (const l of gatewayLayers) policies += l.policies.length;

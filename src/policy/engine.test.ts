@@ -29,13 +29,21 @@ function compile(
 ): CompiledPolicy {
   return compileAuthorizationPolicy(authzPolicy(ns, name, spec, annotations), mode, opts);
 }
-const layer = (...policies: CompiledPolicy[]): LayerInput => ({ layer: 'gateway', target: 'Gateway istio-system/gw', policies });
+const layer = (...policies: CompiledPolicy[]): LayerInput => ({
+  layer: 'gateway',
+  target: 'Gateway istio-system/gw',
+  policies,
+});
 const allowRule = (rule: AuthzRule, mode: EnforcementMode = 'l4') => compile({ action: 'ALLOW', rules: [rule] }, mode);
 const decision = (p: CompiledPolicy, r: AuthzRequest) => decideLayer(layer(p), r).decision;
 
 test('DENY is evaluated first: a matching DENY wins over a matching ALLOW', () => {
   const a = compile({ action: 'ALLOW', rules: [{}] }, 'l4', 'allow-all');
-  const d = compile({ action: 'DENY', rules: [{ from: [{ source: { namespaces: ['bookinfo'] } }] }] }, 'l4', 'deny-bookinfo');
+  const d = compile(
+    { action: 'DENY', rules: [{ from: [{ source: { namespaces: ['bookinfo'] } }] }] },
+    'l4',
+    'deny-bookinfo',
+  );
   const r = decideLayer(layer(a, d), req());
   assert.equal(r.decision, 'deny');
   assert.equal(r.reason, 'explicitly denied by: istio-system/deny-bookinfo');
@@ -53,7 +61,10 @@ test('no enforced ALLOW policy → allow, even when DENY policies exist and do n
 test('any ALLOW matching allows; the record names the policy and rule index', () => {
   const a1 = compile({ action: 'ALLOW', rules: [{ from: [{ source: { namespaces: ['x'] } }] }] }, 'l4', 'a1');
   const a2 = compile(
-    { action: 'ALLOW', rules: [{ from: [{ source: { namespaces: ['y'] } }] }, { from: [{ source: { namespaces: ['bookinfo'] } }] }] },
+    {
+      action: 'ALLOW',
+      rules: [{ from: [{ source: { namespaces: ['y'] } }] }, { from: [{ source: { namespaces: ['bookinfo'] } }] }],
+    },
     'l4',
     'a2',
   );
@@ -67,7 +78,11 @@ test('any ALLOW matching allows; the record names the policy and rule index', ()
 
 test('AUDIT never changes a decision and is recorded when it matches', () => {
   const audit = compile({ action: 'AUDIT', rules: [{}] }, 'l4', 'audit-all');
-  const auditNo = compile({ action: 'AUDIT', rules: [{ from: [{ source: { namespaces: ['nope'] } }] }] }, 'l4', 'audit-none');
+  const auditNo = compile(
+    { action: 'AUDIT', rules: [{ from: [{ source: { namespaces: ['nope'] } }] }] },
+    'l4',
+    'audit-none',
+  );
   const only = decideLayer(layer(audit, auditNo), req());
   assert.equal(only.decision, 'allow');
   assert.equal(only.code, 'PCL_AUTHZ_ALLOWED_NO_POLICIES');
@@ -98,7 +113,14 @@ test('CUSTOM is unsupported: the layer fails closed and the policy carries a con
     assert.equal(r.policy, 'istio-system/ext-authz');
   }
   // A dry-run CUSTOM is recorded, never enforced.
-  const dry = compile({ action: 'CUSTOM', rules: [{}] }, 'l4', 'dry-custom', 'istio-system', {}, { 'istio.io/dry-run': 'true' });
+  const dry = compile(
+    { action: 'CUSTOM', rules: [{}] },
+    'l4',
+    'dry-custom',
+    'istio-system',
+    {},
+    { 'istio.io/dry-run': 'true' },
+  );
   const r = decideLayer(layer(dry), req());
   assert.equal(r.decision, 'allow');
   assert.equal(r.dryRun[0].message, 'dry-run: CUSTOM action is not supported');
@@ -133,13 +155,18 @@ test('inside one source fields are ANDed, list items ORed; from entries ORed; al
   assert.equal(decision(whenAll, req({ destinationPort: 80 })), 'allow');
   const both = allowRule({ when: [{ key: 'source.namespace', values: ['book*'], notValues: ['bookinfo'] }] });
   assert.equal(decision(both, req()), 'deny', 'values and notValues of one condition are ANDed');
-  const fromTo = allowRule({ from: [{ source: { namespaces: ['bookinfo'] } }], to: [{ operation: { ports: ['80'] } }, { operation: { ports: ['443'] } }] });
+  const fromTo = allowRule({
+    from: [{ source: { namespaces: ['bookinfo'] } }],
+    to: [{ operation: { ports: ['80'] } }, { operation: { ports: ['443'] } }],
+  });
   assert.equal(decision(fromTo, req()), 'allow');
   assert.equal(decision(fromTo, req({ destinationPort: 8443 })), 'deny');
 });
 
 test('notX means none match; several not lists are ANDed', () => {
-  const p = allowRule({ from: [{ source: { notNamespaces: ['default', 'kube-*'], notIpBlocks: ['192.168.0.0/16'] } }] });
+  const p = allowRule({
+    from: [{ source: { notNamespaces: ['default', 'kube-*'], notIpBlocks: ['192.168.0.0/16'] } }],
+  });
   assert.equal(decision(p, req()), 'allow');
   assert.equal(decision(p, req({ principal: 'spiffe://cluster.local/ns/kube-system/sa/x' })), 'deny');
   assert.equal(decision(p, req({ sourceIp: '192.168.1.1' })), 'deny');
@@ -153,7 +180,9 @@ test('string forms on principals (without spiffe://) and namespaces', () => {
   assert.equal(decision(prefix, req()), 'allow');
   const suffix = allowRule({ from: [{ source: { principals: ['*/sa/productpage'] } }] });
   assert.equal(decision(suffix, req()), 'allow');
-  const withScheme = allowRule({ from: [{ source: { principals: ['spiffe://cluster.local/ns/bookinfo/sa/productpage'] } }] });
+  const withScheme = allowRule({
+    from: [{ source: { principals: ['spiffe://cluster.local/ns/bookinfo/sa/productpage'] } }],
+  });
   assert.equal(decision(withScheme, req()), 'deny', 'principals are compared without spiffe://');
   const nsPresence = allowRule({ from: [{ source: { namespaces: ['*'] } }] });
   assert.equal(decision(nsPresence, req()), 'allow');
@@ -167,22 +196,47 @@ test('no identity: positive identity matchers fail, negative ones pass', () => {
   assert.equal(decision(allowRule({ from: [{ source: { principals: ['*'] } }] }), anon), 'deny');
   assert.equal(decision(allowRule({ from: [{ source: { notPrincipals: ['*'] } }] }), anon), 'allow');
   assert.equal(decision(allowRule({ from: [{ source: { notNamespaces: ['bookinfo'] } }] }), anon), 'allow');
-  assert.equal(decision(allowRule({ from: [{ source: { serviceAccounts: ['bookinfo/productpage'] } }] }), anon), 'deny');
-  assert.equal(decision(allowRule({ from: [{ source: { notServiceAccounts: ['bookinfo/productpage'] } }] }), anon), 'allow');
+  assert.equal(
+    decision(allowRule({ from: [{ source: { serviceAccounts: ['bookinfo/productpage'] } }] }), anon),
+    'deny',
+  );
+  assert.equal(
+    decision(allowRule({ from: [{ source: { notServiceAccounts: ['bookinfo/productpage'] } }] }), anon),
+    'allow',
+  );
   assert.equal(decision(allowRule({ from: [{ source: { trustDomains: ['*'] } }] }), anon), 'deny');
   // The STRICT mTLS idiom: DENY notPrincipals ["*"] refuses connections without an identity.
   const strict = compile({ action: 'DENY', rules: [{ from: [{ source: { notPrincipals: ['*'] } }] }] });
   assert.equal(decision(strict, anon), 'deny');
   assert.equal(decision(strict, req()), 'allow');
   // A malformed SPIFFE URI counts as no identity.
-  assert.equal(decision(allowRule({ from: [{ source: { principals: ['*'] } }] }), req({ principal: 'spiffe://td/not/a/workload' })), 'deny');
-  assert.equal(decision(allowRule({ from: [{ source: { principals: ['*'] } }] }), req({ principal: 'https://x/ns/a/sa/b' })), 'deny');
+  assert.equal(
+    decision(
+      allowRule({ from: [{ source: { principals: ['*'] } }] }),
+      req({ principal: 'spiffe://td/not/a/workload' }),
+    ),
+    'deny',
+  );
+  assert.equal(
+    decision(allowRule({ from: [{ source: { principals: ['*'] } }] }), req({ principal: 'https://x/ns/a/sa/b' })),
+    'deny',
+  );
 });
 
 test('serviceAccounts: ns/sa, or a bare sa in the policy namespace', () => {
-  const bare = compile({ action: 'ALLOW', rules: [{ from: [{ source: { serviceAccounts: ['productpage'] } }] }] }, 'l4', 'p', 'bookinfo');
+  const bare = compile(
+    { action: 'ALLOW', rules: [{ from: [{ source: { serviceAccounts: ['productpage'] } }] }] },
+    'l4',
+    'p',
+    'bookinfo',
+  );
   assert.equal(decision(bare, req()), 'allow');
-  const bareOther = compile({ action: 'ALLOW', rules: [{ from: [{ source: { serviceAccounts: ['productpage'] } }] }] }, 'l4', 'p', 'istio-system');
+  const bareOther = compile(
+    { action: 'ALLOW', rules: [{ from: [{ source: { serviceAccounts: ['productpage'] } }] }] },
+    'l4',
+    'p',
+    'istio-system',
+  );
   assert.equal(decision(bareOther, req()), 'deny');
   const when = allowRule({ when: [{ key: 'source.serviceAccount', values: ['bookinfo/productpage'] }] });
   assert.equal(decision(when, req()), 'allow');
@@ -195,18 +249,43 @@ test('trustDomains / notTrustDomains and source.trustDomain are enforced (at L4 
   assert.equal(decision(allowRule({ from: [{ source: { notTrustDomains: ['cluster.*'] } }] }), req()), 'deny');
   assert.equal(decision(allowRule({ when: [{ key: 'source.trustDomain', values: ['*.local'] }] }), req()), 'allow');
   const mixed = allowRule({ from: [{ source: { namespaces: ['bookinfo'], trustDomains: ['cluster.local'] } }] });
-  assert.equal(mixed.conditions.length, 0, 'no ztunnel warning: trust domains are connection attributes for Portcullis');
+  assert.equal(
+    mixed.conditions.length,
+    0,
+    'no ztunnel warning: trust domains are connection attributes for Portcullis',
+  );
   assert.equal(decision(mixed, req()), 'allow');
 });
 
 test('principals written with cluster.local or the mesh trust domain follow the mesh trust domain', () => {
   const opts = { trustDomain: 'example.org' };
-  const p = compile({ action: 'ALLOW', rules: [{ from: [{ source: { principals: ['cluster.local/ns/bookinfo/sa/productpage'] } }] }] }, 'l4', 'p', 'istio-system', opts);
+  const p = compile(
+    { action: 'ALLOW', rules: [{ from: [{ source: { principals: ['cluster.local/ns/bookinfo/sa/productpage'] } }] }] },
+    'l4',
+    'p',
+    'istio-system',
+    opts,
+  );
   assert.equal(decision(p, req({ principal: 'spiffe://example.org/ns/bookinfo/sa/productpage' })), 'allow');
   assert.equal(decision(p, req({ principal: 'spiffe://other.org/ns/bookinfo/sa/productpage' })), 'deny');
-  const foreign = compile({ action: 'ALLOW', rules: [{ from: [{ source: { principals: ['other.org/ns/bookinfo/sa/productpage'] } }] }] }, 'l4', 'p', 'istio-system', opts);
+  const foreign = compile(
+    { action: 'ALLOW', rules: [{ from: [{ source: { principals: ['other.org/ns/bookinfo/sa/productpage'] } }] }] },
+    'l4',
+    'p',
+    'istio-system',
+    opts,
+  );
   assert.equal(decision(foreign, req({ principal: 'spiffe://other.org/ns/bookinfo/sa/productpage' })), 'allow');
-  const cond = compile({ action: 'ALLOW', rules: [{ when: [{ key: 'source.principal', values: ['cluster.local/ns/bookinfo/sa/productpage'] }] }] }, 'l4', 'p', 'istio-system', opts);
+  const cond = compile(
+    {
+      action: 'ALLOW',
+      rules: [{ when: [{ key: 'source.principal', values: ['cluster.local/ns/bookinfo/sa/productpage'] }] }],
+    },
+    'l4',
+    'p',
+    'istio-system',
+    opts,
+  );
   assert.equal(decision(cond, req({ principal: 'spiffe://example.org/ns/bookinfo/sa/productpage' })), 'allow');
 });
 
@@ -218,7 +297,11 @@ test('ipBlocks on the peer address: v4, v6 and IPv4-mapped peers', () => {
   assert.equal(decision(p, req({ sourceIp: '10.2.0.1' })), 'deny');
   const dst = allowRule({ when: [{ key: 'destination.ip', values: ['240.240.0.0/16'] }] });
   assert.equal(decision(dst, req()), 'allow');
-  assert.equal(decision(dst, req({ destinationIp: '' })), 'deny', 'unknown destination address never matches a positive block');
+  assert.equal(
+    decision(dst, req({ destinationIp: '' })),
+    'deny',
+    'unknown destination address never matches a positive block',
+  );
 });
 
 test('connection.sni at L4', () => {
@@ -293,7 +376,10 @@ test('L7: no JWT support, so request principals and request.auth.* never match v
 test('L7: remoteIpBlocks / remote.ip use the peer address (no trusted proxy hops)', () => {
   const p = allowRule({ from: [{ source: { remoteIpBlocks: ['10.1.0.0/16'] } }] }, 'l7');
   assert.equal(decision(p, req(http('GET', 'h', '/', { 'x-forwarded-for': '10.9.9.9' }))), 'allow');
-  assert.equal(decision(p, req({ sourceIp: '10.9.9.9', ...http('GET', 'h', '/', { 'x-forwarded-for': '10.1.1.1' }) })), 'deny');
+  assert.equal(
+    decision(p, req({ sourceIp: '10.9.9.9', ...http('GET', 'h', '/', { 'x-forwarded-for': '10.1.1.1' }) })),
+    'deny',
+  );
   const w = allowRule({ when: [{ key: 'remote.ip', notValues: ['10.1.2.3'] }] }, 'l7');
   assert.equal(decision(w, req(http('GET', 'h', '/'))), 'deny');
 });
@@ -308,8 +394,17 @@ test('L7 policy decided without an HTTP request uses Envoy TCP-chain semantics',
 });
 
 test('decideEgress: every layer is evaluated and recorded; both must allow', () => {
-  const gwAllow = compile({ action: 'ALLOW', rules: [{ from: [{ source: { namespaces: ['bookinfo'] } }] }] }, 'l4', 'gw-allow');
-  const seDeny = compile({ action: 'ALLOW', rules: [{ from: [{ source: { namespaces: ['other'] } }] }] }, 'l4', 'se-allow', 'bookinfo');
+  const gwAllow = compile(
+    { action: 'ALLOW', rules: [{ from: [{ source: { namespaces: ['bookinfo'] } }] }] },
+    'l4',
+    'gw-allow',
+  );
+  const seDeny = compile(
+    { action: 'ALLOW', rules: [{ from: [{ source: { namespaces: ['other'] } }] }] },
+    'l4',
+    'se-allow',
+    'bookinfo',
+  );
   const layers: LayerInput[] = [
     { layer: 'gateway', target: 'Gateway istio-system/ztunnel-egress', policies: [gwAllow] },
     { layer: 'serviceentry', target: 'ServiceEntry bookinfo/httpbin-org', policies: [seDeny] },
@@ -324,7 +419,13 @@ test('decideEgress: every layer is evaluated and recorded; both must allow', () 
 
   // A denying first layer still lets the second be evaluated and recorded; the record takes the first denial.
   const gwDeny = compile({ action: 'DENY', rules: [{}] }, 'l4', 'gw-deny');
-  const r2 = decideEgress([{ ...layers[0], policies: [gwDeny] }, { ...layers[1], policies: [] }], req());
+  const r2 = decideEgress(
+    [
+      { ...layers[0], policies: [gwDeny] },
+      { ...layers[1], policies: [] },
+    ],
+    req(),
+  );
   assert.equal(r2.decision, 'deny');
   assert.equal(r2.code, 'PCL_AUTHZ_DENIED_EXPLICIT');
   assert.equal(r2.layers[1].decision, 'allow');

@@ -47,8 +47,7 @@ export const REASON_NO_ALLOW_POLICIES = 'no allow policies, allow';
 export const REASON_NOT_ALLOWED = 'allow policies exist, but none allowed';
 const explicitlyDenied = (key: string): string => `explicitly denied by: ${key}`;
 const allowedBy = (key: string): string => `allow policy match: ${key}`;
-const customUnsupported = (key: string): string =>
-  `CUSTOM action is not supported, failing closed: ${key}`;
+const customUnsupported = (key: string): string => `CUSTOM action is not supported, failing closed: ${key}`;
 
 // ztunnel's dry-run log lines ("dry-run: deny policy match", "dry-run: allow policy match").
 const DRY_RUN_DENY_MATCH = 'dry-run: deny policy match';
@@ -184,8 +183,10 @@ export function decideLayerWith(input: LayerInput, f: RequestFacts, useIndex: bo
   const rec = (decision: 'allow' | 'deny', code: ErrorCode, reason: string, by: CompiledPolicy | null, rule: number) =>
     layerRecord(input, decision, code, reason, by, rule, dryRun ?? NO_DRY_RUN, audit ?? NO_AUDIT);
 
-  if (custom !== null) return rec('deny', 'PCL_AUTHZ_DENIED_CUSTOM_UNSUPPORTED', customUnsupported(custom.key), custom, -1);
-  if (denyBy !== null && denyBy.invalid !== undefined) return rec('deny', 'PCL_AUTHZ_INVALID_POLICY', denyBy.invalid, denyBy, -1);
+  if (custom !== null)
+    return rec('deny', 'PCL_AUTHZ_DENIED_CUSTOM_UNSUPPORTED', customUnsupported(custom.key), custom, -1);
+  if (denyBy !== null && denyBy.invalid !== undefined)
+    return rec('deny', 'PCL_AUTHZ_INVALID_POLICY', denyBy.invalid, denyBy, -1);
   if (denyBy !== null) return rec('deny', 'PCL_AUTHZ_DENIED_EXPLICIT', explicitlyDenied(denyBy.key), denyBy, denyRule);
   if (enforcedAllows === 0) return rec('allow', 'PCL_AUTHZ_ALLOWED_NO_POLICIES', REASON_NO_ALLOW_POLICIES, null, -1);
   if (allowBy !== null) return rec('allow', 'PCL_AUTHZ_ALLOWED_BY_POLICY', allowedBy(allowBy.key), allowBy, allowRule);
@@ -234,6 +235,8 @@ export function decideEgress(layers: readonly LayerInput[], req: AuthzRequest): 
   const f = buildRequestFacts(req);
   // Two layers is the mesh's shape (seed 000): build that array in one go.
   const records: LayerRecord[] =
-    layers.length === 2 ? [decideLayerFacts(layers[0], f), decideLayerFacts(layers[1], f)] : layers.map((l) => decideLayerFacts(l, f));
+    layers.length === 2
+      ? [decideLayerFacts(layers[0], f), decideLayerFacts(layers[1], f)]
+      : layers.map((l) => decideLayerFacts(l, f));
   return combineLayers(records);
 }

@@ -81,7 +81,12 @@ test('deciding with the namespace pre-filter equals deciding without it (random 
     for (let q = 0; q < 12; q++) {
       const ns = pick(r, NAMESPACES);
       const principal = ns === '' ? null : `spiffe://cluster.local/ns/${ns}/sa/${pick(r, SAS)}`;
-      const f = buildRequestFacts({ principal, sourceIp: pick(r, ['10.1.2.3', '192.168.0.1']), destinationIp: '240.240.0.1', destinationPort: pick(r, [443, 80]) });
+      const f = buildRequestFacts({
+        principal,
+        sourceIp: pick(r, ['10.1.2.3', '192.168.0.1']),
+        destinationIp: '240.240.0.1',
+        destinationPort: pick(r, [443, 80]),
+      });
       const fast = decideLayerWith(input, f, true);
       const slow = decideLayerWith(input, f, false);
       assert.deepEqual(fast, slow, `round ${round} query ${q} namespace "${ns}"`);
@@ -99,8 +104,16 @@ test('namespace constraints read from principals, namespaces and serviceAccounts
     exact: ['a'],
     prefixes: ['team-'],
   });
-  assert.deepEqual(c([{ from: [{ source: { namespaces: ['b', 'c*'] } }] }]), { any: false, exact: ['b'], prefixes: ['c'] });
-  assert.deepEqual(c([{ from: [{ source: { serviceAccounts: ['x/sa', 'sa'] } }] }]), { any: false, exact: ['x', 'home'], prefixes: [] });
+  assert.deepEqual(c([{ from: [{ source: { namespaces: ['b', 'c*'] } }] }]), {
+    any: false,
+    exact: ['b'],
+    prefixes: ['c'],
+  });
+  assert.deepEqual(c([{ from: [{ source: { serviceAccounts: ['x/sa', 'sa'] } }] }]), {
+    any: false,
+    exact: ['x', 'home'],
+    prefixes: [],
+  });
   assert.deepEqual(c([{ from: [{ source: { principals: ['*'] } }] }]), { any: true });
   assert.deepEqual(c([{ from: [{ source: { namespaces: ['*-prod'] } }] }]), { any: true });
   assert.deepEqual(c([{ from: [{ source: { notNamespaces: ['a'] } }] }]), { any: true });

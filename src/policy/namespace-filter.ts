@@ -8,7 +8,9 @@
 import type { AuthorizationPolicy, AuthzSource } from '../config/api-types.ts';
 
 /** Namespaces a policy can match: exact names and name prefixes; `any` when the spec does not pin it down. */
-export type NamespaceConstraint = { readonly any: true } | { readonly any: false; readonly exact: readonly string[]; readonly prefixes: readonly string[] };
+export type NamespaceConstraint =
+  | { readonly any: true }
+  | { readonly any: false; readonly exact: readonly string[]; readonly prefixes: readonly string[] };
 
 const ANY: NamespaceConstraint = Object.freeze({ any: true });
 
@@ -30,7 +32,11 @@ function fromPrincipal(pattern: string, out: { exact: Set<string>; prefixes: Set
   return true;
 }
 
-function fromSource(s: AuthzSource | undefined, policyNamespace: string, out: { exact: Set<string>; prefixes: Set<string> }): boolean {
+function fromSource(
+  s: AuthzSource | undefined,
+  policyNamespace: string,
+  out: { exact: Set<string>; prefixes: Set<string> },
+): boolean {
   if (!s) return false;
   if (s.principals && s.principals.length > 0) return s.principals.every((p) => fromPrincipal(p, out));
   if (s.namespaces && s.namespaces.length > 0) {
@@ -42,7 +48,8 @@ function fromSource(s: AuthzSource | undefined, policyNamespace: string, out: { 
     });
   }
   if (s.serviceAccounts && s.serviceAccounts.length > 0) {
-    for (const sa of s.serviceAccounts) out.exact.add(sa.includes('/') ? sa.slice(0, sa.indexOf('/')) : policyNamespace);
+    for (const sa of s.serviceAccounts)
+      out.exact.add(sa.includes('/') ? sa.slice(0, sa.indexOf('/')) : policyNamespace);
     return true;
   }
   return false;

@@ -19,7 +19,11 @@ function allowMatches(rules: AuthzRule[] | undefined, req: AuthzRequest, mode: E
 
 // rbac_empty_policy: [[[RbacMatch{}]]] → false; [[[]]] → true; [[]] → true; [] → false (plaintext conn).
 const EMPTY_POLICY_CASES: { name: string; rules: AuthzRule[] | undefined; want: boolean }[] = [
-  { name: '[[[RbacMatch{}]]]: a source with no fields is an empty Match, skipped', rules: [{ from: [{ source: {} }] }], want: false },
+  {
+    name: '[[[RbacMatch{}]]]: a source with no fields is an empty Match, skipped',
+    rules: [{ from: [{ source: {} }] }],
+    want: false,
+  },
   { name: '[[[RbacMatch{}]]]: a from entry with no source', rules: [{ from: [{}] }], want: false },
   { name: '[[[]]]: a clause with no matches (from: [])', rules: [{ from: [] }], want: true },
   { name: '[[]]: a rule with no clauses (rules: [{}])', rules: [{}], want: true },
@@ -36,7 +40,10 @@ for (const mode of MODES) {
 
 test('rbac_nesting: clause1 = ns a OR ns b, clause2 = port 80', () => {
   const rules: AuthzRule[] = [
-    { from: [{ source: { namespaces: ['a'] } }, { source: { namespaces: ['b'] } }], to: [{ operation: { ports: ['80'] } }] },
+    {
+      from: [{ source: { namespaces: ['a'] } }, { source: { namespaces: ['b'] } }],
+      to: [{ operation: { ports: ['80'] } }],
+    },
   ];
   const conn = (ns: string, port: number, dst = '127.0.0.2'): AuthzRequest => ({
     principal: `spiffe://td/ns/${ns}/sa/account`,
@@ -55,7 +62,10 @@ test('rbac_nesting: clause1 = ns a OR ns b, clause2 = port 80', () => {
 });
 
 test('rbac_multi_rule: two rules [ns a], [ns b] are ORed', () => {
-  const rules: AuthzRule[] = [{ from: [{ source: { namespaces: ['a'] } }] }, { from: [{ source: { namespaces: ['b'] } }] }];
+  const rules: AuthzRule[] = [
+    { from: [{ source: { namespaces: ['a'] } }] },
+    { from: [{ source: { namespaces: ['b'] } }] },
+  ];
   const conn = (ns: string): AuthzRequest => ({ ...TLS_CONN, principal: `spiffe://td/ns/${ns}/sa/account` });
   for (const mode of MODES) {
     assert.equal(allowMatches(rules, conn('a'), mode), true);
@@ -68,25 +78,89 @@ test('rbac_multi_rule: two rules [ns a], [ns b] are ORed', () => {
 const FIELD_CASES: { name: string; rule: AuthzRule; want: [boolean, boolean, boolean] }[] = [
   { name: 'namespaces', rule: { from: [{ source: { namespaces: ['namespace'] } }] }, want: [false, true, false] },
   { name: 'not_namespaces', rule: { from: [{ source: { notNamespaces: ['namespace'] } }] }, want: [true, false, true] },
-  { name: 'service_accounts', rule: { from: [{ source: { serviceAccounts: ['namespace/account'] } }] }, want: [false, true, false] },
-  { name: 'not_service_accounts', rule: { from: [{ source: { notServiceAccounts: ['namespace/account'] } }] }, want: [true, false, true] },
-  { name: 'principals', rule: { from: [{ source: { principals: ['td/ns/namespace/sa/account'] } }] }, want: [false, true, false] },
-  { name: 'not_principals', rule: { from: [{ source: { notPrincipals: ['td/ns/namespace/sa/account'] } }] }, want: [true, false, true] },
+  {
+    name: 'service_accounts',
+    rule: { from: [{ source: { serviceAccounts: ['namespace/account'] } }] },
+    want: [false, true, false],
+  },
+  {
+    name: 'not_service_accounts',
+    rule: { from: [{ source: { notServiceAccounts: ['namespace/account'] } }] },
+    want: [true, false, true],
+  },
+  {
+    name: 'principals',
+    rule: { from: [{ source: { principals: ['td/ns/namespace/sa/account'] } }] },
+    want: [false, true, false],
+  },
+  {
+    name: 'not_principals',
+    rule: { from: [{ source: { notPrincipals: ['td/ns/namespace/sa/account'] } }] },
+    want: [true, false, true],
+  },
   { name: 'source_ips', rule: { from: [{ source: { ipBlocks: ['127.0.0.1/32'] } }] }, want: [true, true, false] },
-  { name: 'not_source_ips', rule: { from: [{ source: { notIpBlocks: ['127.0.0.1/32'] } }] }, want: [false, false, true] },
-  { name: 'source_ips (when source.ip)', rule: { when: [{ key: 'source.ip', values: ['127.0.0.1/32'] }] }, want: [true, true, false] },
-  { name: 'not_source_ips (when source.ip)', rule: { when: [{ key: 'source.ip', notValues: ['127.0.0.1/32'] }] }, want: [false, false, true] },
-  { name: 'destination_ips', rule: { when: [{ key: 'destination.ip', values: ['127.0.0.2/32'] }] }, want: [true, true, false] },
-  { name: 'not_destination_ips', rule: { when: [{ key: 'destination.ip', notValues: ['127.0.0.2/32'] }] }, want: [false, false, true] },
-  { name: 'cidr_range', rule: { when: [{ key: 'destination.ip', values: ['127.0.0.1/24'] }] }, want: [true, true, true] },
+  {
+    name: 'not_source_ips',
+    rule: { from: [{ source: { notIpBlocks: ['127.0.0.1/32'] } }] },
+    want: [false, false, true],
+  },
+  {
+    name: 'source_ips (when source.ip)',
+    rule: { when: [{ key: 'source.ip', values: ['127.0.0.1/32'] }] },
+    want: [true, true, false],
+  },
+  {
+    name: 'not_source_ips (when source.ip)',
+    rule: { when: [{ key: 'source.ip', notValues: ['127.0.0.1/32'] }] },
+    want: [false, false, true],
+  },
+  {
+    name: 'destination_ips',
+    rule: { when: [{ key: 'destination.ip', values: ['127.0.0.2/32'] }] },
+    want: [true, true, false],
+  },
+  {
+    name: 'not_destination_ips',
+    rule: { when: [{ key: 'destination.ip', notValues: ['127.0.0.2/32'] }] },
+    want: [false, false, true],
+  },
+  {
+    name: 'cidr_range',
+    rule: { when: [{ key: 'destination.ip', values: ['127.0.0.1/24'] }] },
+    want: [true, true, true],
+  },
   { name: 'destination_ports', rule: { to: [{ operation: { ports: ['8080'] } }] }, want: [true, true, false] },
   { name: 'not_destination_ports', rule: { to: [{ operation: { notPorts: ['8080'] } }] }, want: [false, false, true] },
-  { name: 'destination_ports (when destination.port)', rule: { when: [{ key: 'destination.port', values: ['8080'] }] }, want: [true, true, false] },
-  { name: 'not_destination_ports (when destination.port)', rule: { when: [{ key: 'destination.port', notValues: ['8080'] }] }, want: [false, false, true] },
-  { name: 'namespaces (when source.namespace)', rule: { when: [{ key: 'source.namespace', values: ['namespace'] }] }, want: [false, true, false] },
-  { name: 'not_namespaces (when source.namespace)', rule: { when: [{ key: 'source.namespace', notValues: ['namespace'] }] }, want: [true, false, true] },
-  { name: 'principals (when source.principal)', rule: { when: [{ key: 'source.principal', values: ['td/ns/namespace/sa/account'] }] }, want: [false, true, false] },
-  { name: 'not_principals (when source.principal)', rule: { when: [{ key: 'source.principal', notValues: ['td/ns/namespace/sa/account'] }] }, want: [true, false, true] },
+  {
+    name: 'destination_ports (when destination.port)',
+    rule: { when: [{ key: 'destination.port', values: ['8080'] }] },
+    want: [true, true, false],
+  },
+  {
+    name: 'not_destination_ports (when destination.port)',
+    rule: { when: [{ key: 'destination.port', notValues: ['8080'] }] },
+    want: [false, false, true],
+  },
+  {
+    name: 'namespaces (when source.namespace)',
+    rule: { when: [{ key: 'source.namespace', values: ['namespace'] }] },
+    want: [false, true, false],
+  },
+  {
+    name: 'not_namespaces (when source.namespace)',
+    rule: { when: [{ key: 'source.namespace', notValues: ['namespace'] }] },
+    want: [true, false, true],
+  },
+  {
+    name: 'principals (when source.principal)',
+    rule: { when: [{ key: 'source.principal', values: ['td/ns/namespace/sa/account'] }] },
+    want: [false, true, false],
+  },
+  {
+    name: 'not_principals (when source.principal)',
+    rule: { when: [{ key: 'source.principal', notValues: ['td/ns/namespace/sa/account'] }] },
+    want: [true, false, true],
+  },
 ];
 const CONNS: [string, AuthzRequest][] = [
   ['plaintext', PLAINTEXT_CONN],
@@ -105,11 +179,24 @@ for (const mode of MODES) {
 
 // ---- src/state.rs ----
 const deny = (name: string, principal: string, annotations: Record<string, string> = {}) =>
-  authzPolicy('ns1', name, { action: 'DENY', rules: [{ from: [{ source: { principals: [principal] } }] }] }, annotations);
+  authzPolicy(
+    'ns1',
+    name,
+    { action: 'DENY', rules: [{ from: [{ source: { principals: [principal] } }] }] },
+    annotations,
+  );
 const allow = (name: string, principal: string, annotations: Record<string, string> = {}) =>
-  authzPolicy('ns1', name, { action: 'ALLOW', rules: [{ from: [{ source: { principals: [principal] } }] }] }, annotations);
+  authzPolicy(
+    'ns1',
+    name,
+    { action: 'ALLOW', rules: [{ from: [{ source: { principals: [principal] } }] }] },
+    annotations,
+  );
 const DRY = { 'istio.io/dry-run': 'true' };
-const who = (sa: string): AuthzRequest => ({ ...PLAINTEXT_CONN, principal: `spiffe://cluster.local/ns/default/sa/${sa}` });
+const who = (sa: string): AuthzRequest => ({
+  ...PLAINTEXT_CONN,
+  principal: `spiffe://cluster.local/ns/default/sa/${sa}`,
+});
 
 test('assert_rbac_logic_deny_allow: dry-run wildcards have no effect; DENY before ALLOW', () => {
   const policies = [
@@ -145,7 +232,11 @@ test('assert_rbac_logic_deny_allow: dry-run wildcards have no effect; DENY befor
   assert.equal(denied.policy, 'ns1/deny');
   assert.equal(denied.rule, 0);
   // The dry-run wildcard DENY matched and was recorded, but did not decide.
-  assert.ok(denied.dryRun.some((d) => d.policy === 'ns1/dry-run-deny-all' && d.matched && d.message === 'dry-run: deny policy match'));
+  assert.ok(
+    denied.dryRun.some(
+      (d) => d.policy === 'ns1/dry-run-deny-all' && d.matched && d.message === 'dry-run: deny policy match',
+    ),
+  );
 });
 
 test('assert_rbac_with_dest_workload_info: no policies → allow', () => {
@@ -163,7 +254,17 @@ test('assert_rbac_dry_run_with_real_policies: real decision unchanged, dry-run m
       'dry-run-deny',
       {
         action: 'DENY',
-        rules: [{ from: [{ source: { principals: ['cluster.local/ns/default/sa/defaultacct', 'cluster.local/ns/default/sa/denyacct'] } }] }],
+        rules: [
+          {
+            from: [
+              {
+                source: {
+                  principals: ['cluster.local/ns/default/sa/defaultacct', 'cluster.local/ns/default/sa/denyacct'],
+                },
+              },
+            ],
+          },
+        ],
       },
       DRY,
     ),
@@ -190,7 +291,11 @@ test('dry-run ALLOW alone does not count as an ALLOW policy; a non-matching one 
 });
 
 test('dry-run annotation follows Go ParseBool; unparsable values enforce the policy', () => {
-  const mk = (v: string) => compileAuthorizationPolicy(authzPolicy('ns1', 'p', { action: 'DENY', rules: [{}] }, { 'istio.io/dry-run': v }), 'l4');
+  const mk = (v: string) =>
+    compileAuthorizationPolicy(
+      authzPolicy('ns1', 'p', { action: 'DENY', rules: [{}] }, { 'istio.io/dry-run': v }),
+      'l4',
+    );
   for (const v of ['true', 'True', 'TRUE', 't', 'T', '1']) assert.equal(mk(v).dryRun, true, v);
   for (const v of ['false', '0', 'f', 'yes', '']) assert.equal(mk(v).dryRun, false, v);
 });

@@ -46,7 +46,11 @@ test('the example manifests parse into the five seed policies', () => {
 });
 
 test('step 02: with only the default-deny policy nothing gets out', () => {
-  for (const caller of [from('bookinfo', 'bookinfo-productpage'), from('default', 'default'), { ...from('x', 'y'), principal: null }]) {
+  for (const caller of [
+    from('bookinfo', 'bookinfo-productpage'),
+    from('default', 'default'),
+    { ...from('x', 'y'), principal: null },
+  ]) {
     const r = decideEgress(layers(['default-deny-ztunnel-egress'], []), caller);
     assert.equal(r.decision, 'deny');
     assert.equal(r.code, 'PCL_AUTHZ_DENIED_NOT_ALLOWED');
@@ -95,7 +99,11 @@ test('step 04: allow-bookinfo-https-only alone refuses port 80 and allows 443', 
 test('step 04: deny-default-egress refuses namespace default even with a matching ALLOW', () => {
   // An ALLOW that matches namespace default: rules: [{}] allows every source.
   const allowAll = compileAuthorizationPolicy(
-    authzPolicy('istio-system', 'allow-everyone', { targetRefs: [{ kind: 'Gateway', name: 'ztunnel-egress' }], action: 'ALLOW', rules: [{}] }),
+    authzPolicy('istio-system', 'allow-everyone', {
+      targetRefs: [{ kind: 'Gateway', name: 'ztunnel-egress' }],
+      action: 'ALLOW',
+      rules: [{}],
+    }),
     'l4',
   );
   const ls = layers(['default-deny-ztunnel-egress', 'deny-default-egress'], ['allow-bookinfo-to-httpbin']);

@@ -46,10 +46,15 @@ test('an allowed and a refused request give the same JSON line shape (level, tim
   out.on('data', (d: Buffer) => (text += d.toString()));
   const log = startAccessLog({ instance: 9101, destination: out });
   publish.requestCompleted(record(9101));
-  publish.requestCompleted(record(9101, { status: 403, code: 'PCL_WAYPOINT_DENIED', reason: 'RBAC: access denied', responseFlags: 'UAEX' }));
+  publish.requestCompleted(
+    record(9101, { status: 403, code: 'PCL_WAYPOINT_DENIED', reason: 'RBAC: access denied', responseFlags: 'UAEX' }),
+  );
   log.close();
   await new Promise((r) => setImmediate(r));
-  const lines = text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = text
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.equal(lines.length, 2);
   assert.deepEqual(Object.keys(lines[0]), Object.keys(lines[1]));
   assert.equal(lines[0].level, 'info');

@@ -53,7 +53,14 @@ export function accessLogFields(r: TunnelRecord): Record<string, unknown> {
     decision: isWouldDeny(r.decision, r.layers) ? WOULD_DENY : r.decision,
     code: r.code,
     reason: r.reason,
-    policies: r.layers.map((l) => ({ layer: l.layer, target: l.target, decision: l.decision, code: l.code, policy: l.policy, reason: l.reason })),
+    policies: r.layers.map((l) => ({
+      layer: l.layer,
+      target: l.target,
+      decision: l.decision,
+      code: l.code,
+      policy: l.policy,
+      reason: l.reason,
+    })),
     sni: r.sni,
     bytes_received: r.bytesReceived,
     bytes_sent: r.bytesSent,
@@ -180,14 +187,25 @@ export function startAccessLog(options: AccessLogOptions): AccessLog {
         // by one native JSON.stringify instead of pino's key-by-key serializer (~3 % of the waypoint's CPU). In learn
         // mode the line goes through pino, whose mixin marks it.
         pending = true;
-        dest.write(`{"level":"info","time":"${new Date().toISOString()}",${JSON.stringify(fields).slice(1, -1)},"msg":"request"}\n`);
+        dest.write(
+          `{"level":"info","time":"${new Date().toISOString()}",${JSON.stringify(fields).slice(1, -1)},"msg":"request"}\n`,
+        );
       } else {
         if (e.status < 400 && e.warnings.length === 0) logger.info(fields, 'request');
         else logger.warn(fields, e.reason ?? e.warnings.join('; ') ?? 'request');
       }
     }),
     subscribe<ConfigIssueEvent>(CHANNELS.configIssue, instance, (e) => {
-      const fields = { type: 'config_error', state: e.state, code: e.code, kind: e.kind, ref: e.ref, file: e.file, line: e.line, generation: e.generation };
+      const fields = {
+        type: 'config_error',
+        state: e.state,
+        code: e.code,
+        kind: e.kind,
+        ref: e.ref,
+        file: e.file,
+        line: e.line,
+        generation: e.generation,
+      };
       const where = `${e.file}:${e.line} [${e.code}] ${e.kind}${e.ref === '' ? '' : ` ${e.ref}`}`;
       if (e.state === 'appeared') logger.error(fields, `configuration error (fails closed): ${where}: ${e.message}`);
       else logger.info(fields, `configuration error fixed: ${where}: ${e.message}`);

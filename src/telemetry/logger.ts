@@ -13,5 +13,8 @@ export const LOG_FORMAT = {
 
 /** A logger in the shared format writing to `destination` (default: stdout, synchronously, so nothing is lost on exit). */
 export function createLogger(options: { level?: string; destination?: DestinationStream } = {}): Logger {
-  return pino({ ...LOG_FORMAT, level: options.level ?? 'info' }, options.destination ?? pino.destination({ dest: 1, sync: true }));
+  return pino(
+    { ...LOG_FORMAT, level: options.level ?? 'info' },
+    options.destination ?? pino.destination({ dest: 1, sync: true }),
+  );
 }

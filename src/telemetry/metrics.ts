@@ -157,7 +157,9 @@ export function startMetrics(instance: number): GatewayMetrics {
         openTunnels.inc(labels);
       }
     }),
-    subscribe<HboneRefusalEvent>(CHANNELS.hboneRefused, instance, (r) => refusals.inc({ code: r.code, stage: r.stage })),
+    subscribe<HboneRefusalEvent>(CHANNELS.hboneRefused, instance, (r) =>
+      refusals.inc({ code: r.code, stage: r.stage }),
+    ),
     subscribe<TunnelRecord>(CHANNELS.tunnelClosed, instance, (r) => {
       const was = open.get(r.tunnelId);
       if (was !== undefined) {
@@ -218,7 +220,8 @@ function observeConfig(registry: Registry, instance: number): () => void {
   for (const kind of CONFIG_ERROR_KINDS) errors.set({ kind }, 0);
   return subscribe<ConfigEvent>(CHANNELS.configApplied, instance, (e) => {
     const byKind = e.errorsByKind ?? {};
-    for (const kind of new Set([...CONFIG_ERROR_KINDS, ...Object.keys(byKind)])) errors.set({ kind }, byKind[kind] ?? 0);
+    for (const kind of new Set([...CONFIG_ERROR_KINDS, ...Object.keys(byKind)]))
+      errors.set({ kind }, byKind[kind] ?? 0);
     generation.set(e.generation);
     reloadTime.set((e.reloadedAtMs ?? Date.now()) / 1000);
     reloadOk.set(e.errors === 0 ? 1 : 0);

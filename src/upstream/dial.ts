@@ -42,7 +42,11 @@ function dialOne(address: UpstreamAddress, timeoutMs: number, signal: AbortSigna
  * Try the addresses in order until one connects. Every address here already passed the guard; they are never
  * re-resolved (a second lookup could answer differently: DNS rebinding).
  */
-export async function dialFirst(addresses: readonly UpstreamAddress[], timeoutMs: number, signal: AbortSignal): Promise<DialResult> {
+export async function dialFirst(
+  addresses: readonly UpstreamAddress[],
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<DialResult> {
   const failures: string[] = [];
   for (const address of addresses) {
     if (signal.aborted) return { ok: false, reason: 'caller went away while dialling', aborted: true };

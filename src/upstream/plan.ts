@@ -41,12 +41,32 @@ export function upstreamPort(port: ServicePort, endpointPorts?: Readonly<Record<
 /** Plan the upstream of an allowed destination (a ServiceEntry one, or an unknown one egressPolicies allowed). */
 export function planUpstream(dest: Destination): UpstreamPlan {
   if (dest.kind === 'noSuchPort') {
-    return { ok: false, code: 'PCL_MESH_NO_SUCH_PORT', reason: `${dest.serviceEntry.ref} declares no port ${dest.port}` };
+    return {
+      ok: false,
+      code: 'PCL_MESH_NO_SUCH_PORT',
+      reason: `${dest.serviceEntry.ref} declares no port ${dest.port}`,
+    };
   }
   if (dest.kind === 'unknown') {
-    if (dest.ip !== null) return { ok: true, targets: [{ kind: 'original', ip: dest.ip, port: dest.port }], egressCheck: true, shuffle: false };
-    if (dest.host !== null) return { ok: true, targets: [{ kind: 'name', host: dest.host, port: dest.port }], egressCheck: true, shuffle: false };
-    return { ok: false, code: 'PCL_DATAPLANE_NO_UPSTREAM', reason: 'the destination has neither an address nor a name' };
+    if (dest.ip !== null)
+      return {
+        ok: true,
+        targets: [{ kind: 'original', ip: dest.ip, port: dest.port }],
+        egressCheck: true,
+        shuffle: false,
+      };
+    if (dest.host !== null)
+      return {
+        ok: true,
+        targets: [{ kind: 'name', host: dest.host, port: dest.port }],
+        egressCheck: true,
+        shuffle: false,
+      };
+    return {
+      ok: false,
+      code: 'PCL_DATAPLANE_NO_UPSTREAM',
+      reason: 'the destination has neither an address nor a name',
+    };
   }
   return planServiceEntry(dest.serviceEntry, dest.port, dest.host, dest.via === 'host', dest.ip);
 }
@@ -70,7 +90,11 @@ export function planServiceEntry(
       const shuffle = se.resolution === 'DNS_ROUND_ROBIN';
       if (se.endpoints.length === 0) {
         if (isWildcard(host)) {
-          return { ok: false, code: 'PCL_DATAPLANE_NO_UPSTREAM', reason: `${se.ref}: cannot resolve the wildcard host ${host}` };
+          return {
+            ok: false,
+            code: 'PCL_DATAPLANE_NO_UPSTREAM',
+            reason: `${se.ref}: cannot resolve the wildcard host ${host}`,
+          };
         }
         return { ok: true, targets: [{ kind: 'name', host, port: upstreamPort(port) }], egressCheck: false, shuffle };
       }
@@ -78,17 +102,31 @@ export function planServiceEntry(
       for (const ep of se.endpoints) {
         if (ep.address === undefined || ep.address.startsWith('unix://')) continue;
         const p = upstreamPort(port, ep.ports);
-        targets.push(isIP(ep.address) ? { kind: 'trusted', ip: ep.address, port: p } : { kind: 'name', host: ep.address.toLowerCase(), port: p });
+        targets.push(
+          isIP(ep.address)
+            ? { kind: 'trusted', ip: ep.address, port: p }
+            : { kind: 'name', host: ep.address.toLowerCase(), port: p },
+        );
       }
-      if (targets.length === 0) return { ok: false, code: 'PCL_DATAPLANE_NO_UPSTREAM', reason: `${se.ref} has no usable endpoint address` };
+      if (targets.length === 0)
+        return { ok: false, code: 'PCL_DATAPLANE_NO_UPSTREAM', reason: `${se.ref} has no usable endpoint address` };
       return { ok: true, targets, egressCheck: false, shuffle };
     }
     case 'DYNAMIC_DNS': {
       // A wildcard ServiceEntry: the name the caller asked for (already matched against the wildcard) is resolved.
       if (!byName || isWildcard(host)) {
-        return { ok: false, code: 'PCL_DATAPLANE_NO_UPSTREAM', reason: `${se.ref} (DYNAMIC_DNS) needs a host name authority, got an address` };
+        return {
+          ok: false,
+          code: 'PCL_DATAPLANE_NO_UPSTREAM',
+          reason: `${se.ref} (DYNAMIC_DNS) needs a host name authority, got an address`,
+        };
       }
-      return { ok: true, targets: [{ kind: 'name', host, port: upstreamPort(port) }], egressCheck: false, shuffle: false };
+      return {
+        ok: true,
+        targets: [{ kind: 'name', host, port: upstreamPort(port) }],
+        egressCheck: false,
+        shuffle: false,
+      };
     }
     case 'STATIC': {
       const targets: UpstreamTarget[] = [];
@@ -96,16 +134,36 @@ export function planServiceEntry(
         if (ep.address === undefined || !isIP(ep.address)) continue;
         targets.push({ kind: 'trusted', ip: ep.address, port: upstreamPort(port, ep.ports) });
       }
-      if (targets.length === 0) return { ok: false, code: 'PCL_DATAPLANE_NO_UPSTREAM', reason: `${se.ref} (STATIC) has no endpoint with an IP address` };
+      if (targets.length === 0)
+        return {
+          ok: false,
+          code: 'PCL_DATAPLANE_NO_UPSTREAM',
+          reason: `${se.ref} (STATIC) has no endpoint with an IP address`,
+        };
       return { ok: true, targets, egressCheck: false, shuffle: false };
     }
     case 'NONE': {
       // Passthrough (ztunnel: LB mode PASSTHROUGH): the original destination, which egressPolicies must also allow.
-      if (dialledIp !== null) return { ok: true, targets: [{ kind: 'original', ip: dialledIp, port: upstreamPort(port) }], egressCheck: true, shuffle: false };
+      if (dialledIp !== null)
+        return {
+          ok: true,
+          targets: [{ kind: 'original', ip: dialledIp, port: upstreamPort(port) }],
+          egressCheck: true,
+          shuffle: false,
+        };
       if (isWildcard(host)) {
-        return { ok: false, code: 'PCL_DATAPLANE_NO_UPSTREAM', reason: `${se.ref} (NONE): cannot resolve the wildcard host ${host}` };
+        return {
+          ok: false,
+          code: 'PCL_DATAPLANE_NO_UPSTREAM',
+          reason: `${se.ref} (NONE): cannot resolve the wildcard host ${host}`,
+        };
       }
-      return { ok: true, targets: [{ kind: 'name', host, port: upstreamPort(port) }], egressCheck: true, shuffle: false };
+      return {
+        ok: true,
+        targets: [{ kind: 'name', host, port: upstreamPort(port) }],
+        egressCheck: true,
+        shuffle: false,
+      };
     }
   }
 }
@@ -141,21 +199,36 @@ export function vetAddresses(
     if (t.kind === 'trusted') {
       // Written in the configuration, so trusted as written; the gateway's own listeners are still refused.
       const v = guard.check(t.ip, t.port);
-      if (!v.ok && v.range === 'listener') return { ok: false, code: 'PCL_DATAPLANE_PRIVATE_ADDRESS', reason: v.reason };
+      if (!v.ok && v.range === 'listener')
+        return { ok: false, code: 'PCL_DATAPLANE_PRIVATE_ADDRESS', reason: v.reason };
       out.push({ ip: t.ip, port: t.port, from: null });
       continue;
     }
     const ips = t.kind === 'original' ? [t.ip] : (resolutions.get(t.host) ?? []);
     if (ips.length === 0) {
-      return { ok: false, code: 'PCL_DATAPLANE_DNS_FAILED', reason: `${t.kind === 'name' ? t.host : t.ip} resolved to no address` };
+      return {
+        ok: false,
+        code: 'PCL_DATAPLANE_DNS_FAILED',
+        reason: `${t.kind === 'name' ? t.host : t.ip} resolved to no address`,
+      };
     }
     for (const ip of ips) {
       const shown = t.kind === 'name' ? `${t.host} resolves to ${ip}, which` : `${ip}`;
       const v = guard.check(ip, t.port);
-      if (!v.ok) return { ok: false, code: 'PCL_DATAPLANE_PRIVATE_ADDRESS', reason: `${t.kind === 'name' ? `${t.host} resolves to ` : ''}${v.reason}` };
+      if (!v.ok)
+        return {
+          ok: false,
+          code: 'PCL_DATAPLANE_PRIVATE_ADDRESS',
+          reason: `${t.kind === 'name' ? `${t.host} resolves to ` : ''}${v.reason}`,
+        };
       if (plan.egressCheck) {
         const d = decideUnknownDestination(egress, ip, t.port);
-        if (d.decision !== 'allow') return { ok: false, code: d.code, reason: t.kind === 'name' ? `${shown} egressPolicies deny: ${d.reason}` : d.reason };
+        if (d.decision !== 'allow')
+          return {
+            ok: false,
+            code: d.code,
+            reason: t.kind === 'name' ? `${shown} egressPolicies deny: ${d.reason}` : d.reason,
+          };
       }
       out.push({ ip, port: t.port, from: t.kind === 'name' ? t.host : null });
     }
@@ -178,7 +251,10 @@ export async function resolvePlan(
   plan: Extract<UpstreamPlan, { ok: true }>,
   resolve: (host: string) => Promise<readonly string[]>,
   known: ReadonlyMap<string, readonly string[]> | null = null,
-): Promise<{ readonly ok: true; readonly resolutions: Resolutions } | { readonly ok: false; readonly name: string; readonly reason: string }> {
+): Promise<
+  | { readonly ok: true; readonly resolutions: Resolutions }
+  | { readonly ok: false; readonly name: string; readonly reason: string }
+> {
   const resolutions = new Map<string, readonly string[]>(known ?? []);
   for (const name of namesToResolve(plan)) {
     if (resolutions.has(name)) continue;

@@ -145,7 +145,8 @@ export function compileAddressGuard(options: AddressGuardOptions): AddressGuard 
       return checkV4(v4(client), shown, ` (Teredo client ${formatV4(client)})`);
     }
     for (const r of V6_RANGES) {
-      if (cidrContains(r.block, ip)) return { ok: false, range: r.block.text, reason: `${shown} is ${r.what} (${r.block.text})` };
+      if (cidrContains(r.block, ip))
+        return { ok: false, range: r.block.text, reason: `${shown} is ${r.what} (${r.block.text})` };
     }
     if (!cidrContains(GLOBAL_UNICAST_V6.block, ip)) {
       return { ok: false, range: '!2000::/3', reason: `${shown} is not IPv6 global unicast (2000::/3)` };
@@ -161,8 +162,11 @@ export function compileAddressGuard(options: AddressGuardOptions): AddressGuard 
         // A tunnel to the gateway's own listener would loop (ztunnel refuses its own ports the same way: SelfCall).
         for (const l of listeners) {
           if (l.addr === null || l.port !== port) continue;
-          const hit = isUnspecified(l.addr) ? local.some((a) => sameIp(a, ip)) || isUnspecified(ip) : sameIp(l.addr, ip);
-          if (hit) return { ok: false, range: 'listener', reason: `${text}:${port} is one of the gateway's own listeners` };
+          const hit = isUnspecified(l.addr)
+            ? local.some((a) => sameIp(a, ip)) || isUnspecified(ip)
+            : sameIp(l.addr, ip);
+          if (hit)
+            return { ok: false, range: 'listener', reason: `${text}:${port} is one of the gateway's own listeners` };
         }
       }
       return ip.v6 ? checkV6(ip, text) : checkV4(ip, text, '');

@@ -44,10 +44,18 @@ test('strings written, corked or ended reach the stream as Buffers with their by
   await ended;
   await once(stream, 'finish');
   assert.equal(called, 2, 'callbacks given in either position still run');
-  assert.ok(seen.every((c) => Buffer.isBuffer(c)), `non-Buffer chunk reached the stream: ${seen.map((c) => typeof c)}`);
+  assert.ok(
+    seen.every((c) => Buffer.isBuffer(c)),
+    `non-Buffer chunk reached the stream: ${seen.map((c) => typeof c)}`,
+  );
   assert.deepEqual(
     Buffer.concat(seen as Buffer[]),
-    Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\n', 'latin1'), Buffer.from('é'), Buffer.from('a\xff', 'latin1'), Buffer.from('blast')]),
+    Buffer.concat([
+      Buffer.from('HTTP/1.1 200 OK\r\n', 'latin1'),
+      Buffer.from('é'),
+      Buffer.from('a\xff', 'latin1'),
+      Buffer.from('blast'),
+    ]),
   );
 });
 

@@ -66,7 +66,11 @@ test('one TLS context per credential content; a changed Secret gets a new contex
   assert.notEqual(store.agent(APP1_ID, a.tls, at('127.0.0.2'), 443), poolA, 'another address, another pool');
   assert.notEqual(store.agent(APP2_ID, a.tls, at('127.0.0.1'), 443), poolA, 'another identity, another pool');
   const plain1 = store.agent(APP1_ID, null, at('127.0.0.1'), 80);
-  assert.notEqual(store.agent(APP2_ID, null, at('127.0.0.1'), 80), plain1, 'plain HTTP: another identity, another pool');
+  assert.notEqual(
+    store.agent(APP2_ID, null, at('127.0.0.1'), 80),
+    plain1,
+    'plain HTTP: another identity, another pool',
+  );
   assert.equal(store.agent(APP1_ID, null, at('127.0.0.1'), 80), plain1);
   assert.equal(store.poolCount, 6);
 
@@ -98,7 +102,10 @@ test('SAN check: any DNS or URI SAN of the server certificate against any expect
   assert.equal(sanChecker(['api.wild.example'])('x', cert), undefined);
   assert.ok(sanChecker(['a.b.wild.example'])('x', cert) instanceof Error);
   const err = sanChecker(['other.example'])('x', cert);
-  assert.match(err?.message ?? '', /expected one of \[other\.example\], certificate has DNS:my-nginx\.foo\.bar, DNS:\*\.wild\.example/);
+  assert.match(
+    err?.message ?? '',
+    /expected one of \[other\.example\], certificate has DNS:my-nginx\.foo\.bar, DNS:\*\.wild\.example/,
+  );
 });
 
 test("metrics: istio_requests_total and istio_request_duration_milliseconds with Istio's labels", async () => {
@@ -133,6 +140,9 @@ test("metrics: istio_requests_total and istio_request_duration_milliseconds with
   };
   m.observe(event);
   const text = await registry.metrics();
-  assert.match(text, /istio_requests_total\{reporter="waypoint",[^}]*source_workload_namespace="team-namespace",source_principal="spiffe:\/\/cluster\.local\/ns\/team-namespace\/sa\/app1"[^}]*destination_service="app1\.team-namespace\.my-nginx\.foo\.bar\.invalid"[^}]*destination_service_name="nginx-mesh-external-se",destination_service_namespace="istio-egress"[^}]*response_code="200"[^}]*\} 1/);
+  assert.match(
+    text,
+    /istio_requests_total\{reporter="waypoint",[^}]*source_workload_namespace="team-namespace",source_principal="spiffe:\/\/cluster\.local\/ns\/team-namespace\/sa\/app1"[^}]*destination_service="app1\.team-namespace\.my-nginx\.foo\.bar\.invalid"[^}]*destination_service_name="nginx-mesh-external-se",destination_service_namespace="istio-egress"[^}]*response_code="200"[^}]*\} 1/,
+  );
   assert.match(text, /istio_request_duration_milliseconds_bucket\{le="5",reporter="waypoint"/);
 });

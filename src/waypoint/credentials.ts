@@ -4,7 +4,7 @@
  * SNI, CA, verification), so no upstream connection ever carries the requests of two identities, plain HTTP included.
  */
 import { readFileSync, statSync } from 'node:fs';
-import http from 'node:http';
+import type http from 'node:http';
 import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { checkServerIdentity, createSecureContext, type PeerCertificate, type SecureContext } from 'node:tls';
 import type { Resource } from '../config/types.ts';
@@ -14,7 +14,13 @@ import { x509 } from '../identity/x509.ts';
 import type { UpstreamAddress } from '../upstream/plan.ts';
 import { vettedAgent } from '../upstream/vetted-agent.ts';
 import type { TlsPlan } from './origination.ts';
-import { CA_SUFFIX, readCredential, subjectText, type CredentialMaterial, type CredentialResult } from './secret-keys.ts';
+import {
+  CA_SUFFIX,
+  readCredential,
+  subjectText,
+  type CredentialMaterial,
+  type CredentialResult,
+} from './secret-keys.ts';
 import { messageOf } from '../errors/message-of.ts';
 
 /** TLS settings resolved for one request: what the pool key and the handshake need. */
@@ -74,11 +80,15 @@ export function sanChecker(expected: readonly string[]): (host: string, cert: Pe
   return (_host, cert) => {
     const sans = cert.raw ? certificateSans(cert.raw) : [];
     const ok = sans.some((s) =>
-      expected.some((e) => (s.type === 'dns' ? dnsMatches(s.value, e) : s.type === 'url' || s.type === 'ip' ? s.value === e : false)),
+      expected.some((e) =>
+        s.type === 'dns' ? dnsMatches(s.value, e) : s.type === 'url' || s.type === 'ip' ? s.value === e : false,
+      ),
     );
     if (ok) return undefined;
     const got = sans.map((s) => `${s.type === 'url' ? 'URI' : s.type.toUpperCase()}:${s.value}`).join(', ') || 'no SAN';
-    return new SanMismatchError(`upstream certificate SAN check failed: expected one of [${expected.join(', ')}], certificate has ${got}`);
+    return new SanMismatchError(
+      `upstream certificate SAN check failed: expected one of [${expected.join(', ')}], certificate has ${got}`,
+    );
   };
 }
 
@@ -98,7 +108,10 @@ export class CredentialStore {
   #secretsSnapshot: Snapshot | null = null;
   #secrets = new Map<string, Resource>();
   #files = new Map<string, { stamp: string; text: string }>();
-  #credentialCache = new Map<string, { secret: Resource | null; caSecret: Resource | null; result: CredentialResult }>();
+  #credentialCache = new Map<
+    string,
+    { secret: Resource | null; caSecret: Resource | null; result: CredentialResult }
+  >();
   /** PEM text → its short digest: the same PEM strings come back on every request, hashing them was 1 % of CPU. */
   #digests = new Map<string, string>();
   #poolGeneration = 0;
@@ -112,7 +125,8 @@ export class CredentialStore {
       this.#secretsGeneration = snap.generation;
       this.#secretsSnapshot = snap;
       this.#secrets = new Map();
-      for (const r of snap.load.resources) if (r.kind === 'Secret') this.#secrets.set(`${r.metadata.namespace}/${r.metadata.name}`, r);
+      for (const r of snap.load.resources)
+        if (r.kind === 'Secret') this.#secrets.set(`${r.metadata.namespace}/${r.metadata.name}`, r);
     }
     return this.#secrets;
   }
@@ -151,7 +165,12 @@ export class CredentialStore {
    * snapshots never mutate resources, so the same objects mean the same bytes. Parsing the certificate and key and
    * checking that they match cost more than the rest of a request; they now happen once per Secret version.
    */
-  #readCredential(secrets: Map<string, Resource>, namespace: string, name: string, needClientCert: boolean): CredentialResult {
+  #readCredential(
+    secrets: Map<string, Resource>,
+    namespace: string,
+    name: string,
+    needClientCert: boolean,
+  ): CredentialResult {
     const key = `${namespace}/${name}|${needClientCert}`;
     const secret = secrets.get(`${namespace}/${name}`) ?? null;
     const caSecret = secrets.get(`${namespace}/${name}${CA_SUFFIX}`) ?? null;
@@ -194,14 +213,26 @@ export class CredentialStore {
         keyPem = this.#file(plan.privateKey);
         const cert = new X509Certificate(certPem);
         if (!cert.checkPrivateKey(createPrivateKey(keyPem))) {
-          return { ok: false, code: 'PCL_WAYPOINT_SECRET_KEY_MISMATCH', reason: `privateKey ${plan.privateKey} does not match clientCertificate ${plan.clientCertificate}` };
+          return {
+            ok: false,
+            code: 'PCL_WAYPOINT_SECRET_KEY_MISMATCH',
+            reason: `privateKey ${plan.privateKey} does not match clientCertificate ${plan.clientCertificate}`,
+          };
         }
         subject = subjectText(cert);
       }
     } catch (err) {
-      return { ok: false, code: 'PCL_WAYPOINT_TLS_UNSUPPORTED', reason: `cannot read DestinationRule certificate files: ${messageOf(err)}` };
+      return {
+        ok: false,
+        code: 'PCL_WAYPOINT_TLS_UNSUPPORTED',
+        reason: `cannot read DestinationRule certificate files: ${messageOf(err)}`,
+      };
     }
-    const credId = material ? `${material.ref}#${material.hash}` : certPem ? `file#${this.#digest(certPem + keyPem)}` : 'none';
+    const credId = material
+      ? `${material.ref}#${material.hash}`
+      : certPem
+        ? `file#${this.#digest(certPem + keyPem)}`
+        : 'none';
     const caId = caPem === null ? 'system' : this.#digest(caPem);
     const ctxId = `${credId}|ca=${caId}`;
     let secureContext = this.#contexts.get(ctxId);
@@ -212,12 +243,20 @@ export class CredentialStore {
           ...(caPem ? { ca: caPem } : {}),
         });
       } catch (err) {
-        return { ok: false, code: 'PCL_WAYPOINT_SECRET_KEY_MISMATCH', reason: `cannot build a TLS context from ${material?.ref ?? 'the DestinationRule files'}: ${messageOf(err)}` };
+        return {
+          ok: false,
+          code: 'PCL_WAYPOINT_SECRET_KEY_MISMATCH',
+          reason: `cannot build a TLS context from ${material?.ref ?? 'the DestinationRule files'}: ${messageOf(err)}`,
+        };
       }
       this.#contexts.set(ctxId, secureContext);
     }
     const insecure = plan.insecureSkipVerify;
-    const verify = insecure ? 'insecure' : plan.subjectAltNames.length > 0 ? `san=${plan.subjectAltNames.join(',')}` : 'hostname';
+    const verify = insecure
+      ? 'insecure'
+      : plan.subjectAltNames.length > 0
+        ? `san=${plan.subjectAltNames.join(',')}`
+        : 'hostname';
     return {
       ok: true,
       tls: {

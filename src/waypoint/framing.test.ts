@@ -48,7 +48,11 @@ test('BASE (Istio default): dot segments, also percent-encoded, are removed befo
     ['/x?q=/../y', '/x'],
   ];
   for (const [input, want] of cases) assert.equal(framed({ url: input }).target.path, want, input);
-  assert.equal(framed({ url: '/x/../y?a=%2e%2e&b=/../c' }).target.query, 'a=%2e%2e&b=/../c', 'the query is kept byte for byte');
+  assert.equal(
+    framed({ url: '/x/../y?a=%2e%2e&b=/../c' }).target.query,
+    'a=%2e%2e&b=/../c',
+    'the query is kept byte for byte',
+  );
 });
 
 test('MERGE_SLASHES and DECODE_AND_MERGE_SLASHES only when the setting asks; NONE keeps the path as sent', () => {
@@ -85,7 +89,13 @@ test('a Connection header naming Content-Length, Transfer-Encoding or Host is re
 });
 
 test('authority ports: 1-65535 without leading zeros (Host and absolute-form)', () => {
-  for (const host of ['api.example.com:0443', 'api.example.com:00080', 'api.example.com:0', 'api.example.com:65536', '[::1]:080']) {
+  for (const host of [
+    'api.example.com:0443',
+    'api.example.com:00080',
+    'api.example.com:0',
+    'api.example.com:65536',
+    '[::1]:080',
+  ]) {
     const r = refused({ hostLines: [host] });
     assert.equal(r.code, 'PCL_WAYPOINT_BAD_REQUEST', host);
     assert.match(r.reason, /not a port number 1-65535 without leading zeros/);

@@ -55,7 +55,12 @@ before(async () => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const s = { method: req.method ?? '', url: req.url ?? '', rawHeaders: req.rawHeaders, body: Buffer.concat(chunks).toString() };
+      const s = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        rawHeaders: req.rawHeaders,
+        body: Buffer.concat(chunks).toString(),
+      };
       seen.push(s);
       if (req.url === '/stream') {
         // Chunked response written in pieces: must arrive whole and in order.
@@ -123,7 +128,12 @@ test('no route attached: requests go to the ServiceEntry host, many over one kee
   assert.equal(streamed.body, Array.from({ length: 50 }, (_, i) => `part-${i};`).join(''));
   assert.equal(streamed.headers['x-upstream'], 'yes');
   const chunks = Array.from({ length: 40 }, (_, i) => Buffer.alloc(1024, 97 + (i % 26)));
-  const up = await send(l.port, agent, { method: 'POST', path: '/upload', headers: { ...API, 'transfer-encoding': 'chunked' }, body: chunks });
+  const up = await send(l.port, agent, {
+    method: 'POST',
+    path: '/upload',
+    headers: { ...API, 'transfer-encoding': 'chunked' },
+    body: chunks,
+  });
   assert.equal(JSON.parse(up.body).bodyLength, 40 * 1024);
   assert.equal(seen.at(-1)?.body, Buffer.concat(chunks).toString());
   agent.destroy();
@@ -171,14 +181,20 @@ spec:
 `;
   const l = await tunnel(route, { peer: APP2 });
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  const forged = await send(l.port, agent, { path: '/x', headers: ['Host', 'api.example.com', SOURCE_PRINCIPAL_HEADER, APP1, '%%Source.Principal%%', APP1] });
+  const forged = await send(l.port, agent, {
+    path: '/x',
+    headers: ['Host', 'api.example.com', SOURCE_PRINCIPAL_HEADER, APP1, '%%Source.Principal%%', APP1],
+  });
   assert.equal(forged.status, 404, 'app2 claiming to be app1 is still app2: no route');
   assert.equal(forged.headers['x-portcullis-code'], 'PCL_WAYPOINT_NO_ROUTE');
   agent.destroy();
 
   const l1 = await tunnel(route, { peer: APP1 });
   const agent1 = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  const ok = await send(l1.port, agent1, { path: '/x', headers: ['Host', 'api.example.com', SOURCE_PRINCIPAL_HEADER, APP2] });
+  const ok = await send(l1.port, agent1, {
+    path: '/x',
+    headers: ['Host', 'api.example.com', SOURCE_PRINCIPAL_HEADER, APP2],
+  });
   agent1.destroy();
   assert.equal(ok.status, 200, 'app1 routes as app1 whatever it claims');
   const s = seen.at(-1)!;
@@ -195,25 +211,55 @@ test('request smuggling and malformed requests get 400 (or 501) and never reach 
   const l = await tunnel();
   const before = seen.length;
   const cases: [string, string, number][] = [
-    ['CL and TE together', 'POST / HTTP/1.1\r\nHost: api.example.com\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400],
-    ['conflicting Content-Length', 'POST / HTTP/1.1\r\nHost: api.example.com\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!', 400],
+    [
+      'CL and TE together',
+      'POST / HTTP/1.1\r\nHost: api.example.com\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+      400,
+    ],
+    [
+      'conflicting Content-Length',
+      'POST / HTTP/1.1\r\nHost: api.example.com\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!',
+      400,
+    ],
     ['Content-Length list', 'POST / HTTP/1.1\r\nHost: api.example.com\r\nContent-Length: 5, 5\r\n\r\nhello', 400],
     ['obs-fold', 'GET / HTTP/1.1\r\nHost: api.example.com\r\nX-A: a\r\n  b\r\n\r\n', 400],
-    ['bad chunk size', 'POST / HTTP/1.1\r\nHost: api.example.com\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n', 400],
-    ['chunk without CR', 'POST / HTTP/1.1\r\nHost: api.example.com\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\n0\n\n', 400],
+    [
+      'bad chunk size',
+      'POST / HTTP/1.1\r\nHost: api.example.com\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n',
+      400,
+    ],
+    [
+      'chunk without CR',
+      'POST / HTTP/1.1\r\nHost: api.example.com\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\n0\n\n',
+      400,
+    ],
     ['oversized headers', `GET / HTTP/1.1\r\nHost: api.example.com\r\nX-Big: ${'a'.repeat(70 * 1024)}\r\n\r\n`, 400],
     ['space before colon', 'GET / HTTP/1.1\r\nHost : api.example.com\r\n\r\n', 400],
     ['bad request line', 'GET /\r\nHost: api.example.com\r\n\r\n', 400],
     ['missing Host', 'GET / HTTP/1.1\r\nConnection: close\r\n\r\n', 400],
-    ['two Host headers', 'GET / HTTP/1.1\r\nHost: api.example.com\r\nHost: evil.example\r\nConnection: close\r\n\r\n', 400],
+    [
+      'two Host headers',
+      'GET / HTTP/1.1\r\nHost: api.example.com\r\nHost: evil.example\r\nConnection: close\r\n\r\n',
+      400,
+    ],
     ['asterisk target', 'GET * HTTP/1.1\r\nHost: api.example.com\r\nConnection: close\r\n\r\n', 400],
-    ['TE gzip', 'POST / HTTP/1.1\r\nHost: api.example.com\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n0\r\n\r\n', 501],
+    [
+      'TE gzip',
+      'POST / HTTP/1.1\r\nHost: api.example.com\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n0\r\n\r\n',
+      501,
+    ],
     ['CONNECT inside the tunnel', 'CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n\r\n', 400],
   ];
   for (const [name, bytes, status] of cases) {
     const out = await rawExchange(l.port, bytes);
     assert.match(out, new RegExp(`^HTTP/1\\.1 ${status} `), `${name}: ${out.slice(0, 120)}`);
-    assert.match(out, status === 501 ? /x-portcullis-code: PCL_WAYPOINT_UNSUPPORTED_TRANSFER_ENCODING/i : /x-portcullis-code: PCL_WAYPOINT_BAD_REQUEST/i, name);
+    assert.match(
+      out,
+      status === 501
+        ? /x-portcullis-code: PCL_WAYPOINT_UNSUPPORTED_TRANSFER_ENCODING/i
+        : /x-portcullis-code: PCL_WAYPOINT_BAD_REQUEST/i,
+      name,
+    );
   }
   assert.equal(seen.length, before, 'the upstream received nothing');
 });
@@ -243,7 +289,8 @@ test('a chunked body that breaks after the headers aborts the upstream request: 
 
 test('403 from an L7 AuthorizationPolicy on either layer, naming the policy', async () => {
   const policies =
-    l7Policy('deny-admin', 'api', 'DENY', '{paths: ["/admin*"]}') + l7Policy('get-only', 'waypoint', 'ALLOW', '{methods: ["GET"]}');
+    l7Policy('deny-admin', 'api', 'DENY', '{paths: ["/admin*"]}') +
+    l7Policy('get-only', 'waypoint', 'ALLOW', '{methods: ["GET"]}');
   const l = await tunnel(policies);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const admin = await send(l.port, agent, { path: '/admin/users', headers: API });
@@ -251,9 +298,17 @@ test('403 from an L7 AuthorizationPolicy on either layer, naming the policy', as
   assert.equal(admin.headers['x-portcullis-code'], 'PCL_WAYPOINT_DENIED');
   assert.match(String(admin.headers['x-portcullis-reason']), /explicitly denied by: egress\/deny-admin/);
   assert.equal(l.events.at(-1)?.policy, 'egress/deny-admin');
-  const post = await send(l.port, agent, { method: 'POST', path: '/x', headers: { ...API, 'content-length': '2' }, body: ['hi'] });
+  const post = await send(l.port, agent, {
+    method: 'POST',
+    path: '/x',
+    headers: { ...API, 'content-length': '2' },
+    body: ['hi'],
+  });
   assert.equal(post.status, 403);
-  assert.match(String(post.headers['x-portcullis-reason']), /Gateway egress\/waypoint: allow policies exist, but none allowed/);
+  assert.match(
+    String(post.headers['x-portcullis-reason']),
+    /Gateway egress\/waypoint: allow policies exist, but none allowed/,
+  );
   const get = await send(l.port, agent, { path: '/fine', headers: API });
   assert.equal(get.status, 200, 'the tunnel stays usable after denials');
   assert.equal(l.events.at(-1)?.policy, 'egress/get-only');
@@ -330,7 +385,10 @@ test('pathNormalization from portcullis.yaml: MERGE_SLASHES makes //admin the /a
   assert.equal(seen.length, from + 1);
   agent2.destroy();
   // An unknown mode is a settings error naming the file and field, and the default applies.
-  assert.throws(() => snapshotFrom([{ path: 'base.yaml', text: BASE }], 'pathNormalization: {normalization: SOMETIMES}\n'), /portcullis\.yaml:1 .*pathNormalization/);
+  assert.throws(
+    () => snapshotFrom([{ path: 'base.yaml', text: BASE }], 'pathNormalization: {normalization: SOMETIMES}\n'),
+    /portcullis\.yaml:1 .*pathNormalization/,
+  );
 });
 
 test('an upstream that accepts TCP but never finishes the TLS handshake gets 503 within the connect budget', async () => {

@@ -139,23 +139,29 @@ export function handleHttpTunnel(ctx: HttpTunnelContext): Promise<void> {
     requestTimeout: 0,
   });
   server.on('request', (req: IncomingMessage, res: ServerResponse) => void serveRequest(ctx, state, req, res, false));
-  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => void serveRequest(ctx, state, req, res, true));
+  server.on(
+    'checkContinue',
+    (req: IncomingMessage, res: ServerResponse) => void serveRequest(ctx, state, req, res, true),
+  );
   server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => {
     const cur = state.current;
     state.current = null;
     if (cur) cur.abort(`malformed request body: ${err.message}`);
-    if (err.code === 'ECONNRESET' || !socket.writable || (cur && cur.res.headersSent)) {
+    if (err.code === 'ECONNRESET' || !socket.writable || cur?.res.headersSent) {
       socket.destroy();
       return;
     }
-    const what = err.code === 'HPE_HEADER_OVERFLOW' ? `request headers larger than ${MAX_HEADER_BYTES} bytes` : err.message;
+    const what =
+      err.code === 'HPE_HEADER_OVERFLOW' ? `request headers larger than ${MAX_HEADER_BYTES} bytes` : err.message;
     socket.end(rawBadRequest(`malformed HTTP/1.1 request (${err.code ?? 'parse error'}): ${what}`));
   });
-  const refuse = (req: IncomingMessage, socket: Duplex, what: string) => {
+  const refuse = (_req: IncomingMessage, socket: Duplex, what: string) => {
     socket.end(rawBadRequest(`${what} is not supported inside an HBONE tunnel to an HTTP port`));
   };
   server.on('connect', (req: IncomingMessage, socket: Duplex) => refuse(req, socket, 'CONNECT'));
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex) => refuse(req, socket, `Upgrade (${req.headers.upgrade ?? ''})`));
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex) =>
+    refuse(req, socket, `Upgrade (${req.headers.upgrade ?? ''})`),
+  );
 
   // node's HTTP server writes its response head as a latin1 string; Node 26's HTTP/2 stream corrupts a queued string
   // write (the first 16 bytes arrive as garbage), so the tunnel is only ever handed Buffers.
@@ -236,19 +242,23 @@ function authorize(ctx: HttpTunnelContext, v: RequestView, trace: Trace): Staged
   const servicePort = se.ports.find((p) => p.number === ctx.destination.port.number);
   if (!servicePort) return gone(`no longer declares port ${ctx.destination.port.number}`);
   const { target } = v.framed;
-  const decision = applyLearnMode(v.snap.settings, decideEgress([v.snap.gatewayLayer(gw.key), v.snap.serviceEntryLayer(se.key)], {
-    principal: ctx.peer.uri,
-    sourceIp: ctx.peerAddress,
-    destinationIp: ctx.destination.ip ?? '',
-    destinationPort: servicePort.number,
-    // The normalised path: the one routed and forwarded (Envoy's RBAC reads the path after normalize_path).
-    http: {
-      method: v.framed.method,
-      host: v.framed.authority,
-      path: target.query === '' ? target.path : `${target.path}?${target.query}`,
-      headers: Object.fromEntries(v.headers),
-    },
-  }), trace.warnings);
+  const decision = applyLearnMode(
+    v.snap.settings,
+    decideEgress([v.snap.gatewayLayer(gw.key), v.snap.serviceEntryLayer(se.key)], {
+      principal: ctx.peer.uri,
+      sourceIp: ctx.peerAddress,
+      destinationIp: ctx.destination.ip ?? '',
+      destinationPort: servicePort.number,
+      // The normalised path: the one routed and forwarded (Envoy's RBAC reads the path after normalize_path).
+      http: {
+        method: v.framed.method,
+        host: v.framed.authority,
+        path: target.query === '' ? target.path : `${target.path}?${target.query}`,
+        headers: Object.fromEntries(v.headers),
+      },
+    }),
+    trace.warnings,
+  );
   const denying = decision.layers.find((l) => l.decision === 'deny');
   trace.policy = (denying ?? decision.layers.find((l) => l.policy !== null))?.policy ?? null;
   if (decision.decision === 'deny') {
@@ -325,7 +335,14 @@ function originate(
 ): Staged<Originated> {
   const m = state.originated;
   const b = r.backend;
-  if (m !== null && m.snap.deref() === v.snap && m.gw === a.gw && m.serviceEntry === b.serviceEntry && m.port === b.port && m.host === b.host) {
+  if (
+    m !== null &&
+    m.snap.deref() === v.snap &&
+    m.gw === a.gw &&
+    m.serviceEntry === b.serviceEntry &&
+    m.port === b.port &&
+    m.host === b.host
+  ) {
     trace.destinationRule = m.destinationRule;
     if (m.result.tls) noteTls(ctx, m.result.tls, m.destinationRule, trace);
     return m.result;
@@ -333,7 +350,15 @@ function originate(
   const fresh = originateFresh(ctx, v, a, r, trace);
   if (!(fresh instanceof Refusal) && !fresh.files) {
     const result: Originated = { plan: fresh.plan, tls: fresh.tls };
-    state.originated = { snap: new WeakRef(v.snap), gw: a.gw, serviceEntry: b.serviceEntry, port: b.port, host: b.host, result, destinationRule: trace.destinationRule };
+    state.originated = {
+      snap: new WeakRef(v.snap),
+      gw: a.gw,
+      serviceEntry: b.serviceEntry,
+      port: b.port,
+      host: b.host,
+      result,
+      destinationRule: trace.destinationRule,
+    };
     return result;
   }
   return fresh;
@@ -399,7 +424,13 @@ function poolFor(
 ): http.Agent {
   const m = state.pool;
   const generation = ctx.credentials.poolGeneration;
-  if (m !== null && m.tls === tls && m.port === port && m.generation === generation && m.ips.length === addresses.length) {
+  if (
+    m !== null &&
+    m.tls === tls &&
+    m.port === port &&
+    m.generation === generation &&
+    m.ips.length === addresses.length
+  ) {
     let same = true;
     for (let i = 0; i < addresses.length && same; i++) same = m.ips[i] === addresses[i].ip;
     if (same) return m.agent;

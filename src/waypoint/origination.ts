@@ -29,7 +29,12 @@ export interface TlsPlan {
 
 export type OriginationPlan =
   | { readonly ok: true; readonly destinationRule: string | null; readonly tls: TlsPlan | null }
-  | { readonly ok: false; readonly code: WaypointCode; readonly reason: string; readonly destinationRule: string | null };
+  | {
+      readonly ok: false;
+      readonly code: WaypointCode;
+      readonly reason: string;
+      readonly destinationRule: string | null;
+    };
 
 /** The TLS settings that apply to one port of a DestinationRule (port-level settings win, as in Istio). */
 export function tlsSettingsFor(dr: DestinationRuleModel, port: number): ClientTLSSettings | undefined {
@@ -51,14 +56,20 @@ export function planOrigination(
 ): OriginationPlan {
   // An invalid DestinationRule with TLS settings fails closed: 503, never plain text nor another credential.
   const invalidDr = snap.invalidDestinationRuleFor(target.host);
-  if (invalidDr !== null) return { ok: false, code: 'PCL_WAYPOINT_INVALID_DESTINATION_RULE', reason: invalidDr, destinationRule: null };
+  if (invalidDr !== null)
+    return { ok: false, code: 'PCL_WAYPOINT_INVALID_DESTINATION_RULE', reason: invalidDr, destinationRule: null };
   const dr = snap.destinationRuleFor(target.host, [gateway.namespace, target.serviceEntry.namespace]);
   if (!dr) return { ok: true, destinationRule: null, tls: null };
   const drRef = `${dr.resource.metadata.namespace}/${dr.resource.metadata.name}`;
   const tls = tlsSettingsFor(dr, target.port.number);
   const mode = tls?.mode ?? 'DISABLE';
   if (!tls || mode === 'DISABLE') return { ok: true, destinationRule: drRef, tls: null };
-  const fail = (code: WaypointCode, reason: string): OriginationPlan => ({ ok: false, code, reason, destinationRule: drRef });
+  const fail = (code: WaypointCode, reason: string): OriginationPlan => ({
+    ok: false,
+    code,
+    reason,
+    destinationRule: drRef,
+  });
   if (mode === 'ISTIO_MUTUAL') {
     return fail(
       'PCL_WAYPOINT_TLS_UNSUPPORTED',

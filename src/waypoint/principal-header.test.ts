@@ -25,7 +25,13 @@ test('every client value of the principal header (any case) is replaced by the v
 });
 
 test('repeated headers are joined with "," for matching, as Envoy presents them', () => {
-  assert.equal(headerMap([['X-A', '1'], ['x-a', '2']]).get('x-a'), '1,2');
+  assert.equal(
+    headerMap([
+      ['X-A', '1'],
+      ['x-a', '2'],
+    ]).get('x-a'),
+    '1,2',
+  );
 });
 
 test('the principal header and hop-by-hop fields never leave; Connection-listed fields neither', () => {
@@ -46,8 +52,15 @@ test('the principal header and hop-by-hop fields never leave; Connection-listed 
     ['Content-Length', '3'],
     ['Accept', '*/*'],
   ]);
-  assert.deepEqual(outgoingResponseHeaders([['Connection', 'close'], ['Set-Cookie', 'a'], ['Set-Cookie', 'b']]), [
-    ['Set-Cookie', 'a'],
-    ['Set-Cookie', 'b'],
-  ]);
+  assert.deepEqual(
+    outgoingResponseHeaders([
+      ['Connection', 'close'],
+      ['Set-Cookie', 'a'],
+      ['Set-Cookie', 'b'],
+    ]),
+    [
+      ['Set-Cookie', 'a'],
+      ['Set-Cookie', 'b'],
+    ],
+  );
 });

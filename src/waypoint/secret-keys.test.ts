@@ -23,14 +23,21 @@ function secret(name: string, data: Record<string, string>, stringData?: Record<
   return {
     kind: 'Secret',
     metadata: { namespace: 'team-namespace', name },
-    raw: { data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])), ...(stringData ? { stringData } : {}) },
+    raw: {
+      data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])),
+      ...(stringData ? { stringData } : {}),
+    },
   } as unknown as Resource;
 }
-const lookupOf = (...secrets: Resource[]) => (ns: string, name: string) =>
-  secrets.find((s) => s.metadata.namespace === ns && s.metadata.name === name) ?? null;
+const lookupOf =
+  (...secrets: Resource[]) =>
+  (ns: string, name: string) =>
+    secrets.find((s) => s.metadata.namespace === ns && s.metadata.name === name) ?? null;
 
 test('generic keys cert/key/cacert are read first, then tls.crt/tls.key/ca.crt', () => {
-  const both = secretData(secret('s', { cert: 'G', key: 'GK', 'tls.crt': 'T', 'tls.key': 'TK', cacert: 'GC', 'ca.crt': 'TC' }));
+  const both = secretData(
+    secret('s', { cert: 'G', key: 'GK', 'tls.crt': 'T', 'tls.key': 'TK', cacert: 'GC', 'ca.crt': 'TC' }),
+  );
   const kc = extractKeyAndCert(both);
   assert.ok(kc.ok);
   assert.equal(kc.value.cert.toString(), 'G');
@@ -54,10 +61,17 @@ test("Istio's error texts for empty and missing keys", () => {
   });
   assert.deepEqual(extractKeyAndCert(secretData(secret('s', { 'tls.cert': 'x', 'tls.pem': 'y' }))), {
     ok: false,
-    reason: "found secret, but didn't have expected keys (cert and key) or (tls.crt and tls.key); found: tls.cert, tls.pem",
+    reason:
+      "found secret, but didn't have expected keys (cert and key) or (tls.crt and tls.key); found: tls.cert, tls.pem",
   });
-  assert.equal(truncatedKeysMessage(secretData(secret('s', { d: '', a: '', c: '', b: '', e: '' }))), 'a, b, c, and 2 more...');
-  assert.deepEqual(extractRoot(secretData(secret('s', { 'ca.crt': '' }))), { ok: false, reason: 'found key "ca.crt", but it was empty' });
+  assert.equal(
+    truncatedKeysMessage(secretData(secret('s', { d: '', a: '', c: '', b: '', e: '' }))),
+    'a, b, c, and 2 more...',
+  );
+  assert.deepEqual(extractRoot(secretData(secret('s', { 'ca.crt': '' }))), {
+    ok: false,
+    reason: 'found key "ca.crt", but it was empty',
+  });
   assert.deepEqual(extractRoot(secretData(secret('s', { x: '1' }))), {
     ok: false,
     reason: "found secret, but didn't have expected keys cacert or ca.crt; found: x",
@@ -71,7 +85,11 @@ test('stringData is read as plain text and wins over data', () => {
 });
 
 test('readCredential: TLS-style Secret with its CA, subject as nginx prints it', () => {
-  const s = secret('app1-client-mtls-secret', { 'tls.crt': app1.certChainPem, 'tls.key': app1.keyPem, 'ca.crt': app1.rootCertPem });
+  const s = secret('app1-client-mtls-secret', {
+    'tls.crt': app1.certChainPem,
+    'tls.key': app1.keyPem,
+    'ca.crt': app1.rootCertPem,
+  });
   const r = readCredential(lookupOf(s), 'team-namespace', 'app1-client-mtls-secret', true);
   assert.ok(r.ok, r.ok ? '' : r.reason);
   assert.equal(r.material.subject, 'CN=team-namespace.app1');
@@ -97,7 +115,8 @@ test('readCredential: a separate <name>-cacert Secret supplies the CA and is che
   assert.deepEqual(bad, {
     ok: false,
     code: 'PCL_WAYPOINT_SECRET_KEYS',
-    reason: "secret team-namespace/c-cacert: found secret, but didn't have expected keys cacert or ca.crt; found: other",
+    reason:
+      "secret team-namespace/c-cacert: found secret, but didn't have expected keys cacert or ca.crt; found: other",
   });
   const simple = readCredential(lookupOf(ca), 'team-namespace', 'c', false);
   assert.ok(simple.ok, 'SIMPLE needs only the CA');
@@ -114,10 +133,20 @@ test('readCredential: missing Secret, missing keys, key not matching the certifi
   assert.equal(empty.ok, false);
   assert.equal(!empty.ok && empty.code, 'PCL_WAYPOINT_SECRET_KEYS');
   assert.match(!empty.ok ? empty.reason : '', /found keys "tls.crt" and "tls.key", but they were empty/);
-  const mixed = readCredential(lookupOf(secret('m', { 'tls.crt': app1.certChainPem, 'tls.key': app2.keyPem })), 'team-namespace', 'm', true);
+  const mixed = readCredential(
+    lookupOf(secret('m', { 'tls.crt': app1.certChainPem, 'tls.key': app2.keyPem })),
+    'team-namespace',
+    'm',
+    true,
+  );
   assert.equal(mixed.ok, false);
   assert.equal(!mixed.ok && mixed.code, 'PCL_WAYPOINT_SECRET_KEY_MISMATCH');
   assert.match(!mixed.ok ? mixed.reason : '', /private key does not match the certificate \(CN=team-namespace\.app1\)/);
-  const garbage = readCredential(lookupOf(secret('g', { cert: 'not a cert', key: 'not a key' })), 'team-namespace', 'g', true);
+  const garbage = readCredential(
+    lookupOf(secret('g', { cert: 'not a cert', key: 'not a key' })),
+    'team-namespace',
+    'g',
+    true,
+  );
   assert.equal(!garbage.ok && garbage.code, 'PCL_WAYPOINT_SECRET_KEY_MISMATCH');
 });

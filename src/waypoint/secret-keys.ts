@@ -47,10 +47,13 @@ export type Extracted<T> = { readonly ok: true; readonly value: T } | { readonly
 
 /** Istio's `extractKeyAndCert`. */
 export function extractKeyAndCert(d: SecretData): Extracted<{ cert: Buffer; key: Buffer }> {
-  if (hasValue(d, GENERIC_CERT, GENERIC_KEY)) return { ok: true, value: { cert: d.get(GENERIC_CERT)!, key: d.get(GENERIC_KEY)! } };
+  if (hasValue(d, GENERIC_CERT, GENERIC_KEY))
+    return { ok: true, value: { cert: d.get(GENERIC_CERT)!, key: d.get(GENERIC_KEY)! } };
   if (hasValue(d, TLS_CERT, TLS_KEY)) return { ok: true, value: { cert: d.get(TLS_CERT)!, key: d.get(TLS_KEY)! } };
-  if (hasKeys(d, GENERIC_CERT, GENERIC_KEY)) return { ok: false, reason: `found keys "${GENERIC_CERT}" and "${GENERIC_KEY}", but they were empty` };
-  if (hasKeys(d, TLS_CERT, TLS_KEY)) return { ok: false, reason: `found keys "${TLS_CERT}" and "${TLS_KEY}", but they were empty` };
+  if (hasKeys(d, GENERIC_CERT, GENERIC_KEY))
+    return { ok: false, reason: `found keys "${GENERIC_CERT}" and "${GENERIC_KEY}", but they were empty` };
+  if (hasKeys(d, TLS_CERT, TLS_KEY))
+    return { ok: false, reason: `found keys "${TLS_CERT}" and "${TLS_KEY}", but they were empty` };
   return {
     ok: false,
     reason:
@@ -95,7 +98,11 @@ export type SecretLookup = (namespace: string, name: string) => Resource | null;
 
 /** RFC 4514 order (most specific first, comma-separated), the form nginx's `$ssl_client_s_dn` prints. */
 export function subjectText(cert: X509Certificate): string {
-  return cert.subject.split('\n').filter((l) => l !== '').reverse().join(',');
+  return cert.subject
+    .split('\n')
+    .filter((l) => l !== '')
+    .reverse()
+    .join(',');
 }
 
 /**
@@ -103,7 +110,12 @@ export function subjectText(cert: X509Certificate): string {
  * false for SIMPLE (only the CA is read). The CA comes from `<name>-cacert` when that Secret exists, else from the
  * Secret itself (Istio `GetCaCert`); when neither has one the system roots apply (`caPem: null`).
  */
-export function readCredential(lookup: SecretLookup, namespace: string, name: string, needClientCert: boolean): CredentialResult {
+export function readCredential(
+  lookup: SecretLookup,
+  namespace: string,
+  name: string,
+  needClientCert: boolean,
+): CredentialResult {
   const ref = `${namespace}/${name}`;
   const secret = lookup(namespace, name);
   const caSecret = lookup(namespace, `${name}${CA_SUFFIX}`);
@@ -142,7 +154,8 @@ export function readCredential(lookup: SecretLookup, namespace: string, name: st
   let caPem: string | null = null;
   if (caSecret) {
     const root = extractRoot(secretData(caSecret));
-    if (!root.ok) return { ok: false, code: 'PCL_WAYPOINT_SECRET_KEYS', reason: `secret ${ref}${CA_SUFFIX}: ${root.reason}` };
+    if (!root.ok)
+      return { ok: false, code: 'PCL_WAYPOINT_SECRET_KEYS', reason: `secret ${ref}${CA_SUFFIX}: ${root.reason}` };
     caPem = root.value.toString('utf8');
   } else if (secret) {
     const root = extractRoot(secretData(secret));

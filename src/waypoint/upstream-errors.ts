@@ -27,13 +27,25 @@ export function classifyUpstreamError(err: Error & { code?: string }, where: str
   const code = err.code ?? '';
   if (code === 'PCL_WAYPOINT_UPSTREAM_SAN') return { status: 503, code, reason: `${where}: ${err.message}` };
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
-    return { status: 503, code: 'PCL_WAYPOINT_UPSTREAM_SAN', reason: `${where}: upstream certificate SAN check failed: ${err.message}` };
+    return {
+      status: 503,
+      code: 'PCL_WAYPOINT_UPSTREAM_SAN',
+      reason: `${where}: upstream certificate SAN check failed: ${err.message}`,
+    };
   }
   if (CA_ERRORS.has(code)) {
-    return { status: 503, code: 'PCL_WAYPOINT_UPSTREAM_CA', reason: `${where}: upstream certificate failed CA verification: ${code}` };
+    return {
+      status: 503,
+      code: 'PCL_WAYPOINT_UPSTREAM_CA',
+      reason: `${where}: upstream certificate failed CA verification: ${code}`,
+    };
   }
   if (code.startsWith('HPE_')) {
-    return { status: 502, code: 'PCL_WAYPOINT_UPSTREAM_INVALID_RESPONSE', reason: `${where}: invalid upstream response: ${err.message}` };
+    return {
+      status: 502,
+      code: 'PCL_WAYPOINT_UPSTREAM_INVALID_RESPONSE',
+      reason: `${where}: invalid upstream response: ${err.message}`,
+    };
   }
   if (code.startsWith('ERR_SSL_') && /CERTIFICATE_REQUIRED|BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN/.test(code)) {
     return {
@@ -50,5 +62,9 @@ export function classifyUpstreamError(err: Error & { code?: string }, where: str
     };
   }
   const what = code || err.message;
-  return { status: 503, code: 'PCL_WAYPOINT_UPSTREAM_UNREACHABLE', reason: `${where}: upstream connect error or disconnect/reset before headers: ${what}` };
+  return {
+    status: 503,
+    code: 'PCL_WAYPOINT_UPSTREAM_UNREACHABLE',
+    reason: `${where}: upstream connect error or disconnect/reset before headers: ${what}`,
+  };
 }

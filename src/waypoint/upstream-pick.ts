@@ -70,4 +70,3 @@ export async function pickUpstream(
   }
   return mapped.shuffle ? shuffled(vetted.addresses, o.random) : vetted.addresses;
 }
-

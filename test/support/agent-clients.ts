@@ -71,7 +71,10 @@ export function parseHead(buf: Buffer): HttpHead | null {
 }
 
 /** CONNECT through the agent; on 200 the socket is the tunnel. On a refusal, the body is read to the close. */
-export async function httpConnect(port: number, target: string): Promise<{ head: HttpHead; socket: net.Socket; body: string }> {
+export async function httpConnect(
+  port: number,
+  target: string,
+): Promise<{ head: HttpHead; socket: net.Socket; body: string }> {
   const s = await connectTo(port);
   s.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`);
   const buf = await readUntil(s, (b) => parseHead(b) !== null);
@@ -93,7 +96,8 @@ export type SocksAddress = { domain: string } | { ipv4: string } | { ipv6: Buffe
 
 export function socksRequest(addr: SocksAddress, port: number, cmd = 0x01): Buffer {
   let a: Buffer;
-  if ('domain' in addr) a = Buffer.concat([Buffer.from([0x03, addr.domain.length]), Buffer.from(addr.domain, 'latin1')]);
+  if ('domain' in addr)
+    a = Buffer.concat([Buffer.from([0x03, addr.domain.length]), Buffer.from(addr.domain, 'latin1')]);
   else if ('ipv4' in addr) a = Buffer.from([0x01, ...addr.ipv4.split('.').map(Number)]);
   else a = Buffer.concat([Buffer.from([0x04]), addr.ipv6]);
   const p = Buffer.alloc(2);
@@ -102,11 +106,16 @@ export function socksRequest(addr: SocksAddress, port: number, cmd = 0x01): Buff
 }
 
 /** SOCKS5 no-auth + CONNECT; resolves with the reply code and the socket (the tunnel when the code is 0). */
-export async function socks5Connect(port: number, addr: SocksAddress, dstPort: number): Promise<{ reply: number; socket: net.Socket }> {
+export async function socks5Connect(
+  port: number,
+  addr: SocksAddress,
+  dstPort: number,
+): Promise<{ reply: number; socket: net.Socket }> {
   const s = await connectTo(port);
   s.write(Buffer.from([0x05, 0x01, 0x00]));
   const method = await readUntil(s, (b) => b.length >= 2);
-  if (method[0] !== 0x05 || method[1] !== 0x00) throw new Error(`SOCKS5 method selection failed: ${method.toString('hex')}`);
+  if (method[0] !== 0x05 || method[1] !== 0x00)
+    throw new Error(`SOCKS5 method selection failed: ${method.toString('hex')}`);
   s.write(socksRequest(addr, dstPort));
   const reply = await readUntil(s, (b) => b.length >= 10);
   if (reply.length < 10) throw new Error(`short SOCKS5 reply: ${reply.toString('hex')}`);

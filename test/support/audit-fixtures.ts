@@ -65,7 +65,12 @@ spec:
 ---
 `;
 
-export function pod(ns: string, name: string, labels: Record<string, string> = {}, spec = 'containers: [{name: c, image: busybox}]'): string {
+export function pod(
+  ns: string,
+  name: string,
+  labels: Record<string, string> = {},
+  spec = 'containers: [{name: c, image: busybox}]',
+): string {
   return `
 apiVersion: v1
 kind: Pod

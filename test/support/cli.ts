@@ -27,7 +27,9 @@ export async function runCli(argv: string[]): Promise<CliResult> {
 /** Run `bin/portcullis.mjs` with the system's `node` (whatever version) to prove the entry point works. */
 export function runBin(argv: string[], nodeBinary = process.execPath): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(nodeBinary, [join(REPO, 'bin', 'portcullis.mjs'), ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(nodeBinary, [join(REPO, 'bin', 'portcullis.mjs'), ...argv], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -41,7 +43,10 @@ export function runBin(argv: string[], nodeBinary = process.execPath): Promise<C
  * A temp config folder made from example files: `files` picks files of examples/<dir> by name (all when omitted),
  * `extra` adds or replaces files by name. Returns the folder and a cleanup function.
  */
-export function configFrom(dir: string, opts: { files?: string[]; extra?: Record<string, string> } = {}): { dir: string; cleanup(): void } {
+export function configFrom(
+  dir: string,
+  opts: { files?: string[]; extra?: Record<string, string> } = {},
+): { dir: string; cleanup(): void } {
   const out = mkdtempSync(join(tmpdir(), 'portcullis-cfg-'));
   const src = join(EXAMPLES, dir);
   for (const f of readdirSync(src)) {

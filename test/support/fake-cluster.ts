@@ -8,11 +8,23 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { AUDIT_RESOURCES, LEASE_RESOURCE, SECRET_RESOURCE, SERVE_RESOURCES, SERVICE_RESOURCE } from '../../src/kube/access.ts';
+import {
+  AUDIT_RESOURCES,
+  LEASE_RESOURCE,
+  SECRET_RESOURCE,
+  SERVE_RESOURCES,
+  SERVICE_RESOURCE,
+} from '../../src/kube/access.ts';
 import { initCa, issueClientCert, issueServerCert } from '../../src/identity/ca.ts';
 import { FakeKubeApi, type FakeResource } from './fake-kube-api.ts';
 
-export const ALL_RESOURCES: readonly FakeResource[] = [...SERVE_RESOURCES, SECRET_RESOURCE, LEASE_RESOURCE, SERVICE_RESOURCE, ...AUDIT_RESOURCES];
+export const ALL_RESOURCES: readonly FakeResource[] = [
+  ...SERVE_RESOURCES,
+  SECRET_RESOURCE,
+  LEASE_RESOURCE,
+  SERVICE_RESOURCE,
+  ...AUDIT_RESOURCES,
+];
 
 /** Whether kubectl is on PATH (tests that drive it skip with this message otherwise). */
 export function kubectlMissing(): string | false {
@@ -37,7 +49,9 @@ export interface FakeCluster {
   close(): Promise<void>;
 }
 
-export async function startFakeCluster(opts: { bookmarkIntervalMs?: number; resources?: readonly FakeResource[] } = {}): Promise<FakeCluster> {
+export async function startFakeCluster(
+  opts: { bookmarkIntervalMs?: number; resources?: readonly FakeResource[] } = {},
+): Promise<FakeCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-kube-'));
   const ca = await initCa(join(dir, 'ca'), { trustDomain: 'cluster.local' });
   const serving = await issueServerCert(ca, { ipAddresses: ['127.0.0.1'], dnsNames: ['localhost'], ttl: 3_600_000 });
@@ -71,7 +85,10 @@ export async function startFakeCluster(opts: { bookmarkIntervalMs?: number; reso
     return path;
   };
   const kubeconfig = writeConfig('kubeconfig', { token });
-  const certKubeconfig = writeConfig('kubeconfig-cert', { 'client-certificate-data': b64(client.certPem), 'client-key-data': b64(client.keyPem) });
+  const certKubeconfig = writeConfig('kubeconfig-cert', {
+    'client-certificate-data': b64(client.certPem),
+    'client-key-data': b64(client.keyPem),
+  });
   const env = { ...process.env, KUBECONFIG: writeConfig('kubeconfig-kubectl', { token: kubectlToken }), HOME: dir };
   return {
     api,
@@ -82,10 +99,15 @@ export async function startFakeCluster(opts: { bookmarkIntervalMs?: number; reso
     caPem: ca.rootCertPem,
     kubectl: (args, input) =>
       new Promise((resolve, reject) => {
-        const child = execFile('kubectl', [...args], { env, encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => {
-          if (err) reject(new Error(`kubectl ${args.join(' ')} failed: ${err.message}\n${stdout}\n${stderr}`));
-          else resolve(stdout);
-        });
+        const child = execFile(
+          'kubectl',
+          [...args],
+          { env, encoding: 'utf8', timeout: 60_000 },
+          (err, stdout, stderr) => {
+            if (err) reject(new Error(`kubectl ${args.join(' ')} failed: ${err.message}\n${stdout}\n${stderr}`));
+            else resolve(stdout);
+          },
+        );
         child.stdin!.end(input ?? '');
       }),
     kubectlAsync: (args) => spawn('kubectl', [...args], { env, stdio: ['ignore', 'pipe', 'pipe'] }),

@@ -92,7 +92,11 @@ export async function startFakeGateway(pki: TestPki, identity = GATEWAY_SPIFFE):
     }
     req.respond(answer.status, answer.headers);
   };
-  const server = createHboneServer({ certificates: new StaticCertificateSource(material), trustDomain: 'cluster.local', handler });
+  const server = createHboneServer({
+    certificates: new StaticCertificateSource(material),
+    trustDomain: 'cluster.local',
+    handler,
+  });
   server.on('error', () => {});
   const addr = await server.listen(0, '127.0.0.1');
   return Object.assign(gw, {

@@ -6,7 +6,11 @@
 import * as grpc from '@grpc/grpc-js';
 import { issueServerCert, issueWorkloadCert, type CertificateAuthority } from '../../src/identity/ca.ts';
 import { parseCsr } from '../../src/identity/csr.ts';
-import { loadCaService, type CertificateRequestMessage, type CertificateResponseMessage } from '../../src/identity/istiod-client.ts';
+import {
+  loadCaService,
+  type CertificateRequestMessage,
+  type CertificateResponseMessage,
+} from '../../src/identity/istiod-client.ts';
 
 export type FakeIstiodMode = 'sign' | 'empty-chain' | 'wrong-san';
 
@@ -34,8 +38,15 @@ export interface FakeIstiod {
 
 const WRONG_ID = 'spiffe://cluster.local/ns/other/sa/someone-else';
 
-export async function startFakeIstiod(ca: CertificateAuthority, token = 'test-token-for-istio-ca'): Promise<FakeIstiod> {
-  const serving = await issueServerCert(ca, { dnsNames: ['istiod.istio-system.svc'], ipAddresses: ['127.0.0.1'], ttl: 3_600_000 });
+export async function startFakeIstiod(
+  ca: CertificateAuthority,
+  token = 'test-token-for-istio-ca',
+): Promise<FakeIstiod> {
+  const serving = await issueServerCert(ca, {
+    dnsNames: ['istiod.istio-system.svc'],
+    ipAddresses: ['127.0.0.1'],
+    ttl: 3_600_000,
+  });
   const requests: RecordedRequest[] = [];
   let port = 0;
   let server: grpc.Server | null = null;
@@ -45,7 +56,10 @@ export async function startFakeIstiod(ca: CertificateAuthority, token = 'test-to
     maxTtlMs: null as number | null,
   };
 
-  const createCertificate: grpc.handleUnaryCall<CertificateRequestMessage, CertificateResponseMessage> = (call, callback) => {
+  const createCertificate: grpc.handleUnaryCall<CertificateRequestMessage, CertificateResponseMessage> = (
+    call,
+    callback,
+  ) => {
     const auth = call.metadata.get('authorization')[0];
     const authorization = typeof auth === 'string' ? auth : null;
     const validitySeconds = Number(call.request.validityDuration);
@@ -65,7 +79,12 @@ export async function startFakeIstiod(ca: CertificateAuthority, token = 'test-to
           return;
         }
         const ttl = Math.min(validitySeconds * 1000, state.maxTtlMs ?? Infinity);
-        const leaf = await issueWorkloadCert(ca, { spiffe: state.mode === 'wrong-san' ? WRONG_ID : [...uris], ttl, publicKey: csr.publicKey, notBefore: new Date() });
+        const leaf = await issueWorkloadCert(ca, {
+          spiffe: state.mode === 'wrong-san' ? WRONG_ID : [...uris],
+          ttl,
+          publicKey: csr.publicKey,
+          notBefore: new Date(),
+        });
         callback(null, { certChain: [leaf.certPem, ...ca.chainPems], rootCert: { caCert: [ca.rootCertPem] } });
       } catch (err) {
         requests.push({ authorization, uris, validitySeconds, accepted: false });
@@ -77,7 +96,11 @@ export async function startFakeIstiod(ca: CertificateAuthority, token = 'test-to
   const bind = async (): Promise<void> => {
     const s = new grpc.Server();
     s.addService(loadCaService(), { CreateCertificate: createCertificate });
-    const creds = grpc.ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(serving.certChainPem), private_key: Buffer.from(serving.keyPem) }], false);
+    const creds = grpc.ServerCredentials.createSsl(
+      null,
+      [{ cert_chain: Buffer.from(serving.certChainPem), private_key: Buffer.from(serving.keyPem) }],
+      false,
+    );
     port = await new Promise<number>((resolve, reject) =>
       s.bindAsync(`127.0.0.1:${port}`, creds, (err, p) => (err === null ? resolve(p) : reject(err))),
     );

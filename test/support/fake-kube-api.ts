@@ -122,7 +122,14 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
  */
 export function applyPatch(target: unknown, patch: unknown): unknown {
   if (Array.isArray(patch) && Array.isArray(target)) {
-    const keyOf = (v: unknown): string | undefined => (isObject(v) ? (typeof v.type === 'string' ? `type=${v.type}` : typeof v.name === 'string' ? `name=${v.name}` : undefined) : undefined);
+    const keyOf = (v: unknown): string | undefined =>
+      isObject(v)
+        ? typeof v.type === 'string'
+          ? `type=${v.type}`
+          : typeof v.name === 'string'
+            ? `name=${v.name}`
+            : undefined
+        : undefined;
     if (patch.length > 0 && patch.every((p) => keyOf(p) !== undefined) && target.every((t) => keyOf(t) !== undefined)) {
       const out = target.map((t) => clone(t));
       for (const p of patch) {
@@ -141,7 +148,10 @@ export function applyPatch(target: unknown, patch: unknown): unknown {
 }
 
 /** `key=value,key!=value` label and field selectors (what kubectl and informers send). */
-function selector(text: string | null, get: (o: KubeObject, key: string) => string | undefined): (o: KubeObject) => boolean {
+function selector(
+  text: string | null,
+  get: (o: KubeObject, key: string) => string | undefined,
+): (o: KubeObject) => boolean {
   if (text === null || text === '') return () => true;
   const terms = text.split(',').map((t) => {
     const m = /^([^!=]+)(!=|==|=)(.*)$/.exec(t.trim());
@@ -269,19 +279,26 @@ export class FakeKubeApi {
   sendBookmarks(): void {
     for (const w of this.#watches) {
       if (!w.bookmarks) continue;
-      this.#write(w, { type: 'BOOKMARK', object: { kind: w.res.kind, apiVersion: apiVersionOf(w.res), metadata: { resourceVersion: String(this.#rv) } } });
+      this.#write(w, {
+        type: 'BOOKMARK',
+        object: { kind: w.res.kind, apiVersion: apiVersionOf(w.res), metadata: { resourceVersion: String(this.#rv) } },
+      });
     }
   }
 
   /** Open watch streams right now, per `resource.group` (tests wait for a client to be watching). */
   watchers(resource?: string): number {
-    return [...this.#watches].filter((w) => resource === undefined || groupResource(w.res) === resource || w.res.resource === resource).length;
+    return [...this.#watches].filter(
+      (w) => resource === undefined || groupResource(w.res) === resource || w.res.resource === resource,
+    ).length;
   }
 
   // ---- the store, for tests ----
 
   #resourceFor(apiVersion: string, kind: string): FakeResource {
-    const r = this.#resources.find((x) => apiVersionOf(x) === apiVersion && x.kind === kind) ?? this.#resources.find((x) => x.kind === kind && apiVersion.startsWith(x.group === '' ? 'v' : `${x.group}/`));
+    const r =
+      this.#resources.find((x) => apiVersionOf(x) === apiVersion && x.kind === kind) ??
+      this.#resources.find((x) => x.kind === kind && apiVersion.startsWith(x.group === '' ? 'v' : `${x.group}/`));
     if (!r) throw new Error(`fake API: no resource for ${apiVersion} ${kind}`);
     return r;
   }
@@ -358,7 +375,8 @@ export class FakeKubeApi {
     m.generation = Number(cm.generation ?? 1) + (part !== 'status' && specChanged ? 1 : 0);
     const { resourceVersion: _a, ...restNew } = m;
     const { resourceVersion: _b, ...restOld } = cm;
-    if (JSON.stringify({ ...out, metadata: restNew }) === JSON.stringify({ ...current, metadata: restOld })) return clone(current);
+    if (JSON.stringify({ ...out, metadata: restNew }) === JSON.stringify({ ...current, metadata: restOld }))
+      return clone(current);
     m.resourceVersion = String(++this.#rv);
     this.#bucket(r).set(`${String(cm.namespace ?? '')}/${String(cm.name)}`, out);
     this.#emit({ rv: this.#rv, type: 'MODIFIED', res: r, object: clone(out) });
@@ -395,7 +413,10 @@ export class FakeKubeApi {
   }
 
   #endWatchGone(w: OpenWatch, rv: number): void {
-    this.#write(w, { type: 'ERROR', object: status(410, 'Expired', `too old resource version: ${rv} (${this.#compactedRv})`) });
+    this.#write(w, {
+      type: 'ERROR',
+      object: status(410, 'Expired', `too old resource version: ${rv} (${this.#compactedRv})`),
+    });
     w.response.end();
     this.#watches.delete(w);
   }
@@ -417,7 +438,15 @@ export class FakeKubeApi {
       send(401, status(401, 'Unauthorized', 'Unauthorized'));
       return;
     }
-    this.requests.push({ method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, contentType: req.headers['content-type'], accept: req.headers.accept, body, user });
+    this.requests.push({
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: url.searchParams,
+      contentType: req.headers['content-type'],
+      accept: req.headers.accept,
+      body,
+      user,
+    });
     try {
       this.#route(req, res, url, body, send);
     } catch (err) {
@@ -427,24 +456,34 @@ export class FakeKubeApi {
 
   #authenticated(req: IncomingMessage): string | null {
     const auth = req.headers.authorization;
-    if (auth !== undefined && auth.startsWith('Bearer ') && this.#opts.tokens.includes(auth.slice(7))) return `token:${auth.slice(7)}`;
+    if (auth?.startsWith('Bearer ') && this.#opts.tokens.includes(auth.slice(7))) return `token:${auth.slice(7)}`;
     const tls = req.socket as TLSSocket;
     if (this.#opts.clientCaPem === undefined || tls.authorized !== true) return null;
     return `cert:${String(tls.getPeerCertificate().subject?.CN ?? '')}`;
   }
 
-  #route(req: IncomingMessage, res: ServerResponse, url: URL, body: string, send: (code: number, obj: unknown) => void): void {
+  #route(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    body: string,
+    send: (code: number, obj: unknown) => void,
+  ): void {
     const method = req.method ?? 'GET';
     const parts = url.pathname.split('/').filter((p) => p !== '');
     // ---- discovery ----
-    if (method === 'GET' && url.pathname === '/api') return send(200, { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [] });
+    if (method === 'GET' && url.pathname === '/api')
+      return send(200, { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [] });
     if (method === 'GET' && url.pathname === '/apis') return send(200, this.#groupList());
     if (method === 'GET' && url.pathname === '/openapi/v3') return send(200, this.#openApiIndex());
     if (method === 'GET' && url.pathname.startsWith('/openapi/v3/')) {
       const doc = this.#openApiDoc(url.pathname.slice('/openapi/v3/'.length));
-      return doc ? send(200, doc) : send(404, status(404, 'NotFound', 'the server could not find the requested resource'));
+      return doc
+        ? send(200, doc)
+        : send(404, status(404, 'NotFound', 'the server could not find the requested resource'));
     }
-    if (method === 'GET' && url.pathname === '/version') return send(200, { major: '1', minor: '32', gitVersion: 'v1.32.0-fake', platform: 'linux/amd64' });
+    if (method === 'GET' && url.pathname === '/version')
+      return send(200, { major: '1', minor: '32', gitVersion: 'v1.32.0-fake', platform: 'linux/amd64' });
     let group: string;
     let version: string;
     let rest: string[];
@@ -458,13 +497,16 @@ export class FakeKubeApi {
       rest = parts.slice(3);
     } else if (parts[0] === 'apis' && parts.length === 2) {
       const g = this.#groupList().groups.find((x) => x.name === parts[1]);
-      return g ? send(200, { kind: 'APIGroup', apiVersion: 'v1', ...g }) : send(404, status(404, 'NotFound', 'the server could not find the requested resource'));
+      return g
+        ? send(200, { kind: 'APIGroup', apiVersion: 'v1', ...g })
+        : send(404, status(404, 'NotFound', 'the server could not find the requested resource'));
     } else {
       return send(404, status(404, 'NotFound', 'the server could not find the requested resource'));
     }
     if (rest.length === 0 && method === 'GET') {
       const list = this.#resources.filter((r) => r.group === group && r.version === version);
-      if (list.length === 0) return send(404, status(404, 'NotFound', 'the server could not find the requested resource'));
+      if (list.length === 0)
+        return send(404, status(404, 'NotFound', 'the server could not find the requested resource'));
       return send(200, this.#resourceList(group, version, list));
     }
     let namespace: string | undefined;
@@ -477,30 +519,61 @@ export class FakeKubeApi {
     if (!r || rest.length > 3 || (sub !== undefined && sub !== 'status')) {
       return send(404, status(404, 'NotFound', 'the server could not find the requested resource'));
     }
-    if (!r.namespaced && namespace !== undefined) return send(404, status(404, 'NotFound', 'the server could not find the requested resource'));
+    if (!r.namespaced && namespace !== undefined)
+      return send(404, status(404, 'NotFound', 'the server could not find the requested resource'));
     const watching = url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
-    const verb = ({ GET: name === undefined ? (watching ? 'watch' : 'list') : 'get', POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' } as Record<string, string>)[method];
+    const verb = (
+      {
+        GET: name === undefined ? (watching ? 'watch' : 'list') : 'get',
+        POST: 'create',
+        PUT: 'update',
+        PATCH: 'patch',
+        DELETE: 'delete',
+      } as Record<string, string>
+    )[method];
     if (verb === undefined) return send(405, status(405, 'MethodNotAllowed', `${method} is not supported`));
     const gr = groupResource(r);
     if (this.#forbidden.has(gr) || this.#forbidden.has(`${gr}:${verb}`)) {
       const scope = namespace !== undefined ? `in the namespace "${namespace}"` : 'at the cluster scope';
-      return send(403, status(403, 'Forbidden', `${gr}${name ? ` "${name}"` : ''} is forbidden: User "system:serviceaccount:istio-system:portcullis" cannot ${verb} resource "${r.resource}"${sub ? ` "${sub}"` : ''} in API group "${group}" ${scope}`, { kind: r.resource, group }));
+      return send(
+        403,
+        status(
+          403,
+          'Forbidden',
+          `${gr}${name ? ` "${name}"` : ''} is forbidden: User "system:serviceaccount:istio-system:portcullis" cannot ${verb} resource "${r.resource}"${sub ? ` "${sub}"` : ''} in API group "${group}" ${scope}`,
+          { kind: r.resource, group },
+        ),
+      );
     }
     const key = `${namespace ?? ''}/${name ?? ''}`;
     const table = (req.headers.accept ?? '').includes('as=Table');
-    const notFound = (): void => send(404, status(404, 'NotFound', `${gr} "${name}" not found`, { name, group, kind: r.resource }));
+    const notFound = (): void =>
+      send(404, status(404, 'NotFound', `${gr} "${name}" not found`, { name, group, kind: r.resource }));
     if (r.namespaced && namespace === undefined && name !== undefined) return notFound();
 
     if (verb === 'list' || verb === 'watch') {
-      const filter = ((a, b) => (o: KubeObject) => a(o) && b(o))(selector(url.searchParams.get('labelSelector'), labelOf), selector(url.searchParams.get('fieldSelector'), fieldOf));
-      const items = [...this.#bucket(r).values()].filter((o) => (namespace === undefined || meta(o).namespace === namespace) && filter(o));
+      const filter = (
+        (a, b) => (o: KubeObject) =>
+          a(o) && b(o)
+      )(
+        selector(url.searchParams.get('labelSelector'), labelOf),
+        selector(url.searchParams.get('fieldSelector'), fieldOf),
+      );
+      const items = [...this.#bucket(r).values()].filter(
+        (o) => (namespace === undefined || meta(o).namespace === namespace) && filter(o),
+      );
       if (verb === 'list') {
         const rvParam = url.searchParams.get('resourceVersion');
         if (rvParam !== null && rvParam !== '' && rvParam !== '0' && Number(rvParam) < this.#compactedRv) {
           return send(410, status(410, 'Expired', `too old resource version: ${rvParam} (${this.#compactedRv})`));
         }
         if (table) return send(200, this.#table(items, true));
-        return send(200, { kind: `${r.kind}List`, apiVersion: apiVersionOf(r), metadata: { resourceVersion: String(this.#rv) }, items: items.map(clone) });
+        return send(200, {
+          kind: `${r.kind}List`,
+          apiVersion: apiVersionOf(r),
+          metadata: { resourceVersion: String(this.#rv) },
+          items: items.map(clone),
+        });
       }
       return this.#watch(r, namespace, filter, url, table, res);
     }
@@ -518,14 +591,22 @@ export class FakeKubeApi {
     try {
       incoming = (contentType === 'application/apply-patch+yaml' ? parseYaml(body) : JSON.parse(body)) as KubeObject;
     } catch (err) {
-      return send(400, status(400, 'BadRequest', `cannot read the body: ${err instanceof Error ? err.message : String(err)}`));
+      return send(
+        400,
+        status(400, 'BadRequest', `cannot read the body: ${err instanceof Error ? err.message : String(err)}`),
+      );
     }
     if (!isObject(incoming)) return send(400, status(400, 'BadRequest', 'the body must be an object'));
     if (verb === 'create') {
       if (sub !== undefined) return send(405, status(405, 'MethodNotAllowed', 'create on a subresource'));
       const n = meta(incoming).name;
-      if (typeof n !== 'string' || n === '') return send(422, status(422, 'Invalid', `${r.kind} is invalid: metadata.name: Required value`));
-      if (this.#bucket(r).has(`${namespace ?? ''}/${n}`)) return send(409, status(409, 'AlreadyExists', `${gr} "${n}" already exists`, { name: n, group, kind: r.resource }));
+      if (typeof n !== 'string' || n === '')
+        return send(422, status(422, 'Invalid', `${r.kind} is invalid: metadata.name: Required value`));
+      if (this.#bucket(r).has(`${namespace ?? ''}/${n}`))
+        return send(
+          409,
+          status(409, 'AlreadyExists', `${gr} "${n}" already exists`, { name: n, group, kind: r.resource }),
+        );
       return send(201, this.#create(r, incoming, namespace));
     }
     const current = this.#bucket(r).get(key);
@@ -534,14 +615,30 @@ export class FakeKubeApi {
       if (!current) return notFound();
       const wantRv = meta(incoming).resourceVersion;
       if (wantRv !== undefined && wantRv !== meta(current).resourceVersion) {
-        return send(409, status(409, 'Conflict', `Operation cannot be fulfilled on ${gr} "${name}": the object has been modified; please apply your changes to the latest version and try again`, { name, group, kind: r.resource }));
+        return send(
+          409,
+          status(
+            409,
+            'Conflict',
+            `Operation cannot be fulfilled on ${gr} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+            { name, group, kind: r.resource },
+          ),
+        );
       }
       return send(200, this.#update(r, incoming, current, part));
     }
     // patch
     if (contentType === 'application/apply-patch+yaml') {
       const manager = url.searchParams.get('fieldManager');
-      if (!manager) return send(422, status(422, 'Invalid', 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch'));
+      if (!manager)
+        return send(
+          422,
+          status(
+            422,
+            'Invalid',
+            'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
+          ),
+        );
       if (!current) {
         if (sub !== undefined) return notFound();
         return send(201, this.#create(r, incoming, namespace));
@@ -549,16 +646,38 @@ export class FakeKubeApi {
       return send(200, this.#update(r, applyPatch(current, incoming) as KubeObject, current, part));
     }
     if (contentType !== 'application/merge-patch+json' && contentType !== 'application/strategic-merge-patch+json') {
-      return send(415, status(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml`));
+      return send(
+        415,
+        status(
+          415,
+          'UnsupportedMediaType',
+          `the body of the request was in an unknown format - accepted media types include: application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml`,
+        ),
+      );
     }
     if (!current) return notFound();
     return send(200, this.#update(r, mergePatch(current, incoming) as KubeObject, current, part));
   }
 
-  #watch(r: FakeResource, namespace: string | undefined, filter: (o: KubeObject) => boolean, url: URL, table: boolean, res: ServerResponse): void {
+  #watch(
+    r: FakeResource,
+    namespace: string | undefined,
+    filter: (o: KubeObject) => boolean,
+    url: URL,
+    table: boolean,
+    res: ServerResponse,
+  ): void {
     const rvParam = url.searchParams.get('resourceVersion');
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
-    const w: OpenWatch = { res: r, namespace, filter, table, bookmarks: url.searchParams.get('allowWatchBookmarks') === 'true', response: res, sentRv: 0 };
+    const w: OpenWatch = {
+      res: r,
+      namespace,
+      filter,
+      table,
+      bookmarks: url.searchParams.get('allowWatchBookmarks') === 'true',
+      response: res,
+      sentRv: 0,
+    };
     const from = rvParam === null || rvParam === '' || rvParam === '0' ? undefined : Number(rvParam);
     if (from !== undefined && from < this.#compactedRv) {
       this.#watches.add(w);
@@ -570,7 +689,8 @@ export class FakeKubeApi {
     if (from === undefined) {
       // No resourceVersion: "get state and start at most recent", i.e. a synthetic ADDED for every object first.
       for (const o of this.#bucket(r).values()) {
-        if ((namespace === undefined || meta(o).namespace === namespace) && filter(o)) this.#write(w, { type: 'ADDED', object: table ? this.#table([o], false) : o });
+        if ((namespace === undefined || meta(o).namespace === namespace) && filter(o))
+          this.#write(w, { type: 'ADDED', object: table ? this.#table([o], false) : o });
       }
       w.sentRv = this.#rv;
     } else {
@@ -589,7 +709,15 @@ export class FakeKubeApi {
     }
   }
 
-  #groupList(): { kind: string; apiVersion: string; groups: { name: string; versions: { groupVersion: string; version: string }[]; preferredVersion: { groupVersion: string; version: string } }[] } {
+  #groupList(): {
+    kind: string;
+    apiVersion: string;
+    groups: {
+      name: string;
+      versions: { groupVersion: string; version: string }[];
+      preferredVersion: { groupVersion: string; version: string };
+    }[];
+  } {
     const groups = new Map<string, string[]>();
     for (const r of this.#resources) {
       if (r.group === '') continue;
@@ -616,7 +744,13 @@ export class FakeKubeApi {
       groupVersion: group === '' ? version : `${group}/${version}`,
       resources: list.flatMap((r) => [
         { name: r.resource, singularName: r.kind.toLowerCase(), namespaced: r.namespaced, kind: r.kind, verbs },
-        { name: `${r.resource}/status`, singularName: '', namespaced: r.namespaced, kind: r.kind, verbs: ['get', 'patch', 'update'] },
+        {
+          name: `${r.resource}/status`,
+          singularName: '',
+          namespaced: r.namespaced,
+          kind: r.kind,
+          verbs: ['get', 'patch', 'update'],
+        },
       ]),
     };
   }
@@ -636,7 +770,9 @@ export class FakeKubeApi {
   }
 
   #openApiDoc(gv: string): KubeObject | undefined {
-    const list = this.#resources.filter((r) => (r.group === '' ? `api/${r.version}` : `apis/${r.group}/${r.version}`) === gv);
+    const list = this.#resources.filter(
+      (r) => (r.group === '' ? `api/${r.version}` : `apis/${r.group}/${r.version}`) === gv,
+    );
     if (list.length === 0) return undefined;
     const paths: Record<string, unknown> = {};
     for (const r of list) {
@@ -645,7 +781,11 @@ export class FakeKubeApi {
         patch: {
           'x-kubernetes-group-version-kind': { group: r.group, version: r.version, kind: r.kind },
           'x-kubernetes-action': 'patch',
-          parameters: ['dryRun', 'fieldManager', 'fieldValidation', 'force'].map((name) => ({ name, in: 'query', schema: { type: 'string' } })),
+          parameters: ['dryRun', 'fieldManager', 'fieldValidation', 'force'].map((name) => ({
+            name,
+            in: 'query',
+            schema: { type: 'string' },
+          })),
           responses: {},
         },
       };

@@ -1,7 +1,12 @@
 /** A RuleContext for tests: records every error and warning so a test can assert code, path and text. */
 import type { ErrorCode } from '../../src/errors/catalogue.ts';
 import { formatPath, type FieldPath } from '../../src/config/types.ts';
-import { DEFAULT_CONTROLLER_NAME, DEFAULT_GATEWAY_CLASSES, DEFAULT_SYSTEM_NAMESPACES, type Settings } from '../../src/config/settings-types.ts';
+import {
+  DEFAULT_CONTROLLER_NAME,
+  DEFAULT_GATEWAY_CLASSES,
+  DEFAULT_SYSTEM_NAMESPACES,
+  type Settings,
+} from '../../src/config/settings-types.ts';
 import { DEFAULT_CONFIG_LIMITS } from '../../src/config/settings.ts';
 import type { RuleContext, SemanticRule } from '../../src/config/rules/rule-context.ts';
 
@@ -62,7 +67,11 @@ export function fakeContext(doc: Readonly<Record<string, unknown>>, namespace?: 
 }
 
 /** Run `rules` over `doc` and return the recording context. */
-export function runRules(rules: readonly SemanticRule[], doc: Readonly<Record<string, unknown>>, namespace?: string): FakeRuleContext {
+export function runRules(
+  rules: readonly SemanticRule[],
+  doc: Readonly<Record<string, unknown>>,
+  namespace?: string,
+): FakeRuleContext {
   const ctx = fakeContext(doc, namespace);
   for (const rule of rules) rule(doc, ctx);
   return ctx;

@@ -44,7 +44,13 @@ export async function startFlowEnv(opts: { learn: boolean }): Promise<FlowEnv> {
   const pki = await makeTestPki();
   const upstream = await startTlsUpstream(await pki.server('httpbin.org', UNDECLARED), '127.0.0.1', 0);
   const cfg = configFrom('seed-000', {
-    files: ['gateway.yaml', 'namespace.yaml', 'default-deny.yaml', 'gateway-policies.yaml', 'serviceentry-policies.yaml'],
+    files: [
+      'gateway.yaml',
+      'namespace.yaml',
+      'default-deny.yaml',
+      'gateway-policies.yaml',
+      'serviceentry-policies.yaml',
+    ],
     extra: { 'portcullis.yaml': seedSettings(opts.learn), 'serviceentry.yaml': seedServiceEntry(upstream.port) },
   });
   const logDir = mkdtempSync(join(tmpdir(), 'portcullis-flowlog-'));
@@ -82,7 +88,12 @@ export async function startFlowEnv(opts: { learn: boolean }): Promise<FlowEnv> {
 }
 
 /** One HTTPS GET through a tunnel; returns the HBONE refusal instead when the gateway refuses. */
-export async function getThrough(env: FlowEnv, who: Caller, host: string, authority = `${host}:443`): Promise<{ ok: true; status: number } | { ok: false; status: number; reason: string }> {
+export async function getThrough(
+  env: FlowEnv,
+  who: Caller,
+  host: string,
+  authority = `${host}:443`,
+): Promise<{ ok: true; status: number } | { ok: false; status: number; reason: string }> {
   const t = await who.connect(authority);
   if (!t.ok) return t;
   const socket = await tlsOver(t.tunnel, host, env.pki.ca.rootCertPem);
@@ -92,7 +103,9 @@ export async function getThrough(env: FlowEnv, who: Caller, host: string, author
 }
 
 /** The quickstart's shapes: productpage twice to httpbin.org, sleep once, productpage to an undeclared host and to a bare IP. */
-export async function driveQuickstartShapes(env: FlowEnv): Promise<Record<string, { ok: boolean; status: number; reason?: string }>> {
+export async function driveQuickstartShapes(
+  env: FlowEnv,
+): Promise<Record<string, { ok: boolean; status: number; reason?: string }>> {
   return {
     productpage1: await getThrough(env, env.productpage, 'httpbin.org'),
     productpage2: await getThrough(env, env.productpage, 'httpbin.org'),

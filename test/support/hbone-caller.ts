@@ -8,12 +8,23 @@ import { HboneClient, HboneStatusError, type HboneTunnel } from '../../src/hbone
 
 export interface Caller {
   /** Open a tunnel; resolves with the tunnel, or the refusal status and reason. */
-  connect(authority: string): Promise<{ ok: true; tunnel: HboneTunnel } | { ok: false; status: number; reason: string }>;
+  connect(
+    authority: string,
+  ): Promise<{ ok: true; tunnel: HboneTunnel } | { ok: false; status: number; reason: string }>;
   close(): void;
 }
 
-export function caller(cert: IssuedCertificate, gateway: { host: string; port: number }, gatewayIdentity: string): Caller {
-  const client = new HboneClient({ certificates: cert, gateway, expectedSans: [gatewayIdentity], keepaliveIntervalMs: 0 });
+export function caller(
+  cert: IssuedCertificate,
+  gateway: { host: string; port: number },
+  gatewayIdentity: string,
+): Caller {
+  const client = new HboneClient({
+    certificates: cert,
+    gateway,
+    expectedSans: [gatewayIdentity],
+    keepaliveIntervalMs: 0,
+  });
   return {
     async connect(authority) {
       try {

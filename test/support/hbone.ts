@@ -81,7 +81,11 @@ export async function startServer(
 }
 
 /** TLS options for a client presenting `identity` and trusting the PKI's root. */
-export function clientTls(pki: Pki, port: number, identity: IssuedCertificate | null = pki.client): tls.ConnectionOptions {
+export function clientTls(
+  pki: Pki,
+  port: number,
+  identity: IssuedCertificate | null = pki.client,
+): tls.ConnectionOptions {
   return {
     host: '127.0.0.1',
     port,

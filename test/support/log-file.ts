@@ -11,11 +11,19 @@ export function readLogLines(file: string): Record<string, unknown>[] {
 }
 
 /** Wait (bounded) until a line matches; the log is written asynchronously, so tests poll rather than sleep. */
-export async function waitForLogLine(file: string, pred: (line: Record<string, unknown>) => boolean, what: string): Promise<Record<string, unknown>> {
+export async function waitForLogLine(
+  file: string,
+  pred: (line: Record<string, unknown>) => boolean,
+  what: string,
+): Promise<Record<string, unknown>> {
   for (let i = 0; i < 400; i++) {
     const hit = readLogLines(file).find(pred);
     if (hit) return hit;
     await sleep(25);
   }
-  throw new Error(`no log line for ${what}; log:\n${readLogLines(file).map((l) => JSON.stringify(l)).join('\n')}`);
+  throw new Error(
+    `no log line for ${what}; log:\n${readLogLines(file)
+      .map((l) => JSON.stringify(l))
+      .join('\n')}`,
+  );
 }

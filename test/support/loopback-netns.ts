@@ -52,7 +52,15 @@ export function runInLoopbackNetns(file: string, timeoutMs: number): Promise<Net
   return new Promise((resolve) => {
     execFile(
       'unshare',
-      ['--net', '--', 'sh', '-c', 'ip link set lo up && exec "$0" --test --test-reporter=tap "$1"', process.execPath, file],
+      [
+        '--net',
+        '--',
+        'sh',
+        '-c',
+        'ip link set lo up && exec "$0" --test --test-reporter=tap "$1"',
+        process.execPath,
+        file,
+      ],
       { encoding: 'utf8', timeout: timeoutMs, env: childEnv(), maxBuffer: 64 * 1024 * 1024 },
       (err, stdout, stderr) => {
         const status = err === null ? 0 : typeof err.code === 'number' ? err.code : null;

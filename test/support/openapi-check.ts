@@ -25,8 +25,12 @@ export interface OpenApiSchema {
 /** The openAPIV3Schema of `version` in a CRD file. */
 export function crdSchema(file: string, version: string): OpenApiSchema {
   for (const doc of parseAllDocuments(readFileSync(file, 'utf8'))) {
-    const crd = doc.toJS() as { kind?: string; spec?: { versions?: { name: string; schema: { openAPIV3Schema: OpenApiSchema } }[] } };
-    const v = crd?.kind === 'CustomResourceDefinition' ? crd.spec?.versions?.find((x) => x.name === version) : undefined;
+    const crd = doc.toJS() as {
+      kind?: string;
+      spec?: { versions?: { name: string; schema: { openAPIV3Schema: OpenApiSchema } }[] };
+    };
+    const v =
+      crd?.kind === 'CustomResourceDefinition' ? crd.spec?.versions?.find((x) => x.name === version) : undefined;
     if (v !== undefined) return v.schema.openAPIV3Schema;
   }
   throw new Error(`${file}: no CRD version ${version}`);
@@ -41,29 +45,45 @@ export function checkSchema(value: unknown, schema: OpenApiSchema, path = ''): s
     if (typeof value !== 'object' || value === null || Array.isArray(value)) return [`${at}: expected an object`];
     const obj = value as Record<string, unknown>;
     for (const r of schema.required ?? []) if (!(r in obj)) errors.push(`${at}: missing required field "${r}"`);
-    if (schema.maxProperties !== undefined && Object.keys(obj).length > schema.maxProperties) errors.push(`${at}: more than ${schema.maxProperties} properties`);
+    if (schema.maxProperties !== undefined && Object.keys(obj).length > schema.maxProperties)
+      errors.push(`${at}: more than ${schema.maxProperties} properties`);
     for (const [k, v] of Object.entries(obj)) {
-      const sub = schema.properties?.[k] ?? (typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined);
+      const sub =
+        schema.properties?.[k] ??
+        (typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined);
       if (sub !== undefined) errors.push(...checkSchema(v, sub, path === '' ? k : `${path}.${k}`));
-      else if (schema.properties !== undefined && !schema['x-kubernetes-preserve-unknown-fields'] && path !== 'metadata') {
+      else if (
+        schema.properties !== undefined &&
+        !schema['x-kubernetes-preserve-unknown-fields'] &&
+        path !== 'metadata'
+      ) {
         errors.push(`${at}: unknown field "${k}"`);
       }
     }
   } else if (type === 'array') {
     if (!Array.isArray(value)) return [`${at}: expected an array`];
-    if (schema.maxItems !== undefined && value.length > schema.maxItems) errors.push(`${at}: more than ${schema.maxItems} items`);
-    if (schema.minItems !== undefined && value.length < schema.minItems) errors.push(`${at}: fewer than ${schema.minItems} items`);
-    value.forEach((v, i) => schema.items !== undefined && errors.push(...checkSchema(v, schema.items, `${path}[${i}]`)));
+    if (schema.maxItems !== undefined && value.length > schema.maxItems)
+      errors.push(`${at}: more than ${schema.maxItems} items`);
+    if (schema.minItems !== undefined && value.length < schema.minItems)
+      errors.push(`${at}: fewer than ${schema.minItems} items`);
+    value.forEach(
+      (v, i) => schema.items !== undefined && errors.push(...checkSchema(v, schema.items, `${path}[${i}]`)),
+    );
   } else if (type === 'string') {
     if (typeof value !== 'string') return [`${at}: expected a string`];
-    if (schema.maxLength !== undefined && value.length > schema.maxLength) errors.push(`${at}: longer than ${schema.maxLength}`);
-    if (schema.minLength !== undefined && value.length < schema.minLength) errors.push(`${at}: shorter than ${schema.minLength}`);
-    if (schema.pattern !== undefined && !new RegExp(schema.pattern).test(value)) errors.push(`${at}: does not match ${schema.pattern}`);
+    if (schema.maxLength !== undefined && value.length > schema.maxLength)
+      errors.push(`${at}: longer than ${schema.maxLength}`);
+    if (schema.minLength !== undefined && value.length < schema.minLength)
+      errors.push(`${at}: shorter than ${schema.minLength}`);
+    if (schema.pattern !== undefined && !new RegExp(schema.pattern).test(value))
+      errors.push(`${at}: does not match ${schema.pattern}`);
   } else if (type === 'integer' || type === 'number') {
-    if (typeof value !== 'number' || (type === 'integer' && !Number.isInteger(value))) return [`${at}: expected ${type}`];
+    if (typeof value !== 'number' || (type === 'integer' && !Number.isInteger(value)))
+      return [`${at}: expected ${type}`];
   } else if (type === 'boolean') {
     if (typeof value !== 'boolean') return [`${at}: expected a boolean`];
   }
-  if (schema.enum !== undefined && !schema.enum.includes(value)) errors.push(`${at}: not one of ${schema.enum.join(', ')}`);
+  if (schema.enum !== undefined && !schema.enum.includes(value))
+    errors.push(`${at}: not one of ${schema.enum.join(', ')}`);
   return errors;
 }

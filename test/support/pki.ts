@@ -2,7 +2,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initCa, issueServerCert, issueWorkloadCert, writeIssued, type CertificateAuthority, type IssuedCertificate } from '../../src/identity/ca.ts';
+import {
+  initCa,
+  issueServerCert,
+  issueWorkloadCert,
+  writeIssued,
+  type CertificateAuthority,
+  type IssuedCertificate,
+} from '../../src/identity/ca.ts';
 
 const HOUR = 3_600_000;
 

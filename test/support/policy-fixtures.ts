@@ -38,7 +38,14 @@ export function loadPoliciesFromYaml(file: string): AuthorizationPolicy[] {
       spec?: AuthorizationPolicySpec;
     } | null;
     if (obj === null || obj.kind !== 'AuthorizationPolicy' || obj.metadata?.name === undefined) continue;
-    out.push(authzPolicy(obj.metadata.namespace ?? 'default', obj.metadata.name, obj.spec ?? {}, obj.metadata.annotations ?? {}));
+    out.push(
+      authzPolicy(
+        obj.metadata.namespace ?? 'default',
+        obj.metadata.name,
+        obj.spec ?? {},
+        obj.metadata.annotations ?? {},
+      ),
+    );
   }
   return out;
 }

@@ -31,7 +31,11 @@ function splitHostPort(text: string): { host: string; port: number } {
   return { host: text.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(text.slice(i + 1)) };
 }
 
-export async function startServe(args: string[], logFile: string, opts: { onStderr?: (all: string) => void } = {}): Promise<ServeProcess> {
+export async function startServe(
+  args: string[],
+  logFile: string,
+  opts: { onStderr?: (all: string) => void } = {},
+): Promise<ServeProcess> {
   const child = spawn(NODE, [join(REPO, 'src', 'cli', 'main.ts'), 'serve', '--log-file', logFile, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -53,7 +57,9 @@ export async function startServe(args: string[], logFile: string, opts: { onStde
       }
     };
     child.stderr!.on('data', check);
-    void exited.then((code) => reject(new Error(`portcullis serve exited ${code} before it was ready:\n${out}\n${err}`)));
+    void exited.then((code) =>
+      reject(new Error(`portcullis serve exited ${code} before it was ready:\n${out}\n${err}`)),
+    );
   });
   const logLines = (): Record<string, unknown>[] => readLogLines(logFile);
   return {

@@ -13,9 +13,17 @@ import { resolveAuthority } from '../../src/mesh/destination.ts';
 import { parseAuthority } from '../../src/net/authority.ts';
 import type { Snapshot } from '../../src/mesh/snapshot.ts';
 import type { CredentialStore } from '../../src/waypoint/credentials.ts';
-import { handleHttpTunnel, type HttpTunnelContext, type ServiceEntryDestination } from '../../src/waypoint/http-tunnel.ts';
+import {
+  handleHttpTunnel,
+  type HttpTunnelContext,
+  type ServiceEntryDestination,
+} from '../../src/waypoint/http-tunnel.ts';
 import type { RequestEvent } from '../../src/events/request-event.ts';
-import { compileAddressGuard, type AddressGuard, type ListenerAddress } from '../../src/upstream/private-address-guard.ts';
+import {
+  compileAddressGuard,
+  type AddressGuard,
+  type ListenerAddress,
+} from '../../src/upstream/private-address-guard.ts';
 
 /**
  * The tests' guard: the real private-address guard with 127.0.0.0/8 allowed (and `listeners` refused), which also
@@ -27,7 +35,9 @@ export function loopbackGuard(listeners: readonly ListenerAddress[] = []): Addre
     check(ip, port) {
       const v = real.check(ip, port);
       if (!v.ok) return v;
-      return /^127\./.test(ip) ? v : { ok: false, range: 'test', reason: `${ip} is not loopback (test guard allows 127.0.0.0/8 only)` };
+      return /^127\./.test(ip)
+        ? v
+        : { ok: false, range: 'test', reason: `${ip} is not loopback (test guard allows 127.0.0.0/8 only)` };
     },
   };
 }
@@ -58,9 +68,10 @@ spec:
  * one rule whose operation is given as YAML flow text, e.g. `{paths: ["/admin*"]}`.
  */
 export function l7Policy(name: string, on: 'api' | 'waypoint', action: 'ALLOW' | 'DENY', operation: string): string {
-  const target = on === 'api'
-    ? '{kind: ServiceEntry, group: networking.istio.io, name: api}'
-    : '{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}';
+  const target =
+    on === 'api'
+      ? '{kind: ServiceEntry, group: networking.istio.io, name: api}'
+      : '{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}';
   return `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: ${name}, namespace: egress}
@@ -83,9 +94,15 @@ export function mapResolver(table: Record<string, string[]>): (host: string) => 
 
 /** Compile a snapshot from manifest texts (and optional portcullis.yaml text). */
 export function snapshotFrom(files: readonly ConfigFile[], settings: string | null = null, generation = 1): Snapshot {
-  const load = loadConfigTexts(files, { settings: settings === null ? null : { path: 'portcullis.yaml', text: settings }, env: {} });
+  const load = loadConfigTexts(files, {
+    settings: settings === null ? null : { path: 'portcullis.yaml', text: settings },
+    env: {},
+  });
   const errors = load.diagnostics.filter((d) => d.severity === 'error');
-  if (errors.length > 0) throw new Error(`test config invalid: ${errors.map((d) => `${d.file}:${d.line} ${d.code} ${d.message}`).join('; ')}`);
+  if (errors.length > 0)
+    throw new Error(
+      `test config invalid: ${errors.map((d) => `${d.file}:${d.line} ${d.code} ${d.message}`).join('; ')}`,
+    );
   return compileSnapshot(load, { generation });
 }
 
@@ -180,7 +197,13 @@ export interface Reply {
 export function send(
   port: number,
   agent: http.Agent,
-  opts: { method?: string; path?: string; headers?: http.OutgoingHttpHeaders | string[]; body?: (string | Buffer)[]; expectContinue?: boolean } = {},
+  opts: {
+    method?: string;
+    path?: string;
+    headers?: http.OutgoingHttpHeaders | string[];
+    body?: (string | Buffer)[];
+    expectContinue?: boolean;
+  } = {},
 ): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = http.request({
@@ -220,7 +243,9 @@ export function rawExchange(port: number, bytes: string): Promise<string> {
     const chunks: Buffer[] = [];
     const sock = net.connect(port, '127.0.0.1', () => sock.write(bytes));
     sock.on('data', (c: Buffer) => chunks.push(c));
-    sock.on('error', (err: Error & { code?: string }) => (err.code === 'ECONNRESET' ? resolve(Buffer.concat(chunks).toString('latin1')) : reject(err)));
+    sock.on('error', (err: Error & { code?: string }) =>
+      err.code === 'ECONNRESET' ? resolve(Buffer.concat(chunks).toString('latin1')) : reject(err),
+    );
     sock.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
   });
 }

@@ -66,7 +66,8 @@ const rejecting: readonly Rejecting[] = [
     spec: { targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'r' }] },
     code: 'PCL_VALIDATION_TARGET_REF',
     path: 'spec.targetRefs[0]',
-    message: 'targetRef must be to one of [core/Service networking.istio.io/ServiceEntry gateway.networking.k8s.io/Gateway gateway.networking.k8s.io/GatewayClass] but was gateway.networking.k8s.io/HTTPRoute',
+    message:
+      'targetRef must be to one of [core/Service networking.istio.io/ServiceEntry gateway.networking.k8s.io/Gateway gateway.networking.k8s.io/GatewayClass] but was gateway.networking.k8s.io/HTTPRoute',
   },
   {
     name: 'targetRef to a Gateway in the wrong group',
@@ -362,7 +363,10 @@ describe('authorizationPolicyRule rejects', () => {
     it(c.name, () => {
       const ctx = run(c.spec);
       const match = ctx.errors.find((e) => e.code === c.code && e.path === c.path && e.message.includes(c.message));
-      assert.ok(match, `expected ${c.code} at ${c.path} containing ${JSON.stringify(c.message)}; got ${JSON.stringify(ctx.errors, null, 1)}`);
+      assert.ok(
+        match,
+        `expected ${c.code} at ${c.path} containing ${JSON.stringify(c.message)}; got ${JSON.stringify(ctx.errors, null, 1)}`,
+      );
     });
   }
 });
@@ -373,11 +377,30 @@ describe('authorizationPolicyRule accepts', () => {
     ['ALLOW with rules: [] (deny-all)', { targetRefs: [gatewayRef], action: 'ALLOW', rules: [] }],
     ['DENY with an empty rule', { action: 'DENY', rules: [{}] }],
     ['DENY with an explicit empty list (the webhook only rejects an absent one)', { action: 'DENY', rules: [] }],
-    ['CUSTOM with a provider', { action: 'CUSTOM', provider: { name: 'ext' }, rules: [{ to: [{ operation: { paths: ['/admin'] } }] }] }],
-    ['targetRef to a ServiceEntry', { targetRefs: [{ group: 'networking.istio.io', kind: 'ServiceEntry', name: 'se' }] }],
+    [
+      'CUSTOM with a provider',
+      { action: 'CUSTOM', provider: { name: 'ext' }, rules: [{ to: [{ operation: { paths: ['/admin'] } }] }] },
+    ],
+    [
+      'targetRef to a ServiceEntry',
+      { targetRefs: [{ group: 'networking.istio.io', kind: 'ServiceEntry', name: 'se' }] },
+    ],
     ['targetRef to a core Service with group ""', { targetRefs: [{ group: '', kind: 'Service', name: 's' }] }],
     ['targetRef to a Service with group core', { targetRef: { group: 'core', kind: 'Service', name: 's' } }],
-    ['serviceAccounts, principals and namespaces in separate sources', { rules: [{ from: [{ source: { serviceAccounts: ['ns/sa', 'sa'] } }, { source: { principals: ['p'] } }, { source: { namespaces: ['n'] } }] }] }],
+    [
+      'serviceAccounts, principals and namespaces in separate sources',
+      {
+        rules: [
+          {
+            from: [
+              { source: { serviceAccounts: ['ns/sa', 'sa'] } },
+              { source: { principals: ['p'] } },
+              { source: { namespaces: ['n'] } },
+            ],
+          },
+        ],
+      },
+    ],
     ['IPv6 ipBlocks', from({ ipBlocks: ['2001:db8::1', '2001:db8::/32'] })],
     ['port 0 (Istio allows 0-65535)', to({ ports: ['0', '65535'] })],
     ['path templates', to({ paths: ['/path/{*}', '/{**}/end', '/a/{*}/b/{**}'] })],
@@ -401,7 +424,10 @@ describe('authorizationPolicyRule warnings', () => {
     assert.equal(ctx.warnings.length, 1);
     assert.equal(ctx.warnings[0].code, 'PCL_VALIDATION_HTTP_ONLY_DENY');
     assert.equal(ctx.warnings[0].path, 'spec.rules[0]');
-    assert.match(ctx.warnings[0].message, /^configured AuthorizationPolicy will deny all traffic to TCP ports under its scope due to the use of only HTTP attributes in a DENY rule; it is recommended to explicitly specify the port$/);
+    assert.match(
+      ctx.warnings[0].message,
+      /^configured AuthorizationPolicy will deny all traffic to TCP ports under its scope due to the use of only HTTP attributes in a DENY rule; it is recommended to explicitly specify the port$/,
+    );
   });
 
   it('warns about a DENY rule whose source is only requestPrincipals', () => {

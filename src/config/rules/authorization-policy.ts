@@ -26,7 +26,16 @@ const SOURCE_FIELDS = [
   'trustDomains',
   'notTrustDomains',
 ] as const;
-const OPERATION_FIELDS = ['hosts', 'notHosts', 'ports', 'notPorts', 'methods', 'notMethods', 'paths', 'notPaths'] as const;
+const OPERATION_FIELDS = [
+  'hosts',
+  'notHosts',
+  'ports',
+  'notPorts',
+  'methods',
+  'notMethods',
+  'paths',
+  'notPaths',
+] as const;
 const IP_FIELDS = ['ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks'] as const;
 /** Source fields that ztunnel/Envoy can evaluate on a plain TCP connection (the webhook's `tcpRulesInFrom`). */
 const TCP_SOURCE_FIELDS = [
@@ -75,7 +84,12 @@ export const authorizationPolicyRule: SemanticRule = (doc, ctx) => {
 /** CEL: at most one of selector / targetRef / targetRefs (presence, as `has()` sees it). */
 function checkTargetSelection(spec: Data, ctx: RuleContext): void {
   const set = ['selector', 'targetRef', 'targetRefs'].filter((k) => has(spec, k)).length;
-  if (set > 1) ctx.error(['spec'], 'PCL_VALIDATION_SELECTOR', celInvalid('object', 'only one of targetRefs or selector can be set'));
+  if (set > 1)
+    ctx.error(
+      ['spec'],
+      'PCL_VALIDATION_SELECTOR',
+      celInvalid('object', 'only one of targetRefs or selector can be set'),
+    );
   checkMatchLabelsSelector(spec.selector, ['spec', 'selector'], ctx);
   if (has(spec, 'targetRef')) checkTargetRef(spec.targetRef, ['spec', 'targetRef'], ctx);
   asList(spec.targetRefs)?.forEach((ref, i) => checkTargetRef(ref, ['spec', 'targetRefs', i], ctx));
@@ -105,9 +119,14 @@ function checkAction(spec: Data, action: string, ctx: RuleContext): void {
       ctx.error(['spec', 'provider', 'name'], 'PCL_VALIDATION_AUTHZ_ACTION', '`provider.name` must not be empty');
     }
   } else if (has(spec, 'provider')) {
-    ctx.error(['spec', 'provider'], 'PCL_VALIDATION_AUTHZ_ACTION', `\`provider\` must not be with non CUSTOM action, found ${action}`);
+    ctx.error(
+      ['spec', 'provider'],
+      'PCL_VALIDATION_AUTHZ_ACTION',
+      `\`provider\` must not be with non CUSTOM action, found ${action}`,
+    );
   }
-  if (action === 'DENY' && rulesAbsent) ctx.error(['spec', 'rules'], 'PCL_VALIDATION_AUTHZ_ACTION', `DENY ${RULES_MEANINGLESS}`);
+  if (action === 'DENY' && rulesAbsent)
+    ctx.error(['spec', 'rules'], 'PCL_VALIDATION_AUTHZ_ACTION', `DENY ${RULES_MEANINGLESS}`);
 }
 
 function checkRule(ruleValue: unknown, path: FieldPath, action: string, ctx: RuleContext): void {
@@ -130,7 +149,11 @@ function checkRule(ruleValue: unknown, path: FieldPath, action: string, ctx: Rul
     const source = asObject(asObject(entry)?.source);
     const entryPath = [...path, 'from', j];
     if (source === undefined) {
-      ctx.error([...entryPath, 'source'], 'PCL_VALIDATION_AUTHZ_RULE', `\`from.source\` must not be nil, found at rule ${index}`);
+      ctx.error(
+        [...entryPath, 'source'],
+        'PCL_VALIDATION_AUTHZ_RULE',
+        `\`from.source\` must not be nil, found at rule ${index}`,
+      );
       return;
     }
     fromExists = true;
@@ -146,7 +169,11 @@ function checkRule(ruleValue: unknown, path: FieldPath, action: string, ctx: Rul
     const operation = asObject(asObject(entry)?.operation);
     const entryPath = [...path, 'to', j];
     if (operation === undefined) {
-      ctx.error([...entryPath, 'operation'], 'PCL_VALIDATION_AUTHZ_RULE', `\`to.operation\` must not be nil, found at rule ${index}`);
+      ctx.error(
+        [...entryPath, 'operation'],
+        'PCL_VALIDATION_AUTHZ_RULE',
+        `\`to.operation\` must not be nil, found at rule ${index}`,
+      );
       return;
     }
     toExists = true;
@@ -169,7 +196,11 @@ function checkSource(source: Data, path: FieldPath, index: string | number, ctx:
   const hasServiceAccounts = has(source, 'serviceAccounts') || has(source, 'notServiceAccounts');
   const hasOthers = ['principals', 'notPrincipals', 'namespaces', 'notNamespaces'].some((f) => has(source, f));
   if (hasServiceAccounts && hasOthers) {
-    ctx.error(path, 'PCL_VALIDATION_AUTHZ_RULE', celInvalid('object', 'Cannot set serviceAccounts with namespaces or principals'));
+    ctx.error(
+      path,
+      'PCL_VALIDATION_AUTHZ_RULE',
+      celInvalid('object', 'Cannot set serviceAccounts with namespaces or principals'),
+    );
   }
   if (SOURCE_FIELDS.every((f) => listLength(source[f]) === 0)) {
     ctx.error(path, 'PCL_VALIDATION_AUTHZ_RULE', `\`from.source\` must not be empty, found at rule ${index}`);
@@ -184,13 +215,15 @@ function checkSource(source: Data, path: FieldPath, index: string | number, ctx:
   for (const field of ['serviceAccounts', 'notServiceAccounts'] as const) {
     stringList(source[field]).forEach((value, k) => {
       const problem = value === '' ? undefined : checkServiceAccount(value);
-      if (problem !== undefined) ctx.error([...path, field, k], 'PCL_VALIDATION_AUTHZ_VALUE', `${problem}, found in ${field}`);
+      if (problem !== undefined)
+        ctx.error([...path, field, k], 'PCL_VALIDATION_AUTHZ_VALUE', `${problem}, found in ${field}`);
     });
   }
   for (const field of ['trustDomains', 'notTrustDomains'] as const) {
     stringList(source[field]).forEach((value, k) => {
       const problem = value === '' ? undefined : checkTrustDomain(value);
-      if (problem !== undefined) ctx.error([...path, field, k], 'PCL_VALIDATION_AUTHZ_VALUE', `${problem}, found in ${field}`);
+      if (problem !== undefined)
+        ctx.error([...path, field, k], 'PCL_VALIDATION_AUTHZ_VALUE', `${problem}, found in ${field}`);
     });
   }
 }
@@ -208,7 +241,11 @@ function checkOperation(operation: Data, path: FieldPath, index: string | number
   for (const field of ['paths', 'notPaths'] as const) {
     stringList(operation[field]).forEach((value, k) => {
       if (!isSupportedPathTemplate(value)) {
-        ctx.error([...path, field, k], 'PCL_VALIDATION_AUTHZ_VALUE', `invalid or unsupported path template, found in ${field}`);
+        ctx.error(
+          [...path, field, k],
+          'PCL_VALIDATION_AUTHZ_VALUE',
+          `invalid or unsupported path template, found in ${field}`,
+        );
       }
     });
   }
@@ -223,7 +260,11 @@ function checkCondition(value: unknown, path: FieldPath, ctx: RuleContext): void
     return;
   }
   if (listLength(condition.values) === 0 && listLength(condition.notValues) === 0) {
-    ctx.error(path, 'PCL_VALIDATION_AUTHZ_CONDITION', `at least one of \`values\` or \`notValues\` must be set for key ${key}`);
+    ctx.error(
+      path,
+      'PCL_VALIDATION_AUTHZ_CONDITION',
+      `at least one of \`values\` or \`notValues\` must be set for key ${key}`,
+    );
     return;
   }
   const keyProblem = checkConditionKey(key);
@@ -236,7 +277,11 @@ function checkCondition(value: unknown, path: FieldPath, ctx: RuleContext): void
     stringList(condition[field]).forEach((v, k) => {
       const problem = v === '' ? `empty value not allowed, found in ${key}` : checkConditionValue(key, v);
       if (problem !== undefined) {
-        ctx.error([...path, field, k], 'PCL_VALIDATION_AUTHZ_CONDITION', `invalid \`${label}\` for \`key\` ${key}: ${problem}`);
+        ctx.error(
+          [...path, field, k],
+          'PCL_VALIDATION_AUTHZ_CONDITION',
+          `invalid \`${label}\` for \`key\` ${key}: ${problem}`,
+        );
       }
     });
   }
@@ -249,14 +294,22 @@ function checkCustomRule(rule: Data, path: FieldPath, ctx: RuleContext): void {
     if (source === undefined) return;
     for (const field of CUSTOM_FORBIDDEN_SOURCE_FIELDS) {
       if (listLength(source[field]) > 0) {
-        ctx.error([...path, 'from', j, 'source', field], 'PCL_VALIDATION_AUTHZ_ACTION', `${field} is currently not supported with CUSTOM action`);
+        ctx.error(
+          [...path, 'from', j, 'source', field],
+          'PCL_VALIDATION_AUTHZ_ACTION',
+          `${field} is currently not supported with CUSTOM action`,
+        );
       }
     }
   });
   asList(rule.when)?.forEach((condition, k) => {
     const key = asString(asObject(condition)?.key) ?? '';
     if (CUSTOM_FORBIDDEN_KEYS.includes(key) || key.startsWith('request.auth.')) {
-      ctx.error([...path, 'when', k, 'key'], 'PCL_VALIDATION_AUTHZ_ACTION', `${key} is currently not supported with CUSTOM action`);
+      ctx.error(
+        [...path, 'when', k, 'key'],
+        'PCL_VALIDATION_AUTHZ_ACTION',
+        `${key} is currently not supported with CUSTOM action`,
+      );
     }
   });
 }
@@ -264,7 +317,8 @@ function checkCustomRule(rule: Data, path: FieldPath, ctx: RuleContext): void {
 /** Istio `security.CheckEmptyValues`, reported once per list at the first empty item. */
 function checkEmptyValues(list: unknown, path: FieldPath, name: string, ctx: RuleContext): void {
   const index = stringList(list).indexOf('');
-  if (index >= 0) ctx.error([...path, index], 'PCL_VALIDATION_AUTHZ_VALUE', `empty value not allowed, found in ${name}`);
+  if (index >= 0)
+    ctx.error([...path, index], 'PCL_VALIDATION_AUTHZ_VALUE', `empty value not allowed, found in ${name}`);
 }
 
 /** Go `strconv.ParseUint(port, 10, 32)` then `<= 65535`: plain decimal digits only. */
@@ -284,8 +338,10 @@ export function checkServiceAccount(value: string): string | undefined {
   if (value.includes('*')) return `wildcard is not allowed in service account ${JSON.stringify(value)}`;
   if (value.length > 320) return `service account ${JSON.stringify(value)} is longer than 320 characters`;
   const parts = value.split('/');
-  if (parts.length > 2) return `service account ${JSON.stringify(value)} must be in the form <name> or <namespace>/<name>`;
-  if (parts.some((p) => p === '')) return `service account ${JSON.stringify(value)} must have a non-empty namespace and name`;
+  if (parts.length > 2)
+    return `service account ${JSON.stringify(value)} must be in the form <name> or <namespace>/<name>`;
+  if (parts.some((p) => p === ''))
+    return `service account ${JSON.stringify(value)} must have a non-empty namespace and name`;
   return undefined;
 }
 
@@ -326,13 +382,20 @@ export function checkConditionKey(key: string): string | undefined {
     'connection.sni',
   ];
   if (exact.includes(key)) return undefined;
-  if (key.startsWith('request.headers') || key.startsWith('request.auth.claims') || key.startsWith('experimental.envoy.filters.')) {
+  if (
+    key.startsWith('request.headers') ||
+    key.startsWith('request.auth.claims') ||
+    key.startsWith('experimental.envoy.filters.')
+  ) {
     const open = key.indexOf('[');
-    return key.endsWith(']') && open > 0 && open < key.length - 2 ? undefined : `bad key (${key}): should have format a[b]`;
+    return key.endsWith(']') && open > 0 && open < key.length - 2
+      ? undefined
+      : `bad key (${key}): should have format a[b]`;
   }
   if (key === 'destination.namespace') return `attribute ${key} is replaced by the metadata.namespace`;
   if (key.startsWith('destination.labels')) return `attribute ${key} is replaced by the workload selector`;
-  if (key === 'destination.name' || key === 'destination.user') return `deprecated attribute ${key}: only supported in v1alpha1`;
+  if (key === 'destination.name' || key === 'destination.user')
+    return `deprecated attribute ${key}: only supported in v1alpha1`;
   return `unknown attribute: ${key}`;
 }
 

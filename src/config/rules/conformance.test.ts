@@ -19,7 +19,8 @@ const STRUCTURAL_ERRORS: Readonly<Record<string, string>> = {
   'spec: Required value': 'structural: required `spec` (schema validator)',
   'spec.hosts: Required value': 'structural: required `spec.hosts` (schema validator)',
   'Duplicate value': 'structural: listType=map duplicate port name (schema validator)',
-  'spec.trafficPolicy.loadBalancer.warmup.duration: Required value': 'structural: required `warmup.duration` (schema validator)',
+  'spec.trafficPolicy.loadBalancer.warmup.duration: Required value':
+    'structural: required `warmup.duration` (schema validator)',
 };
 
 interface TestDocument {
@@ -31,7 +32,9 @@ interface TestDocument {
 
 function loadDocuments(): TestDocument[] {
   const out: TestDocument[] = [];
-  for (const file of readdirSync(TESTDATA).filter((f) => f.endsWith('.yaml')).sort()) {
+  for (const file of readdirSync(TESTDATA)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()) {
     parseAllDocuments(readFileSync(join(TESTDATA, file), 'utf8')).forEach((parsed, index) => {
       const value: unknown = parsed.toJS();
       if (value === null || typeof value !== 'object') return;
@@ -46,14 +49,18 @@ const present = existsSync(TESTDATA);
 
 describe('conformance: istio-api-testdata', () => {
   if (!present) {
-    it('istio-api-testdata', (t) => t.skip(`../shared/conformance not found: ${TESTDATA} is absent, so Istio's CRD test documents cannot be checked`));
+    it('istio-api-testdata', (t) =>
+      t.skip(
+        `../shared/conformance not found: ${TESTDATA} is absent, so Istio's CRD test documents cannot be checked`,
+      ));
     return;
   }
   const documents = loadDocuments();
 
   it('finds documents for every kind with semantic rules it covers', () => {
     const kinds = new Set(documents.map((d) => d.doc.kind));
-    for (const kind of ['AuthorizationPolicy', 'ServiceEntry', 'DestinationRule', 'EnvoyFilter']) assert.ok(kinds.has(kind), kind);
+    for (const kind of ['AuthorizationPolicy', 'ServiceEntry', 'DestinationRule', 'EnvoyFilter'])
+      assert.ok(kinds.has(kind), kind);
   });
 
   for (const d of documents) {
@@ -63,7 +70,10 @@ describe('conformance: istio-api-testdata', () => {
     if (d.file.endsWith('-valid.yaml')) {
       it(`${label} is accepted`, () => {
         const ctx = runRules(SEMANTIC_RULES[kind] ?? [], d.doc);
-        assert.deepEqual(ctx.errors.map((e) => e.text), []);
+        assert.deepEqual(
+          ctx.errors.map((e) => e.text),
+          [],
+        );
       });
       continue;
     }

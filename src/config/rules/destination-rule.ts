@@ -48,7 +48,9 @@ function checkTrafficPolicy(value: unknown, path: FieldPath, withPortLevel: bool
   checkWarmup(asObject(asObject(policy.loadBalancer)?.warmup), [...path, 'loadBalancer', 'warmup'], ctx);
   if (has(policy, 'tls')) checkClientTls(asObject(policy.tls), [...path, 'tls'], ctx);
   if (withPortLevel) {
-    asList(policy.portLevelSettings)?.forEach((entry, i) => checkTrafficPolicy(entry, [...path, 'portLevelSettings', i], false, ctx));
+    asList(policy.portLevelSettings)?.forEach((entry, i) =>
+      checkTrafficPolicy(entry, [...path, 'portLevelSettings', i], false, ctx),
+    );
   }
 }
 
@@ -59,7 +61,11 @@ function checkDurationField(policy: Data, base: FieldPath, fieldPath: readonly s
   if (text === undefined) return;
   const nanos = parseDuration(text);
   if (nanos === undefined || nanos < ONE_MILLISECOND) {
-    ctx.error([...base, ...fieldPath], 'PCL_VALIDATION_DESTINATION_RULE_TRAFFIC_POLICY', celInvalid('string', 'must be a valid duration greater than 1ms'));
+    ctx.error(
+      [...base, ...fieldPath],
+      'PCL_VALIDATION_DESTINATION_RULE_TRAFFIC_POLICY',
+      celInvalid('string', 'must be a valid duration greater than 1ms'),
+    );
   }
 }
 
@@ -69,11 +75,19 @@ function checkWarmup(warmup: Data | undefined, path: FieldPath, ctx: RuleContext
   const code = 'PCL_VALIDATION_DESTINATION_RULE_TRAFFIC_POLICY';
   const minimumPercent = asNumber(warmup.minimumPercent);
   if (minimumPercent !== undefined && (minimumPercent < 0 || minimumPercent > 100)) {
-    ctx.error([...path, 'minimumPercent'], code, invalidValue(minimumPercent, 'minimumPercent must be between 0 and 100'));
+    ctx.error(
+      [...path, 'minimumPercent'],
+      code,
+      invalidValue(minimumPercent, 'minimumPercent must be between 0 and 100'),
+    );
   }
   const aggression = asNumber(warmup.aggression);
   if (aggression !== undefined && aggression < 1) {
-    ctx.error([...path, 'aggression'], code, invalidValue(aggression, 'aggression should be greater than or equal to 1'));
+    ctx.error(
+      [...path, 'aggression'],
+      code,
+      invalidValue(aggression, 'aggression should be greater than or equal to 1'),
+    );
   }
 }
 
@@ -93,15 +107,27 @@ export function checkClientTls(tls: Data | undefined, path: FieldPath, ctx: Rule
     const namespace = slash < 0 ? ctx.namespace : rest.slice(0, slash);
     const name = slash < 0 ? rest : rest.slice(slash + 1);
     if (name === '' || name.includes('/')) {
-      ctx.error([...path, 'credentialName'], code, `invalid configmap:// credentialName: ${JSON.stringify(credentialName)} is not configmap://[namespace/]name`);
+      ctx.error(
+        [...path, 'credentialName'],
+        code,
+        `invalid configmap:// credentialName: ${JSON.stringify(credentialName)} is not configmap://[namespace/]name`,
+      );
     } else if (namespace !== ctx.namespace || ctx.namespace === '') {
-      ctx.error([...path, 'credentialName'], code, `invalid configmap:// credentialName: namespace must match the configuration namespace ${JSON.stringify(ctx.namespace)}`);
+      ctx.error(
+        [...path, 'credentialName'],
+        code,
+        `invalid configmap:// credentialName: namespace must match the configuration namespace ${JSON.stringify(ctx.namespace)}`,
+      );
     }
   }
 
   if (tls.insecureSkipVerify === true) {
     if (mode === 'SIMPLE' && (set('caCertificates') || credentialName !== '' || sanSet)) {
-      ctx.error(path, code, 'cannot specify CaCertificates or CredentialName or SubjectAltNames when InsecureSkipVerify is set true');
+      ctx.error(
+        path,
+        code,
+        'cannot specify CaCertificates or CredentialName or SubjectAltNames when InsecureSkipVerify is set true',
+      );
     }
     if (mode === 'MUTUAL' && (set('caCertificates') || sanSet)) {
       ctx.error(path, code, 'cannot specify CaCertificates or SubjectAltNames when InsecureSkipVerify is set true');
@@ -115,7 +141,8 @@ export function checkClientTls(tls: Data | undefined, path: FieldPath, ctx: Rule
     return;
   }
   if (mode === 'MUTUAL') {
-    if (!set('clientCertificate')) ctx.error([...path, 'clientCertificate'], code, 'client certificate required for mutual tls');
+    if (!set('clientCertificate'))
+      ctx.error([...path, 'clientCertificate'], code, 'client certificate required for mutual tls');
     if (!set('privateKey')) ctx.error([...path, 'privateKey'], code, 'private key required for mutual tls');
   }
 }

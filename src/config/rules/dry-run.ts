@@ -18,7 +18,11 @@ function check(doc: Readonly<Record<string, unknown>>, ctx: RuleContext, allowed
   const path = ['metadata', 'annotations', DRY_RUN_ANNOTATION];
   const who = `${ctx.namespace}/${ctx.name}`;
   if (!allowed) {
-    ctx.error(path, 'PCL_VALIDATION_DRY_RUN', `${who} has unsupported annotation ${DRY_RUN_ANNOTATION}, please remove the annotation`);
+    ctx.error(
+      path,
+      'PCL_VALIDATION_DRY_RUN',
+      `${who} has unsupported annotation ${DRY_RUN_ANNOTATION}, please remove the annotation`,
+    );
     return;
   }
   const action = asString(asObject(doc.spec)?.action) ?? 'ALLOW';
@@ -32,7 +36,11 @@ function check(doc: Readonly<Record<string, unknown>>, ctx: RuleContext, allowed
     }
     return;
   }
-  ctx.error(path, 'PCL_VALIDATION_DRY_RUN', `the annotation ${DRY_RUN_ANNOTATION} currently only supports action ALLOW/DENY, found action ${action} in ${who}`);
+  ctx.error(
+    path,
+    'PCL_VALIDATION_DRY_RUN',
+    `the annotation ${DRY_RUN_ANNOTATION} currently only supports action ALLOW/DENY, found action ${action} in ${who}`,
+  );
 }
 
 /** For AuthorizationPolicy: the annotation is allowed, with a boolean value, on ALLOW and DENY. */

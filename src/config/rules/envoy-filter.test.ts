@@ -5,15 +5,25 @@ import { envoyFilterRule } from './envoy-filter.ts';
 import { runRules } from '../../../test/support/fake-rule-context.ts';
 
 function run(spec: unknown) {
-  const doc = { apiVersion: 'networking.istio.io/v1alpha3', kind: 'EnvoyFilter', metadata: { name: 'ef', namespace: 'ns' }, spec };
+  const doc = {
+    apiVersion: 'networking.istio.io/v1alpha3',
+    kind: 'EnvoyFilter',
+    metadata: { name: 'ef', namespace: 'ns' },
+    spec,
+  };
   return runRules([envoyFilterRule], doc);
 }
 const gatewayRef = { group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'egress-waypoint' };
 
 describe('envoyFilterRule', () => {
   it('rejects waypoint match outside the WAYPOINT context', () => {
-    const ctx = run({ configPatches: [{ applyTo: 'HTTP_FILTER', match: { context: 'SIDECAR_INBOUND', waypoint: {} } }] });
-    assert.equal(ctx.errors[0]?.text, 'spec.configPatches[0].match: Invalid value: "object": only support waypointMatch when context is WAYPOINT');
+    const ctx = run({
+      configPatches: [{ applyTo: 'HTTP_FILTER', match: { context: 'SIDECAR_INBOUND', waypoint: {} } }],
+    });
+    assert.equal(
+      ctx.errors[0]?.text,
+      'spec.configPatches[0].match: Invalid value: "object": only support waypointMatch when context is WAYPOINT',
+    );
     assert.equal(ctx.errors[0]?.code, 'PCL_VALIDATION_ENVOY_FILTER');
   });
 
@@ -24,11 +34,17 @@ describe('envoyFilterRule', () => {
 
   it('rejects a waypoint port out of range', () => {
     const ctx = run({ configPatches: [{ match: { context: 'WAYPOINT', waypoint: { portNumber: 65536 } } }] });
-    assert.equal(ctx.errors[0]?.text, 'spec.configPatches[0].match.waypoint.portNumber: Invalid value: "integer": port must be between 1-65535');
+    assert.equal(
+      ctx.errors[0]?.text,
+      'spec.configPatches[0].match.waypoint.portNumber: Invalid value: "integer": port must be between 1-65535',
+    );
   });
 
   it('rejects targetRefs with workloadSelector, and cross-namespace targetRefs', () => {
-    const ctx = run({ targetRefs: [{ ...gatewayRef, namespace: 'other' }], workloadSelector: { labels: { app: 'a' } } });
+    const ctx = run({
+      targetRefs: [{ ...gatewayRef, namespace: 'other' }],
+      workloadSelector: { labels: { app: 'a' } },
+    });
     assert.deepEqual(
       ctx.errors.map((e) => e.text),
       [
@@ -47,7 +63,10 @@ describe('envoyFilterRule', () => {
     const ctx = run({
       targetRefs: [gatewayRef],
       configPatches: [
-        { applyTo: 'NETWORK_FILTER', match: { context: 'GATEWAY', listener: { filterChain: { filter: { name: 'hcm' } } } } },
+        {
+          applyTo: 'NETWORK_FILTER',
+          match: { context: 'GATEWAY', listener: { filterChain: { filter: { name: 'hcm' } } } },
+        },
         { applyTo: 'CLUSTER', match: { context: 'WAYPOINT', waypoint: {} } },
         { applyTo: 'HTTP_FILTER', match: { listener: {} } },
         { applyTo: 'CLUSTER', patch: { operation: 'ADD' } },

@@ -18,7 +18,11 @@ export const envoyFilterRule: SemanticRule = (doc, ctx) => {
   asList(spec.targetRefs)?.forEach((ref, i) => {
     const namespace = asString(asObject(ref)?.namespace);
     if (namespace !== undefined && namespace.length !== 0) {
-      ctx.error(['spec', 'targetRefs', i, 'namespace'], code, celInvalid('string', 'cross namespace referencing is not currently supported'));
+      ctx.error(
+        ['spec', 'targetRefs', i, 'namespace'],
+        code,
+        celInvalid('string', 'cross namespace referencing is not currently supported'),
+      );
     }
   });
   asList(spec.configPatches)?.forEach((patch, i) => {

@@ -20,7 +20,11 @@ export function checkExportTo(exportTo: unknown, path: FieldPath, ctx: RuleConte
     }
     seen.add(normalised);
     if (entry !== '.' && entry !== '*' && entry !== '~' && !isDns1123Label(entry)) {
-      ctx.error([...path, i], 'PCL_VALIDATION_EXPORT_TO', `only .,~,* or valid namespace names are allowed in exportTo, found ${entry}`);
+      ctx.error(
+        [...path, i],
+        'PCL_VALIDATION_EXPORT_TO',
+        `only .,~,* or valid namespace names are allowed in exportTo, found ${entry}`,
+      );
     }
     if ((entry === '*' || entry === '~') && entries.length > 1) {
       ctx.error([...path, i], 'PCL_VALIDATION_EXPORT_TO', `cannot have both ${entry} and other entries in exportTo`);

@@ -10,7 +10,8 @@ import { celInvalid } from './messages.ts';
 
 const HOSTNAME_PATTERN = '^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
 const HOSTNAME = new RegExp(HOSTNAME_PATTERN);
-const KEY_PATTERN = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9]$/;
+const KEY_PATTERN =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9]$/;
 
 export const gatewayRule: SemanticRule = (doc, ctx) => {
   const spec = asObject(doc.spec);
@@ -37,7 +38,11 @@ function checkListeners(listeners: readonly unknown[], ctx: RuleContext): void {
   if (all.some((l) => protocol(l) === 'HTTPS' && has(l, 'tls') && tlsMode(l) !== '' && tlsMode(l) !== 'Terminate')) {
     fail('tls mode must be Terminate for protocol HTTPS');
   }
-  if (all.some((l) => protocol(l) === 'TLS' && !(has(l, 'tls') && (asString(asObject(l.tls)?.mode) ?? 'Terminate') !== ''))) {
+  if (
+    all.some(
+      (l) => protocol(l) === 'TLS' && !(has(l, 'tls') && (asString(asObject(l.tls)?.mode) ?? 'Terminate') !== ''),
+    )
+  ) {
     fail('tls mode must be set for protocol TLS');
   }
   if (all.some((l) => ['TCP', 'UDP'].includes(protocol(l)) && (asString(l.hostname) ?? '') !== '')) {
@@ -45,19 +50,35 @@ function checkListeners(listeners: readonly unknown[], ctx: RuleContext): void {
   }
   const names = all.map((l) => asString(l.name));
   if (names.some((n, i) => names.indexOf(n) !== i)) fail('Listener name must be unique within the Gateway');
-  const combos = all.map((l) => `${asNumber(l.port)}|${protocol(l)}|${has(l, 'hostname') ? `=${asString(l.hostname)}` : '-'}`);
-  if (combos.some((c, i) => combos.indexOf(c) !== i)) fail('Combination of port, protocol and hostname must be unique for each listener');
+  const combos = all.map(
+    (l) => `${asNumber(l.port)}|${protocol(l)}|${has(l, 'hostname') ? `=${asString(l.hostname)}` : '-'}`,
+  );
+  if (combos.some((c, i) => combos.indexOf(c) !== i))
+    fail('Combination of port, protocol and hostname must be unique for each listener');
 
   all.forEach((listener, i) => {
     const tls = asObject(listener.tls);
     if (tls === undefined) return;
-    if (tlsMode(listener) === 'Terminate' && listLength(tls.certificateRefs) === 0 && Object.keys(asObject(tls.options) ?? {}).length === 0) {
-      ctx.error([...path, i, 'tls'], code, celInvalid('object', 'certificateRefs or options must be specified when mode is Terminate'));
+    if (
+      tlsMode(listener) === 'Terminate' &&
+      listLength(tls.certificateRefs) === 0 &&
+      Object.keys(asObject(tls.options) ?? {}).length === 0
+    ) {
+      ctx.error(
+        [...path, i, 'tls'],
+        code,
+        celInvalid('object', 'certificateRefs or options must be specified when mode is Terminate'),
+      );
     }
   });
 }
 
-function checkAddresses(addresses: readonly unknown[] | undefined, path: FieldPath, isStatus: boolean, ctx: RuleContext): void {
+function checkAddresses(
+  addresses: readonly unknown[] | undefined,
+  path: FieldPath,
+  isStatus: boolean,
+  ctx: RuleContext,
+): void {
   if (addresses === undefined) return;
   const code = 'PCL_VALIDATION_GATEWAY_ADDRESS';
   const all = addresses.map((a) => asObject(a) ?? {});
@@ -65,7 +86,8 @@ function checkAddresses(addresses: readonly unknown[] | undefined, path: FieldPa
   if (!isStatus) {
     for (const t of ['IPAddress', 'Hostname']) {
       const values = all.filter((a) => type(a) === t && has(a, 'value')).map((a) => asString(a.value));
-      if (values.some((v, i) => values.indexOf(v) !== i)) ctx.error(path, code, celInvalid('array', `${t} values must be unique`));
+      if (values.some((v, i) => values.indexOf(v) !== i))
+        ctx.error(path, code, celInvalid('array', `${t} values must be unique`));
     }
   }
   all.forEach((address, i) => {
@@ -93,14 +115,20 @@ function checkInfrastructure(infrastructure: Data | undefined, ctx: RuleContext)
       ctx.error(
         path,
         code,
-        celInvalid('object', `${noun} keys must be in the form of an optional DNS subdomain prefix followed by a required name segment of up to 63 characters.`),
+        celInvalid(
+          'object',
+          `${noun} keys must be in the form of an optional DNS subdomain prefix followed by a required name segment of up to 63 characters.`,
+        ),
       );
     }
     if (!keys.every((k) => k.split('/')[0].length < 253)) {
       ctx.error(
         path,
         code,
-        celInvalid('object', `If specified, the ${noun.toLowerCase()} key's prefix must be a DNS subdomain not longer than 253 characters in total.`),
+        celInvalid(
+          'object',
+          `If specified, the ${noun.toLowerCase()} key's prefix must be a DNS subdomain not longer than 253 characters in total.`,
+        ),
       );
     }
   }
@@ -111,6 +139,10 @@ function checkFrontendTls(spec: Data, ctx: RuleContext): void {
   if (perPort === undefined) return;
   const ports = perPort.map((p) => asNumber(asObject(p)?.port));
   if (ports.some((p, i) => ports.indexOf(p) !== i)) {
-    ctx.error(['spec', 'tls', 'frontend', 'perPort'], 'PCL_VALIDATION_GATEWAY_LISTENER', celInvalid('array', 'Port for TLS configuration must be unique within the Gateway'));
+    ctx.error(
+      ['spec', 'tls', 'frontend', 'perPort'],
+      'PCL_VALIDATION_GATEWAY_LISTENER',
+      celInvalid('array', 'Port for TLS configuration must be unique within the Gateway'),
+    );
   }
 }

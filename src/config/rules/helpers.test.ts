@@ -12,7 +12,8 @@ describe('ip-address', () => {
   });
   it('rejects what Go netip rejects', () => {
     for (const a of ['010.1.1.1', '1.2.3', '1.2.3.4.5', 'host', '']) assert.ok(!isIpAddress(a), a);
-    for (const c of ['1.2.3.4/33', '::/129', '1.2.3.4/08', '1.2.3.4/', 'fe80::1%eth0/64', '1.2.3.4/8/8']) assert.ok(!isCidr(c), c);
+    for (const c of ['1.2.3.4/33', '::/129', '1.2.3.4/08', '1.2.3.4/', 'fe80::1%eth0/64', '1.2.3.4/8/8'])
+      assert.ok(!isCidr(c), c);
   });
   it('words errors as Istio does', () => {
     assert.equal(checkIpOrCidr('10.0.0.0/99'), 'bad CIDR range (10.0.0.0/99)');

@@ -25,7 +25,13 @@ const FILTER_FIELDS: ReadonlyArray<readonly [type: string, field: string]> = [
   ['URLRewrite', 'urlRewrite'],
   ['ExtensionRef', 'extensionRef'],
 ];
-const NON_REPEATABLE_FILTERS = ['CORS', 'RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'URLRewrite'];
+const NON_REPEATABLE_FILTERS = [
+  'CORS',
+  'RequestHeaderModifier',
+  'ResponseHeaderModifier',
+  'RequestRedirect',
+  'URLRewrite',
+];
 /** Istio's supported backendRef kinds, by group (`buildDestination`). */
 const SUPPORTED_BACKENDS: ReadonlyArray<{ group: string; kind: string }> = [
   { group: '', kind: 'Service' },
@@ -54,7 +60,10 @@ export const httpRouteRule: SemanticRule = (doc, ctx) => {
     ctx.error(
       ['spec', 'rules'],
       'PCL_VALIDATION_HTTP_ROUTE_RULE',
-      celInvalid('array', 'While 16 rules and 64 matches per rule are allowed, the total number of matches across all rules in a route must be less than 128'),
+      celInvalid(
+        'array',
+        'While 16 rules and 64 matches per rule are allowed, the total number of matches across all rules in a route must be less than 128',
+      ),
     );
   }
   rules.forEach((rule, i) => checkRule(asObject(rule) ?? {}, ['spec', 'rules', i], ctx));
@@ -81,16 +90,34 @@ function checkParentRefs(parentRefs: readonly unknown[], ctx: RuleContext): void
     a.group === b.group && a.kind === b.kind && a.name === b.name && a.namespace === b.namespace;
   const path = ['spec', 'parentRefs'];
   if (refs.some((a) => refs.some((b) => sameParent(a, b) && (a.sectionName === '') !== (b.sectionName === '')))) {
-    ctx.error(path, code, celInvalid('array', 'sectionName must be specified when parentRefs includes 2 or more references to the same parent'));
+    ctx.error(
+      path,
+      code,
+      celInvalid(
+        'array',
+        'sectionName must be specified when parentRefs includes 2 or more references to the same parent',
+      ),
+    );
   }
   if (refs.some((a) => refs.filter((b) => sameParent(a, b) && a.sectionName === b.sectionName).length !== 1)) {
-    ctx.error(path, code, celInvalid('array', 'sectionName must be unique when parentRefs includes 2 or more references to the same parent'));
+    ctx.error(
+      path,
+      code,
+      celInvalid(
+        'array',
+        'sectionName must be unique when parentRefs includes 2 or more references to the same parent',
+      ),
+    );
   }
   refs.forEach((ref, i) => {
     const group = ref.group === 'core' ? '' : ref.group;
     if (!SUPPORTED_PARENTS.some((p) => p.group === group && p.kind === ref.kind)) {
       // Istio accepts the route but never attaches it to such a parent (status `unsupported parent`).
-      ctx.warn([...path, i], code, `unsupported parent: group ${JSON.stringify(ref.group)} kind ${JSON.stringify(ref.kind)}`);
+      ctx.warn(
+        [...path, i],
+        code,
+        `unsupported parent: group ${JSON.stringify(ref.group)} kind ${JSON.stringify(ref.kind)}`,
+      );
     }
   });
 }
@@ -102,7 +129,11 @@ function checkRule(rule: Data, path: FieldPath, ctx: RuleContext): void {
   const filters = asList(rule.filters) ?? [];
   const backendRefs = asList(rule.backendRefs) ?? [];
   if (backendRefs.length > 0 && filters.some((f) => has(asObject(f), 'requestRedirect'))) {
-    ctx.error(path, 'PCL_VALIDATION_HTTP_ROUTE_FILTER', celInvalid('object', 'RequestRedirect filter must not be used together with backendRefs'));
+    ctx.error(
+      path,
+      'PCL_VALIDATION_HTTP_ROUTE_FILTER',
+      celInvalid('object', 'RequestRedirect filter must not be used together with backendRefs'),
+    );
   }
   // After defaulting, a match always has a path and a path's type defaults to PathPrefix.
   const firstPath = asObject(asObject(matches[0])?.path);
@@ -110,7 +141,11 @@ function checkRule(rule: Data, path: FieldPath, ctx: RuleContext): void {
   const prefixMessage = (where: string, filter: string) =>
     `${where}${filter} filter with path.replacePrefixMatch, exactly one PathPrefix match must be specified`;
   if (countReplacePrefix(filters, 'requestRedirect') === 1 && !singlePrefixMatch) {
-    ctx.error(path, 'PCL_VALIDATION_HTTP_ROUTE_RULE', celInvalid('object', prefixMessage('When using ', 'RequestRedirect')));
+    ctx.error(
+      path,
+      'PCL_VALIDATION_HTTP_ROUTE_RULE',
+      celInvalid('object', prefixMessage('When using ', 'RequestRedirect')),
+    );
   }
   if (countReplacePrefix(filters, 'urlRewrite') === 1 && !singlePrefixMatch) {
     ctx.error(path, 'PCL_VALIDATION_HTTP_ROUTE_RULE', celInvalid('object', prefixMessage('When using ', 'URLRewrite')));
@@ -118,10 +153,18 @@ function checkRule(rule: Data, path: FieldPath, ctx: RuleContext): void {
   const backendsWith = (field: string) =>
     backendRefs.filter((b) => countReplacePrefix(asList(asObject(b)?.filters) ?? [], field) === 1).length === 1;
   if (backendsWith('requestRedirect') && !singlePrefixMatch) {
-    ctx.error(path, 'PCL_VALIDATION_HTTP_ROUTE_RULE', celInvalid('object', prefixMessage('Within backendRefs, when using ', 'RequestRedirect')));
+    ctx.error(
+      path,
+      'PCL_VALIDATION_HTTP_ROUTE_RULE',
+      celInvalid('object', prefixMessage('Within backendRefs, when using ', 'RequestRedirect')),
+    );
   }
   if (backendsWith('urlRewrite') && !singlePrefixMatch) {
-    ctx.error(path, 'PCL_VALIDATION_HTTP_ROUTE_RULE', celInvalid('object', prefixMessage('Within backendRefs, When using ', 'URLRewrite')));
+    ctx.error(
+      path,
+      'PCL_VALIDATION_HTTP_ROUTE_RULE',
+      celInvalid('object', prefixMessage('Within backendRefs, When using ', 'URLRewrite')),
+    );
   }
 
   checkFilters(filters, [...path, 'filters'], ctx);
@@ -171,10 +214,18 @@ function checkFilters(filters: readonly unknown[], path: FieldPath, ctx: RuleCon
   const code = 'PCL_VALIDATION_HTTP_ROUTE_FILTER';
   const types = filters.map((f) => asString(asObject(f)?.type) ?? '');
   if (types.includes('RequestRedirect') && types.includes('URLRewrite')) {
-    ctx.error(path, code, celInvalid('array', 'May specify either httpRouteFilterRequestRedirect or httpRouteFilterRequestRewrite, but not both'));
+    ctx.error(
+      path,
+      code,
+      celInvalid(
+        'array',
+        'May specify either httpRouteFilterRequestRedirect or httpRouteFilterRequestRewrite, but not both',
+      ),
+    );
   }
   for (const type of NON_REPEATABLE_FILTERS) {
-    if (types.filter((t) => t === type).length > 1) ctx.error(path, code, celInvalid('array', `${type} filter cannot be repeated`));
+    if (types.filter((t) => t === type).length > 1)
+      ctx.error(path, code, celInvalid('array', `${type} filter cannot be repeated`));
   }
   filters.forEach((value, i) => {
     const filter = asObject(value) ?? {};
@@ -182,15 +233,27 @@ function checkFilters(filters: readonly unknown[], path: FieldPath, ctx: RuleCon
     const type = types[i];
     for (const [filterType, field] of FILTER_FIELDS) {
       if (has(filter, field) && type !== filterType) {
-        ctx.error(filterPath, code, celInvalid('object', `filter.${field} must be nil if the filter.type is not ${filterType}`));
+        ctx.error(
+          filterPath,
+          code,
+          celInvalid('object', `filter.${field} must be nil if the filter.type is not ${filterType}`),
+        );
       }
       if (!has(filter, field) && type === filterType) {
-        ctx.error(filterPath, code, celInvalid('object', `filter.${field} must be specified for ${filterType} filter.type`));
+        ctx.error(
+          filterPath,
+          code,
+          celInvalid('object', `filter.${field} must be specified for ${filterType} filter.type`),
+        );
       }
     }
     checkCors(asObject(filter.cors), [...filterPath, 'cors'], ctx);
     checkMirror(asObject(filter.requestMirror), [...filterPath, 'requestMirror'], ctx);
-    checkPathModifier(asObject(asObject(filter.requestRedirect)?.path), [...filterPath, 'requestRedirect', 'path'], ctx);
+    checkPathModifier(
+      asObject(asObject(filter.requestRedirect)?.path),
+      [...filterPath, 'requestRedirect', 'path'],
+      ctx,
+    );
     checkPathModifier(asObject(asObject(filter.urlRewrite)?.path), [...filterPath, 'urlRewrite', 'path'], ctx);
   });
 }
@@ -204,7 +267,8 @@ function checkCors(cors: Data | undefined, path: FieldPath, ctx: RuleContext): v
   ] as const;
   for (const [field, message] of rules) {
     const values = stringList(cors[field]);
-    if (values.includes('*') && values.length > 1) ctx.error([...path, field], 'PCL_VALIDATION_HTTP_ROUTE_FILTER', celInvalid('array', message));
+    if (values.includes('*') && values.length > 1)
+      ctx.error([...path, field], 'PCL_VALIDATION_HTTP_ROUTE_FILTER', celInvalid('array', message));
   }
 }
 
@@ -212,17 +276,31 @@ function checkMirror(mirror: Data | undefined, path: FieldPath, ctx: RuleContext
   if (mirror === undefined) return;
   const code = 'PCL_VALIDATION_HTTP_ROUTE_FILTER';
   if (has(mirror, 'percent') && has(mirror, 'fraction')) {
-    ctx.error(path, code, celInvalid('object', 'Only one of percent or fraction may be specified in HTTPRequestMirrorFilter'));
+    ctx.error(
+      path,
+      code,
+      celInvalid('object', 'Only one of percent or fraction may be specified in HTTPRequestMirrorFilter'),
+    );
   }
   const backendRef = asObject(mirror.backendRef);
-  if (backendRef !== undefined && (asString(backendRef.group) ?? '') === '' && (asString(backendRef.kind) ?? 'Service') === 'Service' && !has(backendRef, 'port')) {
+  if (
+    backendRef !== undefined &&
+    (asString(backendRef.group) ?? '') === '' &&
+    (asString(backendRef.kind) ?? 'Service') === 'Service' &&
+    !has(backendRef, 'port')
+  ) {
     ctx.error([...path, 'backendRef'], code, celInvalid('object', 'Must have port for Service reference'));
   }
   const fraction = asObject(mirror.fraction);
   if (fraction !== undefined) {
     const numerator = asNumber(fraction.numerator) ?? 0;
     const denominator = asNumber(fraction.denominator) ?? 100;
-    if (numerator > denominator) ctx.error([...path, 'fraction'], code, celInvalid('object', 'numerator must be less than or equal to denominator'));
+    if (numerator > denominator)
+      ctx.error(
+        [...path, 'fraction'],
+        code,
+        celInvalid('object', 'numerator must be less than or equal to denominator'),
+      );
   }
 }
 
@@ -231,10 +309,14 @@ function checkPathModifier(modifier: Data | undefined, path: FieldPath, ctx: Rul
   if (modifier === undefined) return;
   const type = asString(modifier.type);
   const fail = (message: string) => ctx.error(path, 'PCL_VALIDATION_HTTP_ROUTE_FILTER', celInvalid('object', message));
-  if (type === 'ReplaceFullPath' && !has(modifier, 'replaceFullPath')) fail("replaceFullPath must be specified when type is set to 'ReplaceFullPath'");
-  if (has(modifier, 'replaceFullPath') && type !== 'ReplaceFullPath') fail("type must be 'ReplaceFullPath' when replaceFullPath is set");
-  if (type === 'ReplacePrefixMatch' && !has(modifier, 'replacePrefixMatch')) fail("replacePrefixMatch must be specified when type is set to 'ReplacePrefixMatch'");
-  if (has(modifier, 'replacePrefixMatch') && type !== 'ReplacePrefixMatch') fail("type must be 'ReplacePrefixMatch' when replacePrefixMatch is set");
+  if (type === 'ReplaceFullPath' && !has(modifier, 'replaceFullPath'))
+    fail("replaceFullPath must be specified when type is set to 'ReplaceFullPath'");
+  if (has(modifier, 'replaceFullPath') && type !== 'ReplaceFullPath')
+    fail("type must be 'ReplaceFullPath' when replaceFullPath is set");
+  if (type === 'ReplacePrefixMatch' && !has(modifier, 'replacePrefixMatch'))
+    fail("replacePrefixMatch must be specified when type is set to 'ReplacePrefixMatch'");
+  if (has(modifier, 'replacePrefixMatch') && type !== 'ReplacePrefixMatch')
+    fail("type must be 'ReplacePrefixMatch' when replacePrefixMatch is set");
 }
 
 /** CEL port rule for Service backends, then Istio's `buildDestination` kind checks. */
@@ -248,12 +330,17 @@ function checkBackendRef(ref: Data, path: FieldPath, ctx: RuleContext): void {
   }
   const canonicalGroup = group === 'core' ? '' : group;
   if (!SUPPORTED_BACKENDS.some((b) => b.group === canonicalGroup && b.kind === kind)) {
-    ctx.error(path, code, `referencing unsupported backendRef: group ${JSON.stringify(group)} kind ${JSON.stringify(kind)}`);
+    ctx.error(
+      path,
+      code,
+      `referencing unsupported backendRef: group ${JSON.stringify(group)} kind ${JSON.stringify(kind)}`,
+    );
     return;
   }
   if (canonicalGroup === ISTIO_GROUP && kind === 'Hostname') {
     // The name is the literal hostname (e.g. a ServiceEntry host), which is not namespaced.
-    if ((asString(ref.namespace) ?? '') !== '') ctx.error([...path, 'namespace'], code, 'namespace may not be set with Hostname type');
+    if ((asString(ref.namespace) ?? '') !== '')
+      ctx.error([...path, 'namespace'], code, 'namespace may not be set with Hostname type');
     if (!has(ref, 'port')) ctx.error(path, code, 'port is required in backendRef');
   }
 }
@@ -267,6 +354,10 @@ function checkTimeouts(timeouts: Data | undefined, path: FieldPath, ctx: RuleCon
   const backendNanos = parseDuration(backendRequest);
   if (requestNanos === undefined || backendNanos === undefined) return;
   if (requestNanos !== 0 && backendNanos > requestNanos) {
-    ctx.error(path, 'PCL_VALIDATION_HTTP_ROUTE_RULE', celInvalid('object', 'backendRequest timeout cannot be longer than request timeout'));
+    ctx.error(
+      path,
+      'PCL_VALIDATION_HTTP_ROUTE_RULE',
+      celInvalid('object', 'backendRequest timeout cannot be longer than request timeout'),
+    );
   }
 }

@@ -65,7 +65,8 @@ const CASES: readonly Case[] = [
     spec: { action: 'ALLOW' },
     valid: false,
     warning: false,
-    message: 'some-namespace/some-name has annotation istio.io/dry-run with invalid value (foo): strconv.ParseBool: parsing "foo": invalid syntax',
+    message:
+      'some-namespace/some-name has annotation istio.io/dry-run with invalid value (foo): strconv.ParseBool: parsing "foo": invalid syntax',
   },
   {
     name: 'TestValidateAuthorizationPolicy / dry-run-invalid-action-custom',
@@ -74,7 +75,8 @@ const CASES: readonly Case[] = [
     spec: { action: 'CUSTOM', provider: { name: 'ext-authz' }, rules: [{}] },
     valid: false,
     warning: false,
-    message: 'the annotation istio.io/dry-run currently only supports action ALLOW/DENY, found action CUSTOM in some-namespace/some-name',
+    message:
+      'the annotation istio.io/dry-run currently only supports action ALLOW/DENY, found action CUSTOM in some-namespace/some-name',
   },
   {
     name: 'TestValidateAuthorizationPolicy / dry-run-invalid-action-audit',
@@ -83,7 +85,8 @@ const CASES: readonly Case[] = [
     spec: { action: 'AUDIT' },
     valid: false,
     warning: false,
-    message: 'the annotation istio.io/dry-run currently only supports action ALLOW/DENY, found action AUDIT in some-namespace/some-name',
+    message:
+      'the annotation istio.io/dry-run currently only supports action ALLOW/DENY, found action AUDIT in some-namespace/some-name',
   },
   {
     // validation.go checkDryRunAnnotation: only AuthorizationPolicy supports the annotation (upstream tests it on
@@ -108,7 +111,12 @@ const CASES: readonly Case[] = [
   {
     name: 'TestValidateServiceEntries / discovery type DNS, one host set with IP address and https port',
     kind: 'ServiceEntry',
-    spec: { hosts: ['httpbin.org'], addresses: ['10.10.10.10'], ports: [http1, http2, { number: 443, protocol: 'https', name: 'https' }], resolution: 'DNS' },
+    spec: {
+      hosts: ['httpbin.org'],
+      addresses: ['10.10.10.10'],
+      ports: [http1, http2, { number: 443, protocol: 'https', name: 'https' }],
+      resolution: 'DNS',
+    },
     valid: true,
     warning: false,
   },
@@ -128,7 +136,12 @@ const CASES: readonly Case[] = [
   {
     name: 'TestValidateServiceEntries / protocol unset for addresses empty',
     kind: 'ServiceEntry',
-    spec: { hosts: ['google.com'], addresses: [], ports: [http1, { number: 8080, name: 'http-valid2' }], resolution: 'NONE' },
+    spec: {
+      hosts: ['google.com'],
+      addresses: [],
+      ports: [http1, { number: 8080, name: 'http-valid2' }],
+      resolution: 'NONE',
+    },
     valid: true,
     warning: true,
     message: 'addresses are required for ports serving TCP (or unset) protocol when IP Autoallocation is not enabled',
@@ -136,7 +149,12 @@ const CASES: readonly Case[] = [
   {
     name: 'TestValidateServiceEntries / protocol is TCP for addresses empty',
     kind: 'ServiceEntry',
-    spec: { hosts: ['google.com'], addresses: [], ports: [http1, { number: 81, protocol: 'TCP', name: 'tcp-valid1' }], resolution: 'NONE' },
+    spec: {
+      hosts: ['google.com'],
+      addresses: [],
+      ports: [http1, { number: 81, protocol: 'TCP', name: 'tcp-valid1' }],
+      resolution: 'NONE',
+    },
     valid: true,
     warning: true,
     message: 'addresses are required for ports serving TCP (or unset) protocol when IP Autoallocation is not enabled',
@@ -184,7 +202,12 @@ const CASES: readonly Case[] = [
   {
     name: 'TestValidateServiceEntries / discovery type DYNAMIC_DNS, unsupported TCP protocol',
     kind: 'ServiceEntry',
-    spec: { hosts: ['*.google.com'], addresses: [], ports: [http1, { number: 81, protocol: 'TCP', name: 'tcp-valid1' }], resolution: 'DYNAMIC_DNS' },
+    spec: {
+      hosts: ['*.google.com'],
+      addresses: [],
+      ports: [http1, { number: 81, protocol: 'TCP', name: 'tcp-valid1' }],
+      resolution: 'DYNAMIC_DNS',
+    },
     valid: false,
     warning: false,
     message: 'only HTTP, TLS, GRPC, and HTTP2 protocols are supported for resolution type DYNAMIC_DNS',
@@ -193,7 +216,11 @@ const CASES: readonly Case[] = [
     // validation.go ValidateServiceEntry, DYNAMIC_DNS: "DFP supports HTTP, TLS, GRPC, and HTTP2": HTTPS is refused.
     name: 'ValidateServiceEntry (validation.go) / DYNAMIC_DNS with an HTTPS port',
     kind: 'ServiceEntry',
-    spec: { hosts: ['*.google.com'], ports: [{ number: 443, protocol: 'HTTPS', name: 'https' }], resolution: 'DYNAMIC_DNS' },
+    spec: {
+      hosts: ['*.google.com'],
+      ports: [{ number: 443, protocol: 'HTTPS', name: 'https' }],
+      resolution: 'DYNAMIC_DNS',
+    },
     valid: false,
     warning: false,
     message: 'only HTTP, TLS, GRPC, and HTTP2 protocols are supported for resolution type DYNAMIC_DNS',
@@ -201,14 +228,24 @@ const CASES: readonly Case[] = [
   {
     name: 'TestValidateServiceEntries / discovery type DYNAMIC_DNS, GRPC protocol',
     kind: 'ServiceEntry',
-    spec: { hosts: ['*.svc.cluster.local'], addresses: [], ports: [{ number: 9090, protocol: 'GRPC', name: 'grpc' }], resolution: 'DYNAMIC_DNS' },
+    spec: {
+      hosts: ['*.svc.cluster.local'],
+      addresses: [],
+      ports: [{ number: 9090, protocol: 'GRPC', name: 'grpc' }],
+      resolution: 'DYNAMIC_DNS',
+    },
     valid: true,
     warning: false,
   },
   {
     name: 'TestValidateServiceEntries / discovery type DYNAMIC_DNS, FQDN host',
     kind: 'ServiceEntry',
-    spec: { hosts: ['google.com'], addresses: [], ports: [{ number: 80, protocol: 'http', name: 'http-valid' }], resolution: 'DYNAMIC_DNS' },
+    spec: {
+      hosts: ['google.com'],
+      addresses: [],
+      ports: [{ number: 80, protocol: 'http', name: 'http-valid' }],
+      resolution: 'DYNAMIC_DNS',
+    },
     valid: false,
     warning: false,
     message: 'host must be wildcarded for resolution mode DYNAMIC_DNS',
@@ -216,7 +253,13 @@ const CASES: readonly Case[] = [
   {
     name: 'TestValidateServiceEntries / discovery type DYNAMIC_DNS, internal mesh location',
     kind: 'ServiceEntry',
-    spec: { hosts: ['*.google.com'], addresses: [], ports: [http1], resolution: 'DYNAMIC_DNS', location: 'MESH_INTERNAL' },
+    spec: {
+      hosts: ['*.google.com'],
+      addresses: [],
+      ports: [http1],
+      resolution: 'DYNAMIC_DNS',
+      location: 'MESH_INTERNAL',
+    },
     valid: true,
     warning: false,
   },
@@ -224,7 +267,13 @@ const CASES: readonly Case[] = [
     name: 'TestValidateServiceEntries / discovery type DYNAMIC_DNS, MESH_INTERNAL with waypoint (invalid)',
     kind: 'ServiceEntry',
     labels: { 'istio.io/use-waypoint': 'my-waypoint' },
-    spec: { hosts: ['*.google.com'], addresses: [], ports: [http1], resolution: 'DYNAMIC_DNS', location: 'MESH_INTERNAL' },
+    spec: {
+      hosts: ['*.google.com'],
+      addresses: [],
+      ports: [http1],
+      resolution: 'DYNAMIC_DNS',
+      location: 'MESH_INTERNAL',
+    },
     valid: false,
     warning: false,
     message: 'location MESH_INTERNAL with resolution type DYNAMIC_DNS is not supported when using waypoints',
@@ -233,7 +282,13 @@ const CASES: readonly Case[] = [
   {
     name: 'TestValidateDestinationRule / missing destination name',
     kind: 'DestinationRule',
-    spec: { host: '', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] },
+    spec: {
+      host: '',
+      subsets: [
+        { name: 'v1', labels: { version: 'v1' } },
+        { name: 'v2', labels: { version: 'v2' } },
+      ],
+    },
     valid: false,
     warning: false,
     message: 'empty domain name not allowed',
@@ -241,7 +296,13 @@ const CASES: readonly Case[] = [
   {
     name: 'TestValidateDestinationRule / simple destination rule',
     kind: 'DestinationRule',
-    spec: { host: 'reviews', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] },
+    spec: {
+      host: 'reviews',
+      subsets: [
+        { name: 'v1', labels: { version: 'v1' } },
+        { name: 'v2', labels: { version: 'v2' } },
+      ],
+    },
     valid: true,
     warning: false,
   },
@@ -258,7 +319,10 @@ describe('istiod webhook tables (pkg/config/validation/validation_test.go)', () 
       assert.equal(warnings.length > 0, c.warning, `warning=${c.warning}: ${show}`);
       if (c.message !== undefined) {
         const pool = c.valid ? warnings : errors;
-        assert.ok(pool.some((d) => d.message === c.message), `expected ${JSON.stringify(c.message)} among ${show}`);
+        assert.ok(
+          pool.some((d) => d.message === c.message),
+          `expected ${JSON.stringify(c.message)} among ${show}`,
+        );
       }
     });
   }

@@ -14,14 +14,19 @@ describe('seed examples pass the semantic rules', () => {
     it(seed, () => {
       const dir = join(EXAMPLES, seed);
       let checked = 0;
-      for (const file of readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort()) {
+      for (const file of readdirSync(dir)
+        .filter((f) => f.endsWith('.yaml'))
+        .sort()) {
         for (const parsed of parseAllDocuments(readFileSync(join(dir, file), 'utf8'))) {
           const doc: unknown = parsed.toJS();
           if (doc === null || typeof doc !== 'object') continue;
           const rules = SEMANTIC_RULES[String((doc as Record<string, unknown>).kind)];
           if (rules === undefined) continue;
           const ctx = runRules(rules, doc as Record<string, unknown>);
-          assert.deepEqual(ctx.errors.map((e) => `${file}: ${e.text}`), []);
+          assert.deepEqual(
+            ctx.errors.map((e) => `${file}: ${e.text}`),
+            [],
+          );
           checked++;
         }
       }

@@ -33,6 +33,10 @@ export function checkPolicyTargetRef(ref: unknown, path: FieldPath, ctx: RuleCon
   }
   const canonicalGroup = group === '' ? 'core' : group;
   if (!ALLOWED_TARGETS.some((t) => t.group === canonicalGroup && t.kind === kind)) {
-    ctx.error(path, 'PCL_VALIDATION_TARGET_REF', `targetRef must be to one of ${ALLOWED_TEXT} but was ${group}/${kind}`);
+    ctx.error(
+      path,
+      'PCL_VALIDATION_TARGET_REF',
+      `targetRef must be to one of ${ALLOWED_TEXT} but was ${group}/${kind}`,
+    );
   }
 }

@@ -28,7 +28,11 @@ export function checkMatchLabelsSelector(selector: unknown, path: FieldPath, ctx
     for (const key of keys) {
       const value = labels[key];
       if (typeof value === 'string' && value.includes('*')) {
-        ctx.error([...labelsPath, key], 'PCL_VALIDATION_SELECTOR', celInvalid('string', 'wildcard not allowed in label value match'));
+        ctx.error(
+          [...labelsPath, key],
+          'PCL_VALIDATION_SELECTOR',
+          celInvalid('string', 'wildcard not allowed in label value match'),
+        );
       }
     }
   }
@@ -43,7 +47,11 @@ export function checkMatchLabelsSelector(selector: unknown, path: FieldPath, ctx
  * in a key, and warns about a selector without labels. Returns whether the webhook refused the selector (istiod
  * then stops validating the resource) and whether the no-labels warning applies.
  */
-export function checkLabelsSelector(selector: unknown, path: FieldPath, ctx: RuleContext): { refused: boolean; empty: boolean } {
+export function checkLabelsSelector(
+  selector: unknown,
+  path: FieldPath,
+  ctx: RuleContext,
+): { refused: boolean; empty: boolean } {
   const sel = asObject(selector);
   if (sel === undefined) return { refused: false, empty: false };
   const labels = asObject(sel.labels) ?? {};
@@ -51,7 +59,11 @@ export function checkLabelsSelector(selector: unknown, path: FieldPath, ctx: Rul
   for (const [key, value] of Object.entries(labels)) {
     const shown = JSON.stringify(`${key}=${typeof value === 'string' ? value : ''}`);
     if (typeof value === 'string' && value.includes('*')) {
-      ctx.error([...path, 'labels', key], 'PCL_VALIDATION_SELECTOR', celInvalid('string', 'wildcard is not supported in selector'));
+      ctx.error(
+        [...path, 'labels', key],
+        'PCL_VALIDATION_SELECTOR',
+        celInvalid('string', 'wildcard is not supported in selector'),
+      );
     } else if (key.includes('*')) {
       ctx.error([...path, 'labels', key], 'PCL_VALIDATION_SELECTOR', `wildcard is not supported in selector: ${shown}`);
       refused = true;

@@ -35,7 +35,7 @@ export function checkQualifiedName(value: unknown): string | undefined {
   const prefix = slash >= 0 ? value.slice(0, slash) : undefined;
   const name = slash >= 0 ? value.slice(slash + 1) : value;
   if (prefix !== undefined && checkDns1123Subdomain(prefix) !== undefined) {
-    return 'prefix part must be a lowercase DNS subdomain (e.g. \'example.com/MyName\')';
+    return "prefix part must be a lowercase DNS subdomain (e.g. 'example.com/MyName')";
   }
   if (name.length === 0 || name.length > 63 || !QUALIFIED_NAME.test(name)) {
     return "name part must be at most 63 characters, consist of alphanumeric characters, '-', '_' or '.', and start and end with an alphanumeric character (e.g. 'MyName', 'my.name', '123-abc')";
@@ -84,7 +84,10 @@ export function objectMetaSchema(opts: { clusterScoped: boolean; nameIsLabel?: b
 }
 
 /** Metadata of a pod template: labels and annotations are checked strictly, the rest is free. */
-export const templateMetaSchema: ObjectSchema = obj({ labels: labelsSchema, annotations: annotationsSchema }, { open: true });
+export const templateMetaSchema: ObjectSchema = obj(
+  { labels: labelsSchema, annotations: annotationsSchema },
+  { open: true },
+);
 
 /** meta/v1 LabelSelector as Kubernetes defines it (operator is an enum). */
 export const labelSelectorSchema: ObjectSchema = obj({

@@ -115,10 +115,7 @@ const trafficPolicySchema = obj({
   outlierDetection: outlierDetectionSchema,
   tls: clientTlsSchema,
   portLevelSettings: arr(portTrafficPolicySchema, { maxItems: 4096 }),
-  tunnel: obj(
-    { protocol: str(), targetHost: str(), targetPort: uint32() },
-    { required: ['targetHost', 'targetPort'] },
-  ),
+  tunnel: obj({ protocol: str(), targetHost: str(), targetPort: uint32() }, { required: ['targetHost', 'targetPort'] }),
   proxyProtocol: obj({ version: str({ enum: ['V1', 'V2'] }) }),
   retryBudget: obj({
     percent: num({ minimum: 0, maximum: 100, nullable: true }),

@@ -103,7 +103,9 @@ export function arr(items: Schema, opts: Opts<ArraySchema> = {}): ArraySchema {
 /** A string; `pattern` is the CRD's regular expression source. */
 export function str(opts: Opts<StringSchema> & { pattern?: string } = {}): StringSchema {
   const { pattern, ...rest } = opts;
-  return pattern === undefined ? { type: 'string', ...rest } : { type: 'string', pattern: new RegExp(pattern), ...rest };
+  return pattern === undefined
+    ? { type: 'string', ...rest }
+    : { type: 'string', pattern: new RegExp(pattern), ...rest };
 }
 
 export function int(opts: Opts<NumberSchema> = {}): NumberSchema {

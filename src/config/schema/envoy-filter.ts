@@ -47,7 +47,17 @@ const matchSchema = obj(
 
 const patchSchema = obj({
   operation: str({
-    enum: ['INVALID', 'MERGE', 'ADD', 'REMOVE', 'INSERT_BEFORE', 'INSERT_AFTER', 'INSERT_FIRST', 'REPLACE', 'MERGE_AND_REPLACE_LIST'],
+    enum: [
+      'INVALID',
+      'MERGE',
+      'ADD',
+      'REMOVE',
+      'INSERT_BEFORE',
+      'INSERT_AFTER',
+      'INSERT_FIRST',
+      'REPLACE',
+      'MERGE_AND_REPLACE_LIST',
+    ],
   }),
   value: obj({}, { open: true }),
   filterClass: str({ enum: ['UNSPECIFIED', 'AUTHN', 'AUTHZ', 'STATS'] }),

@@ -29,9 +29,12 @@ const sectionName = () => str({ minLength: 1, maxLength: 253, pattern: DNS_SUBDO
 /** The Gateway API's LabelSelector: `operator` is a plain string in these CRDs. */
 const selectorSchema = obj({
   matchLabels: map(str()),
-  matchExpressions: arr(obj({ key: str(), operator: str(), values: strings({ listType: 'atomic' }) }, { required: ['key', 'operator'] }), {
-    listType: 'atomic',
-  }),
+  matchExpressions: arr(
+    obj({ key: str(), operator: str(), values: strings({ listType: 'atomic' }) }, { required: ['key', 'operator'] }),
+    {
+      listType: 'atomic',
+    },
+  ),
 });
 
 // ---------- GatewayClass ----------
@@ -52,11 +55,17 @@ const secretObjectReference = () =>
   obj({ group: group(), kind: kind(), name: objectName(), namespace: namespace() }, { required: ['name'] });
 
 const caCertificateRefs = () =>
-  arr(obj({ group: group(), kind: kind(), name: objectName(), namespace: namespace() }, { required: ['group', 'kind', 'name'] }), {
-    minItems: 1,
-    maxItems: 16,
-    listType: 'atomic',
-  });
+  arr(
+    obj(
+      { group: group(), kind: kind(), name: objectName(), namespace: namespace() },
+      { required: ['group', 'kind', 'name'] },
+    ),
+    {
+      minItems: 1,
+      maxItems: 16,
+      listType: 'atomic',
+    },
+  );
 
 const frontendValidation = () =>
   obj(
@@ -98,11 +107,16 @@ export const gatewaySpec: ObjectSchema = obj(
     gatewayClassName: str({ minLength: 1, maxLength: 253 }),
     listeners: arr(listenerSchema, { minItems: 1, maxItems: 64, listType: 'map', mapKeys: ['name'] }),
     addresses: arr(
-      obj({ type: str({ minLength: 1, maxLength: 253, pattern: ADDRESS_TYPE_PATTERN }), value: str({ maxLength: 253 }) }, { check: checkGatewayAddress }),
+      obj(
+        { type: str({ minLength: 1, maxLength: 253, pattern: ADDRESS_TYPE_PATTERN }), value: str({ maxLength: 253 }) },
+        { check: checkGatewayAddress },
+      ),
       { maxItems: 16, listType: 'atomic' },
     ),
     infrastructure: obj({
-      labels: map(str({ minLength: 0, maxLength: 63, pattern: '^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$' }), { maxProperties: 8 }),
+      labels: map(str({ minLength: 0, maxLength: 63, pattern: '^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$' }), {
+        maxProperties: 8,
+      }),
       annotations: map(str({ minLength: 0, maxLength: 4096 }), { maxProperties: 16 }),
       parametersRef: obj({ group: group(), kind: kind(), name: objectName() }, { required: ['group', 'kind', 'name'] }),
     }),
@@ -114,11 +128,14 @@ export const gatewaySpec: ObjectSchema = obj(
       frontend: obj(
         {
           default: obj({ validation: frontendValidation() }),
-          perPort: arr(obj({ port: portNumber(), tls: obj({ validation: frontendValidation() }) }, { required: ['port', 'tls'] }), {
-            maxItems: 64,
-            listType: 'map',
-            mapKeys: ['port'],
-          }),
+          perPort: arr(
+            obj({ port: portNumber(), tls: obj({ validation: frontendValidation() }) }, { required: ['port', 'tls'] }),
+            {
+              maxItems: 64,
+              listType: 'map',
+              mapKeys: ['port'],
+            },
+          ),
         },
         { required: ['default'] },
       ),
@@ -132,16 +149,22 @@ const headerName = () => str({ minLength: 1, maxLength: 256, pattern: HEADER_NAM
 
 const headerModifier = () =>
   obj({
-    set: arr(obj({ name: headerName(), value: str({ minLength: 1, maxLength: 4096 }) }, { required: ['name', 'value'] }), {
-      maxItems: 16,
-      listType: 'map',
-      mapKeys: ['name'],
-    }),
-    add: arr(obj({ name: headerName(), value: str({ minLength: 1, maxLength: 4096 }) }, { required: ['name', 'value'] }), {
-      maxItems: 16,
-      listType: 'map',
-      mapKeys: ['name'],
-    }),
+    set: arr(
+      obj({ name: headerName(), value: str({ minLength: 1, maxLength: 4096 }) }, { required: ['name', 'value'] }),
+      {
+        maxItems: 16,
+        listType: 'map',
+        mapKeys: ['name'],
+      },
+    ),
+    add: arr(
+      obj({ name: headerName(), value: str({ minLength: 1, maxLength: 4096 }) }, { required: ['name', 'value'] }),
+      {
+        maxItems: 16,
+        listType: 'map',
+        mapKeys: ['name'],
+      },
+    ),
     remove: strings({ maxItems: 16, listType: 'set' }),
   });
 
@@ -160,7 +183,15 @@ const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', '
 const filterSchema = obj(
   {
     type: str({
-      enum: ['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestMirror', 'RequestRedirect', 'URLRewrite', 'ExtensionRef', 'CORS'],
+      enum: [
+        'RequestHeaderModifier',
+        'ResponseHeaderModifier',
+        'RequestMirror',
+        'RequestRedirect',
+        'URLRewrite',
+        'ExtensionRef',
+        'CORS',
+      ],
     }),
     requestHeaderModifier: headerModifier(),
     responseHeaderModifier: headerModifier(),
@@ -171,7 +202,10 @@ const filterSchema = obj(
           { required: ['name'] },
         ),
         percent: int({ minimum: 0, maximum: 100 }),
-        fraction: obj({ numerator: int({ minimum: 0 }), denominator: int({ minimum: 1 }) }, { required: ['numerator'] }),
+        fraction: obj(
+          { numerator: int({ minimum: 0 }), denominator: int({ minimum: 1 }) },
+          { required: ['numerator'] },
+        ),
       },
       { required: ['backendRef'] },
     ),
@@ -256,14 +290,20 @@ export const httpRouteSpec: ObjectSchema = obj({
     ),
     { maxItems: 32, listType: 'atomic' },
   ),
-  hostnames: strings({ maxItems: 16, listType: 'atomic' }, str({ minLength: 1, maxLength: 253, pattern: HOSTNAME_PATTERN })),
+  hostnames: strings(
+    { maxItems: 16, listType: 'atomic' },
+    str({ minLength: 1, maxLength: 253, pattern: HOSTNAME_PATTERN }),
+  ),
   rules: arr(
     obj({
       name: sectionName(),
       matches: arr(matchSchema, { maxItems: 64, listType: 'atomic' }),
       filters: filters(),
       backendRefs: arr(backendRefSchema, { maxItems: 16, listType: 'atomic' }),
-      timeouts: obj({ request: str({ pattern: DURATION_PATTERN }), backendRequest: str({ pattern: DURATION_PATTERN }) }),
+      timeouts: obj({
+        request: str({ pattern: DURATION_PATTERN }),
+        backendRequest: str({ pattern: DURATION_PATTERN }),
+      }),
     }),
     { minItems: 1, maxItems: 16, listType: 'atomic' },
   ),

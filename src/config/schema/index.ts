@@ -53,9 +53,14 @@ export const KIND_DEFINITIONS: Readonly<Record<Kind, KindDefinition>> = {
   GatewayClass: define('GatewayClass', GATEWAY_API, { spec: gatewayClassSpec }, { specRequired: true }),
   Gateway: define('Gateway', GATEWAY_API, { spec: gatewaySpec }, { specRequired: true }),
   HTTPRoute: define('HTTPRoute', GATEWAY_API, { spec: httpRouteSpec }, { specRequired: true }),
-  ServiceEntry: define('ServiceEntry', ISTIO_NETWORKING, { spec: serviceEntrySpec, status: serviceEntryStatus }, {
-    specRequired: true,
-  }),
+  ServiceEntry: define(
+    'ServiceEntry',
+    ISTIO_NETWORKING,
+    { spec: serviceEntrySpec, status: serviceEntryStatus },
+    {
+      specRequired: true,
+    },
+  ),
   DestinationRule: define('DestinationRule', ISTIO_NETWORKING, { spec: destinationRuleSpec }, { specRequired: true }),
   // EnvoyFilter exists upstream only as v1alpha3.
   EnvoyFilter: define('EnvoyFilter', ['networking.istio.io/v1alpha3'], { spec: envoyFilterSpec }),

@@ -41,13 +41,6 @@ export function showValue(value: unknown): string {
   return String(value);
 }
 
-function typeName(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'array';
-  if (typeof value === 'number') return Number.isInteger(value) ? 'integer' : 'number';
-  return typeof value;
-}
-
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -98,7 +91,8 @@ function visit(schema: Schema, value: unknown, path: FieldPath, out: SchemaIssue
   // A custom check only runs on a value whose own shape is right.
   if (schema.check && out.length === before) {
     const problem = schema.check(value);
-    if (problem !== undefined) out.push({ path, kind: 'pattern', message: `Invalid value: ${showValue(value)}: ${problem}` });
+    if (problem !== undefined)
+      out.push({ path, kind: 'pattern', message: `Invalid value: ${showValue(value)}: ${problem}` });
   }
 }
 
@@ -148,9 +142,17 @@ function visitObject(schema: ObjectSchema, value: unknown, path: FieldPath, out:
   checkPropertyCount(Object.keys(value).length, schema.minProperties, schema.maxProperties, path, out);
 }
 
-function checkPropertyCount(n: number, min: number | undefined, max: number | undefined, path: FieldPath, out: SchemaIssue[]): void {
-  if (max !== undefined && n > max) out.push({ path, kind: 'size', message: `Too many: ${n}: must have at most ${max} items` });
-  if (min !== undefined && n < min) out.push({ path, kind: 'size', message: `Invalid value: ${n}: should have at least ${min} properties` });
+function checkPropertyCount(
+  n: number,
+  min: number | undefined,
+  max: number | undefined,
+  path: FieldPath,
+  out: SchemaIssue[],
+): void {
+  if (max !== undefined && n > max)
+    out.push({ path, kind: 'size', message: `Too many: ${n}: must have at most ${max} items` });
+  if (min !== undefined && n < min)
+    out.push({ path, kind: 'size', message: `Invalid value: ${n}: should have at least ${min} properties` });
 }
 
 function visitMap(schema: MapSchema, value: unknown, path: FieldPath, out: SchemaIssue[]): void {
@@ -161,7 +163,12 @@ function visitMap(schema: MapSchema, value: unknown, path: FieldPath, out: Schem
   for (const [key, child] of Object.entries(value)) {
     if (schema.keyCheck) {
       const problem = schema.keyCheck(key);
-      if (problem !== undefined) out.push({ path: [...path, key], kind: 'pattern', message: `Invalid value: ${JSON.stringify(key)}: ${problem}` });
+      if (problem !== undefined)
+        out.push({
+          path: [...path, key],
+          kind: 'pattern',
+          message: `Invalid value: ${JSON.stringify(key)}: ${problem}`,
+        });
     }
     visit(schema.values, child, [...path, key], out);
   }
@@ -177,7 +184,11 @@ function visitArray(schema: ArraySchema, value: unknown, path: FieldPath, out: S
     out.push({ path, kind: 'size', message: `Too many: ${value.length}: must have at most ${schema.maxItems} items` });
   }
   if (schema.minItems !== undefined && value.length < schema.minItems) {
-    out.push({ path, kind: 'size', message: `Invalid value: ${value.length}: should have at least ${schema.minItems} items` });
+    out.push({
+      path,
+      kind: 'size',
+      message: `Invalid value: ${value.length}: should have at least ${schema.minItems} items`,
+    });
   }
   value.forEach((item, i) => visit(schema.items, item, [...path, i], out));
   if (schema.listType === 'set') {
@@ -220,10 +231,18 @@ function visitString(schema: StringSchema, value: unknown, path: FieldPath, out:
     out.push({ path, kind: 'size', message: `Too long: may not be longer than ${schema.maxLength}` });
   }
   if (schema.minLength !== undefined && length < schema.minLength) {
-    out.push({ path, kind: 'size', message: `Invalid value: ${JSON.stringify(value)}: should be at least ${schema.minLength} chars long` });
+    out.push({
+      path,
+      kind: 'size',
+      message: `Invalid value: ${JSON.stringify(value)}: should be at least ${schema.minLength} chars long`,
+    });
   }
   if (schema.pattern && !schema.pattern.test(value)) {
-    out.push({ path, kind: 'pattern', message: `Invalid value: ${JSON.stringify(value)}: should match '${schema.pattern.source}'` });
+    out.push({
+      path,
+      kind: 'pattern',
+      message: `Invalid value: ${JSON.stringify(value)}: should match '${schema.pattern.source}'`,
+    });
   }
 }
 
@@ -237,13 +256,25 @@ function visitNumber(schema: NumberSchema, value: unknown, path: FieldPath, out:
     return;
   }
   if (schema.enum && !schema.enum.includes(value)) {
-    out.push({ path, kind: 'enum', message: `Unsupported value: ${value}: supported values: ${schema.enum.map((v) => `"${v}"`).join(', ')}` });
+    out.push({
+      path,
+      kind: 'enum',
+      message: `Unsupported value: ${value}: supported values: ${schema.enum.map((v) => `"${v}"`).join(', ')}`,
+    });
     return;
   }
   if (schema.maximum !== undefined && value > schema.maximum) {
-    out.push({ path, kind: 'range', message: `Invalid value: ${value}: should be less than or equal to ${schema.maximum}` });
+    out.push({
+      path,
+      kind: 'range',
+      message: `Invalid value: ${value}: should be less than or equal to ${schema.maximum}`,
+    });
   }
   if (schema.minimum !== undefined && value < schema.minimum) {
-    out.push({ path, kind: 'range', message: `Invalid value: ${value}: should be greater than or equal to ${schema.minimum}` });
+    out.push({
+      path,
+      kind: 'range',
+      message: `Invalid value: ${value}: should be greater than or equal to ${schema.minimum}`,
+    });
   }
 }

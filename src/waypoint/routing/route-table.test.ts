@@ -26,12 +26,24 @@ function se(host: string, ports = [80]): ServiceEntryModel {
 }
 const HOSTS = new Map(['v1.invalid', 'v2.invalid', 'v3.invalid'].map((h) => [h, se(h)]));
 const lookup: HostLookup = (h) => HOSTS.get(h) ?? null;
-const to = (host: string, extra: object = {}) => ({ group: 'networking.istio.io', kind: 'Hostname', name: host, port: 80, ...extra });
+const to = (host: string, extra: object = {}) => ({
+  group: 'networking.istio.io',
+  kind: 'Hostname',
+  name: host,
+  port: 80,
+  ...extra,
+});
 
 function route(name: string, spec: HTTPRouteSpec, createdAt?: string, ns = 'ns'): HTTPRoute {
   return {
     kind: 'HTTPRoute',
-    metadata: { namespace: ns, name, labels: {}, annotations: {}, ...(createdAt ? { creationTimestamp: createdAt } : {}) },
+    metadata: {
+      namespace: ns,
+      name,
+      labels: {},
+      annotations: {},
+      ...(createdAt ? { creationTimestamp: createdAt } : {}),
+    },
     spec,
   } as unknown as HTTPRoute;
 }
@@ -58,9 +70,25 @@ test('header matching (conformance HTTPRouteHeaderMatching): exact values, more 
     rules: [
       { matches: [{ headers: [{ name: 'version', value: 'one' }] }], backendRefs: [to('v1.invalid')] },
       { matches: [{ headers: [{ name: 'version', value: 'two' }] }], backendRefs: [to('v2.invalid')] },
-      { matches: [{ headers: [{ name: 'version', value: 'two' }, { name: 'color', value: 'orange' }] }], backendRefs: [to('v1.invalid')] },
-      { matches: [{ headers: [{ name: 'color', value: 'blue' }] }, { headers: [{ name: 'color', value: 'green' }] }], backendRefs: [to('v1.invalid')] },
-      { matches: [{ headers: [{ name: 'color', value: 'red' }] }, { headers: [{ name: 'color', value: 'yellow' }] }], backendRefs: [to('v2.invalid')] },
+      {
+        matches: [
+          {
+            headers: [
+              { name: 'version', value: 'two' },
+              { name: 'color', value: 'orange' },
+            ],
+          },
+        ],
+        backendRefs: [to('v1.invalid')],
+      },
+      {
+        matches: [{ headers: [{ name: 'color', value: 'blue' }] }, { headers: [{ name: 'color', value: 'green' }] }],
+        backendRefs: [to('v1.invalid')],
+      },
+      {
+        matches: [{ headers: [{ name: 'color', value: 'red' }] }, { headers: [{ name: 'color', value: 'yellow' }] }],
+        backendRefs: [to('v2.invalid')],
+      },
     ],
   });
   const cases: [Record<string, string>, string][] = [
@@ -83,7 +111,19 @@ test('header matching (conformance HTTPRouteHeaderMatching): exact values, more 
 
 test('header names are case-insensitive in the route; only the first of duplicate names counts', () => {
   const r = route('dup', {
-    rules: [{ matches: [{ headers: [{ name: 'X-Team', value: 'a' }, { name: 'x-team', value: 'b' }] }], backendRefs: [to('v1.invalid')] }],
+    rules: [
+      {
+        matches: [
+          {
+            headers: [
+              { name: 'X-Team', value: 'a' },
+              { name: 'x-team', value: 'b' },
+            ],
+          },
+        ],
+        backendRefs: [to('v1.invalid')],
+      },
+    ],
   });
   assert.equal(routeOf([r], req('/', { 'x-team': 'a' })), 'v1.invalid');
   assert.equal(routeOf([r], req('/', { 'x-team': 'b' })), '404');
@@ -93,13 +133,29 @@ test('the seed-002 principal match routes only the exact SPIFFE ID', () => {
   const r = route('app1', {
     rules: [
       {
-        matches: [{ headers: [{ type: 'Exact', name: '%%source.principal%%', value: 'spiffe://cluster.local/ns/team-namespace/sa/app1' }] }],
+        matches: [
+          {
+            headers: [
+              {
+                type: 'Exact',
+                name: '%%source.principal%%',
+                value: 'spiffe://cluster.local/ns/team-namespace/sa/app1',
+              },
+            ],
+          },
+        ],
         backendRefs: [to('v1.invalid')],
       },
     ],
   });
-  assert.equal(routeOf([r], req('/subject', { '%%source.principal%%': 'spiffe://cluster.local/ns/team-namespace/sa/app1' })), 'v1.invalid');
-  assert.equal(routeOf([r], req('/subject', { '%%source.principal%%': 'spiffe://cluster.local/ns/team-namespace/sa/app2' })), '404');
+  assert.equal(
+    routeOf([r], req('/subject', { '%%source.principal%%': 'spiffe://cluster.local/ns/team-namespace/sa/app1' })),
+    'v1.invalid',
+  );
+  assert.equal(
+    routeOf([r], req('/subject', { '%%source.principal%%': 'spiffe://cluster.local/ns/team-namespace/sa/app2' })),
+    '404',
+  );
 });
 
 test('path match order (conformance HTTPRoutePathMatchOrder): Exact, then longest element-wise prefix', () => {
@@ -128,38 +184,89 @@ test('path match order (conformance HTTPRoutePathMatchOrder): Exact, then longes
 });
 
 test('precedence across routes: prefix length > method > headers > query > oldest > namespace/name > rule order', () => {
-  const longPrefix = route('a-long', { rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/p/q' } }], backendRefs: [to('v1.invalid')] }] });
-  const method = route('b-method', { rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/p' }, method: 'GET' }], backendRefs: [to('v2.invalid')] }] });
+  const longPrefix = route('a-long', {
+    rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/p/q' } }], backendRefs: [to('v1.invalid')] }],
+  });
+  const method = route('b-method', {
+    rules: [
+      { matches: [{ path: { type: 'PathPrefix', value: '/p' }, method: 'GET' }], backendRefs: [to('v2.invalid')] },
+    ],
+  });
   const headers = route('c-headers', {
-    rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/p' }, headers: [{ name: 'a', value: '1' }, { name: 'b', value: '2' }] }], backendRefs: [to('v3.invalid')] }],
+    rules: [
+      {
+        matches: [
+          {
+            path: { type: 'PathPrefix', value: '/p' },
+            headers: [
+              { name: 'a', value: '1' },
+              { name: 'b', value: '2' },
+            ],
+          },
+        ],
+        backendRefs: [to('v3.invalid')],
+      },
+    ],
   });
   const all = [headers, method, longPrefix];
   assert.equal(routeOf(all, req('/p/q/r', { a: '1', b: '2' })), 'v1.invalid', 'longest prefix first');
   assert.equal(routeOf(all, req('/p/x', { a: '1', b: '2' })), 'v2.invalid', 'a method match beats header matches');
   assert.equal(routeOf(all, req('/p/x', { a: '1', b: '2' }, 'POST')), 'v3.invalid');
 
-  const oneHeader = route('d', { rules: [{ matches: [{ headers: [{ name: 'a', value: '1' }] }], backendRefs: [to('v1.invalid')] }] });
-  const twoQuery = route('e', {
-    rules: [{ matches: [{ queryParams: [{ name: 'x', value: '1' }, { name: 'y', value: '2' }] }], backendRefs: [to('v2.invalid')] }],
+  const oneHeader = route('d', {
+    rules: [{ matches: [{ headers: [{ name: 'a', value: '1' }] }], backendRefs: [to('v1.invalid')] }],
   });
-  assert.equal(routeOf([twoQuery, oneHeader], req('/?x=1&y=2', { a: '1' })), 'v1.invalid', 'headers before query params');
+  const twoQuery = route('e', {
+    rules: [
+      {
+        matches: [
+          {
+            queryParams: [
+              { name: 'x', value: '1' },
+              { name: 'y', value: '2' },
+            ],
+          },
+        ],
+        backendRefs: [to('v2.invalid')],
+      },
+    ],
+  });
+  assert.equal(
+    routeOf([twoQuery, oneHeader], req('/?x=1&y=2', { a: '1' })),
+    'v1.invalid',
+    'headers before query params',
+  );
   assert.equal(routeOf([twoQuery, oneHeader], req('/?x=1&y=2')), 'v2.invalid');
   assert.equal(routeOf([twoQuery, oneHeader], req('/?x=1&y=3')), '404');
 
   const same = (name: string, host: string, at?: string, ns = 'ns') =>
-    route(name, { rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/same' } }], backendRefs: [to(host)] }] }, at, ns);
+    route(
+      name,
+      { rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/same' } }], backendRefs: [to(host)] }] },
+      at,
+      ns,
+    );
   assert.equal(
-    routeOf([same('z-old', 'v1.invalid', '2024-01-01T00:00:00Z'), same('a-new', 'v2.invalid', '2025-01-01T00:00:00Z')], req('/same')),
+    routeOf(
+      [same('z-old', 'v1.invalid', '2024-01-01T00:00:00Z'), same('a-new', 'v2.invalid', '2025-01-01T00:00:00Z')],
+      req('/same'),
+    ),
     'v1.invalid',
     'the oldest route wins',
   );
   assert.equal(
-    routeOf([same('b', 'v1.invalid', '2024-01-01T00:00:00Z'), same('a', 'v2.invalid', '2024-01-01T00:00:00Z')], req('/same')),
+    routeOf(
+      [same('b', 'v1.invalid', '2024-01-01T00:00:00Z'), same('a', 'v2.invalid', '2024-01-01T00:00:00Z')],
+      req('/same'),
+    ),
     'v2.invalid',
     'then namespace/name alphabetically',
   );
   assert.equal(
-    routeOf([same('a', 'v1.invalid', '2024-01-01T00:00:00Z', 'zz'), same('z', 'v2.invalid', '2024-01-01T00:00:00Z', 'aa')], req('/same')),
+    routeOf(
+      [same('a', 'v1.invalid', '2024-01-01T00:00:00Z', 'zz'), same('z', 'v2.invalid', '2024-01-01T00:00:00Z', 'aa')],
+      req('/same'),
+    ),
     'v2.invalid',
     'the namespace sorts before the name',
   );
@@ -177,7 +284,10 @@ test('query parameters, methods and regular expressions', () => {
     rules: [
       { matches: [{ queryParams: [{ name: 'animal', value: 'whale' }] }], backendRefs: [to('v1.invalid')] },
       { matches: [{ path: { type: 'RegularExpression', value: '/v[0-9]+/items' } }], backendRefs: [to('v2.invalid')] },
-      { matches: [{ headers: [{ type: 'RegularExpression', name: 'x-env', value: 'prod|staging' }], method: 'DELETE' }], backendRefs: [to('v3.invalid')] },
+      {
+        matches: [{ headers: [{ type: 'RegularExpression', name: 'x-env', value: 'prod|staging' }], method: 'DELETE' }],
+        backendRefs: [to('v3.invalid')],
+      },
     ],
   });
   assert.equal(routeOf([r], req('/?animal=whale')), 'v1.invalid');
@@ -192,7 +302,9 @@ test('query parameters, methods and regular expressions', () => {
 test('a rule without matches matches every path; an invalid regex is reported and never matches', () => {
   const t = buildRouteTable(
     [
-      route('bad', { rules: [{ matches: [{ path: { type: 'RegularExpression', value: '(' } }], backendRefs: [to('v1.invalid')] }] }),
+      route('bad', {
+        rules: [{ matches: [{ path: { type: 'RegularExpression', value: '(' } }], backendRefs: [to('v1.invalid')] }],
+      }),
       route('catch-all', { rules: [{ backendRefs: [to('v2.invalid')] }] }),
     ],
     lookup,
@@ -203,11 +315,20 @@ test('a rule without matches matches every path; an invalid regex is reported an
 });
 
 test('backendRefs: Hostname needs a port and no namespace, the host must be declared, the port too', () => {
-  assert.equal(resolveBackendRef(to('v1.invalid', { namespace: 'x' }), 'ns', lookup).invalid, 'namespace may not be set with Hostname type');
-  assert.equal(resolveBackendRef({ group: 'networking.istio.io', kind: 'Hostname', name: 'v1.invalid' }, 'ns', lookup).invalid, 'port is required in backendRef');
+  assert.equal(
+    resolveBackendRef(to('v1.invalid', { namespace: 'x' }), 'ns', lookup).invalid,
+    'namespace may not be set with Hostname type',
+  );
+  assert.equal(
+    resolveBackendRef({ group: 'networking.istio.io', kind: 'Hostname', name: 'v1.invalid' }, 'ns', lookup).invalid,
+    'port is required in backendRef',
+  );
   assert.match(resolveBackendRef(to('nope.invalid'), 'ns', lookup).invalid!, /backend\(nope\.invalid\) not found/);
   assert.match(resolveBackendRef(to('v1.invalid', { port: 443 }), 'ns', lookup).invalid!, /port 443 is not declared/);
-  assert.match(resolveBackendRef({ group: 'x.io', kind: 'Thing', name: 'a', port: 1 }, 'ns', lookup).invalid!, /unsupported backendRef: group "x.io" kind "Thing"/);
+  assert.match(
+    resolveBackendRef({ group: 'x.io', kind: 'Thing', name: 'a', port: 1 }, 'ns', lookup).invalid!,
+    /unsupported backendRef: group "x.io" kind "Thing"/,
+  );
   const ok = resolveBackendRef(to('V1.invalid'), 'ns', lookup);
   assert.equal(ok.target?.host, 'v1.invalid');
   assert.equal(ok.target?.port.number, 80);
@@ -215,7 +336,19 @@ test('backendRefs: Hostname needs a port and no namespace, the host must be decl
 
 test('weights are proportional; weight 0 never gets traffic; all zero → no backend', () => {
   const rule = buildRouteTable(
-    [route('w', { rules: [{ backendRefs: [to('v1.invalid', { weight: 1 }), to('v2.invalid', { weight: 3 }), to('v3.invalid', { weight: 0 })] }] })],
+    [
+      route('w', {
+        rules: [
+          {
+            backendRefs: [
+              to('v1.invalid', { weight: 1 }),
+              to('v2.invalid', { weight: 3 }),
+              to('v3.invalid', { weight: 0 }),
+            ],
+          },
+        ],
+      }),
+    ],
     lookup,
   ).entries[0].rule;
   const counts = new Map<string, number>();
@@ -224,7 +357,8 @@ test('weights are proportional; weight 0 never gets traffic; all zero → no bac
     counts.set(b.target!.host, (counts.get(b.target!.host) ?? 0) + 1);
   }
   assert.deepEqual(Object.fromEntries(counts), { 'v1.invalid': 250, 'v2.invalid': 750 });
-  const zero = buildRouteTable([route('z', { rules: [{ backendRefs: [to('v1.invalid', { weight: 0 })] }] })], lookup).entries[0].rule;
+  const zero = buildRouteTable([route('z', { rules: [{ backendRefs: [to('v1.invalid', { weight: 0 })] }] })], lookup)
+    .entries[0].rule;
   assert.equal(pickBackend(zero.backends, 0.5), null);
   assert.equal(pickBackend([], 0.5), null);
 });
@@ -245,7 +379,8 @@ test('filters: header modifier (remove, set, add) and the URLRewrite path table 
     ['X-Added', 'y'],
   ]);
   const prefix = (p: string) => compileMatch({ path: { type: 'PathPrefix', value: p } });
-  const rp = (path: string, p: string, to: string) => rewritePath(path, prefix(p), { type: 'ReplacePrefixMatch', replacePrefixMatch: to });
+  const rp = (path: string, p: string, to: string) =>
+    rewritePath(path, prefix(p), { type: 'ReplacePrefixMatch', replacePrefixMatch: to });
   assert.equal(rp('/foo/bar', '/foo', '/xyz'), '/xyz/bar');
   assert.equal(rp('/foo/bar', '/foo', '/xyz/'), '/xyz/bar');
   assert.equal(rp('/foo/bar', '/foo/', '/xyz'), '/xyz/bar');

@@ -120,7 +120,10 @@ export function buildRouteTable(
 export function routeTableFor(snap: Snapshot, seKey: string, port: number, lookup: HostLookup): RouteTable {
   const se = snap.serviceEntries.get(seKey);
   if (!se) return buildRouteTable([], lookup);
-  const invalid = [...snap.invalidRoutesFor(seKey), ...(se.waypoint === null ? [] : snap.invalidRoutesFor(se.waypoint))];
+  const invalid = [
+    ...snap.invalidRoutesFor(seKey),
+    ...(se.waypoint === null ? [] : snap.invalidRoutesFor(se.waypoint)),
+  ];
   const accepted = snap
     .routesFor(seKey)
     .map((r) => r.resource)
@@ -160,7 +163,8 @@ export class RouteTableCache {
       const tb = b.resource.metadata.creationTimestamp ?? '';
       return ta < tb ? -1 : ta > tb ? 1 : 0;
     });
-    for (const se of ses) for (const h of se.hosts) if (!this.#hosts.has(h.toLowerCase())) this.#hosts.set(h.toLowerCase(), se);
+    for (const se of ses)
+      for (const h of se.hosts) if (!this.#hosts.has(h.toLowerCase())) this.#hosts.set(h.toLowerCase(), se);
   }
 
   /** The ServiceEntry declaring `host` exactly, bound or not. */
