@@ -331,9 +331,10 @@ test('two replicas: both serve, one holds the Lease and writes status; the leade
   await follower.stop();
 });
 
+// Generous timeouts: the watches back off up to 30 s (kube-source.ts), so on a loaded machine a retry can land late.
 test('the API server unreachable at start: not ready, a clear log, retried until it comes', {
   skip: SKIP,
-  timeout: 120_000,
+  timeout: 300_000,
 }, async () => {
   await cluster.api.stop();
   let stderr = '';
@@ -359,10 +360,14 @@ test('the API server unreachable at start: not ready, a clear log, retried until
 
   // Lost mid-run: keeps serving the last snapshot, /ready says degraded, the metric counts it.
   await cluster.api.stop();
-  const degraded = await until('/ready to say degraded', async () => {
-    const r = await gw.admin_get('/ready');
-    return r.text.includes('degraded') ? r : undefined;
-  });
+  const degraded = await until(
+    '/ready to say degraded',
+    async () => {
+      const r = await gw.admin_get('/ready');
+      return r.text.includes('degraded') ? r : undefined;
+    },
+    90_000,
+  );
   assert.equal(degraded.status, 200);
   assert.match(degraded.text, /PCL_KUBE_UNREACHABLE/);
   const productpage = caller(await pki.workload('bookinfo', 'bookinfo-productpage'), gw.hbone, GATEWAY_ID);
@@ -375,7 +380,7 @@ test('the API server unreachable at start: not ready, a clear log, retried until
     /portcullis_kube_api_errors_total\{[^}]*code="PCL_KUBE_UNREACHABLE"\} [1-9]/,
   );
   await cluster.api.start();
-  await until('/ready to recover', async () => !(await gw.admin_get('/ready')).text.includes('degraded'));
+  await until('/ready to recover', async () => !(await gw.admin_get('/ready')).text.includes('degraded'), 90_000);
   await gw.stop();
 });
 
