@@ -9,15 +9,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { EXAMPLES, runBin, runCli } from './support/cli.ts';
+import { makeTestPki, type TestPki } from './support/pki.ts';
 
 let holder: Server;
 let busy: number;
 let dir: string;
+let pki: TestPki;
+// serve holds no CA key: certificate files, as from istiod or cert-manager.
+let serving: string[];
 const SEED = join(EXAMPLES, 'seed-000');
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'portcullis-busy-'));
   assert.equal((await runCli(['ca', 'init', '--dir', join(dir, 'ca')])).code, 0);
+  pki = await makeTestPki();
+  serving = await pki.servingFlags('spiffe://cluster.local/ns/istio-system/sa/ztunnel-egress');
   holder = createServer();
   await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
   busy = (holder.address() as AddressInfo).port;
@@ -25,6 +31,7 @@ before(async () => {
 after(() => {
   holder.close();
   rmSync(dir, { recursive: true, force: true });
+  pki?.cleanup();
 });
 
 function assertBusy(r: { code: number; stderr: string }, flag: string): void {
@@ -43,8 +50,7 @@ for (const workers of ['1', '2']) {
       'serve',
       '--config',
       SEED,
-      '--ca-dir',
-      join(dir, 'ca'),
+      ...serving,
       '--workers',
       workers,
       '--listen',
@@ -60,8 +66,7 @@ for (const workers of ['1', '2']) {
       'serve',
       '--config',
       SEED,
-      '--ca-dir',
-      join(dir, 'ca'),
+      ...serving,
       '--workers',
       workers,
       '--listen',

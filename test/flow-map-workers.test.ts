@@ -55,8 +55,7 @@ test('flow map: serve --workers 2 aggregates every worker’s decisions on the p
     [
       '--config',
       cfg.dir,
-      '--ca-dir',
-      pki.caDir,
+      ...(await pki.servingFlags('spiffe://cluster.local/ns/istio-system/sa/ztunnel-egress')),
       '--listen',
       '127.0.0.1:0',
       '--admin',

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -49,5 +49,32 @@ for (const c of commands) {
     const allowedCodes = c.expected.some((l) => l.startsWith('DENY ')) ? [1] : [0];
     assert.ok(allowedCodes.includes(r.code), `exit ${r.code}\n${r.stdout}\n${r.stderr}`);
     assert.deepEqual(missingLines(r.stdout, c.expected), [], `output of ${c.command}:\n${r.stdout}\n${r.stderr}`);
+  });
+}
+
+// README "The examples": each row promises what `portcullis audit` on that folder exits with.
+const exampleRows = readFileSync(join(REPO, 'README.md'), 'utf8')
+  .split('\n')
+  .map((l) => /^\| `(examples\/[\w-]+)` \|.*\| exit (\d)\b/.exec(l))
+  .filter((m) => m !== null);
+
+test('README.md "The examples" names an audit exit code for every shipped example', () => {
+  const shipped = readdirSync(join(REPO, 'examples'), { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => `examples/${e.name}`)
+    .sort();
+  assert.deepEqual(exampleRows.map((m) => m[1]).sort(), shipped);
+});
+
+for (const [, folder, code] of exampleRows) {
+  test(`README.md "The examples": portcullis audit --config ${folder} exits ${code}`, {
+    timeout: 120_000,
+  }, async () => {
+    const r = await bash(`portcullis audit --config ${folder}`);
+    assert.equal(r.code, Number(code), `${r.stdout}\n${r.stderr}`);
+    // exit 0 is promised with warnings only; exit 1 with errors.
+    const summary = /portcullis audit: (\d+) error\(s\), (\d+) warning\(s\)/.exec(r.stdout);
+    assert.ok(summary, r.stdout);
+    assert.equal(Number(summary[1]) > 0, code === '1', summary[0]);
   });
 }

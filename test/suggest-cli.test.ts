@@ -1,6 +1,6 @@
 /** `portcullis suggest` on bad input: every mistake is a clear error naming the flag, file or line, exit 2. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +30,20 @@ test('suggest: a line that is not JSON is named by file and line', async () => {
   assert.equal(r.code, 2);
   assert.match(r.stderr, new RegExp(`${log.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:3: not JSON`));
   assert.match(r.stderr, /\[PCL_SUGGEST_BAD_LOG\]/);
+});
+
+test('suggest: a JSON line that is not an access-log line is named by file and line; nothing is written', async () => {
+  const log = join(dir, 'fields.log');
+  writeFileSync(log, `${GOOD}\n{"type":"tunnel","authority":"x.example:443"}\n`);
+  const out = join(dir, 'fields-out.yaml');
+  const r = await runCli(['suggest', '--from-log', log, '--out', out]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /^error\[PCL_SUGGEST_BAD_LOG\]: /);
+  assert.match(
+    r.stderr,
+    new RegExp(`${log.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:2: a tunnel line without source_principal`),
+  );
+  assert.equal(existsSync(out), false, 'a partial suggestion was written');
 });
 
 test('suggest: a missing log, a malformed --gateway and an admin that does not answer are clear errors', async () => {
