@@ -73,7 +73,7 @@ before(async () => {
   configDir = cfg.dir;
   gw = await startGateway({
     configDir,
-    caDir: env.pki.caDir,
+    certFiles: await env.pki.servingFiles(GATEWAY_ID),
     listen: { host: '127.0.0.1', port: 0 },
     admin: null,
     dnsServers: [env.dns.server],
@@ -198,8 +198,7 @@ test('SIGTERM during a long parse: portcullis serve exits instead of waiting for
       [
         '--config',
         cfg.dir,
-        '--ca-dir',
-        pki.caDir,
+        ...(await pki.servingFlags(GATEWAY_ID)),
         '--listen',
         '127.0.0.1:0',
         '--admin',
