@@ -1,6 +1,6 @@
 /**
- * Status conditions with istiod's exact types, reasons and messages (reference: istio-api-facts §2.2, §1.6, §5;
- * ztunnel-hbone-facts §2.5), so `portcullis status` reads like `kubectl get -o yaml` on a real cluster.
+ * Status conditions with istiod's exact types, reasons and messages (istio/istio pilot/pkg/model/service.go,
+ * pilot/pkg/serviceregistry/ambient/status.go and policies.go, pilot/pkg/config/kube/gateway/conversion.go), so `portcullis status` reads like `kubectl get -o yaml` on a real cluster.
  */
 
 export interface Condition {

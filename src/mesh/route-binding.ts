@@ -92,7 +92,7 @@ export function bindRoutes(
         else {
           const gw = gateways.get(se.waypoint)!;
           // A waypoint uses routes from its own namespace or the service's (listener_waypoint.go); Solo's
-          // PERMIT_CROSS_NAMESPACE_RESOURCE_ACCESS lifts that for the listed proxies (istio-api-facts §4.1).
+          // PERMIT_CROSS_NAMESPACE_RESOURCE_ACCESS lifts that for the listed proxies (pilot/pkg/features/solo.go in Solo's Istio fork, commit 6f2834d5ee "mTLS Waypoint Egress").
           if (rns !== gw.namespace && rns !== se.namespace && !gatewayPermitted(gw)) {
             conds.push(
               cond.routeNotAccepted(

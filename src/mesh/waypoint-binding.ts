@@ -1,6 +1,6 @@
 /**
  * Waypoint binding exactly as istiod's `fetchWaypointForTarget` / `fetchWaypointForService`
- * (istio-api-facts §2.1, ztunnel-hbone-facts §2.3): the object's own `istio.io/use-waypoint` label wins over its
+ * (istio/istio pilot/pkg/serviceregistry/ambient/waypoints.go; labels in istio/api label/labels.yaml): the object's own `istio.io/use-waypoint` label wins over its
  * namespace's, `none` opts out, `istio.io/use-waypoint-namespace` names another namespace, the waypoint must be
  * ready, its HBONE listener's allowedRoutes must admit the object's namespace, and a Service/ServiceEntry needs
  * traffic type `service` or `all`.

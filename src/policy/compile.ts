@@ -113,7 +113,7 @@ interface Conversion {
 }
 
 /**
- * Apply the L4 conversion (ztunnel facts §3.3, istiod `handleRule`):
+ * Apply the L4 conversion (istio/istio pilot/pkg/serviceregistry/ambient/authorization.go `handleRule`):
  * - ALLOW: a rule with any HTTP-only attribute is dropped entirely, so the policy allows less.
  * - DENY (and AUDIT): HTTP-only attributes are removed and the rule kept, so it denies more. An entry left with
  *   nothing is, for ztunnel, an empty Match that never matches, so that clause (and the rule) cannot match;
