@@ -16,7 +16,7 @@ import { checkCidrOrAddress } from '../net/ip-syntax.ts';
 import { parseDuration } from './rules/duration.ts';
 
 /** The environment variable Solo's istiod reads (pilot/pkg/features/solo.go of Solo's Istio fork, commit 6f2834d5ee "mTLS Waypoint Egress"): comma-separated `namespace/serviceaccount`. */
-export const PERMIT_CROSS_NAMESPACE_ENV = 'PERMIT_CROSS_NAMESPACE_RESOURCE_ACCESS';
+const PERMIT_CROSS_NAMESPACE_ENV = 'PERMIT_CROSS_NAMESPACE_RESOURCE_ACCESS';
 
 const NAMESPACE_SA = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 

@@ -69,7 +69,7 @@ export function checkPeerCertificate(der: Uint8Array, trustDomain: string): Peer
 }
 
 /** The DER of a connected socket's peer certificate, or null when the peer sent none. */
-export function peerCertificateDer(socket: TLSSocket): Buffer | null {
+function peerCertificateDer(socket: TLSSocket): Buffer | null {
   const cert: NodeX509Certificate | undefined = socket.getPeerX509Certificate();
   return cert ? cert.raw : null;
 }

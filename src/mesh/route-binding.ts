@@ -22,7 +22,7 @@ export interface RouteStage {
 }
 
 /** Does some ServiceEntry of the topology declare `host` (exactly or by a wildcard)? */
-export function isDeclaredHost(topology: Topology, host: string): boolean {
+function isDeclaredHost(topology: Topology, host: string): boolean {
   return (
     topology.exactHosts.has(host.toLowerCase()) || topology.wildcardHosts.some((w) => hostMatches(w.pattern, host))
   );

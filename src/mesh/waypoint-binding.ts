@@ -17,9 +17,9 @@ import {
 
 export const USE_WAYPOINT = 'istio.io/use-waypoint';
 export const USE_WAYPOINT_NAMESPACE = 'istio.io/use-waypoint-namespace';
-export const WAYPOINT_FOR = 'istio.io/waypoint-for';
-export const MANAGED_LABEL = 'gateway.istio.io/managed';
-export const INGRESS_USE_WAYPOINT = 'istio.io/ingress-use-waypoint';
+const WAYPOINT_FOR = 'istio.io/waypoint-for';
+const MANAGED_LABEL = 'gateway.istio.io/managed';
+const INGRESS_USE_WAYPOINT = 'istio.io/ingress-use-waypoint';
 
 /** `strconv.ParseBool`'s true spellings. */
 const GO_TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
@@ -28,7 +28,7 @@ const GO_TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
  * istiod's `ingressUseWaypointFromLabels` (pilot/pkg/serviceregistry/ambient/services.go): the object's label, else
  * its namespace's; true only when it parses as a Go boolean true.
  */
-export function ingressUseWaypoint(
+function ingressUseWaypoint(
   labels: Readonly<Record<string, string>>,
   namespaceLabels: Readonly<Record<string, string>>,
 ): IngressUseWaypoint {

@@ -73,7 +73,7 @@ export interface CompiledPolicy {
 }
 
 /** The annotation that marks a policy dry-run (evaluated and recorded, never enforced). */
-export const DRY_RUN_ANNOTATION = 'istio.io/dry-run';
+const DRY_RUN_ANNOTATION = 'istio.io/dry-run';
 
 /**
  * istiod parses the annotation with Go's `strconv.ParseBool`; anything it cannot parse is logged and the

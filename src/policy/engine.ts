@@ -43,8 +43,8 @@ export interface DecisionRecord {
 }
 
 // Reason texts: ztunnel's own words (src/state.rs `assert_rbac`, src/proxy error Display) where it has them.
-export const REASON_NO_ALLOW_POLICIES = 'no allow policies, allow';
-export const REASON_NOT_ALLOWED = 'allow policies exist, but none allowed';
+const REASON_NO_ALLOW_POLICIES = 'no allow policies, allow';
+const REASON_NOT_ALLOWED = 'allow policies exist, but none allowed';
 const explicitlyDenied = (key: string): string => `explicitly denied by: ${key}`;
 const allowedBy = (key: string): string => `allow policy match: ${key}`;
 const customUnsupported = (key: string): string => `CUSTOM action is not supported, failing closed: ${key}`;
@@ -124,7 +124,7 @@ function layerIndex(policies: readonly CompiledPolicy[]): LayerIndex {
   return index;
 }
 
-export function decideLayerFacts(input: LayerInput, f: RequestFacts): LayerRecord {
+function decideLayerFacts(input: LayerInput, f: RequestFacts): LayerRecord {
   return decideLayerWith(input, f, true);
 }
 
@@ -204,7 +204,7 @@ export function decideLayer(input: LayerInput, req: AuthzRequest): LayerRecord {
  * ALLOW policies on a waypoint (istio/istio pilot/pkg/networking/core/listener_waypoint.go `buildWaypointHTTPFilters`). The record's code and reason are the first denying
  * layer's, or the last layer's when all allow. No layers at all fails closed.
  */
-export function combineLayers(layers: LayerRecord[]): DecisionRecord {
+function combineLayers(layers: LayerRecord[]): DecisionRecord {
   if (layers.length === 0) {
     return {
       decision: 'deny',

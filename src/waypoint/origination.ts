@@ -38,7 +38,7 @@ export type OriginationPlan =
     };
 
 /** The TLS settings that apply to one port of a DestinationRule (port-level settings win, as in Istio). */
-export function tlsSettingsFor(dr: DestinationRuleModel, port: number): ClientTLSSettings | undefined {
+function tlsSettingsFor(dr: DestinationRuleModel, port: number): ClientTLSSettings | undefined {
   const tp = dr.resource.spec.trafficPolicy;
   const pl = tp?.portLevelSettings?.find((p) => p.port?.number === port);
   return pl?.tls ?? tp?.tls;
