@@ -92,7 +92,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
 }
 
 /** Run as the `portcullis` process (bin/portcullis.mjs, or `node src/cli/main.ts`): argv, real stdio, exit code. */
-async function runAsProcess(): Promise<void> {
+export async function runAsProcess(): Promise<void> {
   // Cache compiled code (TypeScript stripped, V8 bytecode) across runs: it roughly halves a short command's start-up.
   // The commands are imported dynamically, after this call, so they are what the cache holds.
   enableCompileCache?.();
