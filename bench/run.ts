@@ -1,5 +1,5 @@
 /**
- * `npm run bench` (issue 8): Portcullis and its references measured in the same run, all on 127.0.0.1, printed as one
+ * `npm run bench`: Portcullis and its references measured in the same run, all on 127.0.0.1, printed as one
  * table (absolute numbers, ratios, targets) plus JSON. `--toy` runs every section at a tiny size (what `npm test`
  * does, with no timing assertions); `--json FILE` writes the JSON; `--only a,b` picks sections; `--soak-tunnels N`
  * and `--soak-seconds S` size the soak (default 10,000 tunnels for 600 s).

@@ -1,5 +1,5 @@
 /**
- * Every benchmark of `npm run bench` (issue 8) run once at toy size, so none of them rots: the report must hold every
+ * Every benchmark of `npm run bench` run once at toy size, so none of them rots: the report must hold every
  * section with numbers in it. No timing assertions: how fast is the benchmark's business, not the test's.
  */
 import assert from 'node:assert/strict';

@@ -24,7 +24,7 @@ const ASSETS: Record<string, { file: string; type: string }> = {
   '/favicon.ico': { file: 'favicon.svg', type: 'image/svg+xml' },
 };
 
-export const UI_PATHS: readonly string[] = [...Object.keys(ASSETS), '/flows', '/flows/events', '/flows/edges'];
+const UI_PATHS: readonly string[] = [...Object.keys(ASSETS), '/flows', '/flows/events', '/flows/edges'];
 
 const MAX_FILTER = 200;
 

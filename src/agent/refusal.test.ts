@@ -10,16 +10,19 @@ const r = (kind: Refusal['kind'], extra: Partial<Refusal> = {}): Refusal => ({
   ...extra,
 });
 
-test('HTTP status and SOCKS5 reply per kind', () => {
+test('HTTP status per code and SOCKS5 reply per kind', () => {
   const table: [Refusal, number, number][] = [
     [r('denied'), 403, 0x02],
-    [r('unavailable'), 503, 0x04],
-    [r('gateway', { errno: 'ECONNREFUSED' }), 502, 0x05],
-    [r('gateway', { errno: 'ETIMEDOUT' }), 502, 0x04],
-    [r('gateway'), 502, 0x01],
-    [r('unreachable', { errno: 'ENETUNREACH' }), 502, 0x03],
-    [r('unreachable', { errno: 'ENOTFOUND' }), 502, 0x04],
+    [r('denied', { code: 'PCL_AGENT_EGRESS_DENIED' }), 403, 0x02],
+    [r('denied', { code: 'PCL_AGENT_DNS_FAILED' }), 403, 0x02],
+    [r('unavailable', { code: 'PCL_AGENT_UPSTREAM_UNAVAILABLE' }), 503, 0x04],
+    [r('gateway', { code: 'PCL_AGENT_GATEWAY_UNREACHABLE', errno: 'ECONNREFUSED' }), 502, 0x05],
+    [r('gateway', { code: 'PCL_AGENT_GATEWAY_UNREACHABLE', errno: 'ETIMEDOUT' }), 502, 0x04],
+    [r('gateway', { code: 'PCL_AGENT_GATEWAY_ERROR' }), 502, 0x01],
+    [r('unreachable', { code: 'PCL_AGENT_DIRECT_FAILED', errno: 'ENETUNREACH' }), 502, 0x03],
+    [r('unreachable', { code: 'PCL_AGENT_DIRECT_FAILED', errno: 'ENOTFOUND' }), 502, 0x04],
     [r('badRequest', { code: 'PCL_AGENT_BAD_REQUEST' }), 400, 0x01],
+    [r('badRequest', { code: 'PCL_AGENT_SELF_CONNECT' }), 400, 0x01],
     [r('badRequest', { code: 'PCL_AGENT_HEADERS_TOO_LARGE' }), 431, 0x01],
   ];
   for (const [refusal, status, reply] of table) {

@@ -3,6 +3,7 @@
  * header and the body, or a SOCKS5 reply code (RFC 1928 §6). Pure, so the mapping is table-tested.
  */
 import type { AgentCode } from '../errors/agent-codes.ts';
+import { statusOf } from '../errors/http-status.ts';
 import { CODE_HEADER, headerSafe, REASON_HEADER } from '../errors/refusal-header.ts';
 
 export type RefusalKind =
@@ -42,19 +43,12 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
   503: 'Service Unavailable',
 };
 
-/** The HTTP status a proxy client sees: 403 for a denial, 503 when the upstream is unreachable, 502 otherwise. */
+/**
+ * The HTTP status a proxy client sees: the code's `httpStatus` in the catalogue (403 denied, 503 upstream unreachable,
+ * 502 gateway or direct failure, 400/431 malformed).
+ */
 export function httpStatusFor(r: Refusal): number {
-  switch (r.kind) {
-    case 'denied':
-      return 403;
-    case 'unavailable':
-      return 503;
-    case 'badRequest':
-      return r.code === 'PCL_AGENT_HEADERS_TOO_LARGE' ? 431 : 400;
-    case 'gateway':
-    case 'unreachable':
-      return 502;
-  }
+  return statusOf(r.code);
 }
 
 export function statusText(status: number): string {

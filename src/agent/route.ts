@@ -1,5 +1,5 @@
 /**
- * Where the agent sends a destination, as ztunnel's outbound `build_request` does (ztunnel-hbone-facts §2.1): a host
+ * Where the agent sends a destination, as ztunnel's outbound `build_request` does (src/proxy/outbound.rs): a host
  * or address of a ServiceEntry bound to a gateway goes over HBONE with the VIP as `:authority`; anything else is
  * decided by `egressPolicies` (Portcullis denies unknown destinations by default, where ztunnel passes them through).
  * Pure: no sockets, no DNS. An unknown host name comes back as `resolve`; the caller resolves it once and asks again

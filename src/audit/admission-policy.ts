@@ -78,7 +78,7 @@ function kyvernoFailureAction(spec: Obj, validate: Obj): string {
   return String(v).toLowerCase();
 }
 
-export function analyzeKyverno(doc: IgnoredDocument): AdmissionVerdict {
+function analyzeKyverno(doc: IgnoredDocument): AdmissionVerdict {
   const name = `${doc.kind} ${doc.namespace ? `${doc.namespace}/` : ''}${doc.name}`;
   if (doc.kind !== 'ClusterPolicy') {
     return {
@@ -144,7 +144,7 @@ function vapMatchesNamespaceCreate(spec: Obj): boolean {
   });
 }
 
-export function analyzeValidatingAdmissionPolicy(
+function analyzeValidatingAdmissionPolicy(
   doc: IgnoredDocument,
   bindings: readonly IgnoredDocument[],
 ): AdmissionVerdict {

@@ -12,7 +12,7 @@ import { commentFix, namespaceManifest, yamlFix } from './fix-yaml.ts';
 import { admissionFixDocs, analyzeAdmission } from './admission-policy.ts';
 import type { LayerAudit } from './layer-audit.ts';
 
-export const SIDECAR_INJECT = 'sidecar.istio.io/inject';
+const SIDECAR_INJECT = 'sidecar.istio.io/inject';
 
 /** A namespace whose pods get sidecars: `istio-injection=enabled`, or a revision label `istio.io/rev`. */
 export function isSidecarNamespace(labels: Readonly<Record<string, string>>): boolean {
@@ -26,7 +26,7 @@ export function isSidecarPod(pod: PodSubject): boolean {
 }
 
 /** Does the pod's traffic reach ztunnel? (pod label over namespace label, sidecars never) */
-export function capturedByZtunnel(model: ClusterModel, pod: PodSubject): boolean {
+function capturedByZtunnel(model: ClusterModel, pod: PodSubject): boolean {
   const nsLabels = model.namespaces.get(pod.namespace)?.metadata.labels ?? {};
   if (isSidecarPod(pod)) return false;
   if (

@@ -9,7 +9,7 @@ import type { Snapshot } from '../mesh/snapshot.ts';
 import type { ResourceRef } from './finding.ts';
 
 /** The label Gateway API implementations put on gateway pods; seed 000's NetworkPolicy exempts them by it. */
-export const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
+const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
 export const DATAPLANE_MODE_LABEL = 'istio.io/dataplane-mode';
 
 const WORKLOAD_KINDS = new Set(['Pod', 'Deployment', 'DaemonSet', 'StatefulSet']);

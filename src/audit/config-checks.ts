@@ -17,7 +17,7 @@ import { refOf } from './cluster-model.ts';
 import type { Finding } from './finding.ts';
 import { commentFix, yamlFix } from './fix-yaml.ts';
 
-export const SIDECAR_SKIP_ANNOTATION = 'solo.io/sidecar-skip-waypoint';
+const SIDECAR_SKIP_ANNOTATION = 'solo.io/sidecar-skip-waypoint';
 const GATEWAY_GROUP = 'gateway.networking.k8s.io';
 
 function defaultDenyPolicy(gw: GatewayModel): unknown {
@@ -41,7 +41,7 @@ function isDefaultDeny(p: PolicyModel, gatewayKey: string): boolean {
 }
 
 /** The cluster runs sidecars somewhere: an injected namespace, or a pod or template asking for a sidecar. */
-export function isMixedCluster(model: ClusterModel): boolean {
+function isMixedCluster(model: ClusterModel): boolean {
   for (const ns of model.namespaces.values()) if (isSidecarNamespace(ns.metadata.labels)) return true;
   return model.pods.some(isSidecarPod);
 }

@@ -2,7 +2,7 @@
 import type { AuditReport } from './audit.ts';
 import type { AuditLayer, Finding } from './finding.ts';
 
-export const LAYER_NAMES: Readonly<Record<string, string>> = {
+const LAYER_NAMES: Readonly<Record<string, string>> = {
   1: 'layer 1 capture',
   2: 'layer 2 NetworkPolicy fence',
   3: 'layer 3 unknown destinations',

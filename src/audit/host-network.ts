@@ -9,10 +9,10 @@ import type { Finding } from './finding.ts';
 import { namespaceManifest, yamlFix } from './fix-yaml.ts';
 import type { LayerAudit } from './layer-audit.ts';
 
-export const PSA_ENFORCE_LABEL = 'pod-security.kubernetes.io/enforce';
+const PSA_ENFORCE_LABEL = 'pod-security.kubernetes.io/enforce';
 const BLOCKING_LEVELS = new Set(['baseline', 'restricted']);
 
-export function enforcesPodSecurity(labels: Readonly<Record<string, string>>): boolean {
+function enforcesPodSecurity(labels: Readonly<Record<string, string>>): boolean {
   return BLOCKING_LEVELS.has(labels[PSA_ENFORCE_LABEL] ?? '');
 }
 

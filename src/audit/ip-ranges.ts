@@ -87,7 +87,7 @@ export function isEmpty(a: AddressSet): boolean {
 }
 
 /** Private, loopback, link-local and shared (CGNAT) ranges: where pod and service CIDRs live, never the internet. */
-export const NON_EXTERNAL_CIDRS: readonly string[] = [
+const NON_EXTERNAL_CIDRS: readonly string[] = [
   '10.0.0.0/8',
   '172.16.0.0/12',
   '192.168.0.0/16',

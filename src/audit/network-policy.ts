@@ -40,11 +40,7 @@ export function effectivePolicyTypes(policy: NetworkPolicy): ReadonlyArray<'Ingr
 }
 
 /** Does the policy select this pod? Only pods in its own namespace; an empty podSelector selects them all. */
-export function selectsPod(
-  policy: NetworkPolicy,
-  namespace: string,
-  labels: Readonly<Record<string, string>>,
-): boolean {
+function selectsPod(policy: NetworkPolicy, namespace: string, labels: Readonly<Record<string, string>>): boolean {
   if (policy.metadata.namespace !== namespace) return false;
   const selector: LabelSelector = policy.spec.podSelector ?? {};
   return matchesSelector(selector, labels);
@@ -90,7 +86,7 @@ function ipBlockSet(peer: NetworkPolicyPeer): AddressSet {
 }
 
 /** The addresses a rule's `to` allows: every address when `to` is absent or empty, else its ipBlocks. */
-export function ruleAddresses(to: readonly NetworkPolicyPeer[] | undefined): AddressSet {
+function ruleAddresses(to: readonly NetworkPolicyPeer[] | undefined): AddressSet {
   if (to === undefined || to.length === 0) return ALL_ADDRESSES;
   let set: AddressSet = [];
   for (const peer of to) set = union(set, ipBlockSet(peer));

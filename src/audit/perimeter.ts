@@ -9,7 +9,7 @@ import { intersect, isEmpty, setOf } from './ip-ranges.ts';
 import type { LayerAudit } from './layer-audit.ts';
 import { settingsLocation } from './unknown-destinations.ts';
 
-export const PERIMETER_REF: ResourceRef = { kind: 'Settings', namespace: '', name: 'perimeter' };
+const PERIMETER_REF: ResourceRef = { kind: 'Settings', namespace: '', name: 'perimeter' };
 
 const PERIMETER_EXAMPLE = {
   perimeter: { podCidrs: ['10.244.0.0/16'], podEgressDropped: true, snatAddresses: ['192.0.2.10/32', '192.0.2.11/32'] },

@@ -6,7 +6,7 @@ import { CATALOGUE, type ErrorCode } from '../errors/catalogue.ts';
 import type { AuditReport } from './audit.ts';
 import type { Finding } from './finding.ts';
 
-export const SARIF_SCHEMA = 'https://json.schemastore.org/sarif-2.1.0.json';
+const SARIF_SCHEMA = 'https://json.schemastore.org/sarif-2.1.0.json';
 const LEVEL: Readonly<Record<Finding['severity'], 'error' | 'warning' | 'note'>> = {
   error: 'error',
   warning: 'warning',

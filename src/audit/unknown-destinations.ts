@@ -22,7 +22,7 @@ import {
 import type { LayerAudit } from './layer-audit.ts';
 import { cidrInterval } from './ip-ranges.ts';
 
-export const EGRESS_POLICIES_REF: ResourceRef = { kind: 'Settings', namespace: '', name: 'egressPolicies' };
+const EGRESS_POLICIES_REF: ResourceRef = { kind: 'Settings', namespace: '', name: 'egressPolicies' };
 
 /** The addresses egressPolicies leave open (allowed, or matched by no entry). */
 export function openAddresses(entries: readonly EgressPolicyEntry[]): AddressSet {

@@ -18,7 +18,7 @@ import { spiffeIdentities } from '../identity/peer-identity.ts';
 import { parseIdentityArg } from '../identity/spiffe-id.ts';
 import { compileSnapshot } from '../mesh/compile.ts';
 import type { Snapshot } from '../mesh/snapshot.ts';
-import { parseTtl } from '../identity/ttl.ts';
+import { durationFlag } from '../identity/ttl.ts';
 import { badValue, type FlagTable, HELP_FLAG, type Io, parseFlags, required } from './args.ts';
 import { istiodFromFlags, ISTIOD_FLAG_OPTIONS } from './ca-flags.ts';
 import { startIstiodIdentity, type IstiodIdentity } from '../identity/istiod-identity.ts';
@@ -37,7 +37,7 @@ const SUMMARY =
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-export const FLAGS = {
+const FLAGS = {
   gateway: {
     type: 'string',
     value: 'HOST:PORT',
@@ -211,16 +211,14 @@ export async function run(argv: string[], io: Io, signal?: AbortSignal): Promise
       forwards.push(p.value);
     }
   }
-  let handshakeTimeoutMs: number | undefined;
-  if (flags['handshake-timeout'] !== undefined) {
-    const ms = parseTtl(flags['handshake-timeout']);
-    if (ms === null)
-      throw bad(
-        'handshake-timeout',
-        `--handshake-timeout "${flags['handshake-timeout']}": expected a duration such as 10s or 1m`,
-      );
-    handshakeTimeoutMs = ms;
-  }
+  const handshakeTimeoutMs = durationFlag(
+    'handshake-timeout',
+    flags['handshake-timeout'],
+    'a duration such as 10s or 1m',
+    {
+      fail: (message) => bad('handshake-timeout', message),
+    },
+  );
   checkConfigPath(configDir, flags.settings, io);
   const log = defaultAgentLogger(flags['log-level']);
 

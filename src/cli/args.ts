@@ -28,8 +28,6 @@ export interface FlagSpec {
 }
 
 export type FlagTable = Readonly<Record<string, FlagSpec>>;
-/** The old name of a flag table, kept for callers that spell it so. */
-export type Options = FlagTable;
 
 export interface Io {
   readonly stdout: { write(s: string): unknown };

@@ -22,7 +22,7 @@ import { VERSION } from './version.ts';
 const USAGE = `portcullis audit ${KUBE_USAGE} [--settings FILE] [-o table|json|sarif] [--fail-on error|warning]`;
 const SUMMARY = 'audit the five-layer egress fence and print who can reach what outside';
 
-export const FLAGS = {
+const FLAGS = {
   config: { ...CONFIG_FLAG, defaultText: 'none (required without --kube)' },
   ...KUBE_FLAG_ROWS,
   settings: SETTINGS_FLAG,

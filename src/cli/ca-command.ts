@@ -40,7 +40,7 @@ const TRUST_DOMAIN = {
   example: '--trust-domain example.org',
 } as const;
 
-export const INIT_FLAGS = {
+const INIT_FLAGS = {
   dir: {
     type: 'string',
     value: 'DIR',
@@ -64,7 +64,7 @@ export const INIT_FLAGS = {
   help: HELP_FLAG,
 } as const satisfies FlagTable;
 
-export const ISSUE_FLAGS = {
+const ISSUE_FLAGS = {
   dir: {
     type: 'string',
     value: 'DIR',

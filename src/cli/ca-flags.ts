@@ -12,7 +12,7 @@ import {
 } from '../identity/istiod-client.ts';
 import type { IstiodSettings } from '../identity/istiod-identity.ts';
 import { inPod } from '../identity/pod-identity.ts';
-import { parseTtl } from '../identity/ttl.ts';
+import { durationFlag } from '../identity/ttl.ts';
 import type { FlagTable } from './args.ts';
 
 /** The istiod rows of `serve`'s and `agent`'s flag tables. */
@@ -106,16 +106,7 @@ export function istiodFromFlags(
       `--ca-address "${target}": expected HOST:PORT, e.g. istiod.istio-system.svc:15012`,
     );
   }
-  let ttlMs = DEFAULT_CERT_TTL_MS;
-  if (flags['cert-ttl'] !== undefined) {
-    const ms = parseTtl(flags['cert-ttl']);
-    if (ms === null)
-      throw new PortcullisError(
-        'PCL_CLI_BAD_VALUE',
-        `--cert-ttl "${flags['cert-ttl']}": expected a duration such as 24h or 30m`,
-      );
-    ttlMs = ms;
-  }
+  const ttlMs = durationFlag('cert-ttl', flags['cert-ttl'], 'a duration such as 24h or 30m') ?? DEFAULT_CERT_TTL_MS;
   return {
     address: target,
     rootCertFile: flags['ca-root-cert'] ?? DEFAULT_CA_ROOT_CERT,

@@ -16,7 +16,8 @@ import { resolveAuthority, type Destination } from '../mesh/destination.ts';
 import type { InvalidResourceModel, Snapshot } from '../mesh/snapshot.ts';
 import { parseAuthority } from '../net/authority.ts';
 import { compileAddressGuard } from '../upstream/private-address-guard.ts';
-import { createDnsResolver, parseDnsServer, type NameResolver } from '../dataplane/resolver.ts';
+import { createDnsResolver, type NameResolver } from '../dataplane/resolver.ts';
+import { dnsServerFlags } from './dns-server-flag.ts';
 import { decideUnknownAddresses, hasEgressAllow } from '../dataplane/tunnel-decision.ts';
 import type { DecisionRecord } from '../policy/engine.ts';
 import type { AuthzRequest } from '../policy/request.ts';
@@ -34,7 +35,7 @@ const USAGE =
   `       portcullis check ${KUBE_USAGE} --cases FILE [--dns-server IP[:PORT]]...`;
 const SUMMARY = 'explain the allow/deny decision for one connection (or run a file of policy test cases)';
 
-export const FLAGS = {
+const FLAGS = {
   config: { ...CONFIG_FLAG, defaultText: 'none (required without --kube)' },
   ...KUBE_FLAG_ROWS,
   settings: SETTINGS_FLAG,
@@ -142,7 +143,7 @@ export interface CheckOptions {
 }
 
 /** Decide one check input against a snapshot, as the gateway would. Throws PortcullisError for bad input. */
-export async function runCheck(snap: Snapshot, input: CheckInput, opts: CheckOptions = {}): Promise<CheckResult> {
+async function runCheck(snap: Snapshot, input: CheckInput, opts: CheckOptions = {}): Promise<CheckResult> {
   const id = identityFromArg(input.from, snap.settings.trustDomain);
   const parsed = parseAuthority(input.to);
   if (!parsed.ok) {
@@ -284,7 +285,7 @@ function destinationIpOf(dest: Destination): string {
   return dest.serviceEntry.vips.find((v) => v.host === dest.host)?.value ?? dest.serviceEntry.specAddresses[0] ?? '';
 }
 
-export function formatCheckText(r: CheckResult): string {
+function formatCheckText(r: CheckResult): string {
   const lines = [
     ...configBanner(r.configErrors, r.invalidResources),
     `${r.decision.toUpperCase()}  ${r.source.principal} -> ${r.destination.host}:${r.destination.port}`,
@@ -366,15 +367,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const kube = chooseSource('check', USAGE, flags);
   const load = async () =>
     kube ? (await kubeSnapshotFromFlags(flags, process.env)).snapshot : loadSnapshot(flags.config!, flags.settings, io);
-  const dnsServers = (flags['dns-server'] ?? []).map((text) => {
-    const server = parseDnsServer(text);
-    if (server === null)
-      throw new PortcullisError(
-        'PCL_CLI_BAD_VALUE',
-        `--dns-server "${text}": expected IP or IP:PORT ([v6]:PORT for IPv6)`,
-      );
-    return server;
-  });
+  const dnsServers = dnsServerFlags(flags['dns-server']);
   const opts: CheckOptions = { resolver: createDnsResolver({ servers: dnsServers, cache: false }) };
   if (flags.cases !== undefined) {
     const cases = readCases(flags.cases);

@@ -15,7 +15,7 @@ const USAGE = `portcullis install --gateway NS/NAME [--class portcullis] [--imag
          [--waypoint-for service]`;
 const SUMMARY = 'print the manifests that run a gateway in a cluster, for kubectl apply -f -';
 
-export const FLAGS = {
+const FLAGS = {
   gateway: {
     type: 'string',
     value: 'NS/NAME',
@@ -112,7 +112,7 @@ function count(flag: string, text: string | undefined, fallback: number): number
 }
 
 /** The options from the command line; every value checked before anything is printed. */
-export function installOptions(argv: string[]): InstallOptions | 'help' {
+function installOptions(argv: string[]): InstallOptions | 'help' {
   const flags = parseFlags('install', USAGE, argv, FLAGS);
   if (flags.help) return 'help';
   const ref = required('install', USAGE, 'gateway', flags.gateway);

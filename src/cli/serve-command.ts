@@ -6,8 +6,8 @@ import { createServer, isIP } from 'node:net';
 import { PortcullisError } from '../errors/catalogue.ts';
 import { assertSettingsValid, loadConfigDir } from '../config/load.ts';
 import { startGateway, type HostPort } from '../gateway/gateway.ts';
-import { parseDnsServer } from '../dataplane/resolver.ts';
-import { formatTtl, parseTtl } from '../identity/ttl.ts';
+import { dnsServerFlags } from './dns-server-flag.ts';
+import { durationFlag, formatTtl } from '../identity/ttl.ts';
 import { DEFAULT_GATEWAY_LIMITS } from '../config/settings-types.ts';
 import { DEFAULT_HBONE_LIMITS } from '../hbone/settings.ts';
 import { availableParallelism } from 'node:os';
@@ -40,7 +40,7 @@ const USAGE =
   KUBE_SERVE_USAGE;
 const SUMMARY = 'run the HBONE egress gateway (control plane, data plane, admin port) until SIGTERM/SIGINT';
 
-export const FLAGS = {
+const FLAGS = {
   config: { ...CONFIG_FLAG, defaultText: 'none (required without --kube)' },
   ...KUBE_SERVE_FLAG_ROWS,
   'ca-dir': CA_DIR_FLAG,
@@ -126,7 +126,7 @@ export const FLAGS = {
 } as const satisfies FlagTable;
 
 /** Parse `host:port` / `[v6]:port` (port 0 = any free port). */
-export function parseHostPort(flag: string, text: string): HostPort {
+function parseHostPort(flag: string, text: string): HostPort {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
   const host = m ? (m[1] ?? m[2]) : '';
   const port = m ? Number(m[3]) : -1;
@@ -247,25 +247,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
       : inPod(process.env)
         ? { host: '0.0.0.0', port: HEALTH_PORT }
         : null;
-  const dnsServers = (flags['dns-server'] ?? []).map((s) => {
-    const parsed = parseDnsServer(s);
-    if (parsed === null)
-      throw new PortcullisError(
-        'PCL_CLI_BAD_VALUE',
-        `--dns-server "${s}": expected IP or IP:PORT ([v6]:PORT for IPv6)`,
-      );
-    return parsed;
-  });
-  let idleTimeoutMs: number | undefined;
-  if (flags['idle-timeout'] !== undefined) {
-    const ms = parseTtl(flags['idle-timeout']);
-    if (ms === null)
-      throw new PortcullisError(
-        'PCL_CLI_BAD_VALUE',
-        `--idle-timeout "${flags['idle-timeout']}": expected a duration such as 30m or 1h`,
-      );
-    idleTimeoutMs = ms;
-  }
+  const dnsServers = dnsServerFlags(flags['dns-server']);
+  const idleTimeoutMs = durationFlag('idle-timeout', flags['idle-timeout'], 'a duration such as 30m or 1h');
   const drainSeconds = positiveInt('drain-seconds', flags['drain-seconds'], true) ?? 5;
 
   const listen = parseHostPort('listen', flags.listen);

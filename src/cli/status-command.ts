@@ -16,7 +16,7 @@ import { chooseSource, KUBE_USAGE, kubeSnapshotFromFlags } from '../kube/kube-fl
 const USAGE = `portcullis status ${KUBE_USAGE} [--settings FILE] [-o table|json|yaml] [--fail-on error|warning]`;
 const SUMMARY = "show every resource's status conditions and every configuration error";
 
-export const FLAGS = {
+const FLAGS = {
   config: { ...CONFIG_FLAG, defaultText: 'none (required without --kube)' },
   ...KUBE_FLAG_ROWS,
   settings: SETTINGS_FLAG,

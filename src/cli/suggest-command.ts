@@ -20,7 +20,7 @@ const USAGE =
   '       [--gateway NS/NAME] [--include-denied] [--out FILE (default: stdout)] [--cases FILE]';
 const SUMMARY = 'write the policy that allows exactly the observed egress (from access logs or a running gateway)';
 
-export const FLAGS = {
+const FLAGS = {
   'from-log': {
     type: 'string',
     multiple: true,
@@ -73,7 +73,7 @@ export const FLAGS = {
 } as const satisfies FlagTable;
 
 /** Every tunnel and request line of the access logs, aggregated per source and destination (no bound: all of it). */
-export function edgesFromLogs(files: readonly string[]): FlowEdge[] {
+function edgesFromLogs(files: readonly string[]): FlowEdge[] {
   const map = new FlowMap({ maxEdges: Number.MAX_SAFE_INTEGER, maxRows: 1 });
   for (const file of files) {
     let text: string;

@@ -12,7 +12,7 @@ import type { ConfigFile } from './yaml-documents.ts';
 import { messageOf } from '../errors/message-of.ts';
 
 /** The settings file name in the root of a --config directory. */
-export const SETTINGS_FILE_NAME = 'portcullis.yaml';
+const SETTINGS_FILE_NAME = 'portcullis.yaml';
 
 const MANIFEST = /\.(ya?ml|json)$/i;
 
@@ -33,7 +33,7 @@ function readFailed(
 }
 
 /** List manifest paths relative to `root`, with `/` separators, in a stable order. */
-export async function listManifestPaths(root: string, diagnostics: Diagnostic[] = []): Promise<string[]> {
+async function listManifestPaths(root: string, diagnostics: Diagnostic[] = []): Promise<string[]> {
   const out: string[] = [];
   const visited = new Set<string>();
   async function walk(dir: string, rel: string): Promise<void> {

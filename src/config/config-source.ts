@@ -29,6 +29,21 @@ interface ConfigSourceEvents {
   error: [Error];
 }
 
+/** What every configuration source (this folder watcher, the Kubernetes informers) emits, and how to subscribe. */
+export class ConfigEmitter extends EventEmitter<ConfigSourceEvents> {
+  /** Subscribe to new configurations; returns the unsubscribe function. */
+  onUpdate(listener: (result: LoadResult) => void): () => void {
+    this.on('update', listener);
+    return () => this.off('update', listener);
+  }
+
+  /** Subscribe to failures (the directory vanished, too many watches, a lost API server...). */
+  onError(listener: (error: Error) => void): () => void {
+    this.on('error', listener);
+    return () => this.off('error', listener);
+  }
+}
+
 /** Fingerprint of everything a load reads, so events that change nothing (a touch, a swap to equal data) are quiet. */
 function fingerprint(contents: ConfigDirContents): string {
   const hash = createHash('sha256');
@@ -38,7 +53,7 @@ function fingerprint(contents: ConfigDirContents): string {
   return hash.digest('hex');
 }
 
-export class ConfigSource extends EventEmitter<ConfigSourceEvents> {
+export class ConfigSource extends ConfigEmitter {
   readonly #dir: string;
   readonly #settingsFile: string | undefined;
   readonly #env: Record<string, string | undefined>;
@@ -78,18 +93,6 @@ export class ConfigSource extends EventEmitter<ConfigSourceEvents> {
     }
     await this.reload();
     return this.#current as LoadResult;
-  }
-
-  /** Subscribe to new configurations; returns the unsubscribe function. */
-  onUpdate(listener: (result: LoadResult) => void): () => void {
-    this.on('update', listener);
-    return () => this.off('update', listener);
-  }
-
-  /** Subscribe to watch failures (the directory vanished, too many watches...). */
-  onError(listener: (error: Error) => void): () => void {
-    this.on('error', listener);
-    return () => this.off('error', listener);
   }
 
   /** Reload now (also what a debounced file event does). Concurrent calls coalesce into one more reload. */

@@ -50,7 +50,7 @@ export interface InvalidResource {
 }
 
 /** The settings file's errors, if any (then the defaults, or on reload the last good settings, are in force). */
-export function settingsErrors(load: LoadResult): Diagnostic[] {
+function settingsErrors(load: LoadResult): Diagnostic[] {
   return load.diagnostics.filter((d) => d.severity === 'error' && d.code.startsWith('PCL_SETTINGS_'));
 }
 

@@ -15,8 +15,8 @@ import { checkDns1123Label } from './schema/common.ts';
 import { checkCidrOrAddress } from '../net/ip-syntax.ts';
 import { parseDuration } from './rules/duration.ts';
 
-/** The environment variable Solo's istiod reads (reference §4.1): comma-separated `namespace/serviceaccount`. */
-export const PERMIT_CROSS_NAMESPACE_ENV = 'PERMIT_CROSS_NAMESPACE_RESOURCE_ACCESS';
+/** The environment variable Solo's istiod reads (pilot/pkg/features/solo.go of Solo's Istio fork, commit 6f2834d5ee "mTLS Waypoint Egress"): comma-separated `namespace/serviceaccount`. */
+const PERMIT_CROSS_NAMESPACE_ENV = 'PERMIT_CROSS_NAMESPACE_RESOURCE_ACCESS';
 
 const NAMESPACE_SA = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 

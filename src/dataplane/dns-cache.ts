@@ -21,17 +21,17 @@ export interface DnsCacheOptions {
  * an address that moved keeps being dialled (Envoy's `dns_min_refresh_rate` defaults to 5 s; its cache keeps an answer
  * for its TTL).
  */
-export const MIN_TTL_SECONDS = 1;
+const MIN_TTL_SECONDS = 1;
 export const MAX_TTL_SECONDS = 300;
 /** "No such name / no data" is kept this long only (RFC 2308 allows the SOA minimum; c-ares does not expose it). */
-export const NEGATIVE_TTL_SECONDS = 1;
+const NEGATIVE_TTL_SECONDS = 1;
 
 interface Entry {
   readonly addresses: readonly string[];
   readonly expiresAt: number;
 }
 
-export function clampTtl(ttlSeconds: number): number {
+function clampTtl(ttlSeconds: number): number {
   if (!Number.isFinite(ttlSeconds)) return MIN_TTL_SECONDS;
   return Math.min(MAX_TTL_SECONDS, Math.max(MIN_TTL_SECONDS, ttlSeconds));
 }

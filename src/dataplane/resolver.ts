@@ -68,7 +68,7 @@ export function createDnsResolver(options: DnsResolverOptions = {}): NameResolve
 }
 
 /** A and AAAA together over a per-family lookup: a family that fails counts as empty unless both fail. */
-export function resolverOver(lookup: (host: string, family: 4 | 6) => Promise<readonly string[]>): NameResolver {
+function resolverOver(lookup: (host: string, family: 4 | 6) => Promise<readonly string[]>): NameResolver {
   const settle = (p: Promise<readonly string[]>): Promise<readonly string[] | Error> =>
     p.catch((err: unknown) => err as Error);
   return {

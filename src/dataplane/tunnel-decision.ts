@@ -35,7 +35,7 @@ export type TunnelDecision =
   | { readonly kind: 'resolveFirst'; readonly dest: UnresolvedDestination; readonly record: DecisionRecord };
 
 /** The address policy sees as `destination.ip`: the authority IP, else the ServiceEntry host's VIP (IPv4 first). */
-export function destinationIpOf(authority: Authority, dest: Destination): string {
+function destinationIpOf(authority: Authority, dest: Destination): string {
   if (authority.isIp) return authority.host.startsWith('[') ? authority.host.slice(1, -1) : authority.host;
   if (dest.kind !== 'serviceEntry') return '';
   const vips = dest.serviceEntry.vips.filter((v) => v.host === dest.host);
@@ -49,12 +49,7 @@ export function destinationIpOf(authority: Authority, dest: Destination): string
  * The AuthzRequest of a tunnel. `principal` is the verified peer SPIFFE URI from the HBONE layer, never a header;
  * `destinationPort` is the port the caller asked for (the service port, as ztunnel's authority carries it).
  */
-export function buildAuthzRequest(
-  principal: string,
-  sourceIp: string,
-  authority: Authority,
-  dest: Destination,
-): AuthzRequest {
+function buildAuthzRequest(principal: string, sourceIp: string, authority: Authority, dest: Destination): AuthzRequest {
   return { principal, sourceIp, destinationIp: destinationIpOf(authority, dest), destinationPort: authority.port };
 }
 

@@ -10,6 +10,7 @@ import type { HboneRequest } from '../hbone/server.ts';
 import { REASON_HEADER } from '../hbone/server.ts';
 import type { ErrorCode } from '../errors/catalogue.ts';
 import { codedReason } from '../errors/refusal-header.ts';
+import { statusOf } from '../errors/http-status.ts';
 import type { Authority, Destination } from '../mesh/destination.ts';
 import type { Snapshot } from '../mesh/snapshot.ts';
 import type { DecisionRecord, LayerRecord } from '../policy/engine.ts';
@@ -200,7 +201,7 @@ export async function handleTunnel(ctx: TunnelContext): Promise<void> {
       return;
     }
     log.decided(decision.dest, decision.record);
-    refuse(ctx, log, 401, 'UAEX', decision.record, 'deny');
+    refuse(ctx, log, statusOf(decision.record.code), 'UAEX', decision.record, 'deny');
     return;
   }
   if (decision.kind === 'noSuchPort') {
@@ -211,7 +212,7 @@ export async function handleTunnel(ctx: TunnelContext): Promise<void> {
       code: 'PCL_MESH_NO_SUCH_PORT',
       reason: `${d.serviceEntry.ref} declares no port ${d.port}`,
     };
-    refuse(ctx, log, 503, 'NR', noPort, 'allow');
+    refuse(ctx, log, statusOf(noPort.code), 'NR', noPort, 'allow');
     return;
   }
   let record = decision.record;
@@ -229,7 +230,7 @@ export async function handleTunnel(ctx: TunnelContext): Promise<void> {
         reason: `${authority.host}: ${messageOf(err)}`,
         layers: record.layers,
       };
-      refuse(ctx, log, 503, 'DF', failed, 'deny');
+      refuse(ctx, log, statusOf(failed.code), 'DF', failed, 'deny');
       return;
     }
     record = decideUnknownAddresses(snap.egressPolicies, ips, authority.port);
@@ -238,7 +239,7 @@ export async function handleTunnel(ctx: TunnelContext): Promise<void> {
   record = applyLearnMode(snap.settings, record);
   log.decided(decision.dest, record);
   if (record.decision === 'deny') {
-    refuse(ctx, log, 401, 'UAEX', record, 'deny');
+    refuse(ctx, log, statusOf(record.code), 'UAEX', record, 'deny');
     return;
   }
   await forwardL4({ ctx, log, authority, authz, dest: decision.dest, record, resolved });
@@ -259,7 +260,7 @@ export async function forwardL4(input: ForwardInput): Promise<void> {
 
   const plan: UpstreamPlan = planUpstream(dest);
   if (!plan.ok) {
-    fail(503, 'NR', plan.code, plan.reason, 'allow');
+    fail(statusOf(plan.code), 'NR', plan.code, plan.reason, 'allow');
     return;
   }
   const resolutions = new Map<string, readonly string[]>(input.resolved ?? []);
@@ -268,14 +269,21 @@ export async function forwardL4(input: ForwardInput): Promise<void> {
     try {
       resolutions.set(name, await ctx.resolver.resolve(name));
     } catch (err) {
-      fail(503, 'DF', 'PCL_DATAPLANE_DNS_FAILED', `${name}: ${messageOf(err)}`, 'allow');
+      fail(
+        statusOf('PCL_DATAPLANE_DNS_FAILED'),
+        'DF',
+        'PCL_DATAPLANE_DNS_FAILED',
+        `${name}: ${messageOf(err)}`,
+        'allow',
+      );
       return;
     }
   }
   const vetted = vetAddresses(plan, resolutions, ctx.guard(), egressPoliciesFor(snap));
   if (!vetted.ok) {
-    if (vetted.code === 'PCL_DATAPLANE_DNS_FAILED') fail(503, 'DF', vetted.code, vetted.reason, 'allow');
-    else fail(401, 'UAEX', vetted.code, vetted.reason, 'deny');
+    if (vetted.code === 'PCL_DATAPLANE_DNS_FAILED')
+      fail(statusOf(vetted.code), 'DF', vetted.code, vetted.reason, 'allow');
+    else fail(statusOf(vetted.code), 'UAEX', vetted.code, vetted.reason, 'deny');
     return;
   }
   let addresses: UpstreamAddress[] = [...vetted.addresses];
@@ -292,7 +300,14 @@ export async function forwardL4(input: ForwardInput): Promise<void> {
         layers: record.layers,
         flags: 'DC',
       });
-    else fail(503, 'UF', 'PCL_DATAPLANE_UPSTREAM_CONNECT_FAILED', dialled.reason, 'allow');
+    else
+      fail(
+        statusOf('PCL_DATAPLANE_UPSTREAM_CONNECT_FAILED'),
+        'UF',
+        'PCL_DATAPLANE_UPSTREAM_CONNECT_FAILED',
+        dialled.reason,
+        'allow',
+      );
     return;
   }
   const upstream = dialled.socket;

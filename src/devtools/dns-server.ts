@@ -50,7 +50,7 @@ function ipBytes(ip: string): Buffer {
 }
 
 /** Build the answer for a parsed query against `records` (name → addresses). */
-export function buildAnswer(
+function buildAnswer(
   msg: Buffer,
   q: NonNullable<ReturnType<typeof parseQuery>>,
   records: ReadonlyMap<string, readonly string[]>,

@@ -8,24 +8,29 @@ export const dataplaneCodes = defineCodes({
     fix: 'Nothing to do: look for the per-request access-log lines (type "request") of this tunnel.',
   },
   PCL_DATAPLANE_PRIVATE_ADDRESS: {
+    httpStatus: 401,
     summary:
       "Refused: the destination name resolved to (or the destination is) a private, loopback, link-local, reserved or IPv4-embedding address, or one of the gateway's own listeners (the private-address guard).",
     fix: 'If the destination really lives in that range, list the range under allowedPrivateCidrs in portcullis.yaml, or declare the ServiceEntry with resolution: STATIC and explicit endpoints (trusted as written).',
   },
   PCL_DATAPLANE_DNS_FAILED: {
+    httpStatus: 503,
     summary: 'The destination name did not resolve (no A or AAAA record, or the resolver failed); answered 503.',
     fix: 'Check the name and the resolver given with --dns-server (or /etc/resolv.conf); the gateway resolves each name once per tunnel.',
   },
   PCL_DATAPLANE_NO_UPSTREAM: {
+    httpStatus: 503,
     summary:
       'The ServiceEntry gives the gateway nothing to dial (a wildcard host without DYNAMIC_DNS, no usable endpoint); answered 503.',
     fix: 'Give the ServiceEntry a concrete host (resolution: DNS), endpoints with addresses (STATIC), or resolution: DYNAMIC_DNS for wildcard hosts.',
   },
   PCL_DATAPLANE_GATEWAY_NOT_SERVED: {
+    httpStatus: 401,
     summary: 'The destination ServiceEntry is bound to a Gateway this gateway process does not serve; answered 401.',
     fix: 'Send the tunnel to the gateway the ServiceEntry is bound to (istio.io/use-waypoint), or bind it to a Gateway this process serves.',
   },
   PCL_DATAPLANE_UPSTREAM_CONNECT_FAILED: {
+    httpStatus: 503,
     summary:
       'The upstream TCP connection could not be made (refused, unreachable, or no answer within 10 s); answered 503 (response flag UF).',
     fix: 'Check that the destination is up and reachable from the gateway host (firewall, route, perimeter rules that allow only the SNAT addresses).',

@@ -18,7 +18,9 @@ export function renderErrorsDoc(): string {
       lines.push(`## ${g}`, '');
     }
     const info = CATALOGUE[code];
-    lines.push(`### ${code}`, '', info.summary, '', `**What to do:** ${info.fix}`, '');
+    lines.push(`### ${code}`, '', info.summary, '');
+    if ('httpStatus' in info) lines.push(`**HTTP status:** ${info.httpStatus}`, '');
+    lines.push(`**What to do:** ${info.fix}`, '');
   }
   return lines.join('\n');
 }

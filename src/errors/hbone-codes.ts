@@ -25,19 +25,23 @@ export const hboneCodes = defineCodes({
     fix: 'Use a conforming HTTP/2 client; other sessions are not affected.',
   },
   PCL_HBONE_NON_CONNECT: {
+    httpStatus: 400,
     summary: 'An HBONE stream used a method other than CONNECT; answered 400.',
     fix: 'Send an HTTP/2 CONNECT with :authority set to the destination ip:port or host:port.',
   },
   PCL_HBONE_BAD_AUTHORITY: {
+    httpStatus: 400,
     summary:
       'The CONNECT :authority is not ip:port, [ipv6]:port or host:port with a port from 1 to 65535; answered 400.',
     fix: 'Set :authority to the destination as ztunnel does, e.g. 10.0.0.1:443, [fd00::1]:443 or httpbin.org:443.',
   },
   PCL_HBONE_HEADERS_TOO_LARGE: {
+    httpStatus: 431,
     summary: 'The request header list is larger than the limit; answered 431.',
     fix: 'Send fewer or smaller headers (HBONE needs only :authority, baggage, forwarded and traceparent), or raise maxHeaderListSize.',
   },
   PCL_HBONE_TOO_MANY_TUNNELS: {
+    httpStatus: 503,
     summary: 'The gateway already carries its maximum number of tunnels; the stream was answered 503.',
     fix: 'Retry later, run more gateway replicas, or raise maxTunnels if the host has the capacity.',
   },
@@ -55,6 +59,7 @@ export const hboneCodes = defineCodes({
     fix: 'Nothing to do: clients open a new session when they need one.',
   },
   PCL_HBONE_HANDLER_FAILED: {
+    httpStatus: 503,
     summary: 'The tunnel handler failed before answering; the stream was answered 503.',
     fix: 'See the gateway log for the underlying error.',
   },
@@ -82,10 +87,12 @@ export const hboneCodes = defineCodes({
     fix: 'Run more gateway replicas or raise limits.maxConnections in portcullis.yaml if the host has the descriptors.',
   },
   PCL_HBONE_IDENTITY_TUNNEL_LIMIT: {
+    httpStatus: 503,
     summary: 'One SPIFFE identity already holds maxTunnelsPerIdentity tunnels; the stream was answered 503.',
     fix: 'Find why the workload keeps so many tunnels open (a leak, no pooling); raise limits.maxTunnelsPerIdentity only for a workload known to need it.',
   },
   PCL_HBONE_SESSION_TUNNEL_LIMIT: {
+    httpStatus: 503,
     summary: 'One HTTP/2 connection already carries maxTunnelsPerSession tunnels; the stream was answered 503.',
     fix: 'Open another connection for more tunnels (ztunnel does at 100 streams per connection), or raise limits.maxTunnelsPerSession.',
   },

@@ -12,10 +12,12 @@ export const meshCodes = defineCodes({
     fix: 'Nothing is needed for traffic through Portcullis; if the VIPs came from a cluster export, re-export so each entry carries the status istiod wrote.',
   },
   PCL_MESH_NO_SUCH_PORT: {
+    httpStatus: 503,
     summary: 'The destination ServiceEntry does not declare the requested port.',
     fix: 'Add the port to the ServiceEntry spec.ports, or connect to a declared port.',
   },
   PCL_MESH_INVALID_SERVICE_ENTRY: {
+    httpStatus: 401,
     summary:
       'Denied: the destination is declared by a ServiceEntry that is invalid and has no last good version, or bound to a Gateway that is; its hosts are denied (never left to egressPolicies).',
     fix: 'Fix the ServiceEntry (or its Gateway) at the file and line shown (`portcullis status` lists the error), or delete it.',

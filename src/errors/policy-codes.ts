@@ -12,30 +12,36 @@ export const policyCodes = defineCodes({
     fix: 'Nothing to do if intended; the record names the policy and rule that allowed the connection.',
   },
   PCL_AUTHZ_DENIED_EXPLICIT: {
+    httpStatus: 401,
     summary: 'Denied: a DENY policy matched ("explicitly denied by: ns/name").',
     fix: 'Check the named DENY policy and rule. DENY always wins over ALLOW; narrow the DENY rule if this source should pass.',
   },
   PCL_AUTHZ_DENIED_NOT_ALLOWED: {
+    httpStatus: 401,
     summary:
       'Denied: ALLOW policies exist for this layer, but none matched ("allow policies exist, but none allowed").',
     fix: "Add or widen an ALLOW policy on this layer (Gateway or ServiceEntry) for the caller's namespace, principal or port. Both layers must allow.",
   },
   PCL_AUTHZ_DENIED_CUSTOM_UNSUPPORTED: {
+    httpStatus: 401,
     summary:
       'Denied: a CUSTOM (external authorization) policy targets this layer, and Portcullis does not support CUSTOM; the layer fails closed.',
     fix: 'Remove the CUSTOM policy or replace it with ALLOW/DENY policies; Portcullis has no ext-authz provider support.',
   },
   PCL_AUTHZ_INVALID_POLICY: {
+    httpStatus: 401,
     summary:
       'Denied: an AuthorizationPolicy that could attach to this layer is invalid and has no last good version, so the layer denies every connection and request until it is fixed or deleted (fail closed).',
     fix: 'Fix the error named in the reason (file:line and field), or delete the policy; `portcullis status` lists every configuration error.',
   },
   PCL_AUTHZ_DENIED_NO_LAYERS: {
+    httpStatus: 401,
     summary: 'Denied: there was no authorization layer to evaluate, so the decision fails closed.',
     fix: 'This is a bug in the caller: every egress decision evaluates at least the Gateway layer. Report it with the request.',
   },
   // ---- egressPolicies (destinations no ServiceEntry declares; seed 000 layer 03) ----
   PCL_EGRESS_POLICY_DENY: {
+    httpStatus: 401,
     summary:
       'Denied: the destination is not declared by any ServiceEntry and the longest matching egressPolicies CIDR says Deny.',
     fix: 'Declare the destination with a ServiceEntry bound to the egress Gateway, or add a narrower egressPolicies entry with policy: Allow.',
@@ -46,6 +52,7 @@ export const policyCodes = defineCodes({
     fix: 'Nothing to do if intended. Unknown destinations bypass AuthorizationPolicy; prefer a ServiceEntry so identity-based policy applies.',
   },
   PCL_EGRESS_NO_MATCH: {
+    httpStatus: 401,
     summary:
       'Denied: the destination is not declared by any ServiceEntry and no egressPolicies CIDR matches its address (or it has none).',
     fix: 'Declare the destination with a ServiceEntry, or add an egressPolicies entry covering its address.',

@@ -57,6 +57,18 @@ export interface LayerSummary {
   readonly reason: string;
 }
 
+/** Each layer's summary fields only (a policy `LayerRecord` also carries its rule and dry-run records), in log order. */
+export function summarizeLayers(layers: readonly LayerSummary[]): LayerSummary[] {
+  return layers.map((l) => ({
+    layer: l.layer,
+    target: l.target,
+    decision: l.decision,
+    code: l.code,
+    policy: l.policy,
+    reason: l.reason,
+  }));
+}
+
 /**
  * Channels are process-wide; every event names the gateway instance that published it, so two gateways in one
  * process (tests, the quickstart) keep separate logs and metrics.

@@ -19,7 +19,7 @@ export const DEV_CA_WARNING =
   'this gateway holds a CA signing key (--ca-dir): for development only; in a mesh take the certificate from istiod or from files';
 
 /** Lifetime of the gateway's certificate (istio-agent's default workload certificate TTL). */
-export const GATEWAY_CERT_TTL_MS = 24 * 3_600_000;
+const GATEWAY_CERT_TTL_MS = 24 * 3_600_000;
 
 /** Issue the serving certificate for `identities` (full SPIFFE IDs, in order): one URI SAN each, istiod's profile. */
 export async function issueGatewayCert(

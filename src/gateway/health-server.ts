@@ -8,8 +8,8 @@ import { listenHttp, type AdminServer } from '../admin/admin-server.ts';
 
 /** Istio's health port and path (`pilot/pkg/model` StatusPort 15021, `/healthz/ready`). */
 export const HEALTH_PORT = 15021;
-export const READY_PATH = '/healthz/ready';
-export const LIVE_PATH = '/healthz/live';
+const READY_PATH = '/healthz/ready';
+const LIVE_PATH = '/healthz/live';
 
 export type HealthServer = AdminServer;
 

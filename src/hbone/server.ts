@@ -10,6 +10,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import * as tls from 'node:tls';
 import type { ErrorCode } from '../errors/catalogue.ts';
 import { headerSafe, REASON_HEADER } from '../errors/refusal-header.ts';
+import { statusOf } from '../errors/http-status.ts';
 import type { CertificateSource, TlsMaterial } from '../identity/cert-store.ts';
 import { verifyPeerIdentity } from '../identity/peer-identity.ts';
 import type { SpiffeId } from '../identity/spiffe-id.ts';
@@ -737,7 +738,7 @@ export class HboneServer extends EventEmitter<HboneServerEvents> {
     if (state.tunnels >= limits.maxTunnelsPerSession) {
       refuse(
         'PCL_HBONE_SESSION_TUNNEL_LIMIT',
-        503,
+        statusOf('PCL_HBONE_SESSION_TUNNEL_LIMIT'),
         `this connection carries its maximum of ${limits.maxTunnelsPerSession} tunnels (maxTunnelsPerSession)`,
       );
       return;
@@ -745,7 +746,7 @@ export class HboneServer extends EventEmitter<HboneServerEvents> {
     if (peerTunnels >= limits.maxTunnelsPerIdentity) {
       refuse(
         'PCL_HBONE_IDENTITY_TUNNEL_LIMIT',
-        503,
+        statusOf('PCL_HBONE_IDENTITY_TUNNEL_LIMIT'),
         `${state.peer.uri} holds its maximum of ${limits.maxTunnelsPerIdentity} tunnels (maxTunnelsPerIdentity)`,
       );
       return;
@@ -753,7 +754,7 @@ export class HboneServer extends EventEmitter<HboneServerEvents> {
     if (this.#tunnels.size >= limits.maxTunnels) {
       refuse(
         'PCL_HBONE_TOO_MANY_TUNNELS',
-        503,
+        statusOf('PCL_HBONE_TOO_MANY_TUNNELS'),
         `gateway carries its maximum of ${limits.maxTunnels} tunnels (maxTunnels)`,
       );
       return;
@@ -762,19 +763,19 @@ export class HboneServer extends EventEmitter<HboneServerEvents> {
     if (size > this.#limits.maxHeaderListSize) {
       refuse(
         'PCL_HBONE_HEADERS_TOO_LARGE',
-        431,
+        statusOf('PCL_HBONE_HEADERS_TOO_LARGE'),
         `header list of ${size} bytes exceeds ${this.#limits.maxHeaderListSize}`,
       );
       return;
     }
     const method = firstHeader(headers[':method']);
     if (method !== 'CONNECT') {
-      refuse('PCL_HBONE_NON_CONNECT', 400, `method ${method ?? '(none)'} is not CONNECT`);
+      refuse('PCL_HBONE_NON_CONNECT', statusOf('PCL_HBONE_NON_CONNECT'), `method ${method ?? '(none)'} is not CONNECT`);
       return;
     }
     const parsed = parseAuthority(authorityText);
     if (!parsed.ok) {
-      refuse('PCL_HBONE_BAD_AUTHORITY', 400, parsed.reason);
+      refuse('PCL_HBONE_BAD_AUTHORITY', statusOf('PCL_HBONE_BAD_AUTHORITY'), parsed.reason);
       return;
     }
 
@@ -792,7 +793,7 @@ export class HboneServer extends EventEmitter<HboneServerEvents> {
     pending.catch((err: unknown) => {
       const reason = `handler failed: ${messageOf(err)}`;
       if (!created.responded && !stream.closed && !stream.destroyed) {
-        refuse('PCL_HBONE_HANDLER_FAILED', 503, reason);
+        refuse('PCL_HBONE_HANDLER_FAILED', statusOf('PCL_HBONE_HANDLER_FAILED'), reason);
       } else {
         this.#refuse({
           code: 'PCL_HBONE_HANDLER_FAILED',

@@ -12,13 +12,13 @@ export const CONNECTION_WINDOW_SIZE = 16 * MiB;
 /** `HTTP2_FRAME_SIZE`. */
 export const MAX_FRAME_SIZE = 1 * MiB;
 /** Server `max_concurrent_streams`. */
-export const SERVER_MAX_CONCURRENT_STREAMS = 200;
+const SERVER_MAX_CONCURRENT_STREAMS = 200;
 /** Client `POOL_MAX_STREAMS_PER_CONNECTION`. */
 export const CLIENT_MAX_STREAMS = 100;
 /** Client `max_header_list_size`. */
 export const CLIENT_MAX_HEADER_LIST_SIZE = 16 * KiB;
 /** Server `max_header_list_size`. */
-export const SERVER_MAX_HEADER_LIST_SIZE = 64 * KiB;
+const SERVER_MAX_HEADER_LIST_SIZE = 64 * KiB;
 /** Keepalive PING interval (first after one interval). */
 export const KEEPALIVE_INTERVAL_MS = 10_000;
 /** A PING unanswered for this long drops the connection. */

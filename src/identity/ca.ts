@@ -16,7 +16,7 @@ import { joinPem, splitCertificates, writeFileAtomic } from './pem.ts';
 import { x509 } from './x509.ts';
 
 /** Istio's plugin-CA file names (`istio/samples/certs`, `cacerts` Secret keys). */
-export const CACERTS_FILES = {
+const CACERTS_FILES = {
   rootCert: 'root-cert.pem',
   caCert: 'ca-cert.pem',
   caKey: 'ca-key.pem',

@@ -35,7 +35,7 @@ export interface CertificateSource {
 }
 
 /** `cert`/`key`/`ca` options for node's TLS from a material. */
-export function secureContextMaterial(material: TlsMaterial): SecureContextMaterial {
+function secureContextMaterial(material: TlsMaterial): SecureContextMaterial {
   return { cert: material.certChainPem, key: material.keyPem, ca: material.rootCertPem };
 }
 

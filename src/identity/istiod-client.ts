@@ -17,12 +17,12 @@ import type { IssuedMaterial } from './renewing-source.ts';
 
 /** istio/api `security/v1alpha1/ca.proto`, shipped with the package (Apache-2.0, see proto/README.md). */
 export const CA_PROTO_FILE = fileURLToPath(new URL('../../proto/ca.proto', import.meta.url));
-export const CA_SERVICE = 'istio.v1.auth.IstioCertificateService';
+const CA_SERVICE = 'istio.v1.auth.IstioCertificateService';
 
 /** istiod's certificate port in every Istio install (`CA_ADDRESS`'s default). */
 export const DEFAULT_CA_ADDRESS = 'istiod.istio-system.svc:15012';
 /** The DNS name in istiod's serving certificate (`istiod.<ns>.svc`). */
-export const ISTIOD_NAME = 'istiod.istio-system.svc';
+const ISTIOD_NAME = 'istiod.istio-system.svc';
 /** Where ztunnel and istio-proxy find the mesh root (the `istio-ca-root-cert` ConfigMap). */
 export const DEFAULT_CA_ROOT_CERT = '/var/run/secrets/istio/root-cert.pem';
 /** The projected ServiceAccount token with audience `istio-ca`. */

@@ -56,8 +56,8 @@ test('at least one SPIFFE SAN must be in the trust domain (ztunnel TrustDomainVe
     assert.equal(r.code, 'PCL_IDENTITY_TRUST_DOMAIN_MISMATCH');
     assert.match(r.reason, /other\.domain/);
   }
-  // The trust-domain check is "any" as in ztunnel, but the identity is the first SAN in the gateway's trust domain
-  // (issue 4), so a foreign SAN listed first can never become the identity policies see.
+  // The trust-domain check is "any" as in ztunnel's `TrustDomainVerifier` (src/tls/workload.rs), but the identity is
+  // the first SAN in the gateway's trust domain, so a foreign SAN listed first can never become the identity policies see.
   const mixed = await leafWithUris(authority, ['spiffe://other.domain/ns/a/sa/b', 'spiffe://cluster.local/ns/c/sa/d']);
   const m = checkPeerCertificate(mixed, 'cluster.local');
   assert.ok(m.ok);

@@ -36,8 +36,7 @@ export function spiffeIdentities(der: Uint8Array): SpiffeId[] {
 /**
  * Check a verified client certificate the way ztunnel's `TrustDomainVerifier` does after WebPKI validation: at least
  * one SPIFFE URI SAN must be in `trustDomain`. The identity used for authorization is the first SPIFFE URI SAN in
- * that trust domain (issue 4: "a SPIFFE URI SAN in the gateway's trust domain; the first such SAN is the caller's
- * identity"). ztunnel takes the first parseable SPIFFE SAN whatever its trust domain; for a certificate whose first
+ * that trust domain. ztunnel (src/tls/lib.rs `identity()`, the first of `identities(cert)`) takes the first parseable SPIFFE SAN whatever its trust domain; for a certificate whose first
  * SAN is foreign this is stricter, never looser: a foreign identity can never be the one policies see.
  */
 export function checkPeerCertificate(der: Uint8Array, trustDomain: string): PeerIdentityResult {
@@ -70,7 +69,7 @@ export function checkPeerCertificate(der: Uint8Array, trustDomain: string): Peer
 }
 
 /** The DER of a connected socket's peer certificate, or null when the peer sent none. */
-export function peerCertificateDer(socket: TLSSocket): Buffer | null {
+function peerCertificateDer(socket: TLSSocket): Buffer | null {
   const cert: NodeX509Certificate | undefined = socket.getPeerX509Certificate();
   return cert ? cert.raw : null;
 }

@@ -5,7 +5,6 @@
  * (ztunnel `src/identity/manager.rs`: refresh at half the lifetime, backoff on error, keep the old certificate).
  */
 import { EventEmitter } from 'node:events';
-import { X509Certificate } from 'node:crypto';
 import { PortcullisError } from '../errors/catalogue.ts';
 import { validateMaterial, type CertificateSource, type TlsMaterial } from './cert-store.ts';
 
@@ -36,12 +35,6 @@ export interface SourceHealth {
 
 // setTimeout's delay is a signed 32-bit number of milliseconds.
 const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/** The validity window of the first certificate of a PEM chain. */
-export function leafValidity(certChainPem: string): { notBefore: Date; notAfter: Date } {
-  const leaf = new X509Certificate(certChainPem);
-  return { notBefore: new Date(leaf.validFrom), notAfter: new Date(leaf.validTo) };
-}
 
 /** When to renew a certificate valid from `notBefore` to `notAfter` (epoch ms). */
 export function renewalTime(notBefore: Date, notAfter: Date, fraction = 0.5): number {

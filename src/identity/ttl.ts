@@ -1,4 +1,5 @@
-/** Certificate lifetimes written as Go-style durations: `30m`, `24h`, `7d`, `1h30m`. */
+/** Certificate lifetimes (and other durations) written as Go-style durations: `30m`, `24h`, `7d`, `1h30m`. */
+import { PortcullisError } from '../errors/catalogue.ts';
 
 const UNIT_MS: Readonly<Record<string, number>> = {
   ms: 1,
@@ -26,4 +27,21 @@ export function formatTtl(ms: number): string {
     if (ms % UNIT_MS[unit] === 0) return `${ms / UNIT_MS[unit]}${unit}`;
   }
   return `${ms}ms`;
+}
+
+/**
+ * An optional duration flag: `undefined` when not given, else its milliseconds. Anything that is not a duration of at
+ * least `minMs` is refused with `--<flag> "<text>": expected <expected>` (PCL_CLI_BAD_VALUE, or the error `fail` makes).
+ */
+export function durationFlag(
+  flag: string,
+  text: string | undefined,
+  expected: string,
+  options: { minMs?: number; fail?: (message: string) => Error } = {},
+): number | undefined {
+  if (text === undefined) return undefined;
+  const ms = parseTtl(text);
+  if (ms !== null && ms >= (options.minMs ?? 1)) return ms;
+  const message = `--${flag} "${text}": expected ${expected}`;
+  throw options.fail?.(message) ?? new PortcullisError('PCL_CLI_BAD_VALUE', message);
 }

@@ -36,17 +36,17 @@ export interface InstallOptions {
 }
 
 export const HBONE_PORT = 15008;
-export const ADMIN_PORT = 15000;
+const ADMIN_PORT = 15000;
 export const HEALTH_PORT = 15021;
 /** Non-root user and group of the image (the `nonroot` id distroless images use). */
-export const RUN_AS = 65532;
+const RUN_AS = 65532;
 const TOKEN_DIR = '/var/run/secrets/tokens';
 const ROOT_CERT_DIR = '/var/run/secrets/istio';
 const CONFIG_DIR = '/etc/portcullis/config';
 const DRAIN_SECONDS = 5;
 
 /** The label istiod reads to find a waypoint's pods (`gateway.networking.k8s.io/gateway-name`). */
-export const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
+const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
 
 /** A namespaced Role and the RoleBinding that gives it to `subject`. */
 function boundRole(

@@ -20,7 +20,7 @@ export interface PolicyRule {
 }
 
 /** The rules for `resources`: one per resource, and one per `/status` subresource written. */
-export function rulesFor(resources: readonly KubeResource[], withStatus = true): PolicyRule[] {
+function rulesFor(resources: readonly KubeResource[], withStatus = true): PolicyRule[] {
   const rules: PolicyRule[] = [];
   for (const r of resources) {
     rules.push({ apiGroups: [r.group], resources: [r.resource], verbs: [...r.verbs] });

@@ -36,7 +36,7 @@ export interface StatusInputs {
 }
 
 /** The condition types Portcullis writes on a Gateway. */
-export const OWNED_GATEWAY_CONDITIONS: ReadonlySet<string> = new Set(['Accepted', 'Programmed']);
+const OWNED_GATEWAY_CONDITIONS: ReadonlySet<string> = new Set(['Accepted', 'Programmed']);
 
 function existingConditions(status: unknown): readonly ApiCondition[] {
   const conditions = (status as { conditions?: unknown } | undefined)?.conditions;

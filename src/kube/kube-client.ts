@@ -13,7 +13,7 @@ import { PortcullisError } from '../errors/catalogue.ts';
 import type { KubeResource } from './access.ts';
 
 /** Where the kubelet mounts a pod's ServiceAccount token and CA (client-go's rest.InClusterConfig). */
-export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 export interface KubeCredentialsOptions {
   /** `--kubeconfig FILE`. */

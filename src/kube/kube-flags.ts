@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { PortcullisError } from '../errors/catalogue.ts';
 import type { ConfigFile } from '../config/yaml-documents.ts';
-import { parseTtl } from '../identity/ttl.ts';
+import { durationFlag } from '../identity/ttl.ts';
 import { KubeClient, loadKubeConfig } from './kube-client.ts';
 import { KubeGatewaySource } from './kube-gateway-source.ts';
 import { loadKubeSnapshot, type KubeSnapshot } from './kube-snapshot.ts';
@@ -15,16 +15,6 @@ import { loadKubeSnapshot, type KubeSnapshot } from './kube-snapshot.ts';
 export const KUBE_FLAGS = {
   kube: { type: 'boolean' },
   kubeconfig: { type: 'string' },
-} as const;
-
-/** parseArgs options only `serve --kube` has. */
-export const KUBE_SERVE_FLAGS = {
-  ...KUBE_FLAGS,
-  'lease-namespace': { type: 'string' },
-  'lease-duration': { type: 'string' },
-  'publish-address': { type: 'string' },
-  'publish-service': { type: 'string' },
-  'controller-name': { type: 'string' },
 } as const;
 
 /** Usage text for the flags above. */
@@ -61,7 +51,7 @@ export function chooseSource(
 }
 
 /** The client for `--kube` (in-cluster, `--kubeconfig` or `$KUBECONFIG`). */
-export function kubeClient(
+function kubeClient(
   flags: { kubeconfig?: string },
   env: Record<string, string | undefined>,
 ): { client: KubeClient; from: string } {
@@ -70,7 +60,7 @@ export function kubeClient(
 }
 
 /** `--settings FILE` read as the folder source reads portcullis.yaml; null without it. */
-export function readSettingsFile(file: string | undefined): ConfigFile | null {
+function readSettingsFile(file: string | undefined): ConfigFile | null {
   if (file === undefined) return null;
   try {
     return { path: file, text: readFileSync(file, 'utf8') };
@@ -110,16 +100,14 @@ export function kubeServeSource(
   }
   if (address !== undefined && publishService !== undefined)
     throw new PortcullisError('PCL_CLI_USAGE', 'give at most one of --publish-address and --publish-service');
-  let leaseDurationMs: number | undefined;
-  if (flags['lease-duration'] !== undefined) {
-    const ms = parseTtl(flags['lease-duration']);
-    if (ms === null || ms < 1000)
-      throw new PortcullisError(
-        'PCL_CLI_BAD_VALUE',
-        `--lease-duration "${flags['lease-duration']}": expected a duration of at least 1s, e.g. 15s`,
-      );
-    leaseDurationMs = ms;
-  }
+  const leaseDurationMs = durationFlag(
+    'lease-duration',
+    flags['lease-duration'],
+    'a duration of at least 1s, e.g. 15s',
+    {
+      minMs: 1000,
+    },
+  );
   const controllerName = flags['controller-name'];
   if (
     controllerName !== undefined &&

@@ -7,10 +7,10 @@
  * configuration allow what a policy would deny. Afterwards a failing watch keeps the last state (degraded), is
  * retried with backoff and resumes from its resourceVersion (relisting on 410 Gone).
  */
-import { EventEmitter } from 'node:events';
 import type { ListWatch, KubernetesObject } from '@kubernetes/client-node';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { loadApiObjects, type ApiObject } from '../config/load-objects.ts';
+import { ConfigEmitter } from '../config/config-source.ts';
 import type { LoadResult } from '../config/load.ts';
 import type { ConfigFile } from '../config/yaml-documents.ts';
 import type { ErrorCode } from '../errors/catalogue.ts';
@@ -61,7 +61,7 @@ function groupResource(r: KubeResource): string {
 }
 
 /** The RBAC rule that a 403 on `r` says is missing. */
-export function missingRule(r: KubeResource, namespace?: string): string {
+function missingRule(r: KubeResource, namespace?: string): string {
   const scope =
     namespace !== undefined
       ? ` (a Role in namespace ${namespace}${r === SECRET_RESOURCE ? ', or resourceNames for the Secret' : ''})`
@@ -105,12 +105,7 @@ export function classify(
   };
 }
 
-interface KubeSourceEvents {
-  update: [LoadResult];
-  error: [Error];
-}
-
-export class KubeSource extends EventEmitter<KubeSourceEvents> {
+export class KubeSource extends ConfigEmitter {
   readonly #opts: KubeSourceOptions;
   readonly #client: KubeClient;
   readonly #feeds: Feed[] = [];
@@ -174,16 +169,6 @@ export class KubeSource extends EventEmitter<KubeSourceEvents> {
       added.push(feed);
     }
     await this.#until(() => added.every((f) => f.synced || f.failure !== null || f.stopped));
-  }
-
-  onUpdate(listener: (result: LoadResult) => void): () => void {
-    this.on('update', listener);
-    return () => this.off('update', listener);
-  }
-
-  onError(listener: (error: Error) => void): () => void {
-    this.on('error', listener);
-    return () => this.off('error', listener);
   }
 
   /** Rebuild from what the informers hold now. */

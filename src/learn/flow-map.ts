@@ -13,7 +13,7 @@ export interface FlowMapLimits {
   readonly maxRows: number;
 }
 
-export const DEFAULT_LIMITS: FlowMapLimits = { maxEdges: 20_000, maxRows: 1_000 };
+const DEFAULT_LIMITS: FlowMapLimits = { maxEdges: 20_000, maxRows: 1_000 };
 
 /** One source identity to one exact destination (`host:port`, or `ip:port` when no name was asked for). */
 export interface FlowEdge {
@@ -155,7 +155,7 @@ export interface ViewLimits {
   readonly maxRows: number;
 }
 
-export const DEFAULT_VIEW: ViewLimits = { maxSourceNodes: 40, maxDestinationNodes: 40, maxEdges: 150, maxRows: 200 };
+const DEFAULT_VIEW: ViewLimits = { maxSourceNodes: 40, maxDestinationNodes: 40, maxEdges: 150, maxRows: 200 };
 
 export interface ViewNode {
   readonly id: string;

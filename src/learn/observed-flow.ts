@@ -3,7 +3,12 @@
  * from its JSON access log (the same fields either way). Pure: parsing only, no files or sockets.
  */
 import { isIP } from 'node:net';
-import type { LayerSummary, TunnelDecidedEvent, TunnelRecord, WaypointRequestRecord } from '../events/diagnostics.ts';
+import {
+  summarizeLayers,
+  type TunnelDecidedEvent,
+  type TunnelRecord,
+  type WaypointRequestRecord,
+} from '../events/diagnostics.ts';
 import { isWouldDeny, WOULD_DENY } from './learn-mode.ts';
 
 export type FlowDecision = 'allow' | 'deny' | typeof WOULD_DENY;
@@ -65,19 +70,8 @@ export function isIpOnly(f: Pick<ObservedFlow, 'host' | 'authority'>): boolean {
   return f.host === null || isIP(f.host) !== 0;
 }
 
-function layersOf(layers: readonly LayerSummary[]): FlowLayer[] {
-  return layers.map((l) => ({
-    layer: l.layer,
-    target: l.target,
-    decision: l.decision,
-    code: l.code,
-    policy: l.policy,
-    reason: l.reason,
-  }));
-}
-
 /** The code the data plane gives an L7 tunnel before any request in it is decided: not a decision of its own. */
-export const HTTP_TUNNEL_CODE = 'PCL_DATAPLANE_HTTP_TUNNEL';
+const HTTP_TUNNEL_CODE = 'PCL_DATAPLANE_HTTP_TUNNEL';
 
 /** The fields a decided and a closed tunnel share. */
 function tunnelFlow(e: TunnelDecidedEvent | TunnelRecord, t: number, counted: boolean): ObservedFlow {
@@ -97,7 +91,7 @@ function tunnelFlow(e: TunnelDecidedEvent | TunnelRecord, t: number, counted: bo
     decision: isWouldDeny(e.decision, e.layers) ? WOULD_DENY : e.decision,
     code: e.code,
     reason: e.reason,
-    layers: layersOf(e.layers),
+    layers: summarizeLayers(e.layers),
     bytesIn: closed ? e.bytesReceived : 0,
     bytesOut: closed ? e.bytesSent : 0,
   };

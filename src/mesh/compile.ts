@@ -211,32 +211,18 @@ export function compileSnapshot(load: LoadResult, opts: CompileOptions = {}): Sn
     vipAllocations,
     egressPolicies,
     servedGateways: () => [...gateways.values()].filter((g) => g.mode !== null),
-    gatewayLayer(gatewayKey: string): LayerInput {
-      let layer = gatewayLayers.get(gatewayKey);
-      if (!layer) {
-        const gw = gateways.get(gatewayKey);
-        layer = {
-          layer: 'gateway',
-          target: `Gateway ${gw?.ref ?? gatewayKey}`,
-          policies: gatewayPolicies.get(gatewayKey) ?? [],
-        };
-        gatewayLayers.set(gatewayKey, layer);
-      }
-      return layer;
-    },
-    serviceEntryLayer(seKey: string): LayerInput {
-      let layer = seLayers.get(seKey);
-      if (!layer) {
-        const se = serviceEntries.get(seKey);
-        layer = {
-          layer: 'serviceentry',
-          target: `ServiceEntry ${se?.ref ?? seKey}`,
-          policies: sePolicies.get(seKey) ?? [],
-        };
-        seLayers.set(seKey, layer);
-      }
-      return layer;
-    },
+    gatewayLayer: (gatewayKey: string): LayerInput =>
+      memoLayer(gatewayLayers, gatewayKey, () => ({
+        layer: 'gateway',
+        target: `Gateway ${gateways.get(gatewayKey)?.ref ?? gatewayKey}`,
+        policies: gatewayPolicies.get(gatewayKey) ?? [],
+      })),
+    serviceEntryLayer: (seKey: string): LayerInput =>
+      memoLayer(seLayers, seKey, () => ({
+        layer: 'serviceentry',
+        target: `ServiceEntry ${serviceEntries.get(seKey)?.ref ?? seKey}`,
+        policies: sePolicies.get(seKey) ?? [],
+      })),
     layersFor(gatewayKey: string, seKey: string): readonly LayerInput[] {
       // Keyed by the ServiceEntry (bound to one gateway), so the lookup builds no key string.
       let pair = layerPairs.get(seKey);
@@ -274,4 +260,14 @@ export function compileSnapshot(load: LoadResult, opts: CompileOptions = {}): Sn
   };
   COMPILE_STATE.set(snapshot, { settingsKey, topology, sorted: sortedState, routes: routeStage });
   return snapshot;
+}
+
+/** A policy layer built once per key and then shared by every decision that reads it. */
+function memoLayer(cache: Map<string, LayerInput>, key: string, build: () => LayerInput): LayerInput {
+  let layer = cache.get(key);
+  if (layer === undefined) {
+    layer = build();
+    cache.set(key, layer);
+  }
+  return layer;
 }

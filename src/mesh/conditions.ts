@@ -1,6 +1,6 @@
 /**
- * Status conditions with istiod's exact types, reasons and messages (reference: istio-api-facts §2.2, §1.6, §5;
- * ztunnel-hbone-facts §2.5), so `portcullis status` reads like `kubectl get -o yaml` on a real cluster.
+ * Status conditions with istiod's exact types, reasons and messages (istio/istio pilot/pkg/model/service.go,
+ * pilot/pkg/serviceregistry/ambient/status.go and policies.go, pilot/pkg/config/kube/gateway/conversion.go), so `portcullis status` reads like `kubectl get -o yaml` on a real cluster.
  */
 
 export interface Condition {
@@ -108,7 +108,7 @@ export function flattenPolicyBindings(list: readonly PolicyBindingStatus[]): Con
 }
 
 // ---- Portcullis-specific conditions (no istiod equivalent; the type says so) ----
-export const PORTCULLIS_APPLIED = 'portcullis.dev/Applied';
+const PORTCULLIS_APPLIED = 'portcullis.dev/Applied';
 export const notApplied = (reason: string, message: string): Condition =>
   c(PORTCULLIS_APPLIED, 'False', reason, message);
 export const applied = (message: string): Condition => c(PORTCULLIS_APPLIED, 'True', 'Applied', message);
@@ -121,7 +121,7 @@ export const routeUnresolvedRefs = (reason: string, message: string): Condition 
   c('ResolvedRefs', 'False', reason, message);
 
 // ---- DestinationRule credential resolution ----
-export const CREDENTIAL_RESOLVED = 'portcullis.dev/CredentialResolved';
+const CREDENTIAL_RESOLVED = 'portcullis.dev/CredentialResolved';
 export const credentialResolved = (secret: string): Condition =>
   c(CREDENTIAL_RESOLVED, 'True', 'Resolved', `credentialName resolves to Secret ${secret}`);
 export const credentialNotResolved = (reason: string, message: string): Condition =>

@@ -60,7 +60,7 @@ export function errorsByKind(issues: readonly ConfigIssue[]): Record<string, num
 }
 
 /** `file:line [CODE] Kind ref: message`, the one-line form of an error in logs, `/ready` and banners. */
-export function formatIssue(i: ConfigIssue): string {
+function formatIssue(i: ConfigIssue): string {
   return `${i.file}:${i.line} [${i.code}] ${i.kind}${i.ref === '' ? '' : ` ${i.ref}`}: ${i.message}`;
 }
 

@@ -22,7 +22,7 @@ export interface RouteStage {
 }
 
 /** Does some ServiceEntry of the topology declare `host` (exactly or by a wildcard)? */
-export function isDeclaredHost(topology: Topology, host: string): boolean {
+function isDeclaredHost(topology: Topology, host: string): boolean {
   return (
     topology.exactHosts.has(host.toLowerCase()) || topology.wildcardHosts.some((w) => hostMatches(w.pattern, host))
   );
@@ -92,7 +92,7 @@ export function bindRoutes(
         else {
           const gw = gateways.get(se.waypoint)!;
           // A waypoint uses routes from its own namespace or the service's (listener_waypoint.go); Solo's
-          // PERMIT_CROSS_NAMESPACE_RESOURCE_ACCESS lifts that for the listed proxies (istio-api-facts §4.1).
+          // PERMIT_CROSS_NAMESPACE_RESOURCE_ACCESS lifts that for the listed proxies (pilot/pkg/features/solo.go in Solo's Istio fork, commit 6f2834d5ee "mTLS Waypoint Egress").
           if (rns !== gw.namespace && rns !== se.namespace && !gatewayPermitted(gw)) {
             conds.push(
               cond.routeNotAccepted(

@@ -18,7 +18,7 @@ import { allocateServiceEntryVips, vipsOf, type VipAllocations } from './vip-all
 import { bindWaypoint, trafficTypeOf } from './waypoint-binding.ts';
 
 export const CLUSTER_DOMAIN = 'svc.cluster.local';
-export const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
+const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
 
 export interface Topology {
   readonly inputs: readonly (readonly Resource[])[];

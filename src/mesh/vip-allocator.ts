@@ -58,7 +58,7 @@ export const NO_VIP_ALLOCATIONS: VipAllocations = Object.freeze({
  * istiod's `shouldV2AutoAllocateIPFromPieces`: not for resolution NONE, not when the opt-out label says `false`
  * (compared case-insensitively, `strings.EqualFold`), not when the user gave `spec.addresses`.
  */
-export function shouldAutoAllocate(se: ServiceEntry): boolean {
+function shouldAutoAllocate(se: ServiceEntry): boolean {
   return autoAllocates(se.spec.resolution, se.metadata.labels, se.spec.addresses);
 }
 
@@ -83,7 +83,7 @@ function canonical(text: string): string | null {
 }
 
 /** `status.addresses` of a ServiceEntry as written in its manifest, per host (istiod's GetHostAddressesFromServiceEntry). */
-export function statusAddresses(se: ServiceEntry): Map<string, string[]> {
+function statusAddresses(se: ServiceEntry): Map<string, string[]> {
   const out = new Map<string, string[]>();
   const status = se.status as { addresses?: unknown } | undefined;
   if (!Array.isArray(status?.addresses)) return out;

@@ -1,6 +1,6 @@
 /**
  * Waypoint binding exactly as istiod's `fetchWaypointForTarget` / `fetchWaypointForService`
- * (istio-api-facts §2.1, ztunnel-hbone-facts §2.3): the object's own `istio.io/use-waypoint` label wins over its
+ * (istio/istio pilot/pkg/serviceregistry/ambient/waypoints.go; labels in istio/api label/labels.yaml): the object's own `istio.io/use-waypoint` label wins over its
  * namespace's, `none` opts out, `istio.io/use-waypoint-namespace` names another namespace, the waypoint must be
  * ready, its HBONE listener's allowedRoutes must admit the object's namespace, and a Service/ServiceEntry needs
  * traffic type `service` or `all`.
@@ -17,9 +17,9 @@ import {
 
 export const USE_WAYPOINT = 'istio.io/use-waypoint';
 export const USE_WAYPOINT_NAMESPACE = 'istio.io/use-waypoint-namespace';
-export const WAYPOINT_FOR = 'istio.io/waypoint-for';
-export const MANAGED_LABEL = 'gateway.istio.io/managed';
-export const INGRESS_USE_WAYPOINT = 'istio.io/ingress-use-waypoint';
+const WAYPOINT_FOR = 'istio.io/waypoint-for';
+const MANAGED_LABEL = 'gateway.istio.io/managed';
+const INGRESS_USE_WAYPOINT = 'istio.io/ingress-use-waypoint';
 
 /** `strconv.ParseBool`'s true spellings. */
 const GO_TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
@@ -28,7 +28,7 @@ const GO_TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
  * istiod's `ingressUseWaypointFromLabels` (pilot/pkg/serviceregistry/ambient/services.go): the object's label, else
  * its namespace's; true only when it parses as a Go boolean true.
  */
-export function ingressUseWaypoint(
+function ingressUseWaypoint(
   labels: Readonly<Record<string, string>>,
   namespaceLabels: Readonly<Record<string, string>>,
 ): IngressUseWaypoint {

@@ -15,7 +15,7 @@ import { compilePathMatcher, type PathMatcher } from './path-template.ts';
 
 /**
  * One compiled field. `attribute` is the name ztunnel's status message uses (`methods`, `request.headers[x]`);
- * `http` marks attributes ztunnel cannot enforce (ztunnel facts §3.3).
+ * `http` marks attributes ztunnel cannot enforce (istio/istio pilot/pkg/serviceregistry/ambient/authorization.go).
  *
  * Which attributes are HTTP-only: istiod's `httpOperations` / `httpSources` / `l4WhenAttributes`
  * (pilot/pkg/serviceregistry/ambient/authorization.go): hosts, notHosts, methods, notMethods, paths, notPaths,

@@ -73,7 +73,7 @@ export interface CompiledPolicy {
 }
 
 /** The annotation that marks a policy dry-run (evaluated and recorded, never enforced). */
-export const DRY_RUN_ANNOTATION = 'istio.io/dry-run';
+const DRY_RUN_ANNOTATION = 'istio.io/dry-run';
 
 /**
  * istiod parses the annotation with Go's `strconv.ParseBool`; anything it cannot parse is logged and the
@@ -113,7 +113,7 @@ interface Conversion {
 }
 
 /**
- * Apply the L4 conversion (ztunnel facts §3.3, istiod `handleRule`):
+ * Apply the L4 conversion (istio/istio pilot/pkg/serviceregistry/ambient/authorization.go `handleRule`):
  * - ALLOW: a rule with any HTTP-only attribute is dropped entirely, so the policy allows less.
  * - DENY (and AUDIT): HTTP-only attributes are removed and the rule kept, so it denies more. An entry left with
  *   nothing is, for ztunnel, an empty Match that never matches, so that clause (and the rule) cannot match;

@@ -119,7 +119,7 @@ function serviceEntryPolicies(s: number): CompiledPolicy[] {
 
 /**
  * Build the policy set, then measure: one timed pass for throughput and one per-decision pass for percentiles.
- * `toy` is a quick smoke run; `full` is issue 3's target (≥ 300,000 decisions/s, p99 < 10 µs on one core).
+ * `toy` is a quick smoke run; `full` is the target size (≥ 300,000 decisions/s, p99 < 10 µs on one core).
  */
 export function runDecisionBench(size: 'toy' | 'full'): DecisionBenchResult {
   const gateways = size === 'full' ? 100 : 2;

@@ -1,4 +1,4 @@
-/** Istio's evaluation rules (istio-api-facts §1.2) and the two-layer decision record. */
+/** Istio's evaluation rules (istio/api security/v1beta1/authorization.proto) and the two-layer decision record. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AuthorizationPolicySpec, AuthzRule } from '../config/api-types.ts';

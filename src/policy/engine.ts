@@ -43,8 +43,8 @@ export interface DecisionRecord {
 }
 
 // Reason texts: ztunnel's own words (src/state.rs `assert_rbac`, src/proxy error Display) where it has them.
-export const REASON_NO_ALLOW_POLICIES = 'no allow policies, allow';
-export const REASON_NOT_ALLOWED = 'allow policies exist, but none allowed';
+const REASON_NO_ALLOW_POLICIES = 'no allow policies, allow';
+const REASON_NOT_ALLOWED = 'allow policies exist, but none allowed';
 const explicitlyDenied = (key: string): string => `explicitly denied by: ${key}`;
 const allowedBy = (key: string): string => `allow policy match: ${key}`;
 const customUnsupported = (key: string): string => `CUSTOM action is not supported, failing closed: ${key}`;
@@ -96,7 +96,7 @@ function layerRecord(
 }
 
 /**
- * Decide one layer with precomputed facts. Istio's order (istio-api-facts §1.2, ztunnel `assert_rbac`):
+ * Decide one layer with precomputed facts. Istio's order (istio/api security/v1beta1/authorization.proto, ztunnel src/state.rs `assert_rbac`):
  * CUSTOM (unsupported → fail closed), then any enforced DENY match denies, then no enforced ALLOW allows,
  * then any ALLOW match allows, else deny. Dry-run policies are evaluated and recorded only; AUDIT is recorded only.
  */
@@ -124,7 +124,7 @@ function layerIndex(policies: readonly CompiledPolicy[]): LayerIndex {
   return index;
 }
 
-export function decideLayerFacts(input: LayerInput, f: RequestFacts): LayerRecord {
+function decideLayerFacts(input: LayerInput, f: RequestFacts): LayerRecord {
   return decideLayerWith(input, f, true);
 }
 
@@ -201,10 +201,10 @@ export function decideLayer(input: LayerInput, req: AuthzRequest): LayerRecord {
 /**
  * Combine layer records: allowed only if every layer allows (seed 000: "Two AuthorizationPolicy layers must
  * both ALLOW"). This deliberately differs from upstream Istio, which unions Gateway- and ServiceEntry-targeted
- * ALLOW policies on a waypoint (istio-api-facts §1.4). The record's code and reason are the first denying
+ * ALLOW policies on a waypoint (istio/istio pilot/pkg/networking/core/listener_waypoint.go `buildWaypointHTTPFilters`). The record's code and reason are the first denying
  * layer's, or the last layer's when all allow. No layers at all fails closed.
  */
-export function combineLayers(layers: LayerRecord[]): DecisionRecord {
+function combineLayers(layers: LayerRecord[]): DecisionRecord {
   if (layers.length === 0) {
     return {
       decision: 'deny',

@@ -1,4 +1,4 @@
-/** ztunnel's src/rbac.rs and src/state.rs unit tests, expressed as AuthorizationPolicies (ztunnel facts §3.4). */
+/** ztunnel's src/rbac.rs and src/state.rs unit tests (`mod tests`), expressed as AuthorizationPolicies. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AuthorizationPolicySpec, AuthzRule } from '../config/api-types.ts';

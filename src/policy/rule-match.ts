@@ -21,7 +21,7 @@ export interface RuleShape {
 }
 
 export const ALWAYS: Check = () => true;
-export const NEVER: Check = () => false;
+const NEVER: Check = () => false;
 const NO_MATCH: PolicyMatcher = () => -1;
 
 // Small shapes get their own closures: a decision touches fewer objects, which matters more than anything
@@ -56,7 +56,7 @@ function anyOf(checks: readonly Check[]): Check {
 }
 
 /** One function for a whole rule. */
-export function buildRuleCheck(rule: RuleShape): Check {
+function buildRuleCheck(rule: RuleShape): Check {
   if (rule.clauses.length === 0) return ALWAYS;
   const clauses = rule.clauses.map((clause) => anyOf(clause.map(allOf)));
   return clauses.length === 1 ? clauses[0] : (allOf(clauses) as Check);

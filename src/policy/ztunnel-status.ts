@@ -2,7 +2,7 @@
 
 /** Condition type istiod writes for policies it converts for ztunnel. */
 export const ZTUNNEL_CONDITION_TYPE = 'ZtunnelAccepted';
-/** Condition type for policies enforced at L7 (istiod's waypoint policy condition, istio-api-facts §1.6). */
+/** Condition type for policies enforced at L7 (istiod's waypoint policy condition, istio/istio pilot/pkg/model/service.go). */
 export const WAYPOINT_CONDITION_TYPE = 'WaypointAccepted';
 export const REASON_UNSUPPORTED_VALUE = 'UnsupportedValue';
 export const REASON_INVALID = 'Invalid';

@@ -9,6 +9,7 @@ import type { Writable } from 'node:stream';
 import {
   CHANNELS,
   subscribe,
+  summarizeLayers,
   type WaypointRequestRecord,
   type ConfigEvent,
   type ConfigIssueEvent,
@@ -34,7 +35,7 @@ export interface AccessLog {
 }
 
 /** The JSON fields of one tunnel line: snake_case, as Envoy's and ztunnel's access logs name them. */
-export function accessLogFields(r: TunnelRecord): Record<string, unknown> {
+function accessLogFields(r: TunnelRecord): Record<string, unknown> {
   return {
     type: 'tunnel',
     start: new Date(r.startMs).toISOString(),
@@ -53,14 +54,7 @@ export function accessLogFields(r: TunnelRecord): Record<string, unknown> {
     decision: isWouldDeny(r.decision, r.layers) ? WOULD_DENY : r.decision,
     code: r.code,
     reason: r.reason,
-    policies: r.layers.map((l) => ({
-      layer: l.layer,
-      target: l.target,
-      decision: l.decision,
-      code: l.code,
-      policy: l.policy,
-      reason: l.reason,
-    })),
+    policies: summarizeLayers(r.layers),
     sni: r.sni,
     bytes_received: r.bytesReceived,
     bytes_sent: r.bytesSent,
@@ -72,7 +66,7 @@ export function accessLogFields(r: TunnelRecord): Record<string, unknown> {
 }
 
 /** The access-log line of one L7 waypoint request (one line per request, as Envoy's HTTP access log). */
-export function requestLogFields(e: WaypointRequestRecord): Record<string, unknown> {
+function requestLogFields(e: WaypointRequestRecord): Record<string, unknown> {
   return {
     type: 'request',
     start_time: e.startTime,

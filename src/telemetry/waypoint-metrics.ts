@@ -7,7 +7,7 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 import type { RequestEvent } from '../events/request-event.ts';
 
 /** Istio's standard request labels, in Istio's order. */
-export const ISTIO_REQUEST_LABELS = [
+const ISTIO_REQUEST_LABELS = [
   'reporter',
   'source_workload',
   'source_canonical_service',
@@ -38,7 +38,7 @@ export const ISTIO_REQUEST_LABELS = [
 export type IstioRequestLabel = (typeof ISTIO_REQUEST_LABELS)[number];
 
 /** Istio's default bucket boundaries for request durations (ms). */
-export const ISTIO_DURATION_BUCKETS_MS = [
+const ISTIO_DURATION_BUCKETS_MS = [
   0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000,
 ];
 
@@ -53,7 +53,7 @@ const UNKNOWN = 'unknown';
 const LABEL_CACHE_MAX = 1024;
 
 /** The labels of one request, as a waypoint reports them (`reporter="waypoint"`). */
-export function istioRequestLabels(e: RequestEvent, cluster = 'Kubernetes'): Record<IstioRequestLabel, string> {
+function istioRequestLabels(e: RequestEvent, cluster = 'Kubernetes'): Record<IstioRequestLabel, string> {
   const m = /^spiffe:\/\/[^/]+\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(e.principal);
   const [seNs, seName] = e.serviceEntry.split('/');
   const backendHost = e.backend ? e.backend.replace(/:\d+$/, '') : UNKNOWN;

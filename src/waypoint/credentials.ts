@@ -51,12 +51,12 @@ export interface CredentialStoreOptions {
 }
 
 /** An error a SAN check fails the handshake with; classified as PCL_WAYPOINT_UPSTREAM_SAN. */
-export class SanMismatchError extends Error {
+class SanMismatchError extends Error {
   readonly code = 'PCL_WAYPOINT_UPSTREAM_SAN';
 }
 
 /** DNS and URI (and IP) SANs of a DER certificate, parsed from DER rather than node's lossy text form. */
-export function certificateSans(der: Uint8Array): { type: string; value: string }[] {
+function certificateSans(der: Uint8Array): { type: string; value: string }[] {
   const cert = new x509.X509Certificate(der as Uint8Array<ArrayBuffer>);
   const ext = cert.getExtension(x509.SubjectAlternativeNameExtension);
   return ext ? ext.names.items.map((n) => ({ type: n.type, value: n.value })) : [];

@@ -37,7 +37,7 @@ export interface Framed {
 /** Fields whose removal as hop-by-hop would change the message's framing or its authority (RFC 9110 §7.6.1). */
 const NEVER_HOP_BY_HOP = new Set(['content-length', 'transfer-encoding', 'host']);
 
-const bad = (reason: string): Refusal => new Refusal(400, 'PCL_WAYPOINT_BAD_REQUEST', reason, 'DPE');
+const bad = (reason: string): Refusal => new Refusal('PCL_WAYPOINT_BAD_REQUEST', reason, 'DPE');
 
 /**
  * Settle a request's framing and target, or refuse it.
@@ -73,7 +73,6 @@ export function frameRequest(req: ParsedRequest, mode: PathNormalization): Stage
       const name = token.trim().toLowerCase();
       if (NEVER_HOP_BY_HOP.has(name)) {
         return new Refusal(
-          400,
           'PCL_WAYPOINT_CONNECTION_FRAMING',
           `Connection header names "${name}": framing and Host are never hop-by-hop (RFC 9110 §7.6.1, RFC 9112 §6.1)`,
           'DPE',
@@ -84,12 +83,12 @@ export function frameRequest(req: ParsedRequest, mode: PathNormalization): Stage
   const te = req.transferEncoding;
   if (te !== undefined && te.trim().toLowerCase() !== 'chunked') {
     const reason = `Transfer-Encoding "${te}" is not supported; only chunked is`;
-    return new Refusal(501, 'PCL_WAYPOINT_UNSUPPORTED_TRANSFER_ENCODING', reason, 'DPE');
+    return new Refusal('PCL_WAYPOINT_UNSUPPORTED_TRANSFER_ENCODING', reason, 'DPE');
   }
   const parsed = parseTarget(target, mode);
   if (!parsed.ok) {
     const code = target.startsWith('/') ? 'PCL_WAYPOINT_PATH_NOT_NORMALIZABLE' : 'PCL_WAYPOINT_BAD_REQUEST';
-    return new Refusal(400, code, parsed.reason, 'DPE');
+    return new Refusal(code, parsed.reason, 'DPE');
   }
   return {
     method: req.method,

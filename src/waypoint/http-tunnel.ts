@@ -13,6 +13,7 @@ import { buffersOnly } from './buffer-writes.ts';
 import type { Duplex } from 'node:stream';
 import type { HTTPRouteFilter } from '../config/api-types.ts';
 import type { WaypointCode } from '../errors/waypoint-codes.ts';
+import { statusOf } from '../errors/http-status.ts';
 import type { SpiffeId } from '../identity/spiffe-id.ts';
 import type { Destination } from '../mesh/destination.ts';
 import type { GatewayModel, ServiceEntryModel, Snapshot } from '../mesh/snapshot.ts';
@@ -233,7 +234,7 @@ interface Authorized {
 function authorize(ctx: HttpTunnelContext, v: RequestView, trace: Trace): Staged<Authorized> {
   const seRef = ctx.destination.serviceEntry.ref;
   const gone = (why: string): Refusal =>
-    new Refusal(503, 'PCL_WAYPOINT_DESTINATION_GONE', `ServiceEntry ${seRef} ${why}`, 'NR');
+    new Refusal('PCL_WAYPOINT_DESTINATION_GONE', `ServiceEntry ${seRef} ${why}`, 'NR');
   const se = v.snap.serviceEntries.get(ctx.destination.serviceEntry.key);
   const gw = v.snap.gateways.get(ctx.destination.gateway.key);
   if (!se || !gw || se.waypoint !== gw.key) {
@@ -263,7 +264,7 @@ function authorize(ctx: HttpTunnelContext, v: RequestView, trace: Trace): Staged
   trace.policy = (denying ?? decision.layers.find((l) => l.policy !== null))?.policy ?? null;
   if (decision.decision === 'deny') {
     const by = denying?.target ?? 'policy';
-    return new Refusal(403, 'PCL_WAYPOINT_DENIED', `RBAC: access denied by ${by}: ${decision.reason}`);
+    return new Refusal('PCL_WAYPOINT_DENIED', `RBAC: access denied by ${by}: ${decision.reason}`);
   }
   return { se, gw, servicePort };
 }
@@ -282,11 +283,11 @@ function route(ctx: HttpTunnelContext, v: RequestView, a: Authorized, trace: Tra
   const table = (ctx.routes ?? sharedRoutes).table(v.snap, a.se.key, a.servicePort.number);
   const withQuery = (path: string): string => path + (target.query !== '' ? `?${target.query}` : '');
   // An invalid HTTPRoute on this parent fails closed: 503 naming it, never routing as if it were absent.
-  if (table.invalid.length > 0) return new Refusal(503, 'PCL_WAYPOINT_INVALID_ROUTE', table.invalid.join('; '), 'NR');
+  if (table.invalid.length > 0) return new Refusal('PCL_WAYPOINT_INVALID_ROUTE', table.invalid.join('; '), 'NR');
   if (table.routeCount === 0) {
     if (table.refused.length > 0) {
       // An operator meant to route this host; bypassing a refused route would silently drop its identity mapping.
-      return new Refusal(404, 'PCL_WAYPOINT_ROUTE_NOT_ACCEPTED', table.refused.join('; '), 'NR');
+      return new Refusal('PCL_WAYPOINT_ROUTE_NOT_ACCEPTED', table.refused.join('; '), 'NR');
     }
     const backend: BackendTarget = { host: ctx.destination.host, serviceEntry: a.se, port: a.servicePort };
     trace.backend = `${backend.host}:${backend.port.number}`;
@@ -296,13 +297,13 @@ function route(ctx: HttpTunnelContext, v: RequestView, a: Authorized, trace: Tra
   if (!matched) {
     const attached = `${table.routeCount} HTTPRoute(s) attached to ServiceEntry ${ctx.destination.serviceEntry.ref}`;
     const reason = `no route matched: ${attached}, none matches ${method} ${target.path}`;
-    return new Refusal(404, 'PCL_WAYPOINT_NO_ROUTE', reason, 'NR');
+    return new Refusal('PCL_WAYPOINT_NO_ROUTE', reason, 'NR');
   }
   const rule = matched.rule;
   trace.route = { name: rule.route, rule: rule.ruleIndex };
   const choice = pickBackend(rule.backends, (ctx.random ?? Math.random)());
   const invalid = (why: string): Refusal =>
-    new Refusal(500, 'PCL_WAYPOINT_BACKEND_INVALID', `${rule.route} rules[${rule.ruleIndex}]${why}`, 'NR');
+    new Refusal('PCL_WAYPOINT_BACKEND_INVALID', `${rule.route} rules[${rule.ruleIndex}]${why}`, 'NR');
   if (!choice) return invalid(' has no backend with a weight above 0');
   trace.backend = choice.name;
   if (!choice.target) return invalid(`: ${choice.invalid}`);
@@ -394,10 +395,10 @@ function originateFresh(
   if (plan instanceof Refusal) return plan;
   const origination = planOrigination(v.snap, a.gw, r.backend, firstEndpointName(plan));
   trace.destinationRule = origination.destinationRule;
-  if (!origination.ok) return new Refusal(503, origination.code, origination.reason, 'UF');
+  if (!origination.ok) return new Refusal(origination.code, origination.reason, 'UF');
   if (!origination.tls) return { plan, tls: null, files: false };
   const resolved = ctx.credentials.resolve(v.snap, origination.tls);
-  if (!resolved.ok) return new Refusal(503, resolved.code, resolved.reason, 'UF');
+  if (!resolved.ok) return new Refusal(resolved.code, resolved.reason, 'UF');
   const tls = resolved.tls;
   noteTls(ctx, tls, origination.destinationRule, trace);
   return { plan, tls, files: readsFiles(origination.tls) };
@@ -510,7 +511,7 @@ function forward(
       res.destroy();
       return;
     }
-    answer(new Refusal(f.status, f.code, f.reason, f.status === 502 ? 'UPE' : 'UF'));
+    answer(new Refusal(f.code, f.reason, statusOf(f.code) === 502 ? 'UPE' : 'UF'));
   });
   up.on('response', (upRes) => {
     let resLines = outgoingResponseHeaders(headerLines(upRes.rawHeaders));

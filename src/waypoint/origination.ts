@@ -2,7 +2,8 @@
  * How the waypoint talks to a backend: plain HTTP, or TLS origination from the backend host's DestinationRule
  * (`trafficPolicy.tls`, port-level settings first) with Istio's defaults: SNI from the endpoint's hostname, SANs
  * from the DestinationRule or else the ServiceEntry, the credential Secret in the proxy's namespace unless the
- * gateway is permitted cross-namespace access (Solo's PERMIT_CROSS_NAMESPACE_RESOURCE_ACCESS, istio-api-facts §4.1).
+ * gateway is permitted cross-namespace access (Solo's PERMIT_CROSS_NAMESPACE_RESOURCE_ACCESS,
+ * pilot/pkg/features/solo.go of Solo's Istio fork, commit 6f2834d5ee "mTLS Waypoint Egress").
  * Pure: reads the snapshot only.
  */
 import { isIP } from 'node:net';
@@ -37,7 +38,7 @@ export type OriginationPlan =
     };
 
 /** The TLS settings that apply to one port of a DestinationRule (port-level settings win, as in Istio). */
-export function tlsSettingsFor(dr: DestinationRuleModel, port: number): ClientTLSSettings | undefined {
+function tlsSettingsFor(dr: DestinationRuleModel, port: number): ClientTLSSettings | undefined {
   const tp = dr.resource.spec.trafficPolicy;
   const pl = tp?.portLevelSettings?.find((p) => p.port?.number === port);
   return pl?.tls ?? tp?.tls;

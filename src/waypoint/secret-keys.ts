@@ -8,12 +8,12 @@ import type { Resource } from '../config/types.ts';
 import type { WaypointCode } from '../errors/waypoint-codes.ts';
 import { messageOf } from '../errors/message-of.ts';
 
-export const GENERIC_CERT = 'cert';
-export const GENERIC_KEY = 'key';
-export const GENERIC_CACERT = 'cacert';
-export const TLS_CERT = 'tls.crt';
-export const TLS_KEY = 'tls.key';
-export const TLS_CACERT = 'ca.crt';
+const GENERIC_CERT = 'cert';
+const GENERIC_KEY = 'key';
+const GENERIC_CACERT = 'cacert';
+const TLS_CERT = 'tls.crt';
+const TLS_KEY = 'tls.key';
+const TLS_CACERT = 'ca.crt';
 /** `security/model.SdsCaSuffix`: the separate CA Secret of `<name>` is `<name>-cacert`. */
 export const CA_SUFFIX = '-cacert';
 

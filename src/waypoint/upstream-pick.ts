@@ -18,8 +18,7 @@ import type { BackendTarget } from './routing/backend.ts';
 
 export type ReadyPlan = Extract<UpstreamPlan, { ok: true }>;
 
-const noEndpoint = (reason: string, flags: string): Refusal =>
-  new Refusal(503, 'PCL_WAYPOINT_NO_ENDPOINT', reason, flags);
+const noEndpoint = (reason: string, flags: string): Refusal => new Refusal('PCL_WAYPOINT_NO_ENDPOINT', reason, flags);
 
 /**
  * Plan a backend's upstream (no I/O). `dialledIp` is the address the tunnel's CONNECT named, used only for

@@ -50,7 +50,7 @@ export function loadPoliciesFromYaml(file: string): AuthorizationPolicy[] {
   return out;
 }
 
-// ztunnel src/rbac.rs test fixtures (ztunnel facts §3.4).
+// ztunnel src/rbac.rs test fixtures (`mod tests`).
 /** `plaintext_conn`: 127.0.0.1:1234 → 127.0.0.2:8080, no identity. */
 export const PLAINTEXT_CONN: AuthzRequest = {
   principal: null,

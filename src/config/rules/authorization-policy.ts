@@ -334,7 +334,7 @@ function badPort(value: string): string {
  * Istio `security.CheckServiceAccount`: `sa` (the policy's namespace) or `ns/sa`, no wildcard, at most 320
  * characters, both parts non-empty.
  */
-export function checkServiceAccount(value: string): string | undefined {
+function checkServiceAccount(value: string): string | undefined {
   if (value.includes('*')) return `wildcard is not allowed in service account ${JSON.stringify(value)}`;
   if (value.length > 320) return `service account ${JSON.stringify(value)} is longer than 320 characters`;
   const parts = value.split('/');
@@ -346,7 +346,7 @@ export function checkServiceAccount(value: string): string | undefined {
 }
 
 /** Trust domain match values: at most one `*`, only at the start or end, and never a `/`. */
-export function checkTrustDomain(value: string): string | undefined {
+function checkTrustDomain(value: string): string | undefined {
   if (value.includes('/')) return `trust domain ${JSON.stringify(value)} must not contain '/'`;
   const stars = value.split('*').length - 1;
   if (stars > 1) return `trust domain ${JSON.stringify(value)} may contain at most one '*'`;
@@ -360,13 +360,13 @@ export function checkTrustDomain(value: string): string | undefined {
  * Istio `CheckValidPathTemplate`: a path using `{*}`/`{**}` may not also use named variables, `{}`, or bare
  * `*`/`**` segments.
  */
-export function isSupportedPathTemplate(path: string): boolean {
+function isSupportedPathTemplate(path: string): boolean {
   if (!path.includes('{*}') && !path.includes('{**}')) return true;
   return !/\/\{\w+=\*\*?\}|\{\w*\}|\/\*\*?|\*\*?\//.test(path);
 }
 
 /** Istio `security.ValidateAttribute`, the key part: which `when` keys the webhook accepts. */
-export function checkConditionKey(key: string): string | undefined {
+function checkConditionKey(key: string): string | undefined {
   const exact = [
     'source.ip',
     'remote.ip',

@@ -5,7 +5,7 @@
  */
 
 /** istiod's `label.NetworkingEnableAutoallocateIp`. */
-export const AUTOALLOCATE_LABEL = 'networking.istio.io/enable-autoallocate-ip';
+const AUTOALLOCATE_LABEL = 'networking.istio.io/enable-autoallocate-ip';
 
 /**
  * Not for resolution NONE (the data plane could not honour the address), not when the opt-out label says `false`

@@ -92,7 +92,7 @@ function checkWarmup(warmup: Data | undefined, path: FieldPath, ctx: RuleContext
 }
 
 /** Istio `agent.ValidateTLS` for a ClientTLSSettings block. */
-export function checkClientTls(tls: Data | undefined, path: FieldPath, ctx: RuleContext): void {
+function checkClientTls(tls: Data | undefined, path: FieldPath, ctx: RuleContext): void {
   if (tls === undefined) return;
   const code = 'PCL_VALIDATION_DESTINATION_RULE_TLS';
   const mode = asString(tls.mode) ?? 'DISABLE';

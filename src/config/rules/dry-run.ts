@@ -6,7 +6,7 @@
 import type { RuleContext, SemanticRule } from './rule-context.ts';
 import { asObject, asString } from './data-access.ts';
 
-export const DRY_RUN_ANNOTATION = 'istio.io/dry-run';
+const DRY_RUN_ANNOTATION = 'istio.io/dry-run';
 
 /** The spellings `strconv.ParseBool` accepts. */
 const GO_BOOLS = new Set(['1', 't', 'T', 'TRUE', 'true', 'True', '0', 'f', 'F', 'FALSE', 'false', 'False']);

@@ -1,6 +1,6 @@
 /** Schemas shared by several kinds: Kubernetes ObjectMeta, label selectors, Istio's PolicyTargetReference. */
 import { any, arr, int, map, obj, str, strings } from './dsl.ts';
-import type { ObjectSchema, Schema } from './dsl.ts';
+import type { ObjectSchema } from './dsl.ts';
 
 // Kubernetes name rules (k8s.io/apimachinery/pkg/util/validation): DNS-1123 label and subdomain, qualified names.
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -9,7 +9,7 @@ const QUALIFIED_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
 /** Check a DNS-1123 subdomain (most object names). */
-export function checkDns1123Subdomain(value: unknown): string | undefined {
+function checkDns1123Subdomain(value: unknown): string | undefined {
   if (typeof value !== 'string') return undefined;
   if (value.length > 253) return 'must be no more than 253 characters';
   if (!DNS1123_SUBDOMAIN.test(value)) {
@@ -29,7 +29,7 @@ export function checkDns1123Label(value: unknown): string | undefined {
 }
 
 /** Check a label or annotation key: an optional DNS subdomain prefix, `/`, and a name of at most 63 characters. */
-export function checkQualifiedName(value: unknown): string | undefined {
+function checkQualifiedName(value: unknown): string | undefined {
   if (typeof value !== 'string') return undefined;
   const slash = value.lastIndexOf('/');
   const prefix = slash >= 0 ? value.slice(0, slash) : undefined;
@@ -44,7 +44,7 @@ export function checkQualifiedName(value: unknown): string | undefined {
 }
 
 /** Check a label value: empty, or at most 63 characters of alphanumerics, '-', '_', '.'. */
-export function checkLabelValue(value: unknown): string | undefined {
+function checkLabelValue(value: unknown): string | undefined {
   if (typeof value !== 'string') return undefined;
   if (value.length > 63) return 'must be no more than 63 characters';
   if (!LABEL_VALUE.test(value)) {
@@ -53,8 +53,8 @@ export function checkLabelValue(value: unknown): string | undefined {
   return undefined;
 }
 
-export const labelsSchema = map(str({ check: checkLabelValue }), { keyCheck: checkQualifiedName });
-export const annotationsSchema = map(str(), { keyCheck: checkQualifiedName });
+const labelsSchema = map(str({ check: checkLabelValue }), { keyCheck: checkQualifiedName });
+const annotationsSchema = map(str(), { keyCheck: checkQualifiedName });
 
 /**
  * ObjectMeta: the fields users and `kubectl get -o yaml` write. `name` is required (Portcullis has no
@@ -130,6 +130,3 @@ export const istioWorkloadSelectorSchema: ObjectSchema = obj({
 export const istioLabelsSelectorSchema: ObjectSchema = obj({
   labels: map(str({ maxLength: 63 }), { maxProperties: 256 }),
 });
-
-/** `status` is written by controllers; Portcullis keeps it as data and never rejects it. */
-export const statusSchema: Schema = any();

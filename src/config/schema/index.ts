@@ -48,7 +48,7 @@ function define(
  * `spec` is required where the CRD says so (ServiceEntry and the Gateway API kinds). DestinationRule's CRD does
  * not, but its `host` is required and istiod's webhook rejects an empty host, so a spec-less one is refused too.
  */
-export const KIND_DEFINITIONS: Readonly<Record<Kind, KindDefinition>> = {
+const KIND_DEFINITIONS: Readonly<Record<Kind, KindDefinition>> = {
   Namespace: define('Namespace', ['v1'], { spec: namespaceSpec }),
   GatewayClass: define('GatewayClass', GATEWAY_API, { spec: gatewayClassSpec }, { specRequired: true }),
   Gateway: define('Gateway', GATEWAY_API, { spec: gatewaySpec }, { specRequired: true }),

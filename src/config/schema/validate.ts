@@ -33,7 +33,7 @@ export function validateSchema(schema: Schema, value: unknown, path: FieldPath =
 }
 
 /** Render a value as Kubernetes does in `Invalid value: ...`: scalars as JSON, containers by type name. */
-export function showValue(value: unknown): string {
+function showValue(value: unknown): string {
   if (value === null) return '"null"';
   if (Array.isArray(value)) return '"array"';
   if (typeof value === 'object') return '"object"';

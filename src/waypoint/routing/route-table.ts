@@ -45,7 +45,7 @@ export interface RouteTable {
 const PATH_RANK = { Exact: 3, PathPrefix: 2, RegularExpression: 1 } as const;
 
 /** Gateway API precedence between two matches (negative: `a` wins). */
-export function comparePrecedence(a: MatchEntry, b: MatchEntry): number {
+function comparePrecedence(a: MatchEntry, b: MatchEntry): number {
   const ma = a.match;
   const mb = b.match;
   if (ma.pathKind !== mb.pathKind) return PATH_RANK[mb.pathKind] - PATH_RANK[ma.pathKind];
