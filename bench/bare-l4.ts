@@ -1,12 +1,16 @@
-/** Starts the bare Node HBONE relay pair (bench/bare-relay.ts) as two child processes, the L4 floor of Node's stack. */
+/**
+ * Starts the bare Node HBONE relay pair (bench/bare-relay.ts) as two child processes, the L4 floor of Node's stack.
+ * `PORTCULLIS_BENCH_PROF=bare-serve,bare-agent` profiles them beside `serve,agent` (bench/profiles).
+ */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { issueWorkloadCert } from '../src/identity/ca.ts';
-import { GATEWAY_SAN, NODE, REPO, startChild, waitForOutput, type BenchPki } from './env.ts';
+import { GATEWAY_SAN, NODE, nodeFlags, REPO, startChild, waitForOutput, type BenchPki } from './env.ts';
 
 export interface BareL4Relay {
   readonly gateway: { host: string; port: number };
   readonly gatewayPid: number;
+  readonly agentPid: number;
   /** target `host:port` → the bare agent's local entry port */
   readonly entries: ReadonlyMap<string, number>;
   stop(): Promise<void>;
@@ -21,9 +25,17 @@ export async function startBareL4Relay(pki: BenchPki, targets: readonly string[]
   writeFileSync(f('client.key'), pki.client.keyPem);
   writeFileSync(f('root.pem'), pki.ca.rootCertPem);
   const relay = join(REPO, 'bench', 'bare-relay.ts');
-  const gateway = startChild(NODE, [relay, 'l4-gateway', f('gw.crt'), f('gw.key'), f('root.pem')]);
+  const gateway = startChild(NODE, [
+    ...nodeFlags('bare-serve'),
+    relay,
+    'l4-gateway',
+    f('gw.crt'),
+    f('gw.key'),
+    f('root.pem'),
+  ]);
   const port = Number((await waitForOutput(gateway, /bare gateway listening on (\d+)/, 'bare relay gateway'))[1]);
   const agent = startChild(NODE, [
+    ...nodeFlags('bare-agent'),
     relay,
     'l4-agent',
     f('client.crt'),
@@ -44,6 +56,7 @@ export async function startBareL4Relay(pki: BenchPki, targets: readonly string[]
   return {
     gateway: { host: '127.0.0.1', port },
     gatewayPid: gateway.pid,
+    agentPid: agent.pid,
     entries,
     stop: async () => void (await Promise.all([agent.stop(), gateway.stop()])),
   };

@@ -119,12 +119,30 @@ export function hasCommand(name: string): boolean {
 }
 
 /** Resident set size of a process, in bytes, from /proc/<pid>/status (VmRSS). */
-/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat (clock ticks of 1/100 s). */
+/**
+ * CPU seconds (user + system) a process and its live child processes have used so far, from /proc/<pid>/stat (clock
+ * ticks of 1/100 s): with `serve --workers N` the tunnels are carried by the primary's forked workers.
+ */
 export function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // After "pid (comm) ": state is field 3, utime field 14, stime field 15 (1-based in proc(5)).
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  let sum = (Number(fields[11]) + Number(fields[12])) / 100;
+  let children = '';
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8');
+  } catch {
+    // a kernel without CONFIG_PROC_CHILDREN: the process alone
+  }
+  for (const child of children.split(' ')) {
+    if (child.trim() === '') continue;
+    try {
+      sum += cpuSeconds(Number(child));
+    } catch {
+      // exited since the list was read
+    }
+  }
+  return sum;
 }
 
 export function rssBytes(pid: number): number {
