@@ -15,7 +15,13 @@ import type { Authority, Destination } from '../mesh/destination.ts';
 import type { Snapshot } from '../mesh/snapshot.ts';
 import type { DecisionRecord, LayerRecord } from '../policy/engine.ts';
 import type { AuthzRequest } from '../policy/request.ts';
-import { publish, type LayerSummary, type ResponseFlag, type TunnelIdentity } from '../events/diagnostics.ts';
+import {
+  publish,
+  summarizeLayers,
+  type LayerSummary,
+  type ResponseFlag,
+  type TunnelIdentity,
+} from '../events/diagnostics.ts';
 import type { DecidedTunnel } from './policy-recheck.ts';
 import type { AddressGuard } from '../upstream/private-address-guard.ts';
 import type { NameResolver } from './resolver.ts';
@@ -52,17 +58,6 @@ export interface TunnelContext {
   readonly clientHelloTimeoutMs: number;
   /** The L7 waypoint's per-credential TLS contexts and pools (one per gateway process). */
   readonly credentials: CredentialStore;
-}
-
-function summarize(layers: readonly LayerRecord[]): LayerSummary[] {
-  return layers.map((l) => ({
-    layer: l.layer,
-    target: l.target,
-    decision: l.decision,
-    code: l.code,
-    policy: l.policy,
-    reason: l.reason,
-  }));
 }
 
 /** The fields of a tunnel known after deciding, shared by its decided event and its access-log record. */
@@ -113,7 +108,7 @@ export class TunnelLog {
       decision: record.decision,
       code: record.code,
       reason: record.reason,
-      layers: summarize(record.layers),
+      layers: summarizeLayers(record.layers),
     });
   }
 
@@ -136,7 +131,7 @@ export class TunnelLog {
       decision: f.decision,
       code: f.code,
       reason: f.reason,
-      layers: summarize(f.layers),
+      layers: summarizeLayers(f.layers),
       upstreamAddress: this.upstreamAddress,
       sni: this.sni,
       bytesReceived: f.bytesReceived ?? 0,
