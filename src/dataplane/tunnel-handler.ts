@@ -15,13 +15,7 @@ import type { Authority, Destination } from '../mesh/destination.ts';
 import type { Snapshot } from '../mesh/snapshot.ts';
 import type { DecisionRecord, LayerRecord } from '../policy/engine.ts';
 import type { AuthzRequest } from '../policy/request.ts';
-import {
-  publish,
-  summarizeLayers,
-  type LayerSummary,
-  type ResponseFlag,
-  type TunnelIdentity,
-} from '../events/diagnostics.ts';
+import { publish, summarizeLayers, type ResponseFlag, type TunnelIdentity } from '../events/diagnostics.ts';
 import type { DecidedTunnel } from './policy-recheck.ts';
 import type { AddressGuard } from '../upstream/private-address-guard.ts';
 import type { NameResolver } from './resolver.ts';
