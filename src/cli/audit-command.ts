@@ -15,7 +15,7 @@ import { CONFIG_FLAG, outputFlag, SETTINGS_FLAG } from './common-flags.ts';
 import { configBanner } from './config-banner.ts';
 import { renderHelp } from './help.ts';
 import { KUBE_FLAG_ROWS } from './kube-flag-rows.ts';
-import { chooseSource, KUBE_USAGE, kubeSnapshotFromFlags } from '../kube/kube-flags.ts';
+import { chooseSource, KUBE_USAGE } from '../kube/source-choice.ts';
 import { loadSnapshot } from './load-snapshot.ts';
 import { VERSION } from './version.ts';
 
@@ -58,7 +58,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const output = flags.output;
   const kube = chooseSource('audit', USAGE, flags);
   const config = flags.config ?? '';
-  const loaded = kube ? await kubeSnapshotFromFlags(flags, process.env, { audit: true }) : null;
+  const loaded = kube
+    ? await (await import('../kube/kube-flags.ts')).kubeSnapshotFromFlags(flags, process.env, { audit: true })
+    : null;
   const snap = loaded !== null ? loaded.snapshot : await loadSnapshot(config, flags.settings, io);
   const audited = runAudit(snap);
   // A kind the cluster does not serve (Kyverno not installed) is a finding: the layer it would add is absent.

@@ -27,7 +27,7 @@ import { renderHelp } from './help.ts';
 import { configBanner } from './config-banner.ts';
 import { loadSnapshot } from './load-snapshot.ts';
 import { KUBE_FLAG_ROWS } from './kube-flag-rows.ts';
-import { chooseSource, KUBE_USAGE, kubeSnapshotFromFlags } from '../kube/kube-flags.ts';
+import { chooseSource, KUBE_USAGE } from '../kube/source-choice.ts';
 
 const USAGE =
   `portcullis check ${KUBE_USAGE} --from <spiffe://td/ns/X/sa/Y | ns/sa> [--source-ip IP] --to <host|ip>:<port> ` +
@@ -366,7 +366,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const output = flags.output;
   const kube = chooseSource('check', USAGE, flags);
   const load = async () =>
-    kube ? (await kubeSnapshotFromFlags(flags, process.env)).snapshot : loadSnapshot(flags.config!, flags.settings, io);
+    kube
+      ? (await (await import('../kube/kube-flags.ts')).kubeSnapshotFromFlags(flags, process.env)).snapshot
+      : loadSnapshot(flags.config!, flags.settings, io);
   const dnsServers = dnsServerFlags(flags['dns-server']);
   const opts: CheckOptions = { resolver: createDnsResolver({ servers: dnsServers, cache: false }) };
   if (flags.cases !== undefined) {

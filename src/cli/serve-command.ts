@@ -29,7 +29,7 @@ import { checkConfigPath } from './config-path.ts';
 import { renderHelp } from './help.ts';
 import { listenFailure } from './render-error.ts';
 import { KUBE_SERVE_FLAG_ROWS } from './kube-flag-rows.ts';
-import { chooseSource, KUBE_SERVE_USAGE, kubeServeSource } from '../kube/kube-flags.ts';
+import { chooseSource, KUBE_SERVE_USAGE } from '../kube/source-choice.ts';
 
 const USAGE =
   'portcullis serve (--config PATH | --kube [--kubeconfig F]) (--ca-address HOST:PORT | --cert F --key F --trust-bundle F | --ca-dir D)\n' +
@@ -278,7 +278,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const gateway = await startGateway({
     configDir: kube ? undefined : configDir,
     source: kube
-      ? kubeServeSource(flags, process.env, (line) => io.stderr.write(`portcullis serve: ${line}\n`))
+      ? (await import('../kube/kube-flags.ts')).kubeServeSource(flags, process.env, (line) =>
+          io.stderr.write(`portcullis serve: ${line}\n`),
+        )
       : undefined,
     settingsFile: flags.settings,
     caDir: someCert || istiod !== undefined ? undefined : flags['ca-dir'],

@@ -11,7 +11,7 @@ import { CONFIG_FLAG, outputFlag, SETTINGS_FLAG } from './common-flags.ts';
 import { renderHelp } from './help.ts';
 import { loadSnapshot } from './load-snapshot.ts';
 import { KUBE_FLAG_ROWS } from './kube-flag-rows.ts';
-import { chooseSource, KUBE_USAGE, kubeSnapshotFromFlags } from '../kube/kube-flags.ts';
+import { chooseSource, KUBE_USAGE } from '../kube/source-choice.ts';
 
 const USAGE = `portcullis status ${KUBE_USAGE} [--settings FILE] [-o table|json|yaml] [--fail-on error|warning]`;
 const SUMMARY = "show every resource's status conditions and every configuration error";
@@ -47,7 +47,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const output = flags.output;
   const failOn = flags['fail-on'];
   const snap = chooseSource('status', USAGE, flags)
-    ? (await kubeSnapshotFromFlags(flags, process.env)).snapshot
+    ? (await (await import('../kube/kube-flags.ts')).kubeSnapshotFromFlags(flags, process.env)).snapshot
     : await loadSnapshot(flags.config!, flags.settings, io);
   const report = statusReport(snap);
   const policies = policyWarnings(snap);

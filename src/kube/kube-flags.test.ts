@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startFakeCluster, type FakeCluster } from '../../test/support/fake-cluster.ts';
-import { chooseSource, kubeServeSource } from './kube-flags.ts';
+import { kubeServeSource } from './kube-flags.ts';
+import { chooseSource } from './source-choice.ts';
 
 let cluster: FakeCluster;
 before(async () => {
