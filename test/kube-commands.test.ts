@@ -138,7 +138,21 @@ test('--kube flags: exactly one source; unreadable kubeconfig; bad serve values 
   const noFile = await runCli(['status', '--kube', '--kubeconfig', '/nonexistent/kubeconfig']);
   assert.equal(noFile.code, 2);
   assert.match(noFile.stderr, /PCL_KUBE_CREDENTIALS/);
-  const serveBase = ['serve', '--kube', '--kubeconfig', cluster.kubeconfig, '--ca-dir', cluster.dir, '--workers', '1'];
+  // The flag errors come before any certificate is read: certificate files stand in, never a CA key.
+  const serveBase = [
+    'serve',
+    '--kube',
+    '--kubeconfig',
+    cluster.kubeconfig,
+    '--cert',
+    'unread.pem',
+    '--key',
+    'unread.pem',
+    '--trust-bundle',
+    'unread.pem',
+    '--workers',
+    '1',
+  ];
   for (const [flag, value, pattern] of [
     ['--publish-address', 'not-an-ip', /--publish-address "not-an-ip": expected an IP address/],
     ['--publish-service', 'no-slash', /--publish-service "no-slash": expected NAMESPACE\/NAME/],
