@@ -125,6 +125,9 @@ const FLAGS = {
   help: HELP_FLAG,
 } as const satisfies FlagTable;
 
+/** Seconds past the drain after which a stopping gateway exits whatever is still open. */
+const SHUTDOWN_GRACE_SECONDS = 5;
+
 /** Parse `host:port` / `[v6]:port` (port 0 = any free port). */
 function parseHostPort(flag: string, text: string): HostPort {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
@@ -314,7 +317,23 @@ export async function run(argv: string[], io: Io): Promise<number> {
     );
 
   await stopSignal();
+  // SIGTERM is always prompt: whatever outlives the drain (a watch reconnecting, a timer a part forgot to clear)
+  // cannot keep the process, as kubelet would otherwise wait for its own kill.
+  let closed = false;
+  const deadline = setTimeout(
+    () => {
+      io.stderr.write(
+        closed
+          ? 'portcullis serve: stopped; a leftover handle held the process: exiting\n'
+          : `portcullis serve: shutdown did not finish within ${drainSeconds + SHUTDOWN_GRACE_SECONDS} s: exiting\n`,
+      );
+      process.exit(closed ? 0 : 1);
+    },
+    (drainSeconds + SHUTDOWN_GRACE_SECONDS) * 1000,
+  );
+  deadline.unref();
   await gateway.close();
+  closed = true;
   // A worker's IPC channel to its primary keeps it alive: let go of it so the process can exit.
   if (isWorker) process.disconnect?.();
   return 0;
