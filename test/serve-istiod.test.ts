@@ -130,6 +130,22 @@ async function until<T>(what: string, probe: () => Promise<T | null>, timeoutMs 
   }
 }
 
+/** The flags every test here starts `serve` with: the config and a certificate from the fake istiod. */
+function istiodServeFlags(): string[] {
+  return [
+    '--config',
+    configDir,
+    '--ca-address',
+    istiod.address,
+    '--ca-root-cert',
+    rootFile,
+    '--ca-token-file',
+    tokenFile,
+    '--identity',
+    'istio-system/ztunnel-egress',
+  ];
+}
+
 test('serve --ca-address: the certificate names the asked identity, a caller trusting only the root gets through, kubelet health on its own port', {
   skip: SKIP,
   timeout: 60_000,
@@ -137,16 +153,7 @@ test('serve --ca-address: the certificate names the asked identity, a caller tru
   const health = await freePort();
   const gw = await startServe(
     [
-      '--config',
-      configDir,
-      '--ca-address',
-      istiod.address,
-      '--ca-root-cert',
-      rootFile,
-      '--ca-token-file',
-      tokenFile,
-      '--identity',
-      'istio-system/ztunnel-egress',
+      ...istiodServeFlags(),
       '--gateway',
       GATEWAY_REF,
       '--health',
@@ -302,16 +309,7 @@ test('serve --workers 2: a worker whose certificate expired makes the primary no
   const health = await freePort();
   const gw = await startServe(
     [
-      '--config',
-      configDir,
-      '--ca-address',
-      istiod.address,
-      '--ca-root-cert',
-      rootFile,
-      '--ca-token-file',
-      tokenFile,
-      '--identity',
-      'istio-system/ztunnel-egress',
+      ...istiodServeFlags(),
       '--cert-ttl',
       '8s',
       '--health',
