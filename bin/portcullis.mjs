@@ -2,8 +2,6 @@
 // Entry point for the `portcullis` command. Portcullis runs its TypeScript sources directly on Node >= 26
 // (type stripping). When started by an older system Node, re-run this file under the Node 26 that `npm ci` pinned
 // in node_modules, so the command works the same from npm scripts, `npx portcullis`, `npm link` and a plain shell.
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import module from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -17,6 +15,9 @@ if (major >= 26) {
   const cli = await import(pathToFileURL(join(root, 'src', 'cli', 'main.ts')).href);
   await cli.runAsProcess();
 } else {
+  // Loaded here only: the Node 26 path above never needs them (every module costs start-up time).
+  const { spawn } = await import('node:child_process');
+  const { existsSync } = await import('node:fs');
   const pinned = join(root, 'node_modules', 'node', 'bin', 'node');
   if (!existsSync(pinned)) {
     process.stderr.write(

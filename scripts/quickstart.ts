@@ -18,7 +18,8 @@ import {
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { PARENT_PID_ENV } from '../src/cli/parent-watch.ts';
-import { listenFailure, renderDiagnostic, renderError } from '../src/cli/render-error.ts';
+import { listenFailure, renderError } from '../src/cli/render-error.ts';
+import { renderDiagnostic } from '../src/cli/render-diagnostic.ts';
 import { startDnsServer } from '../src/devtools/dns-server.ts';
 import { startHttpbin, startSubjectServer, type StandIn } from '../src/devtools/stand-ins.ts';
 import { initCa, issueClientCert, issueServerCert, loadCa } from '../src/identity/ca.ts';

@@ -6,7 +6,7 @@
  * name to loopback cannot read the map.
  */
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
+import { ipFamily } from '../net/ip-syntax.ts';
 import { join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FlowFilter } from '../learn/flow-map.ts';
@@ -31,7 +31,7 @@ const MAX_FILTER = 200;
 function hostAllowed(req: IncomingMessage): boolean {
   const host = req.headers.host ?? '';
   const name = /^\[([^\]]+)\](?::\d+)?$/.exec(host)?.[1] ?? host.replace(/:\d+$/, '');
-  return name === 'localhost' || isIP(name) !== 0;
+  return name === 'localhost' || ipFamily(name) !== 0;
 }
 
 function filterOf(url: URL): FlowFilter {

@@ -3,7 +3,7 @@
  * (`LOCAL=HOST:PORT`) and the `--workloads` file (a YAML list of `{namespace, serviceAccount, listen, forward?}`).
  * Pure: text in, values or a reason out.
  */
-import { isIP } from 'node:net';
+import { ipFamily } from '../net/ip-syntax.ts';
 import { parse as parseYaml } from 'yaml';
 import { formatAuthority, parseAuthority } from '../net/authority.ts';
 import { formatSpiffeId, parseSpiffeId } from '../identity/spiffe-id.ts';
@@ -20,9 +20,9 @@ export function parseListenAddress(text: string): Parsed<ListenAddress> {
   const host = m[1] ?? m[2];
   const port = Number(m[3]);
   if (port > 65535) return { ok: false, reason: `"${text}": port ${port} is out of range 0-65535` };
-  if (m[1] !== undefined && isIP(host) !== 6)
+  if (m[1] !== undefined && ipFamily(host) !== 6)
     return { ok: false, reason: `"${text}": "${host}" is not an IPv6 address` };
-  if (m[1] === undefined && isIP(host) !== 4 && host !== 'localhost') {
+  if (m[1] === undefined && ipFamily(host) !== 4 && host !== 'localhost') {
     return { ok: false, reason: `"${text}": "${host}" is not an IP address (the agent listens on a local address)` };
   }
   return { ok: true, value: { host, port } };

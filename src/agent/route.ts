@@ -5,7 +5,7 @@
  * Pure: no sockets, no DNS. An unknown host name comes back as `resolve`; the caller resolves it once and asks again
  * with the address.
  */
-import { isIPv4, isIPv6 } from 'node:net';
+import { ipFamily } from '../net/ip-syntax.ts';
 import { formatAuthority } from '../net/authority.ts';
 import { decideConnection } from '../mesh/decide.ts';
 import { resolveAuthority } from '../mesh/destination.ts';
@@ -78,6 +78,6 @@ export function hboneAuthority(se: ServiceEntryModel, target: AgentTarget): stri
   if (target.isIp) return formatAuthority(target.host, target.port);
   const host = target.host.toLowerCase().replace(/\.$/, '');
   const own = se.vips.filter((v) => v.host.toLowerCase() === host);
-  const vip = own.find((v) => isIPv4(v.value)) ?? own.find((v) => isIPv6(v.value));
+  const vip = own.find((v) => ipFamily(v.value) === 4) ?? own.find((v) => ipFamily(v.value) === 6);
   return vip ? formatAuthority(vip.value, target.port) : formatAuthority(host, target.port);
 }

@@ -4,7 +4,8 @@
  * back as a Refusal, never a throw, so each proxy protocol can answer in its own words.
  */
 import { lookup } from 'node:dns/promises';
-import { isIP, connect as netConnect, type Socket } from 'node:net';
+import { connect as netConnect, type Socket } from 'node:net';
+import { ipFamily } from '../net/ip-syntax.ts';
 import type { Duplex } from 'node:stream';
 import type { HboneClient, HboneGateway } from '../hbone/client.ts';
 import { HboneStatusError } from '../hbone/client.ts';
@@ -81,7 +82,7 @@ export class TunnelOpener {
       } catch (err) {
         why = `it does not resolve (${errnoOf(err) ?? messageOf(err)})`;
       }
-      const ip = addresses.find((a) => isIP(a) !== 0);
+      const ip = addresses.find((a) => ipFamily(a) !== 0);
       if (ip === undefined) {
         // Fail closed, as the gateway does for a name it cannot place: egressPolicies have no address to match.
         const decision = decideUnknownDestination(this.#o.snapshot().egressPolicies, null, target.port);

@@ -9,7 +9,7 @@ import { parseForward, parseListenAddress, parseWorkloads } from '../agent/agent
 import { issueIdentity, type IssuedIdentity } from '../agent/issued-identity.ts';
 import type { ListenAddress } from '../agent/listeners.ts';
 import { ConfigSource } from '../config/config-source.ts';
-import { PortcullisError } from '../errors/catalogue.ts';
+import { PortcullisError } from '../errors/portcullis-error.ts';
 import { messageOf } from '../errors/message-of.ts';
 import { parseAuthority } from '../net/authority.ts';
 import { loadCa } from '../identity/ca.ts';

@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { didYouMean, editDistance } from '../config/did-you-mean.ts';
-import { PortcullisError } from '../errors/catalogue.ts';
+import { PortcullisError } from '../errors/portcullis-error.ts';
 import { messageOf } from '../errors/message-of.ts';
 
 /** One row of a command's flag table. */

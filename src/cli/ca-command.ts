@@ -1,6 +1,6 @@
 /** `portcullis ca init|issue`: the development CA on the command line. */
 import { resolve } from 'node:path';
-import { PortcullisError } from '../errors/catalogue.ts';
+import { PortcullisError } from '../errors/portcullis-error.ts';
 import {
   initCa,
   issueClientCert,

@@ -3,7 +3,7 @@
  * `--cert-ttl`, `--identity`; the default inside a pod, as for ztunnel and istio-proxy), files (`--cert --key
  * --trust-bundle`) or the development CA (`--ca-dir`). Exactly one source; anything ambiguous is a usage error.
  */
-import { PortcullisError } from '../errors/catalogue.ts';
+import { PortcullisError } from '../errors/portcullis-error.ts';
 import {
   DEFAULT_CA_ADDRESS,
   DEFAULT_CA_ROOT_CERT,

@@ -6,9 +6,9 @@
  * Exit codes: 0 allow (or all cases passed), 1 deny (or a case failed), 2 bad input.
  */
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
+import { ipFamily } from '../net/ip-syntax.ts';
 import { parse as parseYaml } from 'yaml';
-import { PortcullisError } from '../errors/catalogue.ts';
+import { PortcullisError } from '../errors/portcullis-error.ts';
 import { messageOf } from '../errors/message-of.ts';
 import { identityFromArg } from './identity-arg.ts';
 import { decideConnection } from '../mesh/decide.ts';
@@ -16,8 +16,7 @@ import { resolveAuthority, type Destination } from '../mesh/destination.ts';
 import type { InvalidResourceModel, Snapshot } from '../mesh/snapshot.ts';
 import { parseAuthority } from '../net/authority.ts';
 import { compileAddressGuard } from '../upstream/private-address-guard.ts';
-import { createDnsResolver, type NameResolver } from '../dataplane/resolver.ts';
-import { dnsServerFlags } from './dns-server-flag.ts';
+import type { NameResolver } from '../dataplane/resolver.ts';
 import { decideUnknownAddresses, hasEgressAllow } from '../dataplane/tunnel-decision.ts';
 import type { DecisionRecord } from '../policy/engine.ts';
 import type { AuthzRequest } from '../policy/request.ts';
@@ -155,7 +154,7 @@ async function runCheck(snap: Snapshot, input: CheckInput, opts: CheckOptions = 
   }
   const authority = parsed.authority;
   const sourceIp = input.sourceIp ?? '127.0.0.1';
-  if (isIP(sourceIp) === 0)
+  if (ipFamily(sourceIp) === 0)
     throw new PortcullisError('PCL_CLI_BAD_VALUE', `--source-ip "${sourceIp}" is not an IP address`);
   const dest = resolveAuthority(snap, null, authority);
   const req: AuthzRequest = {
@@ -369,8 +368,14 @@ export async function run(argv: string[], io: Io): Promise<number> {
     kube
       ? (await (await import('../kube/kube-flags.ts')).kubeSnapshotFromFlags(flags, process.env)).snapshot
       : loadSnapshot(flags.config!, flags.settings, io);
-  const dnsServers = dnsServerFlags(flags['dns-server']);
-  const opts: CheckOptions = { resolver: createDnsResolver({ servers: dnsServers, cache: false }) };
+  // The resolver and its flag parser are loaded only when a flag or an undeclared host needs them (start-up time).
+  const dnsServers =
+    flags['dns-server'] === undefined ? [] : (await import('./dns-server-flag.ts')).dnsServerFlags(flags['dns-server']);
+  const resolver: NameResolver = {
+    resolve: async (host) =>
+      (await import('../dataplane/resolver.ts')).createDnsResolver({ servers: dnsServers, cache: false }).resolve(host),
+  };
+  const opts: CheckOptions = { resolver };
   if (flags.cases !== undefined) {
     const cases = readCases(flags.cases);
     const snap = await load();

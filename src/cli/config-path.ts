@@ -1,9 +1,9 @@
 /** Check `--config` (a folder or one file, as `kubectl -f` takes) and `--settings` before loading; warn when empty. */
 import { type Dirent, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { PortcullisError } from '../errors/catalogue.ts';
+import { PortcullisError } from '../errors/portcullis-error.ts';
 import type { Io } from './args.ts';
-import { renderDiagnostic } from './render-error.ts';
+import { renderDiagnostic } from './render-diagnostic.ts';
 
 const MANIFEST = /\.(ya?ml|json)$/i;
 

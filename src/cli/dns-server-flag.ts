@@ -1,6 +1,6 @@
 /** The repeatable `--dns-server IP[:PORT]` flag of `serve` and `check`, read one way for both. */
 import { parseDnsServer } from '../dataplane/resolver.ts';
-import { PortcullisError } from '../errors/catalogue.ts';
+import { PortcullisError } from '../errors/portcullis-error.ts';
 
 /** Every `--dns-server` value as given, or PCL_CLI_BAD_VALUE naming the first that is not IP or IP:PORT. */
 export function dnsServerFlags(texts: readonly string[] | undefined): string[] {

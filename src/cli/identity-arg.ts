@@ -1,5 +1,5 @@
 /** Turn a `--from` argument (a SPIFFE URI or the `ns/sa` shorthand) into a SPIFFE identity, or a clear error. */
-import { PortcullisError } from '../errors/catalogue.ts';
+import { PortcullisError } from '../errors/portcullis-error.ts';
 import { parseIdentityArg, type SpiffeId } from '../identity/spiffe-id.ts';
 
 export function identityFromArg(arg: string, trustDomain: string): SpiffeId {

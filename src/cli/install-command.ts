@@ -3,7 +3,7 @@
  * for `kubectl apply -f -`. Prints only; applying, diffing and removing stay with kubectl.
  */
 import { stringify } from 'yaml';
-import { PortcullisError } from '../errors/catalogue.ts';
+import { PortcullisError } from '../errors/portcullis-error.ts';
 import { DEFAULT_CA_ADDRESS } from '../identity/istiod-client.ts';
 import { installManifests, type InstallOptions } from '../install/manifests.ts';
 import { type FlagTable, HELP_FLAG, type Io, parseFlags, required } from './args.ts';

@@ -2,7 +2,7 @@
 import { enableCompileCache } from 'node:module';
 import type { Io } from './args.ts';
 import { watchParent } from './parent-watch.ts';
-import { renderDiagnostic, renderError } from './render-error.ts';
+import { renderDiagnostic } from './render-diagnostic.ts';
 
 type Command = (argv: string[], io: Io) => Promise<number>;
 
@@ -85,7 +85,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
     return await (await command.load())(rest, io);
   } catch (err) {
     const sub = command.subcommands?.includes(rest[0] ?? '') ? `${name} ${rest[0]}` : name;
-    const rendered = renderError(err, sub);
+    // Loaded only on failure: the error catalogue's tables are start-up time a successful command never needs.
+    const rendered = (await import('./render-error.ts')).renderError(err, sub);
     io.stderr.write(rendered.text);
     return rendered.exitCode;
   }

@@ -2,7 +2,9 @@
  * The one way every command reports a problem: `error[CODE]: message`, then where it is (the flag as typed, or
  * file:line), then a hint specific to this error (falling back to the catalogue's advice for the code).
  */
-import { PortcullisError, describe, type ErrorCode } from '../errors/catalogue.ts';
+import { describe } from '../errors/catalogue.ts';
+import { PortcullisError } from '../errors/portcullis-error.ts';
+import { renderDiagnostic } from './render-diagnostic.ts';
 import { messageOf } from '../errors/message-of.ts';
 import { commandTable } from './args.ts';
 
@@ -75,18 +77,4 @@ export function renderError(err: unknown, command?: string): Rendered {
     text: renderDiagnostic('error', known.code, message, where, hint),
     exitCode: known.code === 'PCL_CLI_LISTEN_FAILED' ? 1 : 2,
   };
-}
-
-/** Render one diagnostic line block; warnings use the same shape as errors. */
-export function renderDiagnostic(
-  kind: 'error' | 'warning',
-  code: ErrorCode | string,
-  message: string,
-  where?: string,
-  hint?: string,
-): string {
-  const lines = [`${kind}[${code}]: ${message}`];
-  if (where) lines.push(`  --> ${where}`);
-  if (hint) lines.push(`  hint: ${hint}`);
-  return lines.join('\n') + '\n';
 }

@@ -2,8 +2,9 @@
  * `portcullis serve`: run the HBONE egress gateway for every served Gateway in --config, until SIGTERM/SIGINT,
  * then drain and exit 0. Prints one line once ready (tests and scripts wait for it).
  */
-import { createServer, isIP } from 'node:net';
-import { PortcullisError } from '../errors/catalogue.ts';
+import { createServer } from 'node:net';
+import { ipFamily } from '../net/ip-syntax.ts';
+import { PortcullisError } from '../errors/portcullis-error.ts';
 import { assertSettingsValid, loadConfigDir } from '../config/load.ts';
 import { startGateway, type HostPort } from '../gateway/gateway.ts';
 import { dnsServerFlags } from './dns-server-flag.ts';
@@ -136,8 +137,8 @@ function parseHostPort(flag: string, text: string): HostPort {
   if (
     !m ||
     port > 65535 ||
-    (m[1] !== undefined && isIP(host) !== 6) ||
-    (m[2] !== undefined && isIP(host) === 0 && host !== 'localhost')
+    (m[1] !== undefined && ipFamily(host) !== 6) ||
+    (m[2] !== undefined && ipFamily(host) === 0 && host !== 'localhost')
   ) {
     throw new PortcullisError(
       'PCL_CLI_BAD_VALUE',

@@ -4,7 +4,7 @@
  * Exit codes: 0 written, 2 bad input.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { PortcullisError } from '../errors/catalogue.ts';
+import { PortcullisError } from '../errors/portcullis-error.ts';
 import { messageOf } from '../errors/message-of.ts';
 import { compileAddressGuard } from '../upstream/private-address-guard.ts';
 import { FlowMap, type FlowEdge } from '../learn/flow-map.ts';

@@ -14,7 +14,7 @@ import { kindDefinition } from './schema/index.ts';
 import { isPlainObject } from './schema/validate.ts';
 import { DocumentReporter, validateDocument } from './validate-document.ts';
 import { readConfigDir } from './config-dir.ts';
-import { PortcullisError } from '../errors/catalogue.ts';
+import { PortcullisError } from '../errors/portcullis-error.ts';
 
 export type { ConfigFile } from './yaml-documents.ts';
 

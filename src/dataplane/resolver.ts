@@ -1,6 +1,6 @@
 /** Resolve a name once, A and AAAA, with the configured DNS servers (`--dns-server`), never the mesh's DNS proxy. */
 import { Resolver } from 'node:dns/promises';
-import { isIP } from 'node:net';
+import { ipFamily } from '../net/ip-syntax.ts';
 import { DnsCache, type DnsCacheOptions, type FamilyAnswer } from './dns-cache.ts';
 
 /** Resolves a host to every IPv4 and IPv6 address it has; an empty list when it has none. Throws on resolver failure. */
@@ -23,11 +23,11 @@ export interface DnsResolverOptions {
 
 /** Parse `--dns-server` values: `1.2.3.4`, `1.2.3.4:5353`, `::1`, `[::1]:5353`. Returns null for a bad one. */
 export function parseDnsServer(text: string): string | null {
-  if (isIP(text) !== 0) return text;
+  if (ipFamily(text) !== 0) return text;
   const v6 = /^\[([0-9a-fA-F:.]+)\]:(\d{1,5})$/.exec(text);
-  if (v6 && isIP(v6[1]) === 6 && Number(v6[2]) >= 1 && Number(v6[2]) <= 65535) return text;
+  if (v6 && ipFamily(v6[1]) === 6 && Number(v6[2]) >= 1 && Number(v6[2]) <= 65535) return text;
   const v4 = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(text);
-  if (v4 && isIP(v4[1]) === 4 && Number(v4[2]) >= 1 && Number(v4[2]) <= 65535) return text;
+  if (v4 && ipFamily(v4[1]) === 4 && Number(v4[2]) >= 1 && Number(v4[2]) <= 65535) return text;
   return null;
 }
 
@@ -73,7 +73,7 @@ function resolverOver(lookup: (host: string, family: 4 | 6) => Promise<readonly 
     p.catch((err: unknown) => err as Error);
   return {
     async resolve(host: string): Promise<string[]> {
-      if (isIP(host) !== 0) return [host];
+      if (ipFamily(host) !== 0) return [host];
       const [a, aaaa] = await Promise.all([settle(lookup(host, 4)), settle(lookup(host, 6))]);
       if (a instanceof Error && aaaa instanceof Error) throw a;
       return [...(a instanceof Error ? [] : a), ...(aaaa instanceof Error ? [] : aaaa)];

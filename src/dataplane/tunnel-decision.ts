@@ -3,7 +3,7 @@
  * process serves, build the AuthzRequest from the verified peer only, and run both policy layers (or egressPolicies).
  * Pure: the same function decides a new tunnel and re-decides an open one after a configuration change.
  */
-import { isIP } from 'node:net';
+import { ipFamily } from '../net/ip-syntax.ts';
 import { resolveAuthority, type Authority, type Destination } from '../mesh/destination.ts';
 import { decideConnection } from '../mesh/decide.ts';
 import type { Snapshot } from '../mesh/snapshot.ts';
@@ -39,9 +39,9 @@ function destinationIpOf(authority: Authority, dest: Destination): string {
   if (authority.isIp) return authority.host.startsWith('[') ? authority.host.slice(1, -1) : authority.host;
   if (dest.kind !== 'serviceEntry') return '';
   const vips = dest.serviceEntry.vips.filter((v) => v.host === dest.host);
-  const v4 = vips.find((v) => isIP(v.value) === 4) ?? vips[0];
+  const v4 = vips.find((v) => ipFamily(v.value) === 4) ?? vips[0];
   if (v4) return v4.value;
-  const plain = dest.serviceEntry.specAddresses.find((a) => isIP(a) !== 0);
+  const plain = dest.serviceEntry.specAddresses.find((a) => ipFamily(a) !== 0);
   return plain ?? '';
 }
 

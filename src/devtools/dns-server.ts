@@ -4,7 +4,7 @@
  * machine's resolver is never changed. Hostile packets are answered FORMERR or dropped, never crash the server.
  */
 import { createSocket, type Socket } from 'node:dgram';
-import { isIPv4, isIPv6 } from 'node:net';
+import { ipFamily } from '../net/ip-syntax.ts';
 
 export interface DnsServer {
   readonly address: { address: string; port: number };
@@ -39,7 +39,7 @@ export function parseQuery(msg: Buffer): { id: number; name: string; type: numbe
 }
 
 function ipBytes(ip: string): Buffer {
-  if (isIPv4(ip)) return Buffer.from(ip.split('.').map(Number));
+  if (ipFamily(ip) === 4) return Buffer.from(ip.split('.').map(Number));
   const [l, r] = ip.includes('::') ? ip.split('::') : [ip, ''];
   const left = l ? l.split(':') : [];
   const right = r ? r.split(':') : [];
@@ -57,7 +57,7 @@ function buildAnswer(
 ): Buffer {
   const addrs = records.get(q.name);
   const wanted = (addrs ?? []).filter((a) =>
-    q.type === TYPE_A ? isIPv4(a) : q.type === TYPE_AAAA ? isIPv6(a) : false,
+    q.type === TYPE_A ? ipFamily(a) === 4 : q.type === TYPE_AAAA ? ipFamily(a) === 6 : false,
   );
   const header = Buffer.alloc(12);
   header.writeUInt16BE(q.id, 0);
@@ -85,7 +85,7 @@ export async function startDnsServer(
   port = 0,
 ): Promise<DnsServer> {
   const table = new Map(Object.entries(records).map(([k, v]) => [k.toLowerCase(), v]));
-  const sock: Socket = createSocket(isIPv6(host) ? 'udp6' : 'udp4');
+  const sock: Socket = createSocket(ipFamily(host) === 6 ? 'udp6' : 'udp4');
   sock.on('message', (msg, rinfo) => {
     const q = parseQuery(msg);
     if (!q) return;

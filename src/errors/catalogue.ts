@@ -40,19 +40,3 @@ export type ErrorCode = keyof typeof CATALOGUE;
 export function describe(code: ErrorCode): CodeInfo {
   return CATALOGUE[code];
 }
-
-/** An Error that carries a catalogue code; the message is specific, the code's `fix` says what to do. */
-export class PortcullisError extends Error {
-  readonly code: ErrorCode;
-  /** What to do about this particular error (the catalogue's `fix` is the general advice). */
-  readonly hint?: string;
-  /** Where the problem is: `file:line`, or the flag as typed. */
-  readonly where?: string;
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; hint?: string; where?: string }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'PortcullisError';
-    this.code = code;
-    if (options?.hint !== undefined) this.hint = options.hint;
-    if (options?.where !== undefined) this.where = options.where;
-  }
-}

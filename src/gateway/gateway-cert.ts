@@ -12,7 +12,7 @@ import { spiffeIdentities } from '../identity/peer-identity.ts';
 import { RenewingCertificateSource } from '../identity/renewing-source.ts';
 import type { GatewayModel } from '../mesh/snapshot.ts';
 import { parseSpiffeId } from '../identity/spiffe-id.ts';
-import { PortcullisError } from '../errors/catalogue.ts';
+import { PortcullisError } from '../errors/portcullis-error.ts';
 
 /** Said once in the log and on /ready when the gateway runs from `--ca-dir`. */
 export const DEV_CA_WARNING =

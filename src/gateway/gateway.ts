@@ -14,7 +14,7 @@ import { FlowHub } from '../admin/flow-hub.ts';
 import { uiRoutes } from '../admin/ui-routes.ts';
 import { ConfigSource } from '../config/config-source.ts';
 import { assertSettingsValid, type LoadResult } from '../config/load.ts';
-import { PortcullisError } from '../errors/catalogue.ts';
+import { PortcullisError } from '../errors/portcullis-error.ts';
 import type { HboneRefusal } from '../events/hbone-events.ts';
 import { createHboneServer, REASON_HEADER, type HboneServer } from '../hbone/server.ts';
 import { hboneLimitsFrom, type HboneLimits } from '../hbone/settings.ts';

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import * as http2 from 'node:http2';
-import { PortcullisError } from '../errors/catalogue.ts';
+import { PortcullisError } from '../errors/portcullis-error.ts';
 import { issueWorkloadCert } from '../identity/ca.ts';
 import { StaticCertificateSource } from '../identity/cert-store.ts';
 import { HboneClient } from './client.ts';

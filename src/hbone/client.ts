@@ -11,7 +11,7 @@ import type {
   Settings,
 } from 'node:http2';
 import * as tls from 'node:tls';
-import { PortcullisError } from '../errors/catalogue.ts';
+import { PortcullisError } from '../errors/portcullis-error.ts';
 import type { CertificateSource, TlsMaterial } from '../identity/cert-store.ts';
 import { verifyServerSan } from '../identity/peer-identity.ts';
 import { formatAuthority, parseAuthority } from '../net/authority.ts';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
 import { once } from 'node:events';
 import * as tls from 'node:tls';
-import { PortcullisError } from '../errors/catalogue.ts';
+import { PortcullisError } from '../errors/portcullis-error.ts';
 import { splitCertificates } from './pem.ts';
 import {
   initCa,

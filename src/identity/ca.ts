@@ -10,7 +10,7 @@ import {
 
 import { access, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PortcullisError } from '../errors/catalogue.ts';
+import { PortcullisError } from '../errors/portcullis-error.ts';
 import { parseSpiffeId } from './spiffe-id.ts';
 import { joinPem, splitCertificates, writeFileAtomic } from './pem.ts';
 import { x509 } from './x509.ts';

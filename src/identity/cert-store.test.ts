@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initCa, issueWorkloadCert, writeIssued } from './ca.ts';
 import { FileCertificateSource, StaticCertificateSource, type TlsMaterial } from './cert-store.ts';
-import { PortcullisError } from '../errors/catalogue.ts';
+import { PortcullisError } from '../errors/portcullis-error.ts';
 
 async function setup(t: { after(fn: () => Promise<void>): void }) {
   const dir = await mkdtemp(join(tmpdir(), 'pcl-store-'));

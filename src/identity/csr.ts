@@ -3,7 +3,7 @@
  * an empty subject and the SPIFFE ID as a URI SAN (ztunnel `src/identity/caclient.rs`, istio `pkg/security`).
  */
 import { webcrypto } from 'node:crypto';
-import { PortcullisError } from '../errors/catalogue.ts';
+import { PortcullisError } from '../errors/portcullis-error.ts';
 import { x509 } from './x509.ts';
 
 const EC_P256: webcrypto.EcKeyGenParams = { name: 'ECDSA', namedCurve: 'P-256' };

@@ -5,11 +5,11 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { isIP } from 'node:net';
+import { ipFamily } from '../net/ip-syntax.ts';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { PortcullisError } from '../errors/catalogue.ts';
+import { PortcullisError } from '../errors/portcullis-error.ts';
 import { createCsr } from './csr.ts';
 import { spiffeIdentities } from './peer-identity.ts';
 import { joinPem, splitCertificates } from './pem.ts';
@@ -197,7 +197,7 @@ export class IstiodClient {
     this.#rootPem = rootPem;
     const host = address.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
     // TLS forbids an IP as server name: an address given as an IP is checked for istiod's own DNS name.
-    const serverName = this.#options.serverName ?? (isIP(host) === 0 ? host : ISTIOD_NAME);
+    const serverName = this.#options.serverName ?? (ipFamily(host) === 0 ? host : ISTIOD_NAME);
     const options: grpc.ChannelOptions =
       serverName === host ? {} : { 'grpc.ssl_target_name_override': serverName, 'grpc.default_authority': serverName };
     this.#client = new grpc.Client(address, grpc.credentials.createSsl(Buffer.from(rootPem)), options);

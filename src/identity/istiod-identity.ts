@@ -1,6 +1,6 @@
 /** A process's one workload identity from istiod: the identity chosen, the client, and the renewing source. */
 import { readFile } from 'node:fs/promises';
-import { PortcullisError } from '../errors/catalogue.ts';
+import { PortcullisError } from '../errors/portcullis-error.ts';
 import { DEFAULT_CERT_TTL_MS, IstiodClient } from './istiod-client.ts';
 import { chooseIdentity } from './pod-identity.ts';
 import { RenewingCertificateSource } from './renewing-source.ts';

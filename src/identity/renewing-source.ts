@@ -5,7 +5,7 @@
  * (ztunnel `src/identity/manager.rs`: refresh at half the lifetime, backoff on error, keep the old certificate).
  */
 import { EventEmitter } from 'node:events';
-import { PortcullisError } from '../errors/catalogue.ts';
+import { PortcullisError } from '../errors/portcullis-error.ts';
 import { validateMaterial, type CertificateSource, type TlsMaterial } from './cert-store.ts';
 
 /** What an issuer returns: the material and the leaf's validity window. */

@@ -1,7 +1,7 @@
 /** TTL strings read like Go durations, with days added. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { PortcullisError } from '../errors/catalogue.ts';
+import type { PortcullisError } from '../errors/portcullis-error.ts';
 import { durationFlag, formatTtl, parseTtl } from './ttl.ts';
 
 test('parses durations', () => {

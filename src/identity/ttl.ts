@@ -1,5 +1,5 @@
 /** Certificate lifetimes (and other durations) written as Go-style durations: `30m`, `24h`, `7d`, `1h30m`. */
-import { PortcullisError } from '../errors/catalogue.ts';
+import { PortcullisError } from '../errors/portcullis-error.ts';
 
 const UNIT_MS: Readonly<Record<string, number>> = {
   ms: 1,

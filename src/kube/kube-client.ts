@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { KubeConfig, ListWatch, RequestContext, HttpMethod, Watch } from '@kubernetes/client-node';
 import type { KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
 import { fetch } from 'undici';
-import { PortcullisError } from '../errors/catalogue.ts';
+import { PortcullisError } from '../errors/portcullis-error.ts';
 import type { KubeResource } from './access.ts';
 
 /** Where the kubelet mounts a pod's ServiceAccount token and CA (client-go's rest.InClusterConfig). */

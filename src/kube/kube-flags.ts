@@ -3,8 +3,8 @@
  * and for `serve` the KubeGatewaySource. The commands only add these flags and call in here.
  */
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
-import { PortcullisError } from '../errors/catalogue.ts';
+import { ipFamily } from '../net/ip-syntax.ts';
+import { PortcullisError } from '../errors/portcullis-error.ts';
 import type { ConfigFile } from '../config/yaml-documents.ts';
 import { durationFlag } from '../identity/ttl.ts';
 import { KubeClient, loadKubeConfig } from './kube-client.ts';
@@ -53,7 +53,7 @@ export function kubeServeSource(
   log: (line: string) => void,
 ): KubeGatewaySource {
   const address = flags['publish-address'];
-  if (address !== undefined && isIP(address) === 0)
+  if (address !== undefined && ipFamily(address) === 0)
     throw new PortcullisError('PCL_CLI_BAD_VALUE', `--publish-address "${address}": expected an IP address`);
   let publishService: { namespace: string; name: string } | undefined;
   if (flags['publish-service'] !== undefined) {

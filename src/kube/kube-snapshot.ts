@@ -7,7 +7,7 @@
  */
 import { loadApiObjects, type ApiObject } from '../config/load-objects.ts';
 import type { ConfigFile } from '../config/yaml-documents.ts';
-import { PortcullisError } from '../errors/catalogue.ts';
+import { PortcullisError } from '../errors/portcullis-error.ts';
 import { compileSnapshot } from '../mesh/compile.ts';
 import type { Snapshot } from '../mesh/snapshot.ts';
 import { AUDIT_RESOURCES, SECRET_RESOURCE, SERVE_RESOURCES, type KubeResource } from './access.ts';

@@ -2,7 +2,7 @@
  * Which source a command reads (`--config PATH` or `--kube`), decided from the flags alone. Kept apart from the
  * Kubernetes client so a command given `--config` never loads `@kubernetes/client-node` (start-up time).
  */
-import { PortcullisError } from '../errors/catalogue.ts';
+import { PortcullisError } from '../errors/portcullis-error.ts';
 
 /** Usage text of the source flags (`--kube` and, for `serve`, the status and Lease flags). */
 export const KUBE_USAGE = '(--config DIR | --kube [--kubeconfig FILE])';

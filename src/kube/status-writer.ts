@@ -3,7 +3,7 @@
  * field manager `portcullis`: the API server merges conditions by type and listeners by name, so istiod's
  * conditions stay istiod's. Writes only when the leader, only what differs, and retries a failed write.
  */
-import { isIP } from 'node:net';
+import { ipFamily } from '../net/ip-syntax.ts';
 import { DEFAULT_CONTROLLER_NAME, FIELD_MANAGER, SERVE_RESOURCES, SERVICE_RESOURCE } from './access.ts';
 import { desiredStatuses, statusHolds, type StatusTarget } from './gateway-status.ts';
 import { resourcePath, statusMessage, type KubeClient } from './kube-client.ts';
@@ -80,7 +80,7 @@ export class StatusWriter {
       throw new Error(`get Service ${namespace}/${name} for --publish-service: ${statusMessage(res)}`);
     const ip = (res.body.spec as { clusterIP?: string } | undefined)?.clusterIP;
     // A headless Service ("None") has no address istiod could use.
-    if (ip === undefined || isIP(ip) === 0)
+    if (ip === undefined || ipFamily(ip) === 0)
       throw new Error(`Service ${namespace}/${name} has no ClusterIP (${ip ?? 'none'}): publish a ClusterIP Service`);
     this.#address = ip;
     return ip;

@@ -2,7 +2,7 @@
  * One observed egress decision in the shape the flow map and `suggest` share, built from the gateway's events or
  * from its JSON access log (the same fields either way). Pure: parsing only, no files or sockets.
  */
-import { isIP } from 'node:net';
+import { ipFamily } from '../net/ip-syntax.ts';
 import {
   summarizeLayers,
   type TunnelDecidedEvent,
@@ -67,7 +67,7 @@ function hostOfAuthority(authority: string): string {
  * authority (what ztunnel sends) still has its ServiceEntry host, so the host decides, not the authority.
  */
 export function isIpOnly(f: Pick<ObservedFlow, 'host' | 'authority'>): boolean {
-  return f.host === null || isIP(f.host) !== 0;
+  return f.host === null || ipFamily(f.host) !== 0;
 }
 
 /** The code the data plane gives an L7 tunnel before any request in it is decided: not a decision of its own. */

@@ -2,7 +2,7 @@
  * The `host:port` authority: an HBONE CONNECT `:authority` (ztunnel `HboneAddress`), and every destination a user
  * writes (`check --to`, agent flags). One parser, so the gateway and the commands agree on what is malformed.
  */
-import { isIPv4, isIPv6 } from 'node:net';
+import { ipFamily } from './ip-syntax.ts';
 
 export interface HboneAuthority {
   /** IP literal (without brackets) or lower-cased hostname. */
@@ -41,7 +41,7 @@ export function parseAuthority(raw: string): AuthorityParseResult {
     if (close < 0 || raw[close + 1] !== ':') return fail('expected [ipv6]:port');
     host = raw.slice(1, close);
     portText = raw.slice(close + 2);
-    if (!isIPv6(host)) return fail(`"${host}" is not an IPv6 address`);
+    if (ipFamily(host) !== 6) return fail(`"${host}" is not an IPv6 address`);
   } else {
     const colon = raw.lastIndexOf(':');
     if (colon < 0) return fail('missing port');
@@ -52,8 +52,9 @@ export function parseAuthority(raw: string): AuthorityParseResult {
   if (!PORT_RE.test(portText)) return fail(`port "${portText}" is not a number 1-65535 without leading zeros`);
   const port = Number(portText);
   if (port < 1 || port > 65535) return fail(`port ${port} is out of range 1-65535`);
-  if (isIPv6(host)) return { ok: true, authority: { host: host.toLowerCase(), port, isIp: true, raw } };
-  if (isIPv4(host)) return { ok: true, authority: { host, port, isIp: true, raw } };
+  const family = ipFamily(host);
+  if (family === 6) return { ok: true, authority: { host: host.toLowerCase(), port, isIp: true, raw } };
+  if (family === 4) return { ok: true, authority: { host, port, isIp: true, raw } };
   const name = host.toLowerCase();
   if (name.length === 0) return fail('empty host');
   if (name.length > MAX_HOSTNAME) return fail('hostname longer than 253 characters');
@@ -67,5 +68,5 @@ export function parseAuthority(raw: string): AuthorityParseResult {
 
 /** Format a host and port as an authority, bracketing IPv6 (`[::1]:80`). */
 export function formatAuthority(host: string, port: number): string {
-  return isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
+  return ipFamily(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
 }

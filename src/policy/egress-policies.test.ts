@@ -1,7 +1,7 @@
 /** egressPolicies: longest matching CIDR wins, v4 and v6, IPv4-mapped as IPv4, no match or no address denies. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PortcullisError } from '../errors/catalogue.ts';
+import { PortcullisError } from '../errors/portcullis-error.ts';
 import { compileEgressPolicies, decideUnknownDestination } from './egress-policies.ts';
 
 const policies = compileEgressPolicies([

@@ -1,6 +1,6 @@
 /** Seed 000's ztunnel `egressPolicies`: the verdict for destinations no ServiceEntry declares, by longest CIDR. */
 import type { EgressPolicyEntry } from '../config/settings-types.ts';
-import { PortcullisError } from '../errors/catalogue.ts';
+import { PortcullisError } from '../errors/portcullis-error.ts';
 import type { DecisionRecord, LayerRecord } from './engine.ts';
 import { cidrContains, parseCidr, parseIp, type CidrBlock } from '../net/ip.ts';
 

@@ -7,7 +7,7 @@
  */
 import type { ServicePort } from '../config/api-types.ts';
 import type { ErrorCode } from '../errors/catalogue.ts';
-import { isIP } from 'node:net';
+import { ipFamily } from '../net/ip-syntax.ts';
 import { decideUnknownDestination, type CompiledEgressPolicies } from '../policy/egress-policies.ts';
 import type { Destination } from '../mesh/destination.ts';
 import type { ServiceEntryModel } from '../mesh/snapshot.ts';
@@ -103,7 +103,7 @@ export function planServiceEntry(
         if (ep.address === undefined || ep.address.startsWith('unix://')) continue;
         const p = upstreamPort(port, ep.ports);
         targets.push(
-          isIP(ep.address)
+          ipFamily(ep.address)
             ? { kind: 'trusted', ip: ep.address, port: p }
             : { kind: 'name', host: ep.address.toLowerCase(), port: p },
         );
@@ -131,7 +131,7 @@ export function planServiceEntry(
     case 'STATIC': {
       const targets: UpstreamTarget[] = [];
       for (const ep of se.endpoints) {
-        if (ep.address === undefined || !isIP(ep.address)) continue;
+        if (ep.address === undefined || !ipFamily(ep.address)) continue;
         targets.push({ kind: 'trusted', ip: ep.address, port: upstreamPort(port, ep.ports) });
       }
       if (targets.length === 0)

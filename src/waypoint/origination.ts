@@ -6,7 +6,7 @@
  * pilot/pkg/features/solo.go of Solo's Istio fork, commit 6f2834d5ee "mTLS Waypoint Egress").
  * Pure: reads the snapshot only.
  */
-import { isIP } from 'node:net';
+import { ipFamily } from '../net/ip-syntax.ts';
 import type { ClientTLSSettings } from '../config/api-types.ts';
 import type { WaypointCode } from '../errors/waypoint-codes.ts';
 import { parseCredentialName } from '../mesh/host-match.ts';
@@ -99,7 +99,7 @@ export function planOrigination(
       `DestinationRule ${drRef}: mode MUTUAL needs credentialName, or clientCertificate and privateKey`,
     );
   }
-  const sniDefault = endpointHost !== null && isIP(endpointHost) === 0 ? endpointHost : target.host;
+  const sniDefault = endpointHost !== null && ipFamily(endpointHost) === 0 ? endpointHost : target.host;
   return {
     ok: true,
     destinationRule: drRef,

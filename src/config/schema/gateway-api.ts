@@ -3,7 +3,7 @@
  * HTTPRoute, read from the CRDs `gatewayclasses`, `gateways` and `httproutes.gateway.networking.k8s.io`.
  * CRD defaults (e.g. `allowedRoutes.namespaces.from: Same`) are not filled in; consumers apply them.
  */
-import { isIP } from 'node:net';
+import { ipFamily } from '../../net/ip-syntax.ts';
 import { arr, bool, int, map, obj, str, strings } from './dsl.ts';
 import type { ObjectSchema } from './dsl.ts';
 import { DNS_LABEL_PATTERN, DNS_SUBDOMAIN_PATTERN, GROUP_PATTERN, KIND_PATTERN } from './common.ts';
@@ -96,7 +96,7 @@ const listenerSchema = obj(
 function checkGatewayAddress(value: unknown): string | undefined {
   const a = value as { type?: unknown; value?: unknown };
   const type = a.type ?? 'IPAddress';
-  if (type === 'IPAddress' && typeof a.value === 'string' && isIP(a.value) === 0) {
+  if (type === 'IPAddress' && typeof a.value === 'string' && ipFamily(a.value) === 0) {
     return `value ${JSON.stringify(a.value)} must be an IPv4 or IPv6 address when type is IPAddress`;
   }
   return undefined;
