@@ -187,6 +187,24 @@ test('--cases runs a list of policy test cases and prints N passed, N failed', a
   assert.match(r.stdout, /^2 passed, 1 failed$/m);
 });
 
+test('a malformed --cases file: the error names file:line of the bad item, or of the YAML syntax error', async () => {
+  const dir = config(['default-deny.yaml']);
+  const cases = join(dir, '..', `bad-cases-${process.pid}.yaml`);
+  cleanups.push(() => rmSync(cases, { force: true }));
+  writeFileSync(
+    cases,
+    '# policy tests\n- {from: bookinfo/a, to: "httpbin.org:443", expect: allow}\n\n- from: bookinfo/b\n  to: "httpbin.org:443"\n  expct: deny\n',
+  );
+  const r = await runCli(['check', '--config', dir, '--cases', cases]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /error\[PCL_CLI_BAD_VALUE\]: --cases .*bad-cases-\d+\.yaml:4: item 2: unknown field "expct"/);
+  assert.match(r.stderr, /--> .*bad-cases-\d+\.yaml:4$/m);
+  writeFileSync(cases, '- {from: bookinfo/a, to: "httpbin.org:443", expect: allow}\n- {from: [\n');
+  const s = await runCli(['check', '--config', dir, '--cases', cases]);
+  assert.equal(s.code, 2);
+  assert.match(s.stderr, /--> .*bad-cases-\d+\.yaml:[23]$/m);
+});
+
 test('bad input to check: exit 2 with a clear message', async () => {
   const dir = config(['default-deny.yaml']);
   const cases: [string[], RegExp][] = [

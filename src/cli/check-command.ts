@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ipFamily } from '../net/ip-syntax.ts';
-import { parse as parseYaml } from 'yaml';
+import { isSeq, LineCounter, parseDocument } from 'yaml';
 import { PortcullisError } from '../errors/portcullis-error.ts';
 import { messageOf } from '../errors/message-of.ts';
 import { identityFromArg } from './identity-arg.ts';
@@ -319,31 +319,44 @@ function readCases(file: string): CaseSpec[] {
   } catch {
     throw new PortcullisError('PCL_CLI_CONFIG_MISSING', `--cases ${file}: cannot read the file`);
   }
-  let data: unknown;
-  try {
-    data = parseYaml(text);
-  } catch (err) {
-    throw new PortcullisError('PCL_CLI_BAD_VALUE', `--cases ${file}: ${messageOf(err)}`, { where: file });
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const syntax = doc.errors[0];
+  if (syntax !== undefined) {
+    const line = lines.linePos(syntax.pos[0]).line;
+    throw new PortcullisError('PCL_CLI_BAD_VALUE', `--cases ${file}:${line}: ${syntax.message.split('\n')[0]}`, {
+      where: `${file}:${line}`,
+    });
   }
+  const data: unknown = doc.toJS();
   if (!Array.isArray(data))
-    throw new PortcullisError('PCL_CLI_BAD_VALUE', `--cases ${file}: expected a YAML list of {from, to, expect}`);
+    throw new PortcullisError('PCL_CLI_BAD_VALUE', `--cases ${file}: expected a YAML list of {from, to, expect}`, {
+      where: `${file}:1`,
+    });
+  const items = isSeq(doc.contents) ? doc.contents.items : [];
   return data.map((c, i) => {
     const item = c as Record<string, unknown>;
-    const where = `--cases ${file}: item ${i + 1}`;
+    // file:line of the item, so an editor jumps to it.
+    const offset = (items[i] as { range?: [number, number, number] } | undefined)?.range?.[0];
+    const at = `${file}:${offset === undefined ? 1 : lines.linePos(offset).line}`;
+    const where = `--cases ${at}: item ${i + 1}`;
     if (typeof item !== 'object' || item === null)
-      throw new PortcullisError('PCL_CLI_BAD_VALUE', `${where}: expected a mapping`);
+      throw new PortcullisError('PCL_CLI_BAD_VALUE', `${where}: expected a mapping`, { where: at });
     for (const k of Object.keys(item)) {
       if (!['from', 'to', 'expect', 'name', 'sourceIp', 'method', 'path', 'headers'].includes(k)) {
         throw new PortcullisError(
           'PCL_CLI_BAD_VALUE',
           `${where}: unknown field "${k}" (fields: name, from, to, expect, sourceIp, method, path, headers)`,
+          { where: at },
         );
       }
     }
     if (typeof item.from !== 'string' || typeof item.to !== 'string')
-      throw new PortcullisError('PCL_CLI_BAD_VALUE', `${where}: "from" and "to" are required strings`);
+      throw new PortcullisError('PCL_CLI_BAD_VALUE', `${where}: "from" and "to" are required strings`, {
+        where: at,
+      });
     if (item.expect !== 'allow' && item.expect !== 'deny')
-      throw new PortcullisError('PCL_CLI_BAD_VALUE', `${where}: "expect" must be allow or deny`);
+      throw new PortcullisError('PCL_CLI_BAD_VALUE', `${where}: "expect" must be allow or deny`, { where: at });
     return item as unknown as CaseSpec;
   });
 }

@@ -325,7 +325,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     () => {
       io.stderr.write(
         closed
-          ? 'portcullis serve: stopped; a leftover handle held the process: exiting\n'
+          ? `portcullis serve: stopped; a leftover handle held the process (${process.getActiveResourcesInfo().join(', ')}): exiting\n`
           : `portcullis serve: shutdown did not finish within ${drainSeconds + SHUTDOWN_GRACE_SECONDS} s: exiting\n`,
       );
       process.exit(closed ? 0 : 1);

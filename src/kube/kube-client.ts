@@ -142,14 +142,17 @@ export class KubeClient {
       body = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
       headers['content-type'] = opts.contentType ?? 'application/json';
     }
-    const res = await fetch(url, {
-      method,
-      headers,
-      body,
-      dispatcher: ctx.getDispatcher(),
-      signal: AbortSignal.timeout(this.timeoutMs),
-    });
-    const text = await res.text();
+    // client-node builds a new undici Agent (with its TLS settings) for every request context. Closed once the answer
+    // is read: an idle keep-alive socket left in it would otherwise hold the process for seconds after shutdown.
+    const dispatcher = ctx.getDispatcher();
+    let text: string;
+    let res: Awaited<ReturnType<typeof fetch>>;
+    try {
+      res = await fetch(url, { method, headers, body, dispatcher, signal: AbortSignal.timeout(this.timeoutMs) });
+      text = await res.text();
+    } finally {
+      dispatcher?.close().catch(() => {});
+    }
     let parsed: Record<string, unknown> = {};
     try {
       parsed = text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);

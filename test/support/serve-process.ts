@@ -83,7 +83,10 @@ export async function startServe(
     exited: () => exited,
     async stop(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
+      const code = await exited;
+      // serve exits on its own once everything is closed; its watchdog line means a handle outlived close().
+      if (err.includes('a leftover handle held the process')) throw new Error(`serve leaked a handle:\n${err}`);
+      return code;
     },
   };
 }
