@@ -7,7 +7,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { ipFamily } from '../net/ip-syntax.ts';
-import { isSeq, LineCounter, parseDocument } from 'yaml';
 import { PortcullisError } from '../errors/portcullis-error.ts';
 import { messageOf } from '../errors/message-of.ts';
 import { identityFromArg } from './identity-arg.ts';
@@ -312,13 +311,15 @@ interface CaseSpec extends CheckInput {
   name?: string;
 }
 
-function readCases(file: string): CaseSpec[] {
+async function readCases(file: string): Promise<CaseSpec[]> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch {
     throw new PortcullisError('PCL_CLI_CONFIG_MISSING', `--cases ${file}: cannot read the file`);
   }
+  // Loaded here only: a single check never needs the YAML parser on this thread (start-up time).
+  const { isSeq, LineCounter, parseDocument } = await import('yaml');
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   const syntax = doc.errors[0];
@@ -390,7 +391,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   };
   const opts: CheckOptions = { resolver };
   if (flags.cases !== undefined) {
-    const cases = readCases(flags.cases);
+    const cases = await readCases(flags.cases);
     const snap = await load();
     for (const line of configBanner(snap.diagnostics.filter((d) => d.severity === 'error').length, []))
       io.stdout.write(`${line}\n`);

@@ -8,11 +8,11 @@ import {
   adoptParsedFile,
   DEFAULT_PARSE_LIMITS,
   hydrateParsedFile,
-  parseYamlPortable,
   type ConfigFile,
   type ParseLimits,
   type PortableParsedFile,
 } from './yaml-documents.ts';
+import { parseYamlPortable } from './yaml-parse.ts';
 
 /** What the thread that owns the data plane asks for. */
 export interface ParseRequest {

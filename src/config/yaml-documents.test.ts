@@ -2,13 +2,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadConfigTexts } from './load.ts';
-import {
-  DEFAULT_PARSE_LIMITS,
-  hydrateParsedFile,
-  parseYamlFile,
-  parseYamlPortable,
-  type ParseLimits,
-} from './yaml-documents.ts';
+import { DEFAULT_PARSE_LIMITS, hydrateParsedFile, parseYamlFile, type ParseLimits } from './yaml-documents.ts';
+import { parseYamlPortable } from './yaml-parse.ts';
 
 const LIMITS: ParseLimits = { maxFileBytes: 2000, maxDocumentsPerFile: 3, maxKeysPerMapping: 5 };
 
