@@ -184,14 +184,32 @@ export class KubeClient {
       if (opts.onListed) setImmediate(opts.onListed);
       return result;
     };
-    return new ListWatch(
-      path,
-      new BookmarkWatch(this.config, opts.onWatchEvent, opts.onWatchOpen),
-      list,
-      false,
-      undefined,
-      opts.fieldSelector,
-    );
+    const watch = new BookmarkWatch(this.config, opts.onWatchEvent, opts.onWatchOpen);
+    return new StoppableListWatch(path, watch, list, opts.fieldSelector);
+  }
+}
+
+/**
+ * client-node's ListWatch, whose `stop()` also ends a watch still waiting for its response headers: ListWatch holds a
+ * watch's AbortController only once the API server has answered, so a stop in that window left the new watch open
+ * (a long poll to the API server that kept a stopped gateway's process alive).
+ */
+class StoppableListWatch extends ListWatch<KubernetesObject> {
+  readonly #watch: BookmarkWatch;
+
+  constructor(
+    path: string,
+    watch: BookmarkWatch,
+    list: () => Promise<KubernetesListObject<KubernetesObject>>,
+    fieldSelector: string | undefined,
+  ) {
+    super(path, watch, list, false, undefined, fieldSelector);
+    this.#watch = watch;
+  }
+
+  override async stop(): Promise<void> {
+    this.#watch.stopAll();
+    await super.stop();
   }
 }
 
@@ -203,11 +221,20 @@ export class KubeClient {
 class BookmarkWatch extends Watch {
   readonly #onEvent: (() => void) | undefined;
   readonly #onOpen: (() => void) | undefined;
+  readonly #open = new Set<AbortController>();
+  #stopped = false;
 
   constructor(config: KubeConfig, onEvent?: () => void, onOpen?: () => void) {
     super(config);
     this.#onEvent = onEvent;
     this.#onOpen = onOpen;
+  }
+
+  /** Abort every open watch, and any that opens from now on. */
+  stopAll(): void {
+    this.#stopped = true;
+    for (const c of this.#open) c.abort();
+    this.#open.clear();
   }
 
   override async watch(
@@ -217,7 +244,8 @@ class BookmarkWatch extends Watch {
     done: (err: unknown) => void,
   ): Promise<AbortController> {
     let failed = false;
-    const controller = await super.watch(
+    let controller: AbortController | undefined;
+    controller = await super.watch(
       path,
       { ...queryParams, allowWatchBookmarks: true, timeoutSeconds: 300 + Math.floor(Math.random() * 300) },
       (phase, obj, watchObj) => {
@@ -226,10 +254,19 @@ class BookmarkWatch extends Watch {
       },
       (err) => {
         if (err) failed = true;
+        if (controller !== undefined) this.#open.delete(controller);
         done(err);
       },
     );
-    if (!failed) this.#onOpen?.();
+    if (this.#stopped) {
+      // Stopped while the API server was answering: end this watch now (its done callback sees the abort).
+      controller.abort();
+      return controller;
+    }
+    if (!failed) {
+      this.#open.add(controller);
+      this.#onOpen?.();
+    }
     return controller;
   }
 }
