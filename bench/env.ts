@@ -242,6 +242,7 @@ export async function startServe(
   caDir: string,
   logFile: string,
   extra: readonly string[] = [],
+  workers?: number,
 ): Promise<ServeChild> {
   // The gateway gets certificate files, as in a mesh: the CA key stays with the bench, never with serve.
   const serving = mkdtempSync(join(caDir, '..', 'serving-'));
@@ -271,9 +272,10 @@ export async function startServe(
     '--log-file',
     logFile,
     // One worker by default: on this 2-core machine the load generators need the other core, and RSS per tunnel is
-    // read from one process. PORTCULLIS_BENCH_WORKERS=2 measures `serve --workers 2` instead.
+    // read from one process. PORTCULLIS_BENCH_WORKERS=2 measures `serve --workers 2` instead; `workers` sets it for
+    // one gateway (the tunnels section's spread across workers).
     '--workers',
-    process.env.PORTCULLIS_BENCH_WORKERS ?? '1',
+    String(workers ?? process.env.PORTCULLIS_BENCH_WORKERS ?? 1),
     ...extra,
   ]);
   const m = await waitForOutput(child, /listening on 127\.0\.0\.1:(\d+) \(HBONE\)/, 'portcullis serve');

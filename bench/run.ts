@@ -5,7 +5,7 @@
  * and `--soak-seconds S` size the soak (default 10,000 tunnels for 600 s).
  */
 import { writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { availableParallelism, cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { runControlPlane, type ControlPlaneResult } from './control-plane.ts';
 import {
@@ -421,7 +421,50 @@ async function benchTunnels(env: L4Env, scale: Scale, rows: Row[]): Promise<Reco
     unit: 'conns/s',
     status: 'recorded',
   });
-  return { hbone: tunnels, bareRelay: bare, mtls: mtls satisfies RateResult };
+  const spread = await benchTunnelsAcrossWorkers(env, authority, scale, rows);
+  return { hbone: tunnels, bareRelay: bare, mtls: mtls satisfies RateResult, acrossWorkers: spread };
+}
+
+/**
+ * One HTTP/2 session is one TCP connection, so one worker carries all its tunnels. Tunnels spread over cores when
+ * the caller opens several sessions (ztunnel opens more as a session's stream limit fills) and `serve --workers N`
+ * takes each new connection on any worker (SO_REUSEPORT): the same loop over 8 sessions, 1 worker beside 2.
+ */
+async function benchTunnelsAcrossWorkers(
+  env: L4Env,
+  authority: string,
+  scale: Scale,
+  rows: Row[],
+): Promise<Record<string, unknown>> {
+  const sessions = 8;
+  const loop = { ms: scale.rateMs, concurrency: 64, maxStreamsPerSession: 64 / sessions };
+  const one = await hboneTunnelRate(env.gateway.hbone, env.pki.client, authority, {
+    ...loop,
+    gatewayPid: env.gateway.pid,
+  });
+  const twoWorkers = await startServe(env.configDir, env.pki.caDir, `${env.pki.dir}/access-l4-2w.log`, [], 2);
+  let two: Awaited<ReturnType<typeof hboneTunnelRate>>;
+  try {
+    two = await hboneTunnelRate(twoWorkers.hbone, env.pki.client, authority, { ...loop, gatewayPid: twoWorkers.pid });
+  } finally {
+    await twoWorkers.stop();
+  }
+  const cpus = availableParallelism();
+  for (const [label, r] of [
+    ['serve --workers 1', one],
+    ['serve --workers 2', two],
+  ] as const) {
+    rows.push({
+      section: 'tunnels',
+      measure: `new HBONE tunnels over ${r.sessions} sessions (8 streams each), ${label}`,
+      value: round(r.perSecond, 0),
+      unit: 'tunnels/s',
+      reference: `${round(r.perGatewayCpuSecond ?? 0, 0)} per gateway CPU-second (all workers); ${cpus} CPUs, the load generator on them too`,
+      ...(r === two ? { ratio: `${x(two.perSecond, one.perSecond)} of 1 worker` } : {}),
+      status: 'recorded',
+    });
+  }
+  return { sessions, oneWorker: one, twoWorkers: two };
 }
 
 async function benchL7(pki: BenchPki, scale: Scale, rows: Row[]): Promise<Record<string, unknown> | null> {

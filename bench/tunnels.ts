@@ -62,9 +62,17 @@ export async function hboneTunnelRate(
   gateway: { host: string; port: number },
   cert: IssuedCertificate,
   authority: string,
-  opts: { ms: number; concurrency: number; gatewayPid?: number },
+  opts: { ms: number; concurrency: number; gatewayPid?: number; maxStreamsPerSession?: number },
 ): Promise<RateResult & { sessions: number; gatewayCpuSeconds?: number; perGatewayCpuSecond?: number }> {
-  const client = new HboneClient({ certificates: cert, gateway, expectedSans: [GATEWAY_SAN], keepaliveIntervalMs: 0 });
+  // maxStreamsPerSession below `concurrency` makes the pool open several sessions (HTTP/2 connections), which
+  // `serve --workers N` spreads over its workers (SO_REUSEPORT hands each new connection to one of them).
+  const client = new HboneClient({
+    certificates: cert,
+    gateway,
+    expectedSans: [GATEWAY_SAN],
+    keepaliveIntervalMs: 0,
+    ...(opts.maxStreamsPerSession === undefined ? {} : { maxStreamsPerSession: opts.maxStreamsPerSession }),
+  });
   try {
     // Warm the pool (sessions set up once, as they are in steady state) and the gateway's code paths.
     await runFor(300, opts.concurrency, () => openAndClose(client, authority));
