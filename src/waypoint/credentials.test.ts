@@ -59,19 +59,15 @@ test('one TLS context per credential content; a changed Secret gets a new contex
   assert.equal(a.tls.subject, 'CN=team-namespace.app1');
   assert.equal(b.tls.subject, 'CN=team-namespace.app2');
   const at = (ip: string) => [{ ip, port: 443, from: null }];
-  const poolA = store.agent(APP1_ID, a.tls, at('127.0.0.1'), 443);
-  const poolB = store.agent(APP1_ID, b.tls, at('127.0.0.1'), 443);
+  const poolA = store.agent(APP1_ID, a.tls, at('127.0.0.1'));
+  const poolB = store.agent(APP1_ID, b.tls, at('127.0.0.1'));
   assert.notEqual(poolA, poolB, 'same address and SNI, different credential: different pools');
-  assert.equal(store.agent(APP1_ID, a2.tls, at('127.0.0.1'), 443), poolA);
-  assert.notEqual(store.agent(APP1_ID, a.tls, at('127.0.0.2'), 443), poolA, 'another address, another pool');
-  assert.notEqual(store.agent(APP2_ID, a.tls, at('127.0.0.1'), 443), poolA, 'another identity, another pool');
-  const plain1 = store.agent(APP1_ID, null, at('127.0.0.1'), 80);
-  assert.notEqual(
-    store.agent(APP2_ID, null, at('127.0.0.1'), 80),
-    plain1,
-    'plain HTTP: another identity, another pool',
-  );
-  assert.equal(store.agent(APP1_ID, null, at('127.0.0.1'), 80), plain1);
+  assert.equal(store.agent(APP1_ID, a2.tls, at('127.0.0.1')), poolA);
+  assert.notEqual(store.agent(APP1_ID, a.tls, at('127.0.0.2')), poolA, 'another address, another pool');
+  assert.notEqual(store.agent(APP2_ID, a.tls, at('127.0.0.1')), poolA, 'another identity, another pool');
+  const plain1 = store.agent(APP1_ID, null, at('127.0.0.1'));
+  assert.notEqual(store.agent(APP2_ID, null, at('127.0.0.1')), plain1, 'plain HTTP: another identity, another pool');
+  assert.equal(store.agent(APP1_ID, null, at('127.0.0.1')), plain1);
   assert.equal(store.poolCount, 6);
 
   // c1 now holds app2's certificate: new content hash, new context, the old pools are gone.
@@ -82,7 +78,7 @@ test('one TLS context per credential content; a changed Secret gets a new contex
   assert.notEqual(changed.tls.secureContext, a.tls.secureContext);
   assert.equal(changed.tls.subject, 'CN=team-namespace.app2');
   assert.equal(store.poolCount, 3, 'the c2 pool and the two plain pools remain');
-  assert.notEqual(store.agent(APP1_ID, changed.tls, at('127.0.0.1'), 443), poolA);
+  assert.notEqual(store.agent(APP1_ID, changed.tls, at('127.0.0.1')), poolA);
   store.close();
 });
 
