@@ -124,7 +124,7 @@ export function outgoingRequestRaw(raw: readonly string[], host: string): string
     const n = raw[i];
     const k = n.toLowerCase();
     if (HOP_BY_HOP.has(k) || k === 'host' || k === 'content-length' || k === SOURCE_PRINCIPAL_HEADER) continue;
-    if (listed !== null && listed.has(k)) continue;
+    if (listed?.has(k)) continue;
     out.push(n, raw[i + 1]);
   }
   return out;
@@ -137,7 +137,7 @@ export function outgoingResponseRaw(raw: readonly string[]): string[] {
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const n = raw[i];
     const k = n.toLowerCase();
-    if (HOP_BY_HOP.has(k) || (listed !== null && listed.has(k))) continue;
+    if (HOP_BY_HOP.has(k) || listed?.has(k)) continue;
     out.push(n, raw[i + 1]);
   }
   return out;
