@@ -288,11 +288,13 @@ export class CredentialStore {
     const key = `${identity}|${tls ? `${tls.id}|sni=${tls.servername}` : 'plain'}|${where}`;
     let agent = this.#agents.get(key);
     if (!agent) {
-      const opts: http.AgentOptions = {
+      const opts: http.AgentOptions & { servername?: string } = {
         keepAlive: true,
         maxFreeSockets: this.#options.maxFreeSockets ?? 16,
         timeout: this.#options.idleTimeoutMs ?? 60_000,
         scheduling: 'lifo',
+        // Set, so node does not work one out from each request's Host header (the handshake uses the pool's own).
+        ...(tls ? { servername: tls.servername } : {}),
         // Node (since the per-request checkServerIdentity hardening) never keeps a socket alive whose request carried
         // its own checkServerIdentity unless the agent has one too; here no request carries one (the pool's TLS
         // settings are given to each handshake), so every connection is kept.

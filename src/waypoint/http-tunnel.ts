@@ -559,12 +559,13 @@ function requestEvent(
   req: IncomingMessage,
   res: ServerResponse,
   trace: Trace,
-  startTime: string,
+  startMs: number,
   durationMs: number,
 ): RequestEvent {
   return {
     type: 'waypoint.request',
-    startTime,
+    startTime: new Date(startMs).toISOString(),
+    startMs,
     method: req.method ?? '',
     authority: trace.authority,
     path: trace.path,
@@ -609,7 +610,7 @@ async function serveRequest(
   expectContinue: boolean,
 ): Promise<void> {
   const t0 = performance.now();
-  const startTime = new Date().toISOString();
+  const startMs = Date.now();
   const hostLines = linesNamed(req.rawHeaders, 'host');
   const trace: Trace = {
     authority: hostLines[0] ?? '',
@@ -646,7 +647,7 @@ async function serveRequest(
   });
   res.once('close', () => {
     if (state.current?.res === res) state.current = null;
-    ctx.emit?.(requestEvent(ctx, req, res, trace, startTime, performance.now() - t0));
+    ctx.emit?.(requestEvent(ctx, req, res, trace, startMs, performance.now() - t0));
   });
   // A final answer before "100 Continue" leaves the unread body on the wire: close, never guess (RFC 9110 §10.1.1).
   let continued = false;
