@@ -489,7 +489,8 @@ function forward(
   if (ctx.connectTimeoutMs !== undefined) options.connectTimeoutMs = ctx.connectTimeoutMs;
   const up = tls ? https.request(options) : http.request(options);
   flight.upstream = up;
-  up.once('socket', (socket) => {
+  // `on`, not `once`, for events that come once: `once` wraps every listener in one more closure per request.
+  up.on('socket', (socket) => {
     const note = (): void => {
       if (socket.remoteAddress === undefined) return;
       const port = socket.remotePort ?? first.port;
@@ -528,18 +529,18 @@ function forward(
       if (!res.write(chunk)) upRes.pause();
     });
     res.on('drain', () => upRes.resume());
-    upRes.once('end', () => res.end());
-    upRes.once('aborted', () => res.destroy());
-    upRes.once('error', () => res.destroy());
+    upRes.on('end', () => res.end());
+    upRes.on('aborted', () => res.destroy());
+    upRes.on('error', () => res.destroy());
   });
-  res.once('close', () => {
-    if (!res.writableFinished) up.destroy();
-  });
-  req.once('close', () => {
-    // The client went away (or its body failed to parse) before the request was complete: never let the upstream
-    // see a request that looks complete.
-    if (!req.complete) up.destroy(new Error('client request incomplete'));
-  });
+  // (A response closed before it finished destroys the upstream request: serveRequest's 'close' listener does it.)
+  if (!req.complete) {
+    req.on('close', () => {
+      // The client went away (or its body failed to parse) before the request was complete: never let the upstream
+      // see a request that looks complete.
+      if (!req.complete) up.destroy(new Error('client request incomplete'));
+    });
+  }
   if (req.complete && !framed.chunked && framed.contentLength === null) {
     // No body framing and the request is already complete (a GET): nothing to stream; the request is sent whole.
     req.resume();
@@ -642,12 +643,14 @@ async function serveRequest(
       flight.upstream?.destroy(new Error(why));
     },
   };
-  req.once('end', () => {
+  req.on('end', () => {
     if (state.current?.res === res) state.current = null;
   });
-  res.once('close', () => {
+  res.on('close', () => {
     if (state.current?.res === res) state.current = null;
     ctx.emit?.(requestEvent(ctx, req, res, trace, startMs, performance.now() - t0));
+    // Closed before the response finished (the caller went away, the tunnel closed): the upstream request goes too.
+    if (!res.writableFinished) flight.upstream?.destroy();
   });
   // A final answer before "100 Continue" leaves the unread body on the wire: close, never guess (RFC 9110 §10.1.1).
   let continued = false;
