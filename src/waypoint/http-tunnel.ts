@@ -42,7 +42,7 @@ import { firstQueryValues } from './routing/path.ts';
 import { RouteTableCache } from './routing/route-table.ts';
 import { rawBadRequest, Refusal, writeRefusal, type Staged } from './refusal.ts';
 import { classifyUpstreamError } from './upstream-errors.ts';
-import { firstEndpointName, pickUpstream, planBackend, type ReadyPlan } from './upstream-pick.ts';
+import { firstEndpointName, pickUpstream, planBackend, type PickMemo, type ReadyPlan } from './upstream-pick.ts';
 
 export type ServiceEntryDestination = Extract<Destination, { kind: 'serviceEntry' }>;
 
@@ -95,6 +95,8 @@ interface TunnelState {
   originated: OriginateMemo | null;
   /** The last upstream pool, valid for the TLS settings, port and vetted addresses it was looked up with. */
   pool: PoolMemo | null;
+  /** The last vetting of upstream addresses, valid for the plan, guard, egress policies and answers it was made with. */
+  picked: PickMemo | null;
 }
 
 /**
@@ -132,7 +134,7 @@ interface PoolMemo {
  * }
  */
 export function handleHttpTunnel(ctx: HttpTunnelContext): Promise<void> {
-  const state: TunnelState = { current: null, originated: null, pool: null };
+  const state: TunnelState = { current: null, originated: null, pool: null, picked: null };
   const server = http.createServer({
     maxHeaderSize: MAX_HEADER_BYTES,
     requireHostHeader: false,
@@ -700,6 +702,7 @@ async function serveRequest(
       snapshot: snap,
       ...(ctx.upstreamPort ? { mapPort: ctx.upstreamPort } : {}),
       ...(ctx.random ? { random: ctx.random } : {}),
+      memo: state,
     });
     if (flight.aborted !== null) return null;
     if (addresses instanceof Refusal) return addresses;
