@@ -120,3 +120,19 @@ test('resetMetrics empties both', async () => {
   assert.doesNotMatch(await registry.metrics(), /istio_requests_total\{/);
   assert.doesNotMatch(await registry.metrics(), /_bucket\{/);
 });
+
+test("Istio's labels: namespace from the principal, the backend's host, the ServiceEntry's name and namespace", async () => {
+  const registry = new Registry();
+  createWaypointMetrics(registry).observe(
+    event({
+      backend: 'app1.team-namespace.my-nginx.foo.bar.invalid:443',
+      route: { name: 'team-namespace/r', rule: 0 },
+    }),
+  );
+  const text = await registry.metrics();
+  assert.match(
+    text,
+    /istio_requests_total\{reporter="waypoint",[^}]*source_workload_namespace="team-namespace",source_principal="spiffe:\/\/cluster\.local\/ns\/team-namespace\/sa\/app1"[^}]*destination_service="app1\.team-namespace\.my-nginx\.foo\.bar\.invalid"[^}]*destination_service_name="nginx-mesh-external-se",destination_service_namespace="istio-egress"[^}]*response_code="200"[^}]*\} 1/,
+  );
+  assert.match(text, /istio_request_duration_milliseconds_bucket\{le="5",reporter="waypoint"/);
+});

@@ -5,13 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PeerCertificate } from 'node:tls';
 import { after, before, test } from 'node:test';
-import { Registry } from 'prom-client';
 import { initCa, issueClientCert, issueServerCert, type IssuedCertificate } from '../identity/ca.ts';
 import { X509Certificate } from 'node:crypto';
 import { CredentialStore, sanChecker } from './credentials.ts';
-import { createWaypointMetrics } from '../telemetry/waypoint-metrics.ts';
 import type { TlsPlan } from './origination.ts';
-import type { RequestEvent } from '../events/request-event.ts';
 import { snapshotFrom } from '../../test/support/waypoint-harness.ts';
 
 const APP1_ID = 'spiffe://cluster.local/ns/team-namespace/sa/app1';
@@ -102,43 +99,4 @@ test('SAN check: any DNS or URI SAN of the server certificate against any expect
     err?.message ?? '',
     /expected one of \[other\.example\], certificate has DNS:my-nginx\.foo\.bar, DNS:\*\.wild\.example/,
   );
-});
-
-test("metrics: istio_requests_total and istio_request_duration_milliseconds with Istio's labels", async () => {
-  const registry = new Registry();
-  const m = createWaypointMetrics(registry);
-  const event: RequestEvent = {
-    type: 'waypoint.request',
-    startTime: new Date(0).toISOString(),
-    method: 'GET',
-    authority: 'my-nginx.foo.bar',
-    path: '/subject',
-    status: 200,
-    code: null,
-    reason: null,
-    responseFlags: '-',
-    principal: 'spiffe://cluster.local/ns/team-namespace/sa/app1',
-    peerAddress: '10.0.0.1',
-    gateway: 'istio-egress/egress-waypoint',
-    serviceEntry: 'istio-egress/nginx-mesh-external-se',
-    route: { name: 'team-namespace/app1-api-partner-com-httproute', rule: 0 },
-    backend: 'app1.team-namespace.my-nginx.foo.bar.invalid:443',
-    destinationRule: null,
-    externalIdentity: 'CN=team-namespace.app1',
-    secret: null,
-    upstreamAddress: '127.0.0.1:443',
-    sni: 'my-nginx.foo.bar',
-    policy: null,
-    bytesReceived: 0,
-    bytesSent: 10,
-    durationMs: 3,
-    warnings: [],
-  };
-  m.observe(event);
-  const text = await registry.metrics();
-  assert.match(
-    text,
-    /istio_requests_total\{reporter="waypoint",[^}]*source_workload_namespace="team-namespace",source_principal="spiffe:\/\/cluster\.local\/ns\/team-namespace\/sa\/app1"[^}]*destination_service="app1\.team-namespace\.my-nginx\.foo\.bar\.invalid"[^}]*destination_service_name="nginx-mesh-external-se",destination_service_namespace="istio-egress"[^}]*response_code="200"[^}]*\} 1/,
-  );
-  assert.match(text, /istio_request_duration_milliseconds_bucket\{le="5",reporter="waypoint"/);
 });
