@@ -336,6 +336,11 @@ export function nodeFlags(role: string): string[] {
     mkdirSync(dir, { recursive: true });
     flags.push('--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', `${role}-${Date.now()}.cpuprofile`);
   }
+  // `PORTCULLIS_BENCH_GC=serve` prints V8's GC trace into that child's output: `--trace-gc`, or the flags in
+  // PORTCULLIS_BENCH_GC_FLAGS (e.g. `--trace-gc-nvp`, whose `promoted` field shows what outlived a scavenge).
+  if ((process.env.PORTCULLIS_BENCH_GC ?? '').split(',').includes(role)) {
+    flags.push(...(process.env.PORTCULLIS_BENCH_GC_FLAGS ?? '--trace-gc').split(' ').filter((f) => f !== ''));
+  }
   if (heapSnapshotWanted(role)) {
     mkdirSync(dir, { recursive: true });
     flags.push('--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${dir}`);

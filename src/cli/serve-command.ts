@@ -27,6 +27,7 @@ import { HEALTH_PORT } from '../gateway/health-server.ts';
 import { DEV_CA_WARNING } from '../gateway/gateway-cert.ts';
 import { CA_DIR_FLAG, CERT_FLAG, CONFIG_FLAG, KEY_FLAG, SETTINGS_FLAG, TRUST_BUNDLE_FLAG } from './common-flags.ts';
 import { checkConfigPath } from './config-path.ts';
+import { tuneGatewayHeap } from './gateway-heap.ts';
 import { renderHelp } from './help.ts';
 import { listenFailure } from './render-error.ts';
 import { KUBE_SERVE_FLAG_ROWS } from './kube-flag-rows.ts';
@@ -189,6 +190,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     );
     return 0;
   }
+  tuneGatewayHeap();
   const kube = chooseSource('serve', USAGE, flags);
   const configDir = flags.config ?? '';
   if (!kube) checkConfigPath(configDir, flags.settings, io);

@@ -4,6 +4,8 @@ export interface RequestEvent {
   readonly type: 'waypoint.request';
   /** ISO time the request headers arrived. */
   readonly startTime: string;
+  /** The same instant in epoch milliseconds (so consumers need not parse `startTime`). */
+  readonly startMs?: number;
   readonly method: string;
   /** The request's Host / `:authority` as the client sent it. */
   readonly authority: string;

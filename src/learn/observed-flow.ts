@@ -122,7 +122,7 @@ export function flowFromRequest(e: WaypointRequestRecord, port: number): Observe
   const decision = requestDecision(e.status, e.code, e.warnings);
   const host = hostOfAuthority(e.authority).toLowerCase();
   return {
-    t: Date.parse(e.startTime) || Date.now(),
+    t: e.startMs ?? (Date.parse(e.startTime) || Date.now()),
     kind: 'request',
     counted: true,
     source: e.principal,

@@ -1,6 +1,6 @@
 /** The access log's L7 request lines: pino's line shape on both paths, written in batches yet promptly. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -88,6 +88,34 @@ test('a batched line reaches the file without any flush call (within the flush p
     publish.requestCompleted(record(9102, { path: '/second' }));
     log.close();
     assert.match(readFileSync(file, 'utf8'), /"path":"\/second"/, 'close flushes synchronously');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('queued request lines keep their place: a refusal logged between them is written after the earlier ones', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pcl-access-log-'));
+  try {
+    const file = join(dir, 'access.log');
+    const log = startAccessLog({ instance: 9103, destination: file });
+    // The file is opened asynchronously; close() writes synchronously only to an open file.
+    for (let i = 0; i < 200 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 25));
+    // Enough lines for several batches, a warn line (through pino) in the middle, and a tail left queued.
+    for (let i = 0; i < 150; i++) publish.requestCompleted(record(9103, { path: `/first/${i}` }));
+    publish.requestCompleted(record(9103, { status: 403, code: 'PCL_WAYPOINT_DENIED', reason: 'denied in between' }));
+    for (let i = 0; i < 7; i++) publish.requestCompleted(record(9103, { path: `/then/${i}` }));
+    log.close();
+    const lines = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const paths = lines.map((l) => (l.status === 403 ? 'refused' : l.path));
+    const want = [
+      ...Array.from({ length: 150 }, (_, i) => `/first/${i}`),
+      'refused',
+      ...Array.from({ length: 7 }, (_, i) => `/then/${i}`),
+    ];
+    assert.deepEqual(paths, want, 'every line once, in the order the requests finished');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

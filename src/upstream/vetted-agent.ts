@@ -6,7 +6,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
-import type { TLSSocket } from 'node:tls';
+import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import { CONNECT_TIMEOUT_MS, dialFirst } from './dial.ts';
 import type { UpstreamAddress } from './plan.ts';
 
@@ -14,6 +14,14 @@ import type { UpstreamAddress } from './plan.ts';
 export interface VettedRequestOptions {
   readonly vetted: readonly UpstreamAddress[];
   readonly connectTimeoutMs?: number;
+}
+
+/** What one pool's connections all share: the addresses it dials, and for TLS the settings every handshake uses. */
+export interface PoolSettings {
+  /** Dialled when a request names none of its own (`vetted` on the request wins). */
+  readonly vetted?: readonly UpstreamAddress[];
+  /** TLS options given to every handshake (over the request's), e.g. servername, secureContext, checkServerIdentity. */
+  readonly tls?: ConnectionOptions;
 }
 
 type Oncreate = (err: Error | null, socket?: Duplex) => void;
@@ -26,16 +34,19 @@ function timeoutError(ms: number): Error {
 }
 
 /**
- * An agent (`https.Agent` when `tls`) that dials the request's `vetted` addresses in order. Pass the addresses with
- * each request: `http.request({ agent, host: vetted[0].ip, port, vetted, ... })`.
+ * An agent (`https.Agent` when `tls`) that dials the request's `vetted` addresses (else the pool's) in order. Pass
+ * the addresses with each request: `http.request({ agent, host: vetted[0].ip, port, vetted, ... })`, or once for the
+ * pool: `vettedAgent(true, options, { vetted, tls: { servername, secureContext } })`. The pool's settings stay out of
+ * the agent's options: node copies those (a dictionary object) into every request's options, so each entry there is
+ * paid per request; here they are read only when a connection is opened.
  */
-export function vettedAgent(tls: boolean, options: http.AgentOptions): http.Agent {
+export function vettedAgent(tls: boolean, options: http.AgentOptions, pool: PoolSettings = {}): http.Agent {
   const agent = tls ? new https.Agent(options) : new http.Agent(options);
   const internals = agent as unknown as AgentInternals;
   const tlsConnect = internals.createConnection.bind(agent);
 
   internals.createConnection = (opts, oncreate) => {
-    const vetted = (opts as unknown as Partial<VettedRequestOptions>).vetted;
+    const vetted = (opts as unknown as Partial<VettedRequestOptions>).vetted ?? pool.vetted;
     const budget = (opts as unknown as Partial<VettedRequestOptions>).connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
     if (vetted === undefined || vetted.length === 0) {
       oncreate(new Error('no vetted upstream address was given for this request'));
@@ -53,7 +64,7 @@ export function vettedAgent(tls: boolean, options: http.AgentOptions): http.Agen
         return;
       }
       // The TLS handshake gets what remains of the budget.
-      const secure = tlsConnect({ ...opts, socket: dialled.socket }, () => {}) as TLSSocket;
+      const secure = tlsConnect({ ...opts, ...pool.tls, socket: dialled.socket }, () => {}) as TLSSocket;
       const left = Math.max(1, budget - (Date.now() - started));
       const timer = setTimeout(() => secure.destroy(timeoutError(budget)), left);
       secure.once('secureConnect', () => clearTimeout(timer));

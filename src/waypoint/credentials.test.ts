@@ -5,13 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PeerCertificate } from 'node:tls';
 import { after, before, test } from 'node:test';
-import { Registry } from 'prom-client';
 import { initCa, issueClientCert, issueServerCert, type IssuedCertificate } from '../identity/ca.ts';
 import { X509Certificate } from 'node:crypto';
 import { CredentialStore, sanChecker } from './credentials.ts';
-import { createWaypointMetrics } from '../telemetry/waypoint-metrics.ts';
 import type { TlsPlan } from './origination.ts';
-import type { RequestEvent } from '../events/request-event.ts';
 import { snapshotFrom } from '../../test/support/waypoint-harness.ts';
 
 const APP1_ID = 'spiffe://cluster.local/ns/team-namespace/sa/app1';
@@ -59,19 +56,15 @@ test('one TLS context per credential content; a changed Secret gets a new contex
   assert.equal(a.tls.subject, 'CN=team-namespace.app1');
   assert.equal(b.tls.subject, 'CN=team-namespace.app2');
   const at = (ip: string) => [{ ip, port: 443, from: null }];
-  const poolA = store.agent(APP1_ID, a.tls, at('127.0.0.1'), 443);
-  const poolB = store.agent(APP1_ID, b.tls, at('127.0.0.1'), 443);
+  const poolA = store.agent(APP1_ID, a.tls, at('127.0.0.1'));
+  const poolB = store.agent(APP1_ID, b.tls, at('127.0.0.1'));
   assert.notEqual(poolA, poolB, 'same address and SNI, different credential: different pools');
-  assert.equal(store.agent(APP1_ID, a2.tls, at('127.0.0.1'), 443), poolA);
-  assert.notEqual(store.agent(APP1_ID, a.tls, at('127.0.0.2'), 443), poolA, 'another address, another pool');
-  assert.notEqual(store.agent(APP2_ID, a.tls, at('127.0.0.1'), 443), poolA, 'another identity, another pool');
-  const plain1 = store.agent(APP1_ID, null, at('127.0.0.1'), 80);
-  assert.notEqual(
-    store.agent(APP2_ID, null, at('127.0.0.1'), 80),
-    plain1,
-    'plain HTTP: another identity, another pool',
-  );
-  assert.equal(store.agent(APP1_ID, null, at('127.0.0.1'), 80), plain1);
+  assert.equal(store.agent(APP1_ID, a2.tls, at('127.0.0.1')), poolA);
+  assert.notEqual(store.agent(APP1_ID, a.tls, at('127.0.0.2')), poolA, 'another address, another pool');
+  assert.notEqual(store.agent(APP2_ID, a.tls, at('127.0.0.1')), poolA, 'another identity, another pool');
+  const plain1 = store.agent(APP1_ID, null, at('127.0.0.1'));
+  assert.notEqual(store.agent(APP2_ID, null, at('127.0.0.1')), plain1, 'plain HTTP: another identity, another pool');
+  assert.equal(store.agent(APP1_ID, null, at('127.0.0.1')), plain1);
   assert.equal(store.poolCount, 6);
 
   // c1 now holds app2's certificate: new content hash, new context, the old pools are gone.
@@ -82,7 +75,7 @@ test('one TLS context per credential content; a changed Secret gets a new contex
   assert.notEqual(changed.tls.secureContext, a.tls.secureContext);
   assert.equal(changed.tls.subject, 'CN=team-namespace.app2');
   assert.equal(store.poolCount, 3, 'the c2 pool and the two plain pools remain');
-  assert.notEqual(store.agent(APP1_ID, changed.tls, at('127.0.0.1'), 443), poolA);
+  assert.notEqual(store.agent(APP1_ID, changed.tls, at('127.0.0.1')), poolA);
   store.close();
 });
 
@@ -106,43 +99,4 @@ test('SAN check: any DNS or URI SAN of the server certificate against any expect
     err?.message ?? '',
     /expected one of \[other\.example\], certificate has DNS:my-nginx\.foo\.bar, DNS:\*\.wild\.example/,
   );
-});
-
-test("metrics: istio_requests_total and istio_request_duration_milliseconds with Istio's labels", async () => {
-  const registry = new Registry();
-  const m = createWaypointMetrics(registry);
-  const event: RequestEvent = {
-    type: 'waypoint.request',
-    startTime: new Date(0).toISOString(),
-    method: 'GET',
-    authority: 'my-nginx.foo.bar',
-    path: '/subject',
-    status: 200,
-    code: null,
-    reason: null,
-    responseFlags: '-',
-    principal: 'spiffe://cluster.local/ns/team-namespace/sa/app1',
-    peerAddress: '10.0.0.1',
-    gateway: 'istio-egress/egress-waypoint',
-    serviceEntry: 'istio-egress/nginx-mesh-external-se',
-    route: { name: 'team-namespace/app1-api-partner-com-httproute', rule: 0 },
-    backend: 'app1.team-namespace.my-nginx.foo.bar.invalid:443',
-    destinationRule: null,
-    externalIdentity: 'CN=team-namespace.app1',
-    secret: null,
-    upstreamAddress: '127.0.0.1:443',
-    sni: 'my-nginx.foo.bar',
-    policy: null,
-    bytesReceived: 0,
-    bytesSent: 10,
-    durationMs: 3,
-    warnings: [],
-  };
-  m.observe(event);
-  const text = await registry.metrics();
-  assert.match(
-    text,
-    /istio_requests_total\{reporter="waypoint",[^}]*source_workload_namespace="team-namespace",source_principal="spiffe:\/\/cluster\.local\/ns\/team-namespace\/sa\/app1"[^}]*destination_service="app1\.team-namespace\.my-nginx\.foo\.bar\.invalid"[^}]*destination_service_name="nginx-mesh-external-se",destination_service_namespace="istio-egress"[^}]*response_code="200"[^}]*\} 1/,
-  );
-  assert.match(text, /istio_request_duration_milliseconds_bucket\{le="5",reporter="waypoint"/);
 });

@@ -277,26 +277,41 @@ export class CredentialStore {
   }
 
   /**
-   * The keep-alive agent of one pool: (caller identity, credential + CA + verification, vetted addresses, port, SNI).
-   * The caller's verified SPIFFE ID is part of every key, plain HTTP included: a connection one identity left in a
-   * bad state (an unfinished request, an unread response) can never serve another identity's request.
+   * The keep-alive agent of one pool: (caller identity, credential + CA + verification, SNI, vetted addresses with
+   * their ports). The caller's verified SPIFFE ID is part of every key, plain HTTP included: a connection one identity
+   * left in a bad state (an unfinished request, an unread response) can never serve another identity's request.
+   * Everything in the key is the pool's own (its addresses, and the TLS settings each of its handshakes uses), so a
+   * request names only its method, path and headers.
    */
-  agent(identity: string, tls: ResolvedTls | null, addresses: readonly UpstreamAddress[], port: number): http.Agent {
-    const where = addresses.map((a) => a.ip).join(',');
-    const key = `${identity}|${tls ? `${tls.id}|sni=${tls.servername}` : 'plain'}|${where}|${port}`;
+  agent(identity: string, tls: ResolvedTls | null, addresses: readonly UpstreamAddress[]): http.Agent {
+    const where = addresses.map((a) => `${a.ip}:${a.port}`).join(',');
+    const key = `${identity}|${tls ? `${tls.id}|sni=${tls.servername}` : 'plain'}|${where}`;
     let agent = this.#agents.get(key);
     if (!agent) {
-      const opts: http.AgentOptions = {
+      const opts: http.AgentOptions & { servername?: string } = {
         keepAlive: true,
         maxFreeSockets: this.#options.maxFreeSockets ?? 16,
         timeout: this.#options.idleTimeoutMs ?? 60_000,
         scheduling: 'lifo',
+        // Set, so node does not work one out from each request's Host header (the handshake uses the pool's own).
+        ...(tls ? { servername: tls.servername } : {}),
         // Node (since the per-request checkServerIdentity hardening) never keeps a socket alive whose request carried
-        // its own checkServerIdentity unless the agent has one too: without this every request opened a new TLS
-        // connection. The pool key includes the verification (`tls.id`), so the agent-level check is the same one.
-        ...(tls ? { checkServerIdentity: tls.checkServerIdentity } : {}),
+        // its own checkServerIdentity unless the agent has one too; here no request carries one (the pool's TLS
+        // settings are given to each handshake), so every connection is kept.
       };
-      agent = vettedAgent(tls !== null, opts);
+      agent = vettedAgent(tls !== null, opts, {
+        vetted: addresses,
+        ...(tls
+          ? {
+              tls: {
+                servername: tls.servername,
+                secureContext: tls.secureContext,
+                rejectUnauthorized: tls.rejectUnauthorized,
+                checkServerIdentity: tls.checkServerIdentity,
+              },
+            }
+          : {}),
+      });
       this.#agents.set(key, agent);
     }
     return agent;

@@ -21,7 +21,6 @@ import { decideEgress } from '../policy/engine.ts';
 import type { AddressGuard } from '../upstream/private-address-guard.ts';
 import { formatAddress } from '../upstream/dial.ts';
 import type { UpstreamAddress } from '../upstream/plan.ts';
-import type { VettedRequestOptions } from '../upstream/vetted-agent.ts';
 import { applyLearnMode } from '../learn/learn-mode.ts';
 import type { CredentialStore, ResolvedTls } from './credentials.ts';
 import type { TlsPlan } from './origination.ts';
@@ -29,9 +28,11 @@ import { frameRequest, type Framed } from './framing.ts';
 import { planOrigination } from './origination.ts';
 import {
   headerLines,
-  headerMap,
+  headerMapOf,
   outgoingRequestHeaders,
+  outgoingRequestRaw,
   outgoingResponseHeaders,
+  outgoingResponseRaw,
   withVerifiedPrincipal,
 } from './principal-header.ts';
 import type { RequestEvent } from '../events/request-event.ts';
@@ -41,7 +42,7 @@ import { firstQueryValues } from './routing/path.ts';
 import { RouteTableCache } from './routing/route-table.ts';
 import { rawBadRequest, Refusal, writeRefusal, type Staged } from './refusal.ts';
 import { classifyUpstreamError } from './upstream-errors.ts';
-import { firstEndpointName, pickUpstream, planBackend, type ReadyPlan } from './upstream-pick.ts';
+import { firstEndpointName, pickUpstream, planBackend, type PickMemo, type ReadyPlan } from './upstream-pick.ts';
 
 export type ServiceEntryDestination = Extract<Destination, { kind: 'serviceEntry' }>;
 
@@ -81,7 +82,6 @@ export interface HttpTunnelContext {
 const MAX_HEADER_BYTES = 60 * 1024;
 /** Envoy's HTTP connection manager idle timeout default (1 h). */
 const IDLE_TIMEOUT_MS = 3_600_000;
-const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** Methods for which node's client would add chunked framing to a request that has none (it never guesses here). */
 const BODYLESS_BY_DEFAULT = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT']);
 
@@ -95,6 +95,8 @@ interface TunnelState {
   originated: OriginateMemo | null;
   /** The last upstream pool, valid for the TLS settings, port and vetted addresses it was looked up with. */
   pool: PoolMemo | null;
+  /** The last vetting of upstream addresses, valid for the plan, guard, egress policies and answers it was made with. */
+  picked: PickMemo | null;
 }
 
 /**
@@ -117,8 +119,8 @@ interface OriginateMemo {
 /** The agent `CredentialStore.agent` returned for this tunnel's identity, TLS settings, port and addresses. */
 interface PoolMemo {
   readonly tls: ResolvedTls | null;
-  readonly port: number;
-  readonly ips: readonly string[];
+  /** The vetted addresses (with their ports) the pool dials. */
+  readonly addresses: readonly UpstreamAddress[];
   readonly generation: number;
   readonly agent: http.Agent;
 }
@@ -132,7 +134,7 @@ interface PoolMemo {
  * }
  */
 export function handleHttpTunnel(ctx: HttpTunnelContext): Promise<void> {
-  const state: TunnelState = { current: null, originated: null, pool: null };
+  const state: TunnelState = { current: null, originated: null, pool: null, picked: null };
   const server = http.createServer({
     maxHeaderSize: MAX_HEADER_BYTES,
     requireHostHeader: false,
@@ -218,9 +220,14 @@ function flat(lines: HeaderList): string[] {
 interface RequestView {
   readonly snap: Snapshot;
   readonly framed: Framed;
-  /** The client's headers with `%%source.principal%%` replaced by the verified identity. */
-  readonly lines: HeaderList;
+  /** Lower-case name → value, `%%source.principal%%` set to the verified identity (never the client's). */
   readonly headers: Map<string, string>;
+}
+
+/** Whether any of the filters is of this type (no list is built for a request no filter touches). */
+function hasFilter(filters: readonly HTTPRouteFilter[], type: HTTPRouteFilter['type']): boolean {
+  for (let i = 0; i < filters.length; i++) if (filters[i].type === type) return true;
+  return false;
 }
 
 /** The tunnel's destination as the request's snapshot has it, once both policy layers allowed the request. */
@@ -421,24 +428,19 @@ function poolFor(
   state: TunnelState,
   tls: ResolvedTls | null,
   addresses: readonly UpstreamAddress[],
-  port: number,
 ): http.Agent {
   const m = state.pool;
   const generation = ctx.credentials.poolGeneration;
-  if (
-    m !== null &&
-    m.tls === tls &&
-    m.port === port &&
-    m.generation === generation &&
-    m.ips.length === addresses.length
-  ) {
+  if (m !== null && m.tls === tls && m.generation === generation && m.addresses.length === addresses.length) {
     let same = true;
-    for (let i = 0; i < addresses.length && same; i++) same = m.ips[i] === addresses[i].ip;
+    for (let i = 0; i < addresses.length && same; i++) {
+      same = m.addresses[i].ip === addresses[i].ip && m.addresses[i].port === addresses[i].port;
+    }
     if (same) return m.agent;
   }
   // The pool key always holds the verified identity: no connection ever carries two callers' requests.
-  const agent = ctx.credentials.agent(ctx.peer.uri, tls, addresses, port);
-  state.pool = { tls, port, ips: addresses.map((a) => a.ip), generation, agent };
+  const agent = ctx.credentials.agent(ctx.peer.uri, tls, addresses);
+  state.pool = { tls, addresses, generation, agent };
   return agent;
 }
 
@@ -456,38 +458,41 @@ function forward(
   answer: (refusal: Refusal) => void,
 ): void {
   const { framed } = v;
-  let outLines = applyModifiers(v.lines, r.filters, 'RequestHeaderModifier');
-  outLines = outgoingRequestHeaders(outLines).filter(([n]) => n.toLowerCase() !== 'content-length');
-  outLines.unshift(['Host', r.hostHeader]);
-  if (framed.chunked) outLines.push(['Transfer-Encoding', 'chunked']);
-  else if (framed.contentLength !== null) outLines.push(['Content-Length', framed.contentLength]);
-  else if (!BODYLESS_BY_DEFAULT.has(framed.method)) outLines.push(['Content-Length', '0']);
+  let headers: string[];
+  if (hasFilter(r.filters, 'RequestHeaderModifier')) {
+    // The client's lines with the verified principal (a modifier may read or set any of them), modified, then
+    // stripped of hop-by-hop fields, Host, Content-Length and the principal itself.
+    const lines = withVerifiedPrincipal(headerLines(req.rawHeaders), ctx.peer.uri);
+    const outLines = outgoingRequestHeaders(applyModifiers(lines, r.filters, 'RequestHeaderModifier')).filter(
+      ([n]) => n.toLowerCase() !== 'content-length',
+    );
+    headers = ['Host', r.hostHeader, ...flat(outLines)];
+  } else {
+    headers = outgoingRequestRaw(req.rawHeaders, r.hostHeader);
+  }
+  if (framed.chunked) headers.push('Transfer-Encoding', 'chunked');
+  else if (framed.contentLength !== null) headers.push('Content-Length', framed.contentLength);
+  else if (!BODYLESS_BY_DEFAULT.has(framed.method)) headers.push('Content-Length', '0');
 
   const tls = o.tls;
   const first = addresses[0];
   trace.upstreamAddress = formatAddress(first);
-  const options: https.RequestOptions & VettedRequestOptions = {
-    agent: poolFor(ctx, state, tls, addresses, first.port),
+  // Only what differs per request: the TLS settings (SNI, context, verification) and the vetted addresses are the
+  // pool's own options (its key holds them), so node does not copy and compare them for every request.
+  const options: http.RequestOptions & { connectTimeoutMs?: number } = {
+    agent: poolFor(ctx, state, tls, addresses),
     host: first.ip,
     port: first.port,
     method: framed.method,
     path: r.upstreamPath,
     setHost: false,
-    headers: flat(outLines),
-    vetted: addresses,
-    connectTimeoutMs: ctx.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
-    ...(tls
-      ? {
-          servername: tls.servername,
-          secureContext: tls.secureContext,
-          rejectUnauthorized: tls.rejectUnauthorized,
-          checkServerIdentity: tls.checkServerIdentity,
-        }
-      : {}),
+    headers,
   };
+  if (ctx.connectTimeoutMs !== undefined) options.connectTimeoutMs = ctx.connectTimeoutMs;
   const up = tls ? https.request(options) : http.request(options);
   flight.upstream = up;
-  up.once('socket', (socket) => {
+  // `on`, not `once`, for events that come once: `once` wraps every listener in one more closure per request.
+  up.on('socket', (socket) => {
     const note = (): void => {
       if (socket.remoteAddress === undefined) return;
       const port = socket.remotePort ?? first.port;
@@ -514,27 +519,30 @@ function forward(
     answer(new Refusal(f.code, f.reason, statusOf(f.code) === 502 ? 'UPE' : 'UF'));
   });
   up.on('response', (upRes) => {
-    let resLines = outgoingResponseHeaders(headerLines(upRes.rawHeaders));
-    resLines = applyModifiers(resLines, r.filters, 'ResponseHeaderModifier');
-    res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, flat(resLines));
+    const resHeaders = hasFilter(r.filters, 'ResponseHeaderModifier')
+      ? flat(
+          applyModifiers(outgoingResponseHeaders(headerLines(upRes.rawHeaders)), r.filters, 'ResponseHeaderModifier'),
+        )
+      : outgoingResponseRaw(upRes.rawHeaders);
+    res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, resHeaders);
     // `pipe` without its bookkeeping (res 'close' above already ends the upstream side): count, write, back-pressure.
     upRes.on('data', (chunk: Buffer) => {
       trace.bytesSent += chunk.length;
       if (!res.write(chunk)) upRes.pause();
     });
     res.on('drain', () => upRes.resume());
-    upRes.once('end', () => res.end());
-    upRes.once('aborted', () => res.destroy());
-    upRes.once('error', () => res.destroy());
+    upRes.on('end', () => res.end());
+    upRes.on('aborted', () => res.destroy());
+    upRes.on('error', () => res.destroy());
   });
-  res.once('close', () => {
-    if (!res.writableFinished) up.destroy();
-  });
-  req.once('close', () => {
-    // The client went away (or its body failed to parse) before the request was complete: never let the upstream
-    // see a request that looks complete.
-    if (!req.complete) up.destroy(new Error('client request incomplete'));
-  });
+  // (A response closed before it finished destroys the upstream request: serveRequest's 'close' listener does it.)
+  if (!req.complete) {
+    req.on('close', () => {
+      // The client went away (or its body failed to parse) before the request was complete: never let the upstream
+      // see a request that looks complete.
+      if (!req.complete) up.destroy(new Error('client request incomplete'));
+    });
+  }
   if (req.complete && !framed.chunked && framed.contentLength === null) {
     // No body framing and the request is already complete (a GET): nothing to stream; the request is sent whole.
     req.resume();
@@ -554,12 +562,13 @@ function requestEvent(
   req: IncomingMessage,
   res: ServerResponse,
   trace: Trace,
-  startTime: string,
+  startMs: number,
   durationMs: number,
 ): RequestEvent {
   return {
     type: 'waypoint.request',
-    startTime,
+    startTime: new Date(startMs).toISOString(),
+    startMs,
     method: req.method ?? '',
     authority: trace.authority,
     path: trace.path,
@@ -604,7 +613,7 @@ async function serveRequest(
   expectContinue: boolean,
 ): Promise<void> {
   const t0 = performance.now();
-  const startTime = new Date().toISOString();
+  const startMs = Date.now();
   const hostLines = linesNamed(req.rawHeaders, 'host');
   const trace: Trace = {
     authority: hostLines[0] ?? '',
@@ -636,12 +645,14 @@ async function serveRequest(
       flight.upstream?.destroy(new Error(why));
     },
   };
-  req.once('end', () => {
+  req.on('end', () => {
     if (state.current?.res === res) state.current = null;
   });
-  res.once('close', () => {
+  res.on('close', () => {
     if (state.current?.res === res) state.current = null;
-    ctx.emit?.(requestEvent(ctx, req, res, trace, startTime, performance.now() - t0));
+    ctx.emit?.(requestEvent(ctx, req, res, trace, startMs, performance.now() - t0));
+    // Closed before the response finished (the caller went away, the tunnel closed): the upstream request goes too.
+    if (!res.writableFinished) flight.upstream?.destroy();
   });
   // A final answer before "100 Continue" leaves the unread body on the wire: close, never guess (RFC 9110 §10.1.1).
   let continued = false;
@@ -673,8 +684,7 @@ async function serveRequest(
     trace.authority = framed.authority;
     trace.path = framed.target.query === '' ? framed.target.path : `${framed.target.path}?${framed.target.query}`;
     // Identity: the verified peer, never a client header.
-    const lines = withVerifiedPrincipal(headerLines(req.rawHeaders), ctx.peer.uri);
-    const view: RequestView = { snap, framed, lines, headers: headerMap(lines) };
+    const view: RequestView = { snap, framed, headers: headerMapOf(req.rawHeaders, ctx.peer.uri) };
     const authorized = authorize(ctx, view, trace);
     if (authorized instanceof Refusal) return authorized;
     const routed = route(ctx, view, authorized, trace);
@@ -692,6 +702,7 @@ async function serveRequest(
       snapshot: snap,
       ...(ctx.upstreamPort ? { mapPort: ctx.upstreamPort } : {}),
       ...(ctx.random ? { random: ctx.random } : {}),
+      memo: state,
     });
     if (flight.aborted !== null) return null;
     if (addresses instanceof Refusal) return addresses;

@@ -4,8 +4,11 @@ import { test } from 'node:test';
 import {
   headerLines,
   headerMap,
+  headerMapOf,
   outgoingRequestHeaders,
+  outgoingRequestRaw,
   outgoingResponseHeaders,
+  outgoingResponseRaw,
   SOURCE_PRINCIPAL_HEADER,
   withVerifiedPrincipal,
 } from './principal-header.ts';
@@ -63,4 +66,28 @@ test('the principal header and hop-by-hop fields never leave; Connection-listed 
       ['Set-Cookie', 'b'],
     ],
   );
+});
+
+test('the one-pass forms over rawHeaders give what the list forms give', () => {
+  const samples: string[][] = [
+    ['Host', 'x'],
+    ['Host', 'x', 'Accept', '*/*', 'accept', 'text/plain'],
+    ['Host', 'x', '%%source.principal%%', APP1, 'X-A', '1', '%%SOURCE.PRINCIPAL%%', APP1, 'x-a', '2'],
+    ['Host', 'x', 'Connection', 'keep-alive, X-Secret', 'X-Secret', 's', 'connection', ' x-other ,', 'X-Other', 'o'],
+    ['Host', 'x', 'Keep-Alive', 'timeout=5', 'TE', 'trailers', 'Trailer', 'x', 'Upgrade', 'h2c', 'Expect', '100'],
+    ['Host', 'x', 'Content-Length', '3', 'Transfer-Encoding', 'chunked', 'Proxy-Connection', 'close', 'Y', ''],
+    ['Set-Cookie', 'a', 'Set-Cookie', 'b', 'Connection', 'close, Set-Cookie2', 'Set-Cookie2', 'c'],
+  ];
+  for (const raw of samples) {
+    const lines = withVerifiedPrincipal(headerLines(raw), APP2);
+    assert.deepEqual([...headerMapOf(raw, APP2)].sort(), [...headerMap(lines)].sort(), raw.join('|'));
+    const listForm = outgoingRequestHeaders(lines).filter(([n]) => n.toLowerCase() !== 'content-length');
+    assert.deepEqual(outgoingRequestRaw(raw, 'up.example'), ['Host', 'up.example', ...listForm.flat()], raw.join('|'));
+    assert.deepEqual(outgoingResponseRaw(raw), outgoingResponseHeaders(headerLines(raw)).flat(), raw.join('|'));
+  }
+  // What must never leave, whatever the case: the principal header, hop-by-hop and Connection-listed fields.
+  const out = outgoingRequestRaw(samples[3].concat(samples[2]), 'h');
+  for (const gone of ['x-secret', 'x-other', 'connection', SOURCE_PRINCIPAL_HEADER, 'host']) {
+    assert.ok(!out.slice(2).some((v, i) => i % 2 === 0 && v.toLowerCase() === gone), gone);
+  }
 });

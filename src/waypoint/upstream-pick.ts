@@ -5,11 +5,13 @@
  */
 import type { Snapshot } from '../mesh/snapshot.ts';
 import type { AddressGuard } from '../upstream/private-address-guard.ts';
+import type { CompiledEgressPolicies } from '../policy/egress-policies.ts';
 import {
   planServiceEntry,
   resolvePlan,
   shuffled,
   vetAddresses,
+  type Resolutions,
   type UpstreamAddress,
   type UpstreamPlan,
 } from '../upstream/plan.ts';
@@ -49,6 +51,31 @@ export interface PickOptions {
   /** Maps a port before it is vetted and dialled (local stand-ins of external hosts in tests). */
   readonly mapPort?: (host: string, port: number) => number;
   readonly random?: () => number;
+  /** Where one caller (a tunnel) keeps its last vetting, to reuse while nothing it depends on changed. */
+  readonly memo?: { picked: PickMemo | null };
+}
+
+/**
+ * One vetting and everything it was computed from. Vetting is pure in these (the plan and the guard are compiled
+ * objects never changed in place, the egress policies belong to one snapshot), so the same objects and the same
+ * resolved addresses give the same answer: the guard is still asked for every request whose inputs differ.
+ */
+export interface PickMemo {
+  readonly plan: ReadyPlan;
+  readonly guard: AddressGuard;
+  readonly egress: CompiledEgressPolicies;
+  readonly resolutions: Resolutions;
+  readonly addresses: readonly UpstreamAddress[];
+}
+
+function sameResolutions(a: Resolutions, b: Resolutions): boolean {
+  if (a.size !== b.size) return false;
+  for (const [name, ips] of a) {
+    const other = b.get(name);
+    if (other === undefined || other.length !== ips.length) return false;
+    for (let i = 0; i < ips.length; i++) if (ips[i] !== other[i]) return false;
+  }
+  return true;
 }
 
 /** Resolve once, vet every address with its port, and order them; the first is dialled first. */
@@ -63,9 +90,25 @@ export async function pickUpstream(
     : plan;
   const resolved = await resolvePlan(mapped, o.resolve);
   if (!resolved.ok) return noEndpoint(`backend ${what}: DNS lookup failed: ${resolved.reason}`, 'DF');
-  const vetted = vetAddresses(mapped, resolved.resolutions, o.guard, o.snapshot.egressPolicies);
-  if (!vetted.ok) {
-    return noEndpoint(`backend ${what}: no address may be dialled: ${vetted.code}: ${vetted.reason}`, 'UH');
+  const egress = o.snapshot.egressPolicies;
+  const m = o.memo?.picked;
+  let addresses: readonly UpstreamAddress[];
+  if (
+    m?.plan === mapped &&
+    m.guard === o.guard &&
+    m.egress === egress &&
+    sameResolutions(m.resolutions, resolved.resolutions)
+  ) {
+    addresses = m.addresses;
+  } else {
+    const vetted = vetAddresses(mapped, resolved.resolutions, o.guard, egress);
+    if (!vetted.ok) {
+      return noEndpoint(`backend ${what}: no address may be dialled: ${vetted.code}: ${vetted.reason}`, 'UH');
+    }
+    addresses = vetted.addresses;
+    if (o.memo) {
+      o.memo.picked = { plan: mapped, guard: o.guard, egress, resolutions: resolved.resolutions, addresses };
+    }
   }
-  return mapped.shuffle ? shuffled(vetted.addresses, o.random) : vetted.addresses;
+  return mapped.shuffle ? shuffled(addresses, o.random) : addresses;
 }
