@@ -46,7 +46,7 @@ test('a FIN from the caller ends only that direction: the upstream still answers
     s.on('end', () => s.end(`pong:${got}`));
   });
   const { caller, downstream } = await pair(t);
-  const pipe = pipeTunnel(downstream, await up.dial(), 60_000, Buffer.from('hello-'));
+  const pipe = pipeTunnel(downstream, await up.dial(), 60_000, { head: Buffer.from('hello-') });
   caller.end('ping');
   let answer = '';
   caller.setEncoding('utf8');

@@ -18,6 +18,7 @@ import {
   type TunnelRecord,
 } from '../events/diagnostics.ts';
 import { isWouldDeny, LEARN_BANNER, WOULD_DENY } from '../learn/learn-mode.ts';
+import { LineBatcher } from './line-batcher.ts';
 
 export interface AccessLogOptions {
   readonly instance: number;
@@ -108,41 +109,42 @@ const FLUSH_MS = 100;
 export function startAccessLog(options: AccessLogOptions): AccessLog {
   // Lines are written in batches of at least BATCH_BYTES, and whatever is waiting at least every FLUSH_MS: one write
   // system call per L7 request was ~5 % of the waypoint's CPU. `flush()` (and `close()`) still write out at once.
-  const batching = { minLength: BATCH_BYTES, maxWrite: 2 * BATCH_BYTES };
+  // The batches are made by a LineBatcher in front of sonic-boom (see line-batcher.ts), which writes each at once.
+  const batching = { minLength: 0, maxWrite: 4 * BATCH_BYTES };
   const dest =
     typeof options.destination === 'string'
       ? pino.destination({ dest: options.destination, sync: false, mkdir: true, append: true, ...batching })
       : (options.destination ?? pino.destination({ dest: 1, sync: false, ...batching }));
+  const out = new LineBatcher(dest, BATCH_BYTES);
   // Learn mode marks every line, so no one mistakes a learning gateway's log for an enforcing one's.
   let learning = false;
   const logger = pino(
     {
       ...LOG_FORMAT,
       mixin: () => (learning ? { mode: 'learn', learn: LEARN_BANNER } : {}),
-      hooks: {
-        logMethod(args, method) {
-          pending = true;
-          method.apply(this, args);
-        },
-      },
     },
-    dest,
+    out,
   );
   // Only when something waits: sonic-boom's own periodicFlush writes an empty string every period even when idle.
-  let pending = false;
   const timer = setInterval(() => {
-    if (!pending) return;
-    pending = false;
-    const d = dest as { flush?: () => void; destroyed?: boolean };
-    if (d.destroyed !== true) d.flush?.();
+    if ((dest as { destroyed?: boolean }).destroyed !== true) out.drain();
   }, FLUSH_MS);
   timer.unref();
   const { instance } = options;
   const unsubscribe = [
     subscribe<TunnelRecord>(CHANNELS.tunnelClosed, instance, (r) => {
       const fields = accessLogFields(r);
-      if (r.decision === 'allow') logger.info(fields, 'tunnel');
-      else logger.warn(fields, r.reason);
+      if (learning) {
+        // Through pino, whose mixin marks the line.
+        if (r.decision === 'allow') logger.info(fields, 'tunnel');
+        else logger.warn(fields, r.reason);
+        return;
+      }
+      // The one line per tunnel, the L4 hot path: pino's line (level, time, fields, msg) by one native JSON.stringify.
+      const allow = r.decision === 'allow';
+      out.write(
+        `{"level":"${allow ? 'info' : 'warn'}","time":"${new Date().toISOString()}",${JSON.stringify(fields).slice(1, -1)},"msg":${allow ? '"tunnel"' : JSON.stringify(r.reason)}}\n`,
+      );
     }),
     subscribe<HboneRefusalEvent>(CHANNELS.hboneRefused, instance, (e) => {
       logger.warn(
@@ -180,8 +182,7 @@ export function startAccessLog(options: AccessLogOptions): AccessLog {
         // The one line per L7 request, the hot path: the same JSON line pino writes (level, time, fields, msg), built
         // by one native JSON.stringify instead of pino's key-by-key serializer (~3 % of the waypoint's CPU). In learn
         // mode the line goes through pino, whose mixin marks it.
-        pending = true;
-        dest.write(
+        out.write(
           `{"level":"info","time":"${new Date().toISOString()}",${JSON.stringify(fields).slice(1, -1)},"msg":"request"}\n`,
         );
       } else {
@@ -209,7 +210,9 @@ export function startAccessLog(options: AccessLogOptions): AccessLog {
     }),
   ];
   const flush = (): void => {
-    const d = dest as { flushSync?: () => void };
+    const d = dest as { flushSync?: () => void; destroyed?: boolean };
+    if (d.destroyed === true) return;
+    out.drain();
     try {
       d.flushSync?.();
     } catch {
