@@ -74,6 +74,18 @@ function identityOf(ctx: TunnelContext, dest: Destination | null, startMs: numbe
   };
 }
 
+/** What ends a tunnel's record. */
+export interface TunnelFinish {
+  readonly status: number;
+  readonly decision: 'allow' | 'deny';
+  readonly code: ErrorCode;
+  readonly reason: string;
+  readonly layers: readonly LayerRecord[];
+  readonly flags: ResponseFlag;
+  readonly bytesReceived?: number;
+  readonly bytesSent?: number;
+}
+
 /** Accumulates the access-log record of one tunnel and publishes it exactly once. */
 export class TunnelLog {
   readonly #ctx: TunnelContext;
@@ -101,16 +113,7 @@ export class TunnelLog {
     });
   }
 
-  finish(f: {
-    status: number;
-    decision: 'allow' | 'deny';
-    code: ErrorCode;
-    reason: string;
-    layers: readonly LayerRecord[];
-    flags: ResponseFlag;
-    bytesReceived?: number;
-    bytesSent?: number;
-  }): void {
+  finish(f: TunnelFinish): void {
     if (this.#done) return;
     this.#done = true;
     publish.tunnelClosed({

@@ -14,6 +14,7 @@ import {
   subscribe,
   type ConfigEvent,
   type HboneRefusalEvent,
+  type LayerSummary,
   type TunnelDecidedEvent,
   type TunnelIdentity,
   type TunnelRecord,
@@ -75,16 +76,27 @@ export function startMetrics(instance: number): GatewayMetrics {
   const registry = new Registry();
   // Per-tunnel counts are tallied as numbers per (reused) label set and handed to prom-client when it collects
   // (tally.ts): the tunnel path does Map updates only.
+  // The service entry's namespace is part of its `ns/name` ref, so (principal, destination, service entry, flags)
+  // determines every Istio label.
   const tunnelLabels = new LabelSets<IstioLabels>();
   const istioOf = (t: TunnelIdentity, flags: string): IstioLabels =>
-    tunnelLabels.get(
-      `${t.sourcePrincipal}\u0000${t.host ?? t.authority}\u0000${t.serviceEntry ?? ''}\u0000${t.serviceEntryNamespace ?? ''}\u0000${flags}`,
-      () => istioLabels(t, flags),
+    tunnelLabels.get(t.sourcePrincipal, t.host ?? t.authority, t.serviceEntry ?? '', flags, () =>
+      istioLabels(t, flags),
     );
   type DecisionLabels = { decision: string; layer: string; code: string };
   const decisionLabels = new LabelSets<DecisionLabels>();
   const decisionOf = (decision: string, layer: string, code: string): DecisionLabels =>
-    decisionLabels.get(`${decision}\u0000${layer}\u0000${code}`, () => ({ decision, layer, code }));
+    decisionLabels.get(decision, layer, code, '', () => ({ decision, layer, code }));
+  // A decision's layer summaries are shared by the tunnels that repeat it (summarizeLayers): their labels too.
+  const layerLabels = new WeakMap<LayerSummary, DecisionLabels>();
+  const layerOf = (l: LayerSummary): DecisionLabels => {
+    let labels = layerLabels.get(l);
+    if (labels === undefined) {
+      labels = decisionOf(l.decision, l.layer, l.code);
+      layerLabels.set(l, labels);
+    }
+    return labels;
+  };
   type OpenLabels = { gateway: string; source_workload_namespace: string };
   const openLabels = new LabelSets<OpenLabels>();
   const tallies = {
@@ -195,10 +207,10 @@ export function startMetrics(instance: number): GatewayMetrics {
     // ztunnel counts a connection as opened before RBAC runs (ConnectionOpen), so denied ones are counted too.
     subscribe<TunnelDecidedEvent>(CHANNELS.tunnelDecided, instance, (e) => {
       tallies.opened.add(istioOf(e, '-'));
-      for (const l of e.layers) tallies.decisions.add(decisionOf(l.decision, l.layer, l.code));
+      for (const l of e.layers) tallies.decisions.add(layerOf(l));
       if (e.decision === 'allow' && !open.has(e.tunnelId)) {
         const gateway = e.gateway ?? 'none';
-        const labels = openLabels.get(`${gateway}\u0000${e.sourcePrincipal}`, () => ({
+        const labels = openLabels.get(gateway, e.sourcePrincipal, '', '', () => ({
           gateway,
           source_workload_namespace: namespaceOf(e.sourcePrincipal),
         }));
