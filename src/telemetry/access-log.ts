@@ -153,10 +153,10 @@ const BATCH_BYTES = 32 * 1024;
 /** ...or until this many milliseconds passed, so a quiet gateway's lines still appear. */
 const FLUSH_MS = 100;
 /**
- * The batch the LineBatcher hands to sonic-boom, in UTF-16 units. Waking a libuv thread for a write cost 20-40 us
- * of the main thread on an idle 2-core VM and up to 0.8 ms in a loaded gateway, whatever the size (measured with
- * `process.threadCpuUsage` around `fs.write`): at 32 KiB that was tens of microseconds per tunnel line. 256 Ki units
- * (~230 tunnel lines) make it a few; FLUSH_MS still bounds how long a line waits.
+ * The batch the LineBatcher hands to sonic-boom, in UTF-16 units. Each write costs the main thread a libuv work
+ * request, a thread wake-up and sonic-boom's completion callback, 20-40 us on a 2-core VM whatever the size
+ * (`process.threadCpuUsage` around `fs.write`, 1 KiB to 512 KiB): per 32 KiB that was about a microsecond per tunnel
+ * line. 256 Ki units (~230 tunnel lines) make it negligible; FLUSH_MS still bounds how long a line waits.
  */
 const LINE_BATCH_CHARS = 8 * BATCH_BYTES;
 
