@@ -446,7 +446,18 @@ export class OpenTunnel implements DecidedTunnel {
     this.#idleTimeoutMs = this.#ctx.idleTimeoutMs;
     this.#pipe = pipeTunnel(r.stream, this.#socket, this.#idleTimeoutMs, {
       head,
-      onDone: (outcome) => this.#piped(outcome),
+      onDone: (outcome) => {
+        try {
+          this.#piped(outcome);
+        } catch (err) {
+          // The pipe ends inside a stream event, where a throw would take the process down: report it instead.
+          publish.problem({
+            instance: this.#ctx.instance,
+            code: 'PCL_HBONE_HANDLER_FAILED',
+            message: `finishing tunnel ${this.tunnelId}: ${messageOf(err)}`,
+          });
+        }
+      },
     });
   }
 

@@ -182,6 +182,37 @@ function upClose(this: Piped<Socket>, hadError: boolean): void {
   else p.progress();
 }
 
+type Listener = (this: never, ...args: never[]) => void;
+
+/**
+ * Each side's listeners: failure and completion at once, the byte flow once it may start. 'close', 'end' and
+ * 'finish' are emitted once each, so plain `on` (no once-wrapper per listener).
+ */
+const DOWN_WATCH: readonly (readonly [string, Listener])[] = [
+  ['error', downError],
+  ['close', downClose],
+  ['finish', finished],
+];
+const UP_WATCH: readonly (readonly [string, Listener])[] = [
+  ['error', upError],
+  ['close', upClose],
+  ['finish', finished],
+];
+const DOWN_FLOW: readonly (readonly [string, Listener])[] = [
+  ['end', downEnd],
+  ['drain', downDrain],
+  ['data', downData],
+];
+const UP_FLOW: readonly (readonly [string, Listener])[] = [
+  ['end', upEnd],
+  ['drain', upDrain],
+  ['data', upData],
+];
+
+function listen(side: Duplex, listeners: readonly (readonly [string, Listener])[]): void {
+  for (const [event, fn] of listeners) side.on(event, fn as (...args: unknown[]) => void);
+}
+
 /**
  * Start piping. The upstream socket must have been created with `allowHalfOpen: true`. `idleTimeoutMs` (0 = never)
  * closes the tunnel when no byte moved either way for that long.
@@ -197,13 +228,8 @@ export function pipeTunnel(
   const up = p.up;
   down[PIPE] = p;
   up[PIPE] = p;
-  down.on('error', downError);
-  up.on('error', upError);
-  // 'close', 'end' and 'finish' are emitted once each: plain `on` (no once-wrapper per listener).
-  down.on('close', downClose);
-  up.on('close', upClose);
-  down.on('finish', finished);
-  up.on('finish', finished);
+  listen(down, DOWN_WATCH);
+  listen(up, UP_WATCH);
   if (down.destroyed || up.destroyed) {
     // Already gone: `pipeline` reported this as a premature close on the next tick.
     process.nextTick(() => {
@@ -214,12 +240,8 @@ export function pipeTunnel(
   }
   const head = options.head;
   if (head !== undefined && head.length > 0) up.write(head);
-  down.on('end', downEnd);
-  up.on('end', upEnd);
-  down.on('drain', downDrain);
-  up.on('drain', upDrain);
-  down.on('data', downData);
-  up.on('data', upData);
+  listen(down, DOWN_FLOW);
+  listen(up, UP_FLOW);
   // A 'data' listener does not restart a stream paused on purpose (the ClientHello read leaves it paused).
   down.resume();
   up.resume();
