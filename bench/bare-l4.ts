@@ -16,24 +16,34 @@ export interface BareL4Relay {
   stop(): Promise<void>;
 }
 
-export async function startBareL4Relay(pki: BenchPki, targets: readonly string[]): Promise<BareL4Relay> {
+/** The bare relay's gateway alone (no agent), for measurements that open tunnels with their own client. */
+export async function startBareGateway(
+  pki: BenchPki,
+): Promise<{ readonly hbone: { host: string; port: number }; readonly pid: number; stop(): Promise<void> }> {
   const gw = await issueWorkloadCert(pki.ca, { spiffe: GATEWAY_SAN, ttl: 3_600_000 });
   const f = (n: string): string => join(pki.dir, `bare-${n}`);
   writeFileSync(f('gw.crt'), gw.certChainPem);
   writeFileSync(f('gw.key'), gw.keyPem);
-  writeFileSync(f('client.crt'), pki.client.certChainPem);
-  writeFileSync(f('client.key'), pki.client.keyPem);
   writeFileSync(f('root.pem'), pki.ca.rootCertPem);
-  const relay = join(REPO, 'bench', 'bare-relay.ts');
   const gateway = startChild(NODE, [
     ...nodeFlags('bare-serve'),
-    relay,
+    join(REPO, 'bench', 'bare-relay.ts'),
     'l4-gateway',
     f('gw.crt'),
     f('gw.key'),
     f('root.pem'),
   ]);
   const port = Number((await waitForOutput(gateway, /bare gateway listening on (\d+)/, 'bare relay gateway'))[1]);
+  return { hbone: { host: '127.0.0.1', port }, pid: gateway.pid, stop: () => gateway.stop() };
+}
+
+export async function startBareL4Relay(pki: BenchPki, targets: readonly string[]): Promise<BareL4Relay> {
+  const gateway = await startBareGateway(pki);
+  const port = gateway.hbone.port;
+  const f = (n: string): string => join(pki.dir, `bare-${n}`);
+  writeFileSync(f('client.crt'), pki.client.certChainPem);
+  writeFileSync(f('client.key'), pki.client.keyPem);
+  const relay = join(REPO, 'bench', 'bare-relay.ts');
   const agent = startChild(NODE, [
     ...nodeFlags('bare-agent'),
     relay,

@@ -1,11 +1,12 @@
 /**
  * Gateway memory per idle tunnel: a fresh `portcullis serve` child, RSS from /proc before and after opening N tunnels
  * (HboneClient pools, 100 streams per session, so N/100 sessions), each tunnel dialled upstream to the echo sink and
- * then left idle.
+ * then left idle. The bare Node relay (bench/bare-relay.ts) is measured the same way as the floor.
  */
 import type { ClientHttp2Stream } from 'node:http2';
 import { join } from 'node:path';
 import { HboneClient } from '../src/hbone/client.ts';
+import { startBareGateway } from './bare-l4.ts';
 import { GATEWAY_SAN, REPO, heapSnapshotWanted, rssBytes, startServe, type BenchPki } from './env.ts';
 import { sleep } from './stats.ts';
 import { readdirSync, statSync } from 'node:fs';
@@ -32,16 +33,38 @@ export interface MemoryResult {
   readonly bytesPerTunnel: number;
 }
 
-export async function idleTunnelMemory(
+/** A gateway child under measurement: its HBONE address and pid. */
+interface MeasuredGateway {
+  readonly hbone: { host: string; port: number };
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+/** `portcullis serve` with room for the tunnels (its per-identity limit is lifted by the bench config). */
+export function idleTunnelMemory(
   pki: BenchPki,
   configDir: string,
   authority: string,
   tunnels: number,
 ): Promise<MemoryResult> {
-  const gw = await startServe(configDir, pki.caDir, join(pki.dir, 'access-memory.log'), [
-    '--max-tunnels',
-    String(tunnels * 2),
-  ]);
+  const start = (): Promise<MeasuredGateway> =>
+    startServe(configDir, pki.caDir, join(pki.dir, 'access-memory.log'), ['--max-tunnels', String(tunnels * 2)]);
+  return measureIdleTunnels(pki, start, authority, tunnels, heapSnapshotWanted('serve'));
+}
+
+/** The bare Node relay's gateway, the same measurement: Node's own floor per idle tunnel. */
+export function bareIdleTunnelMemory(pki: BenchPki, authority: string, tunnels: number): Promise<MemoryResult> {
+  return measureIdleTunnels(pki, () => startBareGateway(pki), authority, tunnels, heapSnapshotWanted('bare-serve'));
+}
+
+async function measureIdleTunnels(
+  pki: BenchPki,
+  start: () => Promise<MeasuredGateway>,
+  authority: string,
+  tunnels: number,
+  heapSnapshot: boolean,
+): Promise<MemoryResult> {
+  const gw = await start();
   const client = new HboneClient({
     certificates: pki.client,
     gateway: gw.hbone,
@@ -69,7 +92,7 @@ export async function idleTunnelMemory(
     );
     await sleep(2000);
     const after = rssBytes(gw.pid);
-    if (heapSnapshotWanted('serve')) {
+    if (heapSnapshot) {
       // The snapshot of the idle tunnels (after the RSS reading, which it would disturb); written to bench/profiles.
       process.kill(gw.pid, 'SIGUSR2');
       await heapSnapshotWritten(gw.pid);

@@ -36,7 +36,7 @@ import {
   startNginxL7Peer,
   type L7Result,
 } from './l7.ts';
-import { idleTunnelMemory, type MemoryResult } from './memory.ts';
+import { bareIdleTunnelMemory, idleTunnelMemory, type MemoryResult } from './memory.ts';
 import { startupTimes, timeInstalled } from './startup.ts';
 import { round } from './stats.ts';
 import { hboneTunnelRate, mtlsHandshakeRate, type RateResult } from './tunnels.ts';
@@ -612,7 +612,12 @@ function benchControl(scale: Scale, rows: Row[]): ControlPlaneResult {
   return r;
 }
 
-async function benchMemory(pki: BenchPki, env: L4Env | null, scale: Scale, rows: Row[]): Promise<MemoryResult> {
+async function benchMemory(
+  pki: BenchPki,
+  env: L4Env | null,
+  scale: Scale,
+  rows: Row[],
+): Promise<MemoryResult & { bareRelay: MemoryResult }> {
   let configDir = env?.configDir;
   let echo = env?.echo;
   if (configDir === undefined || echo === undefined) {
@@ -621,16 +626,26 @@ async function benchMemory(pki: BenchPki, env: L4Env | null, scale: Scale, rows:
     configDir = writeL4Config(pki.dir, [{ name: 'echo', host: ECHO_HOST, port: echo.port }]);
   }
   const r = await idleTunnelMemory(pki, configDir, `${ECHO_HOST}:${echo.port}`, scale.memoryTunnels);
+  const bare = await bareIdleTunnelMemory(pki, `${ECHO_HOST}:${echo.port}`, scale.memoryTunnels);
   rows.push({
     section: 'memory',
     measure: `gateway RSS, ${r.tunnels} idle tunnels over ${r.sessions} sessions`,
     value: round(r.bytesPerTunnel / KiB, 1),
     unit: 'KiB/tunnel',
     reference: `RSS ${round(r.rssBeforeMiB, 1)} → ${round(r.rssAfterMiB, 1)} MiB (incl. the upstream socket)`,
+    ratio: `${x(r.bytesPerTunnel, bare.bytesPerTunnel)} of bare relay`,
     target: '≤ 16 KiB',
     status: status(scale.toy, r.bytesPerTunnel <= 16 * KiB),
   });
-  return r;
+  rows.push({
+    section: 'memory',
+    measure: `bare Node HBONE relay RSS, ${bare.tunnels} idle tunnels over ${bare.sessions} sessions (same loop)`,
+    value: round(bare.bytesPerTunnel / KiB, 1),
+    unit: 'KiB/tunnel',
+    reference: `RSS ${round(bare.rssBeforeMiB, 1)} → ${round(bare.rssAfterMiB, 1)} MiB (incl. the upstream socket)`,
+    status: 'reference',
+  });
+  return { ...r, bareRelay: bare };
 }
 
 function machine(): BenchReport['machine'] {

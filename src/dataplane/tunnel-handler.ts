@@ -20,20 +20,14 @@ import type { DecidedTunnel } from './policy-recheck.ts';
 import type { AddressGuard } from '../upstream/private-address-guard.ts';
 import type { NameResolver } from './resolver.ts';
 import { checkSni, needsSniCheck, readClientHello } from './sni-check.ts';
-import { decideTunnel, decideUnknownAddresses, type RoutableDestination } from './tunnel-decision.ts';
-import { pipeTunnel, type TunnelPipe } from './tunnel-pipe.ts';
+import { decideUnknownAddresses, type RoutableDestination } from './tunnel-decision.ts';
+import { pipeTunnel, type PipeOutcome, type TunnelPipe } from './tunnel-pipe.ts';
+import { decideFirst, prepareUpstream, type UpstreamPrep } from './decision-memo.ts';
 import { dialFirst, formatAddress } from '../upstream/dial.ts';
-import { resolveAuthority } from '../mesh/destination.ts';
 import type { CredentialStore } from '../waypoint/credentials.ts';
 import { handleHttpTunnel, type ServiceEntryDestination } from '../waypoint/http-tunnel.ts';
 import { applyLearnMode, egressPoliciesFor } from '../learn/learn-mode.ts';
-import {
-  namesToResolve,
-  planUpstream,
-  vetAddresses,
-  type UpstreamAddress,
-  type UpstreamPlan,
-} from '../upstream/plan.ts';
+import { vetAddresses, type UpstreamAddress, type VetResult } from '../upstream/plan.ts';
 import { messageOf } from '../errors/message-of.ts';
 
 /** What a tunnel needs from the gateway. Everything is read at the moment of use, so reloads apply at once. */
@@ -80,25 +74,38 @@ function identityOf(ctx: TunnelContext, dest: Destination | null, startMs: numbe
   };
 }
 
+/** What ends a tunnel's record. */
+export interface TunnelFinish {
+  readonly status: number;
+  readonly decision: 'allow' | 'deny';
+  readonly code: ErrorCode;
+  readonly reason: string;
+  readonly layers: readonly LayerRecord[];
+  readonly flags: ResponseFlag;
+  readonly bytesReceived?: number;
+  readonly bytesSent?: number;
+}
+
 /** Accumulates the access-log record of one tunnel and publishes it exactly once. */
 export class TunnelLog {
   readonly #ctx: TunnelContext;
   readonly #startMs: number;
-  #identity: TunnelIdentity;
+  /** The destination as decided (null until then): the record's identity fields are built from it when published. */
+  #dest: Destination | null = null;
   #done = false;
-  upstreamAddress: string | null = null;
+  /** The address dialled (formatted only when the line is written). */
+  upstream: UpstreamAddress | null = null;
   sni: string | null = null;
 
   constructor(ctx: TunnelContext, startMs: number) {
     this.#ctx = ctx;
     this.#startMs = startMs;
-    this.#identity = identityOf(ctx, null, startMs);
   }
 
   decided(dest: Destination, record: DecisionRecord): void {
-    this.#identity = identityOf(this.#ctx, dest, this.#startMs);
+    this.#dest = dest;
     publish.tunnelDecided({
-      ...this.#identity,
+      ...identityOf(this.#ctx, dest, this.#startMs),
       decision: record.decision,
       code: record.code,
       reason: record.reason,
@@ -106,27 +113,18 @@ export class TunnelLog {
     });
   }
 
-  finish(f: {
-    status: number;
-    decision: 'allow' | 'deny';
-    code: ErrorCode;
-    reason: string;
-    layers: readonly LayerRecord[];
-    flags: ResponseFlag;
-    bytesReceived?: number;
-    bytesSent?: number;
-  }): void {
+  finish(f: TunnelFinish): void {
     if (this.#done) return;
     this.#done = true;
     publish.tunnelClosed({
-      ...this.#identity,
+      ...identityOf(this.#ctx, this.#dest, this.#startMs),
       durationMs: Date.now() - this.#startMs,
       status: f.status,
       decision: f.decision,
       code: f.code,
       reason: f.reason,
       layers: summarizeLayers(f.layers),
-      upstreamAddress: this.upstreamAddress,
+      upstreamAddress: this.upstream === null ? null : formatAddress(this.upstream),
       sni: this.sni,
       bytesReceived: f.bytesReceived ?? 0,
       bytesSent: f.bytesSent ?? 0,
@@ -158,10 +156,14 @@ export interface ForwardInput {
   readonly record: DecisionRecord;
   /** The unknown destination was named by host and decided on the addresses it resolved to (reused, never re-resolved). */
   readonly resolved: ReadonlyMap<string, readonly string[]> | null;
+  /** The destination's plan, when the decision memo already has it. */
+  readonly prep?: UpstreamPrep;
 }
 
 /**
- * Handle one CONNECT. Resolves when the tunnel is finished; never rejects for anything a caller or upstream did.
+ * Handle one CONNECT. Resolves once the tunnel is refused, or piping (an L4 tunnel then finishes on its own: it
+ * writes its access-log line and leaves `ctx.open` when it closes), or, for an L7 tunnel, finished. Never rejects
+ * for anything a caller or upstream did.
  *
  * @example
  * createHboneServer({ ..., handler: (request) => handleTunnel({ request, snapshot: () => snap, ... }) });
@@ -169,72 +171,75 @@ export interface ForwardInput {
 export async function handleTunnel(ctx: TunnelContext): Promise<void> {
   const log = new TunnelLog(ctx, Date.now());
   const r = ctx.request;
-  const authority: Authority = { host: r.authority.host, port: r.authority.port, isIp: r.authority.isIp };
+  // The parsed authority (host, port, isIp) is the mesh's Authority; its text keys the decision memo.
+  const authority: Authority = r.authority;
   const snap = ctx.snapshot();
-  // L7 seam: an HTTP port of a ServiceEntry bound to a waypoint-class Gateway is terminated as HTTP, and every request
-  // inside is authorized (both layers, with HTTP attributes), routed and originated on its own. The tunnel answers
-  // 200 at once, as Envoy's waypoint does: there is no single upstream to wait for.
-  const dest = resolveAuthority(snap, null, authority);
-  if (dest.kind === 'serviceEntry' && dest.gateway.mode === 'waypoint' && dest.port.protocol === 'HTTP') {
-    await forwardHttp(ctx, log, dest);
-    return;
-  }
-  const { decision, request: authz } = decideTunnel(snap, authority, null, r.peer.uri, r.peerAddress, dest);
-  if (decision.kind === 'deny') {
-    // Learn mode turns only a policy denial into a logged would-deny allow; it still goes through every guard below.
-    const learned = applyLearnMode(snap.settings, decision.record);
-    const dest = decision.dest;
-    if (learned.decision === 'allow' && (dest.kind === 'serviceEntry' || dest.kind === 'unknown')) {
-      log.decided(dest, learned);
-      await forwardL4({ ctx, log, authority, authz, dest, record: learned, resolved: null });
+  const verdict = decideFirst(snap, authority, r.authority.raw, r.peer.uri, r.peerAddress);
+  switch (verdict.kind) {
+    case 'http':
+      // The tunnel answers 200 at once, as Envoy's waypoint does: there is no single upstream to wait for.
+      await forwardHttp(ctx, log, verdict.dest);
       return;
-    }
-    log.decided(decision.dest, decision.record);
-    refuse(ctx, log, statusOf(decision.record.code), 'UAEX', decision.record, 'deny');
-    return;
+    case 'refuse':
+      log.decided(verdict.dest, verdict.logged);
+      refuse(ctx, log, verdict.status, verdict.flags, verdict.answer, verdict.decision);
+      return;
+    case 'forward':
+      log.decided(verdict.dest, verdict.record);
+      await forwardL4({
+        ctx,
+        log,
+        authority,
+        authz: verdict.authz,
+        dest: verdict.dest,
+        record: verdict.record,
+        resolved: null,
+        prep: verdict.prep,
+      });
+      return;
+    case 'resolveFirst':
+      break;
   }
-  if (decision.kind === 'noSuchPort') {
-    const d = decision.dest;
-    log.decided(d, decision.record);
-    const noPort: DecisionRecord = {
-      ...decision.record,
-      code: 'PCL_MESH_NO_SUCH_PORT',
-      reason: `${d.serviceEntry.ref} declares no port ${d.port}`,
+  // An undeclared name: resolve it once and decide on every address (all must be allowed by egressPolicies).
+  let ips: string[] = [];
+  try {
+    ips = await ctx.resolver.resolve(authority.host);
+  } catch (err) {
+    log.decided(verdict.dest, verdict.record);
+    const failed: DecisionRecord = {
+      decision: 'deny',
+      code: 'PCL_DATAPLANE_DNS_FAILED',
+      reason: `${authority.host}: ${messageOf(err)}`,
+      layers: verdict.record.layers,
     };
-    refuse(ctx, log, statusOf(noPort.code), 'NR', noPort, 'allow');
+    refuse(ctx, log, statusOf(failed.code), 'DF', failed, 'deny');
     return;
   }
-  let record = decision.record;
-  let resolved: Map<string, readonly string[]> | null = null;
-  if (decision.kind === 'resolveFirst') {
-    // An undeclared name: resolve it once and decide on every address (all must be allowed by egressPolicies).
-    let ips: string[] = [];
-    try {
-      ips = await ctx.resolver.resolve(authority.host);
-    } catch (err) {
-      log.decided(decision.dest, record);
-      const failed: DecisionRecord = {
-        decision: 'deny',
-        code: 'PCL_DATAPLANE_DNS_FAILED',
-        reason: `${authority.host}: ${messageOf(err)}`,
-        layers: record.layers,
-      };
-      refuse(ctx, log, statusOf(failed.code), 'DF', failed, 'deny');
-      return;
-    }
-    record = decideUnknownAddresses(snap.egressPolicies, ips, authority.port);
-    resolved = new Map([[authority.host, ips]]);
-  }
-  record = applyLearnMode(snap.settings, record);
-  log.decided(decision.dest, record);
+  const record = applyLearnMode(snap.settings, decideUnknownAddresses(snap.egressPolicies, ips, authority.port));
+  log.decided(verdict.dest, record);
   if (record.decision === 'deny') {
     refuse(ctx, log, statusOf(record.code), 'UAEX', record, 'deny');
     return;
   }
-  await forwardL4({ ctx, log, authority, authz, dest: decision.dest, record, resolved });
+  const resolved = new Map([[authority.host, ips]]);
+  await forwardL4({ ctx, log, authority, authz: verdict.authz, dest: verdict.dest, record, resolved });
 }
 
-/** Forward an allowed tunnel at L4: plan, resolve once, check every address, dial, answer 200, check SNI, pipe. */
+/** `vetAddresses` of a plan with no names against `guard`, kept on the (memoized) prep while the guard stays. */
+function vettedFor(prep: UpstreamPrep, guard: AddressGuard, snap: Snapshot): VetResult {
+  const plan = prep.plan;
+  if (!plan.ok) throw new Error('vettedFor: the plan failed');
+  const kept = prep.vetted;
+  if (kept !== null && kept.guard === guard) return kept.result;
+  const result = vetAddresses(plan, new Map(), guard, egressPoliciesFor(snap));
+  prep.vetted = { guard, result };
+  return result;
+}
+
+/**
+ * Forward an allowed tunnel at L4: plan, resolve once, check every address, dial, answer 200, then hand it to an
+ * `OpenTunnel` (SNI check, pipe). Resolves once the tunnel is refused or its pipe has started.
+ */
 export async function forwardL4(input: ForwardInput): Promise<void> {
   const { ctx, log, authority, authz, dest, record } = input;
   const r = ctx.request;
@@ -247,38 +252,43 @@ export async function forwardL4(input: ForwardInput): Promise<void> {
     decision: 'allow' | 'deny',
   ): void => refuse(ctx, log, status, flags, { decision: 'deny', code, reason, layers: record.layers }, decision);
 
-  const plan: UpstreamPlan = planUpstream(dest);
+  const prep = input.prep ?? prepareUpstream(dest);
+  const plan = prep.plan;
   if (!plan.ok) {
     fail(statusOf(plan.code), 'NR', plan.code, plan.reason, 'allow');
     return;
   }
-  const resolutions = new Map<string, readonly string[]>(input.resolved ?? []);
-  for (const name of namesToResolve(plan)) {
-    if (resolutions.has(name)) continue;
-    try {
-      resolutions.set(name, await ctx.resolver.resolve(name));
-    } catch (err) {
-      fail(
-        statusOf('PCL_DATAPLANE_DNS_FAILED'),
-        'DF',
-        'PCL_DATAPLANE_DNS_FAILED',
-        `${name}: ${messageOf(err)}`,
-        'allow',
-      );
-      return;
+  let vetted: VetResult;
+  if (prep.names.length === 0) {
+    vetted = vettedFor(prep, ctx.guard(), snap);
+  } else {
+    const resolutions = new Map<string, readonly string[]>(input.resolved ?? []);
+    for (const name of prep.names) {
+      if (resolutions.has(name)) continue;
+      try {
+        resolutions.set(name, await ctx.resolver.resolve(name));
+      } catch (err) {
+        fail(
+          statusOf('PCL_DATAPLANE_DNS_FAILED'),
+          'DF',
+          'PCL_DATAPLANE_DNS_FAILED',
+          `${name}: ${messageOf(err)}`,
+          'allow',
+        );
+        return;
+      }
     }
+    vetted = vetAddresses(plan, resolutions, ctx.guard(), egressPoliciesFor(snap));
   }
-  const vetted = vetAddresses(plan, resolutions, ctx.guard(), egressPoliciesFor(snap));
   if (!vetted.ok) {
     if (vetted.code === 'PCL_DATAPLANE_DNS_FAILED')
       fail(statusOf(vetted.code), 'DF', vetted.code, vetted.reason, 'allow');
     else fail(statusOf(vetted.code), 'UAEX', vetted.code, vetted.reason, 'deny');
     return;
   }
-  let addresses: UpstreamAddress[] = [...vetted.addresses];
-  if (plan.shuffle) addresses = shuffle(addresses);
+  const addresses: readonly UpstreamAddress[] = plan.shuffle ? shuffle([...vetted.addresses]) : vetted.addresses;
 
-  const dialled = await dialFirst(addresses, ctx.connectTimeoutMs, r.signal);
+  const dialled = await dialFirst(addresses, ctx.connectTimeoutMs, r.gone);
   if (!dialled.ok) {
     if (dialled.aborted)
       log.finish({
@@ -300,9 +310,9 @@ export async function forwardL4(input: ForwardInput): Promise<void> {
     return;
   }
   const upstream = dialled.socket;
-  upstream.on('error', () => {});
-  log.upstreamAddress = formatAddress(dialled.address);
+  log.upstream = dialled.address;
   if (!r.respond(200)) {
+    upstream.on('error', ignore);
     upstream.destroy();
     log.finish({
       status: 0,
@@ -322,12 +332,11 @@ export async function forwardL4(input: ForwardInput): Promise<void> {
     egressCheck: plan.egressCheck,
   });
   ctx.open.add(tunnel);
-  try {
-    await tunnel.run(dest);
-  } finally {
-    ctx.open.delete(tunnel);
-  }
+  await tunnel.start(dest);
 }
+
+/** Errors of a socket that is being destroyed anyway. */
+function ignore(): void {}
 
 /** The final verdict of a tunnel closed from outside while it ran (policy change, shutdown). */
 interface Verdict {
@@ -340,11 +349,11 @@ interface Verdict {
 
 /**
  * An allowed L4 tunnel from its 200 to its close, as the gateway tracks it for re-decision and shutdown: it checks
- * the SNI on TLS ports, pipes bytes until a side ends or it idles out, and writes the tunnel's one access-log line.
- * `close` may come at any point of that (the SNI read or the pipe); the verdict it records is the final one.
+ * the SNI on TLS ports, pipes bytes until a side ends or it idles out, then writes the tunnel's one access-log line
+ * and leaves `ctx.open`. `close` may come at any point of that (the SNI read or the pipe); the verdict it records is
+ * the final one. While idle it holds only its fields: the pipe's end is a callback, not an awaiting async function.
  */
 export class OpenTunnel implements DecidedTunnel {
-  readonly tunnelId: number;
   readonly authority: Authority;
   readonly request: AuthzRequest;
   readonly upstream: DecidedTunnel['upstream'];
@@ -354,6 +363,8 @@ export class OpenTunnel implements DecidedTunnel {
   readonly #socket: Socket;
   #verdict: Verdict | null = null;
   #pipe: TunnelPipe | null = null;
+  /** The idle timeout the pipe runs with (the context's is read once, when the pipe starts). */
+  #idleTimeoutMs = 0;
 
   constructor(
     ctx: TunnelContext,
@@ -364,7 +375,6 @@ export class OpenTunnel implements DecidedTunnel {
     socket: Socket,
     upstream: DecidedTunnel['upstream'],
   ) {
-    this.tunnelId = ctx.request.tunnelId;
     this.authority = authority;
     this.request = request;
     this.upstream = upstream;
@@ -372,6 +382,10 @@ export class OpenTunnel implements DecidedTunnel {
     this.#log = log;
     this.#record = record;
     this.#socket = socket;
+  }
+
+  get tunnelId(): number {
+    return this.#ctx.request.tunnelId;
   }
 
   /** Close it with a final verdict (policy change, shutdown); the access-log line records that verdict. */
@@ -393,16 +407,19 @@ export class OpenTunnel implements DecidedTunnel {
     }
   }
 
-  /** Check the SNI (TLS ports), then pipe; resolves once the tunnel is over and logged. */
-  async run(dest: RoutableDestination): Promise<void> {
-    const { request: r, idleTimeoutMs } = this.#ctx;
+  /** Check the SNI (TLS ports), then pipe. Resolves once the pipe runs, or the tunnel is over (refused or closed). */
+  async start(dest: RoutableDestination): Promise<void> {
+    const r = this.#ctx.request;
     const log = this.#log;
     const record = this.#record;
+    // Errors surface as 'close' to the pipe; until it runs (the SNI read), nothing may throw them.
+    this.#socket.on('error', ignore);
     let head: Buffer | undefined;
     if (dest.kind === 'serviceEntry' && needsSniCheck(dest.port.protocol)) {
       const hello = await readClientHello(r.stream, this.#ctx.clientHelloTimeoutMs);
       const early = this.#verdict;
       if (early !== null) {
+        this.#end();
         finishClosed(log, early, { bytesReceived: 0, bytesSent: 0 });
         return;
       }
@@ -412,6 +429,7 @@ export class OpenTunnel implements DecidedTunnel {
         // Refused after the 200: reset the stream (ztunnel closes the connection the same way) and log it.
         r.close(verdictSni.reason);
         this.#socket.destroy();
+        this.#end();
         const flags: ResponseFlag = !hello.ok && hello.ended ? 'DC' : 'NR';
         log.finish({
           status: 200,
@@ -425,8 +443,36 @@ export class OpenTunnel implements DecidedTunnel {
       }
       head = hello.ok ? hello.buffered : undefined;
     }
-    this.#pipe = pipeTunnel(r.stream, this.#socket, idleTimeoutMs, head);
-    const outcome = await this.#pipe.done;
+    this.#idleTimeoutMs = this.#ctx.idleTimeoutMs;
+    this.#pipe = pipeTunnel(r.stream, this.#socket, this.#idleTimeoutMs, {
+      head,
+      onDone: (outcome) => {
+        try {
+          this.#piped(outcome);
+        } catch (err) {
+          // The pipe ends inside a stream event, where a throw would take the process down: report it instead.
+          publish.problem({
+            instance: this.#ctx.instance,
+            code: 'PCL_HBONE_HANDLER_FAILED',
+            message: `finishing tunnel ${this.tunnelId}: ${messageOf(err)}`,
+          });
+        }
+      },
+    });
+  }
+
+  /** No longer open: the gateway stops tracking it (a reload no longer re-decides it, shutdown no longer waits). */
+  #end(): void {
+    this.#ctx.open.delete(this);
+  }
+
+  /** The pipe ended: write the tunnel's access-log line with the final verdict. */
+  #piped(outcome: PipeOutcome): void {
+    this.#end();
+    const r = this.#ctx.request;
+    const log = this.#log;
+    const record = this.#record;
+    const idleTimeoutMs = this.#idleTimeoutMs;
     const counts = { bytesReceived: outcome.bytesReceived, bytesSent: outcome.bytesSent };
     const closed = this.#verdict;
     if (closed !== null) {

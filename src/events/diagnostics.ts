@@ -57,16 +57,31 @@ export interface LayerSummary {
   readonly reason: string;
 }
 
-/** Each layer's summary fields only (a policy `LayerRecord` also carries its rule and dry-run records), in log order. */
-export function summarizeLayers(layers: readonly LayerSummary[]): LayerSummary[] {
-  return layers.map((l) => ({
-    layer: l.layer,
-    target: l.target,
-    decision: l.decision,
-    code: l.code,
-    policy: l.policy,
-    reason: l.reason,
-  }));
+/** Summaries already made, by the layers they summarize (and each summary by itself): a decision shared by many tunnels is summarized once. */
+const summaries = new WeakMap<readonly LayerSummary[], readonly LayerSummary[]>();
+
+/**
+ * Each layer's summary fields only (a policy `LayerRecord` also carries its rule and dry-run records), in log order.
+ * The result is frozen and shared: the same `layers` array always gives the same summary.
+ */
+export function summarizeLayers(layers: readonly LayerSummary[]): readonly LayerSummary[] {
+  const known = summaries.get(layers);
+  if (known !== undefined) return known;
+  const summary = Object.freeze(
+    layers.map((l) =>
+      Object.freeze({
+        layer: l.layer,
+        target: l.target,
+        decision: l.decision,
+        code: l.code,
+        policy: l.policy,
+        reason: l.reason,
+      }),
+    ),
+  );
+  summaries.set(layers, summary);
+  summaries.set(summary, summary);
+  return summary;
 }
 
 /**

@@ -16,9 +16,9 @@ import { ConfigSource } from '../config/config-source.ts';
 import { assertSettingsValid, type LoadResult } from '../config/load.ts';
 import { PortcullisError } from '../errors/portcullis-error.ts';
 import type { HboneRefusal } from '../events/hbone-events.ts';
-import { createHboneServer, REASON_HEADER, type HboneServer } from '../hbone/server.ts';
+import { createHboneServer, REASON_HEADER, type HboneRequest, type HboneServer } from '../hbone/server.ts';
 import { hboneLimitsFrom, type HboneLimits } from '../hbone/settings.ts';
-import { gatewayLimits } from '../config/settings-types.ts';
+import { gatewayLimits, type GatewayLimits } from '../config/settings-types.ts';
 import { loadCa } from '../identity/ca.ts';
 import { FileCertificateSource, type CertificateSource } from '../identity/cert-store.ts';
 import { compileSnapshot } from '../mesh/compile.ts';
@@ -44,7 +44,7 @@ import { POLICY_CHANGE_REASON, recheckTunnel } from '../dataplane/policy-recheck
 import { compileAddressGuard, type AddressGuard, type ListenerAddress } from '../upstream/private-address-guard.ts';
 import { createDnsResolver, type NameResolver } from '../dataplane/resolver.ts';
 import { CLIENT_HELLO_TIMEOUT_MS } from '../dataplane/sni-check.ts';
-import { handleTunnel, type OpenTunnel } from '../dataplane/tunnel-handler.ts';
+import { handleTunnel, type OpenTunnel, type TunnelContext } from '../dataplane/tunnel-handler.ts';
 import { CONNECT_TIMEOUT_MS } from '../upstream/dial.ts';
 import { messageOf } from '../errors/message-of.ts';
 import { applyLearnMode, LEARN_BANNER } from '../learn/learn-mode.ts';
@@ -135,6 +135,76 @@ export interface RunningGateway {
    * Stop accepting, let open tunnels finish for the drain period, then close what remains and release everything.
    */
   close(options?: { readonly drainMs?: number }): Promise<void>;
+}
+
+/** The part of a tunnel's context every tunnel of one gateway shares. */
+interface SharedTunnelContext {
+  readonly instance: number;
+  snapshot(): Snapshot;
+  guard(): AddressGuard;
+  readonly resolver: NameResolver;
+  readonly open: Set<OpenTunnel>;
+  readonly credentials: CredentialStore;
+  /** The limits of the snapshot in force (computed once per snapshot). */
+  limits(): GatewayLimits;
+  /** A fixed idle timeout (tests), else limits.tcpIdleTimeout. */
+  readonly idleTimeoutMs: number | undefined;
+  readonly connectTimeoutMs: number;
+  readonly clientHelloTimeoutMs: number;
+}
+
+/**
+ * One tunnel's context: its request and the gateway's shared part (two fields per tunnel, rather than a copy of
+ * every setting and closure). Timeouts are read from the snapshot in force when asked for.
+ */
+class GatewayTunnelContext implements TunnelContext {
+  readonly #shared: SharedTunnelContext;
+  readonly request: HboneRequest;
+
+  constructor(shared: SharedTunnelContext, request: HboneRequest) {
+    this.#shared = shared;
+    this.request = request;
+  }
+
+  get instance(): number {
+    return this.#shared.instance;
+  }
+
+  snapshot(): Snapshot {
+    return this.#shared.snapshot();
+  }
+
+  guard(): AddressGuard {
+    return this.#shared.guard();
+  }
+
+  get resolver(): NameResolver {
+    return this.#shared.resolver;
+  }
+
+  get open(): Set<OpenTunnel> {
+    return this.#shared.open;
+  }
+
+  get credentials(): CredentialStore {
+    return this.#shared.credentials;
+  }
+
+  get idleTimeoutMs(): number {
+    return this.#shared.idleTimeoutMs ?? this.#shared.limits().tcpIdleTimeoutMs;
+  }
+
+  get httpIdleTimeoutMs(): number {
+    return this.#shared.limits().httpIdleTimeoutMs;
+  }
+
+  get connectTimeoutMs(): number {
+    return this.#shared.connectTimeoutMs;
+  }
+
+  get clientHelloTimeoutMs(): number {
+    return this.#shared.clientHelloTimeoutMs;
+  }
 }
 
 function formatHostPort(a: AddressInfo): string {
@@ -321,6 +391,23 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       ...opts.hboneLimits,
       ...(opts.maxTunnels !== undefined ? { maxTunnels: opts.maxTunnels } : {}),
     });
+    // What every tunnel reads from the gateway, in one object; each tunnel's context is that plus its request.
+    let limitsOf: { snap: Snapshot; limits: GatewayLimits } | null = null;
+    const shared: SharedTunnelContext = {
+      instance,
+      snapshot: () => snap,
+      guard: () => guard,
+      resolver,
+      open,
+      credentials,
+      limits: () => {
+        if (limitsOf === null || limitsOf.snap !== snap) limitsOf = { snap, limits: gatewayLimits(snap.settings) };
+        return limitsOf.limits;
+      },
+      idleTimeoutMs: opts.idleTimeoutMs,
+      connectTimeoutMs: opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
+      clientHelloTimeoutMs: opts.clientHelloTimeoutMs ?? CLIENT_HELLO_TIMEOUT_MS,
+    };
     const hbone: HboneServer = createHboneServer({
       certificates,
       trustDomain,
@@ -331,19 +418,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           request.respond(503, { [REASON_HEADER]: expired });
           return Promise.resolve();
         }
-        return handleTunnel({
-          request,
-          instance,
-          snapshot: () => snap,
-          guard: () => guard,
-          resolver,
-          open,
-          idleTimeoutMs: opts.idleTimeoutMs ?? gatewayLimits(snap.settings).tcpIdleTimeoutMs,
-          httpIdleTimeoutMs: gatewayLimits(snap.settings).httpIdleTimeoutMs,
-          connectTimeoutMs: opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
-          clientHelloTimeoutMs: opts.clientHelloTimeoutMs ?? CLIENT_HELLO_TIMEOUT_MS,
-          credentials,
-        });
+        return handleTunnel(new GatewayTunnelContext(shared, request));
       },
     });
     hbone.on('refused', (r: HboneRefusal) => publish.hboneRefused({ ...r, instance }));

@@ -131,6 +131,38 @@ test('a handler that fails before answering gets 503; request.close() tears an o
   assert.equal(open[0].signal.aborted, true);
 });
 
+test('a caller that resets its stream: `gone` and a signal taken before it abort, and one taken after starts aborted', async (t) => {
+  const pki = await makePki(t);
+  const answered: HboneRequest[] = [];
+  const srv = await startServer(t, pki, async (req) => {
+    req.respond(200);
+    answered.push(req);
+  });
+  const c = client(pki, srv.port);
+  t.after(() => c.destroy());
+  const tunnel = await c.connect('ok.example:443');
+  const req = answered[0];
+  assert.equal(req.gone.aborted, false);
+  const early = req.signal;
+  assert.equal(early.aborted, false);
+  const goneFired = new Promise<void>((resolve) => req.gone.addEventListener('abort', resolve, { once: true }));
+  const earlyFired = once(early, 'abort');
+  tunnel.stream.close(http2.constants.NGHTTP2_CANCEL);
+  await goneFired;
+  await earlyFired;
+  assert.equal(req.gone.aborted, true);
+  assert.match(String((early.reason as Error).message), /HBONE stream closed \(RST_STREAM code 8\)/);
+  // A second tunnel whose signal nobody took while it was open.
+  const second = await c.connect('ok.example:443');
+  const req2 = answered[1];
+  const gone2 = new Promise<void>((resolve) => req2.gone.addEventListener('abort', resolve, { once: true }));
+  second.stream.close(http2.constants.NGHTTP2_CANCEL);
+  await gone2;
+  const late = req2.signal;
+  assert.equal(late.aborted, true, 'a signal first taken after the stream closed is already aborted');
+  assert.match(String((late.reason as Error).message), /HBONE stream closed/);
+});
+
 test('a client offering only http/1.1 is refused during the TLS handshake', async (t) => {
   const pki = await makePki(t);
   const srv = await startServer(t, pki, echo);

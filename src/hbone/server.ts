@@ -14,7 +14,7 @@ import { statusOf } from '../errors/http-status.ts';
 import type { CertificateSource, TlsMaterial } from '../identity/cert-store.ts';
 import { verifyPeerIdentity } from '../identity/peer-identity.ts';
 import type { SpiffeId } from '../identity/spiffe-id.ts';
-import { parseAuthority, type HboneAuthority } from '../net/authority.ts';
+import { parseAuthority, type AuthorityParseResult, type HboneAuthority } from '../net/authority.ts';
 import type { HboneRefusal, HboneSessionInfo, HboneTunnelClosed } from '../events/hbone-events.ts';
 import { startKeepalive } from './keepalive.ts';
 import {
@@ -53,8 +53,13 @@ export interface HboneRequest {
   readonly headers: IncomingHttpHeaders;
   /** The tunnel's bytes. Pipe to and from it after `respond(200)`. */
   readonly stream: ServerHttp2Stream;
-  /** Aborted when the stream is gone: the client reset or closed it, its session died, or `close()` was called. */
+  /**
+   * Aborted when the stream is gone: the client reset or closed it, its session died, or `close()` was called.
+   * Created on first use (an AbortController costs microseconds per tunnel); `gone` is the cheap form.
+   */
   readonly signal: AbortSignal;
+  /** The same condition without an AbortController: `aborted`, and 'abort' listeners run when the stream closes. */
+  readonly gone: StreamGone;
   /** Whether `respond` was called. */
   readonly responded: boolean;
   /**
@@ -64,6 +69,13 @@ export interface HboneRequest {
   respond(status: number, headers?: Readonly<Record<string, string>>): boolean;
   /** Tear the tunnel down now (e.g. "connection closed due to policy change"); emits 'tunnel-closed'. */
   close(reason: string): void;
+}
+
+/** AbortSignal's shape for one listener kind, backed by the stream's 'close' (see `HboneRequest.gone`). */
+export interface StreamGone {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void, options?: { readonly once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
 }
 
 export type HboneHandler = (request: HboneRequest) => Promise<void>;
@@ -123,12 +135,26 @@ function sourceOf(address: string | undefined): string {
   return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
 }
 
-/** RFC 9113 §6.5.2 header list size: name + value + 32 octets per field. */
-function headerListSize(rawHeaders: readonly string[]): number {
+/**
+ * RFC 9113 §6.5.2 header list size: name + value + 32 octets per field. A UTF-8 octet count is at most 3 per UTF-16
+ * unit, so when the list is under `limit` even at 3 octets per unit the exact count is skipped (it is the common case,
+ * and the exact count is a native call per header).
+ */
+function headerListSize(rawHeaders: readonly string[], limit: number): number {
+  let units = 0;
+  for (let i = 0; i < rawHeaders.length; i++) units += rawHeaders[i].length;
+  const fields = 32 * Math.ceil(rawHeaders.length / 2);
+  if (units * 3 + fields <= limit) return units + fields;
   let size = 0;
   for (let i = 0; i < rawHeaders.length; i++) size += Buffer.byteLength(rawHeaders[i]) + (i % 2 === 0 ? 32 : 0);
   return size;
 }
+
+/** The error listener of streams whose failures surface as 'close' anyway. */
+function ignore(): void {}
+
+/** Authorities kept parsed (a bounded map, emptied when full: parsing again is the worst case). */
+const AUTHORITY_CACHE_SIZE = 1024;
 
 function firstHeader(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
@@ -141,7 +167,8 @@ function tlsErrorCode(err: Error & { code?: string }): ErrorCode {
   return 'PCL_HBONE_TLS_HANDSHAKE_FAILED';
 }
 
-class Tunnel implements HboneRequest {
+/** A CONNECT handed to the handler. Holds no closure of its own: the server's one 'close' listener calls `ended`. */
+class Tunnel implements HboneRequest, StreamGone {
   readonly tunnelId: number;
   readonly sessionId: number;
   readonly peer: SpiffeId;
@@ -155,8 +182,10 @@ class Tunnel implements HboneRequest {
   readonly traceparent?: string;
   readonly headers: IncomingHttpHeaders;
   readonly stream: ServerHttp2Stream;
-  readonly #abort = new AbortController();
   readonly #server: HboneServer;
+  #abort: AbortController | null = null;
+  /** Why the tunnel is gone (`close()`'s reason, or the stream's end), once it is. */
+  #goneReason: string | null = null;
   #responded = false;
 
   constructor(
@@ -181,29 +210,57 @@ class Tunnel implements HboneRequest {
     this.traceparent = firstHeader(headers.traceparent);
     this.headers = headers;
     this.stream = stream;
-    stream.once('close', () =>
-      this.#abort.abort(new Error(`HBONE stream closed (RST_STREAM code ${stream.rstCode ?? 0})`)),
-    );
   }
 
   get signal(): AbortSignal {
+    if (this.#abort === null) {
+      this.#abort = new AbortController();
+      if (this.#goneReason !== null) this.#abort.abort(new Error(this.#goneReason));
+    }
     return this.#abort.signal;
+  }
+
+  get gone(): StreamGone {
+    return this;
+  }
+
+  get aborted(): boolean {
+    return this.#goneReason !== null || this.stream.closed || this.stream.destroyed;
+  }
+
+  addEventListener(_type: 'abort', listener: () => void): void {
+    this.stream.once('close', listener);
+  }
+
+  removeEventListener(_type: 'abort', listener: () => void): void {
+    this.stream.removeListener('close', listener);
   }
 
   get responded(): boolean {
     return this.#responded;
   }
 
-  respond(status: number, headers: Readonly<Record<string, string>> = {}): boolean {
+  /** The stream closed (the server's 'close' listener): abort the signal if anyone holds it. */
+  ended(): void {
+    this.#gone(`HBONE stream closed (RST_STREAM code ${this.stream.rstCode ?? 0})`);
+  }
+
+  #gone(reason: string): void {
+    if (this.#goneReason !== null) return;
+    this.#goneReason = reason;
+    this.#abort?.abort(new Error(reason));
+  }
+
+  respond(status: number, headers?: Readonly<Record<string, string>>): boolean {
     if (this.#responded) throw new Error(`HBONE tunnel ${this.tunnelId} already answered`);
     if (!Number.isInteger(status) || status < 200 || status > 599)
       throw new RangeError(`invalid HBONE status ${status}`);
     this.#responded = true;
     if (this.stream.destroyed || this.stream.closed) return false;
     if (status === 200) {
-      this.stream.respond({ ...headers, ':status': 200 });
+      this.stream.respond(headers === undefined ? { ':status': 200 } : { ...headers, ':status': 200 });
     } else {
-      answerAndClose(this.stream, status, headers);
+      answerAndClose(this.stream, status, headers ?? {});
     }
     return true;
   }
@@ -219,7 +276,7 @@ class Tunnel implements HboneRequest {
       reason,
     };
     this.#server.emit('tunnel-closed', event);
-    this.#abort.abort(new Error(reason));
+    this.#gone(reason);
     // Node emits 'aborted' inside Http2Stream.close() before it submits RST_STREAM; a stream.pipeline's end-of-stream
     // listener destroys the stream on 'aborted', which drops the RST and the caller never learns the tunnel is gone.
     // Detach those listeners first (a pipeline still settles on 'close'), so every consumer's close reaches the peer.
@@ -268,6 +325,7 @@ export class HboneServer extends EventEmitter<HboneServerEvents> {
   readonly #handshakes = new Map<Socket, Handshake>();
   readonly #handshakesBySource = new Map<string, number>();
   readonly #tunnelsByPeer = new Map<string, number>();
+  readonly #authorities = new Map<string, AuthorityParseResult>();
   /** Connections the server closed during the handshake (limit or deadline), already reported. */
   readonly #cut = new WeakSet<Socket>();
   #pending: PendingPeer | null = null;
@@ -699,12 +757,47 @@ export class HboneServer extends EventEmitter<HboneServerEvents> {
     (state.session.destroy as unknown as (code: number) => void).call(state.session, NGHTTP2_ENHANCE_YOUR_CALM);
   }
 
+  /** Answer a stream the server refuses (a limit, a malformed request, a failed handler), and report it. */
+  #refuseStream(
+    state: SessionState,
+    stream: ServerHttp2Stream,
+    authority: string,
+    code: ErrorCode,
+    reason: string,
+  ): void {
+    const status = statusOf(code);
+    this.#refuse({
+      code,
+      stage: 'stream',
+      reason,
+      status,
+      authority,
+      peer: state.peer.uri,
+      peerAddress: state.peerAddress,
+      peerPort: state.peerPort,
+      sessionId: state.id,
+    });
+    answerAndClose(stream, status, { [REASON_HEADER]: headerSafe(reason) });
+  }
+
+  /** The parsed form of an authority seen recently (parsing is pure; the result is immutable and shared). */
+  #parseAuthority(text: string): AuthorityParseResult {
+    let parsed = this.#authorities.get(text);
+    if (parsed === undefined) {
+      parsed = parseAuthority(text);
+      if (this.#authorities.size >= AUTHORITY_CACHE_SIZE) this.#authorities.clear();
+      this.#authorities.set(text, parsed);
+    }
+    return parsed;
+  }
+
   #onStream(state: SessionState, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: string[]): void {
-    stream.on('error', () => {}); // resets and session teardown surface as 'close'; nothing to rethrow
+    stream.on('error', ignore); // resets and session teardown surface as 'close'; nothing to rethrow
     state.openStreams++;
     this.#armIdle(state);
     let tunnel: Tunnel | null = null;
-    stream.once('close', () => {
+    // One listener does the stream's bookkeeping and tells its tunnel ('close' is emitted once).
+    stream.on('close', () => {
       state.openStreams--;
       if (tunnel !== null) {
         this.#tunnels.delete(tunnel);
@@ -712,70 +805,70 @@ export class HboneServer extends EventEmitter<HboneServerEvents> {
         const n = (this.#tunnelsByPeer.get(state.peer.uri) ?? 1) - 1;
         if (n <= 0) this.#tunnelsByPeer.delete(state.peer.uri);
         else this.#tunnelsByPeer.set(state.peer.uri, n);
+        tunnel.ended();
       }
       if (!stream.headersSent) this.#countReset(state);
       this.#armIdle(state);
     });
 
     const authorityText = firstHeader(headers[':authority']) ?? '';
-    const refuse = (code: ErrorCode, status: number, reason: string): void => {
-      this.#refuse({
-        code,
-        stage: 'stream',
-        reason,
-        status,
-        authority: authorityText,
-        peer: state.peer.uri,
-        peerAddress: state.peerAddress,
-        peerPort: state.peerPort,
-        sessionId: state.id,
-      });
-      answerAndClose(stream, status, { [REASON_HEADER]: headerSafe(reason) });
-    };
-
     const limits = this.#limits;
     const peerTunnels = this.#tunnelsByPeer.get(state.peer.uri) ?? 0;
     if (state.tunnels >= limits.maxTunnelsPerSession) {
-      refuse(
+      this.#refuseStream(
+        state,
+        stream,
+        authorityText,
         'PCL_HBONE_SESSION_TUNNEL_LIMIT',
-        statusOf('PCL_HBONE_SESSION_TUNNEL_LIMIT'),
         `this connection carries its maximum of ${limits.maxTunnelsPerSession} tunnels (maxTunnelsPerSession)`,
       );
       return;
     }
     if (peerTunnels >= limits.maxTunnelsPerIdentity) {
-      refuse(
+      this.#refuseStream(
+        state,
+        stream,
+        authorityText,
         'PCL_HBONE_IDENTITY_TUNNEL_LIMIT',
-        statusOf('PCL_HBONE_IDENTITY_TUNNEL_LIMIT'),
         `${state.peer.uri} holds its maximum of ${limits.maxTunnelsPerIdentity} tunnels (maxTunnelsPerIdentity)`,
       );
       return;
     }
     if (this.#tunnels.size >= limits.maxTunnels) {
-      refuse(
+      this.#refuseStream(
+        state,
+        stream,
+        authorityText,
         'PCL_HBONE_TOO_MANY_TUNNELS',
-        statusOf('PCL_HBONE_TOO_MANY_TUNNELS'),
         `gateway carries its maximum of ${limits.maxTunnels} tunnels (maxTunnels)`,
       );
       return;
     }
-    const size = headerListSize(rawHeaders);
-    if (size > this.#limits.maxHeaderListSize) {
-      refuse(
+    const size = headerListSize(rawHeaders, limits.maxHeaderListSize);
+    if (size > limits.maxHeaderListSize) {
+      this.#refuseStream(
+        state,
+        stream,
+        authorityText,
         'PCL_HBONE_HEADERS_TOO_LARGE',
-        statusOf('PCL_HBONE_HEADERS_TOO_LARGE'),
-        `header list of ${size} bytes exceeds ${this.#limits.maxHeaderListSize}`,
+        `header list of ${size} bytes exceeds ${limits.maxHeaderListSize}`,
       );
       return;
     }
     const method = firstHeader(headers[':method']);
     if (method !== 'CONNECT') {
-      refuse('PCL_HBONE_NON_CONNECT', statusOf('PCL_HBONE_NON_CONNECT'), `method ${method ?? '(none)'} is not CONNECT`);
+      this.#refuseStream(
+        state,
+        stream,
+        authorityText,
+        'PCL_HBONE_NON_CONNECT',
+        `method ${method ?? '(none)'} is not CONNECT`,
+      );
       return;
     }
-    const parsed = parseAuthority(authorityText);
+    const parsed = this.#parseAuthority(authorityText);
     if (!parsed.ok) {
-      refuse('PCL_HBONE_BAD_AUTHORITY', statusOf('PCL_HBONE_BAD_AUTHORITY'), parsed.reason);
+      this.#refuseStream(state, stream, authorityText, 'PCL_HBONE_BAD_AUTHORITY', parsed.reason);
       return;
     }
 
@@ -793,7 +886,7 @@ export class HboneServer extends EventEmitter<HboneServerEvents> {
     pending.catch((err: unknown) => {
       const reason = `handler failed: ${messageOf(err)}`;
       if (!created.responded && !stream.closed && !stream.destroyed) {
-        refuse('PCL_HBONE_HANDLER_FAILED', statusOf('PCL_HBONE_HANDLER_FAILED'), reason);
+        this.#refuseStream(state, stream, authorityText, 'PCL_HBONE_HANDLER_FAILED', reason);
       } else {
         this.#refuse({
           code: 'PCL_HBONE_HANDLER_FAILED',

@@ -1,11 +1,11 @@
-/** The access log's L7 request lines: pino's line shape on both paths, written in batches yet promptly. */
+/** The access log's request and tunnel lines: pino's line shape on every path, written in batches yet promptly. */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
-import { publish, type WaypointRequestRecord } from '../events/diagnostics.ts';
+import { publish, type TunnelRecord, type WaypointRequestRecord } from '../events/diagnostics.ts';
 import { startAccessLog } from './access-log.ts';
 
 function record(instance: number, over: Partial<WaypointRequestRecord> = {}): WaypointRequestRecord {
@@ -119,4 +119,97 @@ test('queued request lines keep their place: a refusal logged between them is wr
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+function tunnelRecord(instance: number, over: Partial<TunnelRecord> = {}): TunnelRecord {
+  return {
+    instance,
+    tunnelId: 7,
+    sessionId: 3,
+    startMs: Date.parse('2026-01-02T03:04:05.006Z'),
+    sourcePrincipal: 'spiffe://cluster.local/ns/bookinfo/sa/bookinfo-productpage',
+    sourceAddress: '127.0.0.1',
+    sourcePort: 40000,
+    authority: 'httpbin.org:443',
+    gateway: 'istio-system/ztunnel-egress',
+    serviceEntry: 'bookinfo/httpbin',
+    serviceEntryNamespace: 'bookinfo',
+    host: 'httpbin.org',
+    port: 443,
+    durationMs: 12,
+    status: 200,
+    decision: 'allow',
+    code: 'PCL_AUTHZ_ALLOWED_BY_POLICY',
+    reason: 'allow policy match: bookinfo/allow',
+    layers: [
+      {
+        layer: 'gateway',
+        target: 'Gateway istio-system/ztunnel-egress',
+        decision: 'allow',
+        code: 'PCL_AUTHZ_ALLOWED_BY_POLICY',
+        policy: 'istio-system/allow',
+        reason: 'allow policy match: istio-system/allow',
+      },
+    ],
+    upstreamAddress: '127.0.0.1:8443',
+    sni: 'httpbin.org',
+    bytesReceived: 517,
+    bytesSent: 4096,
+    responseFlags: '-',
+    ...over,
+  };
+}
+
+test('a tunnel line written field by field is the line pino writes for the same record (every field, in order)', async () => {
+  const records = (instance: number): TunnelRecord[] => [
+    tunnelRecord(instance),
+    tunnelRecord(instance, { traceparent: '00-abc-def-01', baggage: 'k=v', forwarded: 'for="[::1]";proto=https' }),
+    tunnelRecord(instance, {
+      decision: 'deny',
+      status: 401,
+      code: 'PCL_AUTHZ_DENIED_EXPLICIT',
+      reason: 'explicitly denied by: "a\\b"\n\u2028 é ✓',
+      responseFlags: 'UAEX',
+      gateway: null,
+      serviceEntry: null,
+      serviceEntryNamespace: null,
+      host: null,
+      upstreamAddress: null,
+      sni: null,
+      layers: [],
+    }),
+  ];
+  const lines = async (learn: boolean, instance: number): Promise<Record<string, unknown>[]> => {
+    const out = new PassThrough();
+    let text = '';
+    out.on('data', (d: Buffer) => (text += d.toString()));
+    const log = startAccessLog({ instance, destination: out });
+    // Learn mode sends tunnel lines through pino (its mixin marks them); otherwise they are written directly.
+    log.setLearn(learn);
+    for (const r of records(instance)) publish.tunnelClosed(r);
+    log.close();
+    await new Promise((r) => setImmediate(r));
+    return text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  };
+  const direct = await lines(false, 9103);
+  const viaPino = await lines(true, 9104);
+  assert.equal(direct.length, 3);
+  assert.equal(viaPino.length, 3);
+  for (let i = 0; i < 3; i++) {
+    const { mode, learn, ...pinoLine } = viaPino[i];
+    assert.equal(mode, 'learn');
+    assert.ok(typeof learn === 'string');
+    assert.deepEqual(Object.keys(direct[i]), Object.keys(pinoLine), `line ${i}: same fields in the same order`);
+    assert.deepEqual({ ...direct[i], time: null }, { ...pinoLine, time: null }, `line ${i}: same values`);
+    assert.ok(!Number.isNaN(Date.parse(direct[i].time as string)));
+  }
+  assert.equal(direct[0].level, 'info');
+  assert.equal(direct[0].msg, 'tunnel');
+  assert.equal(direct[1].traceparent, '00-abc-def-01');
+  assert.equal(direct[2].level, 'warn');
+  assert.equal(direct[2].msg, 'explicitly denied by: "a\\b"\n\u2028 é ✓');
+  assert.equal(direct[2].gateway, null);
 });

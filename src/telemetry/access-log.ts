@@ -15,9 +15,11 @@ import {
   type ConfigIssueEvent,
   type GatewayProblemEvent,
   type HboneRefusalEvent,
+  type LayerSummary,
   type TunnelRecord,
 } from '../events/diagnostics.ts';
 import { isWouldDeny, LEARN_BANNER, WOULD_DENY } from '../learn/learn-mode.ts';
+import { LineBatcher } from './line-batcher.ts';
 
 export interface AccessLogOptions {
   readonly instance: number;
@@ -65,6 +67,53 @@ function accessLogFields(r: TunnelRecord): Record<string, unknown> {
   };
 }
 
+/** A JSON value for the line: strings escaped as JSON does, null as null. */
+function json(value: string | null): string {
+  return value === null ? 'null' : JSON.stringify(value);
+}
+
+/** A number as JSON writes it (pino writes a non-finite number as null too). */
+function jsonNumber(n: number): string {
+  return Number.isFinite(n) ? String(n) : 'null';
+}
+
+/** The `policies` JSON of a decision's layers, kept per summary (a shared decision's summary is one array). */
+const policiesJson = new WeakMap<readonly LayerSummary[], string>();
+
+function policiesOf(layers: readonly LayerSummary[]): string {
+  const summary = summarizeLayers(layers);
+  let text = policiesJson.get(summary);
+  if (text === undefined) {
+    text = JSON.stringify(summary);
+    policiesJson.set(summary, text);
+  }
+  return text;
+}
+
+/**
+ * The tunnel line pino would write for `accessLogFields(r)` (level, time, the fields in order, msg), written out
+ * field by field: the one line per tunnel is the L4 hot path, and this builds no intermediate object.
+ */
+function tunnelLine(r: TunnelRecord, time: string): string {
+  const allow = r.decision === 'allow';
+  const decision = isWouldDeny(r.decision, r.layers) ? WOULD_DENY : r.decision;
+  let line =
+    `{"level":"${allow ? 'info' : 'warn'}","time":"${time}","type":"tunnel",` +
+    `"start":"${new Date(r.startMs).toISOString()}","duration_ms":${jsonNumber(r.durationMs)},` +
+    `"tunnel_id":${jsonNumber(r.tunnelId)},"session_id":${jsonNumber(r.sessionId)},` +
+    `"source_principal":${json(r.sourcePrincipal)},"source_address":${json(`${r.sourceAddress}:${r.sourcePort}`)},` +
+    `"authority":${json(r.authority)},"gateway":${json(r.gateway)},"service_entry":${json(r.serviceEntry)},` +
+    `"host":${json(r.host)},"port":${jsonNumber(r.port)},"upstream_address":${json(r.upstreamAddress)},` +
+    `"status":${jsonNumber(r.status)},"decision":${json(decision)},"code":${json(r.code)},` +
+    `"reason":${json(r.reason)},"policies":${policiesOf(r.layers)},"sni":${json(r.sni)},` +
+    `"bytes_received":${jsonNumber(r.bytesReceived)},"bytes_sent":${jsonNumber(r.bytesSent)},` +
+    `"response_flags":${json(r.responseFlags)}`;
+  if (r.traceparent !== undefined) line += `,"traceparent":${json(r.traceparent)}`;
+  if (r.baggage !== undefined) line += `,"baggage":${json(r.baggage)}`;
+  if (r.forwarded !== undefined) line += `,"forwarded":${json(r.forwarded)}`;
+  return `${line},"msg":${allow ? '"tunnel"' : json(r.reason)}}\n`;
+}
+
 /** The access-log line of one L7 waypoint request (one line per request, as Envoy's HTTP access log). */
 function requestLogFields(e: WaypointRequestRecord): Record<string, unknown> {
   return {
@@ -103,62 +152,49 @@ function requestLogFields(e: WaypointRequestRecord): Record<string, unknown> {
 const BATCH_BYTES = 32 * 1024;
 /** ...or until this many milliseconds passed, so a quiet gateway's lines still appear. */
 const FLUSH_MS = 100;
+/**
+ * The batch the LineBatcher hands to sonic-boom, in UTF-16 units. Each write costs the main thread a libuv work
+ * request, a thread wake-up and sonic-boom's completion callback, 20-40 us on a 2-core VM whatever the size
+ * (`process.threadCpuUsage` around `fs.write`, 1 KiB to 512 KiB): per 32 KiB that was about a microsecond per tunnel
+ * line. 256 Ki units (~230 tunnel lines) make it negligible; FLUSH_MS still bounds how long a line waits.
+ */
+const LINE_BATCH_CHARS = 8 * BATCH_BYTES;
 
 /** Start writing the access log of one gateway instance. */
 export function startAccessLog(options: AccessLogOptions): AccessLog {
   // Lines are written in batches of at least BATCH_BYTES, and whatever is waiting at least every FLUSH_MS: one write
   // system call per L7 request was ~5 % of the waypoint's CPU. `flush()` (and `close()`) still write out at once.
-  const batching = { minLength: BATCH_BYTES, maxWrite: 2 * BATCH_BYTES };
+  // The batches are made by a LineBatcher in front of sonic-boom (see line-batcher.ts), which writes each at once.
+  const batching = { minLength: 0, maxWrite: 4 * LINE_BATCH_CHARS };
   const dest =
     typeof options.destination === 'string'
       ? pino.destination({ dest: options.destination, sync: false, mkdir: true, append: true, ...batching })
       : (options.destination ?? pino.destination({ dest: 1, sync: false, ...batching }));
+  const out = new LineBatcher(dest, LINE_BATCH_CHARS);
   // Learn mode marks every line, so no one mistakes a learning gateway's log for an enforcing one's.
   let learning = false;
   const logger = pino(
     {
       ...LOG_FORMAT,
       mixin: () => (learning ? { mode: 'learn', learn: LEARN_BANNER } : {}),
-      hooks: {
-        logMethod(args, method) {
-          // Request lines queued before this one go first: the file keeps the order things happened in.
-          drain();
-          pending = true;
-          method.apply(this, args);
-        },
-      },
     },
-    dest,
+    out,
   );
   // Only when something waits: sonic-boom's own periodicFlush writes an empty string every period even when idle.
-  let pending = false;
-  // Request lines wait here and reach sonic-boom as one string per batch: its `write` measures the UTF-8 length of
-  // the string it is appending to on every call (a 32 KiB string, flattened, per line), which cost more than the
-  // line itself.
-  let queued: string[] = [];
-  let queuedChars = 0;
-  const drain = (): void => {
-    if (queued.length === 0) return;
-    const chunk = queued.join('');
-    queued = [];
-    queuedChars = 0;
-    dest.write(chunk);
-  };
   const timer = setInterval(() => {
-    if (!pending) return;
-    pending = false;
-    const d = dest as { flush?: () => void; destroyed?: boolean };
-    if (d.destroyed === true) return;
-    drain();
-    d.flush?.();
+    if ((dest as { destroyed?: boolean }).destroyed !== true) out.drain();
   }, FLUSH_MS);
   timer.unref();
   const { instance } = options;
   const unsubscribe = [
     subscribe<TunnelRecord>(CHANNELS.tunnelClosed, instance, (r) => {
-      const fields = accessLogFields(r);
-      if (r.decision === 'allow') logger.info(fields, 'tunnel');
-      else logger.warn(fields, r.reason);
+      if (learning) {
+        // Through pino, whose mixin marks the line.
+        if (r.decision === 'allow') logger.info(accessLogFields(r), 'tunnel');
+        else logger.warn(accessLogFields(r), r.reason);
+        return;
+      }
+      out.write(tunnelLine(r, new Date().toISOString()));
     }),
     subscribe<HboneRefusalEvent>(CHANNELS.hboneRefused, instance, (e) => {
       logger.warn(
@@ -196,11 +232,9 @@ export function startAccessLog(options: AccessLogOptions): AccessLog {
         // The one line per L7 request, the hot path: the same JSON line pino writes (level, time, fields, msg), built
         // by one native JSON.stringify instead of pino's key-by-key serializer (~3 % of the waypoint's CPU). In learn
         // mode the line goes through pino, whose mixin marks it.
-        pending = true;
-        const line = `{"level":"info","time":"${new Date().toISOString()}",${JSON.stringify(fields).slice(1, -1)},"msg":"request"}\n`;
-        queued.push(line);
-        queuedChars += line.length;
-        if (queuedChars >= BATCH_BYTES) drain();
+        out.write(
+          `{"level":"info","time":"${new Date().toISOString()}",${JSON.stringify(fields).slice(1, -1)},"msg":"request"}\n`,
+        );
       } else {
         if (e.status < 400 && e.warnings.length === 0) logger.info(fields, 'request');
         else logger.warn(fields, e.reason ?? e.warnings.join('; ') ?? 'request');
@@ -227,7 +261,8 @@ export function startAccessLog(options: AccessLogOptions): AccessLog {
   ];
   const flush = (): void => {
     const d = dest as { flushSync?: () => void; destroyed?: boolean };
-    if (d.destroyed !== true) drain();
+    if (d.destroyed === true) return;
+    out.drain();
     try {
       d.flushSync?.();
     } catch {

@@ -8,11 +8,13 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { KNOWN_KINDS } from '../config/types.ts';
+import { LabelSets, Tally } from './tally.ts';
 import {
   CHANNELS,
   subscribe,
   type ConfigEvent,
   type HboneRefusalEvent,
+  type LayerSummary,
   type TunnelDecidedEvent,
   type TunnelIdentity,
   type TunnelRecord,
@@ -51,7 +53,9 @@ function namespaceOf(principal: string): string {
   return m ? m[1] : 'unknown';
 }
 
-function istioLabels(t: TunnelIdentity, flags: string): Record<(typeof ISTIO_LABELS)[number], string> {
+type IstioLabels = Record<(typeof ISTIO_LABELS)[number], string>;
+
+function istioLabels(t: TunnelIdentity, flags: string): IstioLabels {
   const seName = t.serviceEntry === null ? 'unknown' : t.serviceEntry.slice(t.serviceEntry.indexOf('/') + 1);
   return {
     // Istio waypoints report as "waypoint" (ztunnel uses source/destination; Envoy waypoints set reporter=waypoint).
@@ -70,42 +74,95 @@ function istioLabels(t: TunnelIdentity, flags: string): Record<(typeof ISTIO_LAB
 /** Create the metrics of one gateway instance and subscribe them to its events. */
 export function startMetrics(instance: number): GatewayMetrics {
   const registry = new Registry();
-  const opened = new Counter({
+  // Per-tunnel counts are tallied as numbers per (reused) label set and handed to prom-client when it collects
+  // (tally.ts): the tunnel path does Map updates only.
+  // The service entry's namespace is part of its `ns/name` ref, so (principal, destination, service entry, flags)
+  // determines every Istio label.
+  const tunnelLabels = new LabelSets<IstioLabels>();
+  const istioOf = (t: TunnelIdentity, flags: string): IstioLabels =>
+    tunnelLabels.get(t.sourcePrincipal, t.host ?? t.authority, t.serviceEntry ?? '', flags, () =>
+      istioLabels(t, flags),
+    );
+  type DecisionLabels = { decision: string; layer: string; code: string };
+  const decisionLabels = new LabelSets<DecisionLabels>();
+  const decisionOf = (decision: string, layer: string, code: string): DecisionLabels =>
+    decisionLabels.get(decision, layer, code, '', () => ({ decision, layer, code }));
+  // A decision's layer summaries are shared by the tunnels that repeat it (summarizeLayers): their labels too.
+  const layerLabels = new WeakMap<LayerSummary, DecisionLabels>();
+  const layerOf = (l: LayerSummary): DecisionLabels => {
+    let labels = layerLabels.get(l);
+    if (labels === undefined) {
+      labels = decisionOf(l.decision, l.layer, l.code);
+      layerLabels.set(l, labels);
+    }
+    return labels;
+  };
+  type OpenLabels = { gateway: string; source_workload_namespace: string };
+  const openLabels = new LabelSets<OpenLabels>();
+  const tallies = {
+    opened: new Tally<IstioLabels>(),
+    closed: new Tally<IstioLabels>(),
+    sent: new Tally<IstioLabels>(),
+    received: new Tally<IstioLabels>(),
+    decisions: new Tally<DecisionLabels>(),
+    /** Net change of open tunnels per label set since the last collect (may be negative). */
+    open: new Tally<OpenLabels>(),
+  };
+  new Counter({
     name: 'istio_tcp_connections_opened_total',
     help: 'The total number of TCP connections opened',
     labelNames: ISTIO_LABELS,
     registers: [registry],
+    // Called by prom-client before the metric is read (registry.metrics(), the workers' aggregation).
+    collect() {
+      tallies.opened.drain((l, n) => this.inc(l, n));
+    },
   });
-  const closed = new Counter({
+  new Counter({
     name: 'istio_tcp_connections_closed_total',
     help: 'The total number of TCP connections closed',
     labelNames: ISTIO_LABELS,
     registers: [registry],
+    collect() {
+      tallies.closed.drain((l, n) => this.inc(l, n));
+    },
   });
-  const sent = new Counter({
+  new Counter({
     name: 'istio_tcp_sent_bytes_total',
     help: 'The size of total bytes sent during response in case of a TCP connection',
     labelNames: ISTIO_LABELS,
     registers: [registry],
+    collect() {
+      tallies.sent.drain((l, n) => this.inc(l, n));
+    },
   });
-  const received = new Counter({
+  new Counter({
     name: 'istio_tcp_received_bytes_total',
     help: 'The size of total bytes received during request in case of a TCP connection',
     labelNames: ISTIO_LABELS,
     registers: [registry],
+    collect() {
+      tallies.received.drain((l, n) => this.inc(l, n));
+    },
   });
-  const decisions = new Counter({
+  new Counter({
     name: 'portcullis_authz_decisions_total',
     help: 'Authorization decisions per layer (gateway, serviceentry, egressPolicies) and code',
     labelNames: ['decision', 'layer', 'code'] as const,
     registers: [registry],
+    collect() {
+      tallies.decisions.drain((l, n) => this.inc(l, n));
+    },
   });
 
-  const openTunnels = new Gauge({
+  new Gauge({
     name: 'portcullis_open_tunnels',
     help: "Tunnels allowed and not yet closed, per Gateway and source identity's namespace",
     labelNames: ['gateway', 'source_workload_namespace'] as const,
     registers: [registry],
+    collect() {
+      tallies.open.drain((l, n) => (n >= 0 ? this.inc(l, n) : this.dec(l, -n)));
+    },
   });
   // tunnelId -> its labels, so the close decrements exactly what the open incremented.
   const open = new Map<number, { gateway: string; source_workload_namespace: string }>();
@@ -149,12 +206,16 @@ export function startMetrics(instance: number): GatewayMetrics {
   const unsubscribe = [
     // ztunnel counts a connection as opened before RBAC runs (ConnectionOpen), so denied ones are counted too.
     subscribe<TunnelDecidedEvent>(CHANNELS.tunnelDecided, instance, (e) => {
-      opened.inc(istioLabels(e, '-'));
-      for (const l of e.layers) decisions.inc({ decision: l.decision, layer: l.layer, code: l.code });
+      tallies.opened.add(istioOf(e, '-'));
+      for (const l of e.layers) tallies.decisions.add(layerOf(l));
       if (e.decision === 'allow' && !open.has(e.tunnelId)) {
-        const labels = { gateway: e.gateway ?? 'none', source_workload_namespace: namespaceOf(e.sourcePrincipal) };
+        const gateway = e.gateway ?? 'none';
+        const labels = openLabels.get(gateway, e.sourcePrincipal, '', '', () => ({
+          gateway,
+          source_workload_namespace: namespaceOf(e.sourcePrincipal),
+        }));
         open.set(e.tunnelId, labels);
-        openTunnels.inc(labels);
+        tallies.open.add(labels, 1);
       }
     }),
     subscribe<HboneRefusalEvent>(CHANNELS.hboneRefused, instance, (r) =>
@@ -164,15 +225,15 @@ export function startMetrics(instance: number): GatewayMetrics {
       const was = open.get(r.tunnelId);
       if (was !== undefined) {
         open.delete(r.tunnelId);
-        openTunnels.dec(was);
+        tallies.open.add(was, -1);
       }
-      const labels = istioLabels(r, r.responseFlags);
-      closed.inc(labels);
-      if (r.bytesSent > 0) sent.inc(labels, r.bytesSent);
-      if (r.bytesReceived > 0) received.inc(labels, r.bytesReceived);
+      const labels = istioOf(r, r.responseFlags);
+      tallies.closed.add(labels);
+      if (r.bytesSent > 0) tallies.sent.add(labels, r.bytesSent);
+      if (r.bytesReceived > 0) tallies.received.add(labels, r.bytesReceived);
       // A refusal after the policy layers allowed (guard, SNI, policy change) is a decision of its own.
       if (r.decision === 'deny' && !r.layers.some((l) => l.decision === 'deny')) {
-        decisions.inc({ decision: 'deny', layer: 'dataplane', code: r.code });
+        tallies.decisions.add(decisionOf('deny', 'dataplane', r.code));
       }
     }),
   ];

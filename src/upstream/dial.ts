@@ -12,7 +12,17 @@ function formatAddress(a: UpstreamAddress): string {
   return a.ip.includes(':') ? `[${a.ip}]:${a.port}` : `${a.ip}:${a.port}`;
 }
 
-function dialOne(address: UpstreamAddress, timeoutMs: number, signal: AbortSignal): Promise<Socket> {
+/**
+ * What dialling watches to give up early: an AbortSignal, or anything with its `aborted` and one-shot 'abort'
+ * listeners (the HBONE request's `gone`, which needs no AbortController per tunnel).
+ */
+export interface DialAbort {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void, options?: { readonly once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
+function dialOne(address: UpstreamAddress, timeoutMs: number, signal: DialAbort): Promise<Socket> {
   return new Promise((resolve, reject) => {
     // allowHalfOpen: the upstream's FIN must end only the upstream→caller direction (half-close propagation).
     const socket = connect({ host: address.ip, port: address.port, allowHalfOpen: true, noDelay: true });
@@ -45,7 +55,7 @@ function dialOne(address: UpstreamAddress, timeoutMs: number, signal: AbortSigna
 export async function dialFirst(
   addresses: readonly UpstreamAddress[],
   timeoutMs: number,
-  signal: AbortSignal,
+  signal: DialAbort,
 ): Promise<DialResult> {
   const failures: string[] = [];
   for (const address of addresses) {
