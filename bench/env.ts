@@ -186,7 +186,10 @@ export function writeL4Config(dir: string, dests: readonly TcpDestination[]): st
     join(configDir, 'portcullis.yaml'),
     'egressPolicies:\n- matchCidrs: [0.0.0.0/0, ::/0]\n  policy: Deny\negressGateway:\n  defaultDeny: true\nallowedPrivateCidrs: [127.0.0.0/8]\n' +
       // One bench identity carries every tunnel (10,000 in the memory and soak sections): lift the per-identity share.
-      'limits:\n  maxTunnels: 100000\n  maxTunnelsPerIdentity: 100000\n  maxConnections: 100000\n',
+      // And one address opens every session, up to 100 at the same instant: lift the per-source handshake bound
+      // (a real source is one ztunnel, which opens a session per identity; the default 32 is meant for that).
+      'limits:\n  maxTunnels: 100000\n  maxTunnelsPerIdentity: 100000\n  maxConnections: 100000\n' +
+      '  maxPendingHandshakesPerSource: 1000\n',
   );
   const docs = [
     `apiVersion: gateway.networking.k8s.io/v1
