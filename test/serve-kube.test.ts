@@ -115,7 +115,7 @@ after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-async function serve(extra: string[] = [], onStderr?: (all: string) => void): Promise<ServeProcess> {
+async function serve(extra: string[] = [], onStderr?: (all: string) => void, workers = 1): Promise<ServeProcess> {
   const p = await startServe(
     [
       '--kube',
@@ -133,7 +133,7 @@ async function serve(extra: string[] = [], onStderr?: (all: string) => void): Pr
       '--drain-seconds',
       '1',
       '--workers',
-      '1',
+      String(workers),
       '--lease-namespace',
       'istio-system',
       '--lease-duration',
@@ -379,6 +379,31 @@ test('the API server unreachable at start: not ready, a clear log, retried until
     /portcullis_kube_api_errors_total\{[^}]*code="PCL_KUBE_UNREACHABLE"\} [1-9]/,
   );
   await cluster.api.start();
+  await until('/ready to recover', async () => !(await gw.admin_get('/ready')).text.includes('degraded'), 90_000);
+  await gw.stop();
+});
+
+test('serve --kube --workers 2: the API server lost mid-run, the primary /ready says which worker is degraded and why', {
+  skip: SKIP,
+  timeout: 300_000,
+}, async () => {
+  const gw = await serve([], undefined, 2);
+  await until('both workers ready', async () => /2 worker\(s\)/.test((await gw.admin_get('/ready')).text));
+  await cluster.api.stop();
+  try {
+    const degraded = await until(
+      '/ready to say degraded',
+      async () => {
+        const r = await gw.admin_get('/ready');
+        return r.text.includes('degraded: worker') ? r : undefined;
+      },
+      90_000,
+    );
+    assert.equal(degraded.status, 200, 'a stale configuration still serves');
+    assert.match(degraded.text, /degraded: worker \d+: .*PCL_KUBE_UNREACHABLE/);
+  } finally {
+    await cluster.api.start();
+  }
   await until('/ready to recover', async () => !(await gw.admin_get('/ready')).text.includes('degraded'), 90_000);
   await gw.stop();
 });

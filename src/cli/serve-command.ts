@@ -310,10 +310,14 @@ export async function run(argv: string[], io: Io): Promise<number> {
     throw listenFailure(err, isWorker ? undefined : hostPortFlag(err, listen, admin)) ?? err;
   });
   if (isWorker)
-    serveAsWorker(gateway.registry, gateway.snapshot, gateway.hboneAddress, gateway.identityProblem, {
-      instance: gateway.instance,
-      startedMs: gateway.startedMs,
-    });
+    serveAsWorker(
+      gateway.registry,
+      gateway.snapshot,
+      gateway.hboneAddress,
+      gateway.identityProblem,
+      { instance: gateway.instance, startedMs: gateway.startedMs },
+      gateway.degraded,
+    );
   else
     io.stderr.write(
       `portcullis serve: listening on ${gateway.hboneAddress} (HBONE), admin on ${gateway.adminAddress}\n`,

@@ -129,6 +129,8 @@ export interface RunningGateway {
   openTunnels(): number;
   /** Why new tunnels are refused (the serving certificate expired), or null. */
   identityProblem(): string | null;
+  /** Why the configuration is the last one received rather than the current one (the API server lost), or null. */
+  degraded(): string | null;
   /** Reload the config folder now rather than waiting for the watcher. */
   reload(): Promise<void>;
   /**
@@ -580,6 +582,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       snapshot: () => snap,
       openTunnels: () => open.size,
       identityProblem: certProblem,
+      degraded: () => opts.source?.degraded?.() ?? null,
       reload: () => source.reload(),
       close,
     };

@@ -40,6 +40,8 @@ interface ReadyMessage {
   readonly errors: readonly string[];
   /** Why the worker cannot serve new tunnels (its certificate expired), or null. */
   readonly problem?: string | null;
+  /** Why the worker serves its last configuration rather than the current one (the API server lost), or null. */
+  readonly degraded?: string | null;
 }
 
 function formatHostPort(h: HostPort): string {
@@ -101,6 +103,8 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
   };
   const ready = new Set<number>();
   const problems = new Map<number, string>();
+  // Ready but serving a stale configuration: said on /ready as a single-process gateway says it.
+  const degradedBy = new Map<number, string>();
   let status = '';
   let errorLines: readonly string[] = [];
   let stopping = false;
@@ -129,12 +133,15 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
         served?: number;
         errors?: string[];
         problem?: string | null;
+        degraded?: string | null;
       }) => {
         if (isFlowMessage(m)) applyFlowMessage(hub.sink(`worker-${w.id}`), m);
         else if (m.type === READY) {
           ready.add(w.id);
           if (typeof m.problem === 'string') problems.set(w.id, m.problem);
           else problems.delete(w.id);
+          if (typeof m.degraded === 'string') degradedBy.set(w.id, m.degraded);
+          else degradedBy.delete(w.id);
           status = `generation ${m.generation}, ${m.served} gateway(s) served`;
           errorLines = m.errors ?? [];
           if (!started && ready.size >= opts.workers) {
@@ -150,6 +157,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
     w.on('exit', (code, signal) => {
       ready.delete(w.id);
       problems.delete(w.id);
+      degradedBy.delete(w.id);
       hub.dropFeed(`worker-${w.id}`);
       if (stopping) return;
       if (!started) {
@@ -185,6 +193,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
               why:
                 [
                   `${hub.status()?.learn === true ? `${LEARN_BANNER}\n` : ''}ready: ${status}, ${ready.size} worker(s)`,
+                  ...[...degradedBy].map(([id, why]) => `degraded: worker ${id}: ${why}`),
                   ...errorLines,
                 ].join('\n') + note,
             }
@@ -246,6 +255,7 @@ export function serveAsWorker(
   hboneAddress: string,
   problem: () => string | null = () => null,
   flows?: { instance: number; startedMs: number },
+  degraded: () => string | null = () => null,
 ): void {
   if (flows !== undefined)
     startFlowFeed({ ...flows, snapshot, sink: workerFlowSink((m) => process.connected && process.send?.(m)) });
@@ -257,12 +267,15 @@ export function serveAsWorker(
   });
   let sent = -1;
   let sentProblem: string | null = null;
+  let sentDegraded: string | null = null;
   const report = (): void => {
     const snap = snapshot();
     const now = problem();
-    if (snap.generation === sent && now === sentProblem) return;
+    const stale = degraded();
+    if (snap.generation === sent && now === sentProblem && stale === sentDegraded) return;
     sent = snap.generation;
     sentProblem = now;
+    sentDegraded = stale;
     process.send?.({
       type: READY,
       hbone: hboneAddress,
@@ -270,6 +283,7 @@ export function serveAsWorker(
       served: snap.servedGateways().length,
       errors: readyLines(snap),
       problem: now,
+      degraded: stale,
     } satisfies ReadyMessage);
   };
   report();
