@@ -8,6 +8,7 @@ import type { Snapshot } from '../mesh/snapshot.ts';
 import type { DecisionRecord } from '../policy/engine.ts';
 import { decideUnknownDestination } from '../policy/egress-policies.ts';
 import type { AuthzRequest } from '../policy/request.ts';
+import { applyLearnMode } from '../learn/learn-mode.ts';
 import type { AddressGuard } from '../upstream/private-address-guard.ts';
 import { decideTunnel, decideUnknownAddresses } from './tunnel-decision.ts';
 
@@ -39,7 +40,10 @@ export function recheckTunnel(snap: Snapshot, tunnel: DecidedTunnel, guard: Addr
   let record = decision.record;
   if (decision.kind === 'resolveFirst')
     record = decideUnknownAddresses(snap.egressPolicies, [upstream.ip], authority.port);
-  if (record.decision === 'deny') return { keep: false, record };
+  // A policy denial that learn mode lets through (the caller decides, with applyLearnMode) is returned only after the
+  // checks learn mode never relaxes: the guard below must still close such a tunnel.
+  const learnable = record.decision === 'deny' && applyLearnMode(snap.settings, record).decision === 'allow';
+  if (record.decision === 'deny' && !learnable) return { keep: false, record };
   if (decision.kind === 'noSuchPort') {
     return refused('PCL_MESH_NO_SUCH_PORT', `the destination no longer declares port ${authority.port}`, record.layers);
   }
@@ -52,5 +56,5 @@ export function recheckTunnel(snap: Snapshot, tunnel: DecidedTunnel, guard: Addr
     const v = guard.check(upstream.ip, upstream.port);
     if (!v.ok) return refused('PCL_DATAPLANE_PRIVATE_ADDRESS', v.reason, record.layers);
   }
-  return { keep: true };
+  return learnable ? { keep: false, record } : { keep: true };
 }

@@ -249,4 +249,19 @@ test('re-deciding an open tunnel on a new snapshot: kept while allowed, closed w
   // allowedPrivateCidrs narrowed: the upstream it resolved to is now refused.
   const v2 = recheckTunnel(before, tunnel, compileAddressGuard({ allowedPrivateCidrs: [] }));
   assert.ok(!v2.keep && v2.record.code === 'PCL_DATAPLANE_PRIVATE_ADDRESS');
+
+  // Learn mode lets a policy denial through (the gateway keeps the tunnel as would-deny), never the guard: a tunnel
+  // its policy now denies and whose upstream the guard now refuses is closed for the guard.
+  const learnDenied = snapshot(
+    { 'gateway-policies.yaml': gatewayPolicies },
+    'allowedPrivateCidrs: [127.0.0.0/8]\nlearn: true',
+    ['gateway-policies.yaml'],
+  );
+  const learnOnly = recheckTunnel(learnDenied, tunnel, guardOpen);
+  assert.ok(
+    !learnOnly.keep && learnOnly.record.code === 'PCL_AUTHZ_DENIED_EXPLICIT',
+    'the policy denial, for learn mode to let through',
+  );
+  const v3 = recheckTunnel(learnDenied, tunnel, compileAddressGuard({ allowedPrivateCidrs: [] }));
+  assert.ok(!v3.keep && v3.record.code === 'PCL_DATAPLANE_PRIVATE_ADDRESS', JSON.stringify(v3));
 });
