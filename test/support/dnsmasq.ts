@@ -1,8 +1,11 @@
 /** A real DNS server on loopback: dnsmasq answering fixed names, for `serve --dns-server`. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { Resolver } from 'node:dns/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+
+const SETPRIV = '/usr/bin/setpriv';
 
 export interface Dnsmasq {
   /** `127.0.0.1:<port>`, for `--dns-server`. */
@@ -43,7 +46,11 @@ export async function startDnsmasq(addresses: Readonly<Record<string, string>>):
       '--user=root',
       ...Object.entries(addresses).map(([name, ip]) => `--address=/${name}/${ip}`),
     ];
-    const child: ChildProcess = spawn(dnsmasqPath(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    // Through util-linux's setpriv with a parent-death signal: a test process that is killed (a timeout, a hand)
+    // takes its dnsmasq with it instead of leaving it holding the port.
+    const child: ChildProcess = existsSync(SETPRIV)
+      ? spawn(SETPRIV, ['--pdeathsig', 'KILL', '--', dnsmasqPath(), ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
+      : spawn(dnsmasqPath(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr?.on('data', (d) => (stderr += d));
     let exited = false;
