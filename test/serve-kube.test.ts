@@ -149,6 +149,18 @@ async function serve(extra: string[] = [], onStderr?: (all: string) => void, wor
   return p;
 }
 
+/** `/ready`'s answer once its text includes `text` (the watches back off, so allow 90 s). */
+function readyOnceItSays(gw: ServeProcess, text: string): Promise<{ status: number; text: string }> {
+  return until(
+    `/ready to say "${text}"`,
+    async () => {
+      const r = await gw.admin_get('/ready');
+      return r.text.includes(text) ? r : undefined;
+    },
+    90_000,
+  );
+}
+
 async function until<T>(
   what: string,
   probe: () => T | undefined | false | Promise<T | undefined | false>,
@@ -359,14 +371,7 @@ test('the API server unreachable at start: not ready, a clear log, retried until
 
   // Lost mid-run: keeps serving the last snapshot, /ready says degraded, the metric counts it.
   await cluster.api.stop();
-  const degraded = await until(
-    '/ready to say degraded',
-    async () => {
-      const r = await gw.admin_get('/ready');
-      return r.text.includes('degraded') ? r : undefined;
-    },
-    90_000,
-  );
+  const degraded = await readyOnceItSays(gw, 'degraded');
   assert.equal(degraded.status, 200);
   assert.match(degraded.text, /PCL_KUBE_UNREACHABLE/);
   const productpage = caller(await pki.workload('bookinfo', 'bookinfo-productpage'), gw.hbone, GATEWAY_ID);
@@ -391,14 +396,7 @@ test('serve --kube --workers 2: the API server lost mid-run, the primary /ready 
   await until('both workers ready', async () => /2 worker\(s\)/.test((await gw.admin_get('/ready')).text));
   await cluster.api.stop();
   try {
-    const degraded = await until(
-      '/ready to say degraded',
-      async () => {
-        const r = await gw.admin_get('/ready');
-        return r.text.includes('degraded: worker') ? r : undefined;
-      },
-      90_000,
-    );
+    const degraded = await readyOnceItSays(gw, 'degraded: worker');
     assert.equal(degraded.status, 200, 'a stale configuration still serves');
     assert.match(degraded.text, /degraded: worker \d+: .*PCL_KUBE_UNREACHABLE/);
   } finally {

@@ -385,9 +385,14 @@ export async function run(argv: string[], io: Io): Promise<number> {
   // The resolver and its flag parser are loaded only when a flag or an undeclared host needs them (start-up time).
   const dnsServers =
     flags['dns-server'] === undefined ? [] : (await import('./dns-server-flag.ts')).dnsServerFlags(flags['dns-server']);
+  let made: Promise<NameResolver> | undefined;
   const resolver: NameResolver = {
-    resolve: async (host) =>
-      (await import('../dataplane/resolver.ts')).createDnsResolver({ servers: dnsServers, cache: false }).resolve(host),
+    resolve: async (host) => {
+      made ??= import('../dataplane/resolver.ts').then((m) =>
+        m.createDnsResolver({ servers: dnsServers, cache: false }),
+      );
+      return (await made).resolve(host);
+    },
   };
   const opts: CheckOptions = { resolver };
   if (flags.cases !== undefined) {
