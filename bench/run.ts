@@ -709,13 +709,23 @@ async function benchStartup(scale: Scale, rows: Row[]): Promise<Record<string, u
     });
     rows.push({
       section: 'startup',
-      measure: `portcullis check, seed 000 (re-exec from Node ${s.version})`,
+      measure: `portcullis check, seed 000 (the installed command, system Node ${s.version} first on the PATH)`,
+      value: round(s.launcher.wallMs, 0),
+      unit: 'ms',
+      reference: cpu(s.launcher),
+      // The launcher starts Node 26 only: its floor is Node 26's empty start.
+      ratio: x(s.launcher.wallMs, r.nodeEmpty.wallMs),
+      target: '< 250 ms',
+      status: status(scale.toy, s.launcher.wallMs < 250),
+    });
+    rows.push({
+      section: 'startup',
+      measure: `portcullis check, seed 000 (node bin/portcullis.mjs: re-exec from Node ${s.version})`,
       value: round(s.check.wallMs, 0),
       unit: 'ms',
       reference: cpu(s.check),
       ratio: x(s.check.wallMs, s.nodeEmpty.wallMs),
-      target: '< 250 ms',
-      status: status(scale.toy, s.check.wallMs < 250),
+      status: 'shown: two Node start-ups; the installed command has one',
     });
   }
   return { ...r };

@@ -1,15 +1,18 @@
 /**
  * Start-up of a short command, side by side with an empty Node process: `portcullis check` on seed 000 through
- * bin/portcullis.mjs on the pinned Node 26, and through the re-exec from the machine's own older Node when it has one.
+ * bin/portcullis.mjs on the pinned Node 26; and, when the machine's own Node is older, through the installed command
+ * (bin/portcullis, the shell launcher that `npm link` puts on the PATH: it execs the pinned Node, so that older Node
+ * never starts) and through `node bin/portcullis.mjs` started by that older Node (which re-executes itself).
  * Each is run `runs` times after one warm-up run (which fills Node's compile cache, as any first run does); the
  * median wall time is reported, with user+system CPU time beside it (less disturbed by a busy machine).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { percentile } from './stats.ts';
 
 const REPO = join(import.meta.dirname, '..');
 const BIN = join(REPO, 'bin', 'portcullis.mjs');
+const LAUNCHER = join(REPO, 'bin', 'portcullis');
 const CHECK = [
   'check',
   '--config',
@@ -33,16 +36,19 @@ export interface StartupResult {
   readonly systemNode: {
     readonly version: string;
     readonly nodeEmpty: StartupSample;
+    /** `node bin/portcullis.mjs check …` started by the older Node: it re-executes itself under the pinned Node 26. */
     readonly check: StartupSample;
+    /** `portcullis check …` through the installed command (bin/portcullis), the older Node first on the PATH. */
+    readonly launcher: StartupSample;
   } | null;
 }
 
 /** One run: wall time from spawn to exit, and the child's user + system CPU time as GNU time reports it. */
-function once(cmd: string, args: readonly string[]): Promise<StartupSample> {
+function once(cmd: string, args: readonly string[], env?: NodeJS.ProcessEnv): Promise<StartupSample> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     // GNU time reports the child's own CPU time; its exec adds about a millisecond to the wall time.
-    const child = spawn('/usr/bin/time', ['-f', '%U %S', cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn('/usr/bin/time', ['-f', '%U %S', cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env });
     let err = '';
     child.stderr.on('data', (d) => (err += d));
     child.on('error', reject);
@@ -58,12 +64,17 @@ function once(cmd: string, args: readonly string[]): Promise<StartupSample> {
   });
 }
 
-async function sample(cmd: string, args: readonly string[], runs: number): Promise<StartupSample> {
-  await once(cmd, args);
+async function sample(
+  cmd: string,
+  args: readonly string[],
+  runs: number,
+  env?: NodeJS.ProcessEnv,
+): Promise<StartupSample> {
+  await once(cmd, args, env);
   const wall: number[] = [];
   const cpu: number[] = [];
   for (let i = 0; i < runs; i++) {
-    const s = await once(cmd, args);
+    const s = await once(cmd, args, env);
     wall.push(s.wallMs);
     cpu.push(s.cpuMs);
   }
@@ -103,6 +114,10 @@ export async function startupTimes(runs: number): Promise<StartupResult> {
             version: sys.version,
             nodeEmpty: await sample(sys.path, ['-e', '0'], runs),
             check: await sample(sys.path, [BIN, ...CHECK], runs),
+            launcher: await sample(LAUNCHER, CHECK, runs, {
+              ...process.env,
+              PATH: `${dirname(sys.path)}:${process.env.PATH ?? ''}`,
+            }),
           },
   };
 }

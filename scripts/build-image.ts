@@ -75,6 +75,9 @@ export function stageImage(stage: string): { rootfs: string; version: string } {
     .split('\n')
     .filter((p) => p.startsWith(join(REPO, 'node_modules') + '/'));
   for (const dir of prod) copyInto(rootfs, dir, join('/app', relative(REPO, dir)));
+  // The one-file pack of `yaml` that `npm ci` made (scripts/pack-yaml.mjs): the image starts as fast as the clone.
+  const packs = join(REPO, 'node_modules', '.cache', 'portcullis');
+  if (existsSync(packs)) copyInto(rootfs, packs, join('/app', relative(REPO, packs)));
 
   mkdirSync(join(rootfs, 'etc'), { recursive: true });
   writeFileSync(

@@ -11,9 +11,10 @@ import { after, test } from 'node:test';
 import { REPO } from './support/cli.ts';
 import { missingLines, readmeCommands } from './support/readme-commands.ts';
 
-// What `npm link` puts on the PATH: a `portcullis` that is bin/portcullis.mjs. Made here so nothing global changes.
+// What `npm link` puts on the PATH: a `portcullis` that is bin/portcullis (the launcher). Made here so nothing global
+// changes.
 const linkDir = mkdtempSync(join(tmpdir(), 'portcullis-link-'));
-symlinkSync(join(REPO, 'bin', 'portcullis.mjs'), join(linkDir, 'portcullis'));
+symlinkSync(join(REPO, 'bin', 'portcullis'), join(linkDir, 'portcullis'));
 after(() => rmSync(linkDir, { recursive: true, force: true }));
 
 function bash(command: string): Promise<{ code: number; stdout: string; stderr: string }> {
