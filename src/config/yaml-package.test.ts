@@ -1,15 +1,17 @@
 /**
  * The one-file pack of the `yaml` package (scripts/pack-yaml.mjs, run by `npm ci`) and its loader: the pack parses
  * every YAML text exactly as the package does, it is used only when made from the installed version in the format the
- * loader reads, the packer refuses a package it cannot pack without failing the install, and `npm ci` made one here.
+ * loader reads, V8 takes its code cache (and a cache that is not the pack's is refused, the pack still loading), the
+ * packer refuses a package it cannot pack without failing the install, and `npm ci` made one here.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { after, test } from 'node:test';
+import { Script } from 'node:vm';
 import { loadYaml, YAML_PACK_FORMAT, yamlPackage, yamlPackPath } from './yaml-package.ts';
 
 type Yaml = typeof import('yaml');
@@ -46,7 +48,11 @@ test('the packer writes the pack where the loader looks for it, and the loader t
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stderr, '');
   const expected = yamlPackPath(dirname(packageJson), VERSION);
-  assert.match(r.stdout, new RegExp(`packed yaml@${VERSION.replaceAll('.', '\\.')} into ${expected}`));
+  assert.match(
+    r.stdout,
+    new RegExp(`packed yaml@${VERSION.replaceAll('.', '\\.')} into ${expected} \\(code cache: \\d+ bytes\\)`),
+  );
+  assert.deepEqual(readdirSync(packDir).sort(), [basename(expected), `${basename(expected)}.v8-cache`]);
   const loaded = loadYaml(packageJson, () => NOT_THE_PACKAGE);
   assert.equal(loaded.from, expected);
   assert.notEqual(loaded.yaml, NOT_THE_PACKAGE);
@@ -140,23 +146,57 @@ test('a pack of another version, or in another format, is not used', () => {
   // Packed from the installed version, read by an install that says it has another one: the name does not match.
   const older = fakeInstall('older', '0.0.1-other');
   assert.equal(pack(['--out', older.packDir]).status, 0);
-  assert.ok(readdirSync(older.packDir).includes(`yaml-${VERSION}.${YAML_PACK_FORMAT}.cjs`));
+  assert.ok(readdirSync(older.packDir).includes(`yaml-${VERSION}.${YAML_PACK_FORMAT}.js`));
   assert.equal(loadYaml(older.packageJson, () => NOT_THE_PACKAGE).from, 'package');
 
   // A file under the expected name whose contents were made for another version or format.
   const forged = fakeInstall('forged');
   const target = yamlPackPath(dirname(forged.packageJson), VERSION);
   mkdirSync(dirname(target), { recursive: true });
-  writeFileSync(target, `module.exports = { packOf: 'yaml@0.0.1', format: '${YAML_PACK_FORMAT}', yaml: {} };\n`);
+  writeFileSync(
+    target,
+    `(function () { return { packOf: 'yaml@0.0.1', format: '${YAML_PACK_FORMAT}', yaml: {} }; })\n`,
+  );
   assert.equal(loadYaml(forged.packageJson, () => NOT_THE_PACKAGE).yaml, NOT_THE_PACKAGE);
   const other = fakeInstall('other-format');
   const target2 = yamlPackPath(dirname(other.packageJson), VERSION);
   mkdirSync(dirname(target2), { recursive: true });
-  writeFileSync(target2, `module.exports = { packOf: 'yaml@${VERSION}', format: 'pack-v0', yaml: {} };\n`);
+  writeFileSync(target2, `(function () { return { packOf: 'yaml@${VERSION}', format: 'pack-v0', yaml: {} }; })\n`);
   assert.equal(loadYaml(other.packageJson, () => NOT_THE_PACKAGE).yaml, NOT_THE_PACKAGE);
   // No pack at all: the package.
   const none = fakeInstall('none');
   assert.equal(loadYaml(none.packageJson, () => NOT_THE_PACKAGE).from, 'package');
+});
+
+/**
+ * loadYaml in a fresh process (V8 keeps what a process compiled: a second compile of the same pack in this one would
+ * not even look at a cache file), with its answer and a parse made with what it loaded.
+ */
+function loadInChild(packageJson: string): { from: string; codeCache: string; parsed: unknown } {
+  const code = [
+    `import { loadYaml } from ${JSON.stringify(join(import.meta.dirname, 'yaml-package.ts'))};`,
+    `const l = loadYaml(${JSON.stringify(packageJson)}, () => { throw new Error('loaded the package'); });`,
+    "process.stdout.write(JSON.stringify({ from: l.from, codeCache: l.codeCache, parsed: l.yaml.parse('a: [1, b]\\n') }));",
+  ].join('\n');
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout) as { from: string; codeCache: string; parsed: unknown };
+}
+
+test("V8 takes the pack's code cache, refuses one that is not the pack's, and the pack loads either way", () => {
+  const { packageJson, packDir } = fakeInstall('stale-cache');
+  assert.equal(pack(['--out', packDir]).status, 0);
+  const target = yamlPackPath(dirname(packageJson), VERSION);
+  assert.deepEqual(loadInChild(packageJson), { from: target, codeCache: 'accepted', parsed: { a: [1, 'b'] } });
+  // The cache of another script (same V8, same flags): made for another source, so V8 must not take it.
+  writeFileSync(`${target}.v8-cache`, new Script('(function () { return 1 + 1; })').createCachedData());
+  assert.deepEqual(loadInChild(packageJson), { from: target, codeCache: 'rejected', parsed: { a: [1, 'b'] } });
+  // Bytes that are no code cache at all.
+  writeFileSync(`${target}.v8-cache`, Buffer.from('not a code cache'));
+  assert.deepEqual(loadInChild(packageJson), { from: target, codeCache: 'rejected', parsed: { a: [1, 'b'] } });
+  // No cache file: the pack compiles itself.
+  rmSync(`${target}.v8-cache`);
+  assert.deepEqual(loadInChild(packageJson), { from: target, codeCache: 'none', parsed: { a: [1, 'b'] } });
 });
 
 test('a package the packer cannot pack leaves the install alone: a warning, exit 0, no pack', () => {
@@ -188,4 +228,5 @@ test('npm ci packed the installed yaml, and the parser loads the pack', () => {
     `${expected} is missing: \`npm ci\` runs scripts/pack-yaml.mjs as its postinstall step (was it run with --ignore-scripts?)`,
   );
   assert.equal(yamlPackage().from, expected);
+  assert.deepEqual(loadInChild(PACKAGE_JSON), { from: expected, codeCache: 'accepted', parsed: { a: [1, 'b'] } });
 });
