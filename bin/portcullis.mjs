@@ -2,7 +2,6 @@
 // Entry point for the `portcullis` command. Portcullis runs its TypeScript sources directly on Node >= 26
 // (type stripping). When started by an older system Node, re-run this file under the Node 26 that `npm ci` pinned
 // in node_modules, so the command works the same from npm scripts, `npx portcullis`, `npm link` and a plain shell.
-import module from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -10,8 +9,12 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const major = Number(process.versions.node.split('.')[0]);
 
 if (major >= 26) {
-  // Before the first TypeScript module is loaded, so the whole command comes from the compile cache.
-  module.enableCompileCache?.();
+  // Before the first TypeScript module is loaded, so the whole command comes from the compile cache (kept in a
+  // folder only this user can write: src/cli/private-compile-cache.js says why).
+  const { enablePrivateCompileCache } = await import(
+    pathToFileURL(join(root, 'src', 'cli', 'private-compile-cache.js')).href
+  );
+  enablePrivateCompileCache();
   const cli = await import(pathToFileURL(join(root, 'src', 'cli', 'main.ts')).href);
   await cli.runAsProcess();
 } else {

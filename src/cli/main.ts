@@ -1,6 +1,6 @@
 /** `portcullis`: dispatch to one command, loading only that command's modules. Each exports `run(argv, io)`. */
-import { enableCompileCache } from 'node:module';
 import type { Io } from './args.ts';
+import { enablePrivateCompileCache } from './private-compile-cache.js';
 import { watchParent } from './parent-watch.ts';
 import { renderDiagnostic } from './render-diagnostic.ts';
 
@@ -94,9 +94,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
 
 /** Run as the `portcullis` process (bin/portcullis.mjs, or `node src/cli/main.ts`): argv, real stdio, exit code. */
 export async function runAsProcess(): Promise<void> {
-  // Cache compiled code (TypeScript stripped, V8 bytecode) across runs: it roughly halves a short command's start-up.
-  // The commands are imported dynamically, after this call, so they are what the cache holds.
-  enableCompileCache?.();
+  // Cache compiled code (TypeScript stripped, V8 bytecode) across runs, in a folder only this user can write: it
+  // roughly halves a short command's start-up. The commands are imported dynamically, after this call, so they are
+  // what the cache holds. (Through bin/portcullis.mjs it is already enabled; this covers `node src/cli/main.ts`.)
+  enablePrivateCompileCache();
   watchParent(process.env);
   const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr });
   // Long-running commands (serve, agent) return only when they stop. A failure exits at once: a half-started
