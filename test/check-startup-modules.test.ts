@@ -5,12 +5,11 @@
  * before any user code (it is in the list of an empty script), so only the facade's extra modules tell.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { EXAMPLES, REPO } from './support/cli.ts';
+import { type CliResult, EXAMPLES, REPO, runNode } from './support/cli.ts';
 
 const HOOK = join(REPO, 'test', 'support', 'module-load-record.ts');
 /** Built-ins that only the public `node:util` module's facade loads on the way to a command's output. */
@@ -24,37 +23,18 @@ const UTIL_FACADE = [
 const dir = mkdtempSync(join(tmpdir(), 'portcullis-modules-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Recorded {
-  code: number;
-  stdout: string;
-  stderr: string;
+interface Recorded extends CliResult {
   moduleLoadList: string[];
   requested: string[];
 }
 
 /** Run `node --import <hook> ...args` and read what the hook recorded at exit. */
-function recorded(args: string[]): Promise<Recorded> {
+async function recorded(args: string[]): Promise<Recorded> {
   const file = join(dir, `record-${Math.random().toString(36).slice(2)}.json`);
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', HOOK, ...args], {
-      cwd: REPO,
-      env: { ...process.env, PORTCULLIS_MODULE_RECORD: file },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      try {
-        const record = JSON.parse(readFileSync(file, 'utf8')) as { moduleLoadList: string[]; requested: string[] };
-        resolve({ code: code ?? -1, stdout, stderr, ...record });
-      } catch (err) {
-        reject(new Error(`no record from ${args.join(' ')} (exit ${code}): ${stderr}`, { cause: err }));
-      }
-    });
-  });
+  const r = await runNode(['--import', HOOK, ...args], { env: { PORTCULLIS_MODULE_RECORD: file } });
+  assert.ok(existsSync(file), `no record from ${args.join(' ')} (exit ${r.code}): ${r.stderr}`);
+  const record = JSON.parse(readFileSync(file, 'utf8')) as { moduleLoadList: string[]; requested: string[] };
+  return { ...r, ...record };
 }
 
 test('the record sees node:util: a script that imports it shows the facade and the request', async () => {
