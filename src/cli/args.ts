@@ -3,10 +3,10 @@
  * drives the parser, `--help` and the error hints. Unknown flags, missing values and out-of-set values are usage
  * errors (exit 2) that name the flag and suggest the closest valid spelling.
  */
-import { parseArgs } from 'node:util';
 import { didYouMean, editDistance } from '../config/did-you-mean.ts';
 import { PortcullisError } from '../errors/portcullis-error.ts';
 import { messageOf } from '../errors/message-of.ts';
+import { argvValues, tokenizeArgv } from './argv-tokens.ts';
 
 /** One row of a command's flag table. */
 export interface FlagSpec {
@@ -50,9 +50,14 @@ export function commandTable(command: string): { usage: string; table: FlagTable
   return TABLES.get(command);
 }
 
-type Values<O extends FlagTable> = ReturnType<
-  typeof parseArgs<{ options: O; args: string[]; strict: true; allowPositionals: false }>
->['values'];
+type FlagValue<S extends FlagSpec> = S['type'] extends 'string' ? string : boolean;
+type ValueOf<S extends FlagSpec> = S['multiple'] extends true ? FlagValue<S>[] : FlagValue<S>;
+/** What parsing yields for table O (the shape @types/node gives strict parseArgs): a flag with a default is always set. */
+type Values<O extends FlagTable> = { -readonly [K in keyof O]?: ValueOf<O[K]> } & {
+  -readonly [K in keyof O as O[K]['default'] extends string | boolean ? K : never]: ValueOf<O[K]>;
+} extends infer P
+  ? { [K in keyof P]: P[K] }
+  : never;
 
 function display(name: string, spec: FlagSpec): string {
   return spec.short ? `-${spec.short}/--${name}` : `--${name}`;
@@ -71,14 +76,8 @@ export function parseFlags<O extends FlagTable>(command: string, usage: string, 
   const byShort = new Map<string, string>();
   for (const [name, spec] of Object.entries(table)) if (spec.short) byShort.set(spec.short, name);
   const help = `run 'portcullis ${command} --help' for every flag with an example`;
-  // A lenient first pass yields tokens, so every problem can be reported with the flag as typed.
-  const { tokens } = parseArgs({
-    args: argv,
-    options: parserOptions(table, false),
-    strict: false,
-    allowPositionals: true,
-    tokens: true,
-  });
+  // Tokens first, so every problem can be reported with the flag as typed; values only once the tokens pass.
+  const tokens = tokenizeArgv(argv, table);
   for (const [i, token] of tokens.entries()) {
     if (token.kind === 'positional') {
       throw usageError(
@@ -90,7 +89,8 @@ export function parseFlags<O extends FlagTable>(command: string, usage: string, 
     }
     if (token.kind !== 'option') continue;
     const name = token.rawName.startsWith('--') ? token.name : (byShort.get(token.name) ?? token.name);
-    const spec = table[name];
+    // Own rows only: `--constructor` must not find Object.prototype's member and slip past as a known flag.
+    const spec = Object.hasOwn(table, name) ? table[name] : undefined;
     if (!spec) {
       const candidates = Object.keys(table).map((n) => `--${n}`);
       const guess = didYouMean(token.rawName.startsWith('--') ? token.rawName : `--${token.name}`, candidates);
@@ -142,15 +142,9 @@ export function parseFlags<O extends FlagTable>(command: string, usage: string, 
     }
   }
   try {
-    const { values } = parseArgs({
-      args: argv,
-      options: parserOptions(table, true),
-      strict: true,
-      allowPositionals: false,
-    });
-    return values as Values<O>;
+    return argvValues(tokens, table) as Values<O>;
   } catch (err) {
-    // Every case node rejects is caught above; this keeps any other one a usage error rather than a crash.
+    // Every case strict parsing rejects is caught above; this keeps any other one a usage error rather than a crash.
     throw usageError(command, messageOf(err).split('\n')[0], argv.join(' '), help);
   }
 }
@@ -162,20 +156,6 @@ function flagsLikelyMeant(word: string, table: FlagTable): string | undefined {
     Object.keys(table).map((n) => `--${n}`),
   );
   return guess ? `did you mean ${guess}? Flags start with --` : undefined;
-}
-
-function parserOptions(table: FlagTable, withDefaults: boolean) {
-  const out: Record<
-    string,
-    { type: 'string' | 'boolean'; short?: string; multiple?: boolean; default?: string | boolean }
-  > = {};
-  for (const [name, spec] of Object.entries(table)) {
-    out[name] = { type: spec.type };
-    if (spec.short) out[name].short = spec.short;
-    if (spec.multiple) out[name].multiple = true;
-    if (withDefaults && spec.default !== undefined) out[name].default = spec.default;
-  }
-  return out;
 }
 
 /** Require a flag; throws a usage error naming it, with the flag's example as the hint. */

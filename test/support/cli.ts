@@ -26,9 +26,18 @@ export async function runCli(argv: string[]): Promise<CliResult> {
 
 /** Run `bin/portcullis.mjs` with the system's `node` (whatever version) to prove the entry point works. */
 export function runBin(argv: string[], nodeBinary = process.execPath): Promise<CliResult> {
+  return runNode([join(REPO, 'bin', 'portcullis.mjs'), ...argv], { nodeBinary });
+}
+
+/** Run `node` (this test's, unless `nodeBinary`) with `args`, optionally with extra environment, capturing output. */
+export function runNode(
+  args: string[],
+  opts: { nodeBinary?: string; env?: Record<string, string> } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(nodeBinary, [join(REPO, 'bin', 'portcullis.mjs'), ...argv], {
+    const child = spawn(opts.nodeBinary ?? process.execPath, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
+      ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
     });
     let stdout = '';
     let stderr = '';
