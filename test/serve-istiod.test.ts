@@ -353,16 +353,8 @@ test('a wrong token, an empty chain and a wrong SAN stop the start with a clear 
   writeFileSync(bad, 'wrong');
   const r = await runCli([
     'serve',
-    '--config',
-    configDir,
-    '--ca-address',
-    istiod.address,
-    '--ca-root-cert',
-    rootFile,
-    '--ca-token-file',
-    bad,
-    '--identity',
-    'istio-system/ztunnel-egress',
+    // The usual flags with the token file swapped for the bad one.
+    ...istiodServeFlags().map((f) => (f === tokenFile ? bad : f)),
     '--listen',
     '127.0.0.1:0',
     '--admin',

@@ -11,7 +11,7 @@
  * set, is the user's own choice and Node has already enabled it. Without a usable folder, commands run uncached.
  */
 import { mkdirSync, statSync } from 'node:fs';
-import { enableCompileCache } from 'node:module';
+import { enableCompileCache, getCompileCacheDir } from 'node:module';
 
 /**
  * Enable the cache as described above. Returns where it went, or why it did not (never throws: a command runs the
@@ -20,6 +20,9 @@ import { enableCompileCache } from 'node:module';
  * @returns {{ enabled: boolean, directory?: string, reason?: string }}
  */
 export function enablePrivateCompileCache(env = process.env) {
+  // Already on in this process (bin/portcullis.mjs enabled it before src/cli/main.ts asks again): nothing to redo.
+  const current = getCompileCacheDir();
+  if (current !== undefined) return { enabled: true, directory: current };
   if (env.NODE_COMPILE_CACHE) {
     // Node read the variable at start-up: this only reports the folder it chose.
     const r = enableCompileCache();

@@ -142,7 +142,7 @@ test('the pack parses every YAML text exactly as the yaml package does', () => {
   assert.equal(realYaml.stringify(doc), 'a: [ 1 ]\n');
 });
 
-test('a pack of another version, or in another format, is not used', () => {
+test('a pack of another version, in another format, or damaged is not used (the package loads instead)', () => {
   // Packed from the installed version, read by an install that says it has another one: the name does not match.
   const older = fakeInstall('older', '0.0.1-other');
   assert.equal(pack(['--out', older.packDir]).status, 0);
@@ -163,6 +163,18 @@ test('a pack of another version, or in another format, is not used', () => {
   mkdirSync(dirname(target2), { recursive: true });
   writeFileSync(target2, `(function () { return { packOf: 'yaml@${VERSION}', format: 'pack-v0', yaml: {} }; })\n`);
   assert.equal(loadYaml(other.packageJson, () => NOT_THE_PACKAGE).yaml, NOT_THE_PACKAGE);
+  // A damaged pack: not JavaScript, or a function that throws, or returns nothing. The package, no crash.
+  for (const [name, text] of [
+    ['broken-syntax', '(function (require) { return { packOf: \n'],
+    ['throws', "(function () { throw new Error('damaged'); })\n"],
+    ['returns-nothing', '(function () {})\n'],
+  ]) {
+    const damaged = fakeInstall(name);
+    const file = yamlPackPath(dirname(damaged.packageJson), VERSION);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, text);
+    assert.equal(loadYaml(damaged.packageJson, () => NOT_THE_PACKAGE).yaml, NOT_THE_PACKAGE, name);
+  }
   // No pack at all: the package.
   const none = fakeInstall('none');
   assert.equal(loadYaml(none.packageJson, () => NOT_THE_PACKAGE).from, 'package');

@@ -40,16 +40,21 @@ export function loadYaml(packageJson: string, requirePackage: () => Yaml): Loade
   const version = (JSON.parse(readFileSync(packageJson, 'utf8')) as { version: string }).version;
   const pack = yamlPackPath(dirname(packageJson), version);
   if (existsSync(pack)) {
-    const cacheFile = `${pack}.v8-cache`;
-    const cachedData = existsSync(cacheFile) ? readFileSync(cacheFile) : undefined;
-    const script = new Script(readFileSync(pack, 'utf8'), { filename: pack, cachedData });
-    const made = script.runInThisContext() as unknown;
-    if (typeof made === 'function') {
-      const packed = made(createRequire(pack)) as { packOf?: unknown; format?: unknown; yaml?: Yaml };
-      if (packed.packOf === `yaml@${version}` && packed.format === YAML_PACK_FORMAT && packed.yaml !== undefined) {
-        const codeCache = cachedData === undefined ? 'none' : script.cachedDataRejected ? 'rejected' : 'accepted';
-        return { yaml: packed.yaml, from: pack, codeCache };
+    try {
+      const cacheFile = `${pack}.v8-cache`;
+      const cachedData = existsSync(cacheFile) ? readFileSync(cacheFile) : undefined;
+      const script = new Script(readFileSync(pack, 'utf8'), { filename: pack, cachedData });
+      const made = script.runInThisContext() as unknown;
+      if (typeof made === 'function') {
+        const packed = made(createRequire(pack)) as { packOf?: unknown; format?: unknown; yaml?: Yaml } | undefined;
+        if (packed?.packOf === `yaml@${version}` && packed.format === YAML_PACK_FORMAT && packed.yaml !== undefined) {
+          const codeCache = cachedData === undefined ? 'none' : script.cachedDataRejected ? 'rejected' : 'accepted';
+          return { yaml: packed.yaml, from: pack, codeCache };
+        }
       }
+    } catch {
+      // A damaged pack (edited, or not written by the packer) is only a lost start-up aid: the package is the same
+      // code, so load it instead of failing the command.
     }
   }
   return { yaml: requirePackage(), from: 'package', codeCache: 'none' };
